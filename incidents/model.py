@@ -1,0 +1,142 @@
+"""The incident domain: statuses, categories, priorities and the Incident record.
+
+Pure: no Redis, no Dash. Times are epoch seconds (UTC floats) everywhere inside the program;
+only the wire and the screens speak ISO 8601 / Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Lifecycle: 群众点单 → 社区派单 → 接单 → 办结 → 评单 (closed), or cancelled."""
+
+    REPORTED = "reported"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES = frozenset({Status.REPORTED, Status.DISPATCHED, Status.ACCEPTED})
+# Order in which statuses are drawn and listed (legend, filters).
+STATUS_ORDER: tuple[Status, ...] = (
+    Status.REPORTED,
+    Status.DISPATCHED,
+    Status.ACCEPTED,
+    Status.RESOLVED,
+    Status.CLOSED,
+    Status.CANCELLED,
+)
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+# Category code → zh label. The wire accepts the code or the zh label.
+CATEGORIES: dict[str, str] = {
+    "environment": "环境卫生",
+    "dispute": "矛盾纠纷",
+    "safety_hazard": "安全隐患",
+    "public_service": "公共服务",
+    "rental_housing": "出租房管理",
+    "fire": "消防",
+    "traffic": "交通出行",
+    "infrastructure": "市政设施",
+    "elderly_care": "养老助老",
+    "other": "其他",
+}
+CATEGORY_BY_LABEL: dict[str, str] = {label: code for code, label in CATEGORIES.items()}
+
+
+class GridState(StrEnum):
+    """A grid's overlay state: the worst open incident inside it (DESIGN.md 'Response-status overlays')."""
+
+    CLEAR = "clear"
+    IN_PROGRESS = "in_progress"
+    UNASSIGNED = "unassigned"
+    OVERDUE = "overdue"
+
+
+# Severity rank used to pick the worst state in a grid.
+GRID_STATE_RANK: dict[GridState, int] = {
+    GridState.CLEAR: 0,
+    GridState.IN_PROGRESS: 1,
+    GridState.UNASSIGNED: 2,
+    GridState.OVERDUE: 3,
+}
+
+
+@dataclass(slots=True)
+class Incident:
+    """The current state of one incident (upserted by id; newer ``ts`` wins).
+
+    ``history`` holds ``(status, ts)`` pairs, oldest first; ``created_ts`` is the ts of the first message.
+    ``lon``/``lat`` are WGS-84 (GCJ-02 input is converted at the wire).
+    """
+
+    id: str
+    status: Status
+    ts: float
+    lon: float
+    lat: float
+    category: str
+    created_ts: float
+    title: str = ""
+    description: str = ""
+    priority: Priority = Priority.NORMAL
+    source: str = ""
+    assignee: str = ""
+    grid_id: str = ""
+    due: float | None = None
+    rating: int | None = None
+    reopened: int = 0
+    history: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = str(self.status)
+        d["priority"] = str(self.priority)
+        d["history"] = [[s, t] for s, t in self.history]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Incident:
+        return cls(
+            id=str(d["id"]),
+            status=Status(d["status"]),
+            ts=float(d["ts"]),
+            lon=float(d["lon"]),
+            lat=float(d["lat"]),
+            category=str(d["category"]),
+            created_ts=float(d.get("created_ts") or d["ts"]),
+            title=str(d.get("title") or ""),
+            description=str(d.get("description") or ""),
+            priority=Priority(d.get("priority") or Priority.NORMAL),
+            source=str(d.get("source") or ""),
+            assignee=str(d.get("assignee") or ""),
+            grid_id=str(d.get("grid_id") or ""),
+            due=None if d.get("due") is None else float(d["due"]),
+            rating=None if d.get("rating") is None else int(d["rating"]),
+            reopened=int(d.get("reopened") or 0),
+            history=[(str(s), float(t)) for s, t in (d.get("history") or [])],
+        )
+
+    def first_ts(self, status: Status) -> float | None:
+        """When the incident first entered ``status`` (None if never)."""
+        for s, t in self.history:
+            if s == status:
+                return t
+        return None
