@@ -1,0 +1,210 @@
+"""`onescreen …` — the command line. Heavy imports stay inside the commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from dashboard.settings import Settings, SettingsError
+
+log = logging.getLogger("onescreen")
+
+
+def _add_server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for a wall PC)")
+    p.add_argument("--port", type=int, help="TCP port (default 8050)")
+    p.add_argument("--data", type=Path, help="GeoPackage with the layers (default: the demo data)")
+    p.add_argument("--lang", choices=["zh", "en"], help="default UI language")
+
+
+def _add_redis_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--redis-url", help="Redis to use (default: $REDIS_URL)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        redis_url=getattr(args, "redis_url", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_path=getattr(args, "data", None),
+        lang=getattr(args, "lang", None),
+    )
+
+
+def _require_redis_url(settings: Settings) -> str:
+    if not settings.redis_url:
+        raise SettingsError("no Redis given: set REDIS_URL or pass --redis-url (or use `onescreen demo`)")
+    return settings.redis_url
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dashboard.server import run_server
+
+    return run_server(_settings(args), embedded_redis=True, simulate_rate=args.rate)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dashboard.server import run_server
+
+    settings = _settings(args)
+    _require_redis_url(settings)
+    return run_server(settings, embedded_redis=False, simulate_rate=None)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    import redis
+
+    from incidents.keys import Keys
+    from incidents.publish import publish
+    from incidents.wire import WireError
+
+    settings = _settings(args)
+    url = _require_redis_url(settings)
+    payload: dict[str, object] = json.loads(args.json) if args.json else {}
+    for key in ("id", "status", "category", "title", "priority", "assignee", "source"):
+        value = getattr(args, key)
+        if value is not None:
+            payload[key] = value
+    if args.lon is not None:
+        payload["lon"] = args.lon
+    if args.lat is not None:
+        payload["lat"] = args.lat
+    payload.setdefault("ts", time.time())
+    payload.setdefault("source", "cli")
+    r = redis.Redis.from_url(url)
+    try:
+        result = publish(r, Keys(settings.redis_prefix), payload, source="cli")
+    except WireError as exc:
+        print(f"rejected: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"id": payload.get("id"), "result": str(result)}, ensure_ascii=False))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from dashboard.server import run_simulator_forever
+
+    settings = _settings(args)
+    return run_simulator_forever(settings, _require_redis_url(settings), rate=args.rate, backfill=args.backfill)
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from dashboard.snapshot_cli import snapshot_from_redis
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    out = snapshot_from_redis(settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang)
+    print(f"wrote {out} in {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def cmd_generate_data(args: argparse.Namespace) -> int:
+    from geo.synthetic import generate_cli
+
+    out = generate_cli(args.out, seed=args.seed, scale=args.scale, grids=args.grids, members=args.members)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from geo.layers import read_layers
+    from geo.validate import GeoValidationError
+
+    try:
+        layers = read_layers(args.path)
+    except GeoValidationError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"{args.path}: OK — {layers.summary()}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dashboard.bench import run_bench
+
+    return run_bench(quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onescreen", description="一屏知全域 — grid governance command center")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="embedded Redis + demo data + simulator + dashboard")
+    _add_server_options(p)
+    _add_redis_option(p)
+    p.add_argument("--rate", type=float, default=2.0, help="simulated new incidents per second (default 2)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="the dashboard alone, on $REDIS_URL")
+    _add_server_options(p)
+    _add_redis_option(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("publish", help="publish one incident durably (state + log, then PUBLISH)")
+    _add_redis_option(p)
+    p.add_argument("--json", help="the whole message as JSON; options below override its fields")
+    p.add_argument("--id")
+    p.add_argument("--status")
+    p.add_argument("--category")
+    p.add_argument("--title")
+    p.add_argument("--priority")
+    p.add_argument("--assignee")
+    p.add_argument("--source")
+    p.add_argument("--lon", type=float)
+    p.add_argument("--lat", type=float)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("simulate", help="realistic incidents moving through their lifecycle")
+    _add_redis_option(p)
+    p.add_argument("--data", type=Path)
+    p.add_argument("--rate", type=float, default=2.0, help="new incidents per second")
+    p.add_argument("--backfill", type=float, default=0.0, help="hours of history to write first")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("snapshot", help="briefing PNG of the current situation")
+    _add_redis_option(p)
+    p.add_argument("--data", type=Path)
+    p.add_argument("--lang", choices=["zh", "en"])
+    p.add_argument("--out", type=Path, default=Path("brief.png"))
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("generate-data", help="deterministic synthetic data set (GeoPackage)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=20261126)
+    p.add_argument("--scale", choices=["demo", "city"], default="demo")
+    p.add_argument("--grids", type=int, help="override the number of grids")
+    p.add_argument("--members", type=int, help="override the number of party members")
+    p.set_defaults(func=cmd_generate_data)
+
+    p = sub.add_parser("validate", help="check a GeoPackage before go-live")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("bench", help="benchmarks (budgets as ratios to a baseline in the same run)")
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"onescreen: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
