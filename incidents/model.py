@@ -6,6 +6,7 @@ only the wire and the screens speak ISO 8601 / Asia/Shanghai.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -140,3 +141,104 @@ class Incident:
             if s == status:
                 return t
         return None
+
+    # --- additions (helpers; no new fields) ---
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def last_ts(self, status: Status) -> float | None:
+        """When the incident last entered ``status`` (None if never), e.g. the accept after a rework."""
+        for s, t in reversed(self.history):
+            if s == status:
+                return t
+        return None
+
+    @property
+    def accepted_ts(self) -> float | None:
+        """First time it was accepted (None if never)."""
+        return self.first_ts(Status.ACCEPTED)
+
+    @property
+    def resolved_ts(self) -> float | None:
+        """Last time it was resolved (办结): after a rework the latest resolution counts."""
+        return self.last_ts(Status.RESOLVED)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Additions (compatible): lifecycle transitions, category labels and a pure reference merge.
+
+# Allowed status transitions (the simulator follows these; the wire itself accepts any status, since outside
+# systems may skip steps or messages may be lost).
+# Rework (返工): resolved/closed → dispatched with reopened+1.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.REPORTED: frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.CANCELLED}),
+    Status.DISPATCHED: frozenset({Status.ACCEPTED, Status.REPORTED, Status.CANCELLED}),
+    Status.ACCEPTED: frozenset({Status.RESOLVED, Status.DISPATCHED, Status.CANCELLED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.DISPATCHED}),
+    Status.CLOSED: frozenset({Status.DISPATCHED}),
+    Status.CANCELLED: frozenset(),
+}
+
+# Keys of a normalised wire message that overlay an Incident field of the same name.
+OVERLAY_FIELDS: tuple[str, ...] = (
+    "status",
+    "lon",
+    "lat",
+    "category",
+    "title",
+    "description",
+    "priority",
+    "source",
+    "assignee",
+    "grid_id",
+    "due",
+    "rating",
+    "reopened",
+)
+
+
+def category_label(code: str) -> str:
+    """zh label of a category code (the code itself if unknown)."""
+    return CATEGORIES.get(code, code)
+
+
+class MergeOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    STALE = "stale"  # older ts than stored: ignored
+    DUPLICATE = "duplicate"  # equal ts: ignored
+    INCOMPLETE = "incomplete"  # first message lacks lon/lat or category
+
+
+def merge_message(prev: Incident | None, msg: Mapping[str, Any]) -> tuple[Incident | None, MergeOutcome]:
+    """Pure reference of the merge the Redis script performs (``store.apply``), for tests and the simulator.
+
+    ``msg`` is a normalised wire message (``incidents.wire.WireMessage``): present keys overlay, absent keep.
+    Newer ``ts`` wins; an older one is ``STALE``, an equal one ``DUPLICATE`` (both return ``prev`` unchanged).
+    A first message needs ``lon``, ``lat`` and ``category``. ``history`` gains ``(status, ts)`` when the
+    status changes (and on creation); ``created_ts`` is the first message's ts.
+    """
+    ts = float(msg["ts"])
+    status = Status(msg["status"])
+    if prev is None:
+        if msg.get("lon") is None or msg.get("lat") is None or msg.get("category") is None:
+            return None, MergeOutcome.INCOMPLETE
+        d: dict[str, Any] = {k: msg[k] for k in OVERLAY_FIELDS if msg.get(k) is not None}
+        d.update(id=str(msg["id"]), ts=ts, created_ts=ts, history=[(str(status), ts)])
+        return Incident.from_dict(d), MergeOutcome.CREATED
+    if ts < prev.ts:
+        return prev, MergeOutcome.STALE
+    if ts == prev.ts:
+        return prev, MergeOutcome.DUPLICATE
+    d = prev.to_dict()
+    for k in OVERLAY_FIELDS:
+        v = msg.get(k)
+        if v is not None:
+            d[k] = v
+    d["ts"] = ts
+    hist = [(s, t) for s, t in prev.history]
+    if status != prev.status or not hist:
+        hist.append((str(status), ts))
+    d["history"] = hist
+    return Incident.from_dict(d), MergeOutcome.UPDATED

@@ -1,0 +1,426 @@
+"""The wire contract: parse and validate one message from channel ``onescreen:incidents``.
+
+Pure (no Redis, no Dash). ``parse_message(raw) -> WireMessage`` or raises ``WireError(reason)``; the reason
+names the field and what was wrong, and is what the feed writes to the dead-letter stream.
+
+Input (DESIGN.md "Wire contract"; JSON Schema: ``incidents/schema/incident.schema.json``):
+
+* one UTF-8 JSON **object**, at most 64 KiB (65,536 bytes); every value is a scalar (no arrays/objects);
+  duplicate keys, ``NaN``/``Infinity`` literals and unknown keys are rejected;
+* ``id`` (required): 1-64 chars of ``[A-Za-z0-9_.:-]`` or CJK ideographs (U+3400-U+9FFF), i.e.
+  ``ID_PATTERN``; no spaces or control characters;
+* ``status`` (required): reported | dispatched | accepted | resolved | closed | cancelled;
+* ``ts`` (required): ISO 8601 *with* offset (``Z`` ok) or epoch seconds (number); not before 2000-01-01,
+  at most 1 day after ``now``;
+* ``lon``, ``lat``: finite numbers, lon in [-180, 180], lat in [-90, 90]; both or neither;
+  ``crs``: ``"wgs84"`` (default) or ``"gcj02"`` (converted to WGS-84 here; needs lon/lat);
+* ``category``: a code of ``incidents.model.CATEGORIES`` or its zh label (normalised to the code);
+* optional: ``title`` (≤ 200 chars), ``description`` (≤ 4000 chars, newlines/tabs allowed), ``priority``
+  (low | normal | high | urgent), ``source`` (≤ 64), ``assignee`` (≤ 64), ``grid_id`` (≤ 64), ``due`` (like
+  ``ts``; up to 400 days ahead), ``rating`` (integer 1-5, only with status ``closed``), ``reopened``
+  (integer ≥ 0, or a boolean meaning 1/0).
+* ``null`` for an optional field means the same as leaving it out ("keep"). To clear a string, send ``""``.
+
+Output: ``WireMessage``, a ``dict`` subclass holding only the fields that were present (normalised), so
+*present = overlay, absent = keep*. ``msg.to_json()`` is the compact UTF-8 JSON handed to the Redis merge
+script. Its keys are exactly (any subset of; ``id``, ``status``, ``ts`` always present)::
+
+    id: str            status: str (Status value)     ts: float (epoch seconds UTC)
+    lon: float, lat: float (WGS-84, always together)    category: str (code)
+    title: str   description: str   priority: str (Priority value)   source: str   assignee: str
+    grid_id: str   due: float (epoch s)   rating: int (1-5)   reopened: int (>= 0)
+
+``crs`` never appears in the output (coordinates are already WGS-84). ``msg.get("title")`` is ``None`` when
+absent.
+
+GCJ-02 → WGS-84: done here with a private scalar implementation of the standard transform (iterated inverse,
+error < 1 cm inside China); per-message numpy calls into the vectorised ``geo.gcj02`` would cost more than
+the whole rest of the parse. Tests check both agree when ``geo.gcj02`` is present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from datetime import datetime
+from typing import Any, Final
+
+from incidents.model import CATEGORIES, CATEGORY_BY_LABEL, Priority, Status
+
+MAX_BYTES: Final = 65536
+ID_MAX = 64
+ID_PATTERN: Final = r"^[A-Za-z0-9_.:\-\u3400-\u9fff]{1,64}$"
+_ID_RE = re.compile(ID_PATTERN)
+_ID_CHAR_RE = re.compile(r"[A-Za-z0-9_.:\-\u3400-\u9fff]")
+# Min/max ts: 2000-01-01T00:00:00Z; at most this far ahead of now.
+TS_MIN: Final = 946684800.0
+TS_MAX_AHEAD_S: Final = 86400.0
+DUE_MAX_AHEAD_S: Final = 400 * 86400.0
+REOPENED_MAX: Final = 1000
+
+STATUSES: Final = tuple(s.value for s in Status)
+PRIORITIES: Final = tuple(p.value for p in Priority)
+CRS_VALUES: Final = ("wgs84", "gcj02")
+# Free-text string fields: max length, whether \n \r \t are allowed.
+STRING_FIELDS: Final[dict[str, tuple[int, bool]]] = {
+    "title": (200, False),
+    "description": (4000, True),
+    "source": (64, False),
+    "assignee": (64, False),
+    "grid_id": (64, False),
+}
+REQUIRED: Final = ("id", "status", "ts")
+# Every key the wire accepts (input). Output keys = this minus "crs".
+FIELDS: Final = (
+    "id",
+    "status",
+    "ts",
+    "lon",
+    "lat",
+    "crs",
+    "category",
+    "title",
+    "description",
+    "priority",
+    "source",
+    "assignee",
+    "grid_id",
+    "due",
+    "rating",
+    "reopened",
+)
+OUTPUT_FIELDS: Final = tuple(f for f in FIELDS if f != "crs")
+_FIELD_SET: Final = frozenset(FIELDS)
+
+_CTRL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CTRL_NO_NL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class WireError(ValueError):
+    """A message that breaks the wire contract. ``reason`` says which field and what was wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WireMessage(dict[str, Any]):
+    """A validated, normalised partial update: only the fields present in the message (see module doc)."""
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str:
+        return str(self["id"])
+
+    @property
+    def status(self) -> Status:
+        return Status(self["status"])
+
+    @property
+    def ts(self) -> float:
+        return float(self["ts"])
+
+    def to_json(self) -> str:
+        """Compact JSON (UTF-8 text, not ASCII-escaped) for the Redis merge script."""
+        return json.dumps(self, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# --------------------------------------------------------------------------------------------- JSON layer
+
+
+def _reject_constant(name: str) -> Any:
+    raise WireError(f"invalid JSON: {name} is not allowed (numbers must be finite)")
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in d:
+            raise WireError(f"duplicate key {k[:40]!r}")
+        d[k] = v
+    return d
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+
+
+def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
+    if isinstance(raw, str):
+        try:
+            nbytes = len(raw.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise WireError("message is not valid UTF-8 (lone surrogate)") from None
+        if nbytes > MAX_BYTES:
+            raise WireError(f"message too large: {nbytes} bytes > {MAX_BYTES}")
+        text = raw
+    elif isinstance(raw, bytes | bytearray | memoryview):
+        if len(raw) > MAX_BYTES:
+            raise WireError(f"message too large: {len(raw)} bytes > {MAX_BYTES}")
+        try:
+            text = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise WireError(f"message is not valid UTF-8 (byte {e.start})") from None
+    else:
+        raise WireError(f"message must be bytes or str, got {type(raw).__name__}")
+    text = text.lstrip("\ufeff \t\r\n")
+    if not text:
+        raise WireError("empty message")
+    if text[0] != "{":
+        # Cheap: anything that is not an object is rejected before parsing.
+        kind = {"[": "an array", '"': "a string"}.get(text[0], "not a JSON object")
+        raise WireError(f"message must be a JSON object, got {kind}")
+    try:
+        obj = _DECODER.decode(text)
+    except WireError:
+        raise
+    except RecursionError:
+        raise WireError("invalid JSON: nested too deeply") from None
+    except json.JSONDecodeError as e:
+        raise WireError(f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    if not isinstance(obj, dict):  # pragma: no cover - guarded by the first-char check
+        raise WireError("message must be a JSON object")
+    return obj
+
+
+# --------------------------------------------------------------------------------------------- fields
+
+
+def _type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def _number(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise WireError(f"field {name!r}: expected a number, got {_type_name(v)}")
+    f = float(v)
+    if not math.isfinite(f):
+        raise WireError(f"field {name!r}: must be finite")
+    return f
+
+
+def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise WireError(
+            f"field {name!r}: expected ISO 8601 string with offset or epoch seconds, got {_type_name(v)}"
+        )
+    if isinstance(v, str):
+        s = v.strip()
+        try:
+            dt = datetime.fromisoformat(s) if 0 < len(s) <= 64 else None
+        except ValueError:
+            dt = None
+        if dt is None:
+            raise WireError(f"field {name!r}: not an ISO 8601 date-time: {s[:40]!r}")
+        if dt.utcoffset() is None:
+            raise WireError(f"field {name!r}: ISO 8601 time has no UTC offset (add +08:00 or Z): {s[:40]!r}")
+        t = dt.timestamp()
+    else:
+        t = float(v)
+        if not math.isfinite(t):
+            raise WireError(f"field {name!r}: must be finite")
+    if t < TS_MIN:
+        raise WireError(f"field {name!r}: {t:.0f} is before 2000-01-01")
+    if t > now + max_ahead:
+        hint = " (milliseconds? send epoch seconds)" if t > 1e11 else ""
+        raise WireError(
+            f"field {name!r}: {t:.0f} is more than {max_ahead / 86400:.0f} day(s) in the future{hint}"
+        )
+    return t
+
+
+def _string(name: str, v: Any, max_len: int, allow_newlines: bool) -> str:
+    if not isinstance(v, str):
+        raise WireError(f"field {name!r}: expected a string, got {_type_name(v)}")
+    if len(v) > max_len:
+        raise WireError(f"field {name!r}: too long ({len(v)} > {max_len} chars)")
+    bad = (_CTRL_NO_NL_RE if allow_newlines else _CTRL_RE).search(v)
+    if bad:
+        raise WireError(f"field {name!r}: control character U+{ord(bad.group()):04X} not allowed")
+    return v
+
+
+def _integer(name: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, float):
+            raise WireError(f"field {name!r}: expected an integer, got {v!r}")
+        raise WireError(f"field {name!r}: expected an integer, got {_type_name(v)}")
+    if not lo <= v <= hi:
+        raise WireError(f"field {name!r}: {v} out of range {lo}..{hi}")
+    return v
+
+
+def _enum(name: str, v: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(v, str):
+        raise WireError(f"field {name!r}: expected a string, got {_type_name(v)}")
+    if v not in allowed:
+        raise WireError(f"field {name!r}: {v[:40]!r} is not one of {', '.join(allowed)}")
+    return v
+
+
+def parse_message(raw: bytes | bytearray | memoryview | str, *, now: float | None = None) -> WireMessage:
+    """Validate and normalise one wire message (see module docstring). Pure; raises ``WireError``.
+
+    ``now`` (epoch seconds, default ``time.time()``) bounds ``ts``/``due`` in the future.
+    """
+    obj = _decode(raw)
+    return parse_object(obj, now=now)
+
+
+def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
+    """Like ``parse_message`` for an already-decoded JSON value (e.g. from the HTTP API or the simulator)."""
+    if not isinstance(obj, dict):
+        raise WireError(f"message must be a JSON object, got {_type_name(obj)}")
+    if now is None:
+        now = time.time()
+    unknown = [k for k in obj if k not in _FIELD_SET]
+    if unknown:
+        names = ", ".join(repr(str(k)[:40]) for k in sorted(map(str, unknown))[:5])
+        raise WireError(f"unknown field(s): {names}")
+    for k, v in obj.items():
+        if isinstance(v, dict | list):
+            raise WireError(f"field {k!r}: expected a scalar, got {_type_name(v)}")
+    missing = [k for k in REQUIRED if obj.get(k) is None]
+    if missing:
+        raise WireError(f"missing required field(s): {', '.join(missing)}")
+
+    out = WireMessage()
+    # id
+    mid = obj["id"]
+    if not isinstance(mid, str):
+        raise WireError(f"field 'id': expected a string, got {_type_name(mid)}")
+    if not _ID_RE.fullmatch(mid):
+        if not mid:
+            raise WireError("field 'id': empty")
+        if len(mid) > ID_MAX:
+            raise WireError(f"field 'id': too long ({len(mid)} > {ID_MAX} chars)")
+        bad = next((c for c in mid if not _ID_CHAR_RE.fullmatch(c)), "?")
+        raise WireError(
+            f"field 'id': character U+{ord(bad):04X} not allowed (allowed: A-Z a-z 0-9 _ . : - and CJK)"
+        )
+    out["id"] = mid
+    status = _enum("status", obj["status"], STATUSES)
+    out["status"] = status
+    out["ts"] = _time("ts", obj["ts"], now, TS_MAX_AHEAD_S)
+
+    # coordinates
+    lon_v, lat_v = obj.get("lon"), obj.get("lat")
+    crs = obj.get("crs")
+    if crs is not None:
+        crs = _enum("crs", crs, CRS_VALUES)
+    if (lon_v is None) != (lat_v is None):
+        given, other = ("lon", "lat") if lat_v is None else ("lat", "lon")
+        raise WireError(f"field {other!r}: required when {given!r} is given")
+    if lon_v is not None:
+        lon = _number("lon", lon_v)
+        lat = _number("lat", lat_v)
+        if not -180.0 <= lon <= 180.0:
+            raise WireError(f"field 'lon': {lon} out of range -180..180")
+        if not -90.0 <= lat <= 90.0:
+            raise WireError(f"field 'lat': {lat} out of range -90..90")
+        if crs == "gcj02":
+            lon, lat = gcj02_to_wgs84_scalar(lon, lat)
+        out["lon"] = lon
+        out["lat"] = lat
+    elif crs == "gcj02":
+        raise WireError("field 'crs': 'gcj02' given without lon/lat")
+
+    cat = obj.get("category")
+    if cat is not None:
+        if not isinstance(cat, str):
+            raise WireError(f"field 'category': expected a string, got {_type_name(cat)}")
+        code = cat if cat in CATEGORIES else CATEGORY_BY_LABEL.get(cat)
+        if code is None:
+            raise WireError(
+                f"field 'category': {cat[:40]!r} is not a known category code or zh label "
+                f"({', '.join(CATEGORIES)})"
+            )
+        out["category"] = code
+
+    for name, (max_len, nl) in STRING_FIELDS.items():
+        v = obj.get(name)
+        if v is not None:
+            out[name] = _string(name, v, max_len, nl)
+
+    pr = obj.get("priority")
+    if pr is not None:
+        out["priority"] = _enum("priority", pr, PRIORITIES)
+    due = obj.get("due")
+    if due is not None:
+        out["due"] = _time("due", due, now, DUE_MAX_AHEAD_S)
+    rating = obj.get("rating")
+    if rating is not None:
+        out["rating"] = _integer("rating", rating, 1, 5)
+        if status != Status.CLOSED:
+            raise WireError(f"field 'rating': only allowed with status 'closed' (status is {status!r})")
+    reo = obj.get("reopened")
+    if reo is not None:
+        out["reopened"] = int(reo) if isinstance(reo, bool) else _integer("reopened", reo, 0, REOPENED_MAX)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- GCJ-02
+
+_A = 6378245.0
+_EE = 0.00669342162296594323
+
+
+def _out_of_china(lon: float, lat: float) -> bool:
+    return not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271)
+
+
+def _delta(lon: float, lat: float) -> tuple[float, float]:
+    x, y = lon - 105.0, lat - 35.0
+    sx = math.sqrt(abs(x))
+    pi = math.pi
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
+    dlat += (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlat += (20.0 * math.sin(y * pi) + 40.0 * math.sin(y / 3.0 * pi)) * 2.0 / 3.0
+    dlat += (160.0 * math.sin(y / 12.0 * pi) + 320.0 * math.sin(y * pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
+    dlon += (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlon += (20.0 * math.sin(x * pi) + 40.0 * math.sin(x / 3.0 * pi)) * 2.0 / 3.0
+    dlon += (150.0 * math.sin(x / 12.0 * pi) + 300.0 * math.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _EE * math.sin(radlat) ** 2
+    sqrtmagic = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * math.cos(radlat) * pi)
+    return dlon, dlat
+
+
+def wgs84_to_gcj02_scalar(lon: float, lat: float) -> tuple[float, float]:
+    """The standard (forward) WGS-84 → GCJ-02 obfuscation; identity outside China."""
+    if _out_of_china(lon, lat):
+        return lon, lat
+    dlon, dlat = _delta(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def gcj02_to_wgs84_scalar(lon: float, lat: float) -> tuple[float, float]:
+    """GCJ-02 → WGS-84 by fixed-point iteration of the forward transform (error < 1e-7°, ~1 cm)."""
+    if _out_of_china(lon, lat):
+        return lon, lat
+    wlon, wlat = lon, lat
+    for _ in range(10):
+        glon, glat = wgs84_to_gcj02_scalar(wlon, wlat)
+        elon, elat = glon - lon, glat - lat
+        wlon -= elon
+        wlat -= elat
+        if abs(elon) < 1e-9 and abs(elat) < 1e-9:
+            break
+    return wlon, wlat
