@@ -1,0 +1,84 @@
+"""The long-lived parts of one server process: static layers, spatial index, situation, feed, map base.
+
+Built once from Settings and handed to create_app; the screens' callbacks read from it and never build their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+
+from dashboard.figures.incident_map import MapBase
+from dashboard.settings import Settings
+from geo.index import SpatialIndex
+from geo.layers import GeoLayers, read_layers
+from incidents.feed import Feed
+from incidents.keys import Keys
+from incidents.situation import Situation
+from incidents.sla import SlaPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis_url: str
+    layers: GeoLayers
+    index: SpatialIndex
+    situation: Situation
+    keys: Keys
+    feed: Feed
+    boot_id: str
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        """A client for request handlers (API reads); the feed keeps its own connections."""
+        return redis.Redis.from_url(self.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+    @cached_property
+    def map_base(self) -> MapBase:
+        return MapBase.from_layers(self.layers)
+
+    @property
+    def street_name(self) -> str:
+        return str(self.layers.street["name"].iloc[0]) if len(self.layers.street) else "onescreen"
+
+    def start(self) -> None:
+        self.feed.start()
+
+    def stop(self) -> None:
+        self.feed.stop()
+
+
+def load_sla(settings: Settings) -> SlaPolicy:
+    if settings.sla_path is None:
+        return SlaPolicy()
+    import json
+
+    return SlaPolicy.from_dict(json.loads(settings.sla_path.read_text(encoding="utf-8")))
+
+
+def build_runtime(settings: Settings, redis_url: str) -> Runtime:
+    """Read and index the layers, create the situation and its feed (not started)."""
+    layers = read_layers(settings.data_path)
+    index = SpatialIndex(layers)
+    boot_id = uuid.uuid4().hex[:8]
+    situation = Situation(index.locate, load_sla(settings), boot_id=boot_id)
+    keys = Keys(settings.redis_prefix)
+    feed = Feed(redis_url, keys, situation)
+    log.info("loaded %s", settings.data_path)
+    return Runtime(
+        settings=settings,
+        redis_url=redis_url,
+        layers=layers,
+        index=index,
+        situation=situation,
+        keys=keys,
+        feed=feed,
+        boot_id=boot_id,
+    )
