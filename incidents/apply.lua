@@ -1,0 +1,159 @@
+-- onescreen: apply one validated wire message atomically (incidents/store.py runs it with EVALSHA).
+--
+-- KEYS[1] state hash (id -> incident JSON)   KEYS[2] log stream   KEYS[3] stats hash
+-- ARGV[1] message JSON: a validated partial update with id, status, ts (+ any of the optional fields)
+-- ARGV[2] log MAXLEN (approximate trim)      ARGV[3] max history entries kept
+--
+-- Returns a two-element array {outcome, detail}:
+--   {"applied",   <log entry id>}   state written and one log entry appended
+--   {"duplicate", <stored ts>}      stored ts == message ts: nothing written
+--   {"stale",     <stored ts>}      stored ts >  message ts: nothing written
+--   {"error",     <reason>}         rejected (e.g. first message without lon/lat/category): nothing written
+--
+-- One script = one atomic step, so N server processes applying the same message write state + log exactly once.
+--
+-- Why the hand-written encoder: Redis' cjson encodes numbers with at most 14 significant digits (epoch ts with
+-- microseconds would be rounded, and ts comparisons would then see phantom changes) and encodes an empty table
+-- as {} (history must stay a JSON array). Decoding with cjson is exact, so only encoding is done by hand.
+
+local REQUIRED_FIRST = {'lon', 'lat', 'category'}
+-- Never taken from a message: managed here.
+local MANAGED = {created_ts = true, history = true}
+-- A null in the message for these means "absent", never "clear".
+local NOT_NULLABLE = {id = true, status = true, ts = true, lon = true, lat = true, category = true}
+
+local function num(x)
+  if x ~= x or x == math.huge or x == -math.huge then
+    return 'null'
+  end
+  if x == math.floor(x) and math.abs(x) < 1e15 then
+    return string.format('%d', x)
+  end
+  -- shortest of 15/16/17 significant digits that reads back as the same double
+  for _, fmt in ipairs({'%.15g', '%.16g'}) do
+    local s = string.format(fmt, x)
+    if tonumber(s) == x then
+      return s
+    end
+  end
+  return string.format('%.17g', x)
+end
+
+local function value(v)
+  local t = type(v)
+  if t == 'number' then
+    return num(v)
+  elseif t == 'string' then
+    return cjson.encode(v)
+  elseif t == 'boolean' then
+    return tostring(v)
+  elseif v == cjson.null or v == nil then
+    return 'null'
+  end
+  return cjson.encode(v)
+end
+
+local function history_json(h)
+  local parts = {}
+  for i, pair in ipairs(h) do
+    parts[i] = '[' .. cjson.encode(tostring(pair[1])) .. ',' .. num(tonumber(pair[2]) or 0) .. ']'
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+local function encode(obj, history)
+  local names = {}
+  for k, _ in pairs(obj) do
+    if k ~= 'history' then
+      names[#names + 1] = k
+    end
+  end
+  table.sort(names)
+  local parts = {}
+  for i, k in ipairs(names) do
+    parts[i] = cjson.encode(k) .. ':' .. value(obj[k])
+  end
+  parts[#parts + 1] = '"history":' .. history_json(history)
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+local function reject(reason)
+  redis.call('HINCRBY', KEYS[3], 'invalid', 1)
+  return {'error', reason}
+end
+
+local ok, msg = pcall(cjson.decode, ARGV[1])
+if not ok or type(msg) ~= 'table' then
+  return reject('message is not a JSON object')
+end
+local id = msg['id']
+if type(id) ~= 'string' or id == '' then
+  return reject('message has no id')
+end
+local ts = msg['ts']
+if type(ts) ~= 'number' then
+  return reject('message for id ' .. id .. ' has no numeric ts')
+end
+local status = msg['status']
+if type(status) ~= 'string' or status == '' then
+  return reject('message for id ' .. id .. ' has no status')
+end
+
+local current = nil
+local stored = redis.call('HGET', KEYS[1], id)
+if stored then
+  local ok2, decoded = pcall(cjson.decode, stored)
+  -- A corrupt stored entry is treated as absent, so a complete message repairs it.
+  if ok2 and type(decoded) == 'table' and type(decoded['ts']) == 'number' then
+    current = decoded
+  end
+end
+
+if current == nil then
+  for _, f in ipairs(REQUIRED_FIRST) do
+    if msg[f] == nil or msg[f] == cjson.null then
+      return reject('first message for id ' .. id .. ' needs lon, lat and category')
+    end
+  end
+else
+  if current['ts'] > ts then
+    redis.call('HINCRBY', KEYS[3], 'stale', 1)
+    return {'stale', num(current['ts'])}
+  elseif current['ts'] == ts then
+    redis.call('HINCRBY', KEYS[3], 'duplicate', 1)
+    return {'duplicate', num(current['ts'])}
+  end
+end
+
+local merged = current or {}
+local history = {}
+if current ~= nil and type(current['history']) == 'table' then
+  history = current['history']
+end
+local previous_status = current and current['status']
+for k, v in pairs(msg) do
+  if not MANAGED[k] and not (v == cjson.null and NOT_NULLABLE[k]) then
+    merged[k] = v
+  end
+end
+if current == nil then
+  merged['created_ts'] = ts
+end
+if current == nil or previous_status ~= status then
+  history[#history + 1] = {status, ts}
+  local cap = tonumber(ARGV[3]) or 0
+  if cap > 1 and #history > cap then
+    -- keep the first entry (creation) and the newest cap-1
+    local trimmed = {history[1]}
+    for i = #history - cap + 2, #history do
+      trimmed[#trimmed + 1] = history[i]
+    end
+    history = trimmed
+  end
+end
+
+local json = encode(merged, history)
+redis.call('HSET', KEYS[1], id, json)
+local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', id, 'data', json)
+redis.call('HINCRBY', KEYS[3], 'accepted', 1)
+return {'applied', entry}

@@ -1,0 +1,288 @@
+"""Redis state for incidents: atomic apply (Lua), state loading, dead letters, counters.
+
+Connections are passed in (``redis.Redis``, ``decode_responses`` either way); names come from ``Keys``.
+``apply`` is the only writer of ``state`` and ``log``: one Lua script (``apply.lua``) reads the stored
+incident, decides (newer ts wins / stale / duplicate / rejected), merges, and writes the state hash and one
+log entry in a single atomic step, so any number of server processes can apply the same message: it lands
+once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+from incidents.keys import DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
+from incidents.model import Incident
+
+log = logging.getLogger(__name__)
+
+LUA_SOURCE = (Path(__file__).with_name("apply.lua")).read_text(encoding="utf-8")
+# Keep the creation entry plus the newest changes: a flip-flopping publisher can't grow an incident forever.
+HISTORY_MAX = 100
+# Fields a message may set; anything else (e.g. a wire-only "crs") is dropped before the script sees it.
+MESSAGE_FIELDS: frozenset[str] = frozenset(
+    {
+        "id",
+        "status",
+        "ts",
+        "lon",
+        "lat",
+        "category",
+        "title",
+        "description",
+        "priority",
+        "source",
+        "assignee",
+        "grid_id",
+        "due",
+        "rating",
+        "reopened",
+    }
+)
+_SCRIPT_ATTR = "_onescreen_apply_script"
+_HSCAN_COUNT = 1000
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What ``apply`` did. ``log_id`` is the log entry id when applied; ``detail`` is the rejection reason
+    (``ERROR``) or the stored ts (``STALE``/``DUPLICATE``)."""
+
+    outcome: Outcome
+    id: str
+    log_id: str | None = None
+    detail: str = ""
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome is Outcome.APPLIED
+
+    @property
+    def reason(self) -> str:
+        return self.detail if self.outcome is Outcome.ERROR else ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One dead-letter stream entry, decoded."""
+
+    entry_id: str
+    raw: str  # utf-8 text, or base64 when ``encoding == "base64"``
+    encoding: str
+    size: int  # original size in bytes
+    reason: str
+    source: str
+    ts: float
+
+
+def _s(v: bytes | str) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+def _script(r: redis.Redis) -> Script:
+    """The apply script, registered once per client (EVALSHA; redis-py reloads it after NOSCRIPT)."""
+    script: Script | None = getattr(r, _SCRIPT_ATTR, None)
+    if script is None:
+        script = r.register_script(LUA_SOURCE)
+        setattr(r, _SCRIPT_ATTR, script)
+    return script
+
+
+def message_json(msg: Mapping[str, Any] | Any) -> tuple[str, str]:
+    """(id, JSON) of a WireMessage/dict as the script wants it: known fields only, ``None`` = absent.
+
+    Raises ``ValueError`` for what cannot be a message at all (no id, non-finite numbers); the script checks
+    the rest, so a dict built by hand gets the same rules as a parsed one.
+    """
+    if not isinstance(msg, Mapping):
+        to_dict = getattr(msg, "to_dict", None)
+        if to_dict is None:
+            raise TypeError(f"expected a WireMessage or dict, got {type(msg).__name__}")
+        msg = to_dict()
+    out: dict[str, Any] = {}
+    for k, v in msg.items():
+        if k in MESSAGE_FIELDS and v is not None:
+            out[k] = str(v) if isinstance(v, StrEnum) else v
+    mid = out.get("id")
+    if not isinstance(mid, str) or not mid:
+        raise ValueError("message has no id")
+    # Plain float: json.dumps writes the shortest repr, which the script decodes exactly.
+    if "ts" in out and not isinstance(out["ts"], bool) and isinstance(out["ts"], int | float):
+        out["ts"] = float(out["ts"])
+    return mid, json.dumps(out, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _result(mid: str, reply: Any) -> ApplyResult:
+    outcome, detail = _s(reply[0]), _s(reply[1])
+    if outcome == Outcome.APPLIED:
+        return ApplyResult(Outcome.APPLIED, mid, log_id=detail)
+    return ApplyResult(Outcome(outcome), mid, detail=detail)
+
+
+def _args(msg_json: str) -> list[str | int]:
+    return [msg_json, LOG_MAXLEN, HISTORY_MAX]
+
+
+def _keys(keys: Keys) -> list[str]:
+    return [keys.state, keys.log, keys.stats]
+
+
+def apply(r: redis.Redis, keys: Keys, msg: Mapping[str, Any] | Any) -> ApplyResult:
+    """Apply one validated message (a ``WireMessage`` or dict) atomically; see ``apply.lua`` for the rules."""
+    mid, payload = message_json(msg)
+    reply = _script(r)(keys=_keys(keys), args=_args(payload))
+    return _result(mid, reply)
+
+
+def apply_many(
+    r: redis.Redis, keys: Keys, msgs: Iterable[Mapping[str, Any] | Any], *, chunk: int = 500
+) -> list[ApplyResult]:
+    """Apply many messages in order, pipelining EVALSHA (no MULTI: each script is atomic on its own).
+
+    One round trip per ``chunk`` instead of per message: the ingest path for bursts. A message that cannot be
+    encoded at all comes back as an ``ERROR`` result in its place; order is preserved.
+    """
+    script = _script(r)
+    results: list[ApplyResult] = []
+    batch: list[tuple[int, str, str]] = []  # (index in results, id, payload)
+
+    def flush() -> None:
+        pipe = r.pipeline(transaction=False)
+        for _, _, payload in batch:
+            script(keys=_keys(keys), args=_args(payload), client=pipe)
+        replies = pipe.execute(raise_on_error=False)
+        for (idx, mid, _), reply in zip(batch, replies, strict=True):
+            if isinstance(reply, Exception):
+                results[idx] = ApplyResult(Outcome.ERROR, mid, detail=f"redis error: {reply}")
+            else:
+                results[idx] = _result(mid, reply)
+        batch.clear()
+
+    for msg in msgs:
+        try:
+            mid, payload = message_json(msg)
+        except (TypeError, ValueError) as exc:
+            results.append(ApplyResult(Outcome.ERROR, "", detail=str(exc)))
+            continue
+        results.append(ApplyResult(Outcome.ERROR, mid, detail="not applied"))  # placeholder, set by flush
+        batch.append((len(results) - 1, mid, payload))
+        if len(batch) >= chunk:
+            flush()
+    if batch:
+        flush()
+    return results
+
+
+def decode_incident(data: bytes | str) -> Incident:
+    """Incident from stored/log JSON (raises ValueError/KeyError/TypeError when it isn't one)."""
+    return Incident.from_dict(json.loads(data))
+
+
+def load_state(r: redis.Redis, keys: Keys, *, errors: list[tuple[str, str]] | None = None) -> list[Incident]:
+    """Every stored incident, read with HSCAN in batches (never one huge HGETALL blocking Redis).
+
+    Corrupt entries are skipped and logged; pass ``errors`` to collect ``(id, reason)`` for them.
+    """
+    out: list[Incident] = []
+    for raw_id, data in r.hscan_iter(keys.state, count=_HSCAN_COUNT):
+        try:
+            out.append(decode_incident(data))
+        except (ValueError, KeyError, TypeError) as exc:
+            iid = _s(raw_id)
+            log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc)
+            if errors is not None:
+                errors.append((iid, str(exc)))
+    return out
+
+
+def get_incident(r: redis.Redis, keys: Keys, incident_id: str) -> Incident | None:
+    """The stored incident, or None if absent (raises ValueError if the stored JSON is corrupt)."""
+    data = r.hget(keys.state, incident_id)
+    if data is None:
+        return None
+    try:
+        return decode_incident(data)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"stored incident {incident_id!r} is corrupt: {exc}") from exc
+
+
+def _raw_fields(raw: bytes | str) -> tuple[str, str, int]:
+    """(text, encoding, size): UTF-8 text cut at a character boundary, or base64 if not UTF-8."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    size = len(data)
+    head = data[:DEADLETTER_RAW_MAX]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(head).decode("ascii"), "base64", size
+    # Valid as a whole, so "ignore" only drops a multi-byte character cut in half by the limit.
+    return head.decode("utf-8", "ignore"), "utf-8", size
+
+
+def dead_letter(
+    r: redis.Redis, keys: Keys, raw: bytes | str, reason: str, source: str = "", *, ts: float | None = None
+) -> str:
+    """Record rejected input (capped stream) and count it in ``stats.rejected``; returns the entry id."""
+    text, encoding, size = _raw_fields(raw)
+    fields: dict[str, str | int | float] = {
+        "raw": text,
+        "encoding": encoding,
+        "size": size,
+        "reason": reason[:1000],
+        "source": source,
+        "ts": time.time() if ts is None else ts,
+    }
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd(keys.deadletter, fields, maxlen=DEADLETTER_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    pipe.hincrby(keys.stats, "rejected", 1)
+    entry_id, _ = pipe.execute()
+    return _s(entry_id)
+
+
+def recent_dead_letters(r: redis.Redis, keys: Keys, count: int = 20) -> list[DeadLetter]:
+    """The newest dead letters, newest first (for /healthz and the console)."""
+    out: list[DeadLetter] = []
+    entries: Any = r.xrevrange(keys.deadletter, count=count)
+    for entry_id, f in entries:
+        g = {_s(k): _s(v) for k, v in f.items()}
+        ts = float(g.get("ts") or 0.0)
+        out.append(
+            DeadLetter(
+                entry_id=_s(entry_id),
+                raw=g.get("raw", ""),
+                encoding=g.get("encoding", "utf-8"),
+                size=int(g.get("size") or 0),
+                reason=g.get("reason", ""),
+                source=g.get("source", ""),
+                ts=ts if math.isfinite(ts) else 0.0,
+            )
+        )
+    return out
+
+
+def read_stats(r: redis.Redis, keys: Keys) -> dict[str, int]:
+    """Shared counters (all processes): accepted, duplicate, stale, invalid, rejected (missing = 0)."""
+    raw = r.hgetall(keys.stats)
+    stats = dict.fromkeys(("accepted", "duplicate", "stale", "invalid", "rejected"), 0)
+    for k, v in raw.items():
+        stats[_s(k)] = int(v)
+    return stats
