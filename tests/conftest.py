@@ -1,0 +1,90 @@
+"""Shared fixtures: a real Redis for the whole suite (never fakeredis), and private servers for fault tests.
+
+``redis_url``: ``REDIS_URL`` if set; else the machine's Redis on 127.0.0.1:6379 (db ``ONESCREEN_TEST_DB``,
+default 13) if it answers; else an ``EmbeddedRedis`` started for the session.
+
+Isolation is by key prefix, not FLUSHDB: several engineers (and CI) may run the suite at the same time
+against the same Redis db, and a FLUSHDB from one run would wipe another's data mid-test. Each test gets
+``keys`` with a unique prefix, and ``r`` deletes everything under that prefix before and after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from incidents.keys import Keys
+from incidents.redis_server import EmbeddedRedis
+
+
+def _local_redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except (redis.exceptions.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = os.environ.get("REDIS_URL")
+    if env:
+        yield env
+        return
+    local = f"redis://127.0.0.1:6379/{int(os.environ.get('ONESCREEN_TEST_DB', '13'))}"
+    if _local_redis_answers(local):
+        yield local
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis-session")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def keys() -> Keys:
+    """A prefix no other test (or parallel run) uses."""
+    return Keys(f"onescreen-test-{uuid.uuid4().hex[:12]}")
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    names = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if names:
+        client.delete(*names)
+
+
+@pytest.fixture
+def r(redis_url: str, keys: Keys) -> Iterator[redis.Redis]:
+    """A client on the test Redis (bytes responses); the test's key prefix is empty before and after."""
+    client = redis.Redis.from_url(redis_url, decode_responses=False)
+    delete_prefix(client, keys.prefix)
+    try:
+        yield client
+    finally:
+        delete_prefix(client, keys.prefix)
+        client.close()
+
+
+@pytest.fixture
+def redis_server_factory(tmp_path: Path) -> Iterator[Callable[..., EmbeddedRedis]]:
+    """Start private redis-servers (free port, own data dir) that a test may kill -9 and start again.
+
+    ``start(name="a", port=None)`` returns a running ``EmbeddedRedis``; ``server.kill()`` then
+    ``server.start()`` restarts it on the same port with the same AOF.
+    Everything still running is stopped at teardown.
+    """
+    servers: list[EmbeddedRedis] = []
+
+    def start(name: str = "server", *, port: int | None = None) -> EmbeddedRedis:
+        server = EmbeddedRedis(tmp_path / name, port=port)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill()
