@@ -139,7 +139,7 @@ end
 if current == nil then
   merged['created_ts'] = ts
 end
-if current == nil or previous_status ~= status then
+if current == nil or previous_status ~= status or #history == 0 then
   history[#history + 1] = {status, ts}
   local cap = tonumber(ARGV[3]) or 0
   if cap > 1 and #history > cap then

@@ -302,3 +302,57 @@ def test_keys_names() -> None:
         Keys("")
     with pytest.raises(ValueError):
         Keys("a b")
+
+
+def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> None:
+    """Random message sequences: the Lua merge and model.merge_message agree on every outcome and state."""
+    import random
+
+    from incidents.model import MergeOutcome, merge_message
+
+    rng = random.Random(7)
+    expected: dict[str, Incident] = {}
+    statuses = [s.value for s in Status]
+    fields = [
+        "title",
+        "description",
+        "priority",
+        "source",
+        "assignee",
+        "grid_id",
+        "due",
+        "rating",
+        "reopened",
+    ]
+    to_outcome = {
+        MergeOutcome.CREATED: Outcome.APPLIED,
+        MergeOutcome.UPDATED: Outcome.APPLIED,
+        MergeOutcome.STALE: Outcome.STALE,
+        MergeOutcome.DUPLICATE: Outcome.DUPLICATE,
+        MergeOutcome.INCOMPLETE: Outcome.ERROR,
+    }
+    for _ in range(600):
+        iid = f"p{rng.randrange(20)}"
+        msg: dict[str, Any] = {
+            "id": iid,
+            "status": rng.choice(statuses),
+            "ts": T0 + rng.randrange(40) + rng.choice([0.0, 0.25, 0.123456]),
+        }
+        if rng.random() < 0.6:
+            msg.update(lon=120 + rng.random(), lat=30 + rng.random())
+        if rng.random() < 0.6:
+            msg["category"] = rng.choice(["fire", "dispute", "environment"])
+        for f in rng.sample(fields, rng.randrange(3)):
+            msg[f] = {
+                "priority": rng.choice(["low", "high"]),
+                "due": T0 + 1000.5,
+                "rating": rng.randrange(1, 6),
+                "reopened": rng.randrange(3),
+            }.get(f, f"{f}-{rng.randrange(100)}")
+        new, merge_outcome = merge_message(expected.get(iid), msg)
+        res = store.apply(r, keys, msg)
+        assert res.outcome is to_outcome[merge_outcome], (msg, res)
+        if new is not None:
+            expected[iid] = new
+    for iid, inc in expected.items():
+        assert store.get_incident(r, keys, iid) == inc
