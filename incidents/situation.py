@@ -1,0 +1,539 @@
+"""The in-memory situation every server process keeps: incidents, per-grid overlay states, KPIs, live feed.
+
+Pure (no Redis, no Dash) and thread-safe. Rebuilt from Redis ``state`` on start / reconnect
+(``replace_all``) and kept current from the ``log`` by the feed (``apply`` / ``apply_many``). Readers call
+``view(now)`` for an immutable snapshot.
+
+Storage is a column store (numpy arrays indexed by a slot per incident) updated in place on every change,
+so ``view(now)`` only copies arrays (once per version) and evaluates the clock-dependent parts (overdue,
+KPI windows) vectorised — ~10 ms at 10,000 open incidents. Overdue is a per-incident *deadline*
+(``SlaPolicy.overdue_at``) compared with ``now`` at every view, so incidents turn overdue as the clock runs,
+without any new message.
+
+Versioning: ``version`` increases by one per accepted change batch (``apply``/``apply_many``/``replace_all``);
+``version_token`` = ``f"{boot_id}:{version}"`` tells a client whether its cached state belongs to this
+process. ``changed_since(version)`` returns the ids changed after ``version`` from a bounded journal, or
+``None`` when the journal no longer reaches back that far (or after ``replace_all``): then send everything.
+
+KPI definitions (all relative to ``now``; local day = Asia/Shanghai):
+  today_reported      incidents created since local midnight
+  open / overdue      current open (reported/dispatched/accepted) / open and past an SLA deadline
+  on_time_rate        按期办结率: share of incidents resolved in the last 24 h (rolling, so the rate is
+                      meaningful right after midnight) that met their resolve deadline; None if none resolved
+  mean_accept_min     mean created → first accept, minutes, over incidents first accepted in the last 24 h
+  mean_resolve_min    mean created → (latest) resolution, minutes, over incidents resolved in the last 24 h
+  rework              返工: incidents with reopened > 0 that are open or changed in the last 24 h
+  satisfaction        mean rating (1-5) of incidents closed in the last 24 h (None if no rating)
+  by_category         open incidents per category code; by_category_24h: reported in the last 24 h
+  by_community        open incidents per community id ("" = outside every community)
+  trend_24h           reported per local hour, 24 buckets, oldest first; the last is the current hour
+                      (bucket 0 starts at ``trend_start``)
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from incidents.model import CATEGORIES, STATUS_ORDER, GridState, Incident, Priority, Status
+from incidents.sla import SlaPolicy
+from incidents.timeutil import local_hour_start, local_midnight
+
+log = logging.getLogger(__name__)
+
+Locator = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
+
+DAY_S: Final = 86400.0
+STATUS_CODE: Final = {s: i for i, s in enumerate(STATUS_ORDER)}
+_REPORTED = STATUS_CODE[Status.REPORTED]
+_DISPATCHED = STATUS_CODE[Status.DISPATCHED]
+_ACCEPTED = STATUS_CODE[Status.ACCEPTED]
+_GRID_STATE_BY_RANK: Final = (GridState.CLEAR, GridState.IN_PROGRESS, GridState.UNASSIGNED, GridState.OVERDUE)
+
+# Columns of SituationView.incidents, in order.
+COLUMNS: Final = (
+    "id",
+    "status",
+    "lon",
+    "lat",
+    "category",
+    "category_label",
+    "priority",
+    "grid_id",
+    "micro_grid_id",
+    "community_id",
+    "created_ts",
+    "ts",
+    "overdue",
+    "urgent",
+    "title",
+    "assignee",
+    "source",
+    "reopened",
+    "rating",
+    "overdue_at",
+    "resolve_due",
+)
+
+_FLOAT_COLS = (
+    "lon",
+    "lat",
+    "created_ts",
+    "ts",
+    "overdue_at",
+    "resolve_due",
+    "accepted_ts",
+    "resolved_ts",
+    "closed_ts",
+    "on_time",
+    "rating",
+)
+_INT_COLS = ("status_code", "reopened", "seq")
+_BOOL_COLS = ("urgent",)
+_OBJ_COLS = (
+    "id",
+    "status",
+    "category",
+    "category_label",
+    "priority",
+    "grid_id",
+    "micro_grid_id",
+    "community_id",
+    "title",
+    "assignee",
+    "source",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    today_reported: int
+    open: int
+    overdue: int
+    on_time_rate: float | None
+    resolved_24h: int
+    mean_accept_min: float | None
+    mean_resolve_min: float | None
+    rework: int
+    satisfaction: float | None
+    rated_24h: int
+    by_category: dict[str, int]
+    by_category_24h: dict[str, int]
+    by_community: dict[str, int]
+    by_status: dict[str, int]
+    trend_24h: list[int]
+    trend_start: float
+
+
+@dataclass(frozen=True)
+class SituationView:
+    """An immutable snapshot (treat the DataFrame as read-only; it may be shared between callers)."""
+
+    version: int
+    boot_id: str
+    now: float
+    incidents: pd.DataFrame
+    grid_states: dict[str, GridState]
+    micro_grid_states: dict[str, GridState]
+    community_states: dict[str, GridState]
+    kpis: Kpis
+    _seq: np.ndarray = field(repr=False)
+
+    @property
+    def version_token(self) -> str:
+        return f"{self.boot_id}:{self.version}"
+
+    def latest(self, n: int = 20) -> pd.DataFrame:
+        """The ``n`` most recently changed incidents (most recent first), for the live feed."""
+        if n <= 0 or len(self.incidents) == 0:
+            return self.incidents.iloc[:0]
+        n = min(n, len(self.incidents))
+        idx = np.argpartition(-self._seq, n - 1)[:n] if n < len(self._seq) else np.arange(len(self._seq))
+        idx = idx[np.argsort(-self._seq[idx], kind="stable")]
+        return self.incidents.iloc[idx]
+
+    def grid_state(self, grid_id: str) -> GridState:
+        return self.grid_states.get(grid_id, GridState.CLEAR)
+
+    def overdue_ids(self) -> list[str]:
+        df = self.incidents
+        return df.loc[df["overdue"].to_numpy(), "id"].tolist()
+
+
+class Situation:
+    """Thread-safe in-memory view of all incidents (see module docstring)."""
+
+    def __init__(
+        self,
+        locator: Locator,
+        sla: SlaPolicy | None = None,
+        boot_id: str | None = None,
+        *,
+        grid_communities: Mapping[str, str] | None = None,
+        journal_size: int = 100_000,
+    ) -> None:
+        self._locator = locator
+        self.sla = sla or SlaPolicy()
+        self.boot_id = boot_id or uuid.uuid4().hex[:12]
+        self._grid_communities = dict(grid_communities or {})
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._version = 0
+        self._journal: deque[tuple[int, str]] = deque(maxlen=journal_size)
+        self._journal_floor = 0  # changed_since(v) is answerable for v >= this
+        self._view_cache: tuple[int, float, SituationView] | None = None
+        self._base_cache: tuple[int, dict[str, np.ndarray], pd.DataFrame] | None = None
+        self._reset_store(1024)
+
+    # ------------------------------------------------------------------ store
+
+    def _reset_store(self, capacity: int) -> None:
+        self._slots: dict[str, int] = {}
+        self._items: list[Incident] = []
+        self._located: list[
+            tuple[float, float, str]
+        ] = []  # (lon, lat, given grid_id) the loc was computed for
+        self._cap = max(capacity, 16)
+        cols: dict[str, np.ndarray] = {}
+        for c in _FLOAT_COLS:
+            cols[c] = np.full(self._cap, np.nan)
+        for c in _INT_COLS:
+            cols[c] = np.zeros(self._cap, dtype=np.int64)
+        for c in _BOOL_COLS:
+            cols[c] = np.zeros(self._cap, dtype=bool)
+        for c in _OBJ_COLS:
+            cols[c] = np.full(self._cap, "", dtype=object)
+        self._cols = cols
+        self._seq_counter = itertools.count(1)
+
+    def _grow(self) -> None:
+        new_cap = self._cap * 2
+        for c, a in self._cols.items():
+            b = np.empty(new_cap, dtype=a.dtype)
+            b[: self._cap] = a
+            if a.dtype == object:
+                b[self._cap :] = ""
+            elif a.dtype.kind == "f":
+                b[self._cap :] = np.nan
+            else:
+                b[self._cap :] = 0
+            self._cols[c] = b
+        self._cap = new_cap
+
+    def _locate(self, incs: list[Incident], slots: list[int]) -> None:
+        """Fill grid/micro-grid/community of the slots that moved, with one locator call."""
+        todo: list[int] = []
+        for inc, slot in zip(incs, slots, strict=True):
+            key = (inc.lon, inc.lat, inc.grid_id)
+            if self._located[slot] == key:
+                continue
+            todo.append(slot)
+        if not todo:
+            return
+        lon = np.fromiter((self._items[s].lon for s in todo), dtype=float, count=len(todo))
+        lat = np.fromiter((self._items[s].lat for s in todo), dtype=float, count=len(todo))
+        try:
+            loc = self._locator(lon, lat)
+            micro = loc["micro_grid_id"].to_numpy(dtype=object)
+            grid = loc["grid_id"].to_numpy(dtype=object)
+            comm = loc["community_id"].to_numpy(dtype=object)
+            if len(grid) != len(todo):
+                raise ValueError(f"locator returned {len(grid)} rows for {len(todo)} points")
+        except Exception:
+            log.exception("locator failed for %d incident(s); leaving them unlocated", len(todo))
+            micro = grid = comm = np.full(len(todo), "", dtype=object)
+        c = self._cols
+        for i, slot in enumerate(todo):
+            inc = self._items[slot]
+            g_loc = str(grid[i] or "")
+            if inc.grid_id and inc.grid_id != g_loc:
+                # Explicit grid on the incident wins; the located micro-grid then does not belong to it.
+                c["grid_id"][slot] = inc.grid_id
+                c["micro_grid_id"][slot] = ""
+                c["community_id"][slot] = self._grid_communities.get(inc.grid_id, "")
+            else:
+                c["grid_id"][slot] = g_loc
+                c["micro_grid_id"][slot] = str(micro[i] or "")
+                c["community_id"][slot] = str(comm[i] or "") or self._grid_communities.get(g_loc, "")
+            self._located[slot] = (inc.lon, inc.lat, inc.grid_id)
+
+    def _put(self, inc: Incident) -> int | None:
+        """Store one incident (no locate). Returns its slot, or None if not newer than the stored one."""
+        slot = self._slots.get(inc.id)
+        if slot is not None:
+            if inc.ts <= self._items[slot].ts:
+                return None
+            self._items[slot] = inc
+        else:
+            slot = len(self._items)
+            if slot >= self._cap:
+                self._grow()
+            self._slots[inc.id] = slot
+            self._items.append(inc)
+            self._located.append((np.nan, np.nan, ""))
+        sla = self.sla
+        c = self._cols
+        status = Status(inc.status)
+        c["id"][slot] = inc.id
+        c["status"][slot] = str(status)
+        c["status_code"][slot] = STATUS_CODE[status]
+        c["lon"][slot] = inc.lon
+        c["lat"][slot] = inc.lat
+        c["category"][slot] = inc.category
+        c["category_label"][slot] = CATEGORIES.get(inc.category, inc.category)
+        c["priority"][slot] = str(inc.priority)
+        c["urgent"][slot] = inc.priority == Priority.URGENT
+        c["created_ts"][slot] = inc.created_ts
+        c["ts"][slot] = inc.ts
+        c["title"][slot] = inc.title
+        c["assignee"][slot] = inc.assignee
+        c["source"][slot] = inc.source
+        c["reopened"][slot] = inc.reopened
+        c["rating"][slot] = np.nan if inc.rating is None else float(inc.rating)
+        c["overdue_at"][slot] = sla.overdue_at(inc)
+        c["resolve_due"][slot] = sla.resolve_due(inc)
+        acc = inc.accepted_ts
+        c["accepted_ts"][slot] = np.nan if acc is None else acc
+        done = status in (Status.RESOLVED, Status.CLOSED)
+        res = inc.resolved_ts if done else None
+        if done and res is None:
+            res = inc.last_ts(Status.CLOSED) or inc.ts
+        c["resolved_ts"][slot] = np.nan if res is None else res
+        closed = inc.last_ts(Status.CLOSED) if status == Status.CLOSED else None
+        c["closed_ts"][slot] = np.nan if closed is None else closed
+        ot = sla.on_time(inc)
+        c["on_time"][slot] = np.nan if ot is None else float(ot)
+        c["seq"][slot] = next(self._seq_counter)
+        return slot
+
+    def _bump(self, ids: Iterable[str]) -> None:
+        self._version += 1
+        v = self._version
+        if self._journal.maxlen is not None:
+            for i in ids:
+                if len(self._journal) == self._journal.maxlen:
+                    self._journal_floor = self._journal[0][0]
+                self._journal.append((v, i))
+        self._cond.notify_all()
+
+    # ------------------------------------------------------------------ writers
+
+    def replace_all(self, incidents: Iterable[Incident]) -> None:
+        """Replace everything (rebuild from Redis state). Locates all incidents in one batch call."""
+        items = sorted(incidents, key=lambda i: i.ts)  # so "latest" order follows ts after a rebuild
+        with self._lock:
+            self._reset_store(max(1024, 1 << (len(items) + 1).bit_length()))
+            slots = [s for s in (self._put(inc) for inc in items) if s is not None]
+            self._locate([self._items[s] for s in slots], slots)
+            self._version += 1
+            self._journal.clear()
+            self._journal_floor = self._version  # older versions: send everything
+            self._cond.notify_all()
+
+    def apply(self, incident: Incident) -> bool:
+        """Upsert one incident (newer ``ts`` wins). Returns whether anything changed."""
+        return self.apply_many((incident,)) > 0
+
+    def apply_many(self, incidents: Iterable[Incident]) -> int:
+        """Upsert a batch (one version bump, one locate call). Returns how many were applied."""
+        with self._lock:
+            slots: list[int] = []
+            for inc in incidents:
+                s = self._put(inc)
+                if s is not None:
+                    slots.append(s)
+            if not slots:
+                return 0
+            self._locate([self._items[s] for s in slots], slots)
+            self._bump(self._items[s].id for s in slots)
+            return len(slots)
+
+    # ------------------------------------------------------------------ readers
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def version_token(self) -> str:
+        return f"{self.boot_id}:{self._version}"
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, incident_id: str) -> Incident | None:
+        with self._lock:
+            slot = self._slots.get(incident_id)
+            return None if slot is None else self._items[slot]
+
+    def location(self, incident_id: str) -> tuple[str, str, str] | None:
+        """(micro_grid_id, grid_id, community_id) of an incident, or None if unknown."""
+        with self._lock:
+            slot = self._slots.get(incident_id)
+            if slot is None:
+                return None
+            c = self._cols
+            return (str(c["micro_grid_id"][slot]), str(c["grid_id"][slot]), str(c["community_id"][slot]))
+
+    def wait_for_change(self, version: int, timeout: float | None = None) -> bool:
+        """Block until ``self.version != version`` (True) or the timeout passes (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._version != version, timeout)
+
+    def changed_since(self, version: int | str) -> set[str] | None:
+        """Ids changed after ``version`` (an int, or a ``version_token`` of this boot).
+
+        ``None`` means "cannot tell, send everything": the version predates the journal or a ``replace_all``,
+        is in the future, or the token is from another boot.
+        """
+        if isinstance(version, str):
+            boot, _, num = version.rpartition(":")
+            if boot != self.boot_id or not num.isdigit():
+                return None
+            since = int(num)
+        else:
+            since = version
+        with self._lock:
+            if since > self._version or since < self._journal_floor:
+                return None
+            if since == self._version:
+                return set()
+            out: set[str] = set()
+            for v, i in reversed(self._journal):
+                if v <= since:
+                    break
+                out.add(i)
+            return out
+
+    def _base(self) -> tuple[int, dict[str, np.ndarray], pd.DataFrame]:
+        """Arrays + static part of the DataFrame for the current version (cached). Caller holds the lock."""
+        bc = self._base_cache
+        if bc is not None and bc[0] == self._version:
+            return bc
+        n = len(self._items)
+        arrs = {c: a[:n].copy() for c, a in self._cols.items()}
+        data: dict[str, Any] = {}
+        for c in COLUMNS:
+            if c == "overdue":
+                data[c] = np.zeros(n, dtype=bool)
+            else:
+                data[c] = arrs[c]
+        df = pd.DataFrame(data, copy=False)
+        bc = (self._version, arrs, df)
+        self._base_cache = bc
+        return bc
+
+    def view(self, now: float | None = None) -> SituationView:
+        """Snapshot at ``now`` (default: wall clock). Cached per (version, now)."""
+        if now is None:
+            now = time.time()
+        with self._lock:
+            vc = self._view_cache
+            if vc is not None and vc[0] == self._version and vc[1] == now:
+                return vc[2]
+            version, a, base = self._base()
+            boot = self.boot_id
+        sv = _build_view(version, boot, now, a, base)
+        with self._lock:
+            if self._version == version:
+                self._view_cache = (version, now, sv)
+        return sv
+
+
+# ---------------------------------------------------------------------------------------------- view maths
+
+
+def _states(keys: np.ndarray, rank: np.ndarray) -> dict[str, GridState]:
+    """Worst rank per key (keys "" skipped), as GridState; ranks are >= 1 (clear grids are absent)."""
+    m = keys != ""
+    if not m.any():
+        return {}
+    codes, uniques = pd.factorize(keys[m])
+    worst = np.zeros(len(uniques), dtype=np.int64)
+    np.maximum.at(worst, codes, rank[m])
+    states = _GRID_STATE_BY_RANK
+    return {str(k): states[r] for k, r in zip(uniques.tolist(), worst.tolist(), strict=True)}
+
+
+def _counts(keys: np.ndarray) -> dict[str, int]:
+    return dict(Counter(keys.tolist()))
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return float(x.mean()) if len(x) else None
+
+
+def _build_view(
+    version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame
+) -> SituationView:
+    code = a["status_code"]
+    is_open = (code == _REPORTED) | (code == _DISPATCHED) | (code == _ACCEPTED)
+    overdue = is_open & (now > a["overdue_at"])
+    df = base.assign(overdue=overdue)
+
+    # overlay states: overdue (3) > unassigned = reported (2) > in progress (1); only open incidents count
+    rank = np.where(overdue, 3, np.where(code == _REPORTED, 2, 1))[is_open]
+    grid_states = _states(a["grid_id"][is_open], rank)
+    micro_states = _states(a["micro_grid_id"][is_open], rank)
+    community_states = _states(a["community_id"][is_open], rank)
+
+    created = a["created_ts"]
+    w24 = now - DAY_S
+    day0 = local_midnight(now)
+    today_reported = int(np.count_nonzero((created >= day0) & (created <= now)))
+
+    res = a["resolved_ts"]
+    r24 = (res >= w24) & (res <= now)
+    on_time = a["on_time"][r24]
+    on_time = on_time[~np.isnan(on_time)]
+    acc = a["accepted_ts"]
+    a24 = (acc >= w24) & (acc <= now)
+    closed = a["closed_ts"]
+    rated = (closed >= w24) & (closed <= now) & ~np.isnan(a["rating"])
+    rework = int(np.count_nonzero((a["reopened"] > 0) & (is_open | (a["ts"] >= w24))))
+
+    rep24 = (created >= w24) & (created <= now)
+    hour0 = local_hour_start(now) - 23 * 3600.0
+    b = np.floor((created[created <= now] - hour0) / 3600.0)
+    b = b[(b >= 0) & (b < 24)].astype(np.int64)
+    trend = np.bincount(b, minlength=24)[:24]
+
+    kpis = Kpis(
+        today_reported=today_reported,
+        open=int(np.count_nonzero(is_open)),
+        overdue=int(np.count_nonzero(overdue)),
+        on_time_rate=_mean(on_time),
+        resolved_24h=int(np.count_nonzero(r24)),
+        mean_accept_min=_mean((acc[a24] - created[a24]) / 60.0),
+        mean_resolve_min=_mean((res[r24] - created[r24]) / 60.0),
+        rework=rework,
+        satisfaction=_mean(a["rating"][rated]),
+        rated_24h=int(np.count_nonzero(rated)),
+        by_category=_counts(a["category"][is_open]),
+        by_category_24h=_counts(a["category"][rep24]),
+        by_community=_counts(a["community_id"][is_open]),
+        by_status=_counts(a["status"]),
+        trend_24h=[int(x) for x in trend],
+        trend_start=hour0,
+    )
+    return SituationView(
+        version=version,
+        boot_id=boot,
+        now=now,
+        incidents=df,
+        grid_states=grid_states,
+        micro_grid_states=micro_states,
+        community_states=community_states,
+        kpis=kpis,
+        _seq=a["seq"],
+    )
