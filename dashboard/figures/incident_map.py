@@ -1,0 +1,615 @@
+"""The incident map shared by the wall, the officials' console and (via briefing.py) the PNG.
+
+Pure Plotly: no Dash, no Redis. Geometry is built once per data set (``MapBase``); live updates only touch
+the values computed by ``grid_fill_z`` and ``incident_trace_updates`` — the same functions the full build
+uses, so a Patch and a rebuild cannot drift. Callbacks patch traces by the index constants below.
+
+Offline: ``layout.map.style`` is always a style dict with a single background layer (no sources, no glyphs,
+no sprite), traces never use text mode, and marker symbols stay ``circle`` (other symbols need a sprite).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard import i18n
+from incidents.model import GRID_STATE_RANK, GridState, Status
+
+Theme = Literal["wall", "console"]
+
+# ---- fixed trace order (callbacks patch by index) -----------------------------------------------------
+TRACE_GRIDS = 0  # Choroplethmap, z = grid state rank 0..3
+TRACE_MEMBERS = 1  # Scattermap, party members (hoverless)
+MAP_STATUSES: tuple[Status, ...] = (
+    Status.REPORTED,
+    Status.DISPATCHED,
+    Status.ACCEPTED,
+    Status.RESOLVED,
+    Status.CLOSED,
+)
+TRACE_STATUS: dict[str, int] = {str(s): 2 + i for i, s in enumerate(MAP_STATUSES)}
+TRACE_REPORTED = TRACE_STATUS["reported"]  # 2
+TRACE_DISPATCHED = TRACE_STATUS["dispatched"]  # 3
+TRACE_ACCEPTED = TRACE_STATUS["accepted"]  # 4
+TRACE_RESOLVED = TRACE_STATUS["resolved"]  # 5
+TRACE_CLOSED = TRACE_STATUS["closed"]  # 6
+TRACE_OVERDUE_HALO = 7  # translucent red disk over open overdue incidents (scattermap has no outline)
+TRACE_URGENT = 8  # urgent open incidents; the client-side pulse hook restyles this trace only
+N_TRACES = 9
+INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, TRACE_URGENT)
+# layout.map.layers index of the micro-grid outline layer (present when MapBase has micro-grids)
+LAYER_MICRO_GRIDS = 0
+
+OPEN_STATUS_VALUES = frozenset({"reported", "dispatched", "accepted"})
+COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
+
+# ---- colours ------------------------------------------------------------------------------------------
+# Grid fill by GridState rank 0..3: clear green, in progress blue, unassigned orange, overdue red.
+GRID_STATE_ORDER: tuple[GridState, ...] = tuple(sorted(GRID_STATE_RANK, key=GRID_STATE_RANK.__getitem__))
+GRID_STATE_COLORS: dict[str, str] = {
+    "clear": "#2f9e5f",
+    "in_progress": "#2f7fd8",
+    "unassigned": "#f08c00",
+    "overdue": "#e03131",
+}
+# Incident markers (bright, colour-blind-aware: Okabe-Ito-like hues + luminance steps, grey for closed).
+STATUS_COLORS: dict[str, str] = {
+    "reported": "#ffd43b",
+    "dispatched": "#ff8a3d",
+    "accepted": "#4dabf7",
+    "resolved": "#38d9a9",
+    "closed": "#adb5bd",
+    "cancelled": "#6c757d",
+}
+# Deeper variants of the same hues for the light console background.
+STATUS_COLORS_LIGHT: dict[str, str] = {
+    "reported": "#d4a500",
+    "dispatched": "#e8590c",
+    "accepted": "#1c7ed6",
+    "resolved": "#0ca678",
+    "closed": "#6c757d",
+    "cancelled": "#495057",
+}
+OVERDUE_COLOR = "#ff2d2d"
+URGENT_COLOR = "#ff4dd2"
+MEMBER_COLOR = "#c8a2ff"
+MEMBER_COLOR_LIGHT = "#7048e8"
+
+FONT_FAMILY = (
+    '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
+    '"WenQuanYi Micro Hei", sans-serif'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeSpec:
+    background: str
+    grid_line: str
+    grid_opacity: float
+    micro_line: str
+    legend_bg: str
+    legend_border: str
+    text: str
+    marker_size: int
+    halo_size: int
+    urgent_size: int
+    member_size: int
+    hover_bg: str
+    status_colors: dict[str, str]
+    member_color: str
+
+
+THEMES: dict[str, ThemeSpec] = {
+    "wall": ThemeSpec(
+        background="#071427",
+        grid_line="rgba(120,180,255,0.55)",
+        grid_opacity=0.42,
+        micro_line="rgba(120,180,255,0.25)",
+        legend_bg="rgba(6,18,38,0.78)",
+        legend_border="rgba(90,160,255,0.45)",
+        text="#d6e6ff",
+        marker_size=11,
+        halo_size=26,
+        urgent_size=16,
+        member_size=4,
+        hover_bg="#0d2344",
+        status_colors=STATUS_COLORS,
+        member_color=MEMBER_COLOR,
+    ),
+    "console": ThemeSpec(
+        background="#eef2f6",
+        grid_line="rgba(40,60,90,0.55)",
+        grid_opacity=0.3,
+        micro_line="rgba(40,60,90,0.28)",
+        legend_bg="rgba(255,255,255,0.9)",
+        legend_border="rgba(40,60,90,0.25)",
+        text="#1d2b3a",
+        marker_size=10,
+        halo_size=24,
+        urgent_size=15,
+        member_size=4,
+        hover_bg="#ffffff",
+        status_colors=STATUS_COLORS_LIGHT,
+        member_color=MEMBER_COLOR_LIGHT,
+    ),
+}
+
+
+def map_style(theme: Theme = "wall") -> dict[str, Any]:
+    """Offline MapLibre style: one background layer, no sources, no glyphs/sprite (nothing fetched)."""
+    return {
+        "version": 8,
+        "name": f"onescreen-{theme}",
+        "sources": {},
+        "layers": [
+            {
+                "id": "onescreen-background",
+                "type": "background",
+                "paint": {"background-color": THEMES[theme].background},
+            }
+        ],
+    }
+
+
+def grid_colorscale() -> list[list[Any]]:
+    """Discrete 4-step colour scale for z in 0..3 (zmin=0, zmax=3)."""
+    scale: list[list[Any]] = []
+    for i, state in enumerate(GRID_STATE_ORDER):
+        c = GRID_STATE_COLORS[str(state)]
+        scale += [[i / 4, c], [(i + 1) / 4, c]]
+    return scale
+
+
+# ---- geometry ---------------------------------------------------------------------------------------
+
+
+def _round_coords(obj: Any, nd: int) -> Any:
+    if isinstance(obj, (list, tuple)):
+        if obj and isinstance(obj[0], (int, float)):
+            return [round(float(v), nd) for v in obj[:2]]
+        return [_round_coords(o, nd) for o in obj]
+    return obj
+
+
+def compact_geojson(
+    gdf: Any,
+    id_col: str,
+    *,
+    decimals: int = COORD_DECIMALS,
+    properties: Sequence[str] = (),
+) -> dict[str, Any]:
+    """GeoDataFrame → FeatureCollection with ``feature.id = gdf[id_col]`` and rounded coordinates.
+
+    Uses ``geo.display.to_geojson`` when the geo package provides it (same output contract).
+    """
+    try:
+        from geo.display import to_geojson  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        to_geojson = None
+    if to_geojson is not None:
+        try:
+            return dict(to_geojson(gdf, id_col=id_col, decimals=decimals, properties=list(properties)))
+        except TypeError:  # different signature: fall back to the local builder
+            pass
+    features = []
+    for row_id, geom, *props in zip(
+        gdf[id_col].astype(str), gdf.geometry, *(gdf[p] for p in properties), strict=True
+    ):
+        if geom is None or geom.is_empty:
+            continue
+        gi = geom.__geo_interface__
+        features.append(
+            {
+                "type": "Feature",
+                "id": row_id,
+                "properties": dict(zip(properties, props, strict=True)),
+                "geometry": {"type": gi["type"], "coordinates": _round_coords(gi["coordinates"], decimals)},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _iter_lonlat(geojson: Mapping[str, Any]) -> Iterable[tuple[float, float]]:
+    def walk(c: Any) -> Iterable[tuple[float, float]]:
+        if c and isinstance(c[0], (int, float)):
+            yield float(c[0]), float(c[1])
+        else:
+            for sub in c:
+                yield from walk(sub)
+
+    for f in geojson.get("features", []):
+        yield from walk(f["geometry"]["coordinates"])
+
+
+def geojson_bounds(geojson: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """(min_lon, min_lat, max_lon, max_lat) of every coordinate."""
+    pts = np.array(list(_iter_lonlat(geojson)), dtype=float)
+    if pts.size == 0:
+        return (120.15, 30.25, 120.2, 30.3)  # Hangzhou: harmless default for an empty data set
+    return (
+        float(pts[:, 0].min()),
+        float(pts[:, 1].min()),
+        float(pts[:, 0].max()),
+        float(pts[:, 1].max()),
+    )
+
+
+def fit_view(
+    bounds: tuple[float, float, float, float], viewport: tuple[int, int] = (1280, 860), padding: float = 0.92
+) -> tuple[dict[str, float], float]:
+    """Centre and Web-Mercator zoom that fit ``bounds`` into a ``viewport`` (px) with some padding."""
+    min_lon, min_lat, max_lon, max_lat = bounds
+    center = {"lon": (min_lon + max_lon) / 2, "lat": (min_lat + max_lat) / 2}
+
+    def merc_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    dx = max(max_lon - min_lon, 1e-6) / 360.0
+    dy = max(merc_y(max_lat) - merc_y(min_lat), 1e-8) / (2 * math.pi)
+    w, h = viewport[0] * padding, viewport[1] * padding
+    zoom = min(math.log2(w / 512 / dx), math.log2(h / 512 / dy))  # MapLibre tiles are 512 px
+    return center, round(max(1.0, min(zoom, 18.0)), 2)
+
+
+@dataclass(slots=True)
+class MapBase:
+    """Static map inputs, built once per data set (geometry is sent to the browser once)."""
+
+    geojson: dict[str, Any]
+    grid_ids: list[str]
+    center: dict[str, float]
+    zoom: float
+    bounds: tuple[float, float, float, float]
+    grid_names: list[str] | None = None
+    members: pd.DataFrame | None = None  # lon, lat, role, member_id (names never shown on the map)
+    micro_geojson: dict[str, Any] | None = None
+    community_geojson: dict[str, Any] | None = None  # thicker outlines in the PNG briefing
+    uirevision: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.uirevision:
+            digest = hashlib.sha1("|".join(self.grid_ids).encode()).hexdigest()[:10]
+            self.uirevision = f"map-{digest}"
+
+    @classmethod
+    def from_geojson(
+        cls,
+        geojson: dict[str, Any],
+        *,
+        grid_names: Sequence[str] | None = None,
+        members: pd.DataFrame | None = None,
+        micro_geojson: dict[str, Any] | None = None,
+        community_geojson: dict[str, Any] | None = None,
+        viewport: tuple[int, int] = (1280, 860),
+    ) -> MapBase:
+        """From a FeatureCollection whose ``feature.id`` is the grid_id."""
+        ids = [str(f["id"]) for f in geojson["features"]]
+        bounds = geojson_bounds(geojson)
+        center, zoom = fit_view(bounds, viewport)
+        return cls(
+            geojson=geojson,
+            grid_ids=ids,
+            center=center,
+            zoom=zoom,
+            bounds=bounds,
+            grid_names=list(grid_names) if grid_names is not None else None,
+            members=_compact_members(members),
+            micro_geojson=micro_geojson,
+            community_geojson=community_geojson,
+        )
+
+    @classmethod
+    def from_layers(cls, layers: Any, *, viewport: tuple[int, int] = (1280, 860)) -> MapBase:
+        """From ``geo.layers.GeoLayers`` (duck-typed: grids, micro_grids, communities, members)."""
+        return cls.from_geodataframes(
+            layers.grids,
+            members=getattr(layers, "members", None),
+            micro_grids=getattr(layers, "micro_grids", None),
+            communities=getattr(layers, "communities", None),
+            viewport=viewport,
+        )
+
+    @classmethod
+    def from_geodataframes(
+        cls,
+        grids: Any,
+        *,
+        members: pd.DataFrame | None = None,
+        micro_grids: Any = None,
+        communities: Any = None,
+        viewport: tuple[int, int] = (1280, 860),
+    ) -> MapBase:
+        """From the demo layers (``grids`` with grid_id/name; optional micro_grids, communities, members)."""
+        gj = compact_geojson(grids, "grid_id")
+        names = None
+        if "name" in grids.columns:
+            keep = [g is not None and not g.is_empty for g in grids.geometry]
+            names = [str(n) for n, k in zip(grids["name"], keep, strict=True) if k]
+        micro = compact_geojson(micro_grids, "micro_grid_id") if micro_grids is not None else None
+        comm = compact_geojson(communities, "community_id") if communities is not None else None
+        return cls.from_geojson(
+            gj,
+            grid_names=names,
+            members=members,
+            micro_geojson=micro,
+            community_geojson=comm,
+            viewport=viewport,
+        )
+
+
+def _compact_members(members: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Keep only what the map needs: lon, lat, role, member_id (and on_duty if present); drop geometry."""
+    if members is None:
+        return None
+    df = members
+    if "lon" not in df.columns and "geometry" in df.columns:
+        df = df.assign(lon=df.geometry.x, lat=df.geometry.y)
+    cols = [c for c in ("member_id", "lon", "lat", "role", "on_duty") if c in df.columns]
+    out = pd.DataFrame(df[cols]).reset_index(drop=True)
+    out["lon"] = out["lon"].astype(float).round(COORD_DECIMALS)
+    out["lat"] = out["lat"].astype(float).round(COORD_DECIMALS)
+    return out
+
+
+# ---- values (shared by the full build and the live Patch) ---------------------------------------------
+
+
+def grid_fill_z(grid_ids: Sequence[str], grid_states: Mapping[str, Any]) -> list[int]:
+    """GridState rank (0 clear … 3 overdue) per grid id, in ``grid_ids`` order; unknown → 0."""
+    out = []
+    for gid in grid_ids:
+        s = grid_states.get(gid)
+        try:
+            out.append(GRID_STATE_RANK[GridState(str(s))] if s is not None else 0)
+        except ValueError:
+            out.append(0)
+    return out
+
+
+def _hovertext(df: pd.DataFrame, lang: str) -> list[str]:
+    """``<b>title</b><br>status · category<br>grid · HH:MM`` per row (masked: no names)."""
+    n = len(df)
+
+    def col(name: str, default: str = "") -> pd.Series:
+        if name in df.columns:
+            return df[name].fillna(default).astype(str)
+        return pd.Series([default] * n, index=df.index, dtype=object)
+
+    if lang == "zh" and "category_label" in df.columns:
+        cat = col("category_label")
+    else:
+        cat = col("category").map(lambda c: i18n.category_label(c, lang))
+    title = col("title")
+    title = title.where(title.str.len() > 0, cat)
+    status = col("status").map(lambda s: i18n.status_label(s, lang))
+    ts = df["ts"] if "ts" in df.columns else pd.Series([np.nan] * n, index=df.index)
+    hhmm = ts.map(lambda v: i18n.fmt_time(v, "%H:%M"))
+    tags = pd.Series([""] * n, index=df.index, dtype=object)
+    if "overdue" in df.columns:
+        tags = tags.where(~df["overdue"].fillna(False).astype(bool), " ⚠" + i18n.t("feed.overdue_tag", lang))
+    return (
+        "<b>"
+        + title.str.slice(0, 40)
+        + "</b>"
+        + tags
+        + "<br>"
+        + status
+        + " · "
+        + cat
+        + "<br>"
+        + col("grid_id")
+        + " · "
+        + hhmm
+        + "  #"
+        + col("id")
+    ).tolist()
+
+
+def _points(df: pd.DataFrame, lang: str, with_text: bool = True) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {
+        "lon": df["lon"].astype(float).round(COORD_DECIMALS).tolist(),
+        "lat": df["lat"].astype(float).round(COORD_DECIMALS).tolist(),
+        "customdata": df["id"].astype(str).tolist(),
+    }
+    if with_text:
+        out["hovertext"] = _hovertext(df, lang)
+    return out
+
+
+def incident_trace_updates(
+    incidents: pd.DataFrame | None, lang: str = "zh"
+) -> dict[int, dict[str, list[Any]]]:
+    """Per incident-trace index: ``{"lon", "lat", "customdata" (incident ids), "hovertext"}``.
+
+    Every index in ``INCIDENT_TRACES`` is present (empty lists when nothing matches) so a Patch can
+    overwrite each trace wholesale. Cancelled incidents are not drawn. Halo/urgent cover open incidents only.
+    """
+    lang = i18n.norm_lang(lang)
+    empty: dict[str, list[Any]] = {"lon": [], "lat": [], "customdata": [], "hovertext": []}
+    out: dict[int, dict[str, list[Any]]] = {i: {k: [] for k in empty} for i in INCIDENT_TRACES}
+    if incidents is None or len(incidents) == 0:
+        return out
+    df = incidents[incidents["lon"].notna() & incidents["lat"].notna()]
+    status = df["status"].astype(str)
+    for s, idx in TRACE_STATUS.items():
+        out[idx] = _points(df[status == s], lang)
+    is_open = status.isin(OPEN_STATUS_VALUES)
+    if "overdue" in df.columns:
+        out[TRACE_OVERDUE_HALO] = _points(df[is_open & df["overdue"].fillna(False).astype(bool)], lang)
+    urgent = (
+        df["urgent"].fillna(False).astype(bool)
+        if "urgent" in df.columns
+        else (df["priority"].astype(str) == "urgent" if "priority" in df.columns else None)
+    )
+    if urgent is not None:
+        out[TRACE_URGENT] = _points(df[is_open & urgent], lang)
+    return out
+
+
+def member_points(members: pd.DataFrame | None, on_duty_only: bool = False) -> dict[str, list[Any]]:
+    """lon/lat of the members layer (no names, no hover)."""
+    if members is None or len(members) == 0:
+        return {"lon": [], "lat": []}
+    df = members
+    if on_duty_only and "on_duty" in df.columns:
+        df = df[df["on_duty"].astype(bool)]
+    return {"lon": df["lon"].tolist(), "lat": df["lat"].tolist()}
+
+
+# ---- figure -------------------------------------------------------------------------------------------
+
+
+def build_incident_map(
+    base: MapBase,
+    grid_z: Sequence[int],
+    trace_updates: Mapping[int, Mapping[str, Any]],
+    *,
+    theme: Theme = "wall",
+    lang: str = "zh",
+    show_members: bool = True,
+    show_micro_grids: bool = False,
+    show_legend: bool | None = None,
+    hover: bool | None = None,
+) -> go.Figure:
+    """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
+
+    ``show_legend``/``hover`` default to the theme: the wall has neither (HTML legend, display only),
+    the console has both.
+    """
+    lang = i18n.norm_lang(lang)
+    th = THEMES[theme]
+    legend_on = (theme == "console") if show_legend is None else show_legend
+    hover_on = (theme == "console") if hover is None else hover
+    hovertemplate = "%{hovertext}<extra></extra>" if hover_on else None
+
+    fig = go.Figure()
+    fig.add_trace(
+        go.Choroplethmap(
+            geojson=base.geojson,
+            locations=base.grid_ids,
+            z=list(grid_z),
+            zmin=0,
+            zmax=3,
+            colorscale=grid_colorscale(),
+            showscale=False,
+            marker={"opacity": th.grid_opacity, "line": {"width": 0.8, "color": th.grid_line}},
+            text=base.grid_names if hover_on else None,
+            hovertemplate="%{text}<extra></extra>" if hover_on and base.grid_names else None,
+            hoverinfo=None if hover_on and base.grid_names else "skip",
+            name=i18n.t("layer.grids", lang),
+            showlegend=False,
+        )
+    )
+    mp = member_points(base.members)  # sent once; the console toggles `visible` only
+    fig.add_trace(
+        go.Scattermap(
+            lon=mp["lon"],
+            lat=mp["lat"],
+            mode="markers",
+            marker={"size": th.member_size, "color": th.member_color, "opacity": 0.75},
+            hoverinfo="skip",
+            name=i18n.t("legend.members", lang),
+            showlegend=legend_on and bool(mp["lon"]),
+            visible=show_members,
+        )
+    )
+    for s, idx in TRACE_STATUS.items():
+        u = trace_updates.get(idx, {})
+        fig.add_trace(
+            go.Scattermap(
+                lon=u.get("lon", []),
+                lat=u.get("lat", []),
+                customdata=u.get("customdata", []),
+                hovertext=u.get("hovertext", []) if hover_on else None,
+                hovertemplate=hovertemplate,
+                hoverinfo=None if hover_on else "skip",
+                mode="markers",
+                marker={"size": th.marker_size, "color": th.status_colors[s], "opacity": 0.95},
+                name=i18n.status_label(s, lang),
+                legendgroup=s,
+                showlegend=legend_on,
+            )
+        )
+    u = trace_updates.get(TRACE_OVERDUE_HALO, {})
+    fig.add_trace(
+        go.Scattermap(
+            lon=u.get("lon", []),
+            lat=u.get("lat", []),
+            customdata=u.get("customdata", []),
+            mode="markers",
+            marker={"size": th.halo_size, "color": OVERDUE_COLOR, "opacity": 0.38},
+            hoverinfo="skip",
+            name=i18n.t("legend.overdue", lang),
+            showlegend=legend_on,
+        )
+    )
+    u = trace_updates.get(TRACE_URGENT, {})
+    fig.add_trace(
+        go.Scattermap(
+            lon=u.get("lon", []),
+            lat=u.get("lat", []),
+            customdata=u.get("customdata", []),
+            hovertext=u.get("hovertext", []) if hover_on else None,
+            hovertemplate=hovertemplate,
+            hoverinfo=None if hover_on else "skip",
+            mode="markers",
+            marker={"size": th.urgent_size, "color": URGENT_COLOR, "opacity": 0.9},
+            name=i18n.t("legend.urgent", lang),
+            showlegend=legend_on,
+            meta={"pulse": True},  # hook: assets/pulse.js animates traces whose meta.pulse is true
+        )
+    )
+
+    layers: list[dict[str, Any]] = []
+    if base.micro_geojson is not None:
+        layers.append(
+            {
+                "sourcetype": "geojson",
+                "source": base.micro_geojson,
+                "type": "line",
+                "color": th.micro_line,
+                "line": {"width": 0.6},
+                "below": "traces",
+                "visible": show_micro_grids,
+                "name": "micro_grids",
+            }
+        )
+    fig.update_layout(
+        map={
+            "style": map_style(theme),
+            "center": base.center,
+            "zoom": base.zoom,
+            "layers": layers,
+            "uirevision": base.uirevision,
+        },
+        uirevision=base.uirevision,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        paper_bgcolor=th.background,
+        plot_bgcolor=th.background,
+        font={"family": FONT_FAMILY, "color": th.text, "size": 14},
+        showlegend=legend_on,
+        legend={
+            "bgcolor": th.legend_bg,
+            "bordercolor": th.legend_border,
+            "borderwidth": 1,
+            "x": 0.01,
+            "y": 0.01,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "itemsizing": "constant",
+            "font": {"size": 13, "color": th.text},
+            "title": {"text": i18n.t("legend.incidents", lang)},
+        },
+        hoverlabel={"bgcolor": th.hover_bg, "font": {"family": FONT_FAMILY, "size": 13}},
+        clickmode="event",
+        dragmode="pan",
+    )
+    return fig

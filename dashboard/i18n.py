@@ -1,0 +1,393 @@
+"""UI strings (zh-CN default, English switch), value formatting and Asia/Shanghai time for the screens.
+
+Pure: no Dash. ``t(key, lang)`` looks up ``STRINGS[lang][key]``; both languages carry the same keys
+(tested). Status / grid-state / category / role / layer labels have helpers so callers never build keys.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Literal
+
+from incidents.model import CATEGORIES
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+DEFAULT_LANG: Lang = "zh"
+
+try:  # Asia/Shanghai has had no DST since 1991: a fixed UTC+8 is exact when tzdata is missing.
+    from zoneinfo import ZoneInfo
+
+    SHANGHAI: tzinfo = ZoneInfo("Asia/Shanghai")
+except Exception:  # pragma: no cover - depends on the machine's tzdata
+    SHANGHAI = timezone(timedelta(hours=8), "CST")
+
+CATEGORY_EN: dict[str, str] = {
+    "environment": "Sanitation",
+    "dispute": "Dispute",
+    "safety_hazard": "Safety hazard",
+    "public_service": "Public service",
+    "rental_housing": "Rental housing",
+    "fire": "Fire safety",
+    "traffic": "Traffic",
+    "infrastructure": "Infrastructure",
+    "elderly_care": "Elderly care",
+    "other": "Other",
+}
+
+# Member roles are stored in zh in the data (ARCHITECTURE.md `members.role`).
+ROLES_ZH: tuple[str, ...] = ("网格长", "网格员", "党小组长", "党员", "志愿者")
+ROLE_EN: dict[str, str] = {
+    "网格长": "Grid chief",
+    "网格员": "Grid worker",
+    "党小组长": "Party group leader",
+    "党员": "Party member",
+    "志愿者": "Volunteer",
+}
+
+_ZH: dict[str, str] = {
+    # titles
+    "app.title": "一屏知全域",
+    "app.subtitle": "基层治理“一张图”指挥中心",
+    "street.placeholder": "××街道",
+    "wall.title": "{street} · 一屏知全域",
+    "console.title": "{street} · 治理工作台",
+    "briefing.title": "{street}基层治理态势简报",
+    "briefing.generated": "生成时间 {time}（北京时间）",
+    "briefing.top_overdue": "超期事件（重点督办）",
+    "briefing.by_category": "事件分类",
+    "briefing.trend": "近24小时上报趋势",
+    "briefing.none": "暂无",
+    # KPIs
+    "kpi.today_reported": "今日上报",
+    "kpi.open": "办理中",
+    "kpi.overdue": "超期",
+    "kpi.on_time_rate": "按期办结率",
+    "kpi.mean_accept_min": "平均响应时长",
+    "kpi.mean_resolve_min": "平均办结时长",
+    "kpi.rework": "返工",
+    "kpi.satisfaction": "满意度",
+    "kpi.by_category": "分类统计",
+    "kpi.by_community": "社区统计",
+    "kpi.trend_24h": "24小时趋势",
+    "unit.items": "件",
+    "unit.minutes": "分钟",
+    "unit.hours": "小时",
+    "unit.percent": "%",
+    "unit.score": "分",
+    "trend.reported": "上报",
+    "trend.resolved": "办结",
+    # statuses
+    "status.reported": "待派单",
+    "status.dispatched": "已派单",
+    "status.accepted": "已接单",
+    "status.resolved": "已办结",
+    "status.closed": "已评价",
+    "status.cancelled": "已撤销",
+    # grid states
+    "grid_state.overdue": "超期",
+    "grid_state.unassigned": "待派单",
+    "grid_state.in_progress": "处置中",
+    "grid_state.clear": "正常",
+    "legend.grid_states": "网格状态",
+    "legend.incidents": "事件状态",
+    "legend.overdue": "超期事件",
+    "legend.urgent": "紧急事件",
+    "legend.members": "在岗党员",
+    # layers
+    "layer.grids": "网格",
+    "layer.micro_grids": "微网格",
+    "layer.members": "党员",
+    "layer.households": "联系户",
+    "layer.volunteer_teams": "志愿队伍",
+    "layer.units": "共建单位",
+    "layer.responsibility_zones": "党小组责任田",
+    "layer.incidents": "事件",
+    # console
+    "console.layers": "图层",
+    "console.filter_community": "社区",
+    "console.filter_status": "事件状态",
+    "console.all": "全部",
+    "console.language": "语言",
+    "console.detail": "事件详情",
+    "console.detail_hint": "点击地图上的事件查看详情",
+    "console.timeline": "办理时间线",
+    "console.grid": "所属网格",
+    "console.community": "所属社区",
+    "console.micro_grid": "微网格",
+    "console.category": "类别",
+    "console.priority": "优先级",
+    "console.assignee": "承办人",
+    "console.nearest_members": "就近在岗党员",
+    "console.distance_m": "{d} 米",
+    "console.no_members": "附近暂无在岗党员",
+    "console.created": "上报时间",
+    "console.due": "办理时限",
+    # priorities
+    "priority.low": "低",
+    "priority.normal": "一般",
+    "priority.high": "高",
+    "priority.urgent": "紧急",
+    # feed / connection
+    "feed.title": "实时事件",
+    "feed.empty": "暂无事件",
+    "feed.lost": "数据连接中断，正在重连…",
+    "feed.stale": "数据已 {s} 秒未更新",
+    "feed.overdue_tag": "超期",
+    "feed.urgent_tag": "紧急",
+    "clock.label": "北京时间",
+    "lang.zh": "中文",
+    "lang.en": "EN",
+    "na": "—",
+}
+
+_EN: dict[str, str] = {
+    "app.title": "OneScreen",
+    "app.subtitle": "Grid governance command centre",
+    "street.placeholder": "XX Street",
+    "wall.title": "{street} · OneScreen",
+    "console.title": "{street} · Governance console",
+    "briefing.title": "{street} — Governance situation briefing",
+    "briefing.generated": "Generated {time} (Beijing time)",
+    "briefing.top_overdue": "Overdue incidents (escalated)",
+    "briefing.by_category": "By category",
+    "briefing.trend": "Reported, last 24 h",
+    "briefing.none": "None",
+    "kpi.today_reported": "Reported today",
+    "kpi.open": "Open",
+    "kpi.overdue": "Overdue",
+    "kpi.on_time_rate": "On-time resolution",
+    "kpi.mean_accept_min": "Mean time to accept",
+    "kpi.mean_resolve_min": "Mean time to resolve",
+    "kpi.rework": "Rework",
+    "kpi.satisfaction": "Satisfaction",
+    "kpi.by_category": "By category",
+    "kpi.by_community": "By community",
+    "kpi.trend_24h": "24 h trend",
+    "unit.items": "",
+    "unit.minutes": "min",
+    "unit.hours": "h",
+    "unit.percent": "%",
+    "unit.score": "/5",
+    "trend.reported": "Reported",
+    "trend.resolved": "Resolved",
+    "status.reported": "Reported",
+    "status.dispatched": "Dispatched",
+    "status.accepted": "Accepted",
+    "status.resolved": "Resolved",
+    "status.closed": "Closed",
+    "status.cancelled": "Cancelled",
+    "grid_state.overdue": "Overdue",
+    "grid_state.unassigned": "Unassigned",
+    "grid_state.in_progress": "In progress",
+    "grid_state.clear": "Clear",
+    "legend.grid_states": "Grid state",
+    "legend.incidents": "Incidents",
+    "legend.overdue": "Overdue",
+    "legend.urgent": "Urgent",
+    "legend.members": "Members on duty",
+    "layer.grids": "Grids",
+    "layer.micro_grids": "Micro-grids",
+    "layer.members": "Party members",
+    "layer.households": "Contact households",
+    "layer.volunteer_teams": "Volunteer teams",
+    "layer.units": "Co-building units",
+    "layer.responsibility_zones": "Party-group zones",
+    "layer.incidents": "Incidents",
+    "console.layers": "Layers",
+    "console.filter_community": "Community",
+    "console.filter_status": "Status",
+    "console.all": "All",
+    "console.language": "Language",
+    "console.detail": "Incident detail",
+    "console.detail_hint": "Click an incident on the map for details",
+    "console.timeline": "Timeline",
+    "console.grid": "Grid",
+    "console.community": "Community",
+    "console.micro_grid": "Micro-grid",
+    "console.category": "Category",
+    "console.priority": "Priority",
+    "console.assignee": "Assignee",
+    "console.nearest_members": "Nearest members on duty",
+    "console.distance_m": "{d} m",
+    "console.no_members": "No member on duty nearby",
+    "console.created": "Reported at",
+    "console.due": "Due",
+    "priority.low": "Low",
+    "priority.normal": "Normal",
+    "priority.high": "High",
+    "priority.urgent": "Urgent",
+    "feed.title": "Live incidents",
+    "feed.empty": "No incidents",
+    "feed.lost": "Data feed lost, reconnecting…",
+    "feed.stale": "No update for {s} s",
+    "feed.overdue_tag": "Overdue",
+    "feed.urgent_tag": "Urgent",
+    "clock.label": "Beijing time",
+    "lang.zh": "中文",
+    "lang.en": "EN",
+    "na": "—",
+}
+
+for _code, _label in CATEGORIES.items():
+    _ZH[f"category.{_code}"] = _label
+    _EN[f"category.{_code}"] = CATEGORY_EN.get(_code, _code.replace("_", " ").capitalize())
+for _role in ROLES_ZH:
+    _ZH[f"role.{_role}"] = _role
+    _EN[f"role.{_role}"] = ROLE_EN[_role]
+
+STRINGS: dict[str, dict[str, str]] = {"zh": _ZH, "en": _EN}
+
+
+def norm_lang(lang: str | None) -> Lang:
+    """'en', 'en-US', 'EN' → 'en'; anything else → 'zh'."""
+    return "en" if lang and str(lang).lower().startswith("en") else "zh"
+
+
+def t(key: str, lang: str | None = DEFAULT_LANG, **fmt: object) -> str:
+    """The UI string for ``key`` (falls back to zh, then to the key); ``fmt`` fills ``{placeholders}``."""
+    text = STRINGS[norm_lang(lang)].get(key) or _ZH.get(key) or key
+    return text.format(**fmt) if fmt else text
+
+
+def status_label(status: object, lang: str | None = DEFAULT_LANG) -> str:
+    return t(f"status.{status}", lang)
+
+
+def grid_state_label(state: object, lang: str | None = DEFAULT_LANG) -> str:
+    return t(f"grid_state.{state}", lang)
+
+
+def category_label(code: object, lang: str | None = DEFAULT_LANG) -> str:
+    """Category code (or zh label) → label in ``lang``."""
+    code = str(code)
+    if f"category.{code}" not in _ZH:  # a zh label → code
+        code = next((c for c, label in CATEGORIES.items() if label == code), code)
+    key = f"category.{code}"
+    return t(key, lang) if key in _ZH else code
+
+
+def role_label(role: object, lang: str | None = DEFAULT_LANG) -> str:
+    key = f"role.{role}"
+    return t(key, lang) if key in _ZH else str(role)
+
+
+def layer_label(layer: str, lang: str | None = DEFAULT_LANG) -> str:
+    return t(f"layer.{layer}", lang)
+
+
+def label_map(prefix: str, lang: str | None = DEFAULT_LANG) -> dict[str, str]:
+    """All ``prefix.*`` strings as {suffix: label}, e.g. ``label_map("status")``."""
+    table = STRINGS[norm_lang(lang)]
+    return {k[len(prefix) + 1 :]: v for k, v in table.items() if k.startswith(prefix + ".")}
+
+
+# ---- time (Asia/Shanghai) ---------------------------------------------------------------------------
+
+
+def to_shanghai(ts: float) -> datetime:
+    return datetime.fromtimestamp(float(ts), tz=UTC).astimezone(SHANGHAI)
+
+
+def fmt_time(ts: float | None, fmt: str = "%H:%M:%S") -> str:
+    """Epoch seconds → Asia/Shanghai wall time (``—`` for None/NaN)."""
+    if ts is None or (isinstance(ts, float) and math.isnan(ts)):
+        return "—"
+    return to_shanghai(ts).strftime(fmt)
+
+
+def fmt_datetime(ts: float | None, lang: str | None = DEFAULT_LANG) -> str:
+    """Full timestamp: ``2025年5月1日 14:03`` (zh) / ``2025-05-01 14:03`` (en)."""
+    if ts is None or (isinstance(ts, float) and math.isnan(ts)):
+        return "—"
+    d = to_shanghai(ts)
+    if norm_lang(lang) == "zh":
+        return f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
+    return f"{d:%Y-%m-%d %H:%M}"
+
+
+def fmt_age(seconds: float, lang: str | None = DEFAULT_LANG) -> str:
+    """A duration as a short age: ``3分钟前`` / ``3 min ago``."""
+    s = max(0, int(seconds))
+    zh = norm_lang(lang) == "zh"
+    if s < 60:
+        return "刚刚" if zh else "just now"
+    if s < 3600:
+        return f"{s // 60}分钟前" if zh else f"{s // 60} min ago"
+    if s < 86400:
+        return f"{s // 3600}小时前" if zh else f"{s // 3600} h ago"
+    return f"{s // 86400}天前" if zh else f"{s // 86400} d ago"
+
+
+# ---- privacy ----------------------------------------------------------------------------------------
+
+
+def _mask_name_local(name: object) -> str:
+    """张三 → 张*, 张小明 → 张*明, 欧阳小明 → 欧**明 (ARCHITECTURE.md: screens and exports mask names)."""
+    s = "" if name is None else str(name).strip()
+    if len(s) <= 1:
+        return s
+    if len(s) == 2:
+        return s[0] + "*"
+    return s[0] + "*" * (len(s) - 2) + s[-1]
+
+
+def _mask_phone_local(phone: object) -> str:
+    """13812341234 → 138****1234."""
+    digits = "" if phone is None else "".join(ch for ch in str(phone) if ch.isdigit())
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_name(name: object) -> str:
+    """Masked display name; prefers ``geo.privacy.mask_name`` so every screen masks the same way."""
+    try:
+        from geo.privacy import mask_name as geo_mask_name
+    except ImportError:
+        return _mask_name_local(name)
+    return str(geo_mask_name(name))
+
+
+def mask_phone(phone: object) -> str:
+    try:
+        from geo.privacy import mask_phone as geo_mask_phone
+    except ImportError:
+        return _mask_phone_local(phone)
+    return str(geo_mask_phone(phone))
+
+
+# ---- numbers ----------------------------------------------------------------------------------------
+
+
+def is_missing(v: object) -> bool:
+    if v is None:
+        return True
+    try:
+        return math.isnan(float(v))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_count(v: object) -> str:
+    return "—" if is_missing(v) else f"{round(float(v)):,}"  # type: ignore[arg-type]
+
+
+def fmt_percent(v: object, digits: int = 1) -> str:
+    """A fraction 0–1 (or an already-percent value > 1) → ``96.5``; the unit is added by the caller."""
+    if is_missing(v):
+        return "—"
+    x = float(v)  # type: ignore[arg-type]
+    x = x * 100 if x <= 1.0 else x
+    return f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
+
+
+def fmt_minutes(v: object, lang: str | None = DEFAULT_LANG) -> tuple[str, str]:
+    """Minutes → (value, unit): below 100 min in minutes, else hours with one decimal."""
+    if is_missing(v):
+        return "—", ""
+    m = float(v)  # type: ignore[arg-type]
+    if m < 100:
+        return (f"{m:.1f}" if m < 10 else f"{m:.0f}"), t("unit.minutes", lang)
+    return f"{m / 60:.1f}", t("unit.hours", lang)
