@@ -1,0 +1,129 @@
+"""The durable publish path: validate → apply (state + log) → PUBLISH.
+
+A bare ``PUBLISH onescreen:incidents`` from an outside system is at-most-once (Redis pub/sub keeps nothing: if
+no server process is subscribed at that moment, the message is gone). ``publish()`` is the durable path: the
+change is in ``state`` and ``log`` before anything is broadcast, so it is never lost and works with no server
+process running; server feeds that later see the broadcast find an equal ts and count a duplicate.
+
+Invalid input: the caller gets ``WireError`` (so an HTTP handler can answer 4xx with the reason), and the
+input is also dead-lettered with ``source`` (so ``/healthz`` counts every rejected message, whichever door it
+came through). Pass ``dead_letter_invalid=False`` to only raise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+
+from incidents import store
+from incidents.keys import Keys
+from incidents.store import ApplyResult, Outcome
+from incidents.wire import WireError, WireMessage, parse_message
+
+Payload = Mapping[str, Any] | str | bytes
+
+
+def _raw(payload: Payload) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, Mapping):
+        try:
+            return json.dumps(dict(payload), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise WireError(f"payload is not JSON-serialisable: {exc}") from exc
+    raise WireError(f"payload must be a dict, str or bytes, got {type(payload).__name__}")
+
+
+def publish(
+    r: redis.Redis,
+    keys: Keys,
+    payload: Payload,
+    *,
+    source: str = "api",
+    dead_letter_invalid: bool = True,
+) -> ApplyResult:
+    """Validate, apply durably, then broadcast the raw JSON on ``keys.channel``.
+
+    Returns the ``ApplyResult``: ``APPLIED`` (stored, logged, broadcast), or ``DUPLICATE``/``STALE`` (nothing
+    changed, nothing broadcast). Raises ``WireError`` for input that breaks the wire contract or that the
+    store rejects (a first message without lon/lat/category); see the module doc for dead-lettering.
+    Redis errors (``redis.RedisError``) propagate: nothing is known to be stored then.
+    """
+    try:
+        raw = _raw(payload)
+    except WireError as exc:
+        if dead_letter_invalid:
+            store.dead_letter(r, keys, repr(payload), exc.reason, source)
+        raise
+    try:
+        msg = parse_message(raw)
+    except WireError as exc:
+        if dead_letter_invalid:
+            store.dead_letter(r, keys, raw, exc.reason, source)
+        raise
+    result = store.apply(r, keys, msg)
+    if result.outcome is Outcome.ERROR:
+        if dead_letter_invalid:
+            store.dead_letter(r, keys, raw, result.detail, source)
+        raise WireError(result.detail)
+    if result.applied:
+        r.publish(keys.channel, raw)
+    return result
+
+
+def publish_many(
+    r: redis.Redis,
+    keys: Keys,
+    payloads: Iterable[Payload],
+    *,
+    source: str = "api",
+    chunk: int = 500,
+) -> list[ApplyResult]:
+    """``publish`` for bulk input (simulator, imports): pipelined, never raises for bad input.
+
+    Each payload gets a result in order; invalid ones come back as ``ERROR`` with the reason (and are
+    dead-lettered with ``source``). Applied ones are broadcast, in order, after their chunk is stored.
+    """
+    results: list[ApplyResult] = []
+    parsed: list[tuple[int, WireMessage, bytes]] = []  # (index in results, message, raw)
+
+    def flush() -> None:
+        applied = store.apply_many(r, keys, [m for _, m, _ in parsed], chunk=chunk)
+        pipe = r.pipeline(transaction=False)
+        rejected: list[tuple[bytes, str]] = []
+        for (idx, _, raw), res in zip(parsed, applied, strict=True):
+            results[idx] = res
+            if res.applied:
+                pipe.publish(keys.channel, raw)
+            elif res.outcome is Outcome.ERROR:
+                rejected.append((raw, res.detail))
+        pipe.execute()
+        for raw, reason in rejected:
+            store.dead_letter(r, keys, raw, reason, source)
+        parsed.clear()
+
+    for payload in payloads:
+        try:
+            raw = _raw(payload)
+        except WireError as exc:
+            results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
+            store.dead_letter(r, keys, repr(payload), exc.reason, source)
+            continue
+        try:
+            msg = parse_message(raw)
+        except WireError as exc:
+            results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
+            store.dead_letter(r, keys, raw, exc.reason, source)
+            continue
+        results.append(ApplyResult(Outcome.ERROR, msg.id, detail="not applied"))  # placeholder, set by flush
+        parsed.append((len(results) - 1, msg, raw))
+        if len(parsed) >= chunk:
+            flush()
+    if parsed:
+        flush()
+    return results
