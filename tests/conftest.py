@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -74,14 +74,16 @@ def r(redis_url: str, keys: Keys) -> Iterator[redis.Redis]:
 def redis_server_factory(tmp_path: Path) -> Iterator[Callable[..., EmbeddedRedis]]:
     """Start private redis-servers (free port, own data dir) that a test may kill -9 and start again.
 
-    ``start(name="a", port=None)`` returns a running ``EmbeddedRedis``; ``server.kill()`` then
+    ``start(name="a", port=None, extra_args=())`` returns a running ``EmbeddedRedis``; ``server.kill()`` then
     ``server.start()`` restarts it on the same port with the same AOF.
     Everything still running is stopped at teardown.
     """
     servers: list[EmbeddedRedis] = []
 
-    def start(name: str = "server", *, port: int | None = None) -> EmbeddedRedis:
-        server = EmbeddedRedis(tmp_path / name, port=port)
+    def start(
+        name: str = "server", *, port: int | None = None, extra_args: Sequence[str] = ()
+    ) -> EmbeddedRedis:
+        server = EmbeddedRedis(tmp_path / name, port=port, extra_args=extra_args)
         servers.append(server)
         return server.start()
 

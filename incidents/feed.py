@@ -1,0 +1,422 @@
+"""The live feed of one server process: two daemon threads between Redis and the in-memory Situation.
+
+* **ingress** — SUBSCRIBE ``keys.channel`` → ``parse_message`` (pure) → ``store.apply_many`` (the Lua merge).
+  Bad input (``WireError`` or a store rejection) is dead-lettered with its reason; the thread never stops for
+  it. Every server process applies every message; the script makes exactly one of them win (the others count
+  a duplicate), so any number of processes may run.
+* **follower** — on every (re)connect rebuilds from Redis: remembers the log's last entry id, loads ``state``
+  (HSCAN) into ``situation.replace_all``, then follows the log with ``XREAD BLOCK`` from that id, handing
+  batches to ``situation.apply_many`` (or ``apply`` per incident). Anything applied while the state was being
+  read is replayed from the log (re-applying an incident's full state is idempotent), so nothing is lost. If
+  the follower fell so far behind that the log was trimmed past its position, it rebuilds again.
+
+Both threads reconnect by themselves with backoff (0.1 s doubling to 2 s). A dead Redis is noticed within
+~1.5 s: the follower's socket timeout is the XREAD block time + 1 s, and the ingress pings its pub/sub
+connection when idle and gives up on it if no reply comes within ``liveness_s``. A subscriber that Redis
+cuts off (``client-output-buffer-limit``) just looks like a disconnect: reconnect, rebuild, nothing durable
+lost. Bare PUBLISHes that arrive while no ingress is subscribed are lost (pub/sub is at-most-once); the
+durable path is ``incidents.publish``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from incidents import store
+from incidents.keys import Keys
+from incidents.model import Incident
+from incidents.store import Outcome
+from incidents.wire import WireError, WireMessage, parse_message
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN_S = 0.1
+BACKOFF_MAX_S = 2.0
+# Ingress drains at most this many queued pub/sub messages into one pipelined apply.
+INGRESS_BATCH = 500
+_CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class SituationLike(Protocol):
+    """What the feed needs from ``incidents.situation.Situation`` (``apply_many`` is used when present)."""
+
+    def replace_all(self, incidents: Iterable[Incident]) -> Any: ...
+
+    def apply(self, incident: Incident) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A snapshot for ``/healthz`` and the wall's "feed lost" banner.
+
+    ``connected``: both threads have a live Redis connection (the follower alone if ingress is off).
+    ``since``: epoch s of the last change of ``connected``. ``lag_s``: for the last log batch handed to the
+    Situation, now − the time Redis appended its newest entry (the entry id's ms, corrected for clock offset
+    to Redis); 0 when the follower is caught up (last XREAD came back empty). ``accepted``/``rejected``/
+    ``duplicates``/``stale``: this process's ingress counters (``store.read_stats`` has the shared ones).
+    """
+
+    connected: bool
+    since: float
+    lag_s: float
+    accepted: int
+    rejected: int
+    duplicates: int
+    stale: int
+    last_error: str
+    ingress_connected: bool
+    follower_connected: bool
+    rebuilds: int
+    applied: int  # log entries handed to the Situation
+    last_log_id: str
+
+
+def _s(v: bytes | str) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+def _id_tuple(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Feed:
+    """Keep ``situation`` in step with Redis; see the module doc. ``start()``, ``stop()``, ``health()``."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        keys: Keys,
+        situation: SituationLike,
+        *,
+        name: str = "feed",
+        ingress: bool = True,
+        block_ms: int = 500,
+        batch: int = 1000,
+        liveness_s: float = 1.5,
+        connect_timeout_s: float = 1.0,
+    ) -> None:
+        self.redis_url = redis_url
+        self.keys = keys
+        self.situation = situation
+        self.name = name
+        self.ingress_enabled = ingress
+        self.block_ms = block_ms
+        self.batch = batch
+        self.liveness_s = liveness_s
+        self.connect_timeout_s = connect_timeout_s
+        apply_many = getattr(situation, "apply_many", None)
+        self._apply_batch: Callable[[Sequence[Incident]], Any] = (
+            apply_many if callable(apply_many) else self._apply_each
+        )
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        # health state (guarded by _lock)
+        self._ingress_up = False
+        self._follower_up = False
+        self._connected = False
+        self._since = time.time()
+        self._lag_s = 0.0
+        self._accepted = 0
+        self._rejected = 0
+        self._duplicates = 0
+        self._stale = 0
+        self._last_error = ""
+        self._rebuilds = 0
+        self._applied = 0
+        self._last_log_id = ""
+        # Redis clock − local clock, measured at each rebuild, so lag is not polluted by clock skew.
+        self._clock_offset_s = 0.0
+
+    # -- public --------------------------------------------------------------------------------------------
+    def start(self) -> Feed:
+        if self._threads:
+            raise RuntimeError("feed already started")
+        self._stop.clear()
+        targets = [("follower", self._follow)]
+        if self.ingress_enabled:
+            targets.append(("ingress", self._ingress))
+        for role, target in targets:
+            t = threading.Thread(target=target, name=f"{self.name}-{role}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask both threads to finish and join them (together within ``timeout``)."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("%s: thread %s did not stop within %.1f s", self.name, t.name, timeout)
+        self._threads = []
+
+    def health(self) -> FeedHealth:
+        with self._lock:
+            return FeedHealth(
+                connected=self._connected,
+                since=self._since,
+                lag_s=self._lag_s,
+                accepted=self._accepted,
+                rejected=self._rejected,
+                duplicates=self._duplicates,
+                stale=self._stale,
+                last_error=self._last_error,
+                ingress_connected=self._ingress_up,
+                follower_connected=self._follower_up,
+                rebuilds=self._rebuilds,
+                applied=self._applied,
+                last_log_id=self._last_log_id,
+            )
+
+    def __enter__(self) -> Feed:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- shared helpers ------------------------------------------------------------------------------------
+    def _client(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.redis_url,
+            socket_connect_timeout=self.connect_timeout_s,
+            # XREAD BLOCK must fit inside the socket timeout; +1 s is the margin for a busy Redis.
+            socket_timeout=self.block_ms / 1000 + 1.0,
+            socket_keepalive=True,
+            health_check_interval=1,
+            # No silent retries: a dead Redis must show as "disconnected" now, and the loops below reconnect.
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def _set_up(self, role: str, up: bool, error: str = "") -> None:
+        with self._lock:
+            if role == "ingress":
+                self._ingress_up = up
+            else:
+                self._follower_up = up
+            if error:
+                self._last_error = error
+            connected = self._follower_up and (self._ingress_up or not self.ingress_enabled)
+            if connected != self._connected:
+                self._connected = connected
+                self._since = time.time()
+                changed = True
+            else:
+                changed = False
+        if changed:
+            if connected:
+                log.info("%s: connected to Redis (%s)", self.name, self.keys.prefix)
+            else:
+                log.warning("%s: feed lost (%s)", self.name, error or role + " disconnected")
+
+    def _error(self, text: str) -> None:
+        with self._lock:
+            self._last_error = text
+
+    def _wait_backoff(self, backoff: float) -> float:
+        self._stop.wait(backoff)
+        return min(BACKOFF_MAX_S, backoff * 2)
+
+    # -- follower ------------------------------------------------------------------------------------------
+    def _apply_each(self, incidents: Sequence[Incident]) -> None:
+        for inc in incidents:
+            self.situation.apply(inc)
+
+    def _rebuild(self, client: redis.Redis) -> str:
+        """Situation := state; returns the log id to follow from (taken *before* reading the state)."""
+        started = time.monotonic()
+        last: Any = client.xrevrange(self.keys.log, count=1)
+        last_id = _s(last[0][0]) if last else "0-0"
+        local_before = time.time()
+        sec, usec = client.time()
+        self._clock_offset_s = (sec + usec / 1e6) - (local_before + time.time()) / 2
+        errors: list[tuple[str, str]] = []
+        incidents = store.load_state(client, self.keys, errors=errors)
+        self.situation.replace_all(incidents)
+        if errors:
+            self._error(
+                f"skipped {len(errors)} corrupt incident(s) in {self.keys.state}, e.g. {errors[0][0]!r}"
+            )
+        with self._lock:
+            self._rebuilds += 1
+            self._last_log_id = last_id
+            self._lag_s = 0.0
+        log.info(
+            "%s: rebuilt %d incidents from %s in %.0f ms; following %s from %s",
+            self.name,
+            len(incidents),
+            self.keys.state,
+            (time.monotonic() - started) * 1000,
+            self.keys.log,
+            last_id,
+        )
+        return last_id
+
+    def _trimmed_past(self, client: redis.Redis, last_id: str) -> bool:
+        """Whether log entries after ``last_id`` may have been trimmed (then the state must be reread)."""
+        if last_id == "0-0":
+            return False
+        info: Any = client.xinfo_stream(self.keys.log)
+        first = info.get("first-entry") or info.get(b"first-entry")
+        return bool(first) and _id_tuple(_s(first[0])) > _id_tuple(last_id)
+
+    def _decode_entries(self, entries: Sequence[Any]) -> list[Incident]:
+        out: list[Incident] = []
+        for entry_id, fields in entries:
+            data = fields.get(b"data") if b"data" in fields else fields.get("data")
+            try:
+                out.append(store.decode_incident(data))
+            except (ValueError, KeyError, TypeError) as exc:
+                msg = f"corrupt log entry {_s(entry_id)} in {self.keys.log}: {exc}"
+                log.warning("%s: %s (skipped)", self.name, msg)
+                self._error(msg)
+        return out
+
+    def _follow(self) -> None:
+        backoff = BACKOFF_MIN_S
+        while not self._stop.is_set():
+            client = self._client()
+            try:
+                last_id = self._rebuild(client)
+                self._set_up("follower", True)
+                backoff = BACKOFF_MIN_S
+                while not self._stop.is_set():
+                    reply: Any = client.xread({self.keys.log: last_id}, count=self.batch, block=self.block_ms)
+                    if not reply:
+                        with self._lock:
+                            self._lag_s = 0.0
+                        continue
+                    entries = reply[0][1]
+                    if len(entries) >= self.batch and self._trimmed_past(client, last_id):
+                        log.warning("%s: fell behind past the log's trim point; rebuilding", self.name)
+                        last_id = self._rebuild(client)
+                        continue
+                    incidents = self._decode_entries(entries)
+                    new_last = _s(entries[-1][0])
+                    try:
+                        if incidents:
+                            self._apply_batch(incidents)
+                    except Exception as exc:
+                        # A Situation bug must not kill the feed; the next rebuild realigns it.
+                        log.exception("%s: situation failed on log batch ending %s", self.name, new_last)
+                        self._error(f"situation.apply failed: {exc!r}")
+                    last_id = new_last
+                    lag = time.time() + self._clock_offset_s - _id_tuple(new_last)[0] / 1000
+                    with self._lock:
+                        self._applied += len(incidents)
+                        self._last_log_id = new_last
+                        self._lag_s = max(0.0, lag)
+            except _CONNECTION_ERRORS as exc:
+                self._set_up("follower", False, f"follower: Redis connection: {exc}")
+            except Exception as exc:
+                log.exception("%s: follower failed; rebuilding after backoff", self.name)
+                self._set_up("follower", False, f"follower: {exc!r}")
+            finally:
+                client.close()
+            backoff = self._wait_backoff(backoff)
+        self._set_up("follower", False)
+
+    # -- ingress -------------------------------------------------------------------------------------------
+    def _ingest(self, client: redis.Redis, raws: list[bytes]) -> None:
+        """Parse, apply in one pipeline, dead-letter what is rejected; updates this process's counters."""
+        parsed: list[tuple[WireMessage, bytes]] = []
+        rejected: list[tuple[bytes, str]] = []
+        for raw in raws:
+            try:
+                parsed.append((parse_message(raw), raw))
+            except WireError as exc:
+                rejected.append((raw, exc.reason))
+        accepted = duplicates = stale = 0
+        if parsed:
+            for (_, raw), res in zip(
+                parsed, store.apply_many(client, self.keys, [m for m, _ in parsed]), strict=True
+            ):
+                if res.outcome is Outcome.APPLIED:
+                    accepted += 1
+                elif res.outcome is Outcome.DUPLICATE:
+                    duplicates += 1
+                elif res.outcome is Outcome.STALE:
+                    stale += 1
+                else:
+                    rejected.append((raw, res.detail))
+        for raw, reason in rejected:
+            log.warning("%s: rejected message on %s: %s", self.name, self.keys.channel, reason)
+            store.dead_letter(client, self.keys, raw, reason, source=f"pubsub:{self.name}")
+        with self._lock:
+            self._accepted += accepted
+            self._duplicates += duplicates
+            self._stale += stale
+            self._rejected += len(rejected)
+            if rejected:
+                self._last_error = f"rejected message: {rejected[-1][1]}"
+
+    def _ingress(self) -> None:
+        backoff = BACKOFF_MIN_S
+        while not self._stop.is_set():
+            client = self._client()
+            pubsub = client.pubsub()
+            try:
+                pubsub.subscribe(self.keys.channel)
+                self._await_subscribed(pubsub)
+                self._set_up("ingress", True)
+                backoff = BACKOFF_MIN_S
+                self._listen(client, pubsub)
+            except _CONNECTION_ERRORS as exc:
+                self._set_up("ingress", False, f"ingress: Redis connection: {exc}")
+            except Exception as exc:
+                log.exception("%s: ingress failed; resubscribing after backoff", self.name)
+                self._set_up("ingress", False, f"ingress: {exc!r}")
+            finally:
+                pubsub.close()
+                client.close()
+            backoff = self._wait_backoff(backoff)
+        self._set_up("ingress", False)
+
+    def _await_subscribed(self, pubsub: redis.client.PubSub) -> None:
+        """Block until Redis confirms the SUBSCRIBE, so "connected" means messages are being received."""
+        deadline = time.monotonic() + self.liveness_s + self.connect_timeout_s
+        while time.monotonic() < deadline:
+            msg = pubsub.get_message(timeout=0.1)
+            if msg is not None and msg["type"] == "subscribe":
+                return
+        raise redis.exceptions.TimeoutError("no SUBSCRIBE confirmation from Redis")
+
+    def _listen(self, client: redis.Redis, pubsub: redis.client.PubSub) -> None:
+        last_rx = time.monotonic()
+        ping_sent: float | None = None
+        while not self._stop.is_set():
+            msg = pubsub.get_message(timeout=0.2)
+            now = time.monotonic()
+            if msg is None:
+                # Idle: prove the connection is alive (a half-open TCP connection never errors by itself).
+                if ping_sent is None and now - last_rx > self.liveness_s / 3:
+                    pubsub.ping("onescreen-liveness")
+                    ping_sent = now
+                elif ping_sent is not None and now - ping_sent > self.liveness_s:
+                    raise redis.exceptions.TimeoutError(
+                        f"no PONG on the pub/sub connection in {self.liveness_s} s"
+                    )
+                continue
+            last_rx = now
+            ping_sent = None
+            if msg["type"] != "message":
+                continue
+            raws = [msg["data"]]
+            while len(raws) < INGRESS_BATCH:
+                more = pubsub.get_message(timeout=0.0)
+                if more is None:
+                    break
+                if more["type"] == "message":
+                    raws.append(more["data"])
+            self._ingest(client, raws)

@@ -1,0 +1,294 @@
+"""Feed end to end against a real Redis: pub/sub ingress, log follower, dead letters, reconnects."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import redis
+
+from incidents import store
+from incidents.feed import Feed
+from incidents.keys import Keys
+from incidents.model import Incident
+from incidents.publish import publish, publish_many
+from incidents.redis_server import EmbeddedRedis, free_port
+from incidents.situation import Situation
+
+T0 = 1_732_600_000.0
+
+
+def no_grid(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    blank = np.full(len(lon), "", dtype=object)
+    return pd.DataFrame({"micro_grid_id": blank, "grid_id": blank, "community_id": blank})
+
+
+def wire(iid: str, ts: float = T0, status: str = "reported", **extra: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {"id": iid, "status": status, "ts": ts}
+    if status == "reported":
+        msg.update(lon=120.15, lat=30.27, category="environment", title="路灯不亮")
+    msg.update(extra)
+    return msg
+
+
+def raw(msg: dict[str, Any]) -> bytes:
+    return json.dumps(msg, ensure_ascii=False).encode()
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> float:
+    """Seconds it took for ``cond`` to hold; fails the test after ``timeout``."""
+    start = time.monotonic()
+    while not cond():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def make_feed() -> Iterator[Callable[..., Feed]]:
+    feeds: list[Feed] = []
+
+    def make(url: str, keys: Keys, situation: Situation, **kwargs: Any) -> Feed:
+        feed = Feed(url, keys, situation, **kwargs).start()
+        feeds.append(feed)
+        return feed
+
+    yield make
+    for feed in feeds:
+        feed.stop()
+
+
+def connected(feed: Feed) -> Callable[[], bool]:
+    return lambda: feed.health().connected
+
+
+def test_bare_publish_reaches_the_situation(
+    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    sit = Situation(no_grid)
+    feed = make_feed(redis_url, keys, sit)
+    wait_until(connected(feed))
+    r.publish(keys.channel, raw(wire("a1")))
+    took = wait_until(lambda: sit.get("a1") is not None, timeout=1.0)
+    assert took < 1.0
+    r.publish(keys.channel, raw(wire("a1", T0 + 5, "dispatched", assignee="m-7")))
+    wait_until(lambda: (inc := sit.get("a1")) is not None and inc.status == "dispatched", timeout=1.0)
+    inc = sit.get("a1")
+    assert inc is not None and inc.assignee == "m-7" and inc.title == "路灯不亮"
+    h = feed.health()
+    assert (h.accepted, h.rejected, h.duplicates) == (2, 0, 0)
+    assert h.connected and h.ingress_connected and h.follower_connected
+    assert h.lag_s < 1.0
+    assert store.get_incident(r, keys, "a1") == inc
+
+
+def test_malformed_input_is_dead_lettered_and_the_feed_goes_on(
+    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    sit = Situation(no_grid)
+    feed = make_feed(redis_url, keys, sit)
+    wait_until(connected(feed))
+    r.publish(keys.channel, b"{not json")
+    r.publish(keys.channel, b"\xff\xfe")
+    r.publish(keys.channel, raw({"id": "b1", "status": "exploded", "ts": T0}))
+    r.publish(keys.channel, raw({"id": "b2", "status": "reported", "ts": T0}))  # first without lon/lat
+    r.publish(keys.channel, raw(wire("b3")))
+    wait_until(lambda: sit.get("b3") is not None, timeout=1.0)
+    wait_until(lambda: r.xlen(keys.deadletter) == 4, timeout=1.0)
+    letters = {d.raw: d for d in store.recent_dead_letters(r, keys)}
+    assert "{not json" in letters and letters["{not json"].reason
+    assert any(d.encoding == "base64" for d in letters.values())
+    status_reason = next(d.reason for d in letters.values() if "exploded" in d.raw)
+    assert "status" in status_reason
+    b2 = next(d for d in letters.values() if '"b2"' in d.raw)
+    assert b2.reason == "first message for id b2 needs lon, lat and category"
+    assert b2.source.startswith("pubsub")
+    h = feed.health()
+    assert h.rejected == 4 and h.accepted == 1 and h.connected
+    assert "b2" in h.last_error or "rejected" in h.last_error
+    assert store.read_stats(r, keys)["rejected"] == 4
+    assert sit.get("b2") is None
+
+
+def test_rebuilds_from_state_on_start(
+    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    for i in range(50):
+        publish(r, keys, wire(f"s{i}", T0 + i))
+    publish(r, keys, wire("s0", T0 + 100, "accepted"))
+    sit = Situation(no_grid)
+    feed = make_feed(redis_url, keys, sit)
+    wait_until(lambda: len(sit) == 50, timeout=2.0)
+    s0 = sit.get("s0")
+    assert s0 is not None and s0.status == "accepted"
+    assert feed.health().rebuilds == 1
+    # A durable publish after start: applied once, broadcast, seen by the feed as a duplicate.
+    res = publish(r, keys, wire("s50", T0 + 200))
+    assert res.applied
+    wait_until(lambda: sit.get("s50") is not None, timeout=1.0)
+    wait_until(lambda: feed.health().duplicates == 1, timeout=1.0)
+    assert r.xlen(keys.log) == 52
+
+
+def test_two_feeds_apply_each_message_once(
+    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    a, b = Situation(no_grid), Situation(no_grid)
+    fa = make_feed(redis_url, keys, a, name="a")
+    fb = make_feed(redis_url, keys, b, name="b")
+    wait_until(lambda: fa.health().connected and fb.health().connected)
+    n = 500
+    pipe = r.pipeline(transaction=False)
+    for i in range(n):
+        pipe.publish(keys.channel, raw(wire(f"t{i}", T0 + i)))
+    pipe.execute()
+    wait_until(lambda: len(a) == n and len(b) == n, timeout=5.0)
+    assert r.xlen(keys.log) == n
+    # Each ingress saw every message: one of the two applied it, the other found a duplicate.
+    wait_until(lambda: fa.health().duplicates + fb.health().duplicates == n, timeout=5.0)
+    ha, hb = fa.health(), fb.health()
+    assert ha.accepted + hb.accepted == n
+    assert ha.accepted + ha.duplicates == n and hb.accepted + hb.duplicates == n
+
+
+class BlockingSituation(Situation):
+    """The real Situation, but the first log batch blocks until released: a follower that falls behind."""
+
+    def __init__(self) -> None:
+        super().__init__(no_grid)
+        self.release = threading.Event()
+        self.blocked = threading.Event()
+
+    def apply_many(self, incidents: Iterable[Incident]) -> int:
+        if not self.release.is_set():
+            self.blocked.set()
+            self.release.wait(10)
+        return super().apply_many(incidents)
+
+
+def test_follower_rebuilds_when_the_log_was_trimmed_past_it(
+    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    sit = BlockingSituation()
+    feed = make_feed(redis_url, keys, sit, ingress=False, batch=5)
+    wait_until(connected(feed))
+    publish(r, keys, wire("x0", T0))
+    assert sit.blocked.wait(3)
+    # While the follower is stuck, more happens than the log still holds when it resumes.
+    publish_many(r, keys, [wire(f"x{i}", T0 + i) for i in range(1, 30)])
+    r.xtrim(keys.log, maxlen=0, approximate=False)
+    publish_many(r, keys, [wire(f"y{i}", T0 + i) for i in range(10)])
+    sit.release.set()
+    wait_until(lambda: len(sit) == 40, timeout=3.0)
+    assert feed.health().rebuilds == 2
+    x29 = sit.get("x29")
+    assert x29 is not None
+
+
+def test_trim_detection_mid_stream(r: redis.Redis, keys: Keys, redis_url: str) -> None:
+    from incidents.feed import _id_tuple
+
+    publish_many(r, keys, [wire(f"z{i}", T0 + i) for i in range(10)])
+    entries: Any = r.xrange(keys.log)
+    old = entries[2][0].decode()
+    feed = Feed(redis_url, keys, Situation(no_grid))
+    client = redis.Redis.from_url(redis_url)
+    assert not feed._trimmed_past(client, old)
+    r.xtrim(keys.log, maxlen=3, approximate=False)
+    assert feed._trimmed_past(client, old)
+    assert not feed._trimmed_past(client, "0-0")
+    assert _id_tuple("5-3") > _id_tuple("5-2") > _id_tuple("4-99")
+    client.close()
+
+
+@pytest.mark.slow
+def test_redis_killed_and_restarted(
+    redis_server_factory: Callable[..., EmbeddedRedis], make_feed: Callable[..., Feed]
+) -> None:
+    # appendfsync always: what was acknowledged before the kill -9 is on disk (the test is about the feed).
+    server = redis_server_factory("fault", extra_args=["--appendfsync", "always"])
+    keys = Keys("fault")
+    client = server.client(socket_timeout=1.0)
+    sit = Situation(no_grid)
+    feed = make_feed(server.url, keys, sit)
+    wait_until(connected(feed))
+    publish(client, keys, wire("k0"))
+    wait_until(lambda: sit.get("k0") is not None)
+
+    server.kill()
+    lost_after = wait_until(lambda: not feed.health().connected, timeout=3.0)
+    h = feed.health()
+    assert not h.connected and "Redis" in h.last_error
+    assert lost_after < 2.0
+
+    killed_at = time.monotonic()
+    server.start()  # same port, same AOF
+    publish(client, keys, wire("k1", T0 + 1))  # durable, possibly before the feed has reconnected
+    r_bare = server.client()
+    wait_until(connected(feed), timeout=5.0)
+    reconnect_s = time.monotonic() - killed_at
+    publish(client, keys, wire("k2", T0 + 2))
+    r_bare.publish(keys.channel, raw(wire("k3", T0 + 3)))  # bare, after reconnect: ingress must be back
+    wait_until(lambda: all(sit.get(f"k{i}") is not None for i in range(4)), timeout=3.0)
+    h = feed.health()
+    assert h.connected and h.rebuilds >= 2
+    assert reconnect_s < 5.0
+    client.close()
+    r_bare.close()
+
+
+def test_stop_is_quick_even_while_disconnected(
+    redis_server_factory: Callable[..., EmbeddedRedis], keys: Keys
+) -> None:
+    server = redis_server_factory("stop")
+    feed = Feed(server.url, keys, Situation(no_grid)).start()
+    wait_until(connected(feed))
+    server.kill()
+    wait_until(lambda: not feed.health().connected, timeout=3.0)
+    t = time.monotonic()
+    feed.stop()
+    assert time.monotonic() - t < 2.0
+    assert not feed.health().connected
+
+
+def test_feed_without_redis_keeps_trying(keys: Keys) -> None:
+    feed = Feed(f"redis://127.0.0.1:{free_port()}/0", keys, Situation(no_grid)).start()
+    try:
+        time.sleep(0.5)
+        h = feed.health()
+        assert not h.connected
+        assert "Redis" in h.last_error
+    finally:
+        t = time.monotonic()
+        feed.stop()
+        assert time.monotonic() - t < 2.0
+
+
+@pytest.mark.slow
+def test_throughput_bare_publish(
+    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    n = 20_000
+    payloads = [raw(wire(f"p{i}", T0 + i)) for i in range(n)]
+    sit = Situation(no_grid)
+    feed = make_feed(redis_url, keys, sit)
+    wait_until(connected(feed))
+    t = time.monotonic()
+    for i in range(0, n, 1000):
+        pipe = r.pipeline(transaction=False)
+        for p in payloads[i : i + 1000]:
+            pipe.publish(keys.channel, p)
+        pipe.execute()
+    wait_until(lambda: len(sit) == n, timeout=30.0)
+    elapsed = time.monotonic() - t
+    print(f"\nfeed: {n} bare PUBLISH → Situation in {elapsed:.2f} s = {n / elapsed:,.0f}/s")
+    assert r.xlen(keys.log) == n
+    assert feed.health().accepted == n
+    assert n / elapsed > 2000  # budget is 5,000/s on the bench machine; keep CI headroom
