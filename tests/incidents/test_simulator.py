@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from incidents.model import CATEGORIES, TRANSITIONS, Incident, MergeOutcome, Status, merge_message
+from incidents.simulator import TITLES, Simulator, lifecycle_ok
+from incidents.situation import Situation
+from incidents.sla import SlaPolicy
+from incidents.wire import parse_message
+
+NOW = 1714525200.0  # 2024-05-01T09:00:00+08:00
+RNG = np.random.default_rng(0)
+POINTS = np.column_stack([120.10 + RNG.uniform(0, 0.05, 40), 30.20 + RNG.uniform(0, 0.05, 40)])
+
+
+def one_grid(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    n = len(lon)
+    return pd.DataFrame({"micro_grid_id": ["M1"] * n, "grid_id": ["G1"] * n, "community_id": ["C1"] * n})
+
+
+def fold(msgs: list[dict[str, Any]], now: float) -> dict[str, Incident]:
+    """Validate every message on the wire and merge it like the store does."""
+    state: dict[str, Incident] = {}
+    for m in msgs:
+        w = parse_message(json.dumps(m, ensure_ascii=False).encode("utf-8"), now=now)
+        inc, outcome = merge_message(state.get(w.id), w)
+        assert outcome in (MergeOutcome.CREATED, MergeOutcome.UPDATED), (outcome, m)
+        assert inc is not None
+        state[w.id] = inc
+    return state
+
+
+def check_lifecycles(msgs: list[dict[str, Any]], now: float) -> dict[str, list[dict[str, Any]]]:
+    per: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in msgs:
+        per[m["id"]].append(m)
+    for iid, ms in per.items():
+        ts = [parse_message(json.dumps(m), now=now).ts for m in ms]
+        assert all(b > a for a, b in itertools.pairwise(ts)), (iid, ts)
+        statuses = [m["status"] for m in ms]
+        assert lifecycle_ok(statuses), (iid, statuses)
+        first = ms[0]
+        assert {"lon", "lat", "category", "title", "source", "priority"} <= set(first)
+        assert first["title"] in TITLES[first["category"]]
+        for i, m in enumerate(ms):
+            if "rating" in m:
+                assert m["status"] == "closed" and 1 <= m["rating"] <= 5
+            if m["status"] == "dispatched" and i > 0 and statuses[i - 1] in ("resolved", "closed"):
+                assert m.get("reopened", 0) >= 1, (iid, ms)  # rework is counted
+    return per
+
+
+def test_backfill_messages_are_valid_ordered_lifecycles() -> None:
+    sim = Simulator(POINTS, seed=1)
+    msgs = sim.backfill(24, NOW)
+    assert len(msgs) > 200
+    ts = [parse_message(json.dumps(m), now=NOW).ts for m in msgs]
+    assert ts == sorted(ts) and ts[0] >= NOW - 24 * 3600 and ts[-1] <= NOW
+    assert all(m["ts"].endswith("+08:00") for m in msgs)
+    per = check_lifecycles(msgs, NOW)
+    statuses = Counter(ms[-1]["status"] for ms in per.values())
+    # all outcomes appear
+    assert {"closed", "cancelled", "accepted", "reported"} <= set(statuses)
+    assert any(m.get("reopened") for m in msgs)  # some rework
+    cats = Counter(ms[0]["category"] for ms in per.values())
+    assert cats.most_common(1)[0][0] == "environment" and set(cats) <= set(CATEGORIES)
+    prios = Counter(ms[0]["priority"] for ms in per.values())
+    assert prios["normal"] > prios["high"] > prios["urgent"] > 0
+    sources = {ms[0]["source"] for ms in per.values()}
+    assert sources == {"网格员巡查", "12345热线", "居民随手拍", "浙里办"}
+    # located near the given points
+    lons = np.array([ms[0]["lon"] for ms in per.values()])
+    assert lons.min() > POINTS[:, 0].min() - 0.01 and lons.max() < POINTS[:, 0].max() + 0.01
+
+
+def test_backfill_yields_realistic_kpis_and_some_overdue() -> None:
+    sim = Simulator(POINTS, seed=2)
+    state = fold(sim.backfill(24, NOW), NOW)
+    sla = SlaPolicy()
+    overdue = [i for i in state.values() if sla.is_overdue(i, NOW)]
+    assert len(overdue) >= 3
+    s = Situation(one_grid, sla)
+    s.replace_all(state.values())
+    k = s.view(NOW).kpis
+    assert k.overdue == len(overdue) and k.open > k.overdue
+    assert k.on_time_rate is not None and 0.8 <= k.on_time_rate <= 1.0
+    assert k.mean_accept_min is not None and 3 < k.mean_accept_min < 60
+    assert k.satisfaction is not None and 3.5 < k.satisfaction <= 5
+    assert k.today_reported > 0 and sum(k.trend_24h) > 100
+    assert s.view(NOW).grid_states["G1"].value == "overdue"
+
+
+def test_deterministic_with_a_seed() -> None:
+    def run(seed: int) -> list[dict[str, Any]]:
+        sim = Simulator(POINTS, seed=seed, rate_per_s=0.5)
+        out = sim.backfill(6, NOW)
+        for k in range(0, 300, 7):
+            out += sim.step(NOW + k)
+        return out
+
+    a, b = run(5), run(5)
+    assert a == b and len(a) > 50
+    assert run(6) != a
+
+
+def test_step_emits_due_messages_and_publishes() -> None:
+    got: list[dict[str, Any]] = []
+    sim = Simulator(POINTS, seed=3, rate_per_s=1.0, publish=got.append, time_scale=120)
+    first = sim.step(NOW)
+    assert len(first) == 1 and first[0]["status"] == "reported"  # an arrival right at start
+    out = list(first)
+    for k in range(1, 1200):
+        msgs = sim.step(NOW + k)
+        for m in msgs:
+            assert parse_message(json.dumps(m), now=NOW + k).ts <= NOW + k
+        out += msgs
+    assert got == out and sim.emitted == len(out)
+    per = check_lifecycles(out, NOW + 1200)
+    assert 1000 < len(per) < 1400  # ~1 arrival per second
+    finals = Counter(ms[-1]["status"] for ms in per.values())
+    assert finals["closed"] > 0  # compressed delays let lifecycles finish within the demo
+    assert sim.pending() > 0
+
+
+def test_assignees_and_sampler() -> None:
+    calls: list[int] = []
+
+    def sampler(rng: np.random.Generator, n: int) -> np.ndarray:
+        calls.append(n)
+        return np.column_stack([rng.uniform(121.0, 121.01, n), rng.uniform(31.0, 31.01, n)])
+
+    sim = Simulator(sampler, seed=4, assignees=["W001", "W002"], jitter_deg=0)
+    msgs = sim.backfill(12, NOW)
+    assert calls and all(121.0 <= m["lon"] <= 121.01 for m in msgs if "lon" in m)
+    assert {m["assignee"] for m in msgs if "assignee" in m} == {"W001", "W002"}
+    sim2 = Simulator(POINTS, seed=4, assignees=lambda lon, lat: f"near-{lon:.1f}")
+    assert {m["assignee"] for m in sim2.backfill(6, NOW) if "assignee" in m} == {"near-120.1"}
+
+
+def test_transitions_table_is_respected_by_lifecycle_ok() -> None:
+    assert lifecycle_ok(["reported", "dispatched", "accepted", "resolved", "closed"])
+    assert lifecycle_ok(["reported", "accepted", "resolved", "dispatched", "accepted", "resolved", "closed"])
+    assert not lifecycle_ok(["reported", "resolved"])
+    assert not lifecycle_ok(["dispatched"])
+    assert not lifecycle_ok([])
+    assert TRANSITIONS[Status.CANCELLED] == frozenset()
+
+
+def test_run_loops_until_stopped() -> None:
+    clock = [NOW]
+    got: list[dict[str, Any]] = []
+
+    def fake_now() -> float:
+        clock[0] += 5.0
+        return clock[0]
+
+    sim = Simulator(POINTS, seed=7, rate_per_s=2.0, publish=got.append, now=fake_now)
+    stop = threading.Event()
+    t = threading.Thread(target=sim.run, args=(stop,), kwargs={"tick_s": 0.001})
+    t.start()
+    while len(got) < 20:
+        stop.wait(0.01)
+    stop.set()
+    t.join(2)
+    assert not t.is_alive()
+    check_lifecycles(got, clock[0])
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="points"):
+        Simulator(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="points"):
+        Simulator(np.zeros((3, 3)))
+    with pytest.raises(ValueError):
+        Simulator(POINTS, time_scale=0)
+
+
+def test_publish_errors_do_not_stop_the_simulator() -> None:
+    def boom(m: dict[str, Any]) -> None:
+        raise ConnectionError("redis down")
+
+    sim = Simulator(POINTS, seed=8, rate_per_s=1.0, publish=boom)
+    assert len(sim.step(NOW)) == 1
+    assert len(sim.step(NOW + 10)) >= 1
