@@ -304,12 +304,12 @@ class Simulator:
     # ------------------------------------------------------------------ public API
 
     def backfill(
-        self, hours: float = 24.0, now: float | None = None, *, publish: bool = False
+        self, hours: float = 24.0, now: float | None = None, *, publish: bool = True
     ) -> list[dict[str, Any]]:
-        """Messages of the past ``hours`` (ts order, all ts <= now) at real speed; later ones stay scheduled.
+        """Emit the past ``hours`` (ts order, all ts <= now) at real speed; later messages stay scheduled.
 
-        Arrivals follow ``backfill_per_hour`` shaped by ``HOURLY_PROFILE`` (local time). With
-        ``publish=True`` each message is also handed to ``publish``.
+        Like ``step``, the messages are handed to ``publish`` (if one was given and ``publish=True``) and
+        returned. Arrivals follow ``backfill_per_hour`` shaped by ``HOURLY_PROFILE`` (local time).
         """
         if now is None:
             now = self.now()
@@ -330,6 +330,8 @@ class Simulator:
             self._next_arrival = now
         if publish:
             self._emit(msgs)
+        else:
+            self.emitted += len(msgs)
         return msgs
 
     def step(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -353,8 +355,8 @@ class Simulator:
         for m in msgs:
             try:
                 self.publish(m)
-            except Exception:
-                log.exception("simulator: publish failed for %s", m.get("id"))
+            except Exception as exc:  # keep going: the next messages may get through
+                log.warning("simulator: publish failed for %s: %r", m.get("id"), exc)
 
     def pending(self) -> int:
         """Messages scheduled but not yet emitted."""

@@ -114,6 +114,8 @@ def test_deterministic_with_a_seed() -> None:
 def test_step_emits_due_messages_and_publishes() -> None:
     got: list[dict[str, Any]] = []
     sim = Simulator(POINTS, seed=3, rate_per_s=1.0, publish=got.append, time_scale=120)
+    assert sim.backfill(1, NOW - 1, publish=False) and not got  # publish=False: returned only
+    sim = Simulator(POINTS, seed=3, rate_per_s=1.0, publish=got.append, time_scale=120)
     first = sim.step(NOW)
     assert len(first) == 1 and first[0]["status"] == "reported"  # an arrival right at start
     out = list(first)
@@ -164,6 +166,9 @@ def test_run_loops_until_stopped() -> None:
 
     sim = Simulator(POINTS, seed=7, rate_per_s=2.0, publish=got.append, now=fake_now)
     stop = threading.Event()
+    history = sim.backfill(3)  # uses the injected clock and publishes
+    assert got == history and history
+    got.clear()
     t = threading.Thread(target=sim.run, args=(stop,), kwargs={"tick_s": 0.001})
     t.start()
     while len(got) < 20:
@@ -188,5 +193,7 @@ def test_publish_errors_do_not_stop_the_simulator() -> None:
         raise ConnectionError("redis down")
 
     sim = Simulator(POINTS, seed=8, rate_per_s=1.0, publish=boom)
-    assert len(sim.step(NOW)) == 1
+    assert len(sim.backfill(2, NOW - 10)) > 0
+    assert len(sim.step(NOW)) >= 1
     assert len(sim.step(NOW + 10)) >= 1
+    assert sim.emitted > 0
