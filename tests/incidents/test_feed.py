@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -242,6 +244,29 @@ def test_redis_killed_and_restarted(
     assert reconnect_s < 5.0
     client.close()
     r_bare.close()
+
+
+@pytest.mark.slow
+def test_hung_redis_is_noticed(redis_server_factory: Callable[..., EmbeddedRedis], keys: Keys) -> None:
+    """A Redis that stops answering (SIGSTOP: connections stay open, nothing errors) must still show as lost
+    within ~1.5 s, so the wall can say "feed lost" within 3 s."""
+    server = redis_server_factory("hang")
+    pid = server.pid
+    assert pid is not None
+    feed = Feed(server.url, keys, Situation(no_grid)).start()
+    try:
+        wait_until(connected(feed))
+        time.sleep(1.2)  # idle long enough for the health-check paths to be the ones in use
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            lost_after = wait_until(lambda: not feed.health().connected, timeout=3.0)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert lost_after < 2.0
+        assert "Timeout" in feed.health().last_error or "PONG" in feed.health().last_error
+        wait_until(connected(feed), timeout=3.0)
+    finally:
+        feed.stop()
 
 
 def test_stop_is_quick_even_while_disconnected(
