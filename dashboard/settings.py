@@ -68,7 +68,11 @@ class Settings:
             if env.get("ONESCREEN_SLA"):
                 values["sla_path"] = Path(env["ONESCREEN_SLA"])
             if env.get("ONESCREEN_WALL_MEMBERS"):
-                values["show_members_on_wall"] = env["ONESCREEN_WALL_MEMBERS"].lower() not in ("0", "false", "no")
+                values["show_members_on_wall"] = env["ONESCREEN_WALL_MEMBERS"].lower() not in (
+                    "0",
+                    "false",
+                    "no",
+                )
         except ValueError as exc:
             raise SettingsError(f"bad environment value: {exc}") from exc
         known = {f.name for f in fields(cls)}

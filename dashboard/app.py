@@ -1,0 +1,43 @@
+"""create_app: the one wiring file. Settings and the Runtime come in; nothing here builds its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dash import Dash
+from fastapi import FastAPI
+
+from dashboard import i18n
+from dashboard.api import build_router
+from dashboard.callbacks import console as console_callbacks
+from dashboard.callbacks import live as live_callbacks
+from dashboard.callbacks import pages as page_callbacks
+from dashboard.change_bridge import ChangeBridge
+from dashboard.layouts.root import root_layout
+from dashboard.runtime import Runtime
+from dashboard.settings import Settings
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def create_app(settings: Settings, runtime: Runtime) -> Dash:
+    # Our routes go on the FastAPI app first, so Dash's catch-all page route cannot shadow them.
+    server = FastAPI(title="onescreen", docs_url=None, redoc_url=None)
+    server.include_router(build_router(runtime))
+    app = Dash(
+        __name__,
+        server=server,
+        backend="fastapi",
+        title=i18n.t("app.title", settings.lang),
+        update_title=None,
+        assets_folder=str(ASSETS),
+        serve_locally=True,  # offline: plotly.js and React come from the wheel, never a CDN
+        compress=True,  # callback responses are large JSON; gzip them
+        suppress_callback_exceptions=True,  # pages are rendered into the shell on demand
+    )
+    app.layout = root_layout(settings.lang)
+    bridge = ChangeBridge(runtime.situation)
+    page_callbacks.register(app, runtime)
+    console_callbacks.register(app, runtime)
+    live_callbacks.register(app, runtime, bridge)
+    return app

@@ -1,0 +1,176 @@
+"""Live push over the WebSocket: one persistent callback per browser connection.
+
+On (re)connect it finds out which page is open, then sends, at most once per tick, only what changed since the
+last push: a Patch with the changed incident traces and grid colours (geometry never travels again), KPI texts,
+the feed list, the "feed lost" banner. Changes arriving faster than the tick are coalesced into one push,
+because dcc.Graph redraws every figure change it receives and never skips a stale one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from dash import Dash, Patch, ctx
+from dash.exceptions import WebsocketDisconnected
+
+from dashboard import i18n
+from dashboard.change_bridge import ChangeBridge
+from dashboard.figures.incident_map import TRACE_GRIDS
+from dashboard.frames import Frame, ScreenContext, changed_traces, screen_frame
+from dashboard.layouts import components
+from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
+from dashboard.layouts.root import ROOT_LANG, URL
+from dashboard.layouts.wall import wall_side_figures
+from dashboard.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# The browser answers a get_prop within this, or the tab is gone (a closed tab's callback would run forever).
+LIVENESS_TIMEOUT_S = 3.0
+# Without any change, wake this often: the banner follows the feed's health, overdue follows the clock.
+IDLE_WAKE_S = 1.0
+
+
+@dataclass(frozen=True)
+class PageIds:
+    screen: str
+    map: str
+    banner: str
+    status_dot: str
+    version: str
+    feed: str | None
+    updated: str | None
+
+
+WALL_IDS = PageIds(
+    "wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VERSION, Wall.FEED, Wall.UPDATED
+)
+CONSOLE_IDS = PageIds(
+    "console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, None, None
+)
+
+
+def page_ids(pathname: str | None) -> PageIds:
+    return WALL_IDS if (pathname or "").rstrip("/").endswith("/wall") else CONSOLE_IDS
+
+
+class LivePage:
+    """The push loop of one browser connection."""
+
+    def __init__(self, runtime: Runtime, bridge: ChangeBridge, ws: Any) -> None:
+        self.runtime = runtime
+        self.bridge = bridge
+        self.ws = ws
+        self.tick = runtime.settings.tick_ms / 1000.0
+        self.sent: Frame | None = None
+        self.sent_ctx: ScreenContext | None = None
+        self.sent_token: str | None = None
+        self.sent_lost: bool | None = None
+
+    async def _get(self, component: str, prop: str) -> Any:
+        return await self.ws.get_prop(component, prop, timeout=LIVENESS_TIMEOUT_S)
+
+    async def _context(self) -> tuple[PageIds, ScreenContext, Any]:
+        """Which page is open, with which options; doubles as the liveness check."""
+        ids = page_ids(await self._get(URL, "pathname"))
+        lang = await self._get(ROOT_LANG, "data") or self.runtime.settings.lang
+        statuses = communities = None
+        if ids.screen == "console":
+            statuses = await self._get(Console.STATUS_FILTER, "value")
+            communities = await self._get(Console.COMMUNITY_FILTER, "value")
+        page_token = await self._get(ids.version, "data")
+        return (
+            ids,
+            ScreenContext.of("wall" if ids.screen == "wall" else "console", lang, statuses, communities),
+            (page_token),
+        )
+
+    def _set(self, component: str, props: dict[str, Any]) -> None:
+        for name, value in props.items():
+            self.ws.set_prop_sync(component, name, value)
+
+    def _push(self, ids: PageIds, sc: ScreenContext, page_token: Any) -> None:
+        now = time.time()
+        view = self.runtime.situation.view(now)
+        frame = screen_frame(view, self.runtime.map_base, sc)
+        # The page was (re)rendered since our last push, or options changed: diff against nothing.
+        fresh = self.sent is None or page_token != self.sent_token or sc != self.sent_ctx
+        before = None if fresh else self.sent
+
+        patch = Patch()
+        dirty = False
+        for idx, values in changed_traces(None if before is None else before.traces, frame.traces).items():
+            for key, value in values.items():
+                patch["data"][idx][key] = value
+            dirty = True
+        if before is None or before.grid_z != frame.grid_z:
+            patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
+            dirty = True
+        if dirty:
+            self._set(ids.map, {"figure": patch})
+
+        old_tiles = {} if before is None else {t.key: t for t in before.kpis}
+        for tile in frame.kpis:
+            if old_tiles.get(tile.key) != tile:
+                self._set(kpi_value_id(tile.key, ids.screen), {"children": tile.value})
+                self._set(kpi_tile_id(tile.key, ids.screen), {"className": components.kpi_tile_class(tile)})
+        if ids.feed and (before is None or before.feed_key != frame.feed_key):
+            self._set(ids.feed, {"children": components.feed_items(frame.feed, sc.lang)})
+        if ids.screen == "wall" and (before is None or before.kpi_key != frame.kpi_key):
+            trend, cats = wall_side_figures(view.kpis, sc.lang, now)
+            self._set(Wall.TREND, {"figure": trend})
+            self._set(Wall.CATEGORY, {"figure": cats})
+        if ids.updated:
+            self._set(ids.updated, {"children": i18n.fmt_time(now, "%H:%M:%S")})
+        self._push_health(ids, fresh)
+        token = f"{frame.version_token}@{now:.3f}"
+        self._set(ids.version, {"data": token})
+        self.sent, self.sent_ctx, self.sent_token = frame, sc, token
+
+    def _push_health(self, ids: PageIds, fresh: bool) -> None:
+        lost = not self.runtime.feed.health().connected
+        if fresh or lost != self.sent_lost:
+            self._set(ids.banner, {"hidden": not lost})
+            self._set(ids.status_dot, {"className": "os-live-dot " + ("is-lost" if lost else "is-live")})
+            self.sent_lost = lost
+
+    async def run(self) -> None:
+        changed = self.bridge.subscribe()
+        try:
+            last_push = 0.0
+            while not self.ws.is_shutdown:
+                ids, sc, page_token = await self._context()
+                if page_token is None:  # page content not rendered yet
+                    await asyncio.sleep(0.05)
+                    continue
+                pending = changed.is_set() or self.sent is None or page_token != self.sent_token
+                pending = pending or sc != self.sent_ctx or time.monotonic() - last_push >= IDLE_WAKE_S
+                if pending:
+                    changed.clear()
+                    self._push(ids, sc, page_token)
+                    last_push = time.monotonic()
+                # Coalesce: whatever arrives during the tick goes out together in the next push.
+                await asyncio.sleep(self.tick)
+                if not changed.is_set():
+                    try:
+                        await asyncio.wait_for(changed.wait(), timeout=IDLE_WAKE_S)
+                    except TimeoutError:
+                        pass
+        except (WebsocketDisconnected, TimeoutError):
+            log.debug("live page gone")
+        finally:
+            self.bridge.unsubscribe(changed)
+
+
+def register(app: Dash, runtime: Runtime, bridge: ChangeBridge) -> None:
+    # @app.callback (not dash.callback): registered at once, so a reconnect after a server restart is accepted.
+    @app.callback(websocket=True, persistent=True)
+    async def live_push() -> None:
+        ws = ctx.websocket
+        if ws is None:
+            return
+        await LivePage(runtime, bridge, ws).run()

@@ -1,0 +1,59 @@
+"""Routing: render /wall or / with the current situation baked in (so the first paint is already complete)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dash import Dash, Input, Output
+
+from dashboard.figures.incident_map import build_incident_map
+from dashboard.frames import ScreenContext, screen_frame
+from dashboard.layouts.console import console_layout
+from dashboard.layouts.root import PAGE, ROOT_LANG, URL
+from dashboard.layouts.wall import wall_layout
+from dashboard.runtime import Runtime
+
+
+def render_page(runtime: Runtime, pathname: str | None, lang: str) -> Any:
+    wall = (pathname or "").rstrip("/").endswith("/wall")
+    now = time.time()
+    view = runtime.situation.view(now)
+    sc = ScreenContext.of("wall" if wall else "console", lang)
+    frame = screen_frame(view, runtime.map_base, sc)
+    figure = build_incident_map(
+        runtime.map_base,
+        frame.grid_z,
+        frame.traces,
+        theme="wall" if wall else "console",
+        lang=sc.lang,
+        show_members=runtime.settings.show_members_on_wall if wall else True,
+    )
+    token = f"{view.version_token}@render{now:.3f}"
+    if wall:
+        return wall_layout(
+            street_name=runtime.street_name,
+            lang=sc.lang,
+            figure=figure,
+            kpis=view.kpis,
+            feed=frame.feed,
+            now=now,
+            version=token,
+        )
+    communities = dict(
+        zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True)
+    )
+    return console_layout(
+        street_name=runtime.street_name,
+        lang=sc.lang,
+        figure=figure,
+        kpis=view.kpis,
+        communities=communities,
+        version=token,
+    )
+
+
+def register(app: Dash, runtime: Runtime) -> None:
+    @app.callback(Output(PAGE, "children"), Input(URL, "pathname"), Input(ROOT_LANG, "data"))
+    def route(pathname: str | None, lang: str | None) -> Any:
+        return render_page(runtime, pathname, lang or runtime.settings.lang)

@@ -1,0 +1,113 @@
+"""A real onescreen server process and a real headless Chromium for screen tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from incidents.keys import Keys
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    redis_url: str
+    keys: Keys
+    client: redis.Redis
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(
+        f"server did not answer {url} within {timeout} s:\n{log_path.read_text(errors='replace')}"
+    )
+
+
+@pytest.fixture(scope="module")
+def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`onescreen serve` in a subprocess on its own key prefix, so tests in other modules cannot disturb it."""
+    prefix = f"e2e{uuid.uuid4().hex[:8]}"
+    keys = Keys(prefix)
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_TICK_MS": "100"}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", process, log_path)
+        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, keys, client, process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for name in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(name)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} missing: run `make test` (it installs chromium) or apt install chromium"
+    )
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
