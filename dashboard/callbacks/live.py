@@ -9,6 +9,7 @@ because dcc.Graph redraws every figure change it receives and never skips a stal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -156,10 +157,8 @@ class LivePage:
                 # Coalesce: whatever arrives during the tick goes out together in the next push.
                 await asyncio.sleep(self.tick)
                 if not changed.is_set():
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(changed.wait(), timeout=IDLE_WAKE_S)
-                    except TimeoutError:
-                        pass
         except (WebsocketDisconnected, TimeoutError):
             log.debug("live page gone")
         finally:
