@@ -81,7 +81,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     except WireError as exc:
         print(f"rejected: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"id": payload.get("id"), "result": str(result)}, ensure_ascii=False))
+    print(json.dumps({"id": result.id, "outcome": str(result.outcome), "log_id": result.log_id}, ensure_ascii=False))
     return 0
 
 
