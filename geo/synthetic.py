@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +228,9 @@ def _outline(rng: np.random.Generator, inner: tuple[float, float], outer: tuple[
     def reach(hx: float, hy: float) -> Floats:
         return np.minimum(hx / np.maximum(np.abs(c), 1e-12), hy / np.maximum(np.abs(s), 1e-12))
 
-    noise = sum(rng.normal() / j * np.cos(j * th + rng.uniform(0, 2 * np.pi)) for j in range(1, 7))
+    noise: Floats = np.zeros(k)
+    for j in range(1, 7):  # a few low harmonics: a smooth, irregular radius
+        noise = noise + rng.normal() / j * np.cos(j * th + rng.uniform(0, 2 * np.pi))
     noise = (noise - noise.min()) / (noise.max() - noise.min())
     d_in, d_out = reach(*inner), reach(*outer)
     r = d_in + (d_out - d_in) * (0.3 + 0.6 * noise) * rng.uniform(0.93, 1.0, k)
@@ -276,7 +278,7 @@ class _Builder:
         # set_precision (unlike plain rounding) repairs sub-grid self-intersections it would create.
         return np.asarray(shapely.set_precision(shapely.transform(geoms, conv), 1e-9))
 
-    def gdf(self, data: dict[str, object], geoms: Geoms) -> gpd.GeoDataFrame:
+    def gdf(self, data: Mapping[str, object], geoms: Geoms) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
 
     # -- pipeline -----------------------------------------------------------
