@@ -323,39 +323,18 @@ def fmt_age(seconds: float, lang: str | None = DEFAULT_LANG) -> str:
 # ---- privacy ----------------------------------------------------------------------------------------
 
 
-def _mask_name_local(name: object) -> str:
-    """张三 → 张*, 张小明 → 张*明, 欧阳小明 → 欧**明 (ARCHITECTURE.md: screens and exports mask names)."""
-    s = "" if name is None else str(name).strip()
-    if len(s) <= 1:
-        return s
-    if len(s) == 2:
-        return s[0] + "*"
-    return s[0] + "*" * (len(s) - 2) + s[-1]
-
-
-def _mask_phone_local(phone: object) -> str:
-    """13812341234 → 138****1234."""
-    digits = "" if phone is None else "".join(ch for ch in str(phone) if ch.isdigit())
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
 def mask_name(name: object) -> str:
-    """Masked display name; prefers ``geo.privacy.mask_name`` so every screen masks the same way."""
-    try:
-        from geo.privacy import mask_name as geo_mask_name
-    except ImportError:
-        return _mask_name_local(name)
-    return str(geo_mask_name(name))
+    """张小明 → 张*明 (``geo.privacy.mask_name``: every screen and export masks the same way)."""
+    from geo.privacy import mask_name as _mask
+
+    return "" if name is None else _mask(str(name).strip())
 
 
 def mask_phone(phone: object) -> str:
-    try:
-        from geo.privacy import mask_phone as geo_mask_phone
-    except ImportError:
-        return _mask_phone_local(phone)
-    return str(geo_mask_phone(phone))
+    """13812341234 → 138****1234 (``geo.privacy.mask_phone``)."""
+    from geo.privacy import mask_phone as _mask
+
+    return "" if phone is None else _mask(str(phone))
 
 
 # ---- numbers ----------------------------------------------------------------------------------------

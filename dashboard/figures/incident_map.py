@@ -49,6 +49,7 @@ INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, 
 LAYER_MICRO_GRIDS = 0
 
 OPEN_STATUS_VALUES = frozenset({"reported", "dispatched", "accepted"})
+WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 
 # ---- colours ------------------------------------------------------------------------------------------
@@ -171,50 +172,21 @@ def grid_colorscale() -> list[list[Any]]:
 # ---- geometry ---------------------------------------------------------------------------------------
 
 
-def _round_coords(obj: Any, nd: int) -> Any:
-    if isinstance(obj, (list, tuple)):
-        if obj and isinstance(obj[0], (int, float)):
-            return [round(float(v), nd) for v in obj[:2]]
-        return [_round_coords(o, nd) for o in obj]
-    return obj
-
-
 def compact_geojson(
     gdf: Any,
     id_col: str,
     *,
     decimals: int = COORD_DECIMALS,
     properties: Sequence[str] = (),
+    tolerance_m: float = 2.0,
 ) -> dict[str, Any]:
-    """GeoDataFrame → FeatureCollection with ``feature.id = gdf[id_col]`` and rounded coordinates.
+    """GeoDataFrame → FeatureCollection (``feature.id = gdf[id_col]``), coverage-simplified, rounded.
 
-    Uses ``geo.display.to_geojson`` when the geo package provides it (same output contract).
+    Thin wrapper over ``geo.display.to_geojson`` with the map's default precision (5 decimals ≈ 1 m).
     """
-    try:
-        from geo.display import to_geojson  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        to_geojson = None
-    if to_geojson is not None:
-        try:
-            return dict(to_geojson(gdf, id_col=id_col, decimals=decimals, properties=list(properties)))
-        except TypeError:  # different signature: fall back to the local builder
-            pass
-    features = []
-    for row_id, geom, *props in zip(
-        gdf[id_col].astype(str), gdf.geometry, *(gdf[p] for p in properties), strict=True
-    ):
-        if geom is None or geom.is_empty:
-            continue
-        gi = geom.__geo_interface__
-        features.append(
-            {
-                "type": "Feature",
-                "id": row_id,
-                "properties": dict(zip(properties, props, strict=True)),
-                "geometry": {"type": gi["type"], "coordinates": _round_coords(gi["coordinates"], decimals)},
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
+    from geo.display import to_geojson
+
+    return to_geojson(gdf, id_col, tolerance_m=tolerance_m, decimals=decimals, properties=properties)
 
 
 def _iter_lonlat(geojson: Mapping[str, Any]) -> Iterable[tuple[float, float]]:
@@ -243,7 +215,7 @@ def geojson_bounds(geojson: Mapping[str, Any]) -> tuple[float, float, float, flo
 
 
 def fit_view(
-    bounds: tuple[float, float, float, float], viewport: tuple[int, int] = (1280, 860), padding: float = 0.92
+    bounds: tuple[float, float, float, float], viewport: tuple[int, int] = WALL_MAP_VIEWPORT, padding: float = 0.92
 ) -> tuple[dict[str, float], float]:
     """Centre and Web-Mercator zoom that fit ``bounds`` into a ``viewport`` (px) with some padding."""
     min_lon, min_lat, max_lon, max_lat = bounds
@@ -288,7 +260,7 @@ class MapBase:
         members: pd.DataFrame | None = None,
         micro_geojson: dict[str, Any] | None = None,
         community_geojson: dict[str, Any] | None = None,
-        viewport: tuple[int, int] = (1280, 860),
+        viewport: tuple[int, int] = WALL_MAP_VIEWPORT,
     ) -> MapBase:
         """From a FeatureCollection whose ``feature.id`` is the grid_id."""
         ids = [str(f["id"]) for f in geojson["features"]]
@@ -307,7 +279,7 @@ class MapBase:
         )
 
     @classmethod
-    def from_layers(cls, layers: Any, *, viewport: tuple[int, int] = (1280, 860)) -> MapBase:
+    def from_layers(cls, layers: Any, *, viewport: tuple[int, int] = WALL_MAP_VIEWPORT) -> MapBase:
         """From ``geo.layers.GeoLayers`` (duck-typed: grids, micro_grids, communities, members)."""
         return cls.from_geodataframes(
             layers.grids,
@@ -325,14 +297,11 @@ class MapBase:
         members: pd.DataFrame | None = None,
         micro_grids: Any = None,
         communities: Any = None,
-        viewport: tuple[int, int] = (1280, 860),
+        viewport: tuple[int, int] = WALL_MAP_VIEWPORT,
     ) -> MapBase:
         """From the demo layers (``grids`` with grid_id/name; optional micro_grids, communities, members)."""
         gj = compact_geojson(grids, "grid_id")
-        names = None
-        if "name" in grids.columns:
-            keep = [g is not None and not g.is_empty for g in grids.geometry]
-            names = [str(n) for n, k in zip(grids["name"], keep, strict=True) if k]
+        names = [str(n) for n in grids["name"]] if "name" in grids.columns else None
         micro = compact_geojson(micro_grids, "micro_grid_id") if micro_grids is not None else None
         comm = compact_geojson(communities, "community_id") if communities is not None else None
         return cls.from_geojson(
@@ -424,9 +393,7 @@ def _points(df: pd.DataFrame, lang: str, with_text: bool = True) -> dict[str, li
     return out
 
 
-def incident_trace_updates(
-    incidents: pd.DataFrame | None, lang: str = "zh"
-) -> dict[int, dict[str, list[Any]]]:
+def incident_trace_updates(incidents: pd.DataFrame | None, lang: str = "zh") -> dict[int, dict[str, list[Any]]]:
     """Per incident-trace index: ``{"lon", "lat", "customdata" (incident ids), "hovertext"}``.
 
     Every index in ``INCIDENT_TRACES`` is present (empty lists when nothing matches) so a Patch can
@@ -481,12 +448,12 @@ def build_incident_map(
 ) -> go.Figure:
     """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
 
-    ``show_legend``/``hover`` default to the theme: the wall has neither (HTML legend, display only),
-    the console has both.
+    ``show_legend`` defaults to off (both screens draw an HTML legend: layouts.components.map_legend);
+    ``hover`` defaults to the theme: off on the wall (display only), on in the console.
     """
     lang = i18n.norm_lang(lang)
     th = THEMES[theme]
-    legend_on = (theme == "console") if show_legend is None else show_legend
+    legend_on = bool(show_legend)
     hover_on = (theme == "console") if hover is None else hover
     hovertemplate = "%{hovertext}<extra></extra>" if hover_on else None
 
@@ -611,5 +578,11 @@ def build_incident_map(
         hoverlabel={"bgcolor": th.hover_bg, "font": {"family": FONT_FAMILY, "size": 13}},
         clickmode="event",
         dragmode="pan",
+        # read by assets/onescreen.js to scale a wall beyond 1920×1080 (zoom + log2(scale), sizes × scale)
+        meta={
+            "base_zoom": base.zoom,
+            "base_font_size": 14,
+            "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
+        },
     )
     return fig

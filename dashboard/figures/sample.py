@@ -185,18 +185,18 @@ class SampleKpis:
     mean_accept_min: float = 6.4
     mean_resolve_min: float = 142.0
     rework: int = 2
-    satisfaction: float = 0.968
+    satisfaction: float = 4.6
     by_category: dict[str, int] = field(default_factory=dict)
     by_community: dict[str, int] = field(default_factory=dict)
     trend_24h: list[int] = field(default_factory=list)
+    trend_start: float | None = None
 
 
 def sample_kpis(incidents: pd.DataFrame | None = None) -> SampleKpis:
     inc = sample_incidents() if incidents is None else incidents
     rng = np.random.default_rng(3)
     trend = (
-        np.array([2, 1, 1, 0, 0, 1, 3, 6, 9, 11, 10, 8, 7, 9, 10, 8, 7, 6, 8, 5, 4, 3, 2, 3])
-        + rng.integers(0, 3, 24)
+        np.array([2, 1, 1, 0, 0, 1, 3, 6, 9, 11, 10, 8, 7, 9, 10, 8, 7, 6, 8, 5, 4, 3, 2, 3]) + rng.integers(0, 3, 24)
     ).tolist()
     return SampleKpis(
         by_category={str(k): int(v) for k, v in inc["category"].value_counts().items()},
@@ -211,7 +211,5 @@ if __name__ == "__main__":  # preview: python -m dashboard.figures.sample [out.p
 
     base = sample_base()
     inc = sample_incidents()
-    fig = build_briefing(
-        base, sample_grid_states(inc, base.grid_ids), inc, sample_kpis(inc), street_name="翠苑街道"
-    )
+    fig = build_briefing(base, sample_grid_states(inc, base.grid_ids), inc, sample_kpis(inc), street_name="翠苑街道")
     print(render_png(fig, sys.argv[1] if len(sys.argv) > 1 else "briefing_sample.png"))

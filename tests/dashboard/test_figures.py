@@ -148,7 +148,7 @@ def test_wall_vs_console_theme(base: im.MapBase, incidents: pd.DataFrame) -> Non
     console = _fig(base, incidents, theme="console")
     bg = lambda f: f.layout.map.style["layers"][0]["paint"]["background-color"]  # noqa: E731
     assert bg(wall) != bg(console)
-    assert wall.layout.showlegend is False and console.layout.showlegend is True
+    assert wall.layout.showlegend is False and console.layout.showlegend is False
     assert wall.data[im.TRACE_REPORTED].hoverinfo == "skip"
     assert console.data[im.TRACE_REPORTED].hovertemplate
 

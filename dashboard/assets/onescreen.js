@@ -1,0 +1,124 @@
+/* onescreen client helpers (no external URLs, no dependencies beyond Plotly and the Dash renderer).
+ *  1. Live clock: every `.os-clock` / `.os-clock-date` shows Asia/Shanghai time, once a second.
+ *  2. Wall scaling: Plotly figures inside `.os-wall` carrying layout.meta.base_font_size get
+ *     font.size = base × (stage scale); maps with meta.base_zoom get zoom + log2(scale) and marker sizes
+ *     × scale, so a 3840×2160 wall shows the same picture as 1920×1080 at native resolution.
+ *  3. "Drawn" acknowledgement: after each plotly_afterplot of a live map, set the matching dcc.Store
+ *     ({n, t}) so the server can pace pushes by what the browser has actually drawn.
+ *  4. Urgent pulse hook (opt-in: add class `os-pulse` to the page root): animates the circle opacity of
+ *     traces whose `meta.pulse` is true directly on the MapLibre layer (no Plotly redraw, no afterplot).
+ */
+(function () {
+  "use strict";
+  var TZ = "Asia/Shanghai";
+  var ACK_STORES = { "wall-map": "wall-drawn", "console-map": "console-drawn" }; // layouts/ids.py
+  var fmtCache = {};
+
+  function fmt(lang, opts) {
+    var key = lang + JSON.stringify(opts);
+    if (!fmtCache[key]) {
+      fmtCache[key] = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", Object.assign({ timeZone: TZ }, opts));
+    }
+    return fmtCache[key];
+  }
+
+  function tickClock() {
+    var now = new Date();
+    document.querySelectorAll(".os-clock").forEach(function (el) {
+      var lang = el.getAttribute("data-lang") || "zh";
+      el.textContent = fmt(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }).format(now);
+    });
+    document.querySelectorAll(".os-clock-date").forEach(function (el) {
+      var lang = el.getAttribute("data-lang") || "zh";
+      var d = fmt(lang, { year: "numeric", month: lang === "en" ? "2-digit" : "long", day: "2-digit", weekday: "short" }).format(now);
+      el.textContent = d + (lang === "en" ? " · Beijing" : " 北京时间");
+    });
+  }
+
+  function stageScale() {
+    return Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
+  }
+
+  function scaleFonts(gd) {
+    if (!window.Plotly || !gd.layout || !gd.closest || !gd.closest(".os-wall")) return;
+    var base = gd.layout.meta && gd.layout.meta.base_font_size;
+    if (!base) return;
+    var want = Math.round(base * stageScale() * 10) / 10;
+    var cur = gd.layout.font && gd.layout.font.size;
+    if (!cur || Math.abs(cur - want) > 0.4) window.Plotly.relayout(gd, { "font.size": want });
+  }
+
+  function scaleMap(gd) {
+    var meta = gd.layout && gd.layout.meta;
+    if (!window.Plotly || !meta || meta.base_zoom === undefined || !gd.closest(".os-wall")) return;
+    var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    // before MapLibre's first load, the initial view would override a relayout: retry on the next tick
+    if (!sub || !sub.map || !sub.map.loaded()) return;
+    var s = stageScale();
+    var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
+    if (Math.abs(sub.map.getZoom() - zoom) > 0.02) window.Plotly.relayout(gd, { "map.zoom": zoom });
+    var sizes = meta.marker_sizes || {};
+    var idx = [], vals = [];
+    Object.keys(sizes).forEach(function (k) {
+      var i = +k, want = Math.round(sizes[k] * s * 10) / 10;
+      var tr = gd.data[i];
+      if (tr && tr.marker && Math.abs((tr.marker.size || 0) - want) > 0.05) { idx.push(i); vals.push(want); }
+    });
+    if (idx.length) window.Plotly.restyle(gd, { "marker.size": vals }, idx);
+  }
+
+  function ack(gd) {
+    var host = gd.parentElement && gd.parentElement.closest("[id]");
+    var storeId = host && ACK_STORES[host.id];
+    if (!storeId || !window.dash_clientside || !window.dash_clientside.set_props) return;
+    gd._osAckN = (gd._osAckN || 0) + 1;
+    window.dash_clientside.set_props(storeId, { data: { n: gd._osAckN, t: Date.now() } });
+  }
+
+  function attach() {
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      if (gd._osHooked) scaleMap(gd); // idempotent; catches the first MapLibre load
+      if (gd._osHooked || !gd.on) return;
+      gd._osHooked = true;
+      gd.on("plotly_afterplot", function () {
+        ack(gd);
+        // defer: a relayout/restyle issued inside afterplot is not applied to the MapLibre map
+        setTimeout(function () {
+          scaleFonts(gd);
+          scaleMap(gd);
+        }, 0);
+      });
+      scaleFonts(gd);
+      scaleMap(gd);
+    });
+  }
+
+  var pulseOn = false;
+  function pulse() {
+    if (!document.querySelector(".os-pulse")) return;
+    pulseOn = !pulseOn;
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+      var map = sub && sub.map;
+      if (!map || !gd._fullData) return;
+      gd._fullData.forEach(function (tr) {
+        if (!tr.meta || !tr.meta.pulse) return;
+        var layer = "plotly-trace-layer-" + tr.uid + "-circle";
+        if (!map.getLayer(layer)) return;
+        map.setPaintProperty(layer, "circle-opacity-transition", { duration: 550, delay: 0 });
+        map.setPaintProperty(layer, "circle-opacity", pulseOn ? 0.95 : 0.25);
+      });
+    });
+  }
+
+  window.addEventListener("resize", function () {
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      scaleFonts(gd);
+      scaleMap(gd);
+    });
+  });
+  setInterval(tickClock, 1000);
+  setInterval(attach, 500);
+  setInterval(pulse, 700);
+  document.addEventListener("DOMContentLoaded", tickClock);
+})();

@@ -1,0 +1,181 @@
+"""The officials' console (``/``): light theme, the same map with layer toggles, filters, language switch
+and an incident detail panel (filled by callbacks via ``components.incident_detail``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard import i18n
+from dashboard.figures.incident_map import MAP_STATUSES
+from dashboard.figures.kpi import BRIEFING_KPIS, kpi_tiles
+
+from . import components as c
+from . import ids
+from .ids import Console
+
+MAP_CONFIG: dcc.Graph.Config = {
+    "displaylogo": False,
+    "scrollZoom": True,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"],
+}
+DEFAULT_LAYERS: tuple[str, ...] = (ids.LAYER_GRIDS, ids.LAYER_MEMBERS, ids.LAYER_INCIDENTS)
+
+
+def layer_options(lang: str = "zh") -> list[dict[str, str]]:
+    return [{"label": i18n.layer_label(k, lang), "value": k} for k in ids.CONSOLE_LAYERS]
+
+
+def status_options(lang: str = "zh") -> list[dict[str, str]]:
+    return [{"label": i18n.status_label(s, lang), "value": str(s)} for s in MAP_STATUSES]
+
+
+def community_options(communities: Mapping[str, str] | None) -> list[dict[str, str]]:
+    """``{community_id: name}`` → dropdown options (sorted by name)."""
+    items = sorted((communities or {}).items(), key=lambda kv: kv[1])
+    return [{"label": name, "value": cid} for cid, name in items]
+
+
+def dropdown_labels(lang: str = "zh") -> dict[str, str]:
+    if i18n.norm_lang(lang) == "zh":
+        return {
+            "select_all": "全选",
+            "deselect_all": "全不选",
+            "selected_count": "已选 {num_selected} 项",
+            "search": "搜索",
+            "clear_search": "清除",
+            "clear_selection": "清除选择",
+            "no_options_found": "无匹配项",
+        }
+    return {}
+
+
+def _control(label: str, control: Any) -> html.Div:
+    return html.Div([html.Label(label, className="os-control__label"), control], className="os-control")
+
+
+def console_layout(
+    *,
+    street_name: str | None = None,
+    lang: str = "zh",
+    figure: go.Figure | dict[str, Any] | None = None,
+    kpis: Any = None,
+    communities: Mapping[str, str] | None = None,
+    version: str | None = None,
+) -> html.Div:
+    """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
+    ``communities``: ``{community_id: name}`` for the filter."""
+    lang = i18n.norm_lang(lang)
+    street = street_name or i18n.t("street.placeholder", lang)
+    controls = html.Aside(
+        className="os-console__controls",
+        children=[
+            _control(
+                i18n.t("console.layers", lang),
+                dcc.Checklist(
+                    id=Console.LAYERS,
+                    options=layer_options(lang),
+                    value=list(DEFAULT_LAYERS),
+                    className="os-checklist",
+                    inputClassName="os-checklist__input",
+                    labelClassName="os-checklist__label",
+                ),
+            ),
+            _control(
+                i18n.t("console.filter_status", lang),
+                dcc.Dropdown(
+                    id=Console.STATUS_FILTER,
+                    options=status_options(lang),
+                    value=[],
+                    multi=True,
+                    placeholder=i18n.t("console.all", lang),
+                    labels=dropdown_labels(lang),  # type: ignore[arg-type]
+                    className="os-dropdown",
+                ),
+            ),
+            _control(
+                i18n.t("console.filter_community", lang),
+                dcc.Dropdown(
+                    id=Console.COMMUNITY_FILTER,
+                    options=community_options(communities),
+                    value=[],
+                    multi=True,
+                    placeholder=i18n.t("console.all", lang),
+                    labels=dropdown_labels(lang),  # type: ignore[arg-type]
+                    className="os-dropdown",
+                ),
+            ),
+            html.Div(c.map_legend(lang, theme="console"), className="os-console__legend"),
+        ],
+    )
+    lang_switch = dcc.RadioItems(
+        id=Console.LANG,
+        options=[
+            {"label": i18n.t("lang.zh", lang), "value": "zh"},
+            {"label": i18n.t("lang.en", lang), "value": "en"},
+        ],
+        value=lang,
+        inline=True,
+        className="os-lang",
+        inputClassName="os-lang__input",
+        labelClassName="os-lang__label",
+    )
+    return html.Div(
+        id=Console.ROOT,
+        className="os-console",
+        lang="zh-CN" if lang == "zh" else "en",
+        children=[
+            c.header(
+                title=i18n.t("console.title", lang, street=street),
+                title_id=Console.TITLE,
+                clock_id=Console.CLOCK,
+                lang=lang,
+                extra=html.Div(
+                    [
+                        html.Span(id=Console.STATUS_DOT, className="os-live-dot is-live", title="live"),
+                        lang_switch,
+                    ],
+                    className="os-header__tools",
+                ),
+            ),
+            c.feed_lost_banner(Console.BANNER, lang),
+            c.kpi_row(kpi_tiles(kpis, BRIEFING_KPIS, lang), "console", row_id=Console.KPIS),
+            html.Main(
+                className="os-console__main",
+                children=[
+                    controls,
+                    html.Div(
+                        className="os-console__map os-frame",
+                        children=dcc.Graph(
+                            id=Console.MAP,
+                            figure=figure if figure is not None else go.Figure(),
+                            config=MAP_CONFIG,
+                            responsive=True,
+                            className="os-graph os-graph--map",
+                            style={"height": "100%", "width": "100%"},
+                        ),
+                    ),
+                    html.Aside(
+                        className="os-console__detail",
+                        children=[
+                            html.Div(
+                                [
+                                    html.H2(i18n.t("console.detail", lang), className="os-panel__title"),
+                                    html.Button("×", id=Console.DETAIL_CLOSE, className="os-detail__close", n_clicks=0),
+                                ],
+                                className="os-panel__head",
+                            ),
+                            html.Div(c.incident_detail(None, lang=lang), id=Console.DETAIL, className="os-detail"),
+                        ],
+                    ),
+                ],
+            ),
+            dcc.Store(id=Console.STORE_SELECTED, data=None),
+            dcc.Store(id=Console.STORE_VERSION, data=version),
+            dcc.Store(id=Console.STORE_DRAWN, data={"n": 0, "t": 0}),
+        ],
+    )

@@ -1,0 +1,71 @@
+"""Every component id, per screen. Callbacks import these; nobody types an id string twice."""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class Wall:
+    """The big screen ``/wall``."""
+
+    ROOT: Final = "wall-root"
+    STAGE: Final = "wall-stage"
+    TITLE: Final = "wall-title"
+    CLOCK: Final = "wall-clock"  # filled client-side by assets/wall.js (Asia/Shanghai), no callback
+    MAP: Final = "wall-map"
+    KPIS: Final = "wall-kpis"
+    FEED: Final = "wall-feed"  # children: list of feed items (components.feed_items)
+    TREND: Final = "wall-trend"  # dcc.Graph, 24 h trend
+    CATEGORY: Final = "wall-category"  # dcc.Graph, open by category
+    BANNER: Final = "wall-feed-lost"  # "feed lost" banner; toggle its `className` / `hidden`
+    STATUS_DOT: Final = "wall-status-dot"  # connection indicator in the header
+    UPDATED: Final = "wall-updated"  # "last update" time text
+    # stores for the live callbacks
+    STORE_VERSION: Final = "wall-version"  # last version token ("boot:version") pushed to this page
+    STORE_DRAWN: Final = "wall-drawn"  # browser "drawn" ack: {"n": int, "t": ms} set on plotly_afterplot
+    STORE_LANG: Final = "wall-lang"
+
+
+class Console:
+    """The officials' page ``/``."""
+
+    ROOT: Final = "console-root"
+    TITLE: Final = "console-title"
+    CLOCK: Final = "console-clock"
+    MAP: Final = "console-map"
+    KPIS: Final = "console-kpis"
+    LAYERS: Final = "console-layers"  # dcc.Checklist of layer keys (LAYER_* below)
+    STATUS_FILTER: Final = "console-status-filter"  # dcc.Dropdown multi, status values
+    COMMUNITY_FILTER: Final = "console-community-filter"  # dcc.Dropdown multi, community ids
+    LANG: Final = "console-lang"  # dcc.RadioItems "zh"/"en"
+    BANNER: Final = "console-feed-lost"
+    STATUS_DOT: Final = "console-status-dot"
+    DETAIL: Final = "console-detail"  # container; children = incident_detail(...)
+    DETAIL_TITLE: Final = "console-detail-title"
+    DETAIL_BODY: Final = "console-detail-body"
+    DETAIL_CLOSE: Final = "console-detail-close"
+    STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
+    STORE_VERSION: Final = "console-version"
+    STORE_DRAWN: Final = "console-drawn"
+
+
+# Layer toggle values (console checklist); incident statuses use the Status values themselves.
+LAYER_GRIDS: Final = "grids"
+LAYER_MICRO_GRIDS: Final = "micro_grids"
+LAYER_MEMBERS: Final = "members"
+LAYER_INCIDENTS: Final = "incidents"
+CONSOLE_LAYERS: Final = (LAYER_GRIDS, LAYER_MICRO_GRIDS, LAYER_MEMBERS, LAYER_INCIDENTS)
+
+
+def kpi_value_id(key: str, screen: str = "wall") -> str:
+    """Id of a KPI tile's value span, e.g. ``wall-kpi-open-value``."""
+    return f"{screen}-kpi-{key}-value"
+
+
+def kpi_tile_id(key: str, screen: str = "wall") -> str:
+    """Id of a KPI tile (its className carries the severity)."""
+    return f"{screen}-kpi-{key}"
+
+
+def all_ids(cls: type) -> list[str]:
+    return [v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)]

@@ -1,0 +1,156 @@
+"""The big-screen wall (``/wall``): dark, display-only, designed on a 1920×1080 stage.
+
+Scaling: every size in assets/onescreen.css is a multiple of ``--u`` = min(100vw/1920, 100vh/1080), so the
+stage fills a 1920×1080 or 3840×2160 screen at native resolution (no CSS transform: the map canvas stays
+crisp and Plotly's pointer maths stays right). Plotly fonts are scaled by assets/wall.js from each
+figure's ``layout.meta.base_font_size``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard import i18n
+from dashboard.figures.kpi import WALL_KPIS, category_bar_figure, kpi_tiles, trend_figure
+
+from . import components as c
+from .ids import Wall
+
+MAP_CONFIG: dcc.Graph.Config = {
+    "displayModeBar": False,
+    "scrollZoom": False,
+    "doubleClick": False,
+    "showTips": False,
+    "responsive": True,
+}
+CHART_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "staticPlot": True, "responsive": True}
+
+
+def wall_side_figures(kpis: Any, lang: str = "zh", now: float | None = None) -> tuple[go.Figure, go.Figure]:
+    """(24 h trend, open by category) for the sidebar; callbacks reuse this for updates."""
+    trend = trend_figure(
+        getattr(kpis, "trend_24h", None) if kpis is not None else None,
+        trend_start=getattr(kpis, "trend_start", None) if kpis is not None else None,
+        now=now,
+        lang=lang,
+        theme="wall",
+    )
+    cats = category_bar_figure(
+        getattr(kpis, "by_category", None) if kpis is not None else None, lang=lang, top=6, theme="wall"
+    )
+    return trend, cats
+
+
+def _panel(title: str, body: Any, cls: str = "", extra: Any = None) -> html.Section:
+    return html.Section(
+        className=f"os-panel {cls}".strip(),
+        children=[
+            html.Div([html.H2(title, className="os-panel__title"), extra], className="os-panel__head"),
+            html.Div(body, className="os-panel__body"),
+        ],
+    )
+
+
+def wall_layout(
+    *,
+    street_name: str | None = None,
+    lang: str = "zh",
+    figure: go.Figure | dict[str, Any] | None = None,
+    kpis: Any = None,
+    feed: pd.DataFrame | None = None,
+    now: float | None = None,
+    version: str | None = None,
+    pulse: bool = False,
+) -> html.Div:
+    """The wall page. ``figure``: ``build_incident_map(..., theme="wall")``; ``kpis``: the KPI object;
+    ``feed``: latest incidents (``SituationView.latest(n)``); ``version``: initial version token;
+    ``pulse``: animate urgent markers (assets/onescreen.js, off by default: costs GPU/CPU on every frame)."""
+    lang = i18n.norm_lang(lang)
+    street = street_name or i18n.t("street.placeholder", lang)
+    trend_fig, cat_fig = wall_side_figures(kpis, lang, now)
+    return html.Div(
+        id=Wall.ROOT,
+        className="os-wall os-pulse" if pulse else "os-wall",
+        lang="zh-CN" if lang == "zh" else "en",
+        children=[
+            html.Div(
+                id=Wall.STAGE,
+                className="os-stage",
+                children=[
+                    c.header(
+                        title=i18n.t("wall.title", lang, street=street),
+                        title_id=Wall.TITLE,
+                        clock_id=Wall.CLOCK,
+                        subtitle=i18n.t("app.subtitle", lang),
+                        lang=lang,
+                        extra=html.Span(id=Wall.STATUS_DOT, className="os-live-dot is-live", title="live"),
+                    ),
+                    c.kpi_row(kpi_tiles(kpis, WALL_KPIS, lang), "wall", row_id=Wall.KPIS),
+                    html.Main(
+                        className="os-wall__main",
+                        children=[
+                            html.Div(
+                                className="os-wall__map os-frame",
+                                children=[
+                                    dcc.Graph(
+                                        id=Wall.MAP,
+                                        figure=figure if figure is not None else go.Figure(),
+                                        config=MAP_CONFIG,
+                                        responsive=True,
+                                        className="os-graph os-graph--map",
+                                        style={"height": "100%", "width": "100%"},
+                                    ),
+                                    c.map_legend(lang),
+                                ],
+                            ),
+                            html.Aside(
+                                className="os-wall__side",
+                                children=[
+                                    _panel(
+                                        i18n.t("kpi.trend_24h", lang),
+                                        dcc.Graph(
+                                            id=Wall.TREND,
+                                            figure=trend_fig,
+                                            config=CHART_CONFIG,
+                                            responsive=True,
+                                            className="os-graph os-graph--chart",
+                                        ),
+                                        "os-panel--trend",
+                                    ),
+                                    _panel(
+                                        i18n.t("kpi.by_category", lang),
+                                        dcc.Graph(
+                                            id=Wall.CATEGORY,
+                                            figure=cat_fig,
+                                            config=CHART_CONFIG,
+                                            responsive=True,
+                                            className="os-graph os-graph--chart",
+                                        ),
+                                        "os-panel--category",
+                                    ),
+                                    _panel(
+                                        i18n.t("feed.title", lang),
+                                        html.Ul(c.feed_items(feed, lang), id=Wall.FEED, className="os-feed"),
+                                        "os-panel--feed",
+                                        extra=html.Span(
+                                            i18n.fmt_time(now, "%H:%M:%S") if now else "",
+                                            id=Wall.UPDATED,
+                                            className="os-panel__meta",
+                                        ),
+                                    ),
+                                ],
+                            ),
+                        ],
+                    ),
+                    c.feed_lost_banner(Wall.BANNER, lang),
+                ],
+            ),
+            dcc.Store(id=Wall.STORE_VERSION, data=version),
+            dcc.Store(id=Wall.STORE_DRAWN, data={"n": 0, "t": 0}),
+            dcc.Store(id=Wall.STORE_LANG, data=lang),
+        ],
+    )
