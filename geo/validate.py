@@ -79,14 +79,19 @@ class Problem:
         return f"{where}: {self.reason}"
 
 
+_MAX_LINES = 100
+
+
 class GeoValidationError(ValueError):
     """Every problem found in a data set, raised once."""
 
     def __init__(self, source: str, problems: Iterable[Problem]) -> None:
         self.source = source
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+        shown = [f"  - {p}" for p in self.problems[:_MAX_LINES]]
+        if len(self.problems) > _MAX_LINES:  # the full list stays in .problems
+            shown.append(f"  … and {len(self.problems) - _MAX_LINES} more")
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n" + "\n".join(shown))
 
 
 def _feature_ids(gdf: pd.DataFrame, id_column: str) -> list[str]:

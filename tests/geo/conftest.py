@@ -1,0 +1,45 @@
+"""Shared fixtures: a small generated data set (fast) and the committed demo file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+from geo.layers import GeoLayers, read_layers
+from geo.synthetic import Scale, build, generate
+
+DEMO_GPKG = Path(__file__).resolve().parents[2] / "data" / "demo" / "onescreen_demo.gpkg"
+SMALL = Scale(
+    name="small",
+    communities=4,
+    comprehensive_grids=16,
+    dedicated_grids=4,
+    micro_grids_per_grid=3.0,
+    members=400,
+    households=1200,
+    volunteer_teams=4,
+    units=6,
+)
+SMALL_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_frames() -> dict[str, gpd.GeoDataFrame]:
+    return build(SMALL_SEED, SMALL)
+
+
+@pytest.fixture(scope="session")
+def small_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("small"), seed=SMALL_SEED, scale=SMALL, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_layers(small_gpkg: Path) -> GeoLayers:
+    return read_layers(small_gpkg)
+
+
+@pytest.fixture(scope="session")
+def demo_layers() -> GeoLayers:
+    return read_layers(DEMO_GPKG)
