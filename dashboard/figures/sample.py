@@ -212,4 +212,5 @@ if __name__ == "__main__":  # preview: python -m dashboard.figures.sample [out.p
     base = sample_base()
     inc = sample_incidents()
     fig = build_briefing(base, sample_grid_states(inc, base.grid_ids), inc, sample_kpis(inc), street_name="翠苑街道")
-    print(render_png(fig, sys.argv[1] if len(sys.argv) > 1 else "briefing_sample.png"))
+    out = sys.argv[1] if len(sys.argv) > 1 else "briefing_sample.png"
+    print(out, len(render_png(fig, out)), "bytes")
