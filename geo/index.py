@@ -12,12 +12,12 @@ import shapely
 from pyproj import Transformer
 from shapely import STRtree
 
+from geo._tiling import ragged_rank
 from geo.layers import GeoLayers
 
 ArrayLike = npt.ArrayLike
 LOCATE_COLUMNS = ["micro_grid_id", "grid_id", "community_id"]
 NEAREST_COLUMNS = ["member_id", "name", "role", "grid_id", "skills", "distance_m", "query_index"]
-_CHUNK_CELLS = 4_000_000  # query × candidate distances computed per block (~32 MB of float64)
 
 
 class SpatialIndex:
@@ -36,7 +36,7 @@ class SpatialIndex:
         self._member_cols = {c: m[c].to_numpy(dtype=object) for c in ("member_id", "name", "role", "grid_id", "skills")}
         self._on_duty = m["on_duty"].to_numpy(dtype=bool)
         self._roles = m["role"].to_numpy(dtype=object)
-        self._candidates: dict[tuple[bool, frozenset[str] | None], npt.NDArray[np.intp]] = {}
+        self._eligible: dict[tuple[bool, frozenset[str] | None], npt.NDArray[np.bool_]] = {}
 
     def locate(self, lon: ArrayLike, lat: ArrayLike) -> pd.DataFrame:
         """Micro-grid, grid and community of each point ("" outside every grid, or for NaN input).
@@ -64,14 +64,24 @@ class SpatialIndex:
         x, y = self._to_metric.transform(np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float)))
         return np.column_stack([x, y])
 
-    def _members_for(self, on_duty_only: bool, roles: Iterable[str] | None) -> npt.NDArray[np.intp]:
+    def _eligible_members(self, on_duty_only: bool, roles: Iterable[str] | None) -> npt.NDArray[np.bool_]:
         key = (on_duty_only, None if roles is None else frozenset(roles))
-        if key not in self._candidates:
+        if key not in self._eligible:
             mask = self._on_duty.copy() if on_duty_only else np.ones(len(self._on_duty), dtype=bool)
             if key[1] is not None:
                 mask &= np.isin(self._roles, list(key[1]))
-            self._candidates[key] = np.flatnonzero(mask)
-        return self._candidates[key]
+            self._eligible[key] = mask
+        return self._eligible[key]
+
+    @cached_property
+    def _member_extent(self) -> tuple[float, float]:
+        """(bounding-box area m², diagonal m) of all members."""
+        span = self.members_xy.max(axis=0) - self.members_xy.min(axis=0) if len(self.members_xy) else np.zeros(2)
+        return float(max(span[0] * span[1], 1.0)), float(np.hypot(*span)) + 1.0
+
+    @cached_property
+    def _member_tree(self) -> STRtree:
+        return STRtree(shapely.points(self.members_xy))
 
     def nearest_members(
         self,
@@ -85,34 +95,45 @@ class SpatialIndex:
         """The ``n`` nearest members of each query point, sorted by (query_index, distance_m).
 
         Distances are straight-line metres in ``layers.metric_crs`` (UTM; < 0.1 % from geodesic here).
-        Exact brute force in numpy, chunked: ~1 ms per query point at 100,000 members.
+        Exact: an STRtree radius search that doubles the radius for queries with fewer than ``n`` eligible
+        members inside it; ties are broken by member order.
         """
         q = self.to_metric(lon, lat)
-        cand = self._members_for(on_duty_only, roles)
-        k = min(n, len(cand))
-        if k <= 0 or not len(q):
+        eligible = self._eligible_members(on_duty_only, roles)
+        n_eligible = int(eligible.sum())
+        if n <= 0 or not n_eligible or not len(q):
             return pd.DataFrame({c: pd.Series(dtype=float if c == "distance_m" else object) for c in NEAREST_COLUMNS})
-        cxy = self.members_xy[cand]
-        step = max(1, _CHUNK_CELLS // len(cand))
-        picks, dists = [], []
-        for s in range(0, len(q), step):
-            block = q[s : s + step]
-            d = np.hypot(block[:, :1] - cxy[:, 0], block[:, 1:] - cxy[:, 1])
-            part = (
-                np.argpartition(d, k - 1, axis=1)[:, :k]
-                if k < len(cand)
-                else np.tile(np.arange(len(cand)), (len(block), 1))
-            )
-            dd = np.take_along_axis(d, part, axis=1)
-            order = np.lexsort((part, dd), axis=1)  # distance, then member order for ties
-            picks.append(np.take_along_axis(part, order, axis=1))
-            dists.append(np.take_along_axis(dd, order, axis=1))
-        idx = cand[np.concatenate(picks)].ravel()
-        dist = np.concatenate(dists).ravel()
-        query = np.repeat(np.arange(len(q)), k)
-        keep = np.isfinite(dist) if max_distance_m is None else dist <= max_distance_m
-        idx, dist, query = idx[keep], dist[keep], query[keep]
-        out = pd.DataFrame({c: v[idx] for c, v in self._member_cols.items()})
-        out["distance_m"] = dist
-        out["query_index"] = query
+        xy = self.members_xy
+        area, extent = self._member_extent
+        # Start where ~4n eligible members are expected inside the circle.
+        radius = float(np.sqrt(4 * n * area / (np.pi * n_eligible)))
+        cap = np.inf if max_distance_m is None else float(max_distance_m)
+        pts = shapely.points(q)
+        finite = np.isfinite(q).all(axis=1)
+        pending = np.flatnonzero(finite)
+        found: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]] = []
+        while pending.size:
+            r = min(radius, cap)
+            qi, mj = self._member_tree.query(pts[pending], predicate="dwithin", distance=r)
+            ok = eligible[mj]
+            qi, mj = pending[qi[ok]], mj[ok]
+            d = np.hypot(q[qi, 0] - xy[mj, 0], q[qi, 1] - xy[mj, 1])
+            inside = d <= r
+            qi, mj, d = qi[inside], mj[inside], d[inside]
+            count = np.bincount(qi, minlength=len(q))[pending]
+            done = (count >= n) | (r >= cap) | (r >= extent)
+            sel = np.isin(qi, pending[done])
+            found.append((qi[sel], mj[sel], d[sel]))
+            pending = pending[~done]
+            radius *= 2
+        qi = np.concatenate([f[0] for f in found])
+        mj = np.concatenate([f[1] for f in found])
+        d = np.concatenate([f[2] for f in found])
+        order = np.lexsort((mj, d, qi))
+        qi, mj, d = qi[order], mj[order], d[order]
+        top = ragged_rank(qi) < n
+        qi, mj, d = qi[top], mj[top], d[top]
+        out = pd.DataFrame({c: v[mj] for c, v in self._member_cols.items()})
+        out["distance_m"] = d
+        out["query_index"] = qi
         return out

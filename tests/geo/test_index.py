@@ -117,3 +117,23 @@ def test_nearest_members_many_queries(demo_index: SpatialIndex) -> None:
 def test_members_xy_cached(demo_index: SpatialIndex) -> None:
     assert demo_index.members_xy is demo_index.members_xy
     assert demo_index.members_xy.shape == (3000, 2)
+
+
+@pytest.mark.parametrize(("roles", "max_d"), [(None, None), (["网格长"], None), (None, 300.0)])
+def test_nearest_members_matches_brute_force(
+    demo_layers: GeoLayers, demo_index: SpatialIndex, roles: list[str] | None, max_d: float | None
+) -> None:
+    rng = np.random.default_rng(5)
+    b = demo_layers.street.total_bounds
+    lon = np.r_[rng.uniform(b[0] - 0.05, b[2] + 0.05, 60), np.nan]  # some far outside, one NaN
+    lat = np.r_[rng.uniform(b[1] - 0.05, b[3] + 0.05, 60), 30.3]
+    got = demo_index.nearest_members(lon, lat, n=6, roles=roles, max_distance_m=max_d)
+    m = demo_layers.members
+    mask = m["on_duty"].to_numpy() & (m["role"].isin(roles).to_numpy() if roles else True)
+    mxy = demo_index.members_xy[mask]
+    q = demo_index.to_metric(lon, lat)
+    for i in range(len(lon)):
+        d = np.sort(np.hypot(mxy[:, 0] - q[i, 0], mxy[:, 1] - q[i, 1]))[:6]
+        d = d[np.isfinite(d) & (d <= (max_d if max_d is not None else np.inf))]
+        mine = got.loc[got.query_index == i, "distance_m"].to_numpy()
+        np.testing.assert_allclose(mine, d, rtol=1e-12)
