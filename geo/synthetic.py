@@ -214,10 +214,6 @@ def _allocate(total: int, weights: Floats, minimum: int) -> Ints:
     return out + minimum
 
 
-def _utm_epsg(lon: float, lat: float) -> int:
-    return (32600 if lat >= 0 else 32700) + int((lon + 180) // 6) + 1
-
-
 def _outline(rng: np.random.Generator, inner: tuple[float, float], outer: tuple[float, float]) -> shapely.Polygon:
     """Irregular star-shaped outline (lon/lat) around DEMO_CENTER: contains the ``inner`` half-size box and
     stays inside the ``outer`` one."""
