@@ -393,31 +393,34 @@ def _points(df: pd.DataFrame, lang: str, with_text: bool = True) -> dict[str, li
     return out
 
 
-def incident_trace_updates(incidents: pd.DataFrame | None, lang: str = "zh") -> dict[int, dict[str, list[Any]]]:
+def incident_trace_updates(
+    incidents: pd.DataFrame | None, lang: str = "zh", *, hover: bool = True
+) -> dict[int, dict[str, list[Any]]]:
     """Per incident-trace index: ``{"lon", "lat", "customdata" (incident ids), "hovertext"}``.
 
     Every index in ``INCIDENT_TRACES`` is present (empty lists when nothing matches) so a Patch can
     overwrite each trace wholesale. Cancelled incidents are not drawn. Halo/urgent cover open incidents only.
+    ``hover=False`` (the wall has no hover) leaves ``hovertext`` out, roughly halving a live patch.
     """
     lang = i18n.norm_lang(lang)
-    empty: dict[str, list[Any]] = {"lon": [], "lat": [], "customdata": [], "hovertext": []}
-    out: dict[int, dict[str, list[Any]]] = {i: {k: [] for k in empty} for i in INCIDENT_TRACES}
+    keys = ("lon", "lat", "customdata", "hovertext") if hover else ("lon", "lat", "customdata")
+    out: dict[int, dict[str, list[Any]]] = {i: {k: [] for k in keys} for i in INCIDENT_TRACES}
     if incidents is None or len(incidents) == 0:
         return out
     df = incidents[incidents["lon"].notna() & incidents["lat"].notna()]
     status = df["status"].astype(str)
     for s, idx in TRACE_STATUS.items():
-        out[idx] = _points(df[status == s], lang)
+        out[idx] = _points(df[status == s], lang, hover)
     is_open = status.isin(OPEN_STATUS_VALUES)
     if "overdue" in df.columns:
-        out[TRACE_OVERDUE_HALO] = _points(df[is_open & df["overdue"].fillna(False).astype(bool)], lang)
+        out[TRACE_OVERDUE_HALO] = _points(df[is_open & df["overdue"].fillna(False).astype(bool)], lang, hover)
     urgent = (
         df["urgent"].fillna(False).astype(bool)
         if "urgent" in df.columns
         else (df["priority"].astype(str) == "urgent" if "priority" in df.columns else None)
     )
     if urgent is not None:
-        out[TRACE_URGENT] = _points(df[is_open & urgent], lang)
+        out[TRACE_URGENT] = _points(df[is_open & urgent], lang, hover)
     return out
 
 

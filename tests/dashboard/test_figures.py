@@ -104,6 +104,9 @@ def test_trace_updates_from_dataframe() -> None:
     assert all("e" not in v["customdata"] for v in u.values())
     assert "消防通道被占用" in u[im.TRACE_REPORTED]["hovertext"][0]
     assert "矛盾纠纷" in u[im.TRACE_ACCEPTED]["hovertext"][0]  # empty title → category
+    lean = im.incident_trace_updates(df, "zh", hover=False)
+    assert set(lean[im.TRACE_REPORTED]) == {"lon", "lat", "customdata"}
+    assert lean[im.TRACE_ACCEPTED]["customdata"] == ["b", "c"]
     en = im.incident_trace_updates(df, "en")
     assert "Accepted" in en[im.TRACE_ACCEPTED]["hovertext"][0]
     assert im.incident_trace_updates(df.iloc[0:0], "zh")[im.TRACE_REPORTED] == {
