@@ -107,23 +107,24 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_data(args: argparse.Namespace) -> int:
-    from geo.synthetic import generate_cli
+    from geo.synthetic import generate
 
-    out = generate_cli(args.out, seed=args.seed, scale=args.scale, grids=args.grids, members=args.members)
+    out = generate(args.out, seed=args.seed, scale=args.scale, grids=args.grids, members=args.members)
     print(f"wrote {out}")
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from geo.layers import read_layers
-    from geo.validate import GeoValidationError
+    from geo.validate import LAYER_SPECS, GeoValidationError
 
     try:
         layers = read_layers(args.path)
     except GeoValidationError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(f"{args.path}: OK — {layers.summary()}")
+    counts = ", ".join(f"{name} {len(layers.layer(name))}" for name in LAYER_SPECS)
+    print(f"{args.path}: OK — {counts}")
     return 0
 
 
@@ -143,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="embedded Redis + demo data + simulator + dashboard")
     _add_server_options(p)
     _add_redis_option(p)
-    p.add_argument("--rate", type=float, default=2.0, help="simulated new incidents per second (default 2)")
+    p.add_argument("--rate", type=float, default=0.3, help="simulated new incidents per second (default 0.3)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="the dashboard alone, on $REDIS_URL")
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="realistic incidents moving through their lifecycle")
     _add_redis_option(p)
     p.add_argument("--data", type=Path)
-    p.add_argument("--rate", type=float, default=2.0, help="new incidents per second")
+    p.add_argument("--rate", type=float, default=0.3, help="new incidents per second")
     p.add_argument("--backfill", type=float, default=0.0, help="hours of history to write first")
     p.set_defaults(func=cmd_simulate)
 

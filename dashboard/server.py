@@ -97,7 +97,7 @@ def run_server(settings: Settings, *, embedded_redis: bool, simulate_rate: float
             flush=True,
         )
         config = uvicorn.Config(
-            app.server, host=settings.host, port=settings.port, log_level="warning", ws="websockets"
+            app.server, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio"
         )
         uvicorn.Server(config).run()
     return 0
