@@ -91,7 +91,7 @@ def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext) -> Fram
     return Frame(
         version_token=view.version_token,
         grid_z=grid_fill_z(base.grid_ids, view.grid_states),
-        traces=incident_trace_updates(map_incidents(view, ctx), ctx.lang),
+        traces=incident_trace_updates(map_incidents(view, ctx), ctx.lang, hover=ctx.screen == "console"),
         kpis=tiles,
         kpi_key=(tuple(k.trend_24h), tuple(sorted(k.by_category.items())), int(view.now // 600)),
         feed=feed,

@@ -5,6 +5,9 @@
  *     × scale, so a 3840×2160 wall shows the same picture as 1920×1080 at native resolution.
  *  3. "Drawn" acknowledgement: after each plotly_afterplot of a live map, set the matching dcc.Store
  *     ({n, t}) so the server can pace pushes by what the browser has actually drawn.
+ *  5. Stale watchdog: the server renews each `.os-live-dot`'s title at least once a second while the push
+ *     channel lives; when it has not for STALE_MS (WebSocket down, server gone, reconnect attempts
+ *     exhausted), body gets `os-stale`, which shows the "feed lost" banner — never a silently frozen screen.
  *  4. Urgent pulse hook (opt-in: add class `os-pulse` to the page root): animates the circle opacity of
  *     traces whose `meta.pulse` is true directly on the MapLibre layer (no Plotly redraw, no afterplot).
  */
@@ -111,6 +114,20 @@
     });
   }
 
+  var STALE_MS = 5000;
+  var lastBeat = { title: null, at: Date.now() };
+  function watchdog() {
+    var dot = document.querySelector(".os-live-dot");
+    if (!dot) return;
+    var title = dot.getAttribute("title");
+    var now = Date.now();
+    if (title !== lastBeat.title) {
+      lastBeat.title = title;
+      lastBeat.at = now;
+    }
+    document.body.classList.toggle("os-stale", now - lastBeat.at > STALE_MS);
+  }
+
   window.addEventListener("resize", function () {
     document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
       scaleFonts(gd);
@@ -120,5 +137,6 @@
   setInterval(tickClock, 1000);
   setInterval(attach, 500);
   setInterval(pulse, 700);
+  setInterval(watchdog, 1000);
   document.addEventListener("DOMContentLoaded", tickClock);
 })();

@@ -128,6 +128,8 @@ class LivePage:
         if ids.updated:
             self._set(ids.updated, {"children": i18n.fmt_time(now, "%H:%M:%S")})
         self._push_health(ids, fresh)
+        # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
+        self._set(ids.status_dot, {"title": f"live {i18n.fmt_time(now, '%H:%M:%S')}"})
         token = f"{frame.version_token}@{now:.3f}"
         self._set(ids.version, {"data": token})
         self.sent, self.sent_ctx, self.sent_token = frame, sc, token

@@ -145,11 +145,16 @@ THEMES: dict[str, ThemeSpec] = {
 
 
 def map_style(theme: Theme = "wall") -> dict[str, Any]:
-    """Offline MapLibre style: one background layer, no sources, no glyphs/sprite (nothing fetched)."""
+    """Offline MapLibre style: one background layer, no glyphs/sprite, nothing fetched.
+
+    ``sources`` holds one empty inline GeoJSON source rather than ``{}``: an empty object is pruned on a later
+    ``Plotly.react``, MapLibre then rejects the style ("missing required property sources"), Plotly rejects the
+    redraw with "Map error." and dcc.Graph's update queue stays broken — the map would freeze.
+    """
     return {
         "version": 8,
         "name": f"onescreen-{theme}",
-        "sources": {},
+        "sources": {"onescreen-empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
         "layers": [
             {
                 "id": "onescreen-background",

@@ -136,7 +136,7 @@ def console_layout(
                 lang=lang,
                 extra=html.Div(
                     [
-                        html.Span(id=Console.STATUS_DOT, className="os-live-dot is-live", title="live"),
+                        html.Span(id=Console.STATUS_DOT, className="os-live-dot", title="connecting"),
                         lang_switch,
                     ],
                     className="os-header__tools",

@@ -87,7 +87,7 @@ def wall_layout(
                         clock_id=Wall.CLOCK,
                         subtitle=i18n.t("app.subtitle", lang),
                         lang=lang,
-                        extra=html.Span(id=Wall.STATUS_DOT, className="os-live-dot is-live", title="live"),
+                        extra=html.Span(id=Wall.STATUS_DOT, className="os-live-dot", title="connecting"),
                     ),
                     c.kpi_row(kpi_tiles(kpis, WALL_KPIS, lang), "wall", row_id=Wall.KPIS),
                     html.Main(

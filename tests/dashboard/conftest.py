@@ -10,6 +10,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,30 +53,26 @@ class LiveServer:
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:
+    """Until the server answers 200 on ``url`` (fails with the server's log if it dies or never answers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}"
-            )
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(
-        f"server did not answer {url} within {timeout} s:\n{log_path.read_text(errors='replace')}"
-    )
+    raise RuntimeError(f"server did not answer {url} within {timeout} s:\n{log_path.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="module")
-def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`onescreen serve` in a subprocess on its own key prefix, so tests in other modules cannot disturb it."""
-    prefix = f"e2e{uuid.uuid4().hex[:8]}"
-    keys = Keys(prefix)
+@contextmanager
+def spawn_server(redis_url: str, workdir: Path, *, prefix: str | None = None) -> Iterator[LiveServer]:
+    """`onescreen serve` in a subprocess on its own key prefix; stopped and its keys deleted afterwards."""
+    prefix = prefix or f"e2e{uuid.uuid4().hex[:8]}"
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log_path = workdir / f"server-{prefix}.log"
     env = {**os.environ, "REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_TICK_MS": "100"}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -85,19 +82,27 @@ def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", process, log_path)
-        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, keys, client, process, log_path)
+        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, Keys(prefix), client, process, log_path)
     finally:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-        for name in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(name)
+        with suppress(redis.RedisError):
+            for name in client.scan_iter(match=f"{prefix}:*"):
+                client.delete(name)
         client.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for a test module, on its own prefix, so tests elsewhere cannot disturb it."""
+    with spawn_server(redis_url, tmp_path_factory.mktemp("server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
