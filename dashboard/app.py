@@ -26,10 +26,10 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     server.include_router(build_router(runtime))
     app = Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash's hint predates backends; a FastAPI app is accepted
         backend="fastapi",
         title=i18n.t("app.title", settings.lang),
-        update_title=None,
+        update_title="",  # no "Updating..." flicker in the tab title on a wall
         assets_folder=str(ASSETS),
         serve_locally=True,  # offline: plotly.js and React come from the wheel, never a CDN
         compress=True,  # callback responses are large JSON; gzip them

@@ -89,9 +89,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from dashboard.server import run_simulator_forever
 
     settings = _settings(args)
-    return run_simulator_forever(
-        settings, _require_redis_url(settings), rate=args.rate, backfill=args.backfill
-    )
+    return run_simulator_forever(settings, _require_redis_url(settings), rate=args.rate, backfill=args.backfill)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -99,9 +97,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     started = time.perf_counter()
-    out = snapshot_from_redis(
-        settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang
-    )
+    out = snapshot_from_redis(settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang)
     print(f"wrote {out} in {time.perf_counter() - started:.2f} s")
     return 0
 
@@ -135,9 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="onescreen", description="一屏知全域 — grid governance command center"
-    )
+    parser = argparse.ArgumentParser(prog="onescreen", description="一屏知全域 — grid governance command center")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -34,9 +34,7 @@ class ScreenContext:
     communities: tuple[str, ...] = ()  # empty = all
 
     @classmethod
-    def of(
-        cls, screen: Screen, lang: str | None, statuses: Any = None, communities: Any = None
-    ) -> ScreenContext:
+    def of(cls, screen: Screen, lang: str | None, statuses: Any = None, communities: Any = None) -> ScreenContext:
         return cls(
             screen=screen,
             lang=lang if lang in ("zh", "en") else "zh",

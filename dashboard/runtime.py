@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import redis
-from geo.index import SpatialIndex
-from geo.layers import GeoLayers, read_layers
 
 from dashboard.figures.incident_map import MapBase
 from dashboard.settings import Settings
+from geo.index import SpatialIndex
+from geo.layers import GeoLayers, read_layers
 from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.situation import Situation

@@ -11,10 +11,10 @@ from types import FrameType
 
 import redis
 import uvicorn
-from geo.layers import read_layers
 
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
+from geo.layers import read_layers
 from incidents.keys import Keys
 from incidents.publish import publish
 from incidents.redis_server import EmbeddedRedis

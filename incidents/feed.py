@@ -245,9 +245,7 @@ class Feed:
         incidents = store.load_state(client, self.keys, errors=errors)
         self.situation.replace_all(incidents)
         if errors:
-            self._error(
-                f"skipped {len(errors)} corrupt incident(s) in {self.keys.state}, e.g. {errors[0][0]!r}"
-            )
+            self._error(f"skipped {len(errors)} corrupt incident(s) in {self.keys.state}, e.g. {errors[0][0]!r}")
         with self._lock:
             self._rebuilds += 1
             self._last_log_id = last_id
@@ -339,9 +337,7 @@ class Feed:
                 rejected.append((raw, exc.reason))
         accepted = duplicates = stale = 0
         if parsed:
-            for (_, raw), res in zip(
-                parsed, store.apply_many(client, self.keys, [m for m, _ in parsed]), strict=True
-            ):
+            for (_, raw), res in zip(parsed, store.apply_many(client, self.keys, [m for m, _ in parsed]), strict=True):
                 if res.outcome is Outcome.APPLIED:
                     accepted += 1
                 elif res.outcome is Outcome.DUPLICATE:
@@ -404,9 +400,7 @@ class Feed:
                     pubsub.ping("onescreen-liveness")
                     ping_sent = now
                 elif ping_sent is not None and now - ping_sent > self.liveness_s:
-                    raise redis.exceptions.TimeoutError(
-                        f"no PONG on the pub/sub connection in {self.liveness_s} s"
-                    )
+                    raise redis.exceptions.TimeoutError(f"no PONG on the pub/sub connection in {self.liveness_s} s")
                 continue
             last_rx = now
             ping_sent = None

@@ -225,8 +225,7 @@ class EmbeddedRedis:
                 if self._proc.poll() is not None:
                     err = self._proc.stderr.read().decode("utf-8", "replace") if self._proc.stderr else ""
                     raise RedisServerError(
-                        f"redis-server exited with code {self._proc.returncode}: "
-                        f"{err.strip()} {self._log_tail()}"
+                        f"redis-server exited with code {self._proc.returncode}: {err.strip()} {self._log_tail()}"
                     )
                 try:
                     if probe.ping():
@@ -239,9 +238,7 @@ class EmbeddedRedis:
         finally:
             probe.close()
         self.kill()
-        raise RedisServerError(
-            f"redis-server did not answer PING within {self.start_timeout} s {self._log_tail()}"
-        )
+        raise RedisServerError(f"redis-server did not answer PING within {self.start_timeout} s {self._log_tail()}")
 
     def _log_tail(self) -> str:
         try:

@@ -303,9 +303,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ public API
 
-    def backfill(
-        self, hours: float = 24.0, now: float | None = None, *, publish: bool = True
-    ) -> list[dict[str, Any]]:
+    def backfill(self, hours: float = 24.0, now: float | None = None, *, publish: bool = True) -> list[dict[str, Any]]:
         """Emit the past ``hours`` (ts order, all ts <= now) at real speed; later messages stay scheduled.
 
         Like ``step``, the messages are handed to ``publish`` (if one was given and ``publish=True``) and

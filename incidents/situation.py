@@ -200,9 +200,7 @@ class Situation:
     def _reset_store(self, capacity: int) -> None:
         self._slots: dict[str, int] = {}
         self._items: list[Incident] = []
-        self._located: list[
-            tuple[float, float, str]
-        ] = []  # (lon, lat, given grid_id) the loc was computed for
+        self._located: list[tuple[float, float, str]] = []  # (lon, lat, given grid_id) the loc was computed for
         self._cap = max(capacity, 16)
         cols: dict[str, np.ndarray] = {}
         for c in _FLOAT_COLS:
@@ -473,9 +471,7 @@ def _mean(x: np.ndarray) -> float | None:
     return float(x.mean()) if len(x) else None
 
 
-def _build_view(
-    version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame
-) -> SituationView:
+def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame) -> SituationView:
     code = a["status_code"]
     is_open = (code == _REPORTED) | (code == _DISPATCHED) | (code == _ACCEPTED)
     overdue = is_open & (now > a["overdue_at"])

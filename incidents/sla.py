@@ -73,9 +73,7 @@ class SlaPolicy:
     priority_accept_cap_minutes: Mapping[str, float] = field(
         default_factory=lambda: DEFAULT_PRIORITY_ACCEPT_CAP_MINUTES
     )
-    priority_resolve_factor: Mapping[str, float] = field(
-        default_factory=lambda: DEFAULT_PRIORITY_RESOLVE_FACTOR
-    )
+    priority_resolve_factor: Mapping[str, float] = field(default_factory=lambda: DEFAULT_PRIORITY_RESOLVE_FACTOR)
 
     def __post_init__(self) -> None:
         for name in (
@@ -86,9 +84,7 @@ class SlaPolicy:
         ):
             m = getattr(self, name)
             for k, v in m.items():
-                if not (
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-                ):
+                if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
                     raise ValueError(f"SlaPolicy.{name}[{k!r}] must be a positive number, got {v!r}")
             object.__setattr__(self, name, _frozen(m))
         for name in ("accept_minutes", "resolve_hours"):

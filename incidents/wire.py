@@ -215,9 +215,7 @@ def _number(name: str, v: Any) -> float:
 
 def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float | str):
-        raise WireError(
-            f"field {name!r}: expected ISO 8601 string with offset or epoch seconds, got {_type_name(v)}"
-        )
+        raise WireError(f"field {name!r}: expected ISO 8601 string with offset or epoch seconds, got {_type_name(v)}")
     if isinstance(v, str):
         s = v.strip()
         try:
@@ -237,9 +235,7 @@ def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
         raise WireError(f"field {name!r}: {t:.0f} is before 2000-01-01")
     if t > now + max_ahead:
         hint = " (milliseconds? send epoch seconds)" if t > 1e11 else ""
-        raise WireError(
-            f"field {name!r}: {t:.0f} is more than {max_ahead / 86400:.0f} day(s) in the future{hint}"
-        )
+        raise WireError(f"field {name!r}: {t:.0f} is more than {max_ahead / 86400:.0f} day(s) in the future{hint}")
     return t
 
 
@@ -309,9 +305,7 @@ def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
         if len(mid) > ID_MAX:
             raise WireError(f"field 'id': too long ({len(mid)} > {ID_MAX} chars)")
         bad = next((c for c in mid if not _ID_CHAR_RE.fullmatch(c)), "?")
-        raise WireError(
-            f"field 'id': character U+{ord(bad):04X} not allowed (allowed: A-Z a-z 0-9 _ . : - and CJK)"
-        )
+        raise WireError(f"field 'id': character U+{ord(bad):04X} not allowed (allowed: A-Z a-z 0-9 _ . : - and CJK)")
     out["id"] = mid
     status = _enum("status", obj["status"], STATUSES)
     out["status"] = status
@@ -346,8 +340,7 @@ def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
         code = cat if cat in CATEGORIES else CATEGORY_BY_LABEL.get(cat)
         if code is None:
             raise WireError(
-                f"field 'category': {cat[:40]!r} is not a known category code or zh label "
-                f"({', '.join(CATEGORIES)})"
+                f"field 'category': {cat[:40]!r} is not a known category code or zh label ({', '.join(CATEGORIES)})"
             )
         out["category"] = code
 

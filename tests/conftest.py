@@ -80,9 +80,7 @@ def redis_server_factory(tmp_path: Path) -> Iterator[Callable[..., EmbeddedRedis
     """
     servers: list[EmbeddedRedis] = []
 
-    def start(
-        name: str = "server", *, port: int | None = None, extra_args: Sequence[str] = ()
-    ) -> EmbeddedRedis:
+    def start(name: str = "server", *, port: int | None = None, extra_args: Sequence[str] = ()) -> EmbeddedRedis:
         server = EmbeddedRedis(tmp_path / name, port=port, extra_args=extra_args)
         servers.append(server)
         return server.start()

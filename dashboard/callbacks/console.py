@@ -32,9 +32,7 @@ def layer_patch(layers: list[str], has_micro_grids: bool) -> Patch:
     for idx in INCIDENT_TRACES:
         patch["data"][idx]["visible"] = layer_ids.LAYER_INCIDENTS in visible
     if has_micro_grids:
-        patch["layout"]["map"]["layers"][LAYER_MICRO_GRIDS]["visible"] = (
-            layer_ids.LAYER_MICRO_GRIDS in visible
-        )
+        patch["layout"]["map"]["layers"][LAYER_MICRO_GRIDS]["visible"] = layer_ids.LAYER_MICRO_GRIDS in visible
     return patch
 
 
@@ -48,9 +46,7 @@ def incident_detail_children(runtime: Runtime, incident_id: str | None, lang: st
     if incident is None or len(rows) == 0:
         return components.incident_detail(None, lang=lang)
     row = rows.iloc[0].to_dict()
-    nearest = runtime.index.nearest_members(
-        [incident.lon], [incident.lat], n=NEAREST_MEMBERS, on_duty_only=True
-    )
+    nearest = runtime.index.nearest_members([incident.lon], [incident.lat], n=NEAREST_MEMBERS, on_duty_only=True)
     grids = runtime.layers.grids.set_index("grid_id")["name"]
     communities = runtime.layers.communities.set_index("community_id")["name"]
     return components.incident_detail(

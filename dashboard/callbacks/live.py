@@ -47,12 +47,8 @@ class PageIds:
     updated: str | None
 
 
-WALL_IDS = PageIds(
-    "wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VERSION, Wall.FEED, Wall.UPDATED
-)
-CONSOLE_IDS = PageIds(
-    "console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, None, None
-)
+WALL_IDS = PageIds("wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VERSION, Wall.FEED, Wall.UPDATED)
+CONSOLE_IDS = PageIds("console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, None, None)
 
 
 def page_ids(pathname: str | None) -> PageIds:

@@ -40,9 +40,7 @@ def render_page(runtime: Runtime, pathname: str | None, lang: str) -> Any:
             now=now,
             version=token,
         )
-    communities = dict(
-        zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True)
-    )
+    communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
     return console_layout(
         street_name=runtime.street_name,
         lang=sc.lang,

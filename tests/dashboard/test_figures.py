@@ -132,7 +132,9 @@ def test_map_style_offline_and_uirevision(base: im.MapBase, incidents: pd.DataFr
     fig = _fig(base, incidents, theme=theme)
     style = fig.layout.map.style
     assert isinstance(style, dict)
-    assert style["sources"] == {}
+    # Only inline data: an empty GeoJSON source (an empty ``sources`` object would be pruned → "Map error.").
+    assert all(src["type"] == "geojson" and not src["data"]["features"] for src in style["sources"].values())
+    assert style["sources"]
     assert [layer["type"] for layer in style["layers"]] == ["background"]
     assert "glyphs" not in style and "sprite" not in style
     payload = fig.to_json()

@@ -67,7 +67,7 @@ def page_factory(browser: Any) -> Iterator[Any]:
     def open_page(url: str, width: int = 1920, height: int = 1080) -> Any:
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
-        page.requests = []  # type: ignore[attr-defined]
+        page.requests = []
         page.on("request", lambda req: page.requests.append(req.url))
         page.goto(url)
         # The live push channel is up once the server has marked the connection dot live.
@@ -97,7 +97,8 @@ def trace_ids(page: Any, map_id: str, trace: int) -> list[str]:
 def wait_on_map(page: Any, map_id: str, trace: int, incident_id: str, timeout_ms: int) -> None:
     try:
         page.wait_for_function(
-            f"(a) => {{ const gd = ({MAP_JS})(a[0]); return !!gd && (gd.data[a[1]].customdata || []).includes(a[2]); }}",
+            f"(a) => {{ const gd = ({MAP_JS})(a[0]);"
+            " return !!gd && (gd.data[a[1]].customdata || []).includes(a[2]); }",
             arg=[map_id, trace, incident_id],
             timeout=timeout_ms,
         )
@@ -179,7 +180,9 @@ def test_console_click_opens_detail_with_nearest_members_masked(live_server: Liv
     names = page.locator(".os-members__name").all_inner_texts()
     assert len(names) == 5
     assert all(re.fullmatch(r".\*{1,2}.?", n) for n in names), names  # 张*明 — never the full name
-    distances = [float(d.replace(",", "").split()[0].rstrip("米m")) for d in page.locator(".os-members__dist").all_inner_texts()]
+    distances = [
+        float(d.replace(",", "").split()[0].rstrip("米m")) for d in page.locator(".os-members__dist").all_inner_texts()
+    ]
     assert distances == sorted(distances) and distances[0] < 2000
 
 
@@ -189,3 +192,34 @@ def test_console_switches_to_english(live_server: LiveServer, page_factory: Any)
     page.get_by_text("EN", exact=True).click()
     page.wait_for_function("() => !document.getElementById('console-title').innerText.includes('治理')", timeout=5000)
     assert re.search(r"[A-Za-z]{4}", page.inner_text("#" + Console.TITLE))
+
+
+def test_wall_shows_feed_lost_while_redis_is_down_and_recovers(
+    redis_server_factory: Any, tmp_path: Any, page_factory: Any
+) -> None:
+    """The wall must never freeze silently: Redis killed → banner within 3 s; Redis back → banner gone, live again."""
+    from tests.dashboard.conftest import spawn_server
+
+    redis_server = redis_server_factory("wall-fault")
+    with spawn_server(redis_server.url, tmp_path) as server:
+        page = page_factory(server.url + "/wall")
+        banner = page.locator("#" + Wall.BANNER)
+        assert not banner.is_visible()
+
+        redis_server.kill()
+        killed = time.monotonic()
+        banner.wait_for(state="visible", timeout=3000)
+        lost_s = time.monotonic() - killed
+
+        redis_server.start()
+        restarted = time.monotonic()
+        banner.wait_for(state="hidden", timeout=5000)
+        back_s = time.monotonic() - restarted
+        print(f"\nRedis killed → banner {lost_s * 1000:.0f} ms; restarted → banner gone {back_s * 1000:.0f} ms")
+
+        # And it is live again: a new incident reaches the feed.
+        msg = new_incident(11)
+        publish_raw(server, msg)
+        page.wait_for_function(
+            "(t) => document.getElementById('wall-feed').innerText.includes(t)", arg=msg["title"], timeout=5000
+        )

@@ -103,5 +103,9 @@ async def _render_async(warm: snapshot.Snapshotter, fig: go.Figure) -> bytes:
 @pytest.mark.slow
 def test_snapshotter_async(warm: snapshot.Snapshotter, fig: go.Figure) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    assert png_ihdr(asyncio.run(_render_async(warm, fig))) == (640, 360)
+    # A thread of its own: Playwright's sync API (the screen tests) leaves an event loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        png = pool.submit(asyncio.run, _render_async(warm, fig)).result(timeout=60)
+    assert png_ihdr(png) == (640, 360)

@@ -269,9 +269,7 @@ def test_hung_redis_is_noticed(redis_server_factory: Callable[..., EmbeddedRedis
         feed.stop()
 
 
-def test_stop_is_quick_even_while_disconnected(
-    redis_server_factory: Callable[..., EmbeddedRedis], keys: Keys
-) -> None:
+def test_stop_is_quick_even_while_disconnected(redis_server_factory: Callable[..., EmbeddedRedis], keys: Keys) -> None:
     server = redis_server_factory("stop")
     feed = Feed(server.url, keys, Situation(no_grid)).start()
     wait_until(connected(feed))
@@ -297,9 +295,7 @@ def test_feed_without_redis_keeps_trying(keys: Keys) -> None:
 
 
 @pytest.mark.slow
-def test_throughput_bare_publish(
-    r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]
-) -> None:
+def test_throughput_bare_publish(r: redis.Redis, keys: Keys, redis_url: str, make_feed: Callable[..., Feed]) -> None:
     n = 20_000
     payloads = [raw(wire(f"p{i}", T0 + i)) for i in range(n)]
     sit = Situation(no_grid)

@@ -65,9 +65,7 @@ def test_payload_forms(r: redis.Redis, keys: Keys, kind: str) -> None:
     assert inc is not None and inc.ts == 1_732_600_800.0
 
 
-def test_duplicate_and_stale_are_not_broadcast(
-    r: redis.Redis, keys: Keys, listener: redis.client.PubSub
-) -> None:
+def test_duplicate_and_stale_are_not_broadcast(r: redis.Redis, keys: Keys, listener: redis.client.PubSub) -> None:
     publish(r, keys, wire("d1", T0 + 10))
     assert publish(r, keys, wire("d1", T0 + 10)).outcome is Outcome.DUPLICATE
     assert publish(r, keys, wire("d1", T0 + 5, "closed")).outcome is Outcome.STALE
@@ -75,9 +73,7 @@ def test_duplicate_and_stale_are_not_broadcast(
     assert r.xlen(keys.log) == 1
 
 
-def test_invalid_raises_and_is_dead_lettered(
-    r: redis.Redis, keys: Keys, listener: redis.client.PubSub
-) -> None:
+def test_invalid_raises_and_is_dead_lettered(r: redis.Redis, keys: Keys, listener: redis.client.PubSub) -> None:
     with pytest.raises(WireError) as err:
         publish(r, keys, {"id": "x", "status": "exploded", "ts": T0}, source="http")
     assert "status" in err.value.reason

@@ -97,9 +97,7 @@ def test_on_time() -> None:
     sla = SlaPolicy()
     assert sla.on_time(inc(("reported", 0), ("accepted", 60), ("resolved", 47 * H))) is True
     assert sla.on_time(inc(("reported", 0), ("accepted", 60), ("resolved", 49 * H))) is False
-    assert (
-        sla.on_time(inc(("reported", 0), ("accepted", 60), ("resolved", 2 * H), ("closed", 60 * H))) is True
-    )
+    assert sla.on_time(inc(("reported", 0), ("accepted", 60), ("resolved", 2 * H), ("closed", 60 * H))) is True
     assert sla.on_time(inc(("reported", 0), ("accepted", 60))) is None
     assert sla.on_time(inc(("reported", 0), ("cancelled", 60))) is None
     # closed without a recorded resolution: closing time counts

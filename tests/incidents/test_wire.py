@@ -109,9 +109,7 @@ def test_bad_table_is_broad() -> None:
 
 
 @pytest.mark.parametrize(("name", "raw", "needle"), BAD, ids=[b[0] for b in BAD])
-def test_malformed_messages_are_rejected_with_a_specific_reason(
-    name: str, raw: str | bytes, needle: str
-) -> None:
+def test_malformed_messages_are_rejected_with_a_specific_reason(name: str, raw: str | bytes, needle: str) -> None:
     with pytest.raises(WireError) as ei:
         parse_message(raw, now=NOW)
     assert needle in ei.value.reason, ei.value.reason
@@ -160,9 +158,7 @@ def test_partial_update_keeps_only_present_fields() -> None:
     m = parse_message('{"id":"GD-0001","status":"accepted","ts":1714525000,"assignee":"M7"}', now=NOW)
     assert m == {"id": "GD-0001", "status": "accepted", "ts": 1714525000.0, "assignee": "M7"}
     # null on an optional field = absent
-    m = parse_message(
-        '{"id":"GD-0001","status":"accepted","ts":1714525000,"title":null,"lon":null,"lat":null}'
-    )
+    m = parse_message('{"id":"GD-0001","status":"accepted","ts":1714525000,"title":null,"lon":null,"lat":null}')
     assert set(m) == {"id", "status", "ts"}
 
 
