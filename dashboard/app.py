@@ -40,4 +40,8 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     page_callbacks.register(app, runtime)
     console_callbacks.register(app, runtime)
     live_callbacks.register(app, runtime, bridge)
+    # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
+    # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start
+    # would come up without onescreen.css — an unstyled wall.
+    app._setup_server()
     return app

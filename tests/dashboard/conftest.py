@@ -47,21 +47,22 @@ class LiveServer:
     client: redis.Redis
     process: subprocess.Popen[bytes]
     log_path: Path
+    first_page: str  # the HTML of the very first request the server answered (/wall)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:
-    """Until the server answers 200 on ``url`` (fails with the server's log if it dies or never answers)."""
+def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> str:
+    """Until the server answers 200 on ``url``; returns the body (fails with the server's log otherwise)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=5) as resp:
                 if resp.status == 200:
-                    return
+                    return str(resp.read().decode())
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"server did not answer {url} within {timeout} s:\n{log_path.read_text(errors='replace')}")
@@ -84,8 +85,8 @@ def spawn_server(redis_url: str, workdir: Path, *, prefix: str | None = None) ->
         )
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", process, log_path)
-        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, Keys(prefix), client, process, log_path)
+        first_page = _wait_http(f"http://127.0.0.1:{port}/wall", process, log_path)
+        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, Keys(prefix), client, process, log_path, first_page)
     finally:
         process.terminate()
         try:

@@ -49,6 +49,14 @@ def message(incident_id: str, status: str = "reported", **extra: Any) -> dict[st
     }
 
 
+def test_the_first_page_after_start_is_styled_and_offline(live_server: LiveServer) -> None:
+    """Regression: Dash built its asset tags lazily, so the first page after a restart came without our CSS."""
+    assert "/assets/onescreen.css" in live_server.first_page
+    assert "/assets/onescreen.js" in live_server.first_page
+    assert "http://" not in live_server.first_page.replace(live_server.url, "")
+    assert "https://" not in live_server.first_page
+
+
 def test_incident_lookup_returns_stored_state_and_404_for_unknown(live_server: LiveServer) -> None:
     publish(live_server.client, live_server.keys, message("API-1"))
     publish(live_server.client, live_server.keys, message("API-1", "dispatched", ts=time.time() + 1, assignee="M1"))
