@@ -6,7 +6,7 @@ full render and a sequence of live updates cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,6 +86,8 @@ def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext) -> Fram
     if ctx.communities and len(feed):
         feed = view.incidents[view.incidents["community_id"].astype(str).isin(ctx.communities)]
         feed = feed.sort_values("ts", ascending=False).head(FEED_ROWS)
+    if len(feed):
+        feed = feed.assign(grid_name=feed["grid_id"].map(base.grid_name_by_id).fillna(feed["grid_id"]))
     return Frame(
         version_token=view.version_token,
         grid_z=grid_fill_z(base.grid_ids, view.grid_states),
@@ -95,12 +97,3 @@ def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext) -> Fram
         feed=feed,
         feed_key=_feed_key(feed),
     )
-
-
-def changed_traces(
-    before: Mapping[int, Mapping[str, list[Any]]] | None, after: Mapping[int, Mapping[str, list[Any]]]
-) -> dict[int, Mapping[str, list[Any]]]:
-    """Only the incident traces whose points or texts changed (a Patch then overwrites just those)."""
-    if before is None:
-        return dict(after)
-    return {i: t for i, t in after.items() if before.get(i) != t}

@@ -6,13 +6,16 @@ Built once from Settings and handed to create_app; the screens' callbacks read f
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import redis
 
 from dashboard.figures.incident_map import MapBase
+from dashboard.frames import Frame
 from dashboard.settings import Settings
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers, read_layers
@@ -22,6 +25,25 @@ from incidents.situation import Situation
 from incidents.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
+
+
+class RenderedFrames:
+    """The frames pages were rendered with, by page token (bounded), so the first live push is a diff too."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._frames: OrderedDict[str, Frame] = OrderedDict()
+        self._lock = threading.Lock()
+        self._capacity = capacity
+
+    def put(self, token: str, frame: Frame) -> None:
+        with self._lock:
+            self._frames[token] = frame
+            while len(self._frames) > self._capacity:
+                self._frames.popitem(last=False)
+
+    def get(self, token: object) -> Frame | None:
+        with self._lock:
+            return self._frames.get(token) if isinstance(token, str) else None
 
 
 @dataclass
@@ -34,6 +56,7 @@ class Runtime:
     keys: Keys
     feed: Feed
     boot_id: str
+    rendered: RenderedFrames = field(default_factory=RenderedFrames)
 
     @cached_property
     def redis(self) -> redis.Redis:

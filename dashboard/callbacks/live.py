@@ -15,17 +15,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import plotly.graph_objects as go
 from dash import Dash, Patch, ctx
 from dash.exceptions import WebsocketDisconnected
 
 from dashboard import i18n
 from dashboard.change_bridge import ChangeBridge
 from dashboard.figures.incident_map import TRACE_GRIDS
-from dashboard.frames import Frame, ScreenContext, changed_traces, screen_frame
+from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.layouts import components
 from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
 from dashboard.layouts.root import ROOT_LANG, URL
 from dashboard.layouts.wall import wall_side_figures
+from dashboard.list_edits import REPLACE, plan_prepend, plan_trace
 from dashboard.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,13 @@ WALL_IDS = PageIds("wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VE
 CONSOLE_IDS = PageIds("console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, None, None)
 
 
+def figure_data_patch(fig: go.Figure) -> Patch:
+    """Replace only ``data`` — for small charts whose layout is already on the page."""
+    patch = Patch()
+    patch["data"] = fig.to_plotly_json()["data"]
+    return patch
+
+
 def page_ids(pathname: str | None) -> PageIds:
     return WALL_IDS if (pathname or "").rstrip("/").endswith("/wall") else CONSOLE_IDS
 
@@ -67,6 +76,9 @@ class LivePage:
         self.sent_ctx: ScreenContext | None = None
         self.sent_token: str | None = None
         self.sent_lost: bool | None = None
+        # What this browser holds, so the next push can be an edit rather than a copy.
+        self.traces_mirror: dict[int, dict[str, list[Any]]] = {}
+        self.feed_mirror: list[Any] | None = None
 
     async def _get(self, component: str, prop: str) -> Any:
         return await self.ws.get_prop(component, prop, timeout=LIVENESS_TIMEOUT_S)
@@ -97,30 +109,28 @@ class LivePage:
         # The page was (re)rendered since our last push, or options changed: diff against nothing.
         fresh = self.sent is None or page_token != self.sent_token or sc != self.sent_ctx
         before = None if fresh else self.sent
+        if fresh:
+            # A page we rendered holds exactly that frame: diff against it instead of re-sending everything.
+            rendered = self.runtime.rendered.get(page_token)
+            if rendered is not None and sc == ScreenContext.of(sc.screen, sc.lang):
+                before = rendered
+            self.traces_mirror = {} if before is None else {i: dict(t) for i, t in before.traces.items()}
+            self.feed_mirror = None if before is None else list(before.feed_key)
 
-        patch = Patch()
-        dirty = False
-        for idx, values in changed_traces(None if before is None else before.traces, frame.traces).items():
-            for key, value in values.items():
-                patch["data"][idx][key] = value
-            dirty = True
-        if before is None or before.grid_z != frame.grid_z:
-            patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
-            dirty = True
-        if dirty:
-            self._set(ids.map, {"figure": patch})
-
+        map_patch = self._map_patch(frame, before)
+        if map_patch is not None:
+            self._set(ids.map, {"figure": map_patch})
         old_tiles = {} if before is None else {t.key: t for t in before.kpis}
         for tile in frame.kpis:
             if old_tiles.get(tile.key) != tile:
                 self._set(kpi_value_id(tile.key, ids.screen), {"children": tile.value})
                 self._set(kpi_tile_id(tile.key, ids.screen), {"className": components.kpi_tile_class(tile)})
-        if ids.feed and (before is None or before.feed_key != frame.feed_key):
-            self._set(ids.feed, {"children": components.feed_items(frame.feed, sc.lang)})
+        if ids.feed:
+            self._push_feed(ids.feed, frame, sc.lang)
         if ids.screen == "wall" and (before is None or before.kpi_key != frame.kpi_key):
-            trend, cats = wall_side_figures(view.kpis, sc.lang, now)
-            self._set(Wall.TREND, {"figure": trend})
-            self._set(Wall.CATEGORY, {"figure": cats})
+            # Data only: axes, fonts and colours are already on the page.
+            for chart, fig in zip((Wall.TREND, Wall.CATEGORY), wall_side_figures(view.kpis, sc.lang, now), strict=True):
+                self._set(chart, {"figure": figure_data_patch(fig)})
         if ids.updated:
             self._set(ids.updated, {"children": i18n.fmt_time(now, "%H:%M:%S")})
         self._push_health(ids, fresh)
@@ -129,6 +139,45 @@ class LivePage:
         token = f"{frame.version_token}@{now:.3f}"
         self._set(ids.version, {"data": token})
         self.sent, self.sent_ctx, self.sent_token = frame, sc, token
+
+    def _map_patch(self, frame: Frame, before: Frame | None) -> Patch | None:
+        """Deletions and additions per marker trace against what the browser holds; grid colours if changed."""
+        patch = Patch()
+        dirty = False
+        for idx, values in frame.traces.items():
+            planned = plan_trace(self.traces_mirror.get(idx), values)
+            self.traces_mirror[idx] = planned.result
+            edit = planned.edit
+            if edit.replace:
+                for key, column in values.items():
+                    patch["data"][idx][key] = column
+            for i in edit.delete:
+                for key in values:
+                    del patch["data"][idx][key][i]
+            if edit.add:
+                for key, column in values.items():
+                    patch["data"][idx][key].extend([column[i] for i in edit.add])
+            dirty = dirty or not edit.empty
+        if before is None or before.grid_z != frame.grid_z:
+            patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
+            dirty = True
+        return patch if dirty else None
+
+    def _push_feed(self, feed_id: str, frame: Frame, lang: str) -> None:
+        """Newest first: usually one row prepended and one dropped, not the whole list re-sent."""
+        keys = list(frame.feed_key)
+        edit = plan_prepend(self.feed_mirror or None, keys) if keys else REPLACE
+        if edit.replace:
+            if keys != self.feed_mirror:
+                self._set(feed_id, {"children": components.feed_items(frame.feed, lang)})
+        elif not edit.empty:
+            patch = Patch()
+            for i in edit.delete:
+                del patch[i]
+            for item in reversed(components.feed_items(frame.feed.iloc[list(edit.add)], lang)):
+                patch.prepend(item)
+            self._set(feed_id, {"children": patch})
+        self.feed_mirror = keys
 
     def _push_health(self, ids: PageIds, fresh: bool) -> None:
         lost = not self.runtime.feed.health().connected

@@ -30,6 +30,7 @@ def render_page(runtime: Runtime, pathname: str | None, lang: str) -> Any:
         show_members=runtime.settings.show_members_on_wall if wall else True,
     )
     token = f"{view.version_token}@render{now:.3f}"
+    runtime.rendered.put(token, frame)
     if wall:
         return wall_layout(
             street_name=runtime.street_name,

@@ -250,8 +250,11 @@ class MapBase:
     micro_geojson: dict[str, Any] | None = None
     community_geojson: dict[str, Any] | None = None  # thicker outlines in the PNG briefing
     uirevision: str = field(default="")
+    grid_name_by_id: dict[str, str] = field(default_factory=dict)  # derived: for feed rows and hover text
 
     def __post_init__(self) -> None:
+        if self.grid_names is not None and not self.grid_name_by_id:
+            self.grid_name_by_id = dict(zip(self.grid_ids, self.grid_names, strict=True))
         if not self.uirevision:
             digest = hashlib.sha1("|".join(self.grid_ids).encode()).hexdigest()[:10]
             self.uirevision = f"map-{digest}"

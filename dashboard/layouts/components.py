@@ -147,7 +147,7 @@ def feed_item(row: Mapping[str, Any] | Any, lang: str = "zh", now: float | None 
             status_badge(status, lang),
             html.Span(title, className="os-feed__title", title=title),
             *tags,
-            html.Span(f"{cat} · {_val(row, 'grid_id')}", className="os-feed__meta"),
+            html.Span(f"{cat} · {_val(row, 'grid_name') or _val(row, 'grid_id')}", className="os-feed__meta"),
         ],
         **_data(id=str(_val(row, "id"))),
     )

@@ -1,0 +1,97 @@
+"""Minimal edits that turn what a browser holds into what it should show — the arithmetic behind small Patches.
+
+Pure. The live push keeps a mirror of each list it sent (a trace's points, the feed's rows); on the next tick it
+sends only deletions by index plus the new items, instead of the whole list: one new incident costs a few hundred
+bytes whether 100 or 10,000 are on the map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Above this share of the list changing, replacing the list outright is smaller than the edit operations.
+REPLACE_RATIO = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ListEdit:
+    """Replace the list, or delete ``delete`` (indices into the old list, descending, so each stays valid while
+    applied in order) and then add the target items at ``add`` (target indices, in target order)."""
+
+    replace: bool
+    delete: tuple[int, ...] = ()
+    add: tuple[int, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.replace and not self.delete and not self.add
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEdit:
+    """A planned update of one marker trace, and what the browser's arrays hold once it is applied."""
+
+    edit: ListEdit
+    result: dict[str, list[Any]] = field(default_factory=dict)
+
+
+REPLACE = ListEdit(replace=True)
+
+
+def _too_big(edit_size: int, target_size: int) -> bool:
+    return edit_size > max(8, REPLACE_RATIO * target_size)
+
+
+def plan_unordered(before: Sequence[Hashable] | None, after: Sequence[Hashable]) -> ListEdit:
+    """For lists whose order does not matter (map markers): delete what went, append what came."""
+    if before is None:
+        return REPLACE
+    wanted = set(after)
+    present = set(before)
+    delete = tuple(i for i in range(len(before) - 1, -1, -1) if before[i] not in wanted)
+    add = tuple(i for i, key in enumerate(after) if key not in present)
+    if len(set(before)) != len(before) or len(wanted) != len(after) or _too_big(len(delete) + len(add), len(after)):
+        return REPLACE  # duplicate keys would make index arithmetic ambiguous
+    return ListEdit(replace=False, delete=delete, add=add)
+
+
+def plan_prepend(before: Sequence[Hashable] | None, after: Sequence[Hashable]) -> ListEdit:
+    """For newest-first lists (the live feed): delete rows that changed or fell off, prepend the new head.
+
+    Finds the shortest head of ``after`` such that the rest of ``after`` is exactly what remains of ``before``
+    in the same order; if none exists (a row changed in place), the list is replaced.
+    """
+    if before is None or len(set(after)) != len(after) or len(set(before)) != len(before):
+        return REPLACE
+    for k in range(len(after) + 1):
+        tail = after[k:]
+        keep = set(tail)
+        if [key for key in before if key in keep] == list(tail):
+            delete = tuple(i for i in range(len(before) - 1, -1, -1) if before[i] not in keep)
+            if _too_big(len(delete) + k, len(after)):
+                return REPLACE
+            return ListEdit(replace=False, delete=delete, add=tuple(range(k)))
+    return REPLACE
+
+
+def point_keys(values: Mapping[str, Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """One key per marker: its id with everything drawn for it, so a moved or relabelled marker is replaced."""
+    columns = [values[name] for name in sorted(values)]
+    return list(zip(*columns, strict=True))
+
+
+def plan_trace(before: Mapping[str, list[Any]] | None, after: Mapping[str, list[Any]]) -> TraceEdit:
+    """Edit for one marker trace (parallel arrays lon, lat, customdata[, hovertext]) and the resulting arrays."""
+    if before is not None and set(before) != set(after):
+        before = None  # different fields (e.g. hover switched on): start over
+    edit = plan_unordered(None if before is None else point_keys(before), point_keys(after))
+    if edit.replace or before is None:
+        return TraceEdit(REPLACE, {k: list(v) for k, v in after.items()})
+    gone = set(edit.delete)
+    result = {
+        name: [v for i, v in enumerate(before[name]) if i not in gone] + [after[name][i] for i in edit.add]
+        for name in after
+    }
+    return TraceEdit(edit, result)

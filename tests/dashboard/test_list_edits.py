@@ -1,0 +1,89 @@
+"""The edit arithmetic behind small live Patches: applying an edit to the old list must give the new one."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from dashboard.list_edits import REPLACE, ListEdit, plan_prepend, plan_trace, plan_unordered
+
+
+def apply_unordered(before: list[Any], after: list[Any], edit: ListEdit) -> list[Any]:
+    if edit.replace:
+        return list(after)
+    out = list(before)
+    for i in edit.delete:  # descending: each index still valid
+        del out[i]
+    return out + [after[i] for i in edit.add]
+
+
+def apply_prepend(before: list[Any], after: list[Any], edit: ListEdit) -> list[Any]:
+    if edit.replace:
+        return list(after)
+    out = list(before)
+    for i in edit.delete:
+        del out[i]
+    return [after[i] for i in edit.add] + out
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_unordered_edit_reaches_the_target_set(seed: int) -> None:
+    rng = random.Random(seed)
+    before = rng.sample(range(1000), rng.randint(0, 60))
+    kept = [x for x in before if rng.random() < 0.9]
+    after = kept + rng.sample(range(1000, 2000), rng.randint(0, 5))
+    rng.shuffle(after)
+    edit = plan_unordered(before, after)
+    assert sorted(apply_unordered(before, after, edit)) == sorted(after)
+    assert list(edit.delete) == sorted(edit.delete, reverse=True)
+
+
+def test_one_new_marker_is_one_append_not_a_copy() -> None:
+    before = list(range(500))
+    edit = plan_unordered(before, [*before, 999])
+    assert (edit.replace, edit.delete, edit.add) == (False, (), (500,))
+
+
+def test_big_changes_replace_the_list() -> None:
+    assert plan_unordered(list(range(10)), list(range(100, 120))).replace
+    assert plan_unordered(None, [1, 2]).replace
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_prepend_edit_reaches_the_exact_target(seed: int) -> None:
+    rng = random.Random(seed)
+    before = [f"r{i}" for i in rng.sample(range(100), 12)]
+    changed = [x for x in before if rng.random() < 0.2]  # rows that changed move to the top
+    new = [f"n{i}" for i in range(rng.randint(0, 3))]
+    head = new + changed
+    rng.shuffle(head)
+    after = (head + [x for x in before if x not in changed])[:12]
+    edit = plan_prepend(before, after)
+    assert apply_prepend(before, after, edit) == after
+
+
+def test_prepend_for_the_usual_new_incident() -> None:
+    before = ["a", "b", "c", "d"]
+    edit = plan_prepend(before, ["x", "a", "b", "c"])
+    assert (edit.replace, edit.delete, edit.add) == (False, (3,), (0,))
+
+
+def test_a_row_changed_in_place_is_still_reached() -> None:
+    # "b" changed without moving to the top (it turned overdue as the clock ran): re-send the head down to it
+    before, after = ["a", "b", "c"], ["a", "b2", "c"]
+    assert apply_prepend(before, after, plan_prepend(before, after)) == after
+    assert plan_prepend(["a", "a"], ["a"]) == REPLACE  # duplicate keys: no index arithmetic
+
+
+def test_plan_trace_keeps_parallel_arrays_aligned() -> None:
+    before = {"lon": [1.0, 2.0, 3.0], "lat": [10.0, 20.0, 30.0], "customdata": ["a", "b", "c"]}
+    after = {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
+    planned = plan_trace(before, after)
+    assert not planned.edit.replace and planned.edit.delete == (1,)
+    assert planned.result == {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
+    moved = {"lon": [1.0, 3.5, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
+    planned = plan_trace(planned.result, moved)  # "c" moved: deleted and re-added at its new place
+    triples = set(zip(planned.result["customdata"], planned.result["lon"], planned.result["lat"], strict=True))
+    assert triples == {("a", 1.0, 10.0), ("c", 3.5, 30.0), ("d", 4.0, 40.0)}
