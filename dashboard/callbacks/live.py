@@ -27,7 +27,7 @@ from dashboard.layouts import components
 from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
 from dashboard.layouts.root import ROOT_LANG, URL
 from dashboard.layouts.wall import wall_side_figures
-from dashboard.list_edits import REPLACE, plan_prepend, plan_trace
+from dashboard.list_edits import REPLACE, TraceEdit, plan_prepend, plan_trace
 from dashboard.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 LIVENESS_TIMEOUT_S = 3.0
 # Without any change, wake this often: the banner follows the feed's health, overdue follows the clock.
 IDLE_WAKE_S = 1.0
+# A map patch waits until the browser has drawn the previous one (its "drawn" counter moved on), because
+# dcc.Graph queues every figure change and never skips a stale one: faster pushes than draws would build an
+# ever-growing lag (software-rendered walls take ~0.3 s a draw). Past this, send anyway (a patch may not redraw).
+ACK_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,17 @@ class PageIds:
     banner: str
     status_dot: str
     version: str
+    drawn: str
     feed: str | None
     updated: str | None
 
 
-WALL_IDS = PageIds("wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VERSION, Wall.FEED, Wall.UPDATED)
-CONSOLE_IDS = PageIds("console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, None, None)
+WALL_IDS = PageIds(
+    "wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VERSION, Wall.STORE_DRAWN, Wall.FEED, Wall.UPDATED
+)
+CONSOLE_IDS = PageIds(
+    "console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, Console.STORE_DRAWN, None, None
+)
 
 
 def figure_data_patch(fig: go.Figure) -> Patch:
@@ -78,7 +87,12 @@ class LivePage:
         self.sent_lost: bool | None = None
         # What this browser holds, so the next push can be an edit rather than a copy.
         self.traces_mirror: dict[int, dict[str, list[Any]]] = {}
+        self.grid_z_mirror: list[int] | None = None
         self.feed_mirror: list[Any] | None = None
+        # Map pacing by the browser's "drawn" acknowledgement.
+        self.drawn_n = 0
+        self.map_sent_at: tuple[int, float] | None = None  # (drawn counter, monotonic time) at the last map patch
+        self.map_behind = False
 
     async def _get(self, component: str, prop: str) -> Any:
         return await self.ws.get_prop(component, prop, timeout=LIVENESS_TIMEOUT_S)
@@ -92,6 +106,8 @@ class LivePage:
             statuses = await self._get(Console.STATUS_FILTER, "value")
             communities = await self._get(Console.COMMUNITY_FILTER, "value")
         page_token = await self._get(ids.version, "data")
+        drawn = await self._get(ids.drawn, "data")
+        self.drawn_n = int(drawn.get("n", 0)) if isinstance(drawn, dict) else 0
         return (
             ids,
             ScreenContext.of("wall" if ids.screen == "wall" else "console", lang, statuses, communities),
@@ -115,11 +131,16 @@ class LivePage:
             if rendered is not None and sc == ScreenContext.of(sc.screen, sc.lang):
                 before = rendered
             self.traces_mirror = {} if before is None else {i: dict(t) for i, t in before.traces.items()}
+            self.grid_z_mirror = None if before is None else before.grid_z
             self.feed_mirror = None if before is None else list(before.feed_key)
+            self.map_sent_at = None
 
-        map_patch = self._map_patch(frame, before)
-        if map_patch is not None:
-            self._set(ids.map, {"figure": map_patch})
+        plans = {idx: plan_trace(self.traces_mirror.get(idx), values) for idx, values in frame.traces.items()}
+        map_changed = self.grid_z_mirror != frame.grid_z or any(not p.edit.empty for p in plans.values())
+        self.map_behind = map_changed and not self._map_ready()
+        if map_changed and not self.map_behind:
+            self._set(ids.map, {"figure": self._map_patch(frame, plans)})
+            self.map_sent_at = (self.drawn_n, time.monotonic())
         old_tiles = {} if before is None else {t.key: t for t in before.kpis}
         for tile in frame.kpis:
             if old_tiles.get(tile.key) != tile:
@@ -140,12 +161,17 @@ class LivePage:
         self._set(ids.version, {"data": token})
         self.sent, self.sent_ctx, self.sent_token = frame, sc, token
 
-    def _map_patch(self, frame: Frame, before: Frame | None) -> Patch | None:
+    def _map_ready(self) -> bool:
+        if self.map_sent_at is None:
+            return True
+        drawn_then, sent_time = self.map_sent_at
+        return self.drawn_n > drawn_then or time.monotonic() - sent_time > ACK_TIMEOUT_S
+
+    def _map_patch(self, frame: Frame, plans: dict[int, TraceEdit]) -> Patch:
         """Deletions and additions per marker trace against what the browser holds; grid colours if changed."""
         patch = Patch()
-        dirty = False
         for idx, values in frame.traces.items():
-            planned = plan_trace(self.traces_mirror.get(idx), values)
+            planned = plans[idx]
             self.traces_mirror[idx] = planned.result
             edit = planned.edit
             if edit.replace:
@@ -157,11 +183,10 @@ class LivePage:
             if edit.add:
                 for key, column in values.items():
                     patch["data"][idx][key].extend([column[i] for i in edit.add])
-            dirty = dirty or not edit.empty
-        if before is None or before.grid_z != frame.grid_z:
+        if self.grid_z_mirror != frame.grid_z:
             patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
-            dirty = True
-        return patch if dirty else None
+            self.grid_z_mirror = frame.grid_z
+        return patch
 
     def _push_feed(self, feed_id: str, frame: Frame, lang: str) -> None:
         """Newest first: usually one row prepended and one dropped, not the whole list re-sent."""
@@ -197,13 +222,14 @@ class LivePage:
                     continue
                 pending = changed.is_set() or self.sent is None or page_token != self.sent_token
                 pending = pending or sc != self.sent_ctx or time.monotonic() - last_push >= IDLE_WAKE_S
+                pending = pending or self.map_behind
                 if pending:
                     changed.clear()
                     self._push(ids, sc, page_token)
                     last_push = time.monotonic()
                 # Coalesce: whatever arrives during the tick goes out together in the next push.
                 await asyncio.sleep(self.tick)
-                if not changed.is_set():
+                if not changed.is_set() and not self.map_behind:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(changed.wait(), timeout=IDLE_WAKE_S)
         except (WebsocketDisconnected, TimeoutError):
