@@ -11,6 +11,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "data" / "demo" / "onescreen_demo.gpkg"
 
 
+def _flag(text: str) -> bool:
+    return text.strip().lower() not in ("0", "false", "no", "off")
+
+
 class SettingsError(ValueError):
     """An environment variable or option has a value we cannot use."""
 
@@ -29,6 +33,7 @@ class Settings:
     state_dir: Path = REPO_ROOT / ".onescreen"  # ONESCREEN_STATE_DIR: embedded Redis data, caches
     sla_path: Path | None = None  # ONESCREEN_SLA: JSON file overriding SLA deadlines
     show_members_on_wall: bool = True  # ONESCREEN_WALL_MEMBERS
+    wall_pulse: bool = True  # ONESCREEN_WALL_PULSE: urgent incidents pulse on the wall (a repaint every 0.7 s)
 
     def __post_init__(self) -> None:
         problems = []

@@ -40,6 +40,7 @@ def render_page(runtime: Runtime, pathname: str | None, lang: str) -> Any:
             feed=frame.feed,
             now=now,
             version=token,
+            pulse=runtime.settings.wall_pulse,
         )
     communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
     return console_layout(

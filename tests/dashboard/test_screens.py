@@ -223,3 +223,20 @@ def test_wall_shows_feed_lost_while_redis_is_down_and_recovers(
         page.wait_for_function(
             "(t) => document.getElementById('wall-feed').innerText.includes(t)", arg=msg["title"], timeout=5000
         )
+
+
+def test_wall_shows_feed_lost_when_the_server_itself_goes_away(
+    redis_url: str, tmp_path: Any, page_factory: Any
+) -> None:
+    """No server, no pushes: the page's own watchdog raises the banner instead of leaving a frozen picture."""
+    from tests.dashboard.conftest import spawn_server
+
+    with spawn_server(redis_url, tmp_path) as server:
+        page = page_factory(server.url + "/wall")
+        assert page.locator("#" + Wall.ROOT).get_attribute("class") == "os-wall os-pulse"  # urgent markers pulse
+        banner = page.locator("#" + Wall.BANNER)
+        assert not banner.is_visible()
+        server.process.kill()
+        killed = time.monotonic()
+        banner.wait_for(state="visible", timeout=10_000)
+        print(f"\nserver killed → banner {time.monotonic() - killed:.1f} s")
