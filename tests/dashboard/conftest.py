@@ -69,12 +69,25 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeo
 
 
 @contextmanager
-def spawn_server(redis_url: str, workdir: Path, *, prefix: str | None = None) -> Iterator[LiveServer]:
-    """`onescreen serve` in a subprocess on its own key prefix; stopped and its keys deleted afterwards."""
+def spawn_server(
+    redis_url: str, workdir: Path, *, prefix: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """`onescreen serve` in a subprocess on its own key prefix; stopped and its keys deleted afterwards.
+
+    The urgent-marker pulse is off unless ``env`` turns it on: headless Chromium draws maps in software, where
+    each pulse repaint holds the page's main thread for ~0.3 s and would blur every latency these tests check.
+    """
     prefix = prefix or f"e2e{uuid.uuid4().hex[:8]}"
     port = free_port()
     log_path = workdir / f"server-{prefix}.log"
-    env = {**os.environ, "REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_TICK_MS": "100"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "ONESCREEN_PREFIX": prefix,
+        "ONESCREEN_TICK_MS": "100",
+        "ONESCREEN_WALL_PULSE": "0",
+        **(env or {}),
+    }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)],

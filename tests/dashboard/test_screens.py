@@ -231,9 +231,9 @@ def test_wall_shows_feed_lost_when_the_server_itself_goes_away(
     """No server, no pushes: the page's own watchdog raises the banner instead of leaving a frozen picture."""
     from tests.dashboard.conftest import spawn_server
 
-    with spawn_server(redis_url, tmp_path) as server:
+    with spawn_server(redis_url, tmp_path, env={"ONESCREEN_WALL_PULSE": "1"}) as server:
         page = page_factory(server.url + "/wall")
-        assert page.locator("#" + Wall.ROOT).get_attribute("class") == "os-wall os-pulse"  # urgent markers pulse
+        assert page.locator("#" + Wall.ROOT).get_attribute("class") == "os-wall os-pulse"  # the product default
         banner = page.locator("#" + Wall.BANNER)
         assert not banner.is_visible()
         server.process.kill()
