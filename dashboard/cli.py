@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -64,23 +65,37 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     url = _require_redis_url(settings)
-    payload: dict[str, object] = json.loads(args.json) if args.json else {}
-    for key in ("id", "status", "category", "title", "priority", "assignee", "source"):
-        value = getattr(args, key)
-        if value is not None:
-            payload[key] = value
-    if args.lon is not None:
-        payload["lon"] = args.lon
-    if args.lat is not None:
-        payload["lat"] = args.lat
-    payload.setdefault("ts", time.time())
-    payload.setdefault("source", "cli")
-    r = redis.Redis.from_url(url)
+    message: dict[str, object] | str
     try:
-        result = publish(r, Keys(settings.redis_prefix), payload, source="cli")
+        loaded = json.loads(args.json) if args.json else {}
+    except json.JSONDecodeError:
+        loaded = None
+    if isinstance(loaded, dict):
+        message = loaded
+        for key in ("id", "status", "category", "title", "priority", "assignee", "source"):
+            value = getattr(args, key)
+            if value is not None:
+                message[key] = value
+        if args.lon is not None:
+            message["lon"] = args.lon
+        if args.lat is not None:
+            message["lat"] = args.lat
+        message.setdefault("ts", time.time())
+        message.setdefault("source", "cli")
+    else:  # --json that is not a JSON object: the wire rejects it (and dead-letters it) as the feed would
+        message = args.json
+    r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    try:
+        result = publish(r, Keys(settings.redis_prefix), message, source="cli")
     except WireError as exc:
         print(f"rejected: {exc}", file=sys.stderr)
         return 2
+    except redis.RedisError as exc:
+        shown = re.sub(r"//[^@/]*@", "//***@", url)  # never echo a password
+        print(f"onescreen: Redis error at {shown}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        r.close()
     print(json.dumps({"id": result.id, "outcome": str(result.outcome), "log_id": result.log_id}, ensure_ascii=False))
     return 0
 
@@ -111,6 +126,8 @@ def cmd_generate_data(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from pyogrio.errors import DataSourceError
+
     from geo.layers import read_layers
     from geo.validate import LAYER_SPECS, GeoValidationError
 
@@ -118,6 +135,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         layers = read_layers(args.path)
     except GeoValidationError as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"{args.path}: no such file or folder", file=sys.stderr)
+        return 1
+    except DataSourceError as exc:
+        print(f"{args.path}: not a readable GeoPackage or layer folder ({exc})", file=sys.stderr)
         return 1
     counts = ", ".join(f"{name} {len(layers.layer(name))}" for name in LAYER_SPECS)
     print(f"{args.path}: OK — {counts}")
@@ -198,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("choreographer", "kaleido", "logistro"):  # kaleido's browser driver logs every step at INFO
+    # kaleido's browser driver logs every step at INFO, pyogrio every layer it writes
+    for noisy in ("choreographer", "kaleido", "logistro", "pyogrio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))

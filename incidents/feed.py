@@ -217,6 +217,8 @@ class Feed:
         if changed:
             if connected:
                 log.info("%s: connected to Redis (%s)", self.name, self.keys.prefix)
+            elif self._stop.is_set():  # stop() asked for it: not an outage
+                log.info("%s: stopped", self.name)
             else:
                 log.warning("%s: feed lost (%s)", self.name, error or role + " disconnected")
 
