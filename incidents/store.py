@@ -24,7 +24,7 @@ import redis
 from redis.commands.core import Script
 
 from incidents.keys import DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
-from incidents.model import Incident
+from incidents.model import OVERLAY_FIELDS, Incident
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +32,7 @@ LUA_SOURCE = (Path(__file__).with_name("apply.lua")).read_text(encoding="utf-8")
 # Keep the creation entry plus the newest changes: a flip-flopping publisher can't grow an incident forever.
 HISTORY_MAX = 100
 # Fields a message may set; anything else (e.g. a wire-only "crs") is dropped before the script sees it.
-MESSAGE_FIELDS: frozenset[str] = frozenset(
-    {
-        "id",
-        "status",
-        "ts",
-        "lon",
-        "lat",
-        "category",
-        "title",
-        "description",
-        "priority",
-        "source",
-        "assignee",
-        "grid_id",
-        "due",
-        "rating",
-        "reopened",
-    }
-)
+MESSAGE_FIELDS: frozenset[str] = frozenset(("id", "ts", *OVERLAY_FIELDS))
 _SCRIPT_ATTR = "_onescreen_apply_script"
 _HSCAN_COUNT = 1000
 

@@ -47,7 +47,7 @@ import time
 from datetime import datetime
 from typing import Any, Final
 
-from incidents.model import CATEGORIES, CATEGORY_BY_LABEL, Priority, Status
+from incidents.model import CATEGORIES, CATEGORY_BY_LABEL, OVERLAY_FIELDS, Priority, Status
 
 MAX_BYTES: Final = 65536
 ID_MAX = 64
@@ -80,16 +80,7 @@ FIELDS: Final = (
     "lon",
     "lat",
     "crs",
-    "category",
-    "title",
-    "description",
-    "priority",
-    "source",
-    "assignee",
-    "grid_id",
-    "due",
-    "rating",
-    "reopened",
+    *(f for f in OVERLAY_FIELDS if f not in ("status", "lon", "lat")),
 )
 OUTPUT_FIELDS: Final = tuple(f for f in FIELDS if f != "crs")
 _FIELD_SET: Final = frozenset(FIELDS)
