@@ -90,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     client = redis.Redis.from_url(args.redis_url, socket_timeout=30)
     points = np.load(args.points)
-    stats = produce(
-        client, Keys(args.prefix), points, args.rate, args.seconds, durable=args.durable, run=args.run
-    )
+    stats = produce(client, Keys(args.prefix), points, args.rate, args.seconds, durable=args.durable, run=args.run)
     print(json.dumps(stats), flush=True)
     return 0
 

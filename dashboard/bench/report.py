@@ -89,14 +89,12 @@ HEADERS = ("family", "measurement", "value", "baseline", "ratio", "budget", "res
 
 
 def rows(results: Sequence[Measurement]) -> list[tuple[str, ...]]:
-    out = []
+    out: list[tuple[str, ...]] = []
     for m in results:
         base = fmt_num(m.baseline, m.extra.get("baseline_unit", m.unit))
         if m.baseline_name and m.baseline is not None:
             base = f"{base} ({m.baseline_name})"
-        out.append(
-            (m.family, m.name, fmt_num(m.value, m.unit), base, fmt_ratio(m.ratio), m.budget or "—", m.verdict)
-        )
+        out.append((m.family, m.name, fmt_num(m.value, m.unit), base, fmt_ratio(m.ratio), m.budget or "—", m.verdict))
     return out
 
 

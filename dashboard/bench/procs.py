@@ -1,0 +1,115 @@
+"""Server processes the bench starts (ours via ``python -m dashboard.cli serve``, the naive baseline app) and
+what it reads from them (RSS). Always stopped in ``finally``; only 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashboard.settings import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    started_s: float  # spawn → first 200 on the probe path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.pid)
+
+
+def rss_mb(pid: int) -> float:
+    """VmRSS of a process, MB (from /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} within {timeout} s: {log_path.read_text(errors='replace')[-2000:]}")
+
+
+@contextmanager
+def spawn(
+    args: Sequence[str], env: Mapping[str, str], log_path: Path, *, port: int, probe: str = "/", timeout: float = 90
+) -> Iterator[Served]:
+    """Run ``python <args>`` until the block ends (terminate, then kill after 10 s)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(url + probe, process, log_path, timeout)
+        yield Served(url, process, log_path, time.perf_counter() - t0)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def serve_onescreen(redis_url: str, prefix: str, data: Path, log_dir: Path) -> Iterator[Served]:
+    """``onescreen serve`` exactly as deployed (default tick), on its own key prefix."""
+    port = free_port()
+    env = {"REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_DATA": str(data)}
+    with spawn(
+        ["-m", "dashboard.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        log_dir / f"onescreen-{prefix}.log",
+        port=port,
+        probe="/healthz",
+    ) as served:
+        yield served
+
+
+@contextmanager
+def serve_naive(redis_url: str, prefix: str, data: Path, log_dir: Path) -> Iterator[Served]:
+    """The naive baseline app (``dashboard.bench.naive``) on its own key prefix."""
+    port = free_port()
+    env = {"REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_DATA": str(data)}
+    with spawn(
+        ["-m", "dashboard.bench.naive", "--port", str(port)], env, log_dir / f"naive-{prefix}.log", port=port
+    ) as served:
+        yield served
