@@ -63,10 +63,11 @@ def incident_detail_children(runtime: Runtime, incident_id: str | None, lang: st
 def register(app: Dash, runtime: Runtime) -> None:
     has_micro = runtime.map_base.micro_geojson is not None
 
+    # Runs on every render too, so a persisted layer choice is re-applied to a freshly rendered map.
     @app.callback(
         Output(Console.MAP, "figure", allow_duplicate=True),
         Input(Console.LAYERS, "value"),
-        prevent_initial_call=True,
+        prevent_initial_call="initial_duplicate",
     )
     def toggle_layers(layers: list[str]) -> Patch:
         return layer_patch(layers, has_micro)

@@ -78,6 +78,8 @@ def console_layout(
                 i18n.t("console.layers", lang),
                 dcc.Checklist(
                     id=Console.LAYERS,
+                    persistence=True,  # survives the re-render of a language switch
+                    persistence_type="session",
                     options=layer_options(lang),
                     value=list(DEFAULT_LAYERS),
                     className="os-checklist",
@@ -89,6 +91,8 @@ def console_layout(
                 i18n.t("console.filter_status", lang),
                 dcc.Dropdown(
                     id=Console.STATUS_FILTER,
+                    persistence=True,  # survives the re-render of a language switch
+                    persistence_type="session",
                     options=status_options(lang),
                     value=[],
                     multi=True,
@@ -101,6 +105,8 @@ def console_layout(
                 i18n.t("console.filter_community", lang),
                 dcc.Dropdown(
                     id=Console.COMMUNITY_FILTER,
+                    persistence=True,  # survives the re-render of a language switch
+                    persistence_type="session",
                     options=community_options(communities),
                     value=[],
                     multi=True,

@@ -276,3 +276,21 @@ def test_live_push_respects_the_status_filter(live_server: LiveServer, console: 
     wait_map(console, present={other["id"]: TRACE_DISPATCHED}, timeout=PUSH_BUDGET_MS)
     states = stored(live_server)
     assert {str(states[i].status) for i in all_map_ids(console)} == {"dispatched"}
+
+
+def test_language_switch_keeps_filters_and_layers(console: Any) -> None:
+    """Switching zh → EN re-renders the page; the official's layer and filter choices must survive it."""
+    layers = console.locator(f"#{Console.LAYERS}")
+    layers.get_by_text("党员", exact=True).click()
+    console.wait_for_function(f"() => {MAP_JS}.data[{TRACE_MEMBERS}].visible === false", timeout=UI_WAIT_MS)
+    choose(console, Console.STATUS_FILTER, "已派", "已派单")
+
+    console.get_by_text("EN", exact=True).click()
+    console.wait_for_function("() => !document.getElementById('console-title').innerText.includes('治理')", timeout=5000)
+    layers = console.locator(f"#{Console.LAYERS}")
+    assert layers.get_by_role("option", name="Party members").get_attribute("aria-selected") == "false"
+    console.wait_for_function(
+        f"() => {{ const gd = {MAP_JS}; return !!gd && gd.data[{TRACE_MEMBERS}].visible === false; }}",
+        timeout=UI_WAIT_MS,
+    )
+    assert "Dispatched" in console.inner_text(f"#{Console.STATUS_FILTER}-value")

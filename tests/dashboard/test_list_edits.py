@@ -78,12 +78,12 @@ def test_a_row_changed_in_place_is_still_reached() -> None:
 
 
 def test_plan_trace_keeps_parallel_arrays_aligned() -> None:
-    before = {"lon": [1.0, 2.0, 3.0], "lat": [10.0, 20.0, 30.0], "customdata": ["a", "b", "c"]}
-    after = {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
+    before: dict[str, list[Any]] = {"lon": [1.0, 2.0, 3.0], "lat": [10.0, 20.0, 30.0], "customdata": ["a", "b", "c"]}
+    after: dict[str, list[Any]] = {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
     planned = plan_trace(before, after)
     assert not planned.edit.replace and planned.edit.delete == (1,)
     assert planned.result == {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
-    moved = {"lon": [1.0, 3.5, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
+    moved: dict[str, list[Any]] = {"lon": [1.0, 3.5, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
     planned = plan_trace(planned.result, moved)  # "c" moved: deleted and re-added at its new place
     triples = set(zip(planned.result["customdata"], planned.result["lon"], planned.result["lat"], strict=True))
     assert triples == {("a", 1.0, 10.0), ("c", 3.5, 30.0), ("d", 4.0, 40.0)}
