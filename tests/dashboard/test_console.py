@@ -286,7 +286,9 @@ def test_language_switch_keeps_filters_and_layers(console: Any) -> None:
     choose(console, Console.STATUS_FILTER, "已派", "已派单")
 
     console.get_by_text("EN", exact=True).click()
-    console.wait_for_function("() => !document.getElementById('console-title').innerText.includes('治理')", timeout=5000)
+    console.wait_for_function(
+        "() => !document.getElementById('console-title').innerText.includes('治理')", timeout=UI_WAIT_MS
+    )
     layers = console.locator(f"#{Console.LAYERS}")
     assert layers.get_by_role("option", name="Party members").get_attribute("aria-selected") == "false"
     console.wait_for_function(
