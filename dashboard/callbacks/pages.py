@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
-from dash import Dash, Input, Output
+from dash import Dash, Input, Output, State, no_update
 
 from dashboard.figures.incident_map import build_incident_map
 from dashboard.frames import ScreenContext, screen_frame
@@ -53,7 +54,23 @@ def render_page(runtime: Runtime, pathname: str | None, lang: str) -> Any:
     )
 
 
+def lang_from_query(search: str | None) -> str | None:
+    """``?lang=en`` / ``?lang=zh`` on any page URL (a wall has no buttons to press)."""
+    values = parse_qs((search or "").lstrip("?")).get("lang") or []
+    return values[-1] if values and values[-1] in ("zh", "en") else None
+
+
 def register(app: Dash, runtime: Runtime) -> None:
     @app.callback(Output(PAGE, "children"), Input(URL, "pathname"), Input(ROOT_LANG, "data"))
     def route(pathname: str | None, lang: str | None) -> Any:
         return render_page(runtime, pathname, lang or runtime.settings.lang)
+
+    @app.callback(
+        Output(ROOT_LANG, "data", allow_duplicate=True),
+        Input(URL, "search"),
+        State(ROOT_LANG, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def language_from_url(search: str | None, current: str | None) -> Any:
+        wanted = lang_from_query(search)
+        return wanted if wanted and wanted != current else no_update

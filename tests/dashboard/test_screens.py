@@ -240,3 +240,15 @@ def test_wall_shows_feed_lost_when_the_server_itself_goes_away(
         killed = time.monotonic()
         banner.wait_for(state="visible", timeout=10_000)
         print(f"\nserver killed → banner {time.monotonic() - killed:.1f} s")
+
+
+def test_wall_in_english_via_the_url(live_server: LiveServer, page_factory: Any) -> None:
+    page = page_factory(live_server.url + "/wall?lang=en")
+    page.wait_for_function("() => document.getElementById('wall-title').innerText.includes('OneScreen')", timeout=5000)
+    msg = new_incident(5, title=f"Blocked fire lane {uuid.uuid4().hex[:4]}")
+    publish_raw(live_server, msg)
+    page.wait_for_function(
+        "(t) => document.getElementById('wall-feed').innerText.includes(t)", arg=msg["title"], timeout=PUSH_BUDGET_MS
+    )
+    row = page.inner_text("#wall-feed li:first-child")
+    assert "Reported" in row and "待派单" not in row  # live rows follow the page's language
