@@ -10,7 +10,8 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from geo.validate import LAYER_SPECS, GeoValidationError, Problem, validate_layer, validate_links
+from geo.problems import GeoValidationError, Problem
+from geo.validate import LAYER_SPECS, validate_layer, validate_links
 
 __all__ = ["LAYER_NAMES", "GeoLayers", "GeoValidationError", "read_layers", "utm_crs_for"]
 
@@ -55,10 +56,14 @@ class GeoLayers:
             for name in LAYER_NAMES
             if name in frames
         }
-        problems += [Problem(n, "", f"layer missing in {source}") for n in LAYER_NAMES if n not in frames]
-        problems += [p for name, gdf in out.items() for p in validate_layer(name, gdf)]
-        problems += validate_links(out)
-        if problems:
+        problems += [
+            Problem(n, "", f"layer missing in {source}", "missing_layer", file=source)
+            for n in LAYER_NAMES
+            if n not in frames
+        ]
+        problems += [p for name, gdf in out.items() for p in validate_layer(name, gdf, where.get(name, source))]
+        problems += validate_links(out, where)
+        if any(p.is_error for p in problems):
             raise GeoValidationError(source, problems)
         return cls(**out, metric_crs=utm_crs_for(out["street"]))
 
@@ -105,7 +110,7 @@ def _normalise(name: str, gdf: gpd.GeoDataFrame, source: str, problems: list[Pro
     """EPSG:4326, string ids/text, bool ``on_duty``, int sizes; a missing CRS is reported, not guessed."""
     gdf = gdf.copy()
     if gdf.crs is None:
-        problems.append(Problem(name, "", f"missing CRS ({source})"))
+        problems.append(Problem(name, "", f"missing CRS ({source})", "missing_crs", file=source))
     elif not CRS(gdf.crs).equals(WGS84, ignore_axis_order=True):
         gdf = gdf.to_crs(WGS84)
     else:

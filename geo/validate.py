@@ -1,14 +1,27 @@
-"""Validation of the geo layers: collect every problem, then raise once."""
+"""Validation of the geo layers' contract (columns, ids, geometry types, links): collect every problem, then raise
+once. The spatial checks (overlaps, gaps, nesting …) are in ``geo.report``; both speak ``geo.problems.Problem``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geo.problems import GeoValidationError, Problem, reason_location
+
+__all__ = [
+    "FOREIGN_KEYS",
+    "LAYER_SPECS",
+    "GeoValidationError",
+    "LayerSpec",
+    "Problem",
+    "validate_layer",
+    "validate_links",
+]
 
 
 @dataclass(frozen=True)
@@ -68,32 +81,6 @@ FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Problem:
-    layer: str
-    feature_id: str  # the feature's id, "row N" when it has none, "" for layer-wide problems
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.layer}[{self.feature_id}]" if self.feature_id else self.layer
-        return f"{where}: {self.reason}"
-
-
-_MAX_LINES = 100
-
-
-class GeoValidationError(ValueError):
-    """Every problem found in a data set, raised once."""
-
-    def __init__(self, source: str, problems: Iterable[Problem]) -> None:
-        self.source = source
-        self.problems = list(problems)
-        shown = [f"  - {p}" for p in self.problems[:_MAX_LINES]]
-        if len(self.problems) > _MAX_LINES:  # the full list stays in .problems
-            shown.append(f"  … and {len(self.problems) - _MAX_LINES} more")
-        super().__init__(f"{source}: {len(self.problems)} problem(s)\n" + "\n".join(shown))
-
-
 def _feature_ids(gdf: pd.DataFrame, id_column: str) -> list[str]:
     if id_column not in gdf.columns:
         return [f"row {i}" for i in range(len(gdf))]
@@ -101,45 +88,89 @@ def _feature_ids(gdf: pd.DataFrame, id_column: str) -> list[str]:
     return [f"row {i}" if pd.isna(v) or str(v) == "" else str(v) for i, v in enumerate(ids)]
 
 
-def validate_layer(name: str, gdf: gpd.GeoDataFrame) -> list[Problem]:
-    """Columns, ids and geometry of one layer."""
+TYPE_NAMES = np.asarray(
+    ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+     "GeometryCollection"]
+)  # fmt: skip
+
+
+def geometry_type_names(geoms: np.ndarray) -> np.ndarray:
+    """Type name per geometry ("None" for missing ones), vectorised."""
+    ids = shapely.get_type_id(geoms)
+    return np.where(ids < 0, "None", TYPE_NAMES[np.clip(ids, 0, 7)])
+
+
+def validate_layer(name: str, gdf: gpd.GeoDataFrame, file: str = "", columns: bool = True) -> list[Problem]:
+    """Columns (unless ``columns=False``), ids and geometry of one layer; every problem is an error except a
+    layer of mixed geometry types, which is reported once as a warning besides the wrong-type features."""
     spec = LAYER_SPECS[name]
-    problems = [Problem(name, "", f"missing required column {c!r}") for c in spec.columns if c not in gdf.columns]
+    problems = (
+        [Problem(name, "", f"missing required column {c!r}", "missing_column", file=file) for c in spec.columns
+         if c not in gdf.columns]
+        if columns else []
+    )  # fmt: skip
     fids = _feature_ids(gdf, spec.id_column)
 
     if spec.id_column in gdf.columns:
         ids = gdf[spec.id_column]
         missing = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
-        problems += [Problem(name, fids[i], "missing id") for i in np.flatnonzero(missing)]
+        problems += [Problem(name, fids[i], "missing id", "missing_id", file=file) for i in np.flatnonzero(missing)]
         dup = ids.duplicated(keep="first").to_numpy() & ~missing
-        problems += [Problem(name, fids[i], "duplicate id") for i in np.flatnonzero(dup)]
+        problems += [Problem(name, fids[i], "duplicate id", "duplicate_id", file=file) for i in np.flatnonzero(dup)]
 
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     null = pd.isna(geoms)
-    problems += [Problem(name, fids[i], "missing geometry") for i in np.flatnonzero(null)]
+    problems += [
+        Problem(name, fids[i], "missing geometry", "missing_geometry", file=file) for i in np.flatnonzero(null)
+    ]
     present = np.flatnonzero(~null)
     g = geoms[present]
     empty = shapely.is_empty(g)
-    problems += [Problem(name, fids[present[i]], "empty geometry") for i in np.flatnonzero(empty)]
-    types = shapely.get_type_id(g)
-    type_names = np.asarray(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
-                             "MultiPolygon", "GeometryCollection"])[np.clip(types, 0, 7)]  # fmt: skip
+    problems += [
+        Problem(name, fids[present[i]], "empty geometry (no coordinates; bounds are NaN)", "empty_geometry", file=file)
+        for i in np.flatnonzero(empty)
+    ]
+    type_names = geometry_type_names(g)
     wrong = ~np.isin(type_names, spec.geometry) & ~empty
-    problems += [
-        Problem(name, fids[present[i]], f"wrong geometry type {type_names[i]} (expected {'/'.join(spec.geometry)})")
-        for i in np.flatnonzero(wrong)
-    ]
-    invalid = ~shapely.is_valid(g) & ~empty
-    problems += [
-        Problem(name, fids[present[i]], f"invalid geometry: {shapely.is_valid_reason(g[i])}")
-        for i in np.flatnonzero(invalid)
-    ]
+    expected = "/".join(spec.geometry)
+    lines = np.isin(type_names, ("LineString", "MultiLineString", "LinearRing"))
+    for i in np.flatnonzero(wrong):
+        if lines[i] and "Polygon" in spec.geometry:
+            closed = bool(np.all(shapely.is_closed(shapely.get_parts(g[i]))))
+            hint = "; its lines form closed rings: --fix closes them into polygons" if closed else ""
+            msg, kind = f"wrong geometry type {type_names[i]}: lines where polygons are expected{hint}", "lines"
+        else:
+            msg, kind = f"wrong geometry type {type_names[i]} (expected {expected})", "wrong_geometry_type"
+        x, y = _anchor(g[i])
+        problems.append(Problem(name, fids[present[i]], msg, kind, file=file, lon=x, lat=y))
+    kinds = pd.Series(type_names[~empty]).map(lambda t: str(t).removeprefix("Multi")).value_counts()
+    if len(kinds) > 1:
+        counts = ", ".join(f"{n} {t}" for t, n in kinds.items())
+        problems.append(Problem(name, "", f"mixed geometry types: {counts}", "mixed_types", "warning", file))
+    check = np.flatnonzero(~empty)
+    invalid = check[~shapely.is_valid(g[check])]
+    for i in invalid:
+        reason = str(shapely.is_valid_reason(g[i]))
+        x, y = reason_location(reason)
+        msg = f"invalid geometry: {reason.split('[')[0]}"
+        problems.append(Problem(name, fids[present[i]], msg, "invalid_geometry", file=file, lon=x, lat=y))
     return problems
 
 
-def validate_links(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+def _anchor(geom: object) -> tuple[float | None, float | None]:
+    """A point on the geometry to say where a problem is."""
+    pt = shapely.point_on_surface(geom)
+    if pt is None or shapely.is_empty(pt):
+        return None, None
+    return float(shapely.get_x(pt)), float(shapely.get_y(pt))
+
+
+def validate_links(
+    frames: Mapping[str, pd.DataFrame], files: Mapping[str, str] | None = None, severity: str = "error"
+) -> list[Problem]:
     """Every foreign key points at an existing feature (or is "" where that means "none")."""
     problems: list[Problem] = []
+    files = files or {}
     for layer, col, ref, ref_col in FOREIGN_KEYS:
         if layer not in frames or ref not in frames:
             continue
@@ -150,7 +181,14 @@ def validate_links(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
         bad = ~values.isin(set(dst[ref_col].astype(str))) & (values != "")
         fids = _feature_ids(src, LAYER_SPECS[layer].id_column)
         problems += [
-            Problem(layer, fids[i], f"{col}={values.iloc[i]!r} not found in {ref}.{ref_col}")
+            Problem(
+                layer,
+                fids[i],
+                f"{col}={values.iloc[i]!r} not found in {ref}.{ref_col} (orphan)",
+                "dangling_reference",
+                "error" if severity == "error" else "warning",
+                files.get(layer, ""),
+            )
             for i in np.flatnonzero(bad)
         ]
     return problems

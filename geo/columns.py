@@ -1,0 +1,114 @@
+"""Users' column names → ours: the config's explicit mapping first, then common (Chinese) field names.
+
+Explicit mappings always win. A column of ours that is still missing is looked for among usual names, in order:
+exact, then case-insensitive, then a name cut mid-character by a Shapefile's 10-byte limit (``网格名\\ufffd`` →
+``网格名称``). Values are normalised: ids and references become strings (``1`` not ``1.0``), missing text "".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from geo.encoding import REPLACEMENT
+from geo.validate import LAYER_SPECS
+
+# The word a layer's own fields start with in Chinese exports (网格编号, 社区名称 …).
+_PREFIX = {
+    "street": ("街道",),
+    "communities": ("社区", "村社", "村"),
+    "grids": ("网格",),
+    "micro_grids": ("微网格",),
+    "members": ("党员", "人员"),
+    "households": ("户", "联系户"),
+    "volunteer_teams": ("队伍", "志愿队"),
+    "units": ("单位",),
+    "party_orgs": ("组织", "党组织"),
+    "responsibility_zones": ("责任田", "责任区"),
+}
+_OWN_ID = ("{p}编号", "{p}编码", "{p}代码", "{p}ID", "{p}id")
+_GENERIC_ID = ("编号", "编码", "代码", "id", "ID", "Id", "OBJECTID", "FID", "code", "BH", "BM")
+_OWN_NAME = ("{p}名称", "{p}名")
+_GENERIC_NAME = ("名称", "name", "NAME", "Name", "MC")
+_REFERENCES: dict[str, tuple[str, ...]] = {
+    "street_id": ("所属街道", "街道编号", "街道编码", "街道名称", "街道"),
+    "community_id": ("所属社区", "社区编号", "社区编码", "社区代码", "社区ID", "社区名称", "所属村社", "社区"),
+    "grid_id": ("所属网格", "网格编号", "网格编码", "网格代码", "网格ID", "网格名称", "网格"),
+    "micro_grid_id": ("所属微网格", "微网格编号", "微网格编码", "微网格名称", "微网格"),
+    "member_id": ("联系党员", "联户党员", "党员编号", "联系人编号"),
+    "branch_id": ("所属支部", "党支部", "支部编号"),
+    "party_group_id": ("所属党小组", "党小组", "党小组编号"),
+    "team_id": ("所属队伍", "志愿队", "队伍编号"),
+    "parent_id": ("上级组织", "上级编号", "上级", "parent"),
+    "phone": ("联系电话", "电话", "手机号码", "手机号", "手机", "tel", "phone"),
+    "role": ("角色", "职务", "身份"),
+    "skills": ("技能", "特长"),
+    "on_duty": ("是否在岗", "在岗"),
+    "size": ("人数", "家庭人数", "人口", "规模"),
+    "kind": ("类型", "类别", "性质"),
+    "grid_type": ("网格类型", "类型"),
+    "dedicated_kind": ("专属网格类型", "专属类型"),
+    "focus": ("服务方向", "服务领域", "领域"),
+    "resources": ("可用资源", "资源"),
+    "level": ("层级", "级别"),
+    "head_name": ("户主姓名", "户主", "姓名"),
+}
+_PERSON_NAME = ("党员姓名", "姓名")
+
+
+def aliases(layer: str, column: str) -> tuple[str, ...]:
+    """Usual names of our ``column`` in ``layer``'s exports, most specific first."""
+    spec = LAYER_SPECS[layer]
+    prefixes = _PREFIX.get(layer, ())
+    if column == spec.id_column:
+        return tuple(a.format(p=p) for p in prefixes for a in _OWN_ID) + _GENERIC_ID
+    if column == "name":
+        own = tuple(a.format(p=p) for p in prefixes for a in _OWN_NAME)
+        return (_PERSON_NAME if layer == "members" else ()) + own + _GENERIC_NAME
+    return _REFERENCES.get(column, ())
+
+
+def column_mapping(layer: str, columns: list[str], explicit: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """``{theirs: ours}`` for ``layer``, and the explicit mappings whose column is not in the file."""
+    present = [c for c in columns if c != "geometry"]
+    mapping = {theirs: ours for theirs, ours in explicit.items() if theirs in present}
+    missing = [theirs for theirs in explicit if theirs not in present]
+    spec = LAYER_SPECS[layer]
+    for ours in spec.columns:
+        if ours in mapping.values() or (ours in present and ours not in mapping):
+            continue
+        free = [c for c in present if c not in mapping]
+        found = _find(aliases(layer, ours), free)
+        if found is not None:
+            mapping[found] = ours
+    return mapping, missing
+
+
+def _find(names: tuple[str, ...], free: list[str]) -> str | None:
+    for name in names:
+        if name in free:
+            return name
+    folded = {c.casefold(): c for c in free}
+    for name in names:
+        if name.casefold() in folded:
+            return folded[name.casefold()]
+    for col in free:  # a field name cut mid-character: 网格名\ufffd
+        stem = col.split(REPLACEMENT, 1)[0]
+        if REPLACEMENT in col and len(stem) >= 2 and any(n.startswith(stem) for n in names):
+            return col
+    return None
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Strings for ids and text: integral floats without ``.0``, NaN/None → ""."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(str)
+    if pd.api.types.is_float_dtype(values):
+        arr = values.to_numpy(dtype=float)
+        finite = np.isfinite(arr)
+        if np.all(np.mod(arr[finite], 1) == 0):
+            out = pd.Series([str(int(v)) if f else "" for v, f in zip(arr, finite, strict=True)], index=values.index)
+            return out
+    return values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())

@@ -1,0 +1,126 @@
+"""Coordinate reference systems of users' files: to EPSG:4326, GCJ-02 when declared, and clear advice when unknown.
+
+Any CRS pyproj knows is reprojected (CGCS2000 / Beijing 1954 / Xi'an 1980 Gauss-Krüger, UTM, a custom Lambert in a
+``.prj``). A layer without a CRS is an error naming the file, with ``--assume-crs`` (``assume_crs`` in the config)
+as the way out and a guess from the coordinates' range. GCJ-02 ("Mars coordinates" of Amap/Tencent/DataV exports)
+is not a CRS pyproj knows: declare it (``crs_hint = "gcj02"``) and the coordinates are shifted to WGS-84.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geo.gcj02 import gcj02_to_wgs84
+from geo.problems import Problem
+
+WGS84 = CRS.from_epsg(4326)
+CRS_HINTS = ("gcj02", "wgs84")
+
+
+def parse_crs(text: str | int | None) -> CRS | None:
+    """``"EPSG:4549"``, ``4549``, a PROJ string or WKT → CRS (``ValueError`` with the text if unknown)."""
+    if text is None or text == "":
+        return None
+    try:
+        return CRS.from_user_input(int(text) if isinstance(text, str) and text.isdigit() else text)
+    except CRSError as exc:
+        raise ValueError(f"unknown CRS {text!r}: {exc}") from exc
+
+
+def describe(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+
+
+def guess_crs(bounds: np.ndarray) -> str:
+    """A likely CRS for coordinates with these bounds, in words (for the missing-CRS message)."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return ""
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return "the coordinates look like degrees: EPSG:4326 (or declare crs_hint = 'gcj02' for Amap exports)"
+    if 2e5 <= miny <= 6.5e6:  # a northing in China
+        zone = int(minx // 1e6)
+        if 25 <= zone <= 45 and int(maxx // 1e6) == zone:
+            return (
+                f"the eastings carry zone number {zone}: 3-degree Gauss-Krüger zone {zone}, "
+                f"EPSG:{4513 + zone - 25} (CGCS2000) or EPSG:{2401 + zone - 25} (Beijing 1954)"
+            )
+        if 13 <= zone <= 23 and int(maxx // 1e6) == zone:
+            return f"the eastings carry zone number {zone}: 6-degree Gauss-Krüger, EPSG:{4491 + zone - 13} (CGCS2000)"
+        if 0 <= minx <= maxx <= 1e6:
+            return (
+                "metres without a zone number: a Gauss-Krüger central meridian or UTM zone, e.g. EPSG:4549 "
+                "(CGCS2000 CM 120E), EPSG:4550 (CM 123E) or EPSG:32651 (UTM 51N)"
+            )
+    return ""
+
+
+def to_wgs84(
+    gdf: gpd.GeoDataFrame, layer: str, file: str, assume_crs: str | None = None, crs_hint: str | None = None
+) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+    """The frame in EPSG:4326 (``None`` when its CRS is unknown), and what was done or found."""
+    problems: list[Problem] = []
+    crs = gdf.crs
+    if crs is None and assume_crs and (assumed := parse_crs(assume_crs)) is not None:
+        crs = assumed
+        note = f"no CRS in the file; assumed {describe(assumed)}"
+        problems.append(Problem(layer, "", note, "crs_assumed", "info", file))
+    if crs is None:
+        hint = guess_crs(gdf.total_bounds) if len(gdf) else ""
+        problems.append(
+            Problem(
+                layer,
+                "",
+                f"{file} has no CRS (no .prj, no crs member, no SRID): pass --assume-crs EPSG:XXXX "
+                f"(assume_crs in onescreen.toml){'; ' + hint if hint else ''}",
+                "missing_crs",
+                "error",
+                file,
+            )
+        )
+        return None, problems
+    crs = CRS(crs)
+    out = gdf.set_crs(crs, allow_override=True)
+    if crs.is_geographic and len(gdf):
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if np.isfinite([minx, maxx]).all() and (abs(minx) > 180 or abs(maxx) > 180 or abs(miny) > 90 or abs(maxy) > 90):
+            hint = guess_crs(gdf.total_bounds)
+            problems.append(
+                Problem(
+                    layer,
+                    "",
+                    f"{file} declares {describe(crs)} but its coordinates are not degrees "
+                    f"({minx:.0f}…{maxx:.0f}, {miny:.0f}…{maxy:.0f}){'; ' + hint if hint else ''}",
+                    "crs_mismatch",
+                    "error",
+                    file,
+                )
+            )
+            return None, problems
+    if not crs.equals(WGS84, ignore_axis_order=True):
+        out = out.to_crs(WGS84)
+        note = f"reprojected from {describe(crs)} to EPSG:4326"
+        problems.append(Problem(layer, "", note, "reprojected", "info", file))
+    else:
+        out = out.set_crs(WGS84, allow_override=True)
+    if crs_hint == "gcj02":
+        out = out.set_geometry(from_gcj02(np.asarray(out.geometry.values, dtype=object)), crs=WGS84)
+        problems.append(Problem(layer, "", "GCJ-02 coordinates converted to WGS-84", "gcj02_converted", "info", file))
+    elif crs_hint not in (None, "", "wgs84"):
+        raise ValueError(f"crs_hint must be one of {CRS_HINTS}, not {crs_hint!r}")
+    return out, problems
+
+
+def from_gcj02(geoms: np.ndarray) -> np.ndarray:
+    """GCJ-02 → WGS-84 for every vertex (vectorised)."""
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        x, y = gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return np.asarray(shapely.transform(geoms, shift), dtype=object)

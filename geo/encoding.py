@@ -1,0 +1,194 @@
+"""Text encodings of users' files: detect a Shapefile's DBF encoding when it has no ``.cpg``, and spot mojibake.
+
+Chinese GIS exports are usually GBK/GB18030 shapefiles without a ``.cpg``; GDAL then assumes ISO-8859-1 and every
+name turns into ``Íø¸ñ``. ``detect_dbf_encoding`` reads the DBF's field names and text cells, tries UTF-8 strictly
+(random GBK bytes almost never form valid UTF-8), then GB18030 (a superset of GBK/GB2312), and keeps the decoding
+with the least mojibake. ``mojibake_score`` rates decoded text: the share of its non-ASCII characters that are
+U+FFFD, Latin-1/Latin-Extended letters (GBK or UTF-8 read as Latin-1), C1 controls, private-use characters, or
+CJK characters outside GB2312 (UTF-8 read as GBK gives ``缃戞牸``; real names are almost all inside GB2312).
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from geo.problems import Problem
+
+CANDIDATES = ("UTF-8", "GB18030")
+MOJIBAKE_THRESHOLD = 0.3  # share of suspicious characters above which a text column is reported
+REPLACEMENT = "\ufffd"
+
+
+@dataclass(frozen=True)
+class EncodingGuess:
+    encoding: str | None  # None: plain ASCII, nothing to decide
+    how: str  # "cpg", "override", "detected", "ascii"
+    score: float = 0.0  # mojibake score of the chosen decoding (0 clean … 1 garbage)
+    ldid: int = 0  # the DBF's language driver id byte
+
+
+@dataclass(frozen=True)
+class DbfHeader:
+    ldid: int
+    field_names: list[bytes]
+    text_cells: list[bytes]  # non-empty, non-ASCII text cells of the first records
+
+
+def _suspicious(ch: str) -> bool:
+    o = ord(ch)
+    if ch == REPLACEMENT or 0x80 <= o <= 0x24F or 0xE000 <= o <= 0xF8FF or 0x2500 <= o <= 0x259F:
+        return True
+    if 0x3400 <= o <= 0x9FFF:  # CJK: suspicious when outside GB2312 (the 6,763 common hanzi)
+        try:
+            ch.encode("gb2312")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
+def mojibake_score(texts: Iterable[str]) -> float:
+    """Share of suspicious characters among the non-ASCII characters of ``texts`` (0 when all ASCII)."""
+    n = bad = 0
+    for text in texts:
+        for ch in text:
+            if ord(ch) > 0x7F:
+                n += 1
+                bad += _suspicious(ch)
+    return bad / n if n else 0.0
+
+
+def read_dbf_header(data: bytes, max_rows: int = 2000) -> DbfHeader:
+    """Field names (raw bytes) and up to ``max_rows`` records' non-ASCII text cells of a dBASE file."""
+    n_records, header_len, record_len = struct.unpack("<IHH", data[4:12])
+    ldid = data[29] if len(data) > 29 else 0
+    names: list[bytes] = []
+    fields: list[tuple[bytes, int, int]] = []  # (type, offset in record, length)
+    offset, pos = 1, 32
+    while pos + 32 <= min(header_len, len(data)) and data[pos] != 0x0D:
+        desc = data[pos : pos + 32]
+        names.append(desc[:11].split(b"\x00", 1)[0])
+        fields.append((desc[11:12], offset, desc[16]))
+        offset += desc[16]
+        pos += 32
+    cells: list[bytes] = []
+    for r in range(min(n_records, max_rows)):
+        start = header_len + r * record_len
+        record = data[start : start + record_len]
+        for ftype, off, length in fields:
+            if ftype in (b"C", b"M"):
+                cell = record[off : off + length].strip(b" \x00")
+                if cell and any(b > 0x7F for b in cell):
+                    cells.append(cell)
+    return DbfHeader(ldid, names, cells)
+
+
+def dbf_bytes(path: str | Path) -> bytes | None:
+    """The ``.dbf`` beside a ``.shp`` (any case), or inside a zip for ``/vsizip/archive.zip/inner.shp``."""
+    text = str(path)
+    if text.startswith("/vsizip/"):
+        archive, _, inner = text.removeprefix("/vsizip/").partition(".zip/")
+        archive += ".zip"
+        with zipfile.ZipFile(archive) as zf:
+            stem = inner.rsplit(".", 1)[0].lower()
+            for name in zf.namelist():
+                if name.lower() == stem + ".dbf":
+                    return zf.read(name)
+        return None
+    p = Path(text)
+    for suffix in (".dbf", ".DBF"):
+        if p.with_suffix(suffix).exists():
+            return p.with_suffix(suffix).read_bytes()
+    return None
+
+
+def has_cpg(path: str | Path) -> bool:
+    text = str(path)
+    if text.startswith("/vsizip/"):
+        archive, _, inner = text.removeprefix("/vsizip/").partition(".zip/")
+        with zipfile.ZipFile(archive + ".zip") as zf:
+            stem = inner.rsplit(".", 1)[0].lower()
+            return any(n.lower() == stem + ".cpg" for n in zf.namelist())
+    p = Path(text)
+    return p.with_suffix(".cpg").exists() or p.with_suffix(".CPG").exists()
+
+
+def _decode_name(raw: bytes, encoding: str) -> str:
+    """Strict, except that a multi-byte character cut at the end (the 10-byte name limit) is allowed."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    text = decoder.decode(raw, final=False)
+    return text + (REPLACEMENT if decoder.getstate()[0] else "")
+
+
+def detect_dbf_encoding(data: bytes) -> EncodingGuess:
+    """The encoding that decodes the DBF's names and texts strictly with the least mojibake."""
+    header = read_dbf_header(data)
+    raw = [n for n in header.field_names if any(b > 0x7F for b in n)] + header.text_cells
+    if not raw:
+        return EncodingGuess(None, "ascii", 0.0, header.ldid)
+    best: EncodingGuess | None = None
+    for enc in CANDIDATES:
+        try:
+            texts = [_decode_name(n, enc) for n in header.field_names] + [c.decode(enc) for c in header.text_cells]
+        except UnicodeDecodeError:
+            continue
+        score = mojibake_score(t.replace(REPLACEMENT, "") for t in texts)  # a cut name is not mojibake
+        if best is None or score < best.score - 0.05:
+            best = EncodingGuess(enc, "detected", score, header.ldid)
+    return best or EncodingGuess("GB18030", "detected", 1.0, header.ldid)
+
+
+def shapefile_encoding(path: str | Path, override: str | None = None) -> EncodingGuess:
+    """``override`` if given; GDAL's own choice when a ``.cpg`` exists; else what the DBF's bytes say."""
+    if override:
+        return EncodingGuess(override, "override")
+    if has_cpg(path):
+        return EncodingGuess(None, "cpg")
+    data = dbf_bytes(path)
+    return detect_dbf_encoding(data) if data else EncodingGuess(None, "ascii")
+
+
+def text_problems(frame: pd.DataFrame, layer: str, file: str, renamed: Mapping[str, str]) -> list[Problem]:
+    """Field names cut mid-character (``网格名\\ufffd``) and text columns that read as mojibake.
+
+    ``renamed`` maps the file's column names to ours (to say what a cut name was read as)."""
+    out: list[Problem] = []
+    for col in frame.columns:
+        if isinstance(col, str) and REPLACEMENT in col:
+            used = f"read as {renamed[col]!r}" if col in renamed else "map it by that exact name in onescreen.toml"
+            out.append(
+                Problem(
+                    layer,
+                    "",
+                    f"field name {col!r} is cut mid-character (a Shapefile's 10-byte field-name limit met "
+                    f"UTF-8 Chinese): {used}",
+                    "truncated_field_name",
+                    "warning",
+                    file,
+                )
+            )
+    for col in frame.columns:
+        if col == "geometry" or not (frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])):
+            continue
+        values = [v for v in frame[col].dropna().astype(str).unique()[:500] if v]
+        score = mojibake_score(values)
+        if score > MOJIBAKE_THRESHOLD:
+            sample = next((v for v in values if mojibake_score([v]) > MOJIBAKE_THRESHOLD), values[0])
+            out.append(
+                Problem(
+                    layer,
+                    "",
+                    f"column {col!r} looks garbled ({score:.0%} suspicious characters, e.g. {sample[:20]!r}): "
+                    "wrong encoding? pass --encoding GB18030 (or UTF-8), or add a .cpg file",
+                    "mojibake",
+                    "warning",
+                    file,
+                )
+            )
+    return out

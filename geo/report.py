@@ -1,0 +1,376 @@
+"""The validation report an office reads before go-live: ``validate(config) -> Report`` (text and JSON).
+
+Besides the contract checks of ``geo.validate`` and what reading found (``geo.sources``: encodings, CRS, quirks),
+the spatial checks run in a metric CRS (the data's UTM zone), vectorised, on the layers the user gave:
+
+* overlaps between siblings (STRtree pairs, intersection area > ``overlap_m2``), with area and where;
+* gaps: the parent's area in no child (``parent − ∪children``, parts > ``gap_m2``), or, without a parent layer,
+  holes enclosed by the siblings' union;
+* children outside their parent (by the declared parent id, else the parent layer's union; > ``outside_m2``);
+* members and households outside every grid, or in another grid than their ``grid_id`` says;
+* a layer that looks GCJ-02-shifted against another (see ``gcj02_suspects``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from tqdm import tqdm
+
+from geo.config import Config, Tolerances
+from geo.dataset import POLYGON_LAYERS, DataSet, build_dataset
+from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
+from geo.layers import utm_crs_for
+from geo.problems import SEVERITIES, Problem
+from geo.validate import LAYER_SPECS
+
+# (child, parent, the child's column naming its parent)
+NESTING: tuple[tuple[str, str, str], ...] = (
+    ("communities", "street", "street_id"),
+    ("grids", "communities", "community_id"),
+    ("micro_grids", "grids", "grid_id"),
+    ("responsibility_zones", "grids", "grid_id"),
+)
+POINTS_IN_GRIDS = ("members", "households")
+SINGULAR = {
+    "street": "street",
+    "communities": "community",
+    "grids": "grid",
+    "micro_grids": "micro-grid",
+    "responsibility_zones": "responsibility zone",
+}
+GCJ_MIN_SHARE = 0.05  # a layer is suspect when ≥ 5 % of it lies outside its reference …
+GCJ_GAIN = 3.0  # … and shifting it by the GCJ-02 offset cuts that share at least threefold
+
+
+@dataclass
+class Report:
+    source: str
+    problems: list[Problem]
+    layers: dict[str, dict[str, Any]]  # name → {file, features, given}
+    timings_s: dict[str, float] = field(default_factory=dict)
+    dataset: DataSet | None = field(default=None, repr=False)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{v['features']} {k}" for k, v in self.layers.items() if v["given"])
+        verdict = "OK" if self.ok else "FAILED"
+        return f"{self.source}: {verdict} — {len(self.errors)} error(s), {len(self.warnings)} warning(s); {counts}"
+
+    def to_text(self, notes: bool = True) -> str:
+        lines = [self.summary()]
+        for severity in SEVERITIES:
+            chosen = [p for p in self.problems if p.severity == severity]
+            if not chosen or (severity == "info" and not notes):
+                continue
+            lines.append(f"{severity.upper()}S ({len(chosen)})" if severity != "info" else f"NOTES ({len(chosen)})")
+            by_file: dict[str, list[Problem]] = {}
+            for p in chosen:
+                by_file.setdefault(p.file or self.source, []).append(p)
+            for file, ps in by_file.items():
+                lines.append(f"  {file}")
+                lines += [f"    {p}" for p in ps]
+        derived = [f"{k} ({v['file'].removeprefix('derived: ')})" for k, v in self.layers.items() if not v["given"]
+                   and v["features"]]  # fmt: skip
+        empty = [k for k, v in self.layers.items() if not v["given"] and not v["features"]]
+        if derived:
+            lines.append("DERIVED: " + "; ".join(derived))
+        if empty:
+            lines.append("NOT GIVEN (empty): " + ", ".join(empty))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "layers": self.layers,
+            "problems": [_jsonable(p.to_dict()) for p in self.problems],
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+
+
+class _Metric:
+    """To and from the metric CRS, and valid metric geometries per layer (computed once)."""
+
+    def __init__(self, ds: DataSet, crs: CRS) -> None:
+        self.ds = ds
+        self.crs = crs
+        self._back = Transformer.from_crs(crs, 4326, always_xy=True)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def geoms(self, layer: str) -> np.ndarray:
+        if layer not in self._cache:
+            g = np.asarray(self.ds.frames[layer].to_crs(self.crs).geometry.values, dtype=object)
+            bad = ~shapely.is_valid(g) & ~shapely.is_empty(g) & ~shapely.is_missing(g)
+            g[bad] = shapely.make_valid(g[bad])
+            keep = shapely.get_type_id(g) >= 0
+            g[keep] = shapely.force_2d(g[keep])
+            self._cache[layer] = g
+        return self._cache[layer]
+
+    def lonlat(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pts = shapely.point_on_surface(geoms)
+        x, y = self._back.transform(shapely.get_x(pts), shapely.get_y(pts))
+        return np.asarray(x), np.asarray(y)
+
+    def ids(self, layer: str) -> np.ndarray:
+        return self.ds.frames[layer][LAYER_SPECS[layer].id_column].astype(str).to_numpy()
+
+
+def _polygonal(g: np.ndarray) -> np.ndarray:
+    return np.isin(shapely.get_type_id(g), (3, 6)) & ~shapely.is_empty(g)
+
+
+def overlaps(m: _Metric, layer: str, tol: Tolerances) -> list[Problem]:
+    g = m.geoms(layer)
+    idx = np.flatnonzero(_polygonal(g))
+    if len(idx) < 2:
+        return []
+    tree = shapely.STRtree(g[idx])
+    a, b = tree.query(g[idx], predicate="intersects")
+    keep = a < b
+    a, b = idx[a[keep]], idx[b[keep]]
+    inter = shapely.intersection(g[a], g[b])
+    area = shapely.area(inter)
+    big = area > tol.overlap_m2
+    ids, lon, lat = m.ids(layer), *m.lonlat(inter[big])
+    return [
+        Problem(layer, ids[i], f"overlaps {layer}[{ids[j]}]", "overlap", "warning", m.ds.files[layer], x, y, float(ar))
+        for i, j, ar, x, y in zip(a[big], b[big], area[big], lon, lat, strict=True)
+    ]
+
+
+def gaps(m: _Metric, child: str, parent: str | None, tol: Tolerances) -> list[Problem]:
+    """Parts of each parent in no child; without a parent layer, holes enclosed by the children's union."""
+    g = m.geoms(child)
+    union = shapely.union_all(g[_polygonal(g)])
+    if shapely.is_empty(union):
+        return []
+    if parent is not None:
+        pg = m.geoms(parent)
+        owners = np.flatnonzero(_polygonal(pg))
+        pieces = shapely.difference(pg[owners], union)
+        parts, which = shapely.get_parts(pieces, return_index=True)
+        owner_ids = m.ids(parent)[owners][which]
+        what = f"part of {SINGULAR[parent]} {{}} in no {SINGULAR[child]}"
+    else:
+        rings = [shapely.get_interior_ring(p, k) for p in shapely.get_parts(union)
+                 for k in range(shapely.get_num_interior_rings(p))]  # fmt: skip
+        parts = shapely.polygons(np.asarray(rings, dtype=object)) if rings else np.empty(0, dtype=object)
+        owner_ids = np.full(len(parts), "", dtype=object)
+        what = f"hole enclosed by the {child}, in none of them{{}}"
+    area = shapely.area(parts)
+    big = area > tol.gap_m2
+    lon, lat = m.lonlat(parts[big])
+    return [
+        Problem(child if parent is None else parent, oid, "gap: " + what.format(oid), "gap", "warning",
+                m.ds.files[child], x, y, float(ar))
+        for oid, ar, x, y in zip(owner_ids[big], area[big], lon, lat, strict=True)
+    ]  # fmt: skip
+
+
+def outside_parent(m: _Metric, child: str, parent: str, column: str, tol: Tolerances) -> list[Problem]:
+    g = m.geoms(child)
+    pg = m.geoms(parent)
+    if not len(g) or not len(pg):
+        return []
+    declared = column not in m.ds.filled.get(child, set())
+    if declared:
+        lookup = dict(zip(m.ids(parent), range(len(pg)), strict=True))
+        pos = np.array([lookup.get(v, -1) for v in m.ds.frames[child][column].astype(str)], dtype=np.intp)
+        target = np.where(pos >= 0, pg[np.maximum(pos, 0)], shapely.union_all(pg))
+    else:
+        target = np.full(len(g), shapely.union_all(pg), dtype=object)
+    ok = _polygonal(g)
+    out = np.full(len(g), np.nan)
+    pieces = np.full(len(g), None, dtype=object)
+    pieces[ok] = shapely.difference(g[ok], target[ok])
+    out[ok] = shapely.area(pieces[ok])
+    share = out / np.maximum(shapely.area(g), 1e-9)
+    big = np.flatnonzero(out > tol.outside_m2)
+    lon, lat = m.lonlat(pieces[big]) if len(big) else (np.empty(0), np.empty(0))
+    cids, pids = m.ids(child), m.ds.frames[child][column].astype(str).to_numpy()
+    out_list = []
+    for k, i in enumerate(big):
+        whose = f"its {SINGULAR[parent]} {pids[i]}" if declared and pids[i] else f"every {SINGULAR[parent]}"
+        label = "entirely outside" if share[i] > 0.999 else f"{share[i]:.0%} outside"
+        kind = "orphan" if share[i] > 0.999 else "outside_parent"
+        out_list.append(
+            Problem(child, cids[i], f"{label} {whose}", kind, "warning", m.ds.files[child], lon[k], lat[k], out[i])
+        )
+    return out_list
+
+
+def points_outside(m: _Metric, layer: str) -> list[Problem]:
+    pts = m.geoms(layer)
+    grids = m.geoms("grids")
+    ok = ~shapely.is_empty(pts) & (shapely.get_type_id(pts) == 0)
+    if not ok.any() or not len(grids):
+        return []
+    tree = shapely.STRtree(grids)
+    inp, hit = tree.query(pts, predicate="intersects")
+    best = np.full(len(pts), len(grids), dtype=np.intp)
+    np.minimum.at(best, inp, hit)
+    ids = m.ids(layer)
+    lon, lat = m.lonlat(pts)
+    out = [
+        Problem(layer, ids[i], "outside every grid", "outside_grids", "warning", m.ds.files[layer], lon[i], lat[i])
+        for i in np.flatnonzero(ok & (best == len(grids)))
+    ]
+    if "grid_id" not in m.ds.filled.get(layer, set()):
+        located = np.append(m.ids("grids"), "")[best]
+        said = m.ds.frames[layer]["grid_id"].astype(str).to_numpy()
+        wrong = ok & (best < len(grids)) & (said != located) & (said != "")
+        out += [
+            Problem(layer, ids[i], f"grid_id is {said[i]!r} but it lies in grid {located[i]!r}", "wrong_grid",
+                    "warning", m.ds.files[layer], lon[i], lat[i])
+            for i in np.flatnonzero(wrong)
+        ]  # fmt: skip
+    return out
+
+
+def _share_outside(layer_geoms: np.ndarray, reference: Any) -> float:
+    """Share of the layer outside ``reference`` (area for polygons, count for points)."""
+    if np.all(shapely.get_type_id(layer_geoms) == 0):
+        return float(np.mean(~shapely.intersects(layer_geoms, reference)))
+    total = shapely.area(layer_geoms).sum()
+    return float(shapely.area(shapely.difference(layer_geoms, reference)).sum() / total) if total else 0.0
+
+
+def gcj02_suspects(ds: DataSet, pairs: list[tuple[str, str]]) -> list[Problem]:
+    """A layer whose fit to a reference layer improves markedly when shifted by the GCJ-02 offset.
+
+    For each (layer, reference) pair given by the user: the share of the layer outside the reference (area, or
+    points) as read, after GCJ-02 → WGS-84 and after WGS-84 → GCJ-02. The offset is 300–700 m in China, far
+    above export noise, so when ≥ 5 % lies outside and one shift cuts that at least threefold, the layer (or the
+    reference) is GCJ-02 while the other is WGS-84. Shifts are computed in degrees (WGS-84 both sides)."""
+    out = []
+    for layer, ref in pairs:
+        lg = _valid_all(ds.frames[layer])
+        rg = shapely.union_all(_valid_all(ds.frames[ref]))
+        if not len(lg) or shapely.is_empty(rg):
+            continue
+        base = _share_outside(lg, rg)
+        if base < GCJ_MIN_SHARE:
+            continue
+        back = _share_outside(_shift(lg, gcj02_to_wgs84), rg)
+        fwd = _share_outside(_shift(lg, wgs84_to_gcj02), rg)
+        if back * GCJ_GAIN <= base and back <= fwd:
+            msg = (f"looks GCJ-02-shifted against {ref}: {base:.0%} lies outside it as read, {back:.0%} after "
+                   f"GCJ-02 → WGS-84; if it is an Amap/DataV export set crs_hint = 'gcj02' for {layer}")  # fmt: skip
+        elif fwd * GCJ_GAIN <= base:
+            msg = (f"{ref} looks GCJ-02-shifted against {layer}: {base:.0%} of {layer} lies outside {ref} as read, "
+                   f"{fwd:.0%} with {layer} moved into GCJ-02; set crs_hint = 'gcj02' for {ref}")  # fmt: skip
+        else:
+            continue
+        out.append(Problem(layer, "", msg, "gcj02_suspect", "warning", ds.files[layer]))
+    return out
+
+
+def _valid_all(frame: gpd.GeoDataFrame) -> np.ndarray:
+    g = np.asarray(frame.geometry.values, dtype=object)
+    g = g[~shapely.is_empty(g) & ~shapely.is_missing(g)]
+    bad = ~shapely.is_valid(g)
+    g[bad] = shapely.make_valid(g[bad])
+    return g
+
+
+def _shift(geoms: np.ndarray, fn: Callable[[Any, Any], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    def move(xy: np.ndarray) -> np.ndarray:
+        x, y = fn(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return np.asarray(shapely.transform(geoms, move), dtype=object)
+
+
+@contextmanager
+def _step(timings: dict[str, float], name: str, bar: Any) -> Iterator[None]:
+    started = time.perf_counter()
+    bar.set_postfix_str(name)
+    yield
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+    bar.update(1)
+
+
+def spatial_checks(ds: DataSet, progress: bool = False, timings: dict[str, float] | None = None) -> list[Problem]:
+    """Every spatial check of the module doc on the layers the user gave."""
+    timings = {} if timings is None else timings
+    given = ds.provided
+    base = next(
+        (n for n in ("grids", *sorted(given)) if n in given and np.isfinite(ds.frames[n].total_bounds).all()), None
+    )
+    if base is None:
+        return []
+    m = _Metric(ds, utm_crs_for(ds.frames[base]))
+    tol = ds.config.tolerances
+    jobs: list[tuple[str, Callable[[], list[Problem]]]] = []
+    for layer in POLYGON_LAYERS:
+        if layer in given and layer != "street":
+            jobs.append((f"overlaps {layer}", partial(overlaps, m, layer, tol)))
+    for child, parent, column in NESTING:
+        if child in given and parent in given:
+            jobs.append((f"{child} in {parent}", partial(outside_parent, m, child, parent, column, tol)))
+            if child != "responsibility_zones":
+                jobs.append((f"gaps {child}", partial(gaps, m, child, parent, tol)))
+    for layer in ("grids", "micro_grids", "communities"):
+        if layer in given and not any(c == layer and p in given for c, p, _ in NESTING):
+            jobs.append((f"holes {layer}", partial(gaps, m, layer, None, tol)))
+    if "grids" in given:
+        jobs += [(f"{p} in grids", partial(points_outside, m, p)) for p in POINTS_IN_GRIDS if p in given]
+    pairs = [(c, p) for c, p, _ in NESTING if c in given and p in given]
+    pairs += [(p, "grids") for p in POINTS_IN_GRIDS if p in given and "grids" in given]
+    if pairs:
+        jobs.append(("gcj02", partial(gcj02_suspects, ds, pairs)))
+    problems: list[Problem] = []
+    with tqdm(total=len(jobs), desc="checking", unit="check", disable=not progress, leave=False) as bar:
+        for name, job in jobs:
+            with _step(timings, name, bar):
+                problems += job()
+    return problems
+
+
+def validate(config: Config, progress: bool = False) -> Report:
+    """Read, complete and check a data set; every problem in one report (nothing raised for data problems)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    ds = build_dataset(config, progress=progress)
+    timings["read"] = time.perf_counter() - started
+    problems = list(ds.problems)
+    if not any(p.kind in ("unreadable", "missing_crs", "crs_mismatch") for p in problems) or ds.provided:
+        problems += spatial_checks(ds, progress, timings)
+    timings["total"] = time.perf_counter() - started
+    layers = {
+        name: {"file": ds.files[name], "features": len(ds.frames[name]), "given": name in ds.provided}
+        for name in LAYER_SPECS
+    }
+    return Report(config.label, problems, layers, timings, ds)
