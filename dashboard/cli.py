@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from dashboard.settings import Settings, SettingsError
+from geo.problems import ConfigError, GeoValidationError
 
 log = logging.getLogger("onescreen")
 
@@ -19,6 +20,7 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for a wall PC)")
     p.add_argument("--port", type=int, help="TCP port (default 8050)")
     p.add_argument("--data", type=Path, help="GeoPackage with the layers (default: the demo data)")
+    p.add_argument("--config", type=Path, help="onescreen.toml mapping your own data (wins over --data)")
     p.add_argument("--lang", choices=["zh", "en"], help="default UI language")
 
 
@@ -32,6 +34,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         data_path=getattr(args, "data", None),
+        config_path=getattr(args, "config", None),
         lang=getattr(args, "lang", None),
     )
 
@@ -126,25 +129,17 @@ def cmd_generate_data(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pyogrio.errors import DataSourceError
+    from dashboard.validate_cli import run_validate
 
-    from geo.layers import read_layers
-    from geo.validate import LAYER_SPECS, GeoValidationError
-
-    try:
-        layers = read_layers(args.path)
-    except GeoValidationError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(f"{args.path}: no such file or folder", file=sys.stderr)
-        return 1
-    except DataSourceError as exc:
-        print(f"{args.path}: not a readable GeoPackage or layer folder ({exc})", file=sys.stderr)
-        return 1
-    counts = ", ".join(f"{name} {len(layers.layer(name))}" for name in LAYER_SPECS)
-    print(f"{args.path}: OK — {counts}")
-    return 0
+    return run_validate(
+        args.path,
+        as_json=args.json,
+        fix=args.fix,
+        encoding=args.encoding,
+        assume_crs=args.assume_crs,
+        crs_hint=args.crs_hint,
+        layer=args.layer,
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -205,8 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, help="override the number of party members")
     p.set_defaults(func=cmd_generate_data)
 
-    p = sub.add_parser("validate", help="check a GeoPackage before go-live")
-    p.add_argument("path", type=Path)
+    p = sub.add_parser("validate", help="check a data set (onescreen.toml, GeoPackage, folder or file) before go-live")
+    p.add_argument("path", type=Path, help="onescreen.toml, a GeoPackage, a folder of layer files, or one file")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.add_argument("--fix", type=Path, metavar="OUT", help="write a repaired copy (.gpkg; one layer: any type)")
+    p.add_argument("--encoding", help="text encoding of Shapefiles (default: .cpg, else detected)")
+    p.add_argument("--assume-crs", help="CRS for files that have none, e.g. EPSG:4549")
+    p.add_argument("--crs-hint", choices=["gcj02", "wgs84"], help="gcj02: coordinates are GCJ-02 (Amap/DataV)")
+    p.add_argument("--layer", help="which of our layers a single file is (default grids)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("bench", help="benchmarks (budgets as ratios to a baseline in the same run)")
@@ -228,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except SettingsError as exc:
         print(f"onescreen: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, GeoValidationError) as exc:  # the layers cannot be served: say why, no traceback
+        print(f"onescreen: {exc}\n(run `onescreen validate` on it for the full report)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -18,7 +18,8 @@ from dashboard.figures.incident_map import MapBase
 from dashboard.frames import Frame
 from dashboard.settings import Settings
 from geo.index import SpatialIndex
-from geo.layers import GeoLayers, read_layers
+from geo.layers import GeoLayers
+from geo.sources import load_layers
 from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.situation import Situation
@@ -88,13 +89,13 @@ def load_sla(settings: Settings) -> SlaPolicy:
 
 def build_runtime(settings: Settings, redis_url: str) -> Runtime:
     """Read and index the layers, create the situation and its feed (not started)."""
-    layers = read_layers(settings.data_path)
+    layers = load_layers(settings.data_path, settings.config_path)
     index = SpatialIndex(layers)
     boot_id = uuid.uuid4().hex[:8]
     situation = Situation(index.locate, load_sla(settings), boot_id=boot_id)
     keys = Keys(settings.redis_prefix)
     feed = Feed(redis_url, keys, situation)
-    log.info("loaded %s", settings.data_path)
+    log.info("loaded %s", settings.config_path or settings.data_path)
     return Runtime(
         settings=settings,
         redis_url=redis_url,

@@ -14,7 +14,7 @@ import uvicorn
 
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
-from geo.layers import read_layers
+from geo.sources import load_layers
 from incidents.keys import Keys
 from incidents.publish import publish
 from incidents.redis_server import EmbeddedRedis
@@ -25,11 +25,16 @@ log = logging.getLogger(__name__)
 
 def _simulator(settings: Settings, redis_url: str, rate: float, seed: int | None = None) -> Simulator:
     """A simulator that writes through the durable publish path, placing incidents inside the grids."""
-    layers = read_layers(settings.data_path)
+    layers = load_layers(settings.data_path, settings.config_path)
     client = redis.Redis.from_url(redis_url, socket_timeout=5.0)
     keys = Keys(settings.redis_prefix)
     members = layers.members
     points = list(zip(members.geometry.x.to_numpy(), members.geometry.y.to_numpy(), strict=True))
+    if not points:  # a user's data set with grids only: incidents at label points of the micro-grids
+        from geo.display import representative_points
+
+        pts = representative_points(layers.micro_grids, "micro_grid_id")
+        points = list(zip(pts["lon"].to_numpy(), pts["lat"].to_numpy(), strict=True))
     import numpy as np
 
     def send(message: dict[str, object]) -> object:

@@ -26,6 +26,7 @@ class Settings:
     redis_url: str | None = None  # REDIS_URL; None → `demo` starts an embedded redis-server
     redis_prefix: str = "onescreen"  # ONESCREEN_PREFIX: prefix of every Redis key and channel
     data_path: Path = DEFAULT_DATA  # ONESCREEN_DATA: GeoPackage with the layers
+    config_path: Path | None = None  # ONESCREEN_CONFIG: onescreen.toml mapping the user's own data (wins over data)
     host: str = "127.0.0.1"  # ONESCREEN_HOST
     port: int = 8050  # ONESCREEN_PORT
     lang: str = "zh"  # ONESCREEN_LANG: default UI language (zh | en)
@@ -60,6 +61,8 @@ class Settings:
                 values["redis_prefix"] = env["ONESCREEN_PREFIX"]
             if env.get("ONESCREEN_DATA"):
                 values["data_path"] = Path(env["ONESCREEN_DATA"])
+            if env.get("ONESCREEN_CONFIG"):
+                values["config_path"] = Path(env["ONESCREEN_CONFIG"])
             if env.get("ONESCREEN_HOST"):
                 values["host"] = env["ONESCREEN_HOST"]
             if env.get("ONESCREEN_PORT"):

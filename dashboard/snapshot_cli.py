@@ -13,14 +13,14 @@ from dashboard.runtime import load_sla
 from dashboard.settings import Settings
 from dashboard.snapshot import render_png
 from geo.index import SpatialIndex
-from geo.layers import read_layers
+from geo.sources import load_layers
 from incidents.keys import Keys
 from incidents.situation import Situation
 from incidents.store import load_state
 
 
 def snapshot_from_redis(settings: Settings, redis_url: str, out: Path, *, lang: str = "zh") -> Path:
-    layers = read_layers(settings.data_path)
+    layers = load_layers(settings.data_path, settings.config_path)
     situation = Situation(SpatialIndex(layers).locate, load_sla(settings))
     client = redis.Redis.from_url(redis_url, socket_timeout=10.0)
     try:

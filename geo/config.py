@@ -39,7 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from geo.crs import CRS_HINTS, parse_crs
+from geo.problems import ConfigError
 from geo.validate import LAYER_SPECS
+
+__all__ = ["Config", "ConfigError", "LayerSource", "Tolerances", "config_for_path", "load_config"]
 
 LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
 REQUIRED_LAYERS: tuple[str, ...] = ("grids",)
@@ -58,15 +61,6 @@ _LAYER_KEYS = {
 _DEFAULT_KEYS = {"encoding", "assume_crs", "crs_hint"}
 # Layer names people write, besides ours.
 _LAYER_ALIASES = {"micro-grids": "micro_grids", "teams": "volunteer_teams", "zones": "responsibility_zones"}
-
-
-class ConfigError(ValueError):
-    """Every problem of a config file, raised once."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,12 @@ class GeoValidationError(ValueError):
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
+
+
+class ConfigError(ValueError):
+    """Every problem of a config file (``onescreen.toml``), raised once."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))

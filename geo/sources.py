@@ -179,9 +179,10 @@ def _recover_geojson(path: Path, rows: np.ndarray, layer: str, file: str) -> tup
 
 def read_source(src: LayerSource) -> LoadedLayer:
     """Read one layer: map its columns, put it in EPSG:4326, and note encodings, CRS and quirks found."""
+    problems: list[Problem] = []
     try:
         if src.is_postgis:
-            raw, problems = _read_postgis(src), []
+            raw = _read_postgis(src)
         else:
             raw, problems = _read_file(src)
     except Exception as exc:  # every reader's failure becomes one error naming the source

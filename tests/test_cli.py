@@ -155,7 +155,7 @@ def test_validate_names_a_duplicate_grid_id(tmp_path: Path) -> None:
 
     done = onescreen("validate", str(broken))
     assert done.returncode != 0
-    assert re.search(rf"grids\[{re.escape(duplicated)}\]: duplicate id", done.stderr), done.stderr
+    assert re.search(rf"grids\[{re.escape(duplicated)}\]: duplicate id", done.stdout), done.stdout  # the report
     assert "Traceback" not in done.stderr
 
 
