@@ -112,3 +112,20 @@ def as_text(values: pd.Series) -> pd.Series:
             out = pd.Series([str(int(v)) if f else "" for v, f in zip(arr, finite, strict=True)], index=values.index)
             return out
     return values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+
+
+# Chinese values of coded columns → our codes (anything else is kept as it is).
+VALUES: dict[str, dict[str, object]] = {
+    "grid_type": {"综合网格": "comprehensive", "综合": "comprehensive", "专属网格": "dedicated", "专属": "dedicated"},
+    "kind": {"社区": "community", "城市社区": "community", "村": "village", "行政村": "village"},
+    "on_duty": {"是": True, "否": False, "在岗": True, "不在岗": False, "1": True, "0": False, "true": True,
+                "false": False, "True": True, "False": False, "Y": True, "N": False},
+}  # fmt: skip
+
+
+def coded(column: str, values: pd.Series) -> pd.Series:
+    """Translate the usual Chinese values of ``column`` (是/否, 综合网格 …) to ours."""
+    table = VALUES.get(column)
+    if table is None:
+        return values
+    return values.map(lambda v: table.get(str(v).strip(), v) if isinstance(v, str) else v)

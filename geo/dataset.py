@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
-from geo.columns import as_text
+from geo.columns import VALUES, as_text, coded
 from geo.config import LAYER_NAMES, Config
 from geo.crs import WGS84
 from geo.problems import Problem
@@ -125,6 +125,8 @@ def _normalise(name: str, frame: gpd.GeoDataFrame, file: str, problems: list[Pro
     spec = LAYER_SPECS[name]
     frame = frame.reset_index(drop=True)
     for col in frame.columns:
+        if col in VALUES:
+            frame[col] = coded(col, frame[col])
         if col in _TEXT_COLUMNS:
             frame[col] = as_text(frame[col])
     if spec.id_column not in frame.columns:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
@@ -281,47 +280,66 @@ def points_outside(m: _Metric, layer: str) -> list[Problem]:
     return out
 
 
-def _share_outside(layer_geoms: np.ndarray, reference: Any) -> float:
-    """Share of the layer outside ``reference`` (area for polygons, count for points)."""
+def _share_outside(layer_geoms: np.ndarray, reference: np.ndarray) -> float:
+    """Share of the layer outside its reference geometry (one per feature): area for polygons, count for points."""
     if np.all(shapely.get_type_id(layer_geoms) == 0):
         return float(np.mean(~shapely.intersects(layer_geoms, reference)))
     total = shapely.area(layer_geoms).sum()
     return float(shapely.area(shapely.difference(layer_geoms, reference)).sum() / total) if total else 0.0
 
 
-def gcj02_suspects(ds: DataSet, pairs: list[tuple[str, str]]) -> list[Problem]:
+def _references(ds: DataSet, layer: str, ref: str, column: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's valid geometries and, per feature, its declared parent (when the column was given and names
+    an existing feature) or else the reference layer's union."""
+    frame = ds.frames[layer]
+    g = np.asarray(frame.geometry.values, dtype=object)
+    keep = ~shapely.is_empty(g) & ~shapely.is_missing(g)
+    g = _valid(g[keep])
+    rg = _valid(np.asarray(ds.frames[ref].geometry.values, dtype=object))
+    union = shapely.union_all(rg)
+    target = np.full(len(g), union, dtype=object)
+    if column and column in frame.columns and column not in ds.filled.get(layer, set()):
+        lookup = dict(zip(ds.frames[ref][LAYER_SPECS[ref].id_column].astype(str), rg, strict=True))
+        declared = np.asarray([lookup.get(v) for v in frame[column].astype(str).to_numpy()[keep]], dtype=object)
+        has = np.asarray([d is not None for d in declared], dtype=bool)
+        target[has] = declared[has]
+    return g, target
+
+
+def gcj02_suspects(ds: DataSet, pairs: list[tuple[str, str, str | None]]) -> list[Problem]:
     """A layer whose fit to a reference layer improves markedly when shifted by the GCJ-02 offset.
 
-    For each (layer, reference) pair given by the user: the share of the layer outside the reference (area, or
-    points) as read, after GCJ-02 → WGS-84 and after WGS-84 → GCJ-02. The offset is 300–700 m in China, far
-    above export noise, so when ≥ 5 % lies outside and one shift cuts that at least threefold, the layer (or the
-    reference) is GCJ-02 while the other is WGS-84. Shifts are computed in degrees (WGS-84 both sides)."""
+    For each (layer, reference) pair given by the user: the share of the layer outside its reference — its
+    declared parent feature when the parent id was given, else the reference layer's union — as read, after
+    GCJ-02 → WGS-84 and after WGS-84 → GCJ-02 (area for polygons, count for points). The offset is 300–700 m in
+    China, far above export noise: when ≥ 5 % lies outside and one shift cuts that at least threefold, one of the
+    two layers is GCJ-02 while the other is WGS-84. Computed in degrees (WGS-84 both sides)."""
     out = []
-    for layer, ref in pairs:
-        lg = _valid_all(ds.frames[layer])
-        rg = shapely.union_all(_valid_all(ds.frames[ref]))
-        if not len(lg) or shapely.is_empty(rg):
+    for layer, ref, column in pairs:
+        lg, target = _references(ds, layer, ref, column)
+        if not len(lg) or not len(target):
             continue
-        base = _share_outside(lg, rg)
+        base = _share_outside(lg, target)
         if base < GCJ_MIN_SHARE:
             continue
-        back = _share_outside(_shift(lg, gcj02_to_wgs84), rg)
-        fwd = _share_outside(_shift(lg, wgs84_to_gcj02), rg)
+        back = _share_outside(_shift(lg, gcj02_to_wgs84), target)
+        fwd = _share_outside(_shift(lg, wgs84_to_gcj02), target)
         if back * GCJ_GAIN <= base and back <= fwd:
-            msg = (f"looks GCJ-02-shifted against {ref}: {base:.0%} lies outside it as read, {back:.0%} after "
+            msg = (f"looks GCJ-02-shifted against {ref}: {base:.0%} lies outside as read, {back:.0%} after "
                    f"GCJ-02 → WGS-84; if it is an Amap/DataV export set crs_hint = 'gcj02' for {layer}")  # fmt: skip
         elif fwd * GCJ_GAIN <= base:
-            msg = (f"{ref} looks GCJ-02-shifted against {layer}: {base:.0%} of {layer} lies outside {ref} as read, "
+            msg = (f"looks GCJ-02-shifted against {layer}: {base:.0%} of {layer} lies outside as read, "
                    f"{fwd:.0%} with {layer} moved into GCJ-02; set crs_hint = 'gcj02' for {ref}")  # fmt: skip
+            out.append(Problem(ref, "", msg, "gcj02_suspect", "warning", ds.files[ref]))
+            continue
         else:
             continue
         out.append(Problem(layer, "", msg, "gcj02_suspect", "warning", ds.files[layer]))
     return out
 
 
-def _valid_all(frame: gpd.GeoDataFrame) -> np.ndarray:
-    g = np.asarray(frame.geometry.values, dtype=object)
-    g = g[~shapely.is_empty(g) & ~shapely.is_missing(g)]
+def _valid(g: np.ndarray) -> np.ndarray:
+    g = g.copy()
     bad = ~shapely.is_valid(g)
     g[bad] = shapely.make_valid(g[bad])
     return g
@@ -370,8 +388,8 @@ def spatial_checks(ds: DataSet, progress: bool = False, timings: dict[str, float
             jobs.append((f"holes {layer}", partial(gaps, m, layer, None, tol)))
     if "grids" in given:
         jobs += [(f"{p} in grids", partial(points_outside, m, p)) for p in POINTS_IN_GRIDS if p in given]
-    pairs = [(c, p) for c, p, _ in NESTING if c in given and p in given]
-    pairs += [(p, "grids") for p in POINTS_IN_GRIDS if p in given and "grids" in given]
+    pairs: list[tuple[str, str, str | None]] = [(c, p, k) for c, p, k in NESTING if c in given and p in given]
+    pairs += [(p, "grids", "grid_id") for p in POINTS_IN_GRIDS if p in given and "grids" in given]
     if pairs:
         jobs.append(("gcj02", partial(gcj02_suspects, ds, pairs)))
     problems: list[Problem] = []
@@ -388,9 +406,8 @@ def validate(config: Config, progress: bool = False) -> Report:
     started = time.perf_counter()
     ds = build_dataset(config, progress=progress)
     timings["read"] = time.perf_counter() - started
-    problems = list(ds.problems)
-    if not any(p.kind in ("unreadable", "missing_crs", "crs_mismatch") for p in problems) or ds.provided:
-        problems += spatial_checks(ds, progress, timings)
+    problems = list(ds.problems) + spatial_checks(ds, progress, timings)
+    problems.sort(key=lambda p: p.kind != "gcj02_suspect")  # stable: a datum shift explains what follows it
     timings["total"] = time.perf_counter() - started
     layers = {
         name: {"file": ds.files[name], "features": len(ds.frames[name]), "given": name in ds.provided}
