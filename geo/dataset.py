@@ -206,7 +206,7 @@ def _derive(name: str, frames: dict[str, gpd.GeoDataFrame], street_name: str) ->
             grids["community_id"] = "C1"
         uniq = list(dict.fromkeys(keys))
         shapes = [shapely.union_all(geoms[keys == k]) for k in uniq]
-        names = uniq if given else [street_name or "社区"]
+        names = uniq if given else [street_name or "社区"][: len(uniq)]
         out = gpd.GeoDataFrame({"community_id": uniq, "name": names}, geometry=shapes, crs=WGS84)
         how = "dissolved by community_id" if given else "one community over all grids"
         return out, f"derived: {how}"
@@ -218,15 +218,23 @@ def _derive(name: str, frames: dict[str, gpd.GeoDataFrame], street_name: str) ->
     return empty_layer(name), "not given (empty)"
 
 
-def _fill_columns(name: str, frame: gpd.GeoDataFrame, frames: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+def _fill_columns(
+    name: str, frame: gpd.GeoDataFrame, frames: dict[str, gpd.GeoDataFrame], provided: set[str]
+) -> gpd.GeoDataFrame:
+    """Missing columns: references by location, the rest by ``DEFAULTS``. References into a layer we derived
+    (no micro-grids given, but members name micro-grid ids) are located anew: the given ids name nothing."""
     spec = LAYER_SPECS[name]
+    for layer, col, parent in BY_LOCATION:
+        derived_parent = parent not in provided and (layer, col) != ("grids", "community_id")
+        if layer == name and col in frame.columns and derived_parent and name in provided:
+            frame = frame.drop(columns=col)
     frame.attrs["filled"] = {c for c in spec.columns if c not in frame.columns}
     geoms = np.asarray(frame.geometry.values, dtype=object)
     for layer, col, parent in BY_LOCATION:
         if layer == name and col not in frame.columns and parent in frames:
             pid = LAYER_SPECS[parent].id_column
             if layer == "micro_grids" and col == "community_id" and "grid_id" in frame.columns:
-                lookup = frames["grids"].set_index("grid_id")["community_id"]
+                lookup = frames["grids"].drop_duplicates("grid_id").set_index("grid_id")["community_id"]
                 frame[col] = frame["grid_id"].map(lookup).fillna("").astype(str)
             else:
                 frame[col] = contained_in(geoms, frames[parent], pid)
@@ -283,7 +291,7 @@ def build_dataset(config: Config, progress: bool = False, on_step: Callable[[str
         if name not in frames:
             frames[name], files[name] = _derive(name, frames, config.street_name)
     for name in LAYER_NAMES:  # parents before children
-        frames[name] = _fill_columns(name, frames[name], frames)
+        frames[name] = _fill_columns(name, frames[name], frames, provided)
     problems += validate_links({n: frames[n] for n in provided | {"street", "communities", "grids"}}, files)
     filled = {n: set(f.attrs.get("filled", ())) for n, f in frames.items()}
     problems = [p for p in problems if not (p.kind == "empty_geometry" and (p.layer, p.feature_id) in explained)]

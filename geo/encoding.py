@@ -144,10 +144,20 @@ def detect_dbf_encoding(data: bytes) -> EncodingGuess:
     return best or EncodingGuess("GB18030", "detected", 1.0, header.ldid)
 
 
+_GDAL_NAMES = {"iso8859-1": "ISO-8859-1", "utf-8": "UTF-8", "gb18030": "GB18030", "gbk": "GBK", "gb2312": "GB2312",
+               "cp936": "CP936", "big5": "BIG5", "cp1252": "CP1252"}  # fmt: skip
+
+
+def gdal_encoding(name: str) -> str:
+    """A Python codec name (``latin-1``, ``gbk`` …) as GDAL/iconv spells it."""
+    canonical = codecs.lookup(name).name
+    return _GDAL_NAMES.get(canonical, canonical.upper())
+
+
 def shapefile_encoding(path: str | Path, override: str | None = None) -> EncodingGuess:
     """``override`` if given; GDAL's own choice when a ``.cpg`` exists; else what the DBF's bytes say."""
     if override:
-        return EncodingGuess(override, "override")
+        return EncodingGuess(gdal_encoding(override), "override")
     if has_cpg(path):
         return EncodingGuess(None, "cpg")
     data = dbf_bytes(path)

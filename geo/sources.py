@@ -77,10 +77,30 @@ def _read_file(src: LayerSource) -> tuple[gpd.GeoDataFrame, list[Problem]]:
             problems.append(Problem(src.layer, "", note, "encoding_detected", "info", src.label))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gdf = pyogrio.read_dataframe(ogr_path, layer=layer, encoding=encoding)
+        try:
+            gdf = pyogrio.read_dataframe(ogr_path, layer=layer, encoding=encoding)
+        except UnicodeDecodeError:
+            if suffix not in (".zip", ".shp"):
+                raise
+            gdf = _read_cut_names(ogr_path, encoding or shapefile_encoding(ogr_path, None).encoding or "UTF-8")
     for w in caught:
         problems.append(Problem(src.layer, "", f"GDAL: {str(w.message)[:90]}…", "gdal_warning", "warning", src.label))
     return gdf, problems
+
+
+def _read_cut_names(ogr_path: str, encoding: str) -> gpd.GeoDataFrame:
+    """A Shapefile whose field names were cut mid-character (10-byte limit): read bytes-as-Latin-1, then decode
+    names and texts in ``encoding`` with U+FFFD for the cut character (reported by ``text_problems``)."""
+    raw = pyogrio.read_dataframe(ogr_path, encoding="ISO-8859-1")
+
+    def fix(text: str) -> str:
+        return text.encode("latin-1").decode(encoding, errors="replace")
+
+    raw = raw.rename(columns={c: fix(c) for c in raw.columns if c != "geometry"})
+    for col in raw.columns:
+        if col != "geometry" and raw[col].dtype == object:
+            raw[col] = raw[col].map(lambda v: fix(v) if isinstance(v, str) else v)
+    return raw
 
 
 def _quote(conn: Any, name: str) -> str:
