@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +70,12 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeo
 
 @contextmanager
 def spawn_server(
-    redis_url: str, workdir: Path, *, prefix: str | None = None, env: dict[str, str] | None = None
+    redis_url: str,
+    workdir: Path,
+    *,
+    prefix: str | None = None,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[LiveServer]:
     """`onescreen serve` in a subprocess on its own key prefix; stopped and its keys deleted afterwards.
 
@@ -90,7 +95,7 @@ def spawn_server(
     }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port), *args],
             cwd=REPO,
             env=env,
             stdout=log_file,
