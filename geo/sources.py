@@ -16,6 +16,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
@@ -98,7 +99,7 @@ def _read_cut_names(ogr_path: str, encoding: str) -> gpd.GeoDataFrame:
 
     raw = raw.rename(columns={c: fix(c) for c in raw.columns if c != "geometry"})
     for col in raw.columns:
-        if col != "geometry" and raw[col].dtype == object:
+        if col != "geometry" and (raw[col].dtype == object or pd.api.types.is_string_dtype(raw[col])):
             raw[col] = raw[col].map(lambda v: fix(v) if isinstance(v, str) else v)
     return raw
 
