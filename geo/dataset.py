@@ -68,6 +68,14 @@ BY_LOCATION: tuple[tuple[str, str, str], ...] = (
     ("units", "community_id", "communities"),
     ("responsibility_zones", "grid_id", "grids"),
 )
+_NAME_SCOPE = {
+    "communities": "street_id",
+    "grids": "community_id",
+    "micro_grids": "grid_id",
+    "responsibility_zones": "grid_id",
+    "volunteer_teams": "community_id",
+    "units": "community_id",
+}
 _TEXT_COLUMNS = {c for spec in LAYER_SPECS.values() for c in spec.columns} - {"size", "on_duty"}
 
 
@@ -149,14 +157,19 @@ def _normalise(name: str, frame: gpd.GeoDataFrame, file: str, problems: list[Pro
                 Problem(name, "", f"no id column: ids made from row numbers ({_ID_PREFIX[name]}1 …); map one in "
                         "onescreen.toml for ids that survive a re-export", "generated_ids", "warning", file)
             )  # fmt: skip
-    elif "name" in frame.columns and name not in ("members", "households"):
-        names = frame["name"]
-        dup = names.duplicated(keep=False) & (names != "")
-        for value, rows in frame.index[dup].groupby(names[dup]).items():
+    elif "name" in frame.columns and name not in ("members", "households", "party_orgs"):
+        # Same name under the same parent (第1网格 in two communities is normal; twice in one is not).
+        parent = _NAME_SCOPE.get(name)
+        scope = frame[parent].astype(str) if parent in frame.columns else pd.Series("", index=frame.index)
+        key = scope + "\x1f" + frame["name"]
+        dup = key.duplicated(keep=False) & (frame["name"] != "")
+        where = f" in {parent} " if parent in frame.columns else ""
+        for value, rows in frame.index[dup].groupby(key[dup]).items():
             ids = ", ".join(frame.loc[rows, spec.id_column].astype(str))
+            inside, _, label = str(value).partition("\x1f")
             problems.append(
-                Problem(name, "", f"name {value!r} is shared by {len(rows)} features (ids {ids}): a name is no key, "
-                        "screens will show it several times", "duplicate_name", "warning", file)
+                Problem(name, "", f"name {label!r} is shared by {len(rows)} features{where}{inside} (ids {ids}): "
+                        "a name is no key, screens will show it several times", "duplicate_name", "warning", file)
             )  # fmt: skip
     return frame
 
