@@ -65,6 +65,7 @@ def run_bench(quick: bool = False, *, ingest_seconds: float | None = None, only:
             for m in rows:
                 print(f"    {m.name}: {m.verdict}", flush=True)
             results += rows
+            write_json(results, env.out_dir / "partial.json", meta={"mode": "quick" if quick else "full"})
     finally:
         env.cleanup()
     total = time.perf_counter() - started

@@ -95,6 +95,27 @@ def open_incidents(
     return out
 
 
+def incident_messages(incidents: list[Incident]) -> list[dict[str, Any]]:
+    """Wire messages that recreate the incidents: the first report, then one message per later status."""
+    out: list[dict[str, Any]] = []
+    for inc in incidents:
+        out.append(
+            {
+                "id": inc.id,
+                "status": "reported",
+                "ts": inc.created_ts,
+                "lon": inc.lon,
+                "lat": inc.lat,
+                "category": inc.category,
+                "title": inc.title,
+                "priority": str(inc.priority),
+                "source": inc.source,
+            }
+        )
+        out += [{"id": inc.id, "status": st, "ts": t} for st, t in inc.history[1:]]
+    return out
+
+
 def advance(inc: Incident, now: float) -> Incident:
     """The incident's next lifecycle step (reported → dispatched → accepted → resolved)."""
     nxt = NEXT.get(Status(inc.status), Status.DISPATCHED)
