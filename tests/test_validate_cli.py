@@ -13,6 +13,7 @@ import shapely
 from dashboard.cli import main
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "zj_grids"
+pytestmark = pytest.mark.filterwarnings("ignore:'crs' was not provided")  # files without a CRS, on purpose
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} missing")
 
 
