@@ -68,12 +68,15 @@ class BenchEnv:
         return redis.Redis.from_url(self.redis_url, socket_timeout=30, socket_connect_timeout=5)
 
     def cleanup(self) -> None:
+        """Delete this run's keys and scratch files."""
         client = self.client()
         try:
             for p in self.prefixes:
                 delete_prefix(client, p)
         finally:
             client.close()
+        for scratch in (self.out_dir / "tmp").glob(f"*-{self.run_id}.*"):
+            scratch.unlink(missing_ok=True)
 
 
 def delete_prefix(client: redis.Redis, prefix: str) -> int:
