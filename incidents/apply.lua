@@ -8,7 +8,16 @@
 --   {"applied",   <log entry id>}   state written and one log entry appended
 --   {"duplicate", <stored ts>}      stored ts == message ts: nothing written
 --   {"stale",     <stored ts>}      stored ts >  message ts: nothing written
---   {"error",     <reason>}         rejected (e.g. first message without lon/lat/category): nothing written
+--   {"error",     <reason>}         rejected: nothing written. Reasons:
+--        "message is not a JSON object" · "message has no id" · "message for id X has no numeric ts" ·
+--        "message for id X has no status" · "first message for id X needs lon, lat and category" ·
+--        "illegal transition for id X: resolved -> accepted (from resolved only: dispatched, closed)" /
+--        "... (cancelled is final)"
+--
+-- Order of the checks: a message older than (or as old as) the stored state is stale (duplicate) before its
+-- status is judged, so late and repeated messages never become illegal transitions. Then the transition
+-- (ALLOWED, generated from incidents.model.TRANSITIONS by store.py), then the merge. A rework (resolved/closed
+-- -> dispatched) adds 1 to reopened; reopened never drops below what a message says.
 --
 -- One script = one atomic step, so N server processes applying the same message write state + log exactly once.
 --
@@ -17,6 +26,13 @@
 -- as {} (history must stay a JSON array). Decoding with cjson is exact, so only encoding is done by hand.
 
 local REQUIRED_FIRST = {'lon', 'lat', 'category'}
+-- Filled in by incidents/store.py from incidents.model (TRANSITIONS, REWORK_FROM/REWORK_TO); do not edit here.
+-- ALLOWED[from][to] = true; ALLOWED_TEXT[from] = the allowed targets as the reason lists them.
+local ALLOWED = --[[@ALLOWED]] {}
+local ALLOWED_TEXT = --[[@ALLOWED_TEXT]] {}
+local REWORK_FROM = --[[@REWORK_FROM]] {}
+local REWORK_TO = --[[@REWORK_TO]] ''
+
 -- Never taken from a message: managed here.
 local MANAGED = {created_ts = true, history = true}
 -- A null in the message for these means "absent", never "clear".
@@ -123,6 +139,13 @@ else
     redis.call('HINCRBY', KEYS[3], 'duplicate', 1)
     return {'duplicate', num(current['ts'])}
   end
+  local from = current['status']
+  -- an unknown stored status (corrupt entry) allows anything, so a message can repair it
+  if from ~= status and ALLOWED[from] ~= nil and not ALLOWED[from][status] then
+    local text = ALLOWED_TEXT[from]
+    local why = (text == '') and (from .. ' is final') or ('from ' .. from .. ' only: ' .. text)
+    return reject('illegal transition for id ' .. id .. ': ' .. from .. ' -> ' .. status .. ' (' .. why .. ')')
+  end
 end
 
 local merged = current or {}
@@ -131,6 +154,15 @@ if current ~= nil and type(current['history']) == 'table' then
   history = current['history']
 end
 local previous_status = current and current['status']
+local function count(v)
+  if v == true then
+    return 1
+  elseif type(v) == 'number' then
+    return v
+  end
+  return 0
+end
+local previous_reopened = current and count(current['reopened']) or 0
 for k, v in pairs(msg) do
   if not MANAGED[k] and not (v == cjson.null and NOT_NULLABLE[k]) then
     merged[k] = v
@@ -138,6 +170,12 @@ for k, v in pairs(msg) do
 end
 if current == nil then
   merged['created_ts'] = ts
+end
+local rework = current ~= nil and REWORK_FROM[previous_status] == true and status == REWORK_TO
+if rework or (msg['reopened'] ~= nil and msg['reopened'] ~= cjson.null) then
+  local reopened = previous_reopened + (rework and 1 or 0)
+  local given = count(msg['reopened'])
+  merged['reopened'] = (given > reopened) and given or reopened
 end
 if current == nil or previous_status ~= status or #history == 0 then
   history[#history + 1] = {status, ts}

@@ -104,6 +104,7 @@ class Incident:
     due: float | None = None
     rating: int | None = None
     reopened: int = 0
+    escalated: bool = False
     history: list[tuple[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +133,7 @@ class Incident:
             due=None if d.get("due") is None else float(d["due"]),
             rating=None if d.get("rating") is None else int(d["rating"]),
             reopened=int(d.get("reopened") or 0),
+            escalated=bool(d.get("escalated") or False),
             history=[(str(s), float(t)) for s, t in (d.get("history") or [])],
         )
 
@@ -168,17 +170,55 @@ class Incident:
 # ------------------------------------------------------------------------------------------------------------
 # Additions (compatible): lifecycle transitions, category labels and a pure reference merge.
 
-# Allowed status transitions (the simulator follows these; the wire itself accepts any status, since outside
-# systems may skip steps or messages may be lost).
-# Rework (返工): resolved/closed → dispatched with reopened+1.
+# The lifecycle graph (a change to the same status is no transition and always allowed: a field update, a
+# re-dispatch to another member 改派, a later rating). Enforced atomically by apply.lua, which is generated from
+# this table (store.py), and by merge_message below. A message older than the stored state is STALE before any
+# transition is judged, so out-of-order delivery never turns into a rejection.
+#   reported   → dispatched 社区派单 · accepted (a 网格员 takes their own report) · resolved (即知即办: fixed on the
+#                spot) · cancelled
+#   dispatched → accepted 接单 · resolved (many offices skip the explicit 接单) · reported (退回: sent back
+#                unassigned) · cancelled
+#   accepted   → resolved 办结 · dispatched (改派/退单: handed to someone else) · cancelled
+#   resolved   → closed 评单 (rating 1-5) · dispatched (返工 rework: reopened + 1)
+#   closed     → dispatched (返工 after 评单: reopened + 1); nothing else
+#   cancelled  → nothing (final)
+# An incident's first message may carry any status (it may be first seen mid-lifecycle, e.g. from an import).
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.REPORTED: frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.CANCELLED}),
-    Status.DISPATCHED: frozenset({Status.ACCEPTED, Status.REPORTED, Status.CANCELLED}),
+    Status.REPORTED: frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.RESOLVED, Status.CANCELLED}),
+    Status.DISPATCHED: frozenset({Status.ACCEPTED, Status.RESOLVED, Status.REPORTED, Status.CANCELLED}),
     Status.ACCEPTED: frozenset({Status.RESOLVED, Status.DISPATCHED, Status.CANCELLED}),
     Status.RESOLVED: frozenset({Status.CLOSED, Status.DISPATCHED}),
     Status.CLOSED: frozenset({Status.DISPATCHED}),
     Status.CANCELLED: frozenset(),
 }
+# 返工: a change from one of these to REWORK_TO counts one rework (``reopened`` + 1).
+REWORK_FROM: frozenset[Status] = frozenset({Status.RESOLVED, Status.CLOSED})
+REWORK_TO: Status = Status.DISPATCHED
+
+
+def allowed_next(status: Status | str) -> list[Status]:
+    """Statuses reachable from ``status`` in one transition, in lifecycle order (for reasons and buttons)."""
+    nxt = TRANSITIONS.get(Status(status), frozenset())
+    return [s for s in STATUS_ORDER if s in nxt]
+
+
+def is_transition_allowed(prev: Status | str, new: Status | str) -> bool:
+    """Whether an incident in ``prev`` may move to ``new`` (same status: always)."""
+    p, n = Status(prev), Status(new)
+    return p == n or n in TRANSITIONS.get(p, frozenset())
+
+
+def is_rework(prev: Status | str, new: Status | str) -> bool:
+    return Status(prev) in REWORK_FROM and Status(new) == REWORK_TO
+
+
+def transition_reason(incident_id: str, prev: Status | str, new: Status | str) -> str:
+    """The rejection reason for an illegal transition, word for word what apply.lua returns."""
+    p = Status(prev)
+    nxt = allowed_next(p)
+    allowed = f"from {p} only: {', '.join(str(s) for s in nxt)}" if nxt else f"{p} is final"
+    return f"illegal transition for id {incident_id}: {p} -> {Status(new)} ({allowed})"
+
 
 # Keys of a normalised wire message that overlay an Incident field of the same name.
 OVERLAY_FIELDS: tuple[str, ...] = (
@@ -195,6 +235,7 @@ OVERLAY_FIELDS: tuple[str, ...] = (
     "due",
     "rating",
     "reopened",
+    "escalated",
 )
 
 
@@ -209,6 +250,7 @@ class MergeOutcome(StrEnum):
     STALE = "stale"  # older ts than stored: ignored
     DUPLICATE = "duplicate"  # equal ts: ignored
     INCOMPLETE = "incomplete"  # first message lacks lon/lat or category
+    ILLEGAL = "illegal"  # a status change TRANSITIONS does not allow (see transition_reason)
 
 
 def merge_message(prev: Incident | None, msg: Mapping[str, Any]) -> tuple[Incident | None, MergeOutcome]:
@@ -217,7 +259,10 @@ def merge_message(prev: Incident | None, msg: Mapping[str, Any]) -> tuple[Incide
     ``msg`` is a normalised wire message (``incidents.wire.WireMessage``): present keys overlay, absent keep.
     Newer ``ts`` wins; an older one is ``STALE``, an equal one ``DUPLICATE`` (both return ``prev`` unchanged).
     A first message needs ``lon``, ``lat`` and ``category``. ``history`` gains ``(status, ts)`` when the
-    status changes (and on creation); ``created_ts`` is the first message's ts.
+    status changes (and on creation); ``created_ts`` is the first message's ts. A status change that
+    ``TRANSITIONS`` does not allow is ``ILLEGAL`` (``prev`` unchanged; reason: ``transition_reason``), judged
+    only after the ts checks. ``reopened`` counts reworks: +1 on resolved/closed → dispatched, and never less
+    than a ``reopened`` the message carries (a publisher's own count; ``true`` = 1).
     """
     ts = float(msg["ts"])
     status = Status(msg["status"])
@@ -231,11 +276,17 @@ def merge_message(prev: Incident | None, msg: Mapping[str, Any]) -> tuple[Incide
         return prev, MergeOutcome.STALE
     if ts == prev.ts:
         return prev, MergeOutcome.DUPLICATE
+    if not is_transition_allowed(prev.status, status):
+        return prev, MergeOutcome.ILLEGAL
     d = prev.to_dict()
     for k in OVERLAY_FIELDS:
         v = msg.get(k)
         if v is not None:
             d[k] = v
+    rework = is_rework(prev.status, status)
+    if rework or msg.get("reopened") is not None:
+        # a monotonic counter: +1 per rework, never below what the message says (a publisher's own count)
+        d["reopened"] = max(prev.reopened + (1 if rework else 0), int(msg.get("reopened") or 0))
     d["ts"] = ts
     hist = [(s, t) for s, t in prev.history]
     if status != prev.status or not hist:

@@ -24,11 +24,41 @@ import redis
 from redis.commands.core import Script
 
 from incidents.keys import DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
-from incidents.model import OVERLAY_FIELDS, Incident
+from incidents.model import OVERLAY_FIELDS, REWORK_FROM, REWORK_TO, TRANSITIONS, Incident, allowed_next
 
 log = logging.getLogger(__name__)
 
-LUA_SOURCE = (Path(__file__).with_name("apply.lua")).read_text(encoding="utf-8")
+LUA_TEMPLATE = (Path(__file__).with_name("apply.lua")).read_text(encoding="utf-8")
+
+
+def _lua_str(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def render_lua(template: str = LUA_TEMPLATE) -> str:
+    """apply.lua with the lifecycle tables filled in from ``incidents.model`` (one source of truth)."""
+    allowed = ", ".join(
+        f"[{_lua_str(str(a))}] = {{{', '.join(f'[{_lua_str(str(b))}] = true' for b in sorted(bs))}}}"
+        for a, bs in TRANSITIONS.items()
+    )
+    text = ", ".join(
+        f"[{_lua_str(str(a))}] = {_lua_str(', '.join(str(b) for b in allowed_next(a)))}" for a in TRANSITIONS
+    )
+    rework = ", ".join(f"[{_lua_str(str(a))}] = true" for a in sorted(REWORK_FROM))
+    out = template
+    for marker, value in (
+        ("--[[@ALLOWED]] {}", f"{{{allowed}}}"),
+        ("--[[@ALLOWED_TEXT]] {}", f"{{{text}}}"),
+        ("--[[@REWORK_FROM]] {}", f"{{{rework}}}"),
+        ("--[[@REWORK_TO]] ''", _lua_str(str(REWORK_TO))),
+    ):
+        if out.count(marker) != 1:
+            raise RuntimeError(f"apply.lua: marker {marker!r} not found exactly once")
+        out = out.replace(marker, value)
+    return out
+
+
+LUA_SOURCE = render_lua()
 # Keep the creation entry plus the newest changes: a flip-flopping publisher can't grow an incident forever.
 HISTORY_MAX = 100
 # Fields a message may set; anything else (e.g. a wire-only "crs") is dropped before the script sees it.

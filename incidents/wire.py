@@ -18,7 +18,9 @@ Input (DESIGN.md "Wire contract"; JSON Schema: ``incidents/schema/incident.schem
 * optional: ``title`` (≤ 200 chars), ``description`` (≤ 4000 chars, newlines/tabs allowed), ``priority``
   (low | normal | high | urgent), ``source`` (≤ 64), ``assignee`` (≤ 64), ``grid_id`` (≤ 64), ``due`` (like
   ``ts``; up to 400 days ahead), ``rating`` (integer 1-5, only with status ``closed``), ``reopened``
-  (integer ≥ 0, or a boolean meaning 1/0).
+  (integer ≥ 0, or a boolean meaning 1/0), ``escalated`` (boolean: 升级督办 flag; ``false`` clears it).
+* the status *transition* (``incidents.model.TRANSITIONS``) is judged when merging (``store.apply``), not here:
+  it needs the stored state.
 * ``null`` for an optional field means the same as leaving it out ("keep"). To clear a string, send ``""``.
 
 Output: ``WireMessage``, a ``dict`` subclass holding only the fields that were present (normalised), so
@@ -28,7 +30,7 @@ script. Its keys are exactly (any subset of; ``id``, ``status``, ``ts`` always p
     id: str            status: str (Status value)     ts: float (epoch seconds UTC)
     lon: float, lat: float (WGS-84, always together)    category: str (code)
     title: str   description: str   priority: str (Priority value)   source: str   assignee: str
-    grid_id: str   due: float (epoch s)   rating: int (1-5)   reopened: int (>= 0)
+    grid_id: str   due: float (epoch s)   rating: int (1-5)   reopened: int (>= 0)   escalated: bool
 
 ``crs`` never appears in the output (coordinates are already WGS-84). ``msg.get("title")`` is ``None`` when
 absent.
@@ -316,7 +318,9 @@ def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
         if not -180.0 <= lon <= 180.0:
             raise WireError(f"field 'lon': {lon} out of range -180..180")
         if not -90.0 <= lat <= 90.0:
-            raise WireError(f"field 'lat': {lat} out of range -90..90")
+            # e.g. Zhejiang sent as (30.27, 120.15): the swapped point would be a valid one.
+            hint = " (lat/lon swapped?)" if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0 else ""
+            raise WireError(f"field 'lat': {lat} out of range -90..90{hint}")
         if crs == "gcj02":
             lon, lat = gcj02_to_wgs84_scalar(lon, lat)
         out["lon"] = lon
@@ -354,6 +358,11 @@ def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
     reo = obj.get("reopened")
     if reo is not None:
         out["reopened"] = int(reo) if isinstance(reo, bool) else _integer("reopened", reo, 0, REOPENED_MAX)
+    esc = obj.get("escalated")
+    if esc is not None:
+        if not isinstance(esc, bool):
+            raise WireError(f"field 'escalated': expected a boolean, got {_type_name(esc)}")
+        out["escalated"] = esc
     return out
 
 

@@ -150,7 +150,9 @@ def test_assignees_and_sampler() -> None:
 def test_transitions_table_is_respected_by_lifecycle_ok() -> None:
     assert lifecycle_ok(["reported", "dispatched", "accepted", "resolved", "closed"])
     assert lifecycle_ok(["reported", "accepted", "resolved", "dispatched", "accepted", "resolved", "closed"])
-    assert not lifecycle_ok(["reported", "resolved"])
+    assert lifecycle_ok(["reported", "resolved", "closed"])  # 即知即办: fixed on the spot
+    assert not lifecycle_ok(["reported", "closed"])
+    assert not lifecycle_ok(["reported", "cancelled", "reported"])
     assert not lifecycle_ok(["dispatched"])
     assert not lifecycle_ok([])
     assert TRANSITIONS[Status.CANCELLED] == frozenset()

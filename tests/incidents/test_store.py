@@ -305,10 +305,10 @@ def test_keys_names() -> None:
 
 
 def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> None:
-    """Random message sequences: the Lua merge and model.merge_message agree on every outcome and state."""
+    """Random message sequences: the Lua merge and model.merge_message agree on every outcome, reason and state."""
     import random
 
-    from incidents.model import MergeOutcome, merge_message
+    from incidents.model import MergeOutcome, allowed_next, merge_message, transition_reason
 
     rng = random.Random(7)
     expected: dict[str, Incident] = {}
@@ -323,6 +323,7 @@ def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> 
         "due",
         "rating",
         "reopened",
+        "escalated",
     ]
     to_outcome = {
         MergeOutcome.CREATED: Outcome.APPLIED,
@@ -330,13 +331,24 @@ def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> 
         MergeOutcome.STALE: Outcome.STALE,
         MergeOutcome.DUPLICATE: Outcome.DUPLICATE,
         MergeOutcome.INCOMPLETE: Outcome.ERROR,
+        MergeOutcome.ILLEGAL: Outcome.ERROR,
     }
-    for _ in range(600):
+    seen: set[MergeOutcome] = set()
+    reworks = 0
+    for _ in range(1500):
         iid = f"p{rng.randrange(20)}"
+        prev = expected.get(iid)
+        # half the time a legal next step (so lifecycles get far, reworks happen), else anything
+        if prev is not None and rng.random() < 0.5 and allowed_next(prev.status):
+            status = str(rng.choice(allowed_next(prev.status)))
+        else:
+            status = rng.choice(statuses)
         msg: dict[str, Any] = {
             "id": iid,
-            "status": rng.choice(statuses),
-            "ts": T0 + rng.randrange(40) + rng.choice([0.0, 0.25, 0.123456]),
+            "status": status,
+            "ts": (prev.ts if prev and rng.random() < 0.7 else T0)
+            + rng.randrange(-3, 40)
+            + rng.choice([0.0, 0.25, 0.123456]),
         }
         if rng.random() < 0.6:
             msg.update(lon=120 + rng.random(), lat=30 + rng.random())
@@ -347,12 +359,21 @@ def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> 
                 "priority": rng.choice(["low", "high"]),
                 "due": T0 + 1000.5,
                 "rating": rng.randrange(1, 6),
-                "reopened": rng.randrange(3),
+                "reopened": rng.choice([0, 1, 2, True, False]),
+                "escalated": rng.choice([True, False]),
             }.get(f, f"{f}-{rng.randrange(100)}")
-        new, merge_outcome = merge_message(expected.get(iid), msg)
+        new, merge_outcome = merge_message(prev, msg)
+        seen.add(merge_outcome)
         res = store.apply(r, keys, msg)
         assert res.outcome is to_outcome[merge_outcome], (msg, res)
+        if merge_outcome is MergeOutcome.ILLEGAL:
+            assert prev is not None
+            assert res.reason == transition_reason(iid, prev.status, msg["status"])
         if new is not None:
+            if prev is not None and new.reopened > prev.reopened:
+                reworks += 1
             expected[iid] = new
+    assert seen == set(MergeOutcome)
+    assert reworks > 5
     for iid, inc in expected.items():
         assert store.get_incident(r, keys, iid) == inc
