@@ -22,7 +22,7 @@ from dash.exceptions import WebsocketDisconnected
 from dashboard import i18n
 from dashboard.change_bridge import ChangeBridge
 from dashboard.figures.incident_map import TRACE_GRIDS
-from dashboard.frames import Frame, ScreenContext, screen_frame
+from dashboard.frames import Frame, Screen, ScreenContext, screen_frame
 from dashboard.layouts import components
 from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
 from dashboard.layouts.root import ROOT_LANG, URL
@@ -62,6 +62,10 @@ CONSOLE_IDS = PageIds(
 )
 
 
+async def _none() -> None:
+    return None
+
+
 def figure_data_patch(fig: go.Figure) -> Patch:
     """Replace only ``data`` — for small charts whose layout is already on the page."""
     patch = Patch()
@@ -85,6 +89,7 @@ class LivePage:
         self.sent_ctx: ScreenContext | None = None
         self.sent_token: str | None = None
         self.sent_lost: bool | None = None
+        self.ids: PageIds | None = None  # the page we last found open
         # What this browser holds, so the next push can be an edit rather than a copy.
         self.traces_mirror: dict[int, dict[str, list[Any]]] = {}
         self.grid_z_mirror: list[int] | None = None
@@ -98,21 +103,30 @@ class LivePage:
         return await self.ws.get_prop(component, prop, timeout=LIVENESS_TIMEOUT_S)
 
     async def _context(self) -> tuple[PageIds, ScreenContext, Any]:
-        """Which page is open, with which options; doubles as the liveness check."""
-        ids = page_ids(await self._get(URL, "pathname"))
-        lang = await self._get(ROOT_LANG, "data") or self.runtime.settings.lang
-        statuses = communities = None
-        if ids.screen == "console":
-            statuses = await self._get(Console.STATUS_FILTER, "value")
-            communities = await self._get(Console.COMMUNITY_FILTER, "value")
-        page_token = await self._get(ids.version, "data")
-        drawn = await self._get(ids.drawn, "data")
+        """Which page is open, with which options; doubles as the liveness check.
+
+        The reads go out together — one round trip to the page, not five (the page may be busy drawing) — for
+        the page we believe is open; only when the URL says otherwise is a second round needed.
+        """
+        ids = self.ids or page_ids(await self._get(URL, "pathname"))
+        while True:
+            on_console = ids.screen == "console"
+            pathname, lang, page_token, drawn, statuses, communities = await asyncio.gather(
+                self._get(URL, "pathname"),
+                self._get(ROOT_LANG, "data"),
+                self._get(ids.version, "data"),
+                self._get(ids.drawn, "data"),
+                self._get(Console.STATUS_FILTER, "value") if on_console else _none(),
+                self._get(Console.COMMUNITY_FILTER, "value") if on_console else _none(),
+            )
+            actual = page_ids(pathname)
+            if actual == ids:
+                break
+            ids = actual
+        self.ids = ids
         self.drawn_n = int(drawn.get("n", 0)) if isinstance(drawn, dict) else 0
-        return (
-            ids,
-            ScreenContext.of("wall" if ids.screen == "wall" else "console", lang, statuses, communities),
-            (page_token),
-        )
+        screen: Screen = "console" if on_console else "wall"
+        return ids, ScreenContext.of(screen, lang or self.runtime.settings.lang, statuses, communities), page_token
 
     def _set(self, component: str, props: dict[str, Any]) -> None:
         for name, value in props.items():
@@ -183,9 +197,17 @@ class LivePage:
             if edit.add:
                 for key, column in values.items():
                     patch["data"][idx][key].extend([column[i] for i in edit.add])
-        if self.grid_z_mirror != frame.grid_z:
+        before_z = self.grid_z_mirror
+        if before_z is None or len(before_z) != len(frame.grid_z):
             patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
-            self.grid_z_mirror = frame.grid_z
+        else:  # only the grids whose colour changed: a few bytes each, not the whole 10,000-grid array
+            changed = [i for i, (a, b) in enumerate(zip(before_z, frame.grid_z, strict=True)) if a != b]
+            if len(changed) * 4 > len(frame.grid_z):
+                patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
+            else:
+                for i in changed:
+                    patch["data"][TRACE_GRIDS]["z"][i] = frame.grid_z[i]
+        self.grid_z_mirror = frame.grid_z
         return patch
 
     def _push_feed(self, feed_id: str, frame: Frame, lang: str) -> None:
@@ -227,11 +249,16 @@ class LivePage:
                     changed.clear()
                     self._push(ids, sc, page_token)
                     last_push = time.monotonic()
-                # Coalesce: whatever arrives during the tick goes out together in the next push.
-                await asyncio.sleep(self.tick)
-                if not changed.is_set() and not self.map_behind:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), timeout=IDLE_WAKE_S)
+                if self.map_behind:
+                    await asyncio.sleep(self.tick)  # poll the "drawn" acknowledgement
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=IDLE_WAKE_S)
+                # Leading edge: an isolated change goes out at once; a stream of changes is coalesced into at
+                # most one push per tick.
+                wait = last_push + self.tick - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
         except (WebsocketDisconnected, TimeoutError):
             log.debug("live page gone")
         finally:
