@@ -50,6 +50,7 @@ LAYER_MICRO_GRIDS = 0
 
 OPEN_STATUS_VALUES = frozenset({"reported", "dispatched", "accepted"})
 WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
+MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 
 # ---- colours ------------------------------------------------------------------------------------------
@@ -487,12 +488,25 @@ def build_incident_map(
         )
     )
     mp = member_points(base.members)  # sent once; the console toggles `visible` only
+    # A city has ~100,000 members: drawn one by one they stall a wall for seconds on every redraw. Past a
+    # street's worth, MapLibre clusters them (counts at low zoom, points when zoomed in).
+    clustered = len(mp["lon"]) > MEMBERS_CLUSTER_ABOVE
     fig.add_trace(
         go.Scattermap(
             lon=mp["lon"],
             lat=mp["lat"],
             mode="markers",
             marker={"size": th.member_size, "color": th.member_color, "opacity": 0.75},
+            cluster={
+                "enabled": True,
+                "maxzoom": 15,
+                "color": th.member_color,
+                "opacity": 0.55,
+                "size": [10, 16, 22],
+                "step": [50, 500],
+            }
+            if clustered
+            else None,
             hoverinfo="skip",
             name=i18n.t("legend.members", lang),
             showlegend=legend_on and bool(mp["lon"]),

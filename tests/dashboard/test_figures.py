@@ -206,3 +206,13 @@ def test_from_geodataframes_and_fit() -> None:
     assert base.members is not None and "name" not in base.members.columns
     assert 14 < base.zoom < 18
     assert base.center["lon"] == pytest.approx(120.105)
+
+
+def test_a_city_of_members_is_clustered_a_street_is_not(base: im.MapBase, incidents: pd.DataFrame) -> None:
+    street = _fig(base, incidents)
+    assert not street.data[im.TRACE_MEMBERS].cluster.enabled
+    many = sample_members(im.MEMBERS_CLUSTER_ABOVE + 1)
+    city = im.MapBase.from_geojson(base.geojson, members=many)
+    fig = im.build_incident_map(city, [0] * len(city.grid_ids), im.incident_trace_updates(incidents))
+    assert fig.data[im.TRACE_MEMBERS].cluster.enabled
+    assert len(fig.data[im.TRACE_MEMBERS].lon) == im.MEMBERS_CLUSTER_ABOVE + 1  # all members, clustered by MapLibre
