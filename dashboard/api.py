@@ -1,4 +1,4 @@
-"""HTTP API beside the screens: incident lookup and health."""
+"""HTTP API beside the screens: incident lookup and health; HTTP and Open311 ingest (``dashboard.ingest``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import redis
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
+from dashboard.ingest import build_ingest_router
 from dashboard.runtime import Runtime
 from incidents.store import get_incident, read_stats
 
@@ -59,4 +60,5 @@ def build_router(runtime: Runtime) -> APIRouter:
             raise HTTPException(status_code=404, detail=f"no incident with id {incident_id!r}")
         return JSONResponse(found.to_dict())
 
+    router.include_router(build_ingest_router(runtime))
     return router

@@ -1,0 +1,232 @@
+"""HTTP ingest: ``POST /api/incidents`` (the wire contract over HTTP) and Open311 GeoReport v2.
+
+Everything written goes through the durable path (``incidents.publish``: validate → atomic apply → PUBLISH);
+invalid input is answered with the reason and dead-lettered (``source`` ``http`` or ``open311``), so
+``/healthz`` counts it like any other rejected message. Mapping rules live in the pure modules
+``incidents.open311`` (reading other cities' responses) and ``incidents.open311_server`` (serving ours).
+
+Routes:
+
+* ``POST /api/incidents`` — one wire message (≤ 64 KiB): 202 applied, 200 duplicate/stale, both with
+  ``{"id", "outcome", "log_id"}``; 422 ``{"detail": reason}``; 413 too large; 503 Redis unavailable.
+* ``POST /api/incidents/batch`` — a JSON array of wire messages (≤ 1 MiB, ≤ 1000): 200, one result each.
+* ``GET /open311/v2/services.{json,xml}`` — our categories as services.
+* ``GET /open311/v2/requests.{json,xml}`` — incidents as requests (filters: ``open311_server.parse_query``).
+* ``POST /open311/v2/requests.{json,xml}`` — form-encoded (or JSON / multipart) → 201
+  ``[{"service_request_id", "service_notice", "account_id"}]``; errors ``[{"code", "description"}]``.
+* ``GET /open311/v2/requests/{id}.{json,xml}`` — one request (404 if unknown).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Final
+
+import redis
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from dashboard.runtime import Runtime
+from incidents import open311_server as o3
+from incidents import store
+from incidents.open311 import Open311Error
+from incidents.publish import publish, publish_many
+from incidents.store import ApplyResult, Outcome
+from incidents.wire import MAX_BYTES, WireError
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX_BYTES: Final = 1 << 20
+BATCH_MAX_ITEMS: Final = 1000
+FORMATS: Final = ("json", "xml")
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"body too large: {size} bytes > {limit}")
+        self.reason = str(self)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (``BodyTooLarge``) by its Content-Length or once more than ``limit`` bytes came."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(int(declared), limit)
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise BodyTooLarge(len(buf), limit)
+    return bytes(buf)
+
+
+def split_json_array(body: bytes) -> list[str]:
+    """The raw text of each element of a JSON array, so each is parsed by the wire exactly as if sent alone.
+
+    Raises ``WireError`` when the body is not a JSON array (or is not UTF-8).
+    """
+    try:
+        text = body.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise WireError(f"body is not valid UTF-8 (byte {exc.start})") from None
+    scanner = json.JSONDecoder(object_pairs_hook=lambda _pairs: None, parse_constant=lambda _c: None)
+    ws = " \t\r\n"
+    i = len(text) - len(text.lstrip(ws))
+    if text[i : i + 1] != "[":
+        raise WireError("batch body must be a JSON array of messages")
+    items: list[str] = []
+    i += 1
+    while True:
+        i += len(text[i:]) - len(text[i:].lstrip(ws))
+        if text[i : i + 1] == "]" and not items:
+            break
+        try:
+            _, end = scanner.raw_decode(text, i)
+        except RecursionError:
+            raise WireError(f"invalid JSON: nested too deeply (element {len(items)})") from None
+        except json.JSONDecodeError as exc:
+            raise WireError(f"invalid JSON in the array: {exc.msg} at char {exc.pos}") from None
+        items.append(text[i:end])
+        if len(items) > BATCH_MAX_ITEMS:
+            raise WireError(f"too many messages in one batch (> {BATCH_MAX_ITEMS})")
+        i = end + len(text[end:]) - len(text[end:].lstrip(ws))
+        if text[i : i + 1] == ",":
+            i += 1
+            continue
+        if text[i : i + 1] == "]":
+            break
+        raise WireError(f"invalid JSON in the array: expected ',' or ']' at char {i}")
+    if text[i + 1 :].strip(ws):
+        raise WireError("invalid JSON: extra data after the array")
+    return items
+
+
+def _result_body(res: ApplyResult) -> dict[str, Any]:
+    return {"id": res.id, "outcome": str(res.outcome), "log_id": res.log_id}
+
+
+def _detail(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _open311(fmt: str, rows: list[dict[str, Any]], status: int = 200, *, root: str = "", item: str = "") -> Response:
+    body, media = o3.render(fmt, root, item, rows)
+    return Response(body, status_code=status, media_type=media)
+
+
+def _open311_error(fmt: str, code: int, description: str) -> Response:
+    return _open311(fmt if fmt in FORMATS else "json", o3.errors(code, description), code, root="errors", item="error")
+
+
+def build_ingest_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    def dead_letter(raw: bytes | str, reason: str, source: str) -> None:
+        try:
+            store.dead_letter(runtime.redis, runtime.keys, raw, reason, source)
+        except redis.RedisError as exc:  # the caller answers anyway; nothing else to do
+            log.warning("could not dead-letter %s input (%s): %s", source, reason, exc)
+
+    # ------------------------------------------------------------------------------------- the wire over HTTP
+
+    @router.post("/api/incidents")
+    async def post_incident(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request, MAX_BYTES)
+        except BodyTooLarge as exc:
+            await run_in_threadpool(dead_letter, b"", exc.reason, "http")
+            return _detail(413, exc.reason)
+        try:
+            res = await run_in_threadpool(publish, runtime.redis, runtime.keys, body, source="http")
+        except WireError as exc:
+            return _detail(422, exc.reason)
+        except redis.RedisError as exc:
+            return _detail(503, f"Redis unavailable: {exc}")
+        return JSONResponse(_result_body(res), status_code=202 if res.applied else 200)
+
+    @router.post("/api/incidents/batch")
+    async def post_batch(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(request, BATCH_MAX_BYTES)
+            items = split_json_array(body)
+        except BodyTooLarge as exc:
+            return _detail(413, exc.reason)
+        except WireError as exc:
+            return _detail(422, exc.reason)
+        try:
+            results = await run_in_threadpool(publish_many, runtime.redis, runtime.keys, items, source="http")
+        except redis.RedisError as exc:
+            return _detail(503, f"Redis unavailable: {exc}")
+        out = [{**_result_body(res), "reason": res.reason} for res in results]
+        counts = {o.value: sum(1 for res in results if res.outcome is o) for o in Outcome}
+        return JSONResponse({"results": out, "counts": counts})
+
+    # ------------------------------------------------------------------------------------- Open311
+
+    @router.get("/open311/v2/services.{fmt}")
+    def services(fmt: str) -> Response:
+        if fmt not in FORMATS:
+            return _open311_error("json", 404, "format must be json or xml")
+        return _open311(fmt, o3.services(), root="services", item="service")
+
+    @router.get("/open311/v2/requests.{fmt}")
+    def list_requests(fmt: str, request: Request) -> Response:
+        if fmt not in FORMATS:
+            return _open311_error("json", 404, "format must be json or xml")
+        try:
+            query = o3.parse_query(dict(request.query_params), now=time.time())
+            incidents = store.load_state(runtime.redis, runtime.keys)
+        except Open311Error as exc:
+            return _open311_error(fmt, exc.code, exc.description)
+        except redis.RedisError as exc:
+            return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
+        rows = [o3.incident_to_request(inc, grid_id=_grid(inc.id)) for inc in o3.select(incidents, query)]
+        return _open311(fmt, rows, root="service_requests", item="request")
+
+    @router.get("/open311/v2/requests/{request_id}.{fmt}")
+    def one_request(request_id: str, fmt: str) -> Response:
+        if fmt not in FORMATS:
+            return _open311_error("json", 404, "format must be json or xml")
+        try:
+            inc = store.get_incident(runtime.redis, runtime.keys, request_id)
+        except (redis.RedisError, ValueError) as exc:
+            return _open311_error(fmt, 503, f"cannot read the request: {exc}")
+        if inc is None:
+            return _open311_error(fmt, 404, f"no service request {request_id!r}")
+        return _open311(
+            fmt, [o3.incident_to_request(inc, grid_id=_grid(inc.id))], root="service_requests", item="request"
+        )
+
+    @router.post("/open311/v2/requests.{fmt}")
+    async def post_request(fmt: str, request: Request) -> Response:
+        if fmt not in FORMATS:
+            return _open311_error("json", 404, "format must be json or xml")
+        try:
+            body = await read_body(request, MAX_BYTES)
+        except BodyTooLarge as exc:  # the body may hold personal data: only the reason is kept
+            await run_in_threadpool(dead_letter, b"", exc.reason, "open311")
+            return _open311_error(fmt, 413, exc.reason)
+        fields: o3.Fields = []
+        try:
+            fields = o3.parse_body(body, request.headers.get("content-type", ""))
+            msg = o3.post_to_wire(fields, now=time.time())
+        except Open311Error as exc:
+            await run_in_threadpool(dead_letter, o3.redact(fields), exc.description, "open311")
+            return _open311_error(fmt, exc.code, exc.description)
+        try:
+            res = await run_in_threadpool(publish, runtime.redis, runtime.keys, msg, source="open311")
+        except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
+            return _open311_error(fmt, 400, exc.reason)
+        except redis.RedisError as exc:
+            return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
+        row = {"service_request_id": res.id, "service_notice": o3.SERVICE_NOTICE, "account_id": None}
+        return _open311(fmt, [row], 201, root="service_requests", item="request")
+
+    def _grid(incident_id: str) -> str:
+        loc = runtime.situation.location(incident_id)
+        return loc[1] if loc else ""
+
+    return router
