@@ -112,10 +112,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from dashboard.snapshot_cli import snapshot_from_redis
+    from incidents.timetravel import parse_at
 
     settings = _settings(args)
+    at: float | None = None
+    if args.at:
+        try:
+            at = parse_at(args.at)
+        except ValueError as exc:
+            print(f"onescreen snapshot: --at: {exc}", file=sys.stderr)
+            return 2
+        if at > time.time() + 60:
+            print(f"onescreen snapshot: --at {args.at!r} is in the future", file=sys.stderr)
+            return 2
     started = time.perf_counter()
-    out = snapshot_from_redis(settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang)
+    out = snapshot_from_redis(settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang, at=at)
     print(f"wrote {out} in {time.perf_counter() - started:.2f} s")
     return 0
 
@@ -186,9 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backfill", type=float, default=0.0, help="hours of history to write first")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("snapshot", help="briefing PNG of the current situation")
+    p = sub.add_parser("snapshot", help="briefing PNG of the current situation, or of a past moment (--at)")
     _add_redis_option(p)
     p.add_argument("--data", type=Path)
+    p.add_argument(
+        "--at",
+        help="the situation at this moment, rebuilt from the log: ISO 8601 (2026-11-26T09:00+08:00; "
+        "no offset = Beijing time), epoch seconds, or relative (-2h, -90m, -1d)",
+    )
     p.add_argument("--lang", choices=["zh", "en"])
     p.add_argument("--out", type=Path, default=Path("brief.png"))
     p.set_defaults(func=cmd_snapshot)
@@ -219,8 +235,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_relative_at(argv: list[str]) -> list[str]:
+    """``--at -2h`` → ``--at=-2h``: argparse would take a value starting with ``-`` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--at" and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2].isdigit():
+            out.append(f"--at={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_relative_at(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,4 +1,4 @@
-"""`onescreen snapshot`: the current situation, read from Redis, as a 1920×1080 briefing PNG."""
+"""`onescreen snapshot [--at T]`: the situation (now, or at a past moment), read from Redis, as a 1920×1080 PNG."""
 
 from __future__ import annotations
 
@@ -17,17 +17,25 @@ from geo.sources import load_layers
 from incidents.keys import Keys
 from incidents.situation import Situation
 from incidents.store import load_state
+from incidents.timetravel import situation_at
 
 
-def snapshot_from_redis(settings: Settings, redis_url: str, out: Path, *, lang: str = "zh") -> Path:
+def snapshot_from_redis(
+    settings: Settings, redis_url: str, out: Path, *, lang: str = "zh", at: float | None = None
+) -> Path:
+    """Write the briefing PNG of the current situation, or of the moment ``at`` (time travel, from the log)."""
     layers = load_layers(settings.data_path, settings.config_path)
-    situation = Situation(SpatialIndex(layers).locate, load_sla(settings))
+    locate = SpatialIndex(layers).locate
     client = redis.Redis.from_url(redis_url, socket_timeout=10.0)
     try:
-        situation.replace_all(load_state(client, Keys(settings.redis_prefix)))
+        if at is None:
+            situation = Situation(locate, load_sla(settings))
+            situation.replace_all(load_state(client, Keys(settings.redis_prefix)))
+            view = situation.view(time.time())
+        else:
+            view, _ = situation_at(client, Keys(settings.redis_prefix), at, locate, load_sla(settings))
     finally:
         client.close()
-    view = situation.view(time.time())
     street = str(layers.street["name"].iloc[0]) if len(layers.street) else "onescreen"
     figure = build_briefing(
         MapBase.from_layers(layers),
@@ -35,8 +43,9 @@ def snapshot_from_redis(settings: Settings, redis_url: str, out: Path, *, lang: 
         view.incidents,
         view.kpis,
         street_name=street,
-        now=view.now,
+        now=time.time(),
         lang=lang,
+        at=at,
     )
     render_png(figure, out)
     return out

@@ -295,11 +295,18 @@ def build_briefing(
     street_name: str,
     now: float | None = None,
     lang: str = "zh",
+    at: float | None = None,
 ) -> go.Figure:
     """The briefing page: header (street, timestamp), KPI cards, SVG map with overlays and legend,
-    24 h trend, open incidents by category, top overdue incidents."""
+    24 h trend, open incidents by category, top overdue incidents.
+
+    ``at``: a historical briefing (time travel) of the situation at that moment; the title names the moment
+    and every clock-dependent part (trend hours, overdue ages) uses it; ``now`` is then only the "generated"
+    stamp.
+    """
     lang = i18n.norm_lang(lang)
-    now = time.time() if now is None else now
+    generated = time.time() if now is None else now
+    now = generated if at is None else at
     fig = go.Figure(_map_traces(base, grid_states, incidents, lang))
 
     # ---- map axes: equal-area aspect around the street ----
@@ -338,10 +345,13 @@ def build_briefing(
             "line": {"color": "#4dabf7", "width": 2},
         }
     )
-    title = i18n.t("briefing.title", lang, street=street_name)
+    if at is None:
+        title = i18n.t("briefing.title", lang, street=street_name)
+    else:
+        title = i18n.t("briefing.title_at", lang, street=street_name, time=i18n.fmt_datetime(at, lang))
     notes += [
         {
-            "text": i18n.t("briefing.generated", lang, time=i18n.fmt_datetime(now, lang)),
+            "text": i18n.t("briefing.generated", lang, time=i18n.fmt_datetime(generated, lang)),
             "x": 1 - 24 / WIDTH,
             "y": 1 - 36 / HEIGHT,
             "xanchor": "right",
