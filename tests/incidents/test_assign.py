@@ -1,0 +1,109 @@
+"""incidents.assign: who fits a category, own grid first, then by distance in metres."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+import geopandas as gpd
+import pytest
+from pyproj import Geod
+from shapely.geometry import Point
+
+from dashboard.settings import DEFAULT_DATA
+from geo.index import SpatialIndex
+from geo.layers import GeoLayers, read_layers
+from incidents.assign import CATEGORY_NEEDS, Assigner
+
+GEOD = Geod(ellps="WGS84")
+
+
+@cache
+def demo() -> GeoLayers:
+    return read_layers(DEFAULT_DATA)
+
+
+def spot() -> tuple[str, float, float]:
+    """A point inside the first demo grid."""
+    grids = demo().grids
+    p = grids.geometry.representative_point().iloc[0]
+    return str(grids["grid_id"].iloc[0]), float(p.x), float(p.y)
+
+
+def with_members(rows: list[tuple[str, str, str, str, bool, float, float]]) -> GeoLayers:
+    """The demo layers with a hand-made members layer: (id, role, grid, skills, on_duty, lon, lat)."""
+    layers = demo()
+    members = gpd.GeoDataFrame(
+        {
+            "member_id": [r[0] for r in rows],
+            "name": [f"张小{r[0][-1]}" for r in rows],
+            "phone": ["13800000000"] * len(rows),
+            "role": [r[1] for r in rows],
+            "grid_id": [r[2] for r in rows],
+            "skills": [r[3] for r in rows],
+            "on_duty": [r[4] for r in rows],
+        },
+        geometry=[Point(r[5], r[6]) for r in rows],
+        crs=4326,
+    )
+    return dataclasses.replace(layers, members=members)
+
+
+def test_skill_and_role_filters_own_grid_first_and_metres() -> None:
+    grid, lon, lat = spot()
+    dlat = 0.001  # ≈ 111 m
+    layers = with_members(
+        [
+            ("M1", "党员", "OTHER", "消防", True, lon, lat + dlat),  # closest fire member, other grid
+            ("M2", "志愿者", grid, "驾驶,消防", True, lon, lat + 5 * dlat),  # own grid, farther
+            ("M3", "网格员", grid, "电工", True, lon, lat + 0.5 * dlat),  # own grid, no fire skill
+            ("M4", "党员", grid, "消防", False, lon, lat + 0.2 * dlat),  # off duty
+            ("M5", "网格长", "OTHER", "调解", True, lon, lat + 2 * dlat),
+            ("M6", "党员", grid, "消防", True, lon, lat + 3 * dlat),  # own grid, nearer than M2
+        ]
+    )
+    a = Assigner(layers, SpatialIndex(layers))
+    fire = a.suggest(lon, lat, "fire", grid)
+    assert [s.member_id for s in fire] == ["M6", "M2", "M1"]  # own grid by distance, then beyond
+    assert [s.same_grid for s in fire] == [True, True, False]
+    assert all("消防" in s.matched_skills for s in fire)
+    assert fire[1].skills == ("驾驶", "消防") and fire[1].role == "志愿者"
+    for s, k in zip(fire, (3, 5, 1), strict=True):
+        _, _, metres = GEOD.inv(lon, lat, lon, lat + k * dlat)
+        assert s.distance_m == pytest.approx(metres, rel=2e-3), s  # UTM vs geodesic
+    # dispute: 调解 or 法律咨询; rental housing: 网格员/网格长 whatever their skills
+    assert [s.member_id for s in a.suggest(lon, lat, "dispute", grid)] == ["M5"]
+    assert [s.member_id for s in a.suggest(lon, lat, "rental_housing", grid)] == ["M3", "M5"]
+    # no needs: anyone on duty, own grid first; n and exclude
+    assert [s.member_id for s in a.suggest(lon, lat, "environment", grid, n=3)] == ["M3", "M6", "M2"]
+    assert [s.member_id for s in a.suggest(lon, lat, "environment", grid, exclude=["M3", "M6"])] == [
+        "M2",
+        "M1",
+        "M5",
+    ]
+    # unknown grid: pure distance order
+    assert [s.member_id for s in a.suggest(lon, lat, "fire")] == ["M1", "M6", "M2"]
+    assert a.suggest(lon, lat, "fire", grid, n=0) == []
+
+
+def test_on_the_demo_data_every_suggestion_fits() -> None:
+    layers = demo()
+    a = Assigner(layers)
+    members = layers.members.set_index("member_id")
+    grid, lon, lat = spot()
+    for category, need in CATEGORY_NEEDS.items():
+        got = a.suggest(lon, lat, category, grid, n=8)
+        assert got, category
+        same = [s.same_grid for s in got]
+        assert same == sorted(same, reverse=True), category  # own grid first
+        for flag in (True, False):
+            ds = [s.distance_m for s in got if s.same_grid is flag]
+            assert ds == sorted(ds), category
+        for s in got:
+            row = members.loc[s.member_id]
+            assert bool(row["on_duty"])
+            assert s.same_grid == (row["grid_id"] == grid)
+            if need.roles:
+                assert s.role in need.roles
+            if need.skills:
+                assert set(s.matched_skills) & need.skills, (category, s)
