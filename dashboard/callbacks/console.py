@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dash import Dash, Input, Output, Patch, State, ctx, no_update
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
+from dashboard import i18n
 from dashboard.figures.incident_map import (
     INCIDENT_TRACES,
     LAYER_MICRO_GRIDS,
@@ -20,8 +21,16 @@ from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
 from dashboard.layouts.root import ROOT_LANG
 from dashboard.runtime import Runtime
+from incidents.actions import apply_action, can_dispatch, offered_actions
+from incidents.assign import Assigner
+from incidents.model import Status
+from incidents.situation import Situation
+from incidents.store import Outcome
+from incidents.wire import WireError
 
 NEAREST_MEMBERS = 5
+SUGGESTIONS = 5
+ACTION_WAIT_S = 3.0  # how long an action waits for the feed to bring the change into this process
 
 
 def layer_patch(layers: list[str], has_micro_grids: bool) -> Patch:
@@ -36,7 +45,14 @@ def layer_patch(layers: list[str], has_micro_grids: bool) -> Patch:
     return patch
 
 
-def incident_detail_children(runtime: Runtime, incident_id: str | None, lang: str) -> list[Any]:
+def incident_detail_children(
+    runtime: Runtime,
+    incident_id: str | None,
+    lang: str,
+    *,
+    assigner: Assigner | None = None,
+    result: tuple[bool, str] | None = None,
+) -> list[Any]:
     if not incident_id:
         return components.incident_detail(None, lang=lang)
     now = time.time()
@@ -49,19 +65,76 @@ def incident_detail_children(runtime: Runtime, incident_id: str | None, lang: st
     nearest = runtime.index.nearest_members([incident.lon], [incident.lat], n=NEAREST_MEMBERS, on_duty_only=True)
     grids = runtime.layers.grids.set_index("grid_id")["name"]
     communities = runtime.layers.communities.set_index("community_id")["name"]
+    suggestions = None
+    if assigner is not None and can_dispatch(incident.status):
+        suggestions = assigner.suggest(
+            incident.lon,
+            incident.lat,
+            incident.category,
+            str(row.get("grid_id") or ""),
+            n=SUGGESTIONS,
+            exclude=[incident.assignee] if incident.assignee else (),
+        )
     return components.incident_detail(
-        {**row, "history": incident.history, "due": incident.due},
+        {**row, "history": incident.history, "due": incident.due, "escalated": incident.escalated},
         lang=lang,
         history=incident.history,
         nearest=nearest,
         grid_name=str(grids.get(row.get("grid_id"), row.get("grid_id") or "")),
         community_name=str(communities.get(row.get("community_id"), row.get("community_id") or "")),
         now=now,
+        suggestions=suggestions,
+        actions=[str(a) for a in offered_actions(incident.status)],
+        result=result,
     )
+
+
+def wait_for_ts(situation: Situation, incident_id: str, ts: float, timeout: float = ACTION_WAIT_S) -> bool:
+    """Block until this process's situation holds ``incident_id`` at ``ts`` or newer (the feed applied it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        version = situation.version
+        inc = situation.get(incident_id)
+        if inc is not None and inc.ts >= ts:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        situation.wait_for_change(version, min(left, 0.25))
+
+
+def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: dict[str, Any], lang: str) -> list[Any]:
+    """Publish the action a detail-panel button stands for; the panel again, with the outcome on top."""
+    incident = runtime.situation.get(incident_id)
+    if incident is None:
+        return components.incident_detail(None, lang=lang)
+    member = str(trigger.get("member") or "")
+    status = Status.DISPATCHED if trigger.get("type") == layer_ids.DISPATCH_BTN else Status(str(trigger.get("status")))
+    try:
+        msg, res = apply_action(runtime.redis, runtime.keys, incident, status, assignee=member or None)
+    except WireError as exc:
+        result = (False, i18n.t("action.rejected", lang, reason=exc.reason))
+    except Exception as exc:  # Redis down, timeouts: say so in the panel
+        result = (False, i18n.t("action.failed", lang, reason=str(exc) or type(exc).__name__))
+    else:
+        if res.outcome is not Outcome.APPLIED:
+            result = (False, i18n.t("action.not_applied", lang))
+        else:
+            wait_for_ts(runtime.situation, incident_id, float(msg["ts"]))
+            if member:
+                m = runtime.layers.members
+                row = m.loc[m["member_id"] == member]
+                name = i18n.mask_name(row["name"].iloc[0]) if len(row) else member
+                role = i18n.role_label(row["role"].iloc[0], lang) if len(row) else ""
+                result = (True, i18n.t("action.done_dispatched", lang, name=name, role=role))
+            else:
+                result = (True, i18n.t("action.done_status", lang, status=i18n.status_label(status, lang)))
+    return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
 
 
 def register(app: Dash, runtime: Runtime) -> None:
     has_micro = runtime.map_base.micro_geojson is not None
+    assigner = Assigner(runtime.layers, runtime.index)
 
     # Runs on every render too, so a persisted layer choice is re-applied to a freshly rendered map.
     @app.callback(
@@ -116,4 +189,19 @@ def register(app: Dash, runtime: Runtime) -> None:
         State(ROOT_LANG, "data"),
     )
     def show_detail(incident_id: str | None, lang: str | None) -> list[Any]:
-        return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang)
+        return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang, assigner=assigner)
+
+    @app.callback(
+        Output(Console.DETAIL, "children", allow_duplicate=True),
+        Input({"type": layer_ids.DISPATCH_BTN, "member": ALL}, "n_clicks"),
+        Input({"type": layer_ids.ACTION_BTN, "status": ALL}, "n_clicks"),
+        State(Console.STORE_SELECTED, "data"),
+        State(ROOT_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def act(_dispatch: list[int | None], _actions: list[int | None], incident_id: str | None, lang: str | None) -> Any:
+        trigger = ctx.triggered_id
+        clicked = bool(ctx.triggered and ctx.triggered[0].get("value"))
+        if not incident_id or not clicked or not isinstance(trigger, dict):
+            return no_update  # a re-rendered panel's fresh buttons (n_clicks 0), not a click
+        return run_action(runtime, assigner, incident_id, dict(trigger), lang or runtime.settings.lang)

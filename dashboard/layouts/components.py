@@ -25,6 +25,7 @@ from dashboard.figures.incident_map import (
     URGENT_COLOR,
 )
 from dashboard.figures.kpi import KpiTile
+from incidents.assign import Suggestion
 
 from . import ids
 
@@ -228,12 +229,18 @@ def incident_detail(
     grid_name: str | None = None,
     community_name: str | None = None,
     now: float | None = None,
+    suggestions: Sequence[Suggestion] | None = None,
+    actions: Sequence[str] = (),
+    result: tuple[bool, str] | None = None,
 ) -> list[Any]:
     """Children of ``ids.Console.DETAIL``: title + status, facts, status timeline, 5 nearest members.
 
     ``incident``: a row of the incidents table (or an ``Incident``/dict); ``history``: ``[(status, ts), …]``
     oldest first (defaults to ``incident.history``); ``nearest``: ``SpatialIndex.nearest_members`` output
     (member_id, name, role, grid_id, distance_m). Names are masked here.
+    ``suggestions`` (``incidents.assign``): members to dispatch to, each with a 派单 button (None: no
+    dispatching from this status); ``actions``: the statuses offered as buttons (接单/办结/取消);
+    ``result``: ``(ok, message)`` of the last action, shown at the top.
     """
     if incident is None:
         return [html.Div(i18n.t("console.detail_hint", lang), className="os-detail__hint")]
@@ -249,6 +256,11 @@ def incident_detail(
         tags.append(html.Span(i18n.t("feed.overdue_tag", lang), className="os-tag os-tag--overdue"))
     if bool(_val(incident, "urgent", False)):
         tags.append(html.Span(i18n.t("feed.urgent_tag", lang), className="os-tag os-tag--urgent"))
+    if bool(_val(incident, "escalated", False)):
+        tags.append(html.Span(i18n.t("console.escalated", lang), className="os-tag os-tag--overdue"))
+    reopened = int(_val(incident, "reopened", 0) or 0)
+    if reopened:
+        tags.append(html.Span(i18n.t("console.reopened", lang, n=reopened), className="os-tag os-tag--urgent"))
 
     facts = html.Dl(
         className="os-detail__facts",
@@ -304,7 +316,10 @@ def incident_detail(
             id=ids.Console.DETAIL_BODY,
             className="os-detail__body",
             children=[
+                action_result(result),
+                *action_bar(actions, lang),
                 facts,
+                *suggestion_list(suggestions, lang),
                 html.H4(i18n.t("console.timeline", lang), className="os-detail__h"),
                 html.Ol(steps, className="os-timeline"),
                 html.H4(i18n.t("console.nearest_members", lang), className="os-detail__h"),
@@ -336,3 +351,68 @@ def nearest_members_list(nearest: pd.DataFrame | Iterable[Mapping[str, Any]] | N
             for r in rows
         ],
     )
+
+
+def action_result(result: tuple[bool, str] | None) -> html.Div:
+    """The outcome of the last action (empty when none): ``ids.Console.DETAIL_RESULT``."""
+    ok, text = result if result is not None else (True, "")
+    state = "" if result is None else (" os-detail__result--ok" if ok else " os-detail__result--error")
+    return html.Div(text, id=ids.Console.DETAIL_RESULT, className="os-detail__result" + state, role="status")
+
+
+def action_bar(actions: Sequence[str], lang: str = "zh") -> list[Any]:
+    """接单 / 办结 / 取消 buttons, one per status the incident may move to."""
+    if not actions:
+        return []
+    return [
+        html.Div(
+            [
+                html.Button(
+                    i18n.t(f"action.{status}", lang),
+                    id=ids.action_button_id(status),
+                    className=f"os-btn os-btn--{status}",
+                    n_clicks=0,
+                )
+                for status in actions
+            ],
+            className="os-actions",
+            title=i18n.t("console.actions", lang),
+        )
+    ]
+
+
+def suggestion_list(suggestions: Sequence[Suggestion] | None, lang: str = "zh") -> list[Any]:
+    """派单建议: masked name, role, own-grid tag, matched skills, metres, and a 派单 button each."""
+    if suggestions is None:
+        return []
+    head = html.H4(i18n.t("console.suggestions", lang), className="os-detail__h")
+    if not suggestions:
+        return [head, html.Div(i18n.t("console.no_suggestions", lang), className="os-detail__hint")]
+    items = [
+        html.Li(
+            [
+                html.Span(i18n.mask_name(s.name), className="os-suggest__name"),
+                html.Span(i18n.role_label(s.role, lang), className="os-suggest__role"),
+                *(
+                    [html.Span(i18n.t("console.own_grid", lang), className="os-tag os-suggest__own")]
+                    if s.same_grid
+                    else []
+                ),
+                html.Span("、".join(s.matched_skills or s.skills[:2]), className="os-suggest__skills"),
+                html.Span(
+                    i18n.t("console.distance_m", lang, d=f"{s.distance_m:,.0f}"),
+                    className="os-suggest__dist",
+                ),
+                html.Button(
+                    i18n.t("action.dispatch", lang),
+                    id=ids.dispatch_button_id(s.member_id),
+                    className="os-btn os-btn--dispatch",
+                    n_clicks=0,
+                ),
+            ],
+            className="os-suggest__item",
+            title=s.member_id,
+        )
+        for s in suggestions
+    ]
+    return [head, html.Ol(items, className="os-suggest")]

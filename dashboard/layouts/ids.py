@@ -44,6 +44,7 @@ class Console:
     DETAIL_TITLE: Final = "console-detail-title"
     DETAIL_BODY: Final = "console-detail-body"
     DETAIL_CLOSE: Final = "console-detail-close"
+    DETAIL_RESULT: Final = "console-detail-result"  # outcome of the last action (inside the detail panel)
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
     STORE_VERSION: Final = "console-version"
     STORE_DRAWN: Final = "console-drawn"
@@ -55,6 +56,21 @@ LAYER_MICRO_GRIDS: Final = "micro_grids"
 LAYER_MEMBERS: Final = "members"
 LAYER_INCIDENTS: Final = "incidents"
 CONSOLE_LAYERS: Final = (LAYER_GRIDS, LAYER_MICRO_GRIDS, LAYER_MEMBERS, LAYER_INCIDENTS)
+
+
+# Pattern-matching ids of the detail panel's buttons (one per suggested member / per allowed status change).
+DISPATCH_BTN: Final = "dispatch-btn"
+ACTION_BTN: Final = "incident-action-btn"
+
+
+def dispatch_button_id(member_id: str) -> dict[str, str]:
+    """``{"type": "dispatch-btn", "member": id}``: the 派单 button of one suggested member."""
+    return {"type": DISPATCH_BTN, "member": member_id}
+
+
+def action_button_id(status: str) -> dict[str, str]:
+    """``{"type": "incident-action-btn", "status": s}``: 接单 / 办结 / 取消 (the status it moves to)."""
+    return {"type": ACTION_BTN, "status": status}
 
 
 def kpi_value_id(key: str, screen: str = "wall") -> str:
