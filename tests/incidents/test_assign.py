@@ -107,3 +107,20 @@ def test_on_the_demo_data_every_suggestion_fits() -> None:
                 assert s.role in need.roles
             if need.skills:
                 assert set(s.matched_skills) & need.skills, (category, s)
+
+
+def test_actions_offer_only_legal_steps_and_ts_after_the_stored_one() -> None:
+    from incidents.actions import action_message, can_dispatch, offered_actions
+    from incidents.model import Incident, Status
+
+    assert [str(s) for s in offered_actions("reported")] == ["accepted", "resolved", "cancelled"]
+    assert [str(s) for s in offered_actions("dispatched")] == ["accepted", "resolved", "cancelled"]
+    assert [str(s) for s in offered_actions("accepted")] == ["resolved", "cancelled"]
+    assert offered_actions("resolved") == [] and offered_actions("cancelled") == []
+    assert can_dispatch("reported") and can_dispatch("dispatched") and can_dispatch("closed")  # 改派, 返工
+    assert not can_dispatch("cancelled")
+    inc = Incident("X", Status.REPORTED, 2_000_000_000.1234, 120.0, 30.0, "fire", 2_000_000_000.0)
+    msg = action_message(inc, Status.DISPATCHED, assignee="P000001", now=1_900_000_000.0)  # clock behind
+    assert msg == {"id": "X", "status": "dispatched", "ts": 2_000_000_000.124, "assignee": "P000001"}
+    assert msg["ts"] > inc.ts
+    assert action_message(inc, "accepted", now=2_100_000_000.0) == {"id": "X", "status": "accepted", "ts": 2.1e9}
