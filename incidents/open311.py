@@ -419,7 +419,9 @@ STATUS_FROM_OPEN311: Final[dict[str, Status]] = {
     "in progress": Status.ACCEPTED,
     "resolved": Status.RESOLVED,
     "completed": Status.RESOLVED,
-    "closed": Status.CLOSED,
+    # A city's "closed" means the work is done; 街道评单 (our closed, with a rating) is the street's own step.
+    # Mapping it to resolved also keeps open → closed feeds legal (reported → closed is not a transition).
+    "closed": Status.RESOLVED,
     "cancelled": Status.CANCELLED,
     "canceled": Status.CANCELLED,
     "rejected": Status.CANCELLED,
