@@ -11,8 +11,10 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Above this share of the list changing, replacing the list outright is smaller than the edit operations.
-REPLACE_RATIO = 0.5
+# Relative wire cost of deleting one item by index (one Delete operation per parallel array, ~60 bytes each) in
+# units of re-sending one item. Markers are tiny (~40 bytes: lon, lat, id); feed rows are big (~700 bytes).
+MARKER_DELETE_COST = 6.0
+ROW_DELETE_COST = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +42,9 @@ class TraceEdit:
 REPLACE = ListEdit(replace=True)
 
 
-def _too_big(edit_size: int, target_size: int) -> bool:
-    return edit_size > max(8, REPLACE_RATIO * target_size)
+def _replace_is_cheaper(deletes: int, adds: int, target_size: int, delete_cost: float) -> bool:
+    """Is re-sending all ``target_size`` items cheaper than ``deletes`` deletions plus ``adds`` items?"""
+    return deletes * delete_cost + adds >= max(target_size, 1)
 
 
 def plan_unordered(before: Sequence[Hashable] | None, after: Sequence[Hashable]) -> ListEdit:
@@ -52,8 +55,10 @@ def plan_unordered(before: Sequence[Hashable] | None, after: Sequence[Hashable])
     present = set(before)
     delete = tuple(i for i in range(len(before) - 1, -1, -1) if before[i] not in wanted)
     add = tuple(i for i, key in enumerate(after) if key not in present)
-    if len(set(before)) != len(before) or len(wanted) != len(after) or _too_big(len(delete) + len(add), len(after)):
+    if len(set(before)) != len(before) or len(wanted) != len(after):
         return REPLACE  # duplicate keys would make index arithmetic ambiguous
+    if (delete or add) and _replace_is_cheaper(len(delete), len(add), len(after), MARKER_DELETE_COST):
+        return REPLACE
     return ListEdit(replace=False, delete=delete, add=add)
 
 
@@ -70,7 +75,7 @@ def plan_prepend(before: Sequence[Hashable] | None, after: Sequence[Hashable]) -
         keep = set(tail)
         if [key for key in before if key in keep] == list(tail):
             delete = tuple(i for i in range(len(before) - 1, -1, -1) if before[i] not in keep)
-            if _too_big(len(delete) + k, len(after)):
+            if k and _replace_is_cheaper(len(delete), k, len(after), ROW_DELETE_COST):
                 return REPLACE
             return ListEdit(replace=False, delete=delete, add=tuple(range(k)))
     return REPLACE

@@ -78,12 +78,36 @@ def test_a_row_changed_in_place_is_still_reached() -> None:
 
 
 def test_plan_trace_keeps_parallel_arrays_aligned() -> None:
-    before: dict[str, list[Any]] = {"lon": [1.0, 2.0, 3.0], "lat": [10.0, 20.0, 30.0], "customdata": ["a", "b", "c"]}
-    after: dict[str, list[Any]] = {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
+    n = 30
+    before: dict[str, list[Any]] = {
+        "lon": [float(i) for i in range(n)],
+        "lat": [10.0 * i for i in range(n)],
+        "customdata": [f"id{i}" for i in range(n)],
+    }
+    after = {
+        k: [v for j, v in enumerate(col) if j != 1] + [{"lon": 99.0, "lat": 990.0, "customdata": "new"}[k]]
+        for k, col in before.items()
+    }
     planned = plan_trace(before, after)
-    assert not planned.edit.replace and planned.edit.delete == (1,)
-    assert planned.result == {"lon": [1.0, 3.0, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
-    moved: dict[str, list[Any]] = {"lon": [1.0, 3.5, 4.0], "lat": [10.0, 30.0, 40.0], "customdata": ["a", "c", "d"]}
-    planned = plan_trace(planned.result, moved)  # "c" moved: deleted and re-added at its new place
+    assert not planned.edit.replace and planned.edit.delete == (1,) and planned.edit.add == (n - 1,)
+    assert planned.result == after
+    moved = {k: list(col) for k, col in planned.result.items()}
+    moved["lon"][0] = 0.5  # "id0" moved: deleted and re-added at its new place
+    planned = plan_trace(planned.result, moved)
     triples = set(zip(planned.result["customdata"], planned.result["lon"], planned.result["lat"], strict=True))
-    assert triples == {("a", 1.0, 10.0), ("c", 3.5, 30.0), ("d", 4.0, 40.0)}
+    assert triples == set(zip(moved["customdata"], moved["lon"], moved["lat"], strict=True))
+
+
+def test_small_traces_are_simply_replaced() -> None:
+    before: dict[str, list[Any]] = {"lon": [1.0, 2.0], "lat": [1.0, 2.0], "customdata": ["a", "b"]}
+    after: dict[str, list[Any]] = {"lon": [1.0, 3.0], "lat": [1.0, 3.0], "customdata": ["a", "c"]}
+    planned = plan_trace(before, after)  # one delete costs more than re-sending two points
+    assert planned.edit.replace and planned.result == after
+
+
+def test_many_new_feed_rows_still_prepend_until_the_whole_list_is_new() -> None:
+    before = [f"r{i}" for i in range(12)]
+    after = [f"n{i}" for i in range(6)] + before[:6]
+    edit = plan_prepend(before, after)
+    assert not edit.replace and edit.add == tuple(range(6)) and len(edit.delete) == 6
+    assert plan_prepend(before, [f"n{i}" for i in range(12)]).replace
