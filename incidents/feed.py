@@ -10,16 +10,24 @@
   read is replayed from the log (re-applying an incident's full state is idempotent), so nothing is lost. If
   the follower fell so far behind that the log was trimmed past its position, it rebuilds again.
 
-Both threads reconnect by themselves with backoff (0.1 s doubling to 2 s). A dead Redis is noticed within
-~1.5 s: the follower's socket timeout is the XREAD block time + 1 s, and the ingress pings its pub/sub
-connection when idle and gives up on it if no reply comes within ``liveness_s``. A subscriber that Redis
-cuts off (``client-output-buffer-limit``) just looks like a disconnect: reconnect, rebuild, nothing durable
-lost. Bare PUBLISHes that arrive while no ingress is subscribed are lost (pub/sub is at-most-once); the
-durable path is ``incidents.publish``.
+Both threads reconnect by themselves with backoff (0.1 s doubling to 0.5 s: a refused connection to a dead
+Redis costs nothing, and a wall must clear "feed lost" within 2 s of Redis coming back). A dead Redis is
+noticed within ~1.5 s: the follower's socket timeout is the XREAD block time + 1 s, and the ingress pings its
+pub/sub connection when idle and gives up on it if no reply comes within ``liveness_s``. A subscriber that
+Redis cuts off (``client-output-buffer-limit pubsub``: the feed read slower than messages came) just looks
+like a disconnect of the ingress: it resubscribes and counts ``ingress_drops``; the follower is not affected
+(its XREAD replies are not pub/sub), so every durably published change still arrives from the log. Bare
+PUBLISHes that Redis dropped with the cut-off, or that arrive while no ingress is subscribed, are lost
+(pub/sub is at-most-once); the durable path is ``incidents.publish``.
+
+Area check (optional ``area=AreaGuard(...)``): a message whose point lies outside the served area's bounds
+(swapped lat/lon says so) or, inside the bounds, outside every grid is dead-lettered with that reason instead
+of putting a marker where nobody is responsible for it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -27,6 +35,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+import pandas as pd
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -40,10 +50,64 @@ from incidents.wire import WireError, WireMessage, parse_message
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN_S = 0.1
-BACKOFF_MAX_S = 2.0
+# Reconnect attempts are cheap (a refused TCP connect on a dead Redis); a cap of 0.5 s notices a restarted Redis
+# within half a second (2 s was measured to leave the wall's "feed lost" banner up for up to ~2.5 s after).
+BACKOFF_MAX_S = 0.5
 # Ingress drains at most this many queued pub/sub messages into one pipelined apply.
 INGRESS_BATCH = 500
 _CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+Locator = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaGuard:
+    """Where incidents may be: the served area's bounds (lon/lat degrees) and, optionally, the grid locator.
+
+    ``check(msgs)`` gives, per message, ``None`` (fine, or no coordinates) or the reason to reject it:
+    outside the bounds (``margin_deg`` wider on each side) — "lat/lon swapped?" when the swapped point is
+    inside — or inside the bounds but outside every grid (``locate`` returns ``grid_id == ""``).
+    """
+
+    bounds: tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+    locate: Locator | None = None
+    margin_deg: float = 0.01
+
+    @classmethod
+    def of(cls, bounds: Sequence[float], locate: Locator | None = None, margin_deg: float = 0.01) -> AreaGuard:
+        x0, y0, x1, y1 = (float(v) for v in bounds)
+        return cls((x0, y0, x1, y1), locate, margin_deg)
+
+    def _inside(self, lon: float, lat: float) -> bool:
+        x0, y0, x1, y1 = self.bounds
+        m = self.margin_deg
+        return x0 - m <= lon <= x1 + m and y0 - m <= lat <= y1 + m
+
+    def check(self, msgs: Sequence[WireMessage]) -> list[str | None]:
+        out: list[str | None] = [None] * len(msgs)
+        to_locate: list[int] = []
+        x0, y0, x1, y1 = self.bounds
+        for i, msg in enumerate(msgs):
+            lon, lat = msg.get("lon"), msg.get("lat")
+            if lon is None or lat is None:
+                continue
+            if self._inside(lon, lat):
+                to_locate.append(i)
+            elif self._inside(lat, lon):
+                out[i] = f"lat/lon swapped? point (lon {lon}, lat {lat}) is outside the area; swapped it is inside"
+            else:
+                out[i] = (
+                    f"point (lon {lon}, lat {lat}) is outside the area (lon {x0:.4f}..{x1:.4f}, lat {y0:.4f}..{y1:.4f})"
+                )
+        if self.locate is not None and to_locate:
+            lon_a = np.array([msgs[i]["lon"] for i in to_locate], dtype=float)
+            lat_a = np.array([msgs[i]["lat"] for i in to_locate], dtype=float)
+            grids = self.locate(lon_a, lat_a)["grid_id"].to_numpy()
+            for i, grid in zip(to_locate, grids, strict=True):
+                if not grid:
+                    out[i] = f"point (lon {msgs[i]['lon']}, lat {msgs[i]['lat']}) is outside every grid"
+        return out
 
 
 class SituationLike(Protocol):
@@ -78,6 +142,9 @@ class FeedHealth:
     rebuilds: int
     applied: int  # log entries handed to the Situation
     last_log_id: str
+    # Times the ingress lost its subscription after it was up: Redis went away, or cut this subscriber off
+    # (``client-output-buffer-limit pubsub``). Bare PUBLISHes in flight then are lost; durable ones are not.
+    ingress_drops: int = 0
 
 
 def _s(v: bytes | str) -> str:
@@ -104,6 +171,7 @@ class Feed:
         batch: int = 1000,
         liveness_s: float = 1.5,
         connect_timeout_s: float = 1.0,
+        area: AreaGuard | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.keys = keys
@@ -114,6 +182,7 @@ class Feed:
         self.batch = batch
         self.liveness_s = liveness_s
         self.connect_timeout_s = connect_timeout_s
+        self.area = area
         apply_many = getattr(situation, "apply_many", None)
         self._apply_batch: Callable[[Sequence[Incident]], Any] = (
             apply_many if callable(apply_many) else self._apply_each
@@ -135,6 +204,7 @@ class Feed:
         self._rebuilds = 0
         self._applied = 0
         self._last_log_id = ""
+        self._ingress_drops = 0
         # Redis clock − local clock, measured at each rebuild, so lag is not polluted by clock skew.
         self._clock_offset_s = 0.0
 
@@ -178,6 +248,7 @@ class Feed:
                 rebuilds=self._rebuilds,
                 applied=self._applied,
                 last_log_id=self._last_log_id,
+                ingress_drops=self._ingress_drops,
             )
 
     def __enter__(self) -> Feed:
@@ -338,6 +409,25 @@ class Feed:
             except WireError as exc:
                 rejected.append((raw, exc.reason))
         accepted = duplicates = stale = 0
+        if self.area is not None and parsed:
+            try:
+                reasons = self.area.check([m for m, _ in parsed])
+            except Exception as exc:  # a locator bug must not stop the feed: let the messages through
+                log.exception("%s: area check failed", self.name)
+                self._error(f"area check failed: {exc!r}")
+            else:
+                flagged = [(m, raw, why) for (m, raw), why in zip(parsed, reasons, strict=True) if why]
+                parsed = [p for p, why in zip(parsed, reasons, strict=True) if not why]
+                if flagged:
+                    # The broadcast of a durable publish (already stored, equal ts) is a duplicate, not input
+                    # to reject: the durable path decided about it (see incidents.publish).
+                    for (m, raw, why), stored in zip(flagged, self._stored_ts(client, flagged), strict=True):
+                        if stored is not None and stored == m.ts:
+                            duplicates += 1
+                        elif stored is not None and stored > m.ts:
+                            stale += 1
+                        else:
+                            rejected.append((raw, why))
         if parsed:
             for (_, raw), res in zip(parsed, store.apply_many(client, self.keys, [m for m, _ in parsed]), strict=True):
                 if res.outcome is Outcome.APPLIED:
@@ -359,27 +449,47 @@ class Feed:
             if rejected:
                 self._last_error = f"rejected message: {rejected[-1][1]}"
 
+    def _stored_ts(self, client: redis.Redis, flagged: Sequence[tuple[WireMessage, bytes, str]]) -> list[float | None]:
+        """The stored ``ts`` of each flagged message's incident (None: not stored or unreadable)."""
+        values: Any = client.hmget(self.keys.state, [m.id for m, _, _ in flagged])
+        out: list[float | None] = []
+        for v in values:
+            try:
+                out.append(float(json.loads(v)["ts"]) if v is not None else None)
+            except (ValueError, KeyError, TypeError):
+                out.append(None)
+        return out
+
     def _ingress(self) -> None:
         backoff = BACKOFF_MIN_S
         while not self._stop.is_set():
             client = self._client()
             pubsub = client.pubsub()
+            up = False
             try:
                 pubsub.subscribe(self.keys.channel)
                 self._await_subscribed(pubsub)
                 self._set_up("ingress", True)
+                up = True
                 backoff = BACKOFF_MIN_S
                 self._listen(client, pubsub)
             except _CONNECTION_ERRORS as exc:
-                self._set_up("ingress", False, f"ingress: Redis connection: {exc}")
+                self._ingress_lost(up, f"ingress: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: ingress failed; resubscribing after backoff", self.name)
-                self._set_up("ingress", False, f"ingress: {exc!r}")
+                self._ingress_lost(up, f"ingress: {exc!r}")
             finally:
                 pubsub.close()
                 client.close()
             backoff = self._wait_backoff(backoff)
         self._set_up("ingress", False)
+
+    def _ingress_lost(self, was_up: bool, error: str) -> None:
+        if was_up and not self._stop.is_set():
+            with self._lock:
+                self._ingress_drops += 1
+            log.warning("%s: subscription on %s dropped (%s); resubscribing", self.name, self.keys.channel, error)
+        self._set_up("ingress", False, error)
 
     def _await_subscribed(self, pubsub: redis.client.PubSub) -> None:
         """Block until Redis confirms the SUBSCRIBE, so "connected" means messages are being received."""
