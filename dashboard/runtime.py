@@ -20,7 +20,7 @@ from dashboard.settings import Settings
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
-from incidents.feed import Feed
+from incidents.feed import AreaGuard, Feed
 from incidents.keys import Keys
 from incidents.situation import Situation
 from incidents.sla import SlaPolicy
@@ -94,7 +94,8 @@ def build_runtime(settings: Settings, redis_url: str) -> Runtime:
     boot_id = uuid.uuid4().hex[:8]
     situation = Situation(index.locate, load_sla(settings), boot_id=boot_id)
     keys = Keys(settings.redis_prefix)
-    feed = Feed(redis_url, keys, situation)
+    # Points outside the grids (or with lat/lon swapped) are dead-lettered by the feed, not put on the map.
+    feed = Feed(redis_url, keys, situation, area=AreaGuard.of(layers.grids.total_bounds, index.locate))
     log.info("loaded %s", settings.config_path or settings.data_path)
     return Runtime(
         settings=settings,
