@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 
 # The browser answers a get_prop within this, or the tab is gone (a closed tab's callback would run forever).
 LIVENESS_TIMEOUT_S = 3.0
-# Without any change, wake this often: the banner follows the feed's health, overdue follows the clock.
+# Without any change, wake this often: overdue follows the clock.
 IDLE_WAKE_S = 1.0
+# While idle, look at the feed's health this often: "feed lost" shows (and clears) without waiting for IDLE_WAKE_S.
+# The feed comes back up only after its rebuild has changed the situation, so that change's push still says lost.
+HEALTH_POLL_S = 0.1
 # A map patch waits until the browser has drawn the previous one (its "drawn" counter moved on), because
 # dcc.Graph queues every figure change and never skips a stale one: faster pushes than draws would build an
 # ever-growing lag (software-rendered walls take ~0.3 s a draw). Past this, send anyway (a patch may not redraw).
@@ -138,6 +141,8 @@ class LivePage:
         frame = screen_frame(view, self.runtime.map_base, sc)
         # The page was (re)rendered since our last push, or options changed: diff against nothing.
         fresh = self.sent is None or page_token != self.sent_token or sc != self.sent_ctx
+        # The banner first: a busy wall draws the map patch below before it would render anything sent after it.
+        self._push_health(ids, fresh)
         before = None if fresh else self.sent
         if fresh:
             # A page we rendered holds exactly that frame: diff against it instead of re-sending everything.
@@ -168,7 +173,6 @@ class LivePage:
                 self._set(chart, {"figure": figure_data_patch(fig)})
         if ids.updated:
             self._set(ids.updated, {"children": i18n.fmt_time(now, "%H:%M:%S")})
-        self._push_health(ids, fresh)
         # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
         self._set(ids.status_dot, {"title": f"live {i18n.fmt_time(now, '%H:%M:%S')}"})
         token = f"{frame.version_token}@{now:.3f}"
@@ -226,8 +230,21 @@ class LivePage:
             self._set(feed_id, {"children": patch})
         self.feed_mirror = keys
 
+    def _feed_lost(self) -> bool:
+        return not self.runtime.feed.health().connected
+
+    async def _wait_for_change(self, changed: asyncio.Event) -> None:
+        """Until the situation changes, the feed's health differs from what the page shows, or IDLE_WAKE_S."""
+        deadline = time.monotonic() + IDLE_WAKE_S
+        while (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=min(left, HEALTH_POLL_S))
+                return
+            if self._feed_lost() != self.sent_lost:
+                return
+
     def _push_health(self, ids: PageIds, fresh: bool) -> None:
-        lost = not self.runtime.feed.health().connected
+        lost = self._feed_lost()
         if fresh or lost != self.sent_lost:
             self._set(ids.banner, {"hidden": not lost})
             self._set(ids.status_dot, {"className": "os-live-dot " + ("is-lost" if lost else "is-live")})
@@ -238,13 +255,16 @@ class LivePage:
         try:
             last_push = 0.0
             while not self.ws.is_shutdown:
+                if self.ids is not None and self.sent is not None and self._feed_lost() != self.sent_lost:
+                    # "feed lost" (or its end) goes out at once, not after a round trip to a page busy drawing.
+                    self._push_health(self.ids, False)
                 ids, sc, page_token = await self._context()
                 if page_token is None:  # page content not rendered yet
                     await asyncio.sleep(0.05)
                     continue
                 pending = changed.is_set() or self.sent is None or page_token != self.sent_token
                 pending = pending or sc != self.sent_ctx or time.monotonic() - last_push >= IDLE_WAKE_S
-                pending = pending or self.map_behind
+                pending = pending or self.map_behind or self._feed_lost() != self.sent_lost
                 if pending:
                     changed.clear()
                     self._push(ids, sc, page_token)
@@ -252,8 +272,7 @@ class LivePage:
                 if self.map_behind:
                     await asyncio.sleep(self.tick)  # poll the "drawn" acknowledgement
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout=IDLE_WAKE_S)
+                await self._wait_for_change(changed)
                 # Leading edge: an isolated change goes out at once; a stream of changes is coalesced into at
                 # most one push per tick.
                 wait = last_push + self.tick - time.monotonic()
