@@ -140,7 +140,9 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             await run_in_threadpool(dead_letter, b"", exc.reason, "http")
             return _detail(413, exc.reason)
         try:
-            res = await run_in_threadpool(publish, runtime.redis, runtime.keys, body, source="http")
+            res = await run_in_threadpool(
+                publish, runtime.redis, runtime.keys, body, source="http", area=runtime.feed.area
+            )
         except WireError as exc:
             return _detail(422, exc.reason)
         except redis.RedisError as exc:
@@ -157,7 +159,9 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
         except WireError as exc:
             return _detail(422, exc.reason)
         try:
-            results = await run_in_threadpool(publish_many, runtime.redis, runtime.keys, items, source="http")
+            results = await run_in_threadpool(
+                publish_many, runtime.redis, runtime.keys, items, source="http", area=runtime.feed.area
+            )
         except redis.RedisError as exc:
             return _detail(503, f"Redis unavailable: {exc}")
         out = [{**_result_body(res), "reason": res.reason} for res in results]
@@ -217,7 +221,9 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             await run_in_threadpool(dead_letter, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:
-            res = await run_in_threadpool(publish, runtime.redis, runtime.keys, msg, source="open311")
+            res = await run_in_threadpool(
+                publish, runtime.redis, runtime.keys, msg, source="open311", area=runtime.feed.area
+            )
         except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
             return _open311_error(fmt, 400, exc.reason)
         except redis.RedisError as exc:

@@ -20,7 +20,8 @@ from dashboard.settings import Settings
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
-from incidents.feed import AreaGuard, Feed
+from incidents.area import AreaGuard
+from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.situation import Situation
 from incidents.sla import SlaPolicy

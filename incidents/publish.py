@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from incidents import store
+from incidents.area import AreaGuard
 from incidents.keys import Keys
 from incidents.store import ApplyResult, Outcome
 from incidents.wire import WireError, WireMessage, parse_message
@@ -46,6 +47,7 @@ def publish(
     *,
     source: str = "api",
     dead_letter_invalid: bool = True,
+    area: AreaGuard | None = None,
 ) -> ApplyResult:
     """Validate, apply durably, then broadcast the raw JSON on ``keys.channel``.
 
@@ -62,6 +64,9 @@ def publish(
         raise
     try:
         msg = parse_message(raw)
+        outside = area.check([msg])[0] if area is not None else None
+        if outside:
+            raise WireError(outside)
     except WireError as exc:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, exc.reason, source)
@@ -83,6 +88,7 @@ def publish_many(
     *,
     source: str = "api",
     chunk: int = 500,
+    area: AreaGuard | None = None,
 ) -> list[ApplyResult]:
     """``publish`` for bulk input (simulator, imports): pipelined, never raises for bad input.
 
@@ -116,6 +122,9 @@ def publish_many(
             continue
         try:
             msg = parse_message(raw)
+            outside = area.check([msg])[0] if area is not None else None
+            if outside:
+                raise WireError(outside)
         except WireError as exc:
             results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
             store.dead_letter(r, keys, raw, exc.reason, source)

@@ -318,3 +318,21 @@ def test_503_when_redis_is_unavailable(tmp_path: Path) -> None:
             assert status == 503
     finally:
         redis_server.kill()
+
+
+def test_http_ingest_refuses_points_outside_the_area(live_server: LiveServer) -> None:
+    """The durable path applies the same area check as the feed: swapped lat/lon, or outside every grid."""
+    swapped = {
+        "id": "AREA-1",
+        "status": "reported",
+        "ts": time.time(),
+        "lon": 30.31,
+        "lat": 120.29,
+        "category": "environment",
+    }
+    status, body = post_json(f"{live_server.url}/api/incidents", swapped)
+    assert status == 422 and "lat" in body["detail"]
+    far = {**swapped, "id": "AREA-2", "lon": 121.5, "lat": 31.2}  # Shanghai: outside the street
+    status, body = post_json(f"{live_server.url}/api/incidents", far)
+    assert status == 422 and "outside the area" in body["detail"]
+    assert live_server.client.hget(live_server.keys.state, "AREA-2") is None
