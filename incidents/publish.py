@@ -40,6 +40,15 @@ def _raw(payload: Payload) -> bytes:
     raise WireError(f"payload must be a dict, str or bytes, got {type(payload).__name__}")
 
 
+def _parse_in_area(raw: bytes, area: AreaGuard | None) -> WireMessage:
+    """The wire contract, then (when the caller knows the served area) the same area check as the feed."""
+    msg = parse_message(raw)
+    outside = area.check([msg])[0] if area is not None else None
+    if outside:
+        raise WireError(outside)
+    return msg
+
+
 def publish(
     r: redis.Redis,
     keys: Keys,
@@ -63,10 +72,7 @@ def publish(
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
         raise
     try:
-        msg = parse_message(raw)
-        outside = area.check([msg])[0] if area is not None else None
-        if outside:
-            raise WireError(outside)
+        msg = _parse_in_area(raw, area)
     except WireError as exc:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, exc.reason, source)
@@ -121,10 +127,7 @@ def publish_many(
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
             continue
         try:
-            msg = parse_message(raw)
-            outside = area.check([msg])[0] if area is not None else None
-            if outside:
-                raise WireError(outside)
+            msg = _parse_in_area(raw, area)
         except WireError as exc:
             results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
             store.dead_letter(r, keys, raw, exc.reason, source)

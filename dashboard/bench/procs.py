@@ -4,7 +4,6 @@ what it reads from them (RSS). Always stopped in ``finally``; only 127.0.0.1."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dashboard.settings import REPO_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from incidents.redis_server import free_port
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,30 +12,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
+from dashboard.bench.browser import CHROMIUM, CHROMIUM_ARGS
 from incidents.keys import Keys
+from incidents.redis_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -122,6 +107,18 @@ def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """One server for a test module, on its own prefix, so tests elsewhere cannot disturb it."""
     with spawn_server(redis_url, tmp_path_factory.mktemp("server")) as server:
         yield server
+
+
+# The map's first draw is done once onescreen.js has counted a plotly_afterplot (Plotly resolves a map draw only
+# after MapLibre reported loaded). MapLibre's own loaded() can flip back to false while it keeps repainting a
+# large software-rendered canvas (a 4K wall), so it is no condition to wait on.
+FIRST_DRAW_JS = "() => { const gd = document.querySelector('.js-plotly-plot'); return !!(gd && gd._osAckN >= 1); }"
+
+
+def wait_until_live(page: Any, timeout_ms: int = 30_000) -> None:
+    """Until the server has marked the push channel live and the map has been drawn once."""
+    page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=timeout_ms)
+    page.wait_for_function(FIRST_DRAW_JS, timeout=timeout_ms)
 
 
 @pytest.fixture(scope="session")

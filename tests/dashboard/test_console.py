@@ -32,7 +32,7 @@ from dashboard.layouts.ids import Console
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import GeoLayers, read_layers
 from incidents.store import load_state
-from tests.dashboard.conftest import LiveServer
+from tests.dashboard.conftest import LiveServer, wait_until_live
 
 pytestmark = pytest.mark.browser
 
@@ -112,12 +112,7 @@ def console(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1600, "height": 900})
     page = context.new_page()
     page.goto(live_server.url + "/")
-    page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=30_000)
-    page.wait_for_function(
-        f"() => {{ const gd = {MAP_JS}; const m = gd && gd._fullLayout && gd._fullLayout.map"
-        " && gd._fullLayout.map._subplot; return !!(m && m.map && m.map.loaded()); }",
-        timeout=30_000,
-    )
+    wait_until_live(page)
     yield page
     context.close()
 

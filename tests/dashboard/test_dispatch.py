@@ -25,7 +25,7 @@ from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
 from incidents.model import Incident
 from incidents.store import get_incident
-from tests.dashboard.conftest import LiveServer
+from tests.dashboard.conftest import LiveServer, wait_until_live
 
 pytestmark = pytest.mark.browser
 
@@ -62,12 +62,7 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     pg = context.new_page()
     pg.goto(live_server.url + "/")
-    pg.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=30_000)
-    pg.wait_for_function(
-        f"() => {{ const gd = {MAP_JS}; const m = gd && gd._fullLayout.map && gd._fullLayout.map._subplot;"
-        " return !!(m && m.map && m.map.loaded()); }",
-        timeout=30_000,
-    )
+    wait_until_live(pg)
     yield pg
     context.close()
 

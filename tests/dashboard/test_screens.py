@@ -21,7 +21,7 @@ from dashboard.figures.incident_map import TRACE_DISPATCHED, TRACE_GRIDS, TRACE_
 from dashboard.layouts.ids import Console, Wall
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
-from tests.dashboard.conftest import LiveServer
+from tests.dashboard.conftest import LiveServer, wait_until_live
 
 pytestmark = pytest.mark.browser
 
@@ -70,15 +70,7 @@ def page_factory(browser: Any) -> Iterator[Any]:
         page.requests = []
         page.on("request", lambda req: page.requests.append(req.url))
         page.goto(url)
-        # The live push channel is up once the server has marked the connection dot live.
-        page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=30_000)
-        # ... and MapLibre has finished its first draw (software rendering here: seconds, not frames).
-        page.wait_for_function(
-            "() => { const gd = document.querySelector('.js-plotly-plot');"
-            " const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;"
-            " return !!(m && m.map && m.map.loaded()); }",
-            timeout=30_000,
-        )
+        wait_until_live(page)
         pages.append(context)
         return page
 

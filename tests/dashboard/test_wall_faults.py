@@ -48,7 +48,7 @@ from incidents.publish import publish_many
 from incidents.redis_server import EmbeddedRedis
 from incidents.situation import Situation
 from incidents.store import Outcome
-from tests.dashboard.conftest import LiveServer, spawn_server
+from tests.dashboard.conftest import LiveServer, spawn_server, wait_until_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -111,12 +111,13 @@ def open_wall(browser: Any, url: str) -> Any:
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     page.goto(url + "/wall")
-    page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=30_000)
+    wait_until_live(page)
     return page
 
 
 MAP_DATA_JS = (
     "(a) => { const gd = document.querySelector('#' + a[0] + ' .js-plotly-plot'); const out = {};"
+    " if (!gd || !gd.data) return out;"  # the graph component loads lazily after the page shell
     " for (const [status, i] of Object.entries(a[1])) out[status] = gd.data[i].customdata || []; return out; }"
 )
 
