@@ -21,6 +21,17 @@ import redis
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis
 
+# Real public files with real quirks (../shared/realdata, see its SOURCES.md): beside the clone, in CI too.
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+ZJ_GRIDS = REALDATA / "zj_grids"
+OPEN311 = REALDATA / "open311"
+# Without them a developer's run skips those tests; CI must never skip them, so there a missing folder is an error.
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CI") and not REALDATA.is_dir():
+        raise pytest.UsageError(f"CI run without {REALDATA}: the real-data tests would be skipped")
+
 
 def _local_redis_answers(url: str) -> bool:
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)

@@ -11,8 +11,9 @@ import pytest
 import shapely
 
 from dashboard.cli import main
+from tests.conftest import ZJ_GRIDS
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "zj_grids"
+REAL = ZJ_GRIDS
 pytestmark = pytest.mark.filterwarnings("ignore:'crs' was not provided")  # files without a CRS, on purpose
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} missing")
 

@@ -11,8 +11,9 @@ import shapely
 from geo.repair import repair, write_repaired
 from geo.report import Report, validate
 from geo.sources import load_layers, resolve_config
+from tests.conftest import ZJ_GRIDS
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realdata" / "zj_grids"
+REAL = ZJ_GRIDS
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} missing (CI has shared/ beside the clone)")
 
 

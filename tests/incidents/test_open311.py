@@ -8,7 +8,6 @@ import json
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,8 +28,9 @@ from incidents.open311 import (
     wire_id,
 )
 from incidents.wire import parse_object
+from tests.conftest import OPEN311
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realdata" / "open311"
+REAL = OPEN311
 real = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} missing (CI has shared/ beside the clone)")
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC).timestamp()
 LA = ZoneInfo("America/Los_Angeles")
