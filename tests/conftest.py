@@ -1,4 +1,4 @@
-"""Shared fixtures: a real Redis for the whole suite (never fakeredis), and private servers for fault tests.
+"""Shared fixtures: a real Redis for the whole suite (never an imitation), and private servers for fault tests.
 
 ``redis_url``: ``REDIS_URL`` if set; else the machine's Redis on 127.0.0.1:6379 (db ``ONESCREEN_TEST_DB``,
 default 13) if it answers; else an ``EmbeddedRedis`` started for the session.
