@@ -54,6 +54,21 @@ def dropdown_labels(lang: str = "zh") -> dict[str, str]:
     return {}
 
 
+def _filter(filter_id: str, options: list[dict[str, str]], lang: str) -> dcc.Dropdown:
+    """A multi-select filter; empty means all. Persisted so it survives the re-render of a language switch."""
+    return dcc.Dropdown(
+        id=filter_id,
+        persistence=True,
+        persistence_type="session",
+        options=options,
+        value=[],
+        multi=True,
+        placeholder=i18n.t("console.all", lang),
+        labels=dropdown_labels(lang),  # type: ignore[arg-type]
+        className="os-dropdown",
+    )
+
+
 def _control(label: str, control: Any) -> html.Div:
     return html.Div([html.Label(label, className="os-control__label"), control], className="os-control")
 
@@ -87,33 +102,10 @@ def console_layout(
                     labelClassName="os-checklist__label",
                 ),
             ),
-            _control(
-                i18n.t("console.filter_status", lang),
-                dcc.Dropdown(
-                    id=Console.STATUS_FILTER,
-                    persistence=True,  # survives the re-render of a language switch
-                    persistence_type="session",
-                    options=status_options(lang),
-                    value=[],
-                    multi=True,
-                    placeholder=i18n.t("console.all", lang),
-                    labels=dropdown_labels(lang),  # type: ignore[arg-type]
-                    className="os-dropdown",
-                ),
-            ),
+            _control(i18n.t("console.filter_status", lang), _filter(Console.STATUS_FILTER, status_options(lang), lang)),
             _control(
                 i18n.t("console.filter_community", lang),
-                dcc.Dropdown(
-                    id=Console.COMMUNITY_FILTER,
-                    persistence=True,  # survives the re-render of a language switch
-                    persistence_type="session",
-                    options=community_options(communities),
-                    value=[],
-                    multi=True,
-                    placeholder=i18n.t("console.all", lang),
-                    labels=dropdown_labels(lang),  # type: ignore[arg-type]
-                    className="os-dropdown",
-                ),
+                _filter(Console.COMMUNITY_FILTER, community_options(communities), lang),
             ),
             html.Div(c.map_legend(lang, theme="console"), className="os-console__legend"),
         ],
