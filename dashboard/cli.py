@@ -16,11 +16,15 @@ from geo.problems import ConfigError, GeoValidationError
 log = logging.getLogger("onescreen")
 
 
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, help="GeoPackage with the layers (default: the demo data)")
+    p.add_argument("--config", type=Path, help="onescreen.toml mapping your own data (wins over --data)")
+
+
 def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for a wall PC)")
     p.add_argument("--port", type=int, help="TCP port (default 8050)")
-    p.add_argument("--data", type=Path, help="GeoPackage with the layers (default: the demo data)")
-    p.add_argument("--config", type=Path, help="onescreen.toml mapping your own data (wins over --data)")
+    _add_data_options(p)
     p.add_argument("--lang", choices=["zh", "en"], help="default UI language")
 
 
@@ -192,14 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="realistic incidents moving through their lifecycle")
     _add_redis_option(p)
-    p.add_argument("--data", type=Path)
+    _add_data_options(p)
     p.add_argument("--rate", type=float, default=0.3, help="new incidents per second")
     p.add_argument("--backfill", type=float, default=0.0, help="hours of history to write first")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("snapshot", help="briefing PNG of the current situation, or of a past moment (--at)")
     _add_redis_option(p)
-    p.add_argument("--data", type=Path)
+    _add_data_options(p)
     p.add_argument(
         "--at",
         help="the situation at this moment, rebuilt from the log: ISO 8601 (2026-11-26T09:00+08:00; "

@@ -183,3 +183,5 @@ def test_help_lists_every_command_of_the_design() -> None:
     for command in DESIGN_COMMANDS:
         sub = onescreen(command, "--help")
         assert sub.returncode == 0 and f"usage: onescreen {command}" in sub.stdout, sub.stderr
+        if command in ("demo", "serve", "simulate", "snapshot"):  # everything that reads the layers
+            assert "--config" in sub.stdout, f"{command} takes no --config"
