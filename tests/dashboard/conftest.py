@@ -109,6 +109,17 @@ def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield server
 
 
+def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
+    """Poll until ``predicate()`` is truthy; return its value (AssertionError after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
 # The map's first draw is done once onescreen.js has counted a plotly_afterplot (Plotly resolves a map draw only
 # after MapLibre reported loaded). MapLibre's own loaded() can flip back to false while it keeps repainting a
 # large software-rendered canvas (a 4K wall), so it is no condition to wait on.

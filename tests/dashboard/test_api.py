@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from incidents.publish import publish
-from tests.dashboard.conftest import REPO, LiveServer
+from tests.dashboard.conftest import REPO, LiveServer, wait_for
 
 
 def get_json(url: str) -> tuple[int, Any]:
@@ -24,16 +24,6 @@ def get_json(url: str) -> tuple[int, Any]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def message(incident_id: str, status: str = "reported", **extra: Any) -> dict[str, Any]:

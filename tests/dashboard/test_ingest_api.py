@@ -19,7 +19,7 @@ import pytest
 from incidents.model import CATEGORIES
 from incidents.open311 import parse_requests_xml, parse_services_xml
 from incidents.redis_server import EmbeddedRedis
-from tests.dashboard.conftest import LiveServer, spawn_server
+from tests.dashboard.conftest import LiveServer, spawn_server, wait_for
 
 PERSONAL = ("王小明", "Wang", "13912345678", "wang@example.com", "device-42", "acct-7")
 
@@ -45,16 +45,6 @@ def post_json(url: str, doc: Any) -> tuple[int, Any]:
 def get_json(url: str) -> tuple[int, Any]:
     status, body, _ = call(url)
     return status, json.loads(body)
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def message(incident_id: str, status: str = "reported", ts: float | None = None, **extra: Any) -> dict[str, Any]:
