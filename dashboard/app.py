@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dash import Dash
 from fastapi import FastAPI
@@ -35,7 +36,12 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
         compress=True,  # callback responses are large JSON; gzip them
         suppress_callback_exceptions=True,  # pages are rendered into the shell on demand
     )
-    app.layout = root_layout(settings.lang)
+
+    def layout() -> Any:  # per page load: the shell with the requested page already in it
+        page, rendered_for = page_callbacks.page_for_this_request(runtime)
+        return root_layout(rendered_for["lang"] if rendered_for else settings.lang, page, rendered_for)
+
+    app.layout = layout
     bridge = ChangeBridge(runtime.situation)
     page_callbacks.register(app, runtime)
     console_callbacks.register(app, runtime)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from dash import Dash, Input, Output, State, no_update
 
 from dashboard.figures.incident_map import build_incident_map
 from dashboard.frames import ScreenContext, screen_frame
 from dashboard.layouts.console import console_layout
-from dashboard.layouts.root import PAGE, ROOT_LANG, URL
+from dashboard.layouts.root import PAGE, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.layouts.wall import wall_layout
 from dashboard.runtime import Runtime
 
@@ -60,10 +60,38 @@ def lang_from_query(search: str | None) -> str | None:
     return values[-1] if values and values[-1] in ("zh", "en") else None
 
 
+def page_for_this_request(runtime: Runtime) -> tuple[Any, dict[str, str] | None]:
+    """The page for the browser asking for the layout, so it arrives with the layout (one round trip less).
+
+    The layout request's Referer is the page URL. Outside a request, or without a Referer, the shell goes out
+    empty and the routing callback renders the page as usual.
+    """
+    try:
+        from dash.backends._fastapi import get_current_request  # the FastAPI backend's request context
+
+        referer = get_current_request().headers.get("referer")
+    except (ImportError, RuntimeError):
+        return None, None
+    if not referer:
+        return None, None
+    url = urlsplit(referer)
+    lang = lang_from_query(url.query) or runtime.settings.lang
+    return render_page(runtime, url.path, lang), {"path": url.path, "lang": lang}
+
+
 def register(app: Dash, runtime: Runtime) -> None:
-    @app.callback(Output(PAGE, "children"), Input(URL, "pathname"), Input(ROOT_LANG, "data"))
-    def route(pathname: str | None, lang: str | None) -> Any:
-        return render_page(runtime, pathname, lang or runtime.settings.lang)
+    @app.callback(
+        Output(PAGE, "children"),
+        Output(PAGE_RENDERED, "data"),
+        Input(URL, "pathname"),
+        Input(ROOT_LANG, "data"),
+        State(PAGE_RENDERED, "data"),
+    )
+    def route(pathname: str | None, lang: str | None, rendered_for: dict[str, str] | None) -> Any:
+        wanted = {"path": pathname or "/", "lang": lang or runtime.settings.lang}
+        if rendered_for == wanted:
+            return no_update, no_update  # the page on screen is this one (e.g. the layout brought it)
+        return render_page(runtime, wanted["path"], wanted["lang"]), wanted
 
     @app.callback(
         Output(ROOT_LANG, "data", allow_duplicate=True),
