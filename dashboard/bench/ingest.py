@@ -11,11 +11,14 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+import redis
 
 from dashboard.bench.env import BenchEnv, demo_path, layers, member_points, pct
 from dashboard.bench.report import Measurement, failed, ratio
@@ -96,10 +99,10 @@ def _points_file(env: BenchEnv) -> Path:
     return path
 
 
-def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, label: str) -> IngestRun:
-    """Offer ``rate`` events/s for ``seconds`` from a producer process; wait until the Situation has them all."""
-    prefix = env.prefix(label)
-    keys = Keys(prefix)
+@contextmanager
+def _connected_feed(env: BenchEnv, label: str) -> Iterator[tuple[Keys, Situation, Feed, redis.Redis]]:
+    """A Feed into a fresh Situation on its own key prefix, connected; stopped (and the client closed) after."""
+    keys = Keys(env.prefix(label))
     situation = Situation(SpatialIndex(layers(demo_path())).locate)
     feed = Feed(env.redis_url, keys, situation, name=f"bench-{label}")
     client = env.client()
@@ -110,6 +113,16 @@ def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, lab
             if time.monotonic() > deadline:
                 raise RuntimeError(f"feed did not connect: {feed.health().last_error}")
             time.sleep(0.05)
+        yield keys, situation, feed, client
+    finally:
+        feed.stop()
+        client.close()
+
+
+def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, label: str) -> IngestRun:
+    """Offer ``rate`` events/s for ``seconds`` from a producer process; wait until the Situation has them all."""
+    with _connected_feed(env, label) as (keys, situation, feed, client):
+        prefix = keys.prefix
         cmd = [
             sys.executable,
             "-m",
@@ -172,9 +185,6 @@ def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, lab
             rebuilds=health.rebuilds,
             durable=durable,
         )
-    finally:
-        feed.stop()
-        client.close()
 
 
 def feed_latency(env: BenchEnv, events: int, gap_s: float = 0.05) -> list[float]:
@@ -182,18 +192,7 @@ def feed_latency(env: BenchEnv, events: int, gap_s: float = 0.05) -> list[float]
     share of the event → DOM latency."""
     from dashboard.bench.producer import messages
 
-    prefix = env.prefix("feedlat")
-    keys = Keys(prefix)
-    situation = Situation(SpatialIndex(layers(demo_path())).locate)
-    feed = Feed(env.redis_url, keys, situation, name="bench-feedlat")
-    client = env.client()
-    feed.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not feed.health().connected:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"feed did not connect: {feed.health().last_error}")
-            time.sleep(0.05)
+    with _connected_feed(env, "feedlat") as (keys, situation, _feed, client):
         stream = messages("FL", member_points(layers(demo_path())))
         out: list[float] = []
         for _ in range(events):
@@ -209,9 +208,6 @@ def feed_latency(env: BenchEnv, events: int, gap_s: float = 0.05) -> list[float]
                 out.append((time.perf_counter() - t0) * 1000)
             time.sleep(gap_s)
         return out
-    finally:
-        feed.stop()
-        client.close()
 
 
 def _describe(r: IngestRun) -> str:

@@ -12,7 +12,7 @@ import redis
 
 from incidents import store
 from incidents.keys import DEADLETTER_RAW_MAX, Keys
-from incidents.model import Incident, Status
+from incidents.model import OVERLAY_FIELDS, Incident, Status
 from incidents.store import Outcome
 
 T0 = 1_732_600_000.0
@@ -313,18 +313,8 @@ def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> 
     rng = random.Random(7)
     expected: dict[str, Incident] = {}
     statuses = [s.value for s in Status]
-    fields = [
-        "title",
-        "description",
-        "priority",
-        "source",
-        "assignee",
-        "grid_id",
-        "due",
-        "rating",
-        "reopened",
-        "escalated",
-    ]
+    # Every overlay field except the ones drawn separately above (status, position, category).
+    fields = [f for f in OVERLAY_FIELDS if f not in ("status", "lon", "lat", "category")]
     to_outcome = {
         MergeOutcome.CREATED: Outcome.APPLIED,
         MergeOutcome.UPDATED: Outcome.APPLIED,
