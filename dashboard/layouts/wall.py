@@ -55,6 +55,14 @@ def _panel(title: str, body: Any, cls: str = "", extra: Any = None) -> html.Sect
     )
 
 
+def _chart_panel(title: str, graph_id: str, figure: go.Figure, kind: str) -> html.Section:
+    """A sidebar panel holding one small static chart (its data is patched live)."""
+    graph = dcc.Graph(
+        id=graph_id, figure=figure, config=CHART_CONFIG, responsive=True, className="os-graph os-graph--chart"
+    )
+    return _panel(title, graph, f"os-panel--{kind}")
+
+
 def wall_layout(
     *,
     street_name: str | None = None,
@@ -110,28 +118,8 @@ def wall_layout(
                             html.Aside(
                                 className="os-wall__side",
                                 children=[
-                                    _panel(
-                                        i18n.t("kpi.trend_24h", lang),
-                                        dcc.Graph(
-                                            id=Wall.TREND,
-                                            figure=trend_fig,
-                                            config=CHART_CONFIG,
-                                            responsive=True,
-                                            className="os-graph os-graph--chart",
-                                        ),
-                                        "os-panel--trend",
-                                    ),
-                                    _panel(
-                                        i18n.t("kpi.by_category", lang),
-                                        dcc.Graph(
-                                            id=Wall.CATEGORY,
-                                            figure=cat_fig,
-                                            config=CHART_CONFIG,
-                                            responsive=True,
-                                            className="os-graph os-graph--chart",
-                                        ),
-                                        "os-panel--category",
-                                    ),
+                                    _chart_panel(i18n.t("kpi.trend_24h", lang), Wall.TREND, trend_fig, "trend"),
+                                    _chart_panel(i18n.t("kpi.by_category", lang), Wall.CATEGORY, cat_fig, "category"),
                                     _panel(
                                         i18n.t("feed.title", lang),
                                         html.Ul(c.feed_items(feed, lang), id=Wall.FEED, className="os-feed"),
