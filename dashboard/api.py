@@ -31,13 +31,14 @@ def _health_payload(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     except redis.RedisError as exc:
         redis_ok = False
         redis_error = str(exc)
-    view = runtime.situation.view(time.time())
+    view = runtime.situation.view(time.time())  # cached per version and clock: cheap
     body = {
         "status": "ok" if redis_ok and feed.get("connected") else "degraded",
         "boot_id": runtime.boot_id,
         "redis": {"reachable": redis_ok, "error": redis_error, **stored},
         "feed": feed,
         "situation": {"version": runtime.situation.version, "incidents": len(view.incidents)},
+        "live": runtime.health(),
     }
     return (200 if redis_ok else 503), body
 

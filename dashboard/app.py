@@ -13,19 +13,33 @@ from dashboard.api import build_router
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
-from dashboard.change_bridge import ChangeBridge
 from dashboard.layouts.root import root_layout
+from dashboard.page_cache import PageCache
 from dashboard.runtime import Runtime
 from dashboard.settings import Settings
+from dashboard.ws_limits import WebSocketLimit
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+class OnescreenDash(Dash):
+    """Dash whose layout responses come from the page cache: one rendered, gzipped page per frame."""
+
+    page_cache: PageCache | None = None
+
+    def serve_layout(self) -> Any:
+        if self.page_cache is None:
+            return super().serve_layout()
+        from dash.backends._fastapi import get_current_request  # the FastAPI backend's request context
+
+        return self.page_cache.response(get_current_request())
 
 
 def create_app(settings: Settings, runtime: Runtime) -> Dash:
     # Our routes go on the FastAPI app first, so Dash's catch-all page route cannot shadow them.
     server = FastAPI(title="onescreen", docs_url=None, redoc_url=None)
     server.include_router(build_router(runtime))
-    app = Dash(
+    app = OnescreenDash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash's hint predates backends; a FastAPI app is accepted
         backend="fastapi",
@@ -36,16 +50,20 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
         compress=True,  # callback responses are large JSON; gzip them
         suppress_callback_exceptions=True,  # pages are rendered into the shell on demand
     )
-
-    def layout() -> Any:  # per page load: the shell with the requested page already in it
-        page, rendered_for = page_callbacks.page_for_this_request(runtime)
-        return root_layout(rendered_for["lang"] if rendered_for else settings.lang, page, rendered_for)
-
-    app.layout = layout
-    bridge = ChangeBridge(runtime.situation)
+    app.layout = lambda: root_layout(settings.lang)  # the shell; pages come from the page cache or the router
+    app.page_cache = PageCache(
+        frame_for=lambda path, lang: page_callbacks.current_frame(runtime, path, lang),
+        layout_for=lambda path, lang, frame: root_layout(
+            lang, page_callbacks.page_from_frame(runtime, frame), {"path": path, "lang": lang}, frame.token
+        ),
+        shell=root_layout,
+        lang_for=page_callbacks.lang_from_query,
+        default_lang=settings.lang,
+    )
     page_callbacks.register(app, runtime)
     console_callbacks.register(app, runtime)
-    live_callbacks.register(app, runtime, bridge)
+    runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
+    server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start
     # would come up without onescreen.css — an unstyled wall.

@@ -1,7 +1,8 @@
-"""What a screen shows at one moment, as plain values — computed from a SituationView, diffed per connection.
+"""What a screen shows at one moment, as plain values — computed once per screen context, shared by every consumer.
 
-Pure (no Dash, no Redis): the live push, the page render and the tests all go through `screen_frame`, so a
-full render and a sequence of live updates cannot drift apart.
+Pure (no Dash, no Redis). ``screen_frame`` is the only way from a ``SituationView`` to what is drawn: the page
+render, every live push (through ``dashboard.frame_hub``) and the briefing PNG all take a ``Frame`` from it, so a
+full render, a sequence of live updates and a PNG cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,19 +15,27 @@ import pandas as pd
 
 from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_updates
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
-from incidents.situation import SituationView
+from incidents.model import OPEN_STATUSES
+from incidents.situation import Kpis, SituationView
 
-Screen = Literal["wall", "console"]
+Screen = Literal["wall", "console", "briefing"]
+SCREENS: tuple[Screen, ...] = ("wall", "console", "briefing")
 
 # Resolved and closed incidents stay on the map this long after their last change, then drop off:
 # the wall shows the current situation, not the day's archive.
 RECENT_DONE_S = 2 * 3600.0
 FEED_ROWS = 12
+_DONE_ON_MAP = ("resolved", "closed")
+_OPEN = tuple(sorted(str(s) for s in OPEN_STATUSES))
 
 
 @dataclass(frozen=True, slots=True)
 class ScreenContext:
-    """Per-connection view options (the console's filters; the wall uses the defaults)."""
+    """What decides a frame's content: the screen, its language, the console's filters.
+
+    Hashable: the frame hub keys frames by it. The wall and the briefing ignore filters (``of`` drops them),
+    so every wall in one language shares one frame.
+    """
 
     screen: Screen = "wall"
     lang: str = "zh"
@@ -34,25 +43,64 @@ class ScreenContext:
     communities: tuple[str, ...] = ()  # empty = all
 
     @classmethod
-    def of(cls, screen: Screen, lang: str | None, statuses: Any = None, communities: Any = None) -> ScreenContext:
+    def of(cls, screen: str, lang: str | None, statuses: Any = None, communities: Any = None) -> ScreenContext:
+        """Normalised context: unknown screens become ``wall``, languages ``zh``; filters sorted (console only)."""
+        kind: Screen = "console" if screen == "console" else "briefing" if screen == "briefing" else "wall"
+        filtered = kind == "console"
         return cls(
-            screen=screen,
+            screen=kind,
             lang=lang if lang in ("zh", "en") else "zh",
-            statuses=tuple(sorted(str(s) for s in statuses or ())),
-            communities=tuple(sorted(str(c) for c in communities or ())),
+            statuses=tuple(sorted(str(s) for s in statuses or ())) if filtered else (),
+            communities=tuple(sorted(str(c) for c in communities or ())) if filtered else (),
         )
 
+    @property
+    def key(self) -> str:
+        """Short stable text for tokens and logs, e.g. ``console.en.s=reported.c=C01``."""
+        parts = [self.screen, self.lang]
+        if self.statuses:
+            parts.append("s=" + ",".join(self.statuses))
+        if self.communities:
+            parts.append("c=" + ",".join(self.communities))
+        return ".".join(parts)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Frame:
+    """One screen context's picture at one moment. Immutable; compared by identity (the hub re-uses a frame
+    object while its content does not change, so ``a is b`` means "nothing to send").
+
+    ``grid_z``: grid-state rank per grid in ``MapBase.grid_ids`` order. ``traces``: per incident trace index,
+    parallel lists ``lon``/``lat``/``customdata`` (+ ``hovertext`` on the console). ``feed``: the newest
+    ``FEED_ROWS`` incidents (newest first) with ``grid_name``. ``incidents``: the rows drawn on the map (for the
+    PNG's overdue list). ``token``: ``"{boot}:{context}:{seq}"``, unique per process and frame.
+    """
+
+    ctx: ScreenContext
+    seq: int
+    token: str
+    now: float
     version_token: str
     grid_z: list[int]
     traces: dict[int, dict[str, list[Any]]]
     kpis: list[KpiTile]
+    kpi_values: Kpis
     kpi_key: tuple[Any, ...]  # changes when the sidebar charts need a redraw
     feed: pd.DataFrame
     feed_key: tuple[Any, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
+    incidents: pd.DataFrame = field(repr=False)
+
+    def same_picture(self, other: Frame | None) -> bool:
+        """Whether ``other`` shows exactly what this frame shows (then no push is needed)."""
+        return (
+            other is not None
+            and other.ctx == self.ctx
+            and other.grid_z == self.grid_z
+            and other.traces == self.traces
+            and other.kpis == self.kpis
+            and other.kpi_key == self.kpi_key
+            and other.feed_key == self.feed_key
+        )
 
 
 def map_incidents(view: SituationView, ctx: ScreenContext) -> pd.DataFrame:
@@ -62,9 +110,7 @@ def map_incidents(view: SituationView, ctx: ScreenContext) -> pd.DataFrame:
         return df
     status = df["status"].astype(str)
     recent = df["ts"].to_numpy() >= view.now - RECENT_DONE_S
-    keep = status.isin(("reported", "dispatched", "accepted")).to_numpy() | (
-        status.isin(("resolved", "closed")).to_numpy() & recent
-    )
+    keep = status.isin(_OPEN).to_numpy() | (status.isin(_DONE_ON_MAP).to_numpy() & recent)
     if ctx.statuses:
         keep &= status.isin(ctx.statuses).to_numpy()
     if ctx.communities:
@@ -78,22 +124,34 @@ def _feed_key(feed: pd.DataFrame) -> tuple[Any, ...]:
     return tuple(zip(feed["id"], feed["status"], feed["ts"], feed["overdue"], strict=True))
 
 
-def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext) -> Frame:
-    kpi_keys: Sequence[str] = WALL_KPIS if ctx.screen == "wall" else BRIEFING_KPIS
-    tiles = kpi_tiles(view.kpis, kpi_keys, ctx.lang)
-    k = view.kpis
+def _feed(view: SituationView, base: MapBase, ctx: ScreenContext) -> pd.DataFrame:
     feed = view.latest(FEED_ROWS)
     if ctx.communities and len(feed):
         feed = view.incidents[view.incidents["community_id"].astype(str).isin(ctx.communities)]
         feed = feed.sort_values("ts", ascending=False).head(FEED_ROWS)
     if len(feed):
         feed = feed.assign(grid_name=feed["grid_id"].map(base.grid_name_by_id).fillna(feed["grid_id"]))
+    return feed
+
+
+def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext, *, seq: int = 0, boot_id: str = "") -> Frame:
+    """The frame of ``ctx`` for ``view``. ``seq``/``boot_id`` only label it (the hub numbers its frames)."""
+    kpi_keys: Sequence[str] = WALL_KPIS if ctx.screen == "wall" else BRIEFING_KPIS
+    k = view.kpis
+    feed = _feed(view, base, ctx)
+    drawn = map_incidents(view, ctx)
     return Frame(
+        ctx=ctx,
+        seq=seq,
+        token=f"{boot_id or view.boot_id}:{ctx.key}:{seq}",
+        now=view.now,
         version_token=view.version_token,
         grid_z=grid_fill_z(base.grid_ids, view.grid_states),
-        traces=incident_trace_updates(map_incidents(view, ctx), ctx.lang, hover=ctx.screen == "console"),
-        kpis=tiles,
+        traces=incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console"),
+        kpis=kpi_tiles(k, kpi_keys, ctx.lang),
+        kpi_values=k,
         kpi_key=(tuple(k.trend_24h), tuple(sorted(k.by_category.items())), int(view.now // 600)),
         feed=feed,
         feed_key=_feed_key(feed),
+        incidents=drawn,
     )

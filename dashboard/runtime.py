@@ -1,21 +1,28 @@
-"""The long-lived parts of one server process: static layers, spatial index, situation, feed, map base.
+"""The composition root: one ``Runtime`` per process owns every long-lived part, starts and stops them.
 
-Built once from Settings and handed to create_app; the screens' callbacks read from it and never build their own.
+``build_runtime(settings, redis_url)`` reads the layers once and wires: spatial index → Situation → Feed (Redis →
+Situation) → FrameHub (Situation → frames) → optional Simulator thread, plus the Redis client request handlers
+use. ``start()``/``stop()`` (or ``with runtime:``) run them; nothing else in the program builds its own. CLI
+commands build a Runtime (or ``load_geo`` alone) instead of re-assembling pieces.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 import uuid
-from collections import OrderedDict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import redis
 
 from dashboard.figures.incident_map import MapBase
-from dashboard.frames import Frame
+from dashboard.frame_hub import FrameHub
 from dashboard.settings import Settings
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
@@ -23,88 +30,199 @@ from geo.sources import load_layers
 from incidents.area import AreaGuard
 from incidents.feed import Feed
 from incidents.keys import Keys
+from incidents.publish import publish
+from incidents.simulator import Simulator
 from incidents.situation import Situation
 from incidents.sla import SlaPolicy
+from incidents.store import load_state
+
+if TYPE_CHECKING:
+    from dashboard.callbacks.live import Tabs
 
 log = logging.getLogger(__name__)
 
 
-class RenderedFrames:
-    """The frames pages were rendered with, by page token (bounded), so the first live push is a diff too."""
+@dataclass(frozen=True)
+class Geo:
+    """The static layers and what is derived from them once."""
 
-    def __init__(self, capacity: int = 64) -> None:
-        self._frames: OrderedDict[str, Frame] = OrderedDict()
-        self._lock = threading.Lock()
-        self._capacity = capacity
-
-    def put(self, token: str, frame: Frame) -> None:
-        with self._lock:
-            self._frames[token] = frame
-            while len(self._frames) > self._capacity:
-                self._frames.popitem(last=False)
-
-    def get(self, token: object) -> Frame | None:
-        with self._lock:
-            return self._frames.get(token) if isinstance(token, str) else None
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    redis_url: str
     layers: GeoLayers
     index: SpatialIndex
-    situation: Situation
-    keys: Keys
-    feed: Feed
-    boot_id: str
-    rendered: RenderedFrames = field(default_factory=RenderedFrames)
 
-    @cached_property
-    def redis(self) -> redis.Redis:
-        """A client for request handlers (API reads); the feed keeps its own connections."""
-        return redis.Redis.from_url(self.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-
-    @cached_property
-    def map_base(self) -> MapBase:
-        return MapBase.from_layers(self.layers)
+    @property
+    def area(self) -> AreaGuard:
+        """The served area, for the area check of every way in (feed, durable publish, HTTP)."""
+        return AreaGuard.of(self.layers.grids.total_bounds, self.index.locate)
 
     @property
     def street_name(self) -> str:
         return str(self.layers.street["name"].iloc[0]) if len(self.layers.street) else "onescreen"
 
-    def start(self) -> None:
-        self.feed.start()
 
-    def stop(self) -> None:
-        self.feed.stop()
+def load_geo(settings: Settings) -> Geo:
+    """Read (config or GeoPackage), validate and index the layers. Raises ``geo.problems`` errors."""
+    layers = load_layers(settings.data_path, settings.config_path)
+    log.info("loaded %s", settings.config_path or settings.data_path)
+    return Geo(layers, SpatialIndex(layers))
 
 
 def load_sla(settings: Settings) -> SlaPolicy:
+    """The SLA policy: defaults, or the JSON file of ``ONESCREEN_SLA``."""
     if settings.sla_path is None:
         return SlaPolicy()
-    import json
-
     return SlaPolicy.from_dict(json.loads(settings.sla_path.read_text(encoding="utf-8")))
 
 
-def build_runtime(settings: Settings, redis_url: str) -> Runtime:
-    """Read and index the layers, create the situation and its feed (not started)."""
-    layers = load_layers(settings.data_path, settings.config_path)
-    index = SpatialIndex(layers)
+def redis_client(url: str, timeout_s: float = 2.0) -> redis.Redis:
+    """A client for request handlers and commands (the feed keeps its own connections)."""
+    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+
+
+def simulator_for(geo: Geo, client: redis.Redis, keys: Keys, rate: float, seed: int | None = None) -> Simulator:
+    """A simulator writing through the durable publish path, placing incidents where members live (or at
+    micro-grid label points for a grids-only data set)."""
+    members = geo.layers.members
+    if len(members):
+        points = np.column_stack([members.geometry.x.to_numpy(), members.geometry.y.to_numpy()])
+    else:
+        from geo.display import representative_points
+
+        pts = representative_points(geo.layers.micro_grids, "micro_grid_id")
+        points = np.column_stack([pts["lon"].to_numpy(), pts["lat"].to_numpy()])
+
+    def send(message: dict[str, object]) -> object:
+        try:
+            return publish(client, keys, message, source="simulator")
+        except redis.RedisError as exc:  # Redis away: drop this step's message, the next step retries
+            log.warning("simulator: Redis unavailable (%s); message %s not sent", exc, message.get("id"))
+            return None
+
+    return Simulator(
+        points=points,
+        rate_per_s=rate,
+        publish=send,
+        seed=seed if seed is not None else int(time.time()),
+        assignees=members["member_id"].tolist(),
+    )
+
+
+@dataclass
+class Runtime:
+    """Every long-lived part of one server process (see the module doc)."""
+
+    settings: Settings
+    redis_url: str
+    geo: Geo
+    situation: Situation
+    keys: Keys
+    feed: Feed
+    hub: FrameHub
+    boot_id: str
+    simulator: Simulator | None = None
+    simulator_backfill_h: float = 0.0
+    tabs: Tabs | None = None  # the live push's tab registry, once create_app wired it
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def layers(self) -> GeoLayers:
+        return self.geo.layers
+
+    @property
+    def index(self) -> SpatialIndex:
+        return self.geo.index
+
+    @property
+    def street_name(self) -> str:
+        return self.geo.street_name
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        """A client for request handlers (API reads, actions); the feed keeps its own connections."""
+        return redis_client(self.redis_url)
+
+    @property
+    def map_base(self) -> MapBase:
+        return self.hub.base
+
+    def attach_simulator(self, rate: float, *, backfill_hours: float = 0.0, seed: int | None = None) -> None:
+        """Run a simulator with the runtime (started by ``start``; backfill first if asked)."""
+        self.simulator = simulator_for(self.geo, redis_client(self.redis_url, 5.0), self.keys, rate, seed)
+        self.simulator_backfill_h = backfill_hours
+
+    def load_state_once(self) -> None:
+        """Situation := Redis state, without following the log (one-shot commands such as ``snapshot``)."""
+        client = redis_client(self.redis_url, 10.0)
+        try:
+            self.situation.replace_all(load_state(client, self.keys))
+        finally:
+            client.close()
+
+    def start(self, *, feed: bool = True) -> Runtime:
+        """Start the feed, the frame hub and the simulator (if attached); ``stop`` undoes it in reverse."""
+        self._stop.clear()
+        if feed:
+            self.feed.start()
+            self._stack.callback(self.feed.stop)
+        self.hub.start()
+        self._stack.callback(self.hub.stop)
+        if self.simulator is not None:
+            thread = threading.Thread(target=self._simulate, name="simulator", daemon=True)
+            thread.start()
+            self._stack.callback(thread.join, 5.0)
+            self._stack.callback(self._stop.set)
+        return self
+
+    def _simulate(self) -> None:
+        sim = self.simulator
+        assert sim is not None
+        if self.simulator_backfill_h > 0:
+            sim.backfill(hours=self.simulator_backfill_h)
+        sim.run(self._stop)
+
+    def stop(self) -> None:
+        self._stack.close()
+        if "redis" in self.__dict__:
+            self.redis.close()
+
+    def __enter__(self) -> Runtime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def health(self) -> dict[str, Any]:
+        """What the live path is doing, for ``/healthz``."""
+        return {
+            "contexts": [c.key for c in self.hub.contexts()],
+            "frames_computed": self.hub.computed,
+            "watchers": self.hub.watchers(),
+            "push_loops": 0 if self.tabs is None else self.tabs.running(),
+        }
+
+
+def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None) -> Runtime:
+    """Read and index the layers (unless ``geo`` is given) and wire every part; nothing is started."""
+    geo = geo or load_geo(settings)
     boot_id = uuid.uuid4().hex[:8]
-    situation = Situation(index.locate, load_sla(settings), boot_id=boot_id)
+    situation = Situation(geo.index.locate, load_sla(settings), boot_id=boot_id)
     keys = Keys(settings.redis_prefix)
     # Points outside the grids (or with lat/lon swapped) are dead-lettered by the feed, not put on the map.
-    feed = Feed(redis_url, keys, situation, area=AreaGuard.of(layers.grids.total_bounds, index.locate))
-    log.info("loaded %s", settings.config_path or settings.data_path)
+    feed = Feed(redis_url, keys, situation, area=geo.area)
+    hub = FrameHub(
+        situation,
+        MapBase.from_layers(geo.layers),
+        boot_id=boot_id,
+        tick_s=settings.tick_ms / 1000.0,
+        healthy=lambda: feed.health().connected,
+    )
     return Runtime(
         settings=settings,
         redis_url=redis_url,
-        layers=layers,
-        index=index,
+        geo=geo,
         situation=situation,
         keys=keys,
         feed=feed,
+        hub=hub,
         boot_id=boot_id,
     )

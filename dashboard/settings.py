@@ -1,94 +1,112 @@
-"""One typed Settings, built once (from the environment plus CLI overrides) and passed into create_app."""
+"""One typed Settings, read once from the environment (pydantic-settings) plus CLI overrides, passed in everywhere.
+
+Every field names its environment variable in ``validation_alias``; the README's configuration table lists the
+same names (tests/dashboard/test_settings.py checks both ways and that each variable is honoured).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "data" / "demo" / "onescreen_demo.gpkg"
 
 
-def _flag(text: str) -> bool:
-    return text.strip().lower() not in ("0", "false", "no", "off")
-
-
 class SettingsError(ValueError):
-    """An environment variable or option has a value we cannot use."""
+    """An environment variable or option has a value we cannot use (the message names it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything a server process needs to know. Environment variable in brackets."""
+def _env(name: str) -> Any:
+    return AliasChoices(name)
 
-    redis_url: str | None = None  # REDIS_URL; None → `demo` starts an embedded redis-server
-    redis_prefix: str = "onescreen"  # ONESCREEN_PREFIX: prefix of every Redis key and channel
-    data_path: Path = DEFAULT_DATA  # ONESCREEN_DATA: GeoPackage with the layers
-    config_path: Path | None = None  # ONESCREEN_CONFIG: onescreen.toml mapping the user's own data (wins over data)
-    host: str = "127.0.0.1"  # ONESCREEN_HOST
-    port: int = 8050  # ONESCREEN_PORT
-    lang: str = "zh"  # ONESCREEN_LANG: default UI language (zh | en)
-    tick_ms: int = 200  # ONESCREEN_TICK_MS: live push coalescing period
-    state_dir: Path = REPO_ROOT / ".onescreen"  # ONESCREEN_STATE_DIR: embedded Redis data, caches
-    sla_path: Path | None = None  # ONESCREEN_SLA: JSON file overriding SLA deadlines
-    show_members_on_wall: bool = True  # ONESCREEN_WALL_MEMBERS
-    wall_pulse: bool = True  # ONESCREEN_WALL_PULSE: urgent incidents pulse on the wall (a repaint every 0.7 s)
 
-    def __post_init__(self) -> None:
-        problems = []
-        if self.lang not in ("zh", "en"):
-            problems.append(f"ONESCREEN_LANG must be zh or en, not {self.lang!r}")
-        if not 20 <= self.tick_ms <= 5000:
-            problems.append(f"ONESCREEN_TICK_MS must be between 20 and 5000, not {self.tick_ms}")
-        if not 0 < self.port < 65536:
-            problems.append(f"ONESCREEN_PORT must be a TCP port, not {self.port}")
-        if not self.redis_prefix or any(c.isspace() for c in self.redis_prefix):
-            problems.append(f"ONESCREEN_PREFIX must be a non-empty word, not {self.redis_prefix!r}")
-        if problems:
-            raise SettingsError("; ".join(problems))
+class Settings(BaseSettings):
+    """Everything a server process needs to know. Immutable; build with ``Settings.from_env(**overrides)``."""
+
+    # Fields are read by their alias only: a field name like ``lang`` must never pick up the shell's ``LANG``.
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True)
+
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    """Redis to use; unset → ``demo`` starts an embedded redis-server."""
+    redis_prefix: str = Field("onescreen", validation_alias=_env("ONESCREEN_PREFIX"))
+    """Prefix of every Redis key and channel."""
+    data_path: Path = Field(DEFAULT_DATA, validation_alias=_env("ONESCREEN_DATA"))
+    """GeoPackage with the layers."""
+    config_path: Path | None = Field(None, validation_alias=_env("ONESCREEN_CONFIG"))
+    """``onescreen.toml`` mapping the user's own data (wins over ``data_path``)."""
+    host: str = Field("127.0.0.1", validation_alias=_env("ONESCREEN_HOST"))
+    port: int = Field(8050, gt=0, lt=65536, validation_alias=_env("ONESCREEN_PORT"))
+    lang: Literal["zh", "en"] = Field("zh", validation_alias=_env("ONESCREEN_LANG"))
+    """Default UI language."""
+    tick_ms: int = Field(200, ge=20, le=5000, validation_alias=_env("ONESCREEN_TICK_MS"))
+    """Live-push coalescing period: at most one frame per screen context per tick (milliseconds)."""
+    state_dir: Path = Field(REPO_ROOT / ".onescreen", validation_alias=_env("ONESCREEN_STATE_DIR"))
+    """Embedded Redis data."""
+    sla_path: Path | None = Field(None, validation_alias=_env("ONESCREEN_SLA"))
+    """JSON file overriding SLA deadlines per category."""
+    show_members_on_wall: bool = Field(True, validation_alias=_env("ONESCREEN_WALL_MEMBERS"))
+    """Party members layer on the wall (``1``/``0``, ``on``/``off``, ``true``/``false``, ``yes``/``no``)."""
+    wall_pulse: bool = Field(True, validation_alias=_env("ONESCREEN_WALL_PULSE"))
+    """Urgent incidents pulse on the wall (a repaint every 0.7 s)."""
+    max_future_s: float = Field(600.0, ge=0, validation_alias=_env("ONESCREEN_MAX_FUTURE_S"))
+    """A message whose ``ts`` is further ahead of this server's clock is rejected (seconds)."""
+    retention_days: float = Field(7.0, gt=0, validation_alias=_env("ONESCREEN_RETENTION_DAYS"))
+    """Closed and cancelled incidents leave the in-memory situation this long after their last change (days);
+    Redis and time travel keep them."""
+    ws_per_client: int = Field(64, ge=1, validation_alias=_env("ONESCREEN_WS_PER_CLIENT"))
+    """Open WebSocket connections allowed per client address."""
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _prefix_is_a_word(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("must be a non-empty word without whitespace")
+        return value
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the environment, then apply explicit overrides (CLI options); None overrides are ignored."""
-        env = dict(os.environ) if env is None else env
-        values: dict[str, Any] = {}
-        try:
-            if env.get("REDIS_URL"):
-                values["redis_url"] = env["REDIS_URL"]
-            if env.get("ONESCREEN_PREFIX"):
-                values["redis_prefix"] = env["ONESCREEN_PREFIX"]
-            if env.get("ONESCREEN_DATA"):
-                values["data_path"] = Path(env["ONESCREEN_DATA"])
-            if env.get("ONESCREEN_CONFIG"):
-                values["config_path"] = Path(env["ONESCREEN_CONFIG"])
-            if env.get("ONESCREEN_HOST"):
-                values["host"] = env["ONESCREEN_HOST"]
-            if env.get("ONESCREEN_PORT"):
-                values["port"] = int(env["ONESCREEN_PORT"])
-            if env.get("ONESCREEN_LANG"):
-                values["lang"] = env["ONESCREEN_LANG"]
-            if env.get("ONESCREEN_TICK_MS"):
-                values["tick_ms"] = int(env["ONESCREEN_TICK_MS"])
-            if env.get("ONESCREEN_STATE_DIR"):
-                values["state_dir"] = Path(env["ONESCREEN_STATE_DIR"])
-            if env.get("ONESCREEN_SLA"):
-                values["sla_path"] = Path(env["ONESCREEN_SLA"])
-            if env.get("ONESCREEN_WALL_MEMBERS"):
-                values["show_members_on_wall"] = env["ONESCREEN_WALL_MEMBERS"].lower() not in (
-                    "0",
-                    "false",
-                    "no",
-                )
-        except ValueError as exc:
-            raise SettingsError(f"bad environment value: {exc}") from exc
-        known = {f.name for f in fields(cls)}
-        unknown = set(overrides) - known
+    def from_env(cls, **overrides: Any) -> Settings:
+        """The environment, then explicit overrides (CLI options; ``None`` = not given). Raises ``SettingsError``
+        naming each variable that is wrong."""
+        unknown = set(overrides) - set(cls.model_fields)
         if unknown:
             raise SettingsError(f"unknown settings: {sorted(unknown)}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        try:
+            return cls(**_by_alias({k: v for k, v in overrides.items() if v is not None}))
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
 
     def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+        """A copy with ``changes`` (validated)."""
+        try:
+            return type(self)(**_by_alias({**self.model_dump(), **changes}))
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
+
+    @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """Field name → its environment variable."""
+        out: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            first = alias.choices[0] if isinstance(alias, AliasChoices) else None
+            out[name] = first if isinstance(first, str) else name.upper()
+        return out
+
+
+def _by_alias(values: dict[str, Any]) -> dict[str, Any]:
+    names = Settings.env_names()
+    return {names.get(k, k): v for k, v in values.items()}
+
+
+def _explain(exc: ValidationError) -> str:
+    names = Settings.env_names()
+    parts = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        var = next((env for f, env in names.items() if field in (f, env)), field)
+        parts.append(f"{var} {err['msg'].lower()} (got {err.get('input')!r})")
+    return "; ".join(parts)

@@ -1,51 +1,58 @@
-"""`onescreen snapshot [--at T]`: the situation (now, or at a past moment), read from Redis, as a 1920×1080 PNG."""
+"""`onescreen snapshot [--at T]`: the situation (now, or at a past moment) as a 1920×1080 briefing PNG.
+
+The PNG is one more consumer of the frames the screens use: the current situation's briefing frame comes from
+the Runtime's frame hub, a past moment's from the same ``screen_frame`` over the rebuilt view — so the PNG shows
+what the wall shows.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import redis
+import plotly.graph_objects as go
 
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.incident_map import MapBase
-from dashboard.runtime import load_sla
+from dashboard.frames import Frame, ScreenContext, screen_frame
+from dashboard.runtime import build_runtime, load_sla, redis_client
 from dashboard.settings import Settings
 from dashboard.snapshot import render_png
-from geo.index import SpatialIndex
-from geo.sources import load_layers
-from incidents.keys import Keys
-from incidents.situation import Situation
-from incidents.store import load_state
 from incidents.timetravel import situation_at
+
+
+def briefing_from_frame(
+    base: MapBase, frame: Frame, *, street_name: str, at: float | None = None, now: float | None = None
+) -> go.Figure:
+    """The briefing figure of ``frame`` (a ``briefing`` or ``wall`` context): the wall's grid colours, markers
+    and KPIs. ``at``: the frame is of that past moment (time travel); ``now``: the "generated" stamp."""
+    return build_briefing(
+        base,
+        frame.grid_z,
+        frame.incidents,
+        frame.kpi_values,
+        street_name=street_name,
+        now=time.time() if now is None else now,
+        lang=frame.ctx.lang,
+        at=at,
+    )
 
 
 def snapshot_from_redis(
     settings: Settings, redis_url: str, out: Path, *, lang: str = "zh", at: float | None = None
 ) -> Path:
     """Write the briefing PNG of the current situation, or of the moment ``at`` (time travel, from the log)."""
-    layers = load_layers(settings.data_path, settings.config_path)
-    locate = SpatialIndex(layers).locate
-    client = redis.Redis.from_url(redis_url, socket_timeout=10.0)
-    try:
-        if at is None:
-            situation = Situation(locate, load_sla(settings))
-            situation.replace_all(load_state(client, Keys(settings.redis_prefix)))
-            view = situation.view(time.time())
-        else:
-            view, _ = situation_at(client, Keys(settings.redis_prefix), at, locate, load_sla(settings))
-    finally:
-        client.close()
-    street = str(layers.street["name"].iloc[0]) if len(layers.street) else "onescreen"
-    figure = build_briefing(
-        MapBase.from_layers(layers),
-        view.grid_states,
-        view.incidents,
-        view.kpis,
-        street_name=street,
-        now=time.time(),
-        lang=lang,
-        at=at,
-    )
-    render_png(figure, out)
+    runtime = build_runtime(settings, redis_url)
+    ctx = ScreenContext.of("briefing", lang)
+    if at is None:
+        runtime.load_state_once()
+        frame = runtime.hub.frame(ctx)
+    else:
+        client = redis_client(redis_url, 10.0)
+        try:
+            view, _ = situation_at(client, runtime.keys, at, runtime.index.locate, load_sla(settings))
+        finally:
+            client.close()
+        frame = screen_frame(view, runtime.map_base, ctx, boot_id=runtime.boot_id)
+    render_png(briefing_from_frame(runtime.map_base, frame, street_name=runtime.street_name, at=at), out)
     return out

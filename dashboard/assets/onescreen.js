@@ -3,8 +3,9 @@
  *  2. Wall scaling: Plotly figures inside `.os-wall` carrying layout.meta.base_font_size get
  *     font.size = base × (stage scale); maps with meta.base_zoom get zoom + log2(scale) and marker sizes
  *     × scale, so a 3840×2160 wall shows the same picture as 1920×1080 at native resolution.
- *  3. "Drawn" acknowledgement: after each plotly_afterplot of a live map, set the matching dcc.Store
- *     ({n, t}) so the server can pace pushes by what the browser has actually drawn.
+ *  3. "Drawn" acknowledgement: after each plotly_afterplot of a live map, set the shell's live-drawn store
+ *     ({n, t}; n counts every map draw of this page load) so the server can pace pushes by what the browser
+ *     has actually drawn. The store reaches the server through a WebSocket callback, not a round trip.
  *  5. Stale watchdog: the server renews each `.os-live-dot`'s title at least once a second while the push
  *     channel lives; when it has not for STALE_MS (WebSocket down, server gone, reconnect attempts
  *     exhausted), body gets `os-stale`, which shows the "feed lost" banner — never a silently frozen screen.
@@ -14,7 +15,9 @@
 (function () {
   "use strict";
   var TZ = "Asia/Shanghai";
-  var ACK_STORES = { "wall-map": "wall-drawn", "console-map": "console-drawn" }; // layouts/ids.py
+  var LIVE_MAPS = { "wall-map": true, "console-map": true }; // layouts/ids.py
+  var ACK_STORE = "live-drawn"; // layouts/root.py
+  var drawnCount = 0; // one counter per page load: a re-rendered map must not count from 0 again
   var fmtCache = {};
 
   function fmt(lang, opts) {
@@ -72,10 +75,11 @@
 
   function ack(gd) {
     var host = gd.parentElement && gd.parentElement.closest("[id]");
-    var storeId = host && ACK_STORES[host.id];
-    if (!storeId || !window.dash_clientside || !window.dash_clientside.set_props) return;
-    gd._osAckN = (gd._osAckN || 0) + 1;
-    window.dash_clientside.set_props(storeId, { data: { n: gd._osAckN, t: Date.now() } });
+    if (!host || !LIVE_MAPS[host.id]) return;
+    gd._osAckN = (gd._osAckN || 0) + 1; // this map's own draws (tests wait on its first)
+    drawnCount += 1;
+    if (!window.dash_clientside || !window.dash_clientside.set_props) return;
+    window.dash_clientside.set_props(ACK_STORE, { data: { n: drawnCount, t: Date.now() } });
   }
 
   function attach() {

@@ -8,18 +8,11 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from dashboard import i18n
-from dashboard.figures.incident_map import (
-    INCIDENT_TRACES,
-    LAYER_MICRO_GRIDS,
-    TRACE_GRIDS,
-    TRACE_MEMBERS,
-    incident_trace_updates,
-)
-from dashboard.frames import ScreenContext, map_incidents
+from dashboard.figures.incident_map import INCIDENT_TRACES, LAYER_MICRO_GRIDS, TRACE_GRIDS, TRACE_MEMBERS
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
-from dashboard.layouts.root import ROOT_LANG
+from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG
 from dashboard.runtime import Runtime
 from incidents.actions import apply_action, can_dispatch, offered_actions
 from incidents.assign import Assigner
@@ -145,21 +138,14 @@ def register(app: Dash, runtime: Runtime) -> None:
     def toggle_layers(layers: list[str]) -> Patch:
         return layer_patch(layers, has_micro)
 
-    @app.callback(
-        Output(Console.MAP, "figure", allow_duplicate=True),
+    # The filters reach the live push as part of the tab's context (no round trip of their own): the push
+    # loop then switches to the filtered frame and sends the marker edit.
+    app.clientside_callback(
+        "function (statuses, communities) { return {statuses: statuses || [], communities: communities || []}; }",
+        Output(LIVE_FILTERS, "data"),
         Input(Console.STATUS_FILTER, "value"),
         Input(Console.COMMUNITY_FILTER, "value"),
-        State(ROOT_LANG, "data"),
-        prevent_initial_call=True,
     )
-    def filter_markers(statuses: list[str], communities: list[str], lang: str | None) -> Patch:
-        sc = ScreenContext.of("console", lang, statuses, communities)
-        view = runtime.situation.view(time.time())
-        patch = Patch()
-        for idx, values in incident_trace_updates(map_incidents(view, sc), sc.lang).items():
-            for key, value in values.items():
-                patch["data"][idx][key] = value
-        return patch
 
     @app.callback(
         Output(ROOT_LANG, "data"),

@@ -1,9 +1,16 @@
-"""Live push over the WebSocket: one persistent callback per browser connection.
+"""Live push over the WebSocket: at most one push loop per browser tab, fed by the frame hub.
 
-On (re)connect it finds out which page is open, then sends, at most once per tick, only what changed since the
-last push: a Patch with the changed incident traces and grid colours (geometry never travels again), KPI texts,
-the feed list, the "feed lost" banner. Changes arriving faster than the tick are coalesced into one push,
-because dcc.Graph redraws every figure change it receives and never skips a stale one.
+The page tells the server what it shows — path, language, the token of the frame it was rendered with, the
+console's filters — through a WebSocket callback whenever one of them changes (``live_context``), and its map's
+"drawn" acknowledgements the same way (``live_drawn``); nothing is asked of the page before a push. The push
+loop (``live_push``, persistent) watches its context's frame in the ``FrameHub`` and sends the shared step from
+what the tab holds to the newest frame. Map patches wait for the tab to have drawn the previous one, because
+``dcc.Graph`` queues every figure change and never skips a stale one.
+
+Limits: one push loop per tab (a repeated start request is answered at once and costs nothing), at most
+``MAX_TABS_PER_CONNECTION`` tabs per WebSocket connection (Dash shares one connection between a browser's tabs),
+and ``dashboard.ws_limits`` caps connections per client. A tab that stops answering (closed, crashed) is dropped
+after ``LIVENESS_MISSES`` unanswered probes.
 """
 
 from __future__ import annotations
@@ -12,283 +19,278 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
-import plotly.graph_objects as go
-from dash import Dash, Patch, ctx
+from dash import Dash, Input, ctx
 from dash.exceptions import WebsocketDisconnected
 
 from dashboard import i18n
-from dashboard.change_bridge import ChangeBridge
-from dashboard.figures.incident_map import TRACE_GRIDS
-from dashboard.frames import Frame, Screen, ScreenContext, screen_frame
-from dashboard.layouts import components
-from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
-from dashboard.layouts.root import ROOT_LANG, URL
-from dashboard.layouts.wall import wall_side_figures
-from dashboard.list_edits import REPLACE, TraceEdit, plan_prepend, plan_trace
-from dashboard.runtime import Runtime
+from dashboard.frame_hub import FrameHub
+from dashboard.frames import Frame, ScreenContext
+from dashboard.layouts.root import LIVE_DRAWN, LIVE_FILTERS, LIVE_TOKEN, ROOT_LANG, URL, screen_of_path
+from dashboard.push import PAGE_IDS, Holding
 
 log = logging.getLogger(__name__)
 
-# The browser answers a get_prop within this, or the tab is gone (a closed tab's callback would run forever).
-LIVENESS_TIMEOUT_S = 3.0
-# Without any change, wake this often: overdue follows the clock.
-IDLE_WAKE_S = 1.0
-# While idle, look at the feed's health this often: "feed lost" shows (and clears) without waiting for IDLE_WAKE_S.
-# The feed comes back up only after its rebuild has changed the situation, so that change's push still says lost.
-HEALTH_POLL_S = 0.1
-# A map patch waits until the browser has drawn the previous one (its "drawn" counter moved on), because
-# dcc.Graph queues every figure change and never skips a stale one: faster pushes than draws would build an
-# ever-growing lag (software-rendered walls take ~0.3 s a draw). Past this, send anyway (a patch may not redraw).
-ACK_TIMEOUT_S = 2.0
+MAX_TABS_PER_CONNECTION: Final = 16
+# A tab that said nothing for this long is probed with a get_prop; it is gone after LIVENESS_MISSES unanswered.
+LIVENESS_EVERY_S: Final = 2.0
+LIVENESS_TIMEOUT_S: Final = 3.0
+LIVENESS_MISSES: Final = 2
+# The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
+HEARTBEAT_S: Final = 1.0
+# A map patch waits until the browser drew the previous one; past this, send anyway (a patch may not redraw).
+ACK_TIMEOUT_S: Final = 2.0
+# Context sent by a tab whose push loop never started is forgotten after this.
+UNCLAIMED_S: Final = 60.0
+
+TabKey = tuple[int, str]
 
 
-@dataclass(frozen=True)
-class PageIds:
-    screen: str
-    map: str
-    banner: str
-    status_dot: str
-    version: str
-    drawn: str
-    feed: str | None
-    updated: str | None
+def tab_key(ws: Any) -> TabKey:
+    """(connection, tab) of a WebSocket callback.
+
+    Dash 4.4 has no public handle for either: the pending-get_props dict is created once per WebSocket
+    connection, the renderer id once per page load (tab). tests/dashboard/test_live_limits.py fails if that
+    changes.
+    """
+    return id(ws._pending_get_props), str(ws._renderer_id)
 
 
-WALL_IDS = PageIds(
-    "wall", Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.STORE_VERSION, Wall.STORE_DRAWN, Wall.FEED, Wall.UPDATED
-)
-CONSOLE_IDS = PageIds(
-    "console", Console.MAP, Console.BANNER, Console.STATUS_DOT, Console.STORE_VERSION, Console.STORE_DRAWN, None, None
-)
+@dataclass
+class Tab:
+    """What one tab told us, and the wake-up of its push loop."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    context: ScreenContext | None = None
+    token: str | None = None
+    drawn: int = 0
+    seen: float = field(default_factory=time.monotonic)
+    running: bool = False
+
+    def told(self) -> None:
+        self.seen = time.monotonic()
+        self.wake.set()
 
 
-async def _none() -> None:
-    return None
+class Tabs:
+    """The tabs of this process's connections (event-loop side only)."""
 
+    def __init__(self) -> None:
+        self._tabs: dict[TabKey, Tab] = {}
 
-def figure_data_patch(fig: go.Figure) -> Patch:
-    """Replace only ``data`` — for small charts whose layout is already on the page."""
-    patch = Patch()
-    patch["data"] = fig.to_plotly_json()["data"]
-    return patch
+    def get(self, key: TabKey) -> Tab | None:
+        """The tab, created on first contact; None when its connection already has too many tabs."""
+        tab = self._tabs.get(key)
+        if tab is None:
+            self._forget_unclaimed()
+            if sum(1 for k in self._tabs if k[0] == key[0]) >= MAX_TABS_PER_CONNECTION:
+                return None
+            tab = self._tabs[key] = Tab()
+        return tab
 
+    def claim(self, key: TabKey) -> Tab | None:
+        """The tab for a starting push loop, or None if one already runs for it (or the connection is full)."""
+        tab = self.get(key)
+        if tab is None or tab.running:
+            return None
+        tab.running = True
+        return tab
 
-def page_ids(pathname: str | None) -> PageIds:
-    return WALL_IDS if (pathname or "").rstrip("/").endswith("/wall") else CONSOLE_IDS
+    def release(self, key: TabKey) -> None:
+        self._tabs.pop(key, None)
+
+    def running(self) -> int:
+        return sum(1 for t in self._tabs.values() if t.running)
+
+    def _forget_unclaimed(self) -> None:
+        cutoff = time.monotonic() - UNCLAIMED_S
+        for key in [k for k, t in self._tabs.items() if not t.running and t.seen < cutoff]:
+            del self._tabs[key]
 
 
 class LivePage:
-    """The push loop of one browser connection."""
+    """The push loop of one tab."""
 
-    def __init__(self, runtime: Runtime, bridge: ChangeBridge, ws: Any) -> None:
-        self.runtime = runtime
-        self.bridge = bridge
+    def __init__(self, hub: FrameHub, tab: Tab, ws: Any, default_lang: str) -> None:
+        self.hub = hub
+        self.tab = tab
         self.ws = ws
-        self.tick = runtime.settings.tick_ms / 1000.0
-        self.sent: Frame | None = None
-        self.sent_ctx: ScreenContext | None = None
-        self.sent_token: str | None = None
+        self.default_lang = default_lang
+        self.holding: Holding | None = None
+        self.aligned_token: str | None = None  # the page token the holding was last aligned with
         self.sent_lost: bool | None = None
-        self.ids: PageIds | None = None  # the page we last found open
-        # What this browser holds, so the next push can be an edit rather than a copy.
-        self.traces_mirror: dict[int, dict[str, list[Any]]] = {}
-        self.grid_z_mirror: list[int] | None = None
-        self.feed_mirror: list[Any] | None = None
-        # Map pacing by the browser's "drawn" acknowledgement.
-        self.drawn_n = 0
-        self.map_sent_at: tuple[int, float] | None = None  # (drawn counter, monotonic time) at the last map patch
-        self.map_behind = False
+        self.map_wait: tuple[int, float] | None = None  # (drawn counter, monotonic time) at the last map patch
+        self.last_beat = 0.0
+        self.dead = False
 
-    async def _get(self, component: str, prop: str) -> Any:
-        return await self.ws.get_prop(component, prop, timeout=LIVENESS_TIMEOUT_S)
-
-    async def _context(self) -> tuple[PageIds, ScreenContext, Any]:
-        """Which page is open, with which options; doubles as the liveness check.
-
-        The reads go out together — one round trip to the page, not five (the page may be busy drawing) — for
-        the page we believe is open; only when the URL says otherwise is a second round needed.
-        """
-        ids = self.ids or page_ids(await self._get(URL, "pathname"))
-        while True:
-            on_console = ids.screen == "console"
-            pathname, lang, page_token, drawn, statuses, communities = await asyncio.gather(
-                self._get(URL, "pathname"),
-                self._get(ROOT_LANG, "data"),
-                self._get(ids.version, "data"),
-                self._get(ids.drawn, "data"),
-                self._get(Console.STATUS_FILTER, "value") if on_console else _none(),
-                self._get(Console.COMMUNITY_FILTER, "value") if on_console else _none(),
-            )
-            actual = page_ids(pathname)
-            if actual == ids:
-                break
-            ids = actual
-        self.ids = ids
-        self.drawn_n = int(drawn.get("n", 0)) if isinstance(drawn, dict) else 0
-        screen: Screen = "console" if on_console else "wall"
-        return ids, ScreenContext.of(screen, lang or self.runtime.settings.lang, statuses, communities), page_token
-
-    def _set(self, component: str, props: dict[str, Any]) -> None:
-        for name, value in props.items():
-            self.ws.set_prop_sync(component, name, value)
-
-    def _push(self, ids: PageIds, sc: ScreenContext, page_token: Any) -> None:
-        now = time.time()
-        view = self.runtime.situation.view(now)
-        frame = screen_frame(view, self.runtime.map_base, sc)
-        # The page was (re)rendered since our last push, or options changed: diff against nothing.
-        fresh = self.sent is None or page_token != self.sent_token or sc != self.sent_ctx
-        # The banner first: a busy wall draws the map patch below before it would render anything sent after it.
-        self._push_health(ids, fresh)
-        before = None if fresh else self.sent
-        if fresh:
-            # A page we rendered holds exactly that frame: diff against it instead of re-sending everything.
-            rendered = self.runtime.rendered.get(page_token)
-            if rendered is not None and sc == ScreenContext.of(sc.screen, sc.lang):
-                before = rendered
-            self.traces_mirror = {} if before is None else {i: dict(t) for i, t in before.traces.items()}
-            self.grid_z_mirror = None if before is None else before.grid_z
-            self.feed_mirror = None if before is None else list(before.feed_key)
-            self.map_sent_at = None
-
-        plans = {idx: plan_trace(self.traces_mirror.get(idx), values) for idx, values in frame.traces.items()}
-        map_changed = self.grid_z_mirror != frame.grid_z or any(not p.edit.empty for p in plans.values())
-        self.map_behind = map_changed and not self._map_ready()
-        if map_changed and not self.map_behind:
-            self._set(ids.map, {"figure": self._map_patch(frame, plans)})
-            self.map_sent_at = (self.drawn_n, time.monotonic())
-        old_tiles = {} if before is None else {t.key: t for t in before.kpis}
-        for tile in frame.kpis:
-            if old_tiles.get(tile.key) != tile:
-                self._set(kpi_value_id(tile.key, ids.screen), {"children": tile.value})
-                self._set(kpi_tile_id(tile.key, ids.screen), {"className": components.kpi_tile_class(tile)})
-        if ids.feed:
-            self._push_feed(ids.feed, frame, sc.lang)
-        if ids.screen == "wall" and (before is None or before.kpi_key != frame.kpi_key):
-            # Data only: axes, fonts and colours are already on the page.
-            for chart, fig in zip((Wall.TREND, Wall.CATEGORY), wall_side_figures(view.kpis, sc.lang, now), strict=True):
-                self._set(chart, {"figure": figure_data_patch(fig)})
-        if ids.updated:
-            self._set(ids.updated, {"children": i18n.fmt_time(now, "%H:%M:%S")})
-        # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
-        self._set(ids.status_dot, {"title": f"live {i18n.fmt_time(now, '%H:%M:%S')}"})
-        token = f"{frame.version_token}@{now:.3f}"
-        self._set(ids.version, {"data": token})
-        self.sent, self.sent_ctx, self.sent_token = frame, sc, token
+    def _set(self, component: str, prop: str, value: Any) -> None:
+        self.ws.set_prop_sync(component, prop, value)
 
     def _map_ready(self) -> bool:
-        if self.map_sent_at is None:
+        if self.map_wait is None:
             return True
-        drawn_then, sent_time = self.map_sent_at
-        return self.drawn_n > drawn_then or time.monotonic() - sent_time > ACK_TIMEOUT_S
+        drawn_then, sent = self.map_wait
+        return self.tab.drawn > drawn_then or time.monotonic() - sent > ACK_TIMEOUT_S
 
-    def _map_patch(self, frame: Frame, plans: dict[int, TraceEdit]) -> Patch:
-        """Deletions and additions per marker trace against what the browser holds; grid colours if changed."""
-        patch = Patch()
-        for idx, values in frame.traces.items():
-            planned = plans[idx]
-            self.traces_mirror[idx] = planned.result
-            edit = planned.edit
-            if edit.replace:
-                for key, column in values.items():
-                    patch["data"][idx][key] = column
-            for i in edit.delete:
-                for key in values:
-                    del patch["data"][idx][key][i]
-            if edit.add:
-                for key, column in values.items():
-                    patch["data"][idx][key].extend([column[i] for i in edit.add])
-        before_z = self.grid_z_mirror
-        if before_z is None or len(before_z) != len(frame.grid_z):
-            patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
-        else:  # only the grids whose colour changed: a few bytes each, not the whole 10,000-grid array
-            changed = [i for i, (a, b) in enumerate(zip(before_z, frame.grid_z, strict=True)) if a != b]
-            if len(changed) * 4 > len(frame.grid_z):
-                patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
-            else:
-                for i in changed:
-                    patch["data"][TRACE_GRIDS]["z"][i] = frame.grid_z[i]
-        self.grid_z_mirror = frame.grid_z
-        return patch
+    def _align(self) -> None:
+        """The page was (re)rendered: it holds the frame it was rendered with (or something unknown)."""
+        self.aligned_token = self.tab.token
+        self.holding = self.hub.rendered_holding(self.tab.token)
+        self.sent_lost = None
+        self.map_wait = None
 
-    def _push_feed(self, feed_id: str, frame: Frame, lang: str) -> None:
-        """Newest first: usually one row prepended and one dropped, not the whole list re-sent."""
-        keys = list(frame.feed_key)
-        edit = plan_prepend(self.feed_mirror or None, keys) if keys else REPLACE
-        if edit.replace:
-            if keys != self.feed_mirror:
-                self._set(feed_id, {"children": components.feed_items(frame.feed, lang)})
-        elif not edit.empty:
-            patch = Patch()
-            for i in edit.delete:
-                del patch[i]
-            for item in reversed(components.feed_items(frame.feed.iloc[list(edit.add)], lang)):
-                patch.prepend(item)
-            self._set(feed_id, {"children": patch})
-        self.feed_mirror = keys
-
-    def _feed_lost(self) -> bool:
-        return not self.runtime.feed.health().connected
-
-    async def _wait_for_change(self, changed: asyncio.Event) -> None:
-        """Until the situation changes, the feed's health differs from what the page shows, or IDLE_WAKE_S."""
-        deadline = time.monotonic() + IDLE_WAKE_S
-        while (left := deadline - time.monotonic()) > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=min(left, HEALTH_POLL_S))
-                return
-            if self._feed_lost() != self.sent_lost:
-                return
-
-    def _push_health(self, ids: PageIds, fresh: bool) -> None:
-        lost = self._feed_lost()
-        if fresh or lost != self.sent_lost:
-            self._set(ids.banner, {"hidden": not lost})
-            self._set(ids.status_dot, {"className": "os-live-dot " + ("is-lost" if lost else "is-live")})
+    def _push_health(self, screen: str) -> None:
+        lost = self.hub.lost
+        if lost != self.sent_lost:
+            ids = PAGE_IDS["console" if screen == "console" else "wall"]
+            self._set(ids.banner, "hidden", not lost)
+            self._set(ids.status_dot, "className", "os-live-dot " + ("is-lost" if lost else "is-live"))
             self.sent_lost = lost
 
+    def _heartbeat(self, screen: str) -> None:
+        now = time.time()
+        ids = PAGE_IDS["console" if screen == "console" else "wall"]
+        self._set(ids.status_dot, "title", f"live {i18n.fmt_time(now, '%H:%M:%S')}")
+        if ids.updated:
+            self._set(ids.updated, "children", i18n.fmt_time(now, "%H:%M:%S"))
+        self.last_beat = time.monotonic()
+
+    async def _push(self, frame: Frame) -> None:
+        holding = self.holding
+        if holding is not None and holding.frame is frame and holding.map_seq == frame.seq:
+            return
+        map_ok = self._map_ready()
+        if holding is not None and holding.frame is frame and not map_ok:
+            return  # only the map is behind, and the browser is still drawing the last patch
+        st = await self.hub.step(holding, frame, map_ok)
+        if self.holding is not holding or self.tab.token != self.aligned_token:
+            return  # the page was re-rendered while the step was computed: it no longer holds `holding`
+        for component, prop, value in st.props:
+            self._set(component, prop, value)
+        self.holding = st.holding
+        if st.map_sent:
+            self.map_wait = (self.tab.drawn, time.monotonic())
+
+    async def _probe(self) -> None:
+        """Liveness: a tab that neither speaks nor answers is gone (a closed tab's loop must not run on)."""
+        misses = 0
+        while not self.dead:
+            await asyncio.sleep(LIVENESS_EVERY_S)
+            if time.monotonic() - self.tab.seen < LIVENESS_EVERY_S:
+                misses = 0
+                continue
+            try:
+                await self.ws.get_prop(URL, "pathname", timeout=LIVENESS_TIMEOUT_S)
+            except TimeoutError:
+                misses += 1
+                if misses < LIVENESS_MISSES:
+                    continue
+            except WebsocketDisconnected:
+                pass
+            else:
+                misses = 0
+                self.tab.seen = time.monotonic()
+                continue
+            self.dead = True
+            self.tab.wake.set()
+
+    def _timeout(self) -> float:
+        left = HEARTBEAT_S - (time.monotonic() - self.last_beat)
+        if self.map_wait is not None:
+            left = min(left, ACK_TIMEOUT_S - (time.monotonic() - self.map_wait[1]))
+        return max(0.01, left)
+
     async def run(self) -> None:
-        changed = self.bridge.subscribe()
+        loop = asyncio.get_running_loop()
+        wake = self.tab.wake
+
+        def listener() -> None:
+            loop.call_soon_threadsafe(wake.set)
+
+        watching: ScreenContext | None = None
+        unwatch = None
+        probe = asyncio.create_task(self._probe())
         try:
-            last_push = 0.0
-            while not self.ws.is_shutdown:
-                if self.ids is not None and self.sent is not None and self._feed_lost() != self.sent_lost:
-                    # "feed lost" (or its end) goes out at once, not after a round trip to a page busy drawing.
-                    self._push_health(self.ids, False)
-                ids, sc, page_token = await self._context()
-                if page_token is None:  # page content not rendered yet
-                    await asyncio.sleep(0.05)
-                    continue
-                pending = changed.is_set() or self.sent is None or page_token != self.sent_token
-                pending = pending or sc != self.sent_ctx or time.monotonic() - last_push >= IDLE_WAKE_S
-                pending = pending or self.map_behind or self._feed_lost() != self.sent_lost
-                if pending:
-                    changed.clear()
-                    self._push(ids, sc, page_token)
-                    last_push = time.monotonic()
-                if self.map_behind:
-                    await asyncio.sleep(self.tick)  # poll the "drawn" acknowledgement
-                    continue
-                await self._wait_for_change(changed)
-                # Leading edge: an isolated change goes out at once; a stream of changes is coalesced into at
-                # most one push per tick.
-                wait = last_push + self.tick - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-        except (WebsocketDisconnected, TimeoutError):
-            log.debug("live page gone")
+            while not self.ws.is_shutdown and not self.dead:
+                wake.clear()
+                context = self.tab.context
+                if context is not None:
+                    if context != watching:
+                        if unwatch is not None:
+                            unwatch()
+                        unwatch, watching = self.hub.watch(context, listener), context
+                    if self.tab.token != self.aligned_token:
+                        self._align()
+                    self._push_health(context.screen)
+                    frame = self.hub.latest(context)
+                    if frame is not None:
+                        await self._push(frame)
+                    if time.monotonic() - self.last_beat >= HEARTBEAT_S:
+                        self._heartbeat(context.screen)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=self._timeout())
+        except WebsocketDisconnected:
+            log.debug("live tab gone")
         finally:
-            self.bridge.unsubscribe(changed)
+            self.dead = True
+            probe.cancel()
+            if unwatch is not None:
+                unwatch()
 
 
-def register(app: Dash, runtime: Runtime, bridge: ChangeBridge) -> None:
+def _context_of(pathname: Any, lang: Any, filters: Any, default_lang: str) -> ScreenContext:
+    f = filters if isinstance(filters, dict) else {}
+    return ScreenContext.of(
+        screen_of_path(pathname if isinstance(pathname, str) else None),
+        lang if isinstance(lang, str) else default_lang,
+        f.get("statuses"),
+        f.get("communities"),
+    )
+
+
+def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
+    """The three WebSocket callbacks; returns the tab registry (for /healthz and tests)."""
+    tabs = Tabs()
+
     # @app.callback (not dash.callback): registered at once, so a reconnect after a server restart is accepted.
+    @app.callback(
+        Input(URL, "pathname"),
+        Input(ROOT_LANG, "data"),
+        Input(LIVE_TOKEN, "data"),
+        Input(LIVE_FILTERS, "data"),
+        websocket=True,
+    )
+    async def live_context(pathname: Any, lang: Any, token: Any, filters: Any) -> None:
+        ws = ctx.websocket
+        tab = tabs.get(tab_key(ws)) if ws is not None else None
+        if tab is None:
+            return
+        tab.context = _context_of(pathname, lang, filters, default_lang)
+        tab.token = token if isinstance(token, str) else None
+        tab.told()
+
+    @app.callback(Input(LIVE_DRAWN, "data"), websocket=True)
+    async def live_drawn(drawn: Any) -> None:
+        ws = ctx.websocket
+        tab = tabs.get(tab_key(ws)) if ws is not None else None
+        if tab is not None and isinstance(drawn, dict):
+            tab.drawn = max(tab.drawn, int(drawn.get("n") or 0))
+            tab.told()
+
     @app.callback(websocket=True, persistent=True)
     async def live_push() -> None:
         ws = ctx.websocket
         if ws is None:
             return
-        await LivePage(runtime, bridge, ws).run()
+        key = tab_key(ws)
+        tab = tabs.claim(key)
+        if tab is None:
+            return  # a push loop already runs for this tab, or its connection has too many tabs
+        try:
+            await LivePage(hub, tab, ws, default_lang).run()
+        finally:
+            tabs.release(key)
+
+    return tabs

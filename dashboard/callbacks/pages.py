@@ -1,57 +1,59 @@
-"""Routing: render /wall or / with the current situation baked in (so the first paint is already complete)."""
+"""Routing: /wall or / rendered from the frame hub's current frame (so the first paint is already complete).
+
+Page loads never compute a frame of their own: the page is built from ``FrameHub.frame(ctx)`` — the frame every
+live connection of that context is diffed against — and the layout response for one frame is built once and
+served to every browser loading it (``dashboard.page_cache``).
+"""
 
 from __future__ import annotations
 
-import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, State, no_update
 
 from dashboard.figures.incident_map import build_incident_map
-from dashboard.frames import ScreenContext, screen_frame
+from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.console import console_layout
-from dashboard.layouts.root import PAGE, PAGE_RENDERED, ROOT_LANG, URL
+from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL, screen_of_path
 from dashboard.layouts.wall import wall_layout
 from dashboard.runtime import Runtime
 
 
-def render_page(runtime: Runtime, pathname: str | None, lang: str) -> Any:
-    wall = (pathname or "").rstrip("/").endswith("/wall")
-    now = time.time()
-    view = runtime.situation.view(now)
-    sc = ScreenContext.of("wall" if wall else "console", lang)
-    frame = screen_frame(view, runtime.map_base, sc)
+def page_from_frame(runtime: Runtime, frame: Frame) -> Any:
+    """The wall or console page showing ``frame``."""
+    wall = frame.ctx.screen == "wall"
     figure = build_incident_map(
         runtime.map_base,
         frame.grid_z,
         frame.traces,
         theme="wall" if wall else "console",
-        lang=sc.lang,
+        lang=frame.ctx.lang,
         show_members=runtime.settings.show_members_on_wall if wall else True,
     )
-    token = f"{view.version_token}@render{now:.3f}"
-    runtime.rendered.put(token, frame)
     if wall:
         return wall_layout(
             street_name=runtime.street_name,
-            lang=sc.lang,
+            lang=frame.ctx.lang,
             figure=figure,
-            kpis=view.kpis,
+            kpis=frame.kpi_values,
             feed=frame.feed,
-            now=now,
-            version=token,
+            now=frame.now,
             pulse=runtime.settings.wall_pulse,
         )
     communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
     return console_layout(
         street_name=runtime.street_name,
-        lang=sc.lang,
+        lang=frame.ctx.lang,
         figure=figure,
-        kpis=view.kpis,
+        kpis=frame.kpi_values,
         communities=communities,
-        version=token,
     )
+
+
+def current_frame(runtime: Runtime, pathname: str | None, lang: str) -> Frame:
+    """The hub's frame for a page load of ``pathname`` in ``lang`` (no filters: a fresh page has none)."""
+    return runtime.hub.frame(ScreenContext.of(screen_of_path(pathname), lang))
 
 
 def lang_from_query(search: str | None) -> str | None:
@@ -60,29 +62,11 @@ def lang_from_query(search: str | None) -> str | None:
     return values[-1] if values and values[-1] in ("zh", "en") else None
 
 
-def page_for_this_request(runtime: Runtime) -> tuple[Any, dict[str, str] | None]:
-    """The page for the browser asking for the layout, so it arrives with the layout (one round trip less).
-
-    The layout request's Referer is the page URL. Outside a request, or without a Referer, the shell goes out
-    empty and the routing callback renders the page as usual.
-    """
-    try:
-        from dash.backends._fastapi import get_current_request  # the FastAPI backend's request context
-
-        referer = get_current_request().headers.get("referer")
-    except (ImportError, RuntimeError):
-        return None, None
-    if not referer:
-        return None, None
-    url = urlsplit(referer)
-    lang = lang_from_query(url.query) or runtime.settings.lang
-    return render_page(runtime, url.path, lang), {"path": url.path, "lang": lang}
-
-
 def register(app: Dash, runtime: Runtime) -> None:
     @app.callback(
         Output(PAGE, "children"),
         Output(PAGE_RENDERED, "data"),
+        Output(LIVE_TOKEN, "data"),
         Input(URL, "pathname"),
         Input(ROOT_LANG, "data"),
         State(PAGE_RENDERED, "data"),
@@ -90,8 +74,9 @@ def register(app: Dash, runtime: Runtime) -> None:
     def route(pathname: str | None, lang: str | None, rendered_for: dict[str, str] | None) -> Any:
         wanted = {"path": pathname or "/", "lang": lang or runtime.settings.lang}
         if rendered_for == wanted:
-            return no_update, no_update  # the page on screen is this one (e.g. the layout brought it)
-        return render_page(runtime, wanted["path"], wanted["lang"]), wanted
+            return no_update, no_update, no_update  # the page on screen is this one (the layout brought it)
+        frame = current_frame(runtime, wanted["path"], wanted["lang"])
+        return page_from_frame(runtime, frame), wanted, frame.token
 
     @app.callback(
         Output(ROOT_LANG, "data", allow_duplicate=True),

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import i18n
+from incidents.model import OPEN_STATUSES
 
 from .incident_map import (
     GRID_STATE_COLORS,
@@ -29,7 +30,6 @@ from .incident_map import (
     TRACE_URGENT,
     URGENT_COLOR,
     MapBase,
-    grid_fill_z,
     incident_trace_updates,
 )
 from .kpi import BRIEFING_KPIS, kpi_get, kpi_tiles, trend_hour_labels
@@ -168,11 +168,9 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
     return shapes, notes
 
 
-def _map_traces(
-    base: MapBase, grid_states: Mapping[str, Any], incidents: pd.DataFrame | None, lang: str
-) -> list[go.Scatter]:
+def _map_traces(base: MapBase, grid_z: Sequence[int], incidents: pd.DataFrame | None, lang: str) -> list[go.Scatter]:
     traces: list[go.Scatter] = []
-    z = grid_fill_z(base.grid_ids, grid_states)
+    z = list(grid_z) if len(grid_z) == len(base.grid_ids) else [0] * len(base.grid_ids)
     for rank, state in enumerate(GRID_STATE_ORDER):
         sel = [gid for gid, r in zip(base.grid_ids, z, strict=True) if r == rank]
         xs, ys = _rings(base.geojson, sel)
@@ -265,8 +263,7 @@ def _overdue_lines(incidents: pd.DataFrame | None, lang: str, now: float, n: int
     if incidents is None or len(incidents) == 0 or "overdue" not in incidents.columns:
         return []
     df = incidents[
-        incidents["overdue"].fillna(False).astype(bool)
-        & incidents["status"].isin(["reported", "dispatched", "accepted"])
+        incidents["overdue"].fillna(False).astype(bool) & incidents["status"].isin([str(s) for s in OPEN_STATUSES])
     ]
     df = df.sort_values("created_ts" if "created_ts" in df.columns else "ts").head(n)
     lines = []
@@ -288,7 +285,7 @@ def _overdue_lines(incidents: pd.DataFrame | None, lang: str, now: float, n: int
 
 def build_briefing(
     base: MapBase,
-    grid_states: Mapping[str, Any],
+    grid_z: Sequence[int],
     incidents: pd.DataFrame | None,
     kpis: Any,
     *,
@@ -300,6 +297,10 @@ def build_briefing(
     """The briefing page: header (street, timestamp), KPI cards, SVG map with overlays and legend,
     24 h trend, open incidents by category, top overdue incidents.
 
+    ``grid_z``: grid-state rank per grid in ``base.grid_ids`` order (``grid_fill_z``; an empty list = all
+    clear); ``incidents``: the incidents to draw — pass a ``dashboard.frames.Frame``'s ``grid_z`` and
+    ``incidents`` (``dashboard.snapshot.briefing_from_frame``) so the PNG shows exactly what the wall shows.
+
     ``at``: a historical briefing (time travel) of the situation at that moment; the title names the moment
     and every clock-dependent part (trend hours, overdue ages) uses it; ``now`` is then only the "generated"
     stamp.
@@ -307,7 +308,7 @@ def build_briefing(
     lang = i18n.norm_lang(lang)
     generated = time.time() if now is None else now
     now = generated if at is None else at
-    fig = go.Figure(_map_traces(base, grid_states, incidents, lang))
+    fig = go.Figure(_map_traces(base, grid_z, incidents, lang))
 
     # ---- map axes: equal-area aspect around the street ----
     min_lon, min_lat, max_lon, max_lat = base.bounds

@@ -207,10 +207,17 @@ def sample_kpis(incidents: pd.DataFrame | None = None) -> SampleKpis:
 
 if __name__ == "__main__":  # preview: python -m dashboard.figures.sample [out.png]
     from dashboard.figures.briefing import build_briefing
+    from dashboard.figures.incident_map import grid_fill_z
     from dashboard.snapshot import render_png
 
     base = sample_base()
     inc = sample_incidents()
-    fig = build_briefing(base, sample_grid_states(inc, base.grid_ids), inc, sample_kpis(inc), street_name="翠苑街道")
+    fig = build_briefing(
+        base,
+        grid_fill_z(base.grid_ids, sample_grid_states(inc, base.grid_ids)),
+        inc,
+        sample_kpis(inc),
+        street_name="翠苑街道",
+    )
     out = sys.argv[1] if len(sys.argv) > 1 else "briefing_sample.png"
     print(out, len(render_png(fig, out)), "bytes")

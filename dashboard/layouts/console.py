@@ -80,7 +80,6 @@ def console_layout(
     figure: go.Figure | dict[str, Any] | None = None,
     kpis: Any = None,
     communities: Mapping[str, str] | None = None,
-    version: str | None = None,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
     ``communities``: ``{community_id: name}`` for the filter."""
@@ -173,7 +172,5 @@ def console_layout(
                 ],
             ),
             dcc.Store(id=Console.STORE_SELECTED, data=None),
-            dcc.Store(id=Console.STORE_VERSION, data=version),
-            dcc.Store(id=Console.STORE_DRAWN, data={"n": 0, "t": 0}),
         ],
     )

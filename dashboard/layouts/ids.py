@@ -20,10 +20,6 @@ class Wall:
     BANNER: Final = "wall-feed-lost"  # "feed lost" banner; toggle its `className` / `hidden`
     STATUS_DOT: Final = "wall-status-dot"  # connection indicator in the header
     UPDATED: Final = "wall-updated"  # "last update" time text
-    # stores for the live callbacks
-    STORE_VERSION: Final = "wall-version"  # last version token ("boot:version") pushed to this page
-    STORE_DRAWN: Final = "wall-drawn"  # browser "drawn" ack: {"n": int, "t": ms} set on plotly_afterplot
-    STORE_LANG: Final = "wall-lang"
 
 
 class Console:
@@ -46,8 +42,6 @@ class Console:
     DETAIL_CLOSE: Final = "console-detail-close"
     DETAIL_RESULT: Final = "console-detail-result"  # outcome of the last action (inside the detail panel)
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
-    STORE_VERSION: Final = "console-version"
-    STORE_DRAWN: Final = "console-drawn"
 
 
 # Layer toggle values (console checklist); incident statuses use the Status values themselves.

@@ -71,11 +71,10 @@ def wall_layout(
     kpis: Any = None,
     feed: pd.DataFrame | None = None,
     now: float | None = None,
-    version: str | None = None,
     pulse: bool = False,
 ) -> html.Div:
     """The wall page. ``figure``: ``build_incident_map(..., theme="wall")``; ``kpis``: the KPI object;
-    ``feed``: latest incidents (``SituationView.latest(n)``); ``version``: initial version token;
+    ``feed``: latest incidents (``SituationView.latest(n)``);
     ``pulse``: animate urgent markers (assets/onescreen.js, off by default: costs GPU/CPU on every frame)."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
@@ -137,8 +136,5 @@ def wall_layout(
                     c.feed_lost_banner(Wall.BANNER, lang),
                 ],
             ),
-            dcc.Store(id=Wall.STORE_VERSION, data=version),
-            dcc.Store(id=Wall.STORE_DRAWN, data={"n": 0, "t": 0}),
-            dcc.Store(id=Wall.STORE_LANG, data=lang),
         ],
     )

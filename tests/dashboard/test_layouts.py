@@ -67,7 +67,6 @@ def test_wall_layout_has_every_wall_id(inputs: dict[str, Any]) -> None:
         kpis=inputs["kpis"],
         feed=inputs["inc"].head(10),
         now=NOW,
-        version="boot:1",
     )
     found = ids_in(tree)
     assert set(ids.all_ids(ids.Wall)) <= found
@@ -81,8 +80,6 @@ def test_wall_layout_has_every_wall_id(inputs: dict[str, Any]) -> None:
     assert isinstance(graph, dcc.Graph)
     cfg = by_id[ids.Wall.MAP].config
     assert cfg["displayModeBar"] is False and cfg["responsive"] is True
-    assert isinstance(by_id[ids.Wall.STORE_DRAWN], dcc.Store)
-    assert by_id[ids.Wall.STORE_VERSION].data == "boot:1"
     assert len(by_id[ids.Wall.FEED].children) == 10
     json.dumps(tree.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder)  # serialisable
 

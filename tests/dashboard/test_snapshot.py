@@ -11,6 +11,7 @@ import pytest
 
 from dashboard import snapshot
 from dashboard.figures.briefing import HEIGHT, WIDTH, build_briefing
+from dashboard.figures.incident_map import grid_fill_z
 from dashboard.figures.sample import sample_base, sample_grid_states, sample_incidents, sample_kpis
 
 NOW = 1_750_000_000.0  # 2025-06-15 23:06:40 Asia/Shanghai
@@ -28,7 +29,12 @@ def fig() -> go.Figure:
     base = sample_base()
     inc = sample_incidents(now=NOW)
     return build_briefing(
-        base, sample_grid_states(inc, base.grid_ids), inc, sample_kpis(inc), street_name=STREET, now=NOW
+        base,
+        grid_fill_z(base.grid_ids, sample_grid_states(inc, base.grid_ids)),
+        inc,
+        sample_kpis(inc),
+        street_name=STREET,
+        now=NOW,
     )
 
 
@@ -46,7 +52,7 @@ def test_briefing_figure_is_pure_svg_with_title(fig: go.Figure) -> None:
 
 def test_briefing_english_and_empty_inputs() -> None:
     base = sample_base()
-    fig = build_briefing(base, {}, None, None, street_name="Cuiyuan", now=NOW, lang="en")
+    fig = build_briefing(base, [], None, None, street_name="Cuiyuan", now=NOW, lang="en")
     assert "Cuiyuan" in fig.layout.title.text
     assert any("None" in (a.text or "") for a in fig.layout.annotations)
 

@@ -15,6 +15,7 @@ import redis
 
 from dashboard import i18n, snapshot_cli
 from dashboard.figures.briefing import build_briefing
+from dashboard.figures.incident_map import grid_fill_z
 from dashboard.figures.sample import sample_base, sample_grid_states, sample_incidents, sample_kpis
 from dashboard.settings import DEFAULT_DATA, Settings
 from geo.layers import read_layers
@@ -31,14 +32,20 @@ def test_briefing_at_names_the_historical_moment() -> None:
     base = sample_base()
     inc = sample_incidents(now=AT)
     fig = build_briefing(
-        base, sample_grid_states(inc, base.grid_ids), inc, sample_kpis(inc), street_name="翠苑街道", now=NOW, at=AT
+        base,
+        grid_fill_z(base.grid_ids, sample_grid_states(inc, base.grid_ids)),
+        inc,
+        sample_kpis(inc),
+        street_name="翠苑街道",
+        now=NOW,
+        at=AT,
     )
     assert fig.layout.title.text == "<b>翠苑街道态势回溯 · 2025年6月15日 21:06</b>"
     stamp = " ".join(a.text for a in fig.layout.annotations)
     assert "生成时间 2025年6月15日 23:06" in stamp  # generated now, showing 2 h ago
-    en = build_briefing(base, {}, None, None, street_name="Cuiyuan", now=NOW, at=AT, lang="en")
+    en = build_briefing(base, [], None, None, street_name="Cuiyuan", now=NOW, at=AT, lang="en")
     assert en.layout.title.text == "<b>Cuiyuan — Situation as of 2025-06-15 21:06</b>"
-    plain = build_briefing(base, {}, None, None, street_name="Cuiyuan", now=NOW, lang="en")
+    plain = build_briefing(base, [], None, None, street_name="Cuiyuan", now=NOW, lang="en")
     assert "as of" not in plain.layout.title.text
 
 
@@ -75,7 +82,7 @@ def test_snapshot_from_redis_at_a_past_moment(
 
     monkeypatch.setattr(snapshot_cli, "build_briefing", build)
     monkeypatch.setattr(snapshot_cli, "render_png", fake_render)
-    settings = Settings(redis_prefix=keys.prefix)
+    settings = Settings.from_env(redis_prefix=keys.prefix)
     at = now - 2 * 3600.0
     snapshot_cli.snapshot_from_redis(settings, redis_url, tmp_path / "b.png", at=at)
     snapshot_cli.snapshot_from_redis(settings, redis_url, tmp_path / "c.png")

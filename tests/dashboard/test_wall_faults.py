@@ -295,13 +295,13 @@ def test_redis_killed_mid_stream_the_wall_says_so_and_shows_every_accepted_event
             health_flips = HealthWatch(server)
             redis_server.kill()
             killed, killed_wall = time.monotonic(), time.time()
-            banner.wait_for(state="visible", timeout=5000)
+            banner.wait_for(state="visible", timeout=15_000)
             lost_seen_s = time.monotonic() - killed
             time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - killed)))  # long enough for the backoff to hit its cap
 
             redis_server.start()  # same port, same AOF; returns when Redis answers PING
             back, back_wall = time.monotonic(), time.time()
-            banner.wait_for(state="hidden", timeout=5000)
+            banner.wait_for(state="hidden", timeout=15_000)
             clear_seen_s = time.monotonic() - back
             flips = health_flips.stop()
             # When the page's DOM changed (the browser's clock is this machine's): Playwright's own polling

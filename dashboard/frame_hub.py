@@ -1,0 +1,273 @@
+"""One frame per screen context per tick, shared by every consumer in the process (Grafana Live's managed streams).
+
+A single ``frame-hub`` thread waits on the Situation; when it changes (or ``idle_s`` passed: overdue follows the
+clock) it takes one ``SituationView`` and computes the frame of every *active* screen context — a context some
+connection watches, or a page load / PNG asked for within ``keep_s``. A frame whose picture did not change is not
+replaced, so nothing wakes. Frames are computed at most once per ``tick_s`` (leading edge: an isolated change
+goes out at once), never on the event loop.
+
+Connections (``dashboard.callbacks.live``) ``watch`` a context and are woken when its frame changes or the feed's
+health flips; the step from what a browser holds to the new frame (``dashboard.push.step``) is computed once per
+(holding, frame) on a worker thread and shared by every connection holding the same thing. Page loads and the
+briefing PNG read ``frame(ctx)``; ``by_token``/``rendered_holding`` find the frame a page was rendered with, so
+its first live push is a diff too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from dashboard.figures.incident_map import MapBase
+from dashboard.frames import Frame, ScreenContext, screen_frame
+from dashboard.push import Holding, Step, step
+from incidents.situation import Situation
+
+log = logging.getLogger(__name__)
+
+# Without any change, recompute this often: overdue and the KPI windows follow the clock.
+IDLE_S = 1.0
+# The feed's health is looked at this often, so "feed lost" shows (and clears) within a fraction of a second.
+HEALTH_POLL_S = 0.1
+# A context nobody watches stays computed this long after its last use (a page load is followed by its push).
+KEEP_S = 30.0
+# Frames kept findable by token (pages rendered from them diff against them on their first push).
+TOKENS_KEPT = 64
+STEPS_KEPT = 256
+
+Listener = Callable[[], None]
+
+
+class FrameHub:
+    """See the module doc. ``start()``/``stop()``; thread-safe readers; ``step`` is awaited on the event loop."""
+
+    def __init__(
+        self,
+        situation: Situation,
+        base: MapBase,
+        *,
+        boot_id: str,
+        tick_s: float = 0.2,
+        idle_s: float = IDLE_S,
+        keep_s: float = KEEP_S,
+        healthy: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.situation = situation
+        self.base = base
+        self.boot_id = boot_id
+        self.tick_s = tick_s
+        self.idle_s = idle_s
+        self.keep_s = keep_s
+        self._healthy = healthy
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._compute_lock = threading.Lock()  # one frame computation at a time (hub thread or a page load)
+        self._latest: dict[ScreenContext, Frame] = {}
+        self._used: dict[ScreenContext, float] = {}  # monotonic time of the last frame() / watch
+        self._listeners: dict[ScreenContext, set[Listener]] = {}
+        self._tokens: OrderedDict[str, Frame] = OrderedDict()
+        self._rendered: OrderedDict[str, Holding] = OrderedDict()
+        self._steps: OrderedDict[tuple[int, str, bool], tuple[Holding | None, Step]] = OrderedDict()
+        self._inflight: dict[tuple[int, str, bool], asyncio.Future[Step]] = {}
+        self._seq = 0
+        self._lost = not healthy()
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-step")
+        self.computed = 0  # frames computed (for /healthz and the bench)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> FrameHub:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="frame-hub", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._dirty.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- readers (any thread) ------------------------------------------------------------------------------
+    @property
+    def lost(self) -> bool:
+        """The feed's health as last polled: True while "feed lost" should show."""
+        return self._lost
+
+    def frame(self, ctx: ScreenContext) -> Frame:
+        """The current frame of ``ctx``, computed now if the hub has none (then kept current for ``keep_s``)."""
+        with self._lock:
+            self._used[ctx] = time.monotonic()
+            found = self._latest.get(ctx)
+        if found is not None:
+            return found
+        with self._compute_lock:
+            with self._lock:
+                found = self._latest.get(ctx)
+            if found is not None:
+                return found
+            view = self.situation.view(self._clock())
+            self._publish(ctx, view)
+            with self._lock:
+                return self._latest[ctx]
+
+    def latest(self, ctx: ScreenContext) -> Frame | None:
+        """The current frame of ``ctx`` if the hub has one (never computes)."""
+        with self._lock:
+            return self._latest.get(ctx)
+
+    def by_token(self, token: object) -> Frame | None:
+        with self._lock:
+            return self._tokens.get(token) if isinstance(token, str) else None
+
+    def rendered_holding(self, token: object) -> Holding | None:
+        """What a page rendered from frame ``token`` holds (one shared object per token, so steps are shared)."""
+        frame = self.by_token(token)
+        if frame is None:
+            return None
+        with self._lock:
+            holding = self._rendered.get(frame.token)
+            if holding is None:
+                holding = self._rendered[frame.token] = Holding.rendered(frame)
+                while len(self._rendered) > TOKENS_KEPT:
+                    self._rendered.popitem(last=False)
+            return holding
+
+    def contexts(self) -> list[ScreenContext]:
+        with self._lock:
+            return list(self._latest)
+
+    # -- watchers (event loop) -----------------------------------------------------------------------------
+    def watch(self, ctx: ScreenContext, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` (from the hub thread) whenever ``ctx``'s frame changes or the feed's health flips.
+
+        The context becomes active at once (its first frame follows within a tick). Returns the unwatch function.
+        """
+        with self._lock:
+            self._listeners.setdefault(ctx, set()).add(listener)
+            self._used[ctx] = time.monotonic()
+            known = ctx in self._latest
+        if not known:
+            self._dirty.set()
+
+        def unwatch() -> None:
+            with self._lock:
+                self._listeners.get(ctx, set()).discard(listener)
+                self._used[ctx] = time.monotonic()
+
+        return unwatch
+
+    def watchers(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._listeners.values())
+
+    async def step(self, holding: Holding | None, frame: Frame, map_ok: bool) -> Step:
+        """``push.step(holding, frame, map_ok=...)``, computed once per key off the event loop and shared."""
+        key = (id(holding), frame.token, map_ok)
+        with self._lock:
+            hit = self._steps.get(key)
+        if hit is not None and hit[0] is holding:
+            return hit[1]
+        fut = self._inflight.get(key)
+        if fut is None:
+            loop = asyncio.get_running_loop()
+            fut = asyncio.ensure_future(loop.run_in_executor(self._pool, _step, holding, frame, map_ok))
+            self._inflight[key] = fut
+
+            def done(f: asyncio.Future[Step]) -> None:
+                self._inflight.pop(key, None)
+                if not f.cancelled() and f.exception() is None:
+                    with self._lock:
+                        self._steps[key] = (holding, f.result())
+                        while len(self._steps) > STEPS_KEPT:
+                            self._steps.popitem(last=False)
+
+            fut.add_done_callback(done)
+        return await asyncio.shield(fut)
+
+    # -- the hub thread ------------------------------------------------------------------------------------
+    def _publish(self, ctx: ScreenContext, view: Any) -> bool:
+        """Compute ``ctx``'s frame from ``view``; keep the old object when the picture is the same."""
+        with self._lock:
+            seq = self._seq + 1
+            old = self._latest.get(ctx)
+        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id)
+        self.computed += 1
+        if frame.same_picture(old):
+            return False
+        with self._lock:
+            self._seq = max(self._seq, seq)
+            self._latest[ctx] = frame
+            self._tokens[frame.token] = frame
+            while len(self._tokens) > TOKENS_KEPT:
+                self._tokens.popitem(last=False)
+            listeners = list(self._listeners.get(ctx, ()))
+        for listener in listeners:
+            listener()
+        return True
+
+    def _active(self) -> list[ScreenContext]:
+        """Contexts to keep computing; forgets those nobody watched or asked for within ``keep_s``."""
+        cutoff = time.monotonic() - self.keep_s
+        with self._lock:
+            for ctx in [c for c, t in self._used.items() if t < cutoff and not self._listeners.get(c)]:
+                self._used.pop(ctx, None)
+                self._latest.pop(ctx, None)
+                self._listeners.pop(ctx, None)
+            return list(self._used)
+
+    def _compute(self) -> None:
+        view = self.situation.view(self._clock())
+        with self._compute_lock:
+            for ctx in self._active():
+                self._publish(ctx, view)
+
+    def _poll_health(self) -> None:
+        try:
+            lost = not self._healthy()
+        except Exception:  # a health probe must never stop the hub
+            log.exception("frame hub: health probe failed")
+            return
+        if lost != self._lost:
+            self._lost = lost
+            with self._lock:
+                listeners = [fn for fns in self._listeners.values() for fn in fns]
+            for listener in listeners:
+                listener()
+
+    def _run(self) -> None:
+        version = -1
+        last = 0.0
+        while not self._stop.is_set():
+            changed = self.situation.wait_for_change(version, HEALTH_POLL_S)
+            self._poll_health()
+            dirty = self._dirty.is_set()
+            if not (changed or dirty or time.monotonic() - last >= self.idle_s):
+                continue
+            # Coalesce: at most one computation per tick; an isolated change still goes out at once.
+            wait = last + self.tick_s - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                break
+            self._dirty.clear()
+            version = self.situation.version
+            try:
+                self._compute()
+            except Exception:  # a bug in one frame must not stop the live path; the next change retries
+                log.exception("frame hub: computing frames failed")
+            last = time.monotonic()
+
+
+def _step(holding: Holding | None, frame: Frame, map_ok: bool) -> Step:
+    return step(holding, frame, map_ok=map_ok)

@@ -1,0 +1,187 @@
+"""What one live push sends: the step from what a browser holds to a frame.
+
+A ``Holding`` is what a browser shows (immutable): the frame its KPIs, feed and charts reflect, and the marker
+arrays of its map *in the order the browser has them* (edits delete by index and append, so that order is not
+the frame's). ``step(holding, frame)`` returns the property updates that turn the one into the other and the new
+holding. It is deterministic, so the frame hub computes it once per (holding, frame) and every connection that
+holds the same thing — all walls in lockstep — sends the same step (Grafana Live's "encode once, fan out").
+
+Dash objects (``Patch``, feed list items) are built here; nothing here talks to a connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from dash import Patch
+
+from dashboard.figures.incident_map import TRACE_GRIDS
+from dashboard.frames import Frame, Screen
+from dashboard.layouts import components
+from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
+from dashboard.layouts.wall import wall_side_figures
+from dashboard.list_edits import REPLACE, TraceEdit, plan_prepend, plan_trace
+
+PropUpdate = tuple[str, str, Any]  # (component id, property, value)
+
+
+@dataclass(frozen=True, slots=True)
+class PageIds:
+    """The ids a live push writes on one screen."""
+
+    map: str
+    banner: str
+    status_dot: str
+    feed: str | None
+    updated: str | None
+    charts: tuple[str, ...]
+
+
+PAGE_IDS: Final[dict[Screen, PageIds]] = {
+    "wall": PageIds(Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.FEED, Wall.UPDATED, (Wall.TREND, Wall.CATEGORY)),
+    "console": PageIds(Console.MAP, Console.BANNER, Console.STATUS_DOT, None, None, ()),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Holding:
+    """What one browser shows: ``frame`` for everything but the map's markers and fill, which are ``traces``
+    (per trace index, parallel lists in browser order) and ``grid_z`` as of frame ``map_seq``."""
+
+    frame: Frame
+    traces: dict[int, dict[str, list[Any]]]
+    grid_z: list[int]
+    map_seq: int
+
+    @classmethod
+    def rendered(cls, frame: Frame) -> Holding:
+        """A page rendered from ``frame`` holds exactly it."""
+        return cls(frame, frame.traces, frame.grid_z, frame.seq)
+
+    def map_current(self, frame: Frame) -> bool:
+        """Whether the map already shows ``frame``'s markers and grid colours."""
+        return self.map_seq == frame.seq or (self.grid_z == frame.grid_z and self.traces == frame.traces)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """``props`` to send, in order; ``holding`` once the browser applied them; ``map_sent``: a map patch is
+    among them (the sender then waits for the browser's "drawn" acknowledgement before the next one)."""
+
+    props: tuple[PropUpdate, ...]
+    holding: Holding
+    map_sent: bool
+
+
+def figure_data_patch(data: list[Any]) -> Patch:
+    """Replace only ``data`` — for small charts whose layout is already on the page."""
+    patch = Patch()
+    patch["data"] = data
+    return patch
+
+
+def _grid_patch(patch: Patch, before: list[int] | None, after: list[int]) -> None:
+    if before is None or len(before) != len(after):
+        patch["data"][TRACE_GRIDS]["z"] = after
+        return
+    # Only the grids whose colour changed: a few bytes each, not the whole 10,000-grid array.
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    if len(changed) * 4 > len(after):
+        patch["data"][TRACE_GRIDS]["z"] = after
+    else:
+        for i in changed:
+            patch["data"][TRACE_GRIDS]["z"][i] = after[i]
+
+
+def _trace_patch(patch: Patch, idx: int, values: dict[str, list[Any]], planned: TraceEdit) -> None:
+    edit = planned.edit
+    if edit.replace:
+        for key, column in values.items():
+            patch["data"][idx][key] = column
+        return
+    for i in edit.delete:
+        for key in values:
+            del patch["data"][idx][key][i]
+    if edit.add:
+        for key, column in values.items():
+            patch["data"][idx][key].extend([column[i] for i in edit.add])
+
+
+def map_step(holding: Holding | None, frame: Frame) -> tuple[Patch | None, dict[int, dict[str, list[Any]]]]:
+    """The map patch from ``holding`` to ``frame`` (None: nothing changed) and the browser's arrays after it."""
+    before = None if holding is None else holding.traces
+    plans = {idx: plan_trace(None if before is None else before.get(idx), v) for idx, v in frame.traces.items()}
+    grid_before = None if holding is None else holding.grid_z
+    if grid_before == frame.grid_z and all(p.edit.empty for p in plans.values()):
+        return None, dict(before or {})
+    patch = Patch()
+    for idx, values in frame.traces.items():
+        _trace_patch(patch, idx, values, plans[idx])
+    if grid_before != frame.grid_z:
+        _grid_patch(patch, grid_before, frame.grid_z)
+    return patch, {idx: p.result for idx, p in plans.items()}
+
+
+def _feed_props(feed_id: str, before: Frame | None, frame: Frame) -> list[PropUpdate]:
+    """Newest first: usually one row prepended and one dropped, not the whole list re-sent."""
+    keys = list(frame.feed_key)
+    old = None if before is None else list(before.feed_key)
+    if keys == old:
+        return []
+    edit = plan_prepend(old or None, keys) if keys else REPLACE
+    if edit.replace:
+        return [(feed_id, "children", components.feed_items(frame.feed, frame.ctx.lang))]
+    patch = Patch()
+    for i in edit.delete:
+        del patch[i]
+    for item in reversed(components.feed_items(frame.feed.iloc[list(edit.add)], frame.ctx.lang)):
+        patch.prepend(item)
+    return [(feed_id, "children", patch)]
+
+
+def _kpi_props(screen: str, before: Frame | None, frame: Frame) -> list[PropUpdate]:
+    old = {} if before is None else {t.key: t for t in before.kpis}
+    out: list[PropUpdate] = []
+    for tile in frame.kpis:
+        if old.get(tile.key) != tile:
+            out.append((kpi_value_id(tile.key, screen), "children", tile.value))
+            out.append((kpi_tile_id(tile.key, screen), "className", components.kpi_tile_class(tile)))
+    return out
+
+
+def _chart_props(ids: PageIds, before: Frame | None, frame: Frame) -> list[PropUpdate]:
+    if not ids.charts or (before is not None and before.kpi_key == frame.kpi_key):
+        return []
+    figures = wall_side_figures(frame.kpi_values, frame.ctx.lang, frame.now)
+    # Data only: axes, fonts and colours are already on the page.
+    return [
+        (chart, "figure", figure_data_patch(fig.to_plotly_json()["data"]))
+        for chart, fig in zip(ids.charts, figures, strict=True)
+    ]
+
+
+def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
+    """Everything that differs between ``holding`` (None: unknown, send all) and ``frame``.
+
+    ``map_ok=False`` (the browser has not drawn the previous map patch yet) leaves the map out; it follows in a
+    later step from the returned holding.
+    """
+    ids = PAGE_IDS["console" if frame.ctx.screen == "console" else "wall"]
+    before = None if holding is None else holding.frame
+    props: list[PropUpdate] = []
+    traces = {} if holding is None else holding.traces
+    grid_z = [] if holding is None else holding.grid_z
+    map_seq = -1 if holding is None else holding.map_seq
+    map_sent = False
+    if map_ok or holding is None:
+        patch, traces = map_step(holding, frame)
+        grid_z, map_seq = frame.grid_z, frame.seq
+        if patch is not None:
+            props.append((ids.map, "figure", patch))
+            map_sent = True
+    props += _kpi_props("wall" if ids is PAGE_IDS["wall"] else "console", before, frame)
+    if ids.feed:
+        props += _feed_props(ids.feed, before, frame)
+    props += _chart_props(ids, before, frame)
+    return Step(tuple(props), Holding(frame, traces, grid_z, map_seq), map_sent)
