@@ -236,7 +236,9 @@ def test_wall_shows_feed_lost_when_the_server_itself_goes_away(
 
 def test_wall_in_english_via_the_url(live_server: LiveServer, page_factory: Any) -> None:
     page = page_factory(live_server.url + "/wall?lang=en")
-    page.wait_for_function("() => document.getElementById('wall-title').innerText.includes('OneScreen')", timeout=15_000)
+    page.wait_for_function(
+        "() => document.getElementById('wall-title').innerText.includes('OneScreen')", timeout=15_000
+    )
     msg = new_incident(5, title=f"Blocked fire lane {uuid.uuid4().hex[:4]}")
     publish_raw(live_server, msg)
     page.wait_for_function(

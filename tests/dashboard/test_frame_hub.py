@@ -1,0 +1,117 @@
+"""The frame hub: one frame per screen context, shared; shared steps; the PNG drawn from the same frame."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_RESOLVED
+from dashboard.figures.sample import sample_base
+from dashboard.frame_hub import FrameHub
+from dashboard.frames import Frame, ScreenContext
+from dashboard.push import Holding, step
+from dashboard.snapshot_cli import briefing_from_frame
+from incidents.situation import Situation
+from tests.dashboard.conftest import wait_for
+from tests.incidents.test_situation import H, NOW, fake_locator, mk
+
+WALL = ScreenContext.of("wall", "zh")
+
+
+@pytest.fixture
+def situation() -> Situation:
+    return Situation(fake_locator, boot_id="hubtest")
+
+
+@pytest.fixture
+def hub(situation: Situation) -> Iterator[FrameHub]:
+    h = FrameHub(situation, sample_base(), boot_id="hubtest", tick_s=0.02, idle_s=0.05, clock=lambda: NOW)
+    yield h.start()
+    h.stop()
+
+
+def drawn_ids(frame: Frame) -> set[str]:
+    return {i for idx in INCIDENT_TRACES for i in frame.traces[idx]["customdata"]}
+
+
+def test_every_watcher_of_a_context_gets_the_same_frame_computed_once(situation: Situation, hub: FrameHub) -> None:
+    calls = [0] * 50
+    lock = threading.Lock()
+
+    def listener(n: int) -> None:
+        with lock:
+            calls[n] += 1
+
+    unwatch = [hub.watch(WALL, lambda n=n: listener(n)) for n in range(50)]  # type: ignore[misc]
+    wait_for(lambda: hub.latest(WALL) is not None)
+    computed = hub.computed
+    situation.apply(mk("A", ("reported", -60)))
+    wait_for(lambda: "A" in drawn_ids(hub.latest(WALL) or hub.frame(WALL)))
+    wait_for(lambda: min(calls) >= 1)
+    # One computation of the wall's frame per change (plus idle re-evaluations), not one per watcher.
+    assert hub.computed - computed < 10
+    assert hub.frame(WALL) is hub.latest(WALL)
+    for u in unwatch:
+        u()
+
+
+def test_an_unchanged_picture_wakes_nobody(situation: Situation, hub: FrameHub) -> None:
+    situation.apply(mk("B", ("reported", -60)))
+    woken = []
+    unwatch = hub.watch(WALL, lambda: woken.append(time.monotonic()))
+    wait_for(lambda: hub.latest(WALL) is not None and "B" in drawn_ids(hub.frame(WALL)))
+    settled = len(woken)
+    before = hub.computed
+    wait_for(lambda: hub.computed >= before + 5)  # the clock ran on: the hub re-evaluated five times
+    assert len(woken) == settled
+    unwatch()
+
+
+def test_contexts_nobody_uses_are_forgotten(situation: Situation) -> None:
+    h = FrameHub(situation, sample_base(), boot_id="t", tick_s=0.02, idle_s=0.02, keep_s=0.1, clock=lambda: NOW)
+    h.start()
+    try:
+        h.frame(ScreenContext.of("console", "en"))
+        assert ScreenContext.of("console", "en") in h.contexts()
+        wait_for(lambda: h.contexts() == [])
+    finally:
+        h.stop()
+
+
+def test_a_step_is_computed_once_and_shared(situation: Situation, hub: FrameHub) -> None:
+    situation.apply(mk("C", ("reported", -60)))
+    first = hub.frame(WALL)
+    holding = Holding.rendered(first)
+    situation.apply(mk("D", ("dispatched", -30)))
+    wait_for(lambda: hub.latest(WALL) is not first)
+    frame = hub.frame(WALL)
+
+    async def fifty() -> list[object]:
+        return list(await asyncio.gather(*(hub.step(holding, frame, True) for _ in range(50))))
+
+    steps = asyncio.run(fifty())
+    assert all(s is steps[0] for s in steps)
+    # ... and is the plain function's result: the map gains D, nothing is re-sent wholesale.
+    plain = step(holding, frame)
+    assert [(c, p) for c, p, _ in plain.props] == [(c, p) for c, p, _ in steps[0].props]  # type: ignore[attr-defined]
+    assert drawn_ids(frame) == {"C", "D"}
+
+
+def test_the_briefing_png_draws_what_the_wall_draws(situation: Situation, hub: FrameHub) -> None:
+    """Resolved three days ago: off the wall, and so off the PNG (they once drew 0 and 13)."""
+    for n in range(13):
+        situation.apply(mk(f"OLD{n}", ("reported", -74 * H), ("resolved", -72 * H)))
+    situation.apply(mk("OPEN", ("reported", -60)))
+    situation.apply(mk("DONE", ("reported", -2000), ("resolved", -600)))
+    wall = hub.frame(WALL)
+    brief = hub.frame(ScreenContext.of("briefing", "zh"))
+    assert drawn_ids(wall) == drawn_ids(brief) == {"OPEN", "DONE"}
+    assert wall.grid_z == brief.grid_z
+    fig = briefing_from_frame(hub.base, brief, street_name="翠苑街道", now=NOW)
+    markers = [tr for tr in fig.data if tr.type == "scatter" and tr.mode == "markers" and tr.marker.symbol is None]
+    assert sum(len(tr.x) for tr in markers) == 2 == sum(len(wall.traces[i]["lon"]) for i in INCIDENT_TRACES[:5])
+    assert len(wall.traces[TRACE_RESOLVED]["lon"]) == 1

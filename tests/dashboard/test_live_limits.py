@@ -1,0 +1,183 @@
+"""The live push's limits on a real server, spoken to as Dash's renderer does (its WebSocket protocol, raw).
+
+One push loop per tab however often a client asks for it; a cap on tabs per connection and on connections per
+client; a tab that stops answering stops costing; the page context arrives with the tab's messages.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from dashboard.callbacks.live import MAX_TABS_PER_CONNECTION
+from tests.dashboard.conftest import LiveServer, spawn_server, wait_for
+
+WS_CAP = 3
+
+
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    env = {"ONESCREEN_WS_PER_CLIENT": str(WS_CAP)}
+    with spawn_server(redis_url, tmp_path_factory.mktemp("limits"), env=env) as s:
+        yield s
+
+
+def health(server: LiveServer) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + "/healthz", timeout=10) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def callbacks(server: LiveServer) -> dict[str, str]:
+    """Output keys of our WebSocket callbacks: ``push`` (persistent), ``context`` and ``drawn``."""
+    with urllib.request.urlopen(server.url + "/_dash-dependencies", timeout=10) as resp:
+        deps = json.loads(resp.read())
+    out = {}
+    for dep in deps:
+        if not dep.get("websocket"):
+            continue
+        ids = {i["id"] for i in dep["inputs"]}
+        out["push" if dep.get("persistent") else "context" if "url" in ids else "drawn"] = dep["output"]
+    assert set(out) == {"push", "context", "drawn"}, deps
+    return out
+
+
+@contextmanager
+def ws(server: LiveServer) -> Iterator[ClientConnection]:
+    url = server.url.replace("http://", "ws://") + "/_dash-ws-callback"
+    with connect(url, origin=server.url, open_timeout=10) as conn:  # type: ignore[arg-type]
+        yield conn
+
+
+def request(conn: ClientConnection, renderer: str, output: str, inputs: list[dict[str, Any]] | None = None) -> None:
+    conn.send(
+        json.dumps(
+            {
+                "type": "callback_request",
+                "requestId": uuid.uuid4().hex,
+                "rendererId": renderer,
+                "payload": {
+                    "output": output,
+                    "outputs": [],
+                    "inputs": inputs or [],
+                    "state": [],
+                    "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs or []],
+                },
+            }
+        )
+    )
+
+
+def wall_context(token: str | None = None) -> list[dict[str, Any]]:
+    return [
+        {"id": "url", "property": "pathname", "value": "/wall"},
+        {"id": "root-lang", "property": "data", "value": "zh"},
+        {"id": "live-token", "property": "data", "value": token},
+        {"id": "live-filters", "property": "data", "value": None},
+    ]
+
+
+def received(conn: ClientConnection, timeout: float = 0.2) -> list[dict[str, Any]]:
+    """Every message waiting on the connection (Dash batches several into one JSON array)."""
+    out: list[dict[str, Any]] = []
+    while True:
+        try:
+            raw = conn.recv(timeout=timeout)
+        except TimeoutError:
+            return out
+        data = json.loads(raw)
+        out.extend(data if isinstance(data, list) else [data])
+
+
+def answer_probes(conn: ClientConnection, messages: list[dict[str, Any]]) -> None:
+    """Answer the server's liveness probes as a live tab would."""
+    for m in messages:
+        if m.get("type") == "get_props_request":
+            reply = {"type": "get_props_response", "requestId": m["requestId"], "payload": {"pathname": "/wall"}}
+            conn.send(json.dumps(reply))
+
+
+def test_a_thousand_start_requests_on_one_connection_run_one_push_loop(server: LiveServer) -> None:
+    cb = callbacks(server)
+    with ws(server) as conn:
+        tab = f"tab-{uuid.uuid4().hex[:6]}"
+        for _ in range(1000):
+            request(conn, tab, cb["push"])
+        request(conn, tab, cb["context"], wall_context())
+        wait_for(lambda: health(server)["live"]["push_loops"] == 1, timeout=30)
+        # The loop pushes: the wall's KPI values and the live heartbeat arrive for this tab.
+        props: dict[str, Any] = {}
+
+        def pushed() -> bool:
+            msgs = received(conn)
+            answer_probes(conn, msgs)
+            for m in msgs:
+                if m.get("type") == "set_props" and m.get("rendererId") == tab:
+                    props[m["payload"]["componentId"]] = m["payload"]["props"]
+            return "wall-status-dot" in props and "wall-kpi-open-value" in props
+
+        wait_for(pushed, timeout=30)
+        assert health(server)["live"]["push_loops"] == 1
+    wait_for(lambda: health(server)["live"]["push_loops"] == 0, timeout=30)  # connection closed: loop gone
+
+
+def test_tabs_per_connection_are_capped(server: LiveServer) -> None:
+    cb = callbacks(server)
+    with ws(server) as conn:
+        for n in range(MAX_TABS_PER_CONNECTION + 4):
+            tab = f"tab{n}"
+            request(conn, tab, cb["context"], wall_context())
+            request(conn, tab, cb["push"])
+        wait_for(lambda: health(server)["live"]["push_loops"] == MAX_TABS_PER_CONNECTION, timeout=30)
+        answer_probes(conn, received(conn, 1.0))
+        assert health(server)["live"]["push_loops"] == MAX_TABS_PER_CONNECTION
+
+
+def test_a_tab_that_stops_answering_stops_costing(server: LiveServer) -> None:
+    cb = callbacks(server)
+    with ws(server) as conn:
+        request(conn, "silent-tab", cb["context"], wall_context())
+        request(conn, "silent-tab", cb["push"])
+        wait_for(lambda: health(server)["live"]["push_loops"] == 1, timeout=30)
+        # The connection stays open (another tab of the browser may still use it), but this tab never answers.
+        wait_for(lambda: health(server)["live"]["push_loops"] == 0, timeout=30)
+
+
+def test_connections_per_client_are_capped(server: LiveServer) -> None:
+    url = server.url.replace("http://", "ws://") + "/_dash-ws-callback"
+    opened = [connect(url, origin=server.url, open_timeout=10) for _ in range(WS_CAP)]  # type: ignore[arg-type]
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, origin=server.url, open_timeout=10)  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+    finally:
+        for conn in opened:
+            conn.close()
+    # Closed ones free their places again.
+    wait_for(lambda: _can_connect(url, server.url), timeout=30)
+
+
+def _can_connect(url: str, origin: str) -> bool:
+    try:
+        with connect(url, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+            return True
+    except InvalidStatus:
+        return False
+
+
+def test_healthz_answers_while_a_client_floods_start_requests(server: LiveServer, tmp_path: Path) -> None:
+    cb = callbacks(server)
+    with ws(server) as conn:
+        for n in range(300):
+            request(conn, f"flood-{n % 4}", cb["push"])
+        body = health(server)
+        assert body["status"] == "ok"
+        assert body["live"]["push_loops"] <= 4
