@@ -17,7 +17,7 @@ from dashboard.push import Holding, step
 from dashboard.snapshot_cli import briefing_from_frame
 from incidents.situation import Situation
 from tests.dashboard.conftest import wait_for
-from tests.incidents.test_situation import H, NOW, fake_locator, mk
+from tests.incidents.test_situation import NOW, H, fake_locator, mk
 
 WALL = ScreenContext.of("wall", "zh")
 
