@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from geo.encoding import REPLACEMENT
+from geo.text import REPLACEMENT
 from geo.validate import LAYER_SPECS
 
 # The word a layer's own fields start with in Chinese exports (网格编号, 社区名称 …).

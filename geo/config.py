@@ -32,19 +32,18 @@ geometry_column = "geom"         # default: found in geometry_columns
 
 from __future__ import annotations
 
+import codecs
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from geo.crs import CRS_HINTS, parse_crs
 from geo.problems import ConfigError
-from geo.validate import LAYER_SPECS
+from geo.validate import LAYER_NAMES, LAYER_SPECS
 
-__all__ = ["Config", "ConfigError", "LayerSource", "Tolerances", "config_for_path", "load_config"]
+__all__ = ["Config", "ConfigError", "LayerSource", "Tolerances", "config_from_dict", "missing_required"]
 
-LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
 REQUIRED_LAYERS: tuple[str, ...] = ("grids",)
 FILE_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _LAYER_KEYS = {
@@ -119,21 +118,6 @@ def _resolve(base: Path, source: str) -> str:
         return source
     p = Path(source).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
-
-
-def load_config(
-    path: str | Path, *, encoding: str | None = None, assume_crs: str | None = None, crs_hint: str | None = None
-) -> Config:
-    """Read and check ``onescreen.toml``; the keyword arguments (CLI options) override the file's settings
-    (``assume_crs`` only fills in where a layer has none)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"not a valid TOML file: {exc}"]) from exc
-    return config_from_dict(data, path.parent, path, encoding=encoding, assume_crs=assume_crs, crs_hint=crs_hint)
 
 
 def config_from_dict(
@@ -225,8 +209,6 @@ def _check_layer(raw_name: str, src: LayerSource) -> list[str]:
     except ValueError as exc:
         errors.append(f"[layers.{raw_name}]: assume_crs: {exc}")
     if src.encoding:
-        import codecs
-
         try:
             codecs.lookup(src.encoding)
         except LookupError:
@@ -239,51 +221,3 @@ def _check_layer(raw_name: str, src: LayerSource) -> list[str]:
         elif Path(src.source).suffix.lower() not in FILE_SUFFIXES and not Path(src.source).is_dir():
             errors.append(f"[layers.{raw_name}]: {src.source}: unsupported file type (use {', '.join(FILE_SUFFIXES)})")
     return errors
-
-
-def config_for_path(
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    encoding: str | None = None,
-    assume_crs: str | None = None,
-    crs_hint: str | None = None,
-) -> Config:
-    """A config for a bare data path: a GeoPackage or folder whose layers/files carry our layer names, or one
-    file (read as ``layer``, default ``grids``)."""
-    import pyogrio
-
-    src = Path(path).expanduser()
-    if not src.exists():
-        raise FileNotFoundError(src)
-    src = src.resolve()
-    layers: dict[str, dict[str, Any]] = {}
-    if src.is_dir():
-        for name in LAYER_NAMES:
-            for suffix in FILE_SUFFIXES:
-                if (src / f"{name}{suffix}").exists():
-                    layers[name] = {"source": str(src / f"{name}{suffix}")}
-                    break
-    elif src.suffix.lower() == ".gpkg":
-        available = [str(row[0]) for row in pyogrio.list_layers(src)]
-        ours = [n for n in available if n in LAYER_SPECS]
-        if ours and layer is None:
-            layers = {n: {"source": str(src), "layer": n} for n in ours}
-        elif len(available) == 1 or layer in available:
-            layers = {layer or "grids": {"source": str(src), "layer": layer or available[0]}}
-        else:
-            raise ConfigError(str(src), [f"no layer named after ours ({', '.join(LAYER_NAMES)}); has {available}"])
-    else:
-        layers = {layer or "grids": {"source": str(src)}}
-    if not layers:
-        raise ConfigError(str(src), [f"no file named after a layer ({', '.join(LAYER_NAMES)}) in this folder"])
-    return config_from_dict(
-        {"layers": layers},
-        src.parent,
-        None,
-        encoding=encoding,
-        assume_crs=assume_crs,
-        crs_hint=crs_hint,
-        require=False,
-        origin=str(path),
-    )

@@ -76,7 +76,7 @@ def to_wgs84(
             Problem(
                 layer,
                 "",
-                f"{file} has no CRS (no .prj, no crs member, no SRID): pass --assume-crs EPSG:XXXX "
+                f"missing CRS: {file} has no CRS (no .prj, no crs member, no SRID): pass --assume-crs EPSG:XXXX "
                 f"(assume_crs in onescreen.toml){'; ' + hint if hint else ''}",
                 "missing_crs",
                 "error",

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.layers import GeoLayers
+from geo.model import GeoLayers
 from geo.validate import LAYER_SPECS
 
 _M_PER_DEG = 111_320.0

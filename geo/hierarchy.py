@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from geo.layers import GeoLayers
+from geo.model import GeoLayers
 
 PARTY_LEVELS = ("street_committee", "community_org", "grid_branch", "party_group")
 

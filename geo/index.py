@@ -13,7 +13,7 @@ from pyproj import Transformer
 from shapely import STRtree
 
 from geo._tiling import ragged_rank
-from geo.layers import GeoLayers
+from geo.model import GeoLayers
 
 ArrayLike = npt.ArrayLike
 LOCATE_COLUMNS = ["micro_grid_id", "grid_id", "community_id"]

@@ -21,7 +21,7 @@ import pyogrio
 import shapely
 
 from geo.dataset import POLYGON_LAYERS, DataSet
-from geo.layers import utm_crs_for
+from geo.model import utm_crs_for
 from geo.validate import LAYER_SPECS
 
 

@@ -27,10 +27,11 @@ from pyproj import CRS, Transformer
 from tqdm import tqdm
 
 from geo.config import Config, Tolerances
-from geo.dataset import POLYGON_LAYERS, DataSet, build_dataset
+from geo.dataset import POLYGON_LAYERS, DataSet
 from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
-from geo.layers import utm_crs_for
+from geo.model import utm_crs_for
 from geo.problems import SEVERITIES, Problem
+from geo.sources import build_dataset
 from geo.validate import LAYER_SPECS
 
 # (child, parent, the child's column naming its parent)

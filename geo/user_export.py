@@ -21,7 +21,7 @@ import pyogrio
 import shapely
 
 from geo.gcj02 import wgs84_to_gcj02
-from geo.layers import GeoLayers
+from geo.model import GeoLayers
 
 GRID_COLUMNS = {"grid_id": "网格编号", "name": "网格名称", "grid_type": "网格类型", "community": "所属社区"}
 COMMUNITY_COLUMNS = {"community_id": "社区编号", "name": "社区名称", "kind": "社区类型"}
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="output folder (examples/onescreen.toml expects examples/user_export)")
     parser.add_argument("--data", type=Path, help="source GeoPackage (default: the demo data)")
     args = parser.parse_args(argv)
-    from geo.layers import read_layers
+    from geo.sources import read_layers
 
     source = args.data or Path(__file__).resolve().parent.parent / "data" / "demo" / "onescreen_demo.gpkg"
     print(f"wrote {write_user_export(read_layers(source), args.out)}")
