@@ -31,10 +31,6 @@ class Problem:
     area_m2: float | None = None
 
     @property
-    def reason(self) -> str:  # the name the first version of this record used
-        return self.message
-
-    @property
     def is_error(self) -> bool:
         return self.severity == "error"
 
@@ -52,9 +48,6 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def with_file(self, file: str) -> Problem:
-        return self if self.file else Problem(**{**asdict(self), "file": file})
 
 
 _POINT_IN_REASON = re.compile(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\]")
@@ -85,10 +78,6 @@ class GeoValidationError(ValueError):
         if len(errors) > _MAX_LINES:  # the full list stays in .problems
             shown.append(f"  … and {len(errors) - _MAX_LINES} more")
         super().__init__(f"{source}: {len(errors)} problem(s)\n" + "\n".join(shown))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
 
 
 class ConfigError(ValueError):

@@ -13,7 +13,6 @@ the spatial checks run in a metric CRS (the data's UTM zone), vectorised, on the
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,9 +109,6 @@ class Report:
             "problems": [_jsonable(p.to_dict()) for p in self.problems],
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

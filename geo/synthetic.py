@@ -41,7 +41,6 @@ _DEDICATED_RADIUS_M = (330.0, 90.0, 120.0, 200.0)  # blob radius at demo density
 _DEDICATED_SUFFIX = ("产业园", "大厦", "农贸市场", "出租房集中区")
 TEAM_FOCUS = ("平安巡防", "环境整治", "助老帮扶", "文明劝导", "应急救援", "法律援助", "医疗义诊", "邻里调解")
 UNIT_KINDS = ("company", "agency", "school", "hospital")
-UNIT_KIND_LABELS = {"company": "企业", "agency": "机关单位", "school": "学校", "hospital": "医院"}
 _UNIT_P = (0.45, 0.2, 0.2, 0.15)
 _UNIT_SUFFIX: dict[str, tuple[str, ...]] = {
     "company": ("科技有限公司", "智能制造有限公司", "物流有限公司", "农商银行支行", "建设集团"),
