@@ -1,4 +1,5 @@
-"""``onescreen.toml``: which file/table each layer comes from and how its columns map to ours.
+"""``onescreen.toml``: which file/table each layer comes from and how its columns map to ours (the model and its
+checks; reading the file is ``geo.sources.load_config``).
 
 ```toml
 [street]
@@ -64,6 +65,9 @@ _LAYER_ALIASES = {"micro-grids": "micro_grids", "teams": "volunteer_teams", "zon
 
 @dataclass(frozen=True)
 class Tolerances:
+    """Thresholds of the validation report (``[validate]`` in onescreen.toml): areas in m², widths in metres,
+    measured in the data's UTM zone (``geo.model.utm_crs_for``)."""
+
     overlap_m2: float = 1.0
     gap_m2: float = 10.0
     outside_m2: float = 10.0
@@ -87,6 +91,7 @@ class LayerSource:
 
     @property
     def is_postgis(self) -> bool:
+        """Whether ``source`` is a ``postgresql://`` / ``postgres://`` / ``postgresql+driver://`` URL."""
         return self.source.startswith(("postgresql:", "postgres:", "postgresql+"))
 
     @property
@@ -100,6 +105,8 @@ class LayerSource:
 
 @dataclass(frozen=True)
 class Config:
+    """A checked onescreen.toml (or one made for a bare data path): our layer name → ``LayerSource``."""
+
     path: Path | None  # None for a config made from a bare data path
     layers: dict[str, LayerSource]
     street_name: str = ""
@@ -108,6 +115,7 @@ class Config:
 
     @property
     def label(self) -> str:
+        """The config file or data path, for messages (else the sources' labels)."""
         if self.path or self.origin:
             return str(self.path or self.origin)
         return ", ".join(sorted({s.label for s in self.layers.values()}))
@@ -131,6 +139,11 @@ def config_from_dict(
     require: bool = True,
     origin: str = "",
 ) -> Config:
+    """A ``Config`` from onescreen.toml's parsed contents (format: the module doc). ``base``: the folder relative
+    sources are resolved against; ``path``: the file, for messages; the keyword options override the file as in
+    ``geo.sources.load_config``; ``require``: whether ``grids`` must be configured; ``origin``: the data path a
+    config was made for. Raises one ``ConfigError`` listing every problem (unknown sections/keys/layers/columns,
+    missing sources, bad CRS/encoding/crs_hint, files that do not exist or are of an unsupported type)."""
     errors: list[str] = []
     unknown_top = set(data) - {"layers", "defaults", "street", "validate"}
     if unknown_top:

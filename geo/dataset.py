@@ -78,6 +78,8 @@ _NAME_SCOPE = {
 
 @dataclass
 class DataSet:
+    """A user's data set made complete (``complete``): every layer present, with what was found on the way."""
+
     config: Config
     frames: dict[str, gpd.GeoDataFrame]  # every layer, EPSG:4326, our columns (derived/empty where not given)
     files: dict[str, str]  # layer → where it came from ("derived from grids" for made-up layers)
@@ -88,10 +90,12 @@ class DataSet:
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems of severity ``error`` (the set cannot be served while there are any)."""
         return [p for p in self.problems if p.is_error]
 
 
 def empty_layer(name: str) -> gpd.GeoDataFrame:
+    """Layer ``name`` with no rows: our columns (bool/int64 where the default is, else object), EPSG:4326."""
     cols: dict[str, Any] = {c: pd.Series(dtype=object) for c in LAYER_SPECS[name].columns}
     for col, value in DEFAULTS[name].items():
         if isinstance(value, bool):
@@ -111,7 +115,9 @@ def _valid(geoms: np.ndarray) -> np.ndarray:
 
 def contained_in(points_or_shapes: np.ndarray, parents: gpd.GeoDataFrame, id_column: str) -> np.ndarray:
     """Id of the parent feature containing each geometry's representative point ("" if none; the first in the
-    layer on a shared boundary)."""
+    layer on a shared boundary). ``points_or_shapes``: shape (n,) of shapely geometries; ``parents``: a layer in
+    the same CRS with ``id_column``. Returns shape (n,) of str (object dtype). Invalid geometries are made valid
+    first."""
     out = np.full(len(points_or_shapes), "", dtype=object)
     if not len(points_or_shapes) or not len(parents):
         return out

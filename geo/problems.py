@@ -32,9 +32,11 @@ class Problem:
 
     @property
     def is_error(self) -> bool:
+        """Whether the severity is ``error``."""
         return self.severity == "error"
 
     def where(self) -> str:
+        """``layer[feature_id]``, or ``layer`` for a layer-wide problem."""
         return f"{self.layer}[{self.feature_id}]" if self.feature_id else self.layer
 
     def __str__(self) -> str:
@@ -47,6 +49,7 @@ class Problem:
         return f"{self.where()}: {self.message}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, for JSON (``lon``/``lat``/``area_m2`` may be ``None`` or NaN)."""
         return asdict(self)
 
 

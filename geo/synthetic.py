@@ -91,6 +91,7 @@ class Scale:
 
     @property
     def grids(self) -> int:
+        """Comprehensive plus dedicated grids."""
         return self.comprehensive_grids + self.dedicated_grids
 
 
@@ -210,7 +211,7 @@ def _allocate(total: int, weights: Floats, minimum: int) -> Ints:
     share = weights / weights.sum() * rest
     out = np.floor(share).astype(np.int64)
     out[np.argsort(-(share - out), kind="stable")[: rest - int(out.sum())]] += 1
-    return out + minimum
+    return np.asarray(out + minimum, dtype=np.int64)
 
 
 def _outline(rng: np.random.Generator, inner: tuple[float, float], outer: tuple[float, float]) -> shapely.Polygon:

@@ -56,6 +56,8 @@ def write_gbk_shapefile_zip(frame: gpd.GeoDataFrame, zip_path: Path, stem: str) 
 
 
 def write_user_export(layers: GeoLayers, out_dir: str | Path) -> Path:
+    """Write the three sample files of the module doc into ``out_dir`` (created; files replaced) and return it.
+    Raises what pyogrio raises for an unwritable folder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     comm = layers.communities
@@ -98,6 +100,7 @@ def write_user_export(layers: GeoLayers, out_dir: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m geo.user_export OUT [--data GPKG]``: the sample from the demo data (or ``--data``). Returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="output folder (examples/onescreen.toml expects examples/user_export)")
     parser.add_argument("--data", type=Path, help="source GeoPackage (default: the demo data)")

@@ -27,6 +27,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """The contract of one layer: accepted geometry types, its id column, its required columns."""
+
     geometry: tuple[str, ...]  # accepted geometry types
     id_column: str
     columns: tuple[str, ...]  # required attribute columns (id included)

@@ -22,6 +22,8 @@ CANDIDATES = ("UTF-8", "GB18030")
 
 @dataclass(frozen=True)
 class EncodingGuess:
+    """The encoding to read a Shapefile's text with, and how it was decided."""
+
     encoding: str | None  # None: plain ASCII, nothing to decide
     how: str  # "cpg", "override", "detected", "ascii"
     score: float = 0.0  # mojibake score of the chosen decoding (0 clean … 1 garbage)
@@ -30,6 +32,8 @@ class EncodingGuess:
 
 @dataclass(frozen=True)
 class DbfHeader:
+    """What ``read_dbf_header`` found: the language driver id byte, raw field names and non-ASCII text cells."""
+
     ldid: int
     field_names: list[bytes]
     text_cells: list[bytes]  # non-empty, non-ASCII text cells of the first records
@@ -80,6 +84,8 @@ def dbf_bytes(path: str | Path) -> bytes | None:
 
 
 def has_cpg(path: str | Path) -> bool:
+    """Whether a ``.cpg`` (code page file) sits beside the ``.shp`` (any case), or inside the zip for
+    ``/vsizip/archive.zip/inner.shp``. Raises ``zipfile.BadZipFile`` for a broken archive."""
     text = str(path)
     if text.startswith("/vsizip/"):
         archive, _, inner = text.removeprefix("/vsizip/").partition(".zip/")
