@@ -136,15 +136,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_data(args: argparse.Namespace) -> int:
-    from geo.synthetic import generate
+    from geo.cli import run_generate_data
 
-    out = generate(args.out, seed=args.seed, scale=args.scale, grids=args.grids, members=args.members)
-    print(f"wrote {out}")
-    return 0
+    return run_generate_data(args.out, seed=args.seed, scale=args.scale, grids=args.grids, members=args.members)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from dashboard.validate_cli import run_validate
+    from geo.cli import run_validate
 
     return run_validate(
         args.path,

@@ -79,7 +79,7 @@ def _lloyd_step(parents: Geoms, cells: Geoms, owner: Ints) -> Floats:
     inside = shapely.contains_xy(parents[owner], c[:, 0], c[:, 1])
     if not inside.all():
         c[~inside] = shapely.get_coordinates(shapely.point_on_surface(cells[~inside]))
-    return c
+    return np.asarray(c, dtype=np.float64)
 
 
 def _blobs(xy: Floats, radius: Floats, rng: np.random.Generator, k: int = 10) -> Geoms:
@@ -89,7 +89,7 @@ def _blobs(xy: Floats, radius: Floats, rng: np.random.Generator, k: int = 10) ->
     r = radius[:, None] * rng.uniform(0.75, 1.15, (n, k))
     ring = np.stack([xy[:, :1] + r * np.cos(ang), xy[:, 1:] + r * np.sin(ang)], axis=2)
     ring = np.concatenate([ring, ring[:, :1]], axis=1)
-    return shapely.make_valid(shapely.polygons(ring))
+    return np.asarray(shapely.make_valid(shapely.polygons(ring)), dtype=object)
 
 
 def _shared_length(a: shapely.Geometry, others: Geoms) -> Floats:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from geo.encoding import REPLACEMENT
+from geo.text import REPLACEMENT
 from geo.validate import LAYER_SPECS
 
 # The word a layer's own fields start with in Chinese exports (网格编号, 社区名称 …).
@@ -71,7 +71,9 @@ def aliases(layer: str, column: str) -> tuple[str, ...]:
 
 
 def column_mapping(layer: str, columns: list[str], explicit: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """``{theirs: ours}`` for ``layer``, and the explicit mappings whose column is not in the file."""
+    """``{theirs: ours}`` for ``layer`` given the file's ``columns``, and the explicit mappings whose column is not
+    in the file. ``explicit`` (the config's ``{theirs: ours}``) wins; each of our columns still missing takes the
+    first free column matching ``aliases`` exactly, then case-insensitively, then as a name cut mid-character."""
     present = [c for c in columns if c != "geometry"]
     mapping = {theirs: ours for theirs, ours in explicit.items() if theirs in present}
     missing = [theirs for theirs in explicit if theirs not in present]
@@ -102,7 +104,8 @@ def _find(names: tuple[str, ...], free: list[str]) -> str | None:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Strings for ids and text: integral floats without ``.0``, NaN/None → ""."""
+    """Strings for ids and text, same index: integral floats without ``.0`` (a float column of ids, as GDAL reads
+    numeric DBF fields, gives ``"12"`` not ``"12.0"``), NaN/None → "", other values ``str`` and stripped."""
     if pd.api.types.is_bool_dtype(values):
         return values.astype(str)
     if pd.api.types.is_float_dtype(values):

@@ -1,4 +1,5 @@
-"""``onescreen.toml``: which file/table each layer comes from and how its columns map to ours.
+"""``onescreen.toml``: which file/table each layer comes from and how its columns map to ours (the model and its
+checks; reading the file is ``geo.sources.load_config``).
 
 ```toml
 [street]
@@ -32,19 +33,18 @@ geometry_column = "geom"         # default: found in geometry_columns
 
 from __future__ import annotations
 
+import codecs
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from geo.crs import CRS_HINTS, parse_crs
 from geo.problems import ConfigError
-from geo.validate import LAYER_SPECS
+from geo.validate import LAYER_NAMES, LAYER_SPECS
 
-__all__ = ["Config", "ConfigError", "LayerSource", "Tolerances", "config_for_path", "load_config"]
+__all__ = ["Config", "ConfigError", "LayerSource", "Tolerances", "config_from_dict", "missing_required"]
 
-LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
 REQUIRED_LAYERS: tuple[str, ...] = ("grids",)
 FILE_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _LAYER_KEYS = {
@@ -65,6 +65,9 @@ _LAYER_ALIASES = {"micro-grids": "micro_grids", "teams": "volunteer_teams", "zon
 
 @dataclass(frozen=True)
 class Tolerances:
+    """Thresholds of the validation report (``[validate]`` in onescreen.toml): areas in m², widths in metres,
+    measured in the data's UTM zone (``geo.model.utm_crs_for``)."""
+
     overlap_m2: float = 1.0
     gap_m2: float = 10.0
     outside_m2: float = 10.0
@@ -88,6 +91,7 @@ class LayerSource:
 
     @property
     def is_postgis(self) -> bool:
+        """Whether ``source`` is a ``postgresql://`` / ``postgres://`` / ``postgresql+driver://`` URL."""
         return self.source.startswith(("postgresql:", "postgres:", "postgresql+"))
 
     @property
@@ -101,6 +105,8 @@ class LayerSource:
 
 @dataclass(frozen=True)
 class Config:
+    """A checked onescreen.toml (or one made for a bare data path): our layer name → ``LayerSource``."""
+
     path: Path | None  # None for a config made from a bare data path
     layers: dict[str, LayerSource]
     street_name: str = ""
@@ -109,6 +115,7 @@ class Config:
 
     @property
     def label(self) -> str:
+        """The config file or data path, for messages (else the sources' labels)."""
         if self.path or self.origin:
             return str(self.path or self.origin)
         return ", ".join(sorted({s.label for s in self.layers.values()}))
@@ -119,21 +126,6 @@ def _resolve(base: Path, source: str) -> str:
         return source
     p = Path(source).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
-
-
-def load_config(
-    path: str | Path, *, encoding: str | None = None, assume_crs: str | None = None, crs_hint: str | None = None
-) -> Config:
-    """Read and check ``onescreen.toml``; the keyword arguments (CLI options) override the file's settings
-    (``assume_crs`` only fills in where a layer has none)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"not a valid TOML file: {exc}"]) from exc
-    return config_from_dict(data, path.parent, path, encoding=encoding, assume_crs=assume_crs, crs_hint=crs_hint)
 
 
 def config_from_dict(
@@ -147,6 +139,11 @@ def config_from_dict(
     require: bool = True,
     origin: str = "",
 ) -> Config:
+    """A ``Config`` from onescreen.toml's parsed contents (format: the module doc). ``base``: the folder relative
+    sources are resolved against; ``path``: the file, for messages; the keyword options override the file as in
+    ``geo.sources.load_config``; ``require``: whether ``grids`` must be configured; ``origin``: the data path a
+    config was made for. Raises one ``ConfigError`` listing every problem (unknown sections/keys/layers/columns,
+    missing sources, bad CRS/encoding/crs_hint, files that do not exist or are of an unsupported type)."""
     errors: list[str] = []
     unknown_top = set(data) - {"layers", "defaults", "street", "validate"}
     if unknown_top:
@@ -225,8 +222,6 @@ def _check_layer(raw_name: str, src: LayerSource) -> list[str]:
     except ValueError as exc:
         errors.append(f"[layers.{raw_name}]: assume_crs: {exc}")
     if src.encoding:
-        import codecs
-
         try:
             codecs.lookup(src.encoding)
         except LookupError:
@@ -239,51 +234,3 @@ def _check_layer(raw_name: str, src: LayerSource) -> list[str]:
         elif Path(src.source).suffix.lower() not in FILE_SUFFIXES and not Path(src.source).is_dir():
             errors.append(f"[layers.{raw_name}]: {src.source}: unsupported file type (use {', '.join(FILE_SUFFIXES)})")
     return errors
-
-
-def config_for_path(
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    encoding: str | None = None,
-    assume_crs: str | None = None,
-    crs_hint: str | None = None,
-) -> Config:
-    """A config for a bare data path: a GeoPackage or folder whose layers/files carry our layer names, or one
-    file (read as ``layer``, default ``grids``)."""
-    import pyogrio
-
-    src = Path(path).expanduser()
-    if not src.exists():
-        raise FileNotFoundError(src)
-    src = src.resolve()
-    layers: dict[str, dict[str, Any]] = {}
-    if src.is_dir():
-        for name in LAYER_NAMES:
-            for suffix in FILE_SUFFIXES:
-                if (src / f"{name}{suffix}").exists():
-                    layers[name] = {"source": str(src / f"{name}{suffix}")}
-                    break
-    elif src.suffix.lower() == ".gpkg":
-        available = [str(row[0]) for row in pyogrio.list_layers(src)]
-        ours = [n for n in available if n in LAYER_SPECS]
-        if ours and layer is None:
-            layers = {n: {"source": str(src), "layer": n} for n in ours}
-        elif len(available) == 1 or layer in available:
-            layers = {layer or "grids": {"source": str(src), "layer": layer or available[0]}}
-        else:
-            raise ConfigError(str(src), [f"no layer named after ours ({', '.join(LAYER_NAMES)}); has {available}"])
-    else:
-        layers = {layer or "grids": {"source": str(src)}}
-    if not layers:
-        raise ConfigError(str(src), [f"no file named after a layer ({', '.join(LAYER_NAMES)}) in this folder"])
-    return config_from_dict(
-        {"layers": layers},
-        src.parent,
-        None,
-        encoding=encoding,
-        assume_crs=assume_crs,
-        crs_hint=crs_hint,
-        require=False,
-        origin=str(path),
-    )

@@ -32,12 +32,21 @@ def parse_crs(text: str | int | None) -> CRS | None:
 
 
 def describe(crs: CRS) -> str:
+    """``EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)``, or the CRS's name when it has no EPSG code
+    (matched with ≥ 70 % confidence)."""
     epsg = crs.to_epsg(min_confidence=70)
     return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
 
 
 def guess_crs(bounds: np.ndarray) -> str:
-    """A likely CRS for coordinates with these bounds, in words (for the missing-CRS message)."""
+    """A likely CRS for coordinates with these bounds, in words (for the missing-CRS message); "" if none.
+
+    ``bounds``: ``(minx, miny, maxx, maxy)`` in the file's unknown units. Degrees when inside ±180/±90. Else, for
+    metres with a northing in China (2e5…6.5e6 m), the easting's leading digits as a Gauss-Krüger zone number
+    (the Chinese convention of prefixing the false easting with the zone): zones 25–45 are 3-degree zones,
+    EPSG:4513–4533 (CGCS2000) / EPSG:2401–2421 (Beijing 1954); zones 13–23 are 6-degree zones, EPSG:4491–4501
+    (CGCS2000), all from the EPSG registry. Eastings below 1e6 m carry no zone: a central-meridian CRS or UTM.
+    """
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     if not np.isfinite([minx, miny, maxx, maxy]).all():
         return ""
@@ -63,7 +72,14 @@ def guess_crs(bounds: np.ndarray) -> str:
 def to_wgs84(
     gdf: gpd.GeoDataFrame, layer: str, file: str, assume_crs: str | None = None, crs_hint: str | None = None
 ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
-    """The frame in EPSG:4326 (``None`` when its CRS is unknown), and what was done or found."""
+    """The frame in EPSG:4326 (``None`` when its CRS is unknown or implausible), and what was done or found.
+
+    ``assume_crs`` (any ``parse_crs`` input) is used only when the frame has no CRS (note ``crs_assumed``); no CRS
+    at all is a ``missing_crs`` error with a ``guess_crs`` hint; a geographic CRS whose bounds exceed ±180/±90 is a
+    ``crs_mismatch`` error; any other CRS is reprojected with pyproj (note ``reprojected``); ``crs_hint="gcj02"``
+    then shifts every vertex GCJ-02 → WGS-84 (``geo.gcj02``). ``layer``/``file`` name the source in problems.
+    Raises ``ValueError`` for an unknown ``crs_hint`` or ``assume_crs``.
+    """
     problems: list[Problem] = []
     crs = gdf.crs
     if crs is None and assume_crs and (assumed := parse_crs(assume_crs)) is not None:
@@ -76,7 +92,7 @@ def to_wgs84(
             Problem(
                 layer,
                 "",
-                f"{file} has no CRS (no .prj, no crs member, no SRID): pass --assume-crs EPSG:XXXX "
+                f"missing CRS: {file} has no CRS (no .prj, no crs member, no SRID): pass --assume-crs EPSG:XXXX "
                 f"(assume_crs in onescreen.toml){'; ' + hint if hint else ''}",
                 "missing_crs",
                 "error",

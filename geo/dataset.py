@@ -11,7 +11,6 @@ given as *names* (``所属社区 = 兴普社区``) are resolved to ids when the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +18,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from tqdm import tqdm
 
-from geo.columns import VALUES, as_text, coded
-from geo.config import LAYER_NAMES, Config
+from geo.config import Config
 from geo.crs import WGS84
+from geo.io import LoadedLayer
+from geo.normalise import normalise_layer
 from geo.problems import Problem
-from geo.sources import LoadedLayer, read_source
-from geo.validate import FOREIGN_KEYS, LAYER_SPECS, validate_layer, validate_links
+from geo.validate import FOREIGN_KEYS, LAYER_NAMES, LAYER_SPECS, validate_layer, validate_links
 
 POLYGON_LAYERS = ("street", "communities", "grids", "micro_grids", "responsibility_zones")
 _ID_PREFIX = {
@@ -76,11 +74,12 @@ _NAME_SCOPE = {
     "volunteer_teams": "community_id",
     "units": "community_id",
 }
-_TEXT_COLUMNS = {c for spec in LAYER_SPECS.values() for c in spec.columns} - {"size", "on_duty"}
 
 
 @dataclass
 class DataSet:
+    """A user's data set made complete (``complete``): every layer present, with what was found on the way."""
+
     config: Config
     frames: dict[str, gpd.GeoDataFrame]  # every layer, EPSG:4326, our columns (derived/empty where not given)
     files: dict[str, str]  # layer → where it came from ("derived from grids" for made-up layers)
@@ -91,10 +90,12 @@ class DataSet:
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems of severity ``error`` (the set cannot be served while there are any)."""
         return [p for p in self.problems if p.is_error]
 
 
 def empty_layer(name: str) -> gpd.GeoDataFrame:
+    """Layer ``name`` with no rows: our columns (bool/int64 where the default is, else object), EPSG:4326."""
     cols: dict[str, Any] = {c: pd.Series(dtype=object) for c in LAYER_SPECS[name].columns}
     for col, value in DEFAULTS[name].items():
         if isinstance(value, bool):
@@ -114,7 +115,9 @@ def _valid(geoms: np.ndarray) -> np.ndarray:
 
 def contained_in(points_or_shapes: np.ndarray, parents: gpd.GeoDataFrame, id_column: str) -> np.ndarray:
     """Id of the parent feature containing each geometry's representative point ("" if none; the first in the
-    layer on a shared boundary)."""
+    layer on a shared boundary). ``points_or_shapes``: shape (n,) of shapely geometries; ``parents``: a layer in
+    the same CRS with ``id_column``. Returns shape (n,) of str (object dtype). Invalid geometries are made valid
+    first."""
     out = np.full(len(points_or_shapes), "", dtype=object)
     if not len(points_or_shapes) or not len(parents):
         return out
@@ -128,15 +131,10 @@ def contained_in(points_or_shapes: np.ndarray, parents: gpd.GeoDataFrame, id_col
     return np.asarray(ids[best], dtype=object)
 
 
-def _normalise(name: str, frame: gpd.GeoDataFrame, file: str, problems: list[Problem]) -> gpd.GeoDataFrame:
-    """String ids/text, an id column (from names or row numbers when absent), duplicate names reported."""
+def _ensure_keys(name: str, frame: gpd.GeoDataFrame, file: str, problems: list[Problem]) -> gpd.GeoDataFrame:
+    """An id column (from names, or row numbers, when absent: reported), and duplicate names reported.
+    ``frame`` is normalised (``geo.normalise``): ids and names are strings."""
     spec = LAYER_SPECS[name]
-    frame = frame.reset_index(drop=True)
-    for col in frame.columns:
-        if col in VALUES:
-            frame[col] = coded(col, frame[col])
-        if col in _TEXT_COLUMNS:
-            frame[col] = as_text(frame[col])
     if spec.id_column not in frame.columns:
         if "name" in frame.columns and name not in ("members", "households"):
             frame[spec.id_column] = frame["name"]
@@ -271,36 +269,33 @@ def _explain_empty(
         problems[:] = [dataclasses.replace(p, severity="info") if p.kind == "gdal_warning" else p for p in problems]
 
 
-def build_dataset(config: Config, progress: bool = False, on_step: Callable[[str], None] | None = None) -> DataSet:
-    """Read every configured layer and complete the set (see the module doc). Errors are collected, not raised."""
-    problems: list[Problem] = []
-    loaded: dict[str, LoadedLayer] = {}
-    for name, src in tqdm(config.layers.items(), desc="reading", unit="layer", disable=not progress, leave=False):
-        if on_step:
-            on_step(name)
-        loaded[name] = read_source(src)
-        problems += loaded[name].problems
+def complete(config: Config, loaded: dict[str, LoadedLayer]) -> DataSet:
+    """The data set made complete from the layers as read (``geo.io.read_source`` per configured layer): each
+    layer normalised (``geo.normalise``) and keyed, then checked (``geo.validate``, columns not required), names
+    resolved to ids, missing layers derived and missing columns filled (see the module doc), links checked.
+    Every problem is collected in ``DataSet.problems``, none raised. Layers are EPSG:4326 in and out."""
+    problems = [p for layer in loaded.values() for p in layer.problems]
     frames: dict[str, gpd.GeoDataFrame] = {}
     files: dict[str, str] = {}
     explained: set[tuple[str, str]] = set()
     for name in LAYER_NAMES:
         layer = loaded.get(name)
-        if layer is not None and layer.frame is not None:
-            files[name] = layer.file
-            frames[name] = _normalise(name, layer.frame, layer.file, problems)
-            _explain_empty(name, frames[name], problems, explained)
-            keyed_by_name = any(p.layer == name and p.kind == "name_as_key" for p in problems)
-            problems += [
-                p
-                for p in validate_layer(name, frames[name], layer.file, columns=False)
-                if not (keyed_by_name and p.kind == "duplicate_id")  # reported as duplicate_name_key
-            ]
+        if layer is None or layer.frame is None:
+            continue
+        files[name] = layer.file
+        frame, found = normalise_layer(name, layer.frame, layer.file, layer.source.columns)
+        problems += found
+        frames[name] = _ensure_keys(name, frame, layer.file, problems)
+        _explain_empty(name, frames[name], problems, explained)
+        keyed_by_name = any(p.layer == name and p.kind == "name_as_key" for p in problems)
+        problems += [
+            p
+            for p in validate_layer(name, frames[name], layer.file, columns=False)
+            if not (keyed_by_name and p.kind == "duplicate_id")  # reported as duplicate_name_key
+        ]
     provided = set(frames)
     _resolve_names(frames, files, problems)
-    for name in ("grids", "micro_grids", "communities", "street"):
-        if name not in frames:
-            frames[name], files[name] = _derive(name, frames, config.street_name)
-    for name in LAYER_NAMES:
+    for name in ("grids", "micro_grids", "communities", "street", *LAYER_NAMES):  # parents first, as derived
         if name not in frames:
             frames[name], files[name] = _derive(name, frames, config.street_name)
     for name in LAYER_NAMES:  # parents before children

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-
-from geo.layers import GeoLayers
-from geo.validate import LAYER_SPECS
 
 _M_PER_DEG = 111_320.0
 
@@ -59,43 +55,6 @@ def to_geojson(
         for fid, p, g in zip(ids, props, geometries, strict=True)
     ]
     return {"type": "FeatureCollection", "features": features}
-
-
-@lru_cache(maxsize=32)
-def layer_geojson(layers: GeoLayers, layer: str, tolerance_m: float = 2.0, decimals: int = 6) -> dict[str, Any]:
-    """Cached :func:`to_geojson` of a named layer (ids from the layer's id column). Shared: do not mutate."""
-    return to_geojson(layers.layer(layer), LAYER_SPECS[layer].id_column, tolerance_m=tolerance_m, decimals=decimals)
-
-
-# Web-Mercator ground resolution at the equator, zoom 0 (m/px); times cos(lat) / 2**zoom elsewhere.
-_M_PER_PX_Z0 = 156_543.03392
-MIN_ZOOM, MAX_ZOOM = 8, 18
-
-
-def zoom_tolerance_m(zoom: float, lat: float = 30.0, pixels: float = 0.5) -> float:
-    """Simplification tolerance for a zoom level: ``pixels`` screen pixels on the ground (half a pixel at 30° N:
-    ~58 m at zoom 10, ~1.8 m at zoom 15, ~0.06 m at 20)."""
-    return float(pixels * _M_PER_PX_Z0 * np.cos(np.radians(lat)) / 2.0 ** float(zoom))
-
-
-def zoom_decimals(zoom: int) -> int:
-    """Coordinate decimals that stay below a pixel: 4 up to zoom 11 (~10 m), 5 up to 14 (~1 m), else 6."""
-    return 4 if zoom <= 11 else 5 if zoom <= 14 else 6
-
-
-@lru_cache(maxsize=128)
-def display_geojson(layers: GeoLayers, layer: str, zoom: float) -> dict[str, Any]:
-    """GeoJSON of ``layer`` for a map at ``zoom``, coverage-simplified (neighbours keep shared edges, so no gaps
-    open) with half a pixel of tolerance and pixel-sized rounding. Computed once per (layers, layer, integer zoom)
-    and cached; zooms are clamped to 8…18. Shared: do not mutate."""
-    z = int(min(max(round(zoom), MIN_ZOOM), MAX_ZOOM))
-    if z != zoom:
-        return display_geojson(layers, layer, z)
-    frame = layers.layer(layer)
-    lat = float(np.mean(frame.total_bounds[[1, 3]])) if len(frame) else 30.0
-    return to_geojson(
-        frame, LAYER_SPECS[layer].id_column, tolerance_m=zoom_tolerance_m(z, lat), decimals=zoom_decimals(z)
-    )
 
 
 def representative_points(gdf: gpd.GeoDataFrame, id_column: str) -> pd.DataFrame:

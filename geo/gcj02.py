@@ -1,8 +1,11 @@
 """GCJ-02 (the offset datum Chinese web maps use) ↔ WGS-84, vectorised.
 
-The forward transform is the widely published one (Krasovsky ellipsoid constants); the inverse iterates the
-forward transform to a fixed point (error < 1e-9° after a handful of steps). Points outside China's rough
-bounding box are returned unchanged, as the public implementations do.
+GCJ-02 is defined by China's national surveying rules (the algorithm is not officially published); the forward
+transform here is the widely circulated public one (e.g. the ``eviltransform``/``coordtransform`` projects), on
+the Krasovsky 1940 ellipsoid (a = 6378245 m, e² = 0.00669342162296594323). Offsets are a few hundred metres
+(300–700 m around Hangzhou). The inverse iterates the forward transform to a fixed point (error < 1e-9° after a
+handful of steps). Points outside China's rough bounding box are returned unchanged, as the public
+implementations do. Inputs and outputs are degrees (lon, lat), scalars or arrays of one shape.
 """
 
 from __future__ import annotations

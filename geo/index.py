@@ -13,7 +13,7 @@ from pyproj import Transformer
 from shapely import STRtree
 
 from geo._tiling import ragged_rank
-from geo.layers import GeoLayers
+from geo.model import GeoLayers
 
 ArrayLike = npt.ArrayLike
 LOCATE_COLUMNS = ["micro_grid_id", "grid_id", "community_id"]
@@ -61,6 +61,7 @@ class SpatialIndex:
         return np.column_stack([x, y])
 
     def to_metric(self, lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.float64]:
+        """WGS-84 degrees (scalars or shape (n,)) → shape (n, 2) metres in ``layers.metric_crs``."""
         x, y = self._to_metric.transform(np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float)))
         return np.column_stack([x, y])
 

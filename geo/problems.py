@@ -31,14 +31,12 @@ class Problem:
     area_m2: float | None = None
 
     @property
-    def reason(self) -> str:  # the name the first version of this record used
-        return self.message
-
-    @property
     def is_error(self) -> bool:
+        """Whether the severity is ``error``."""
         return self.severity == "error"
 
     def where(self) -> str:
+        """``layer[feature_id]``, or ``layer`` for a layer-wide problem."""
         return f"{self.layer}[{self.feature_id}]" if self.feature_id else self.layer
 
     def __str__(self) -> str:
@@ -51,10 +49,8 @@ class Problem:
         return f"{self.where()}: {self.message}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, for JSON (``lon``/``lat``/``area_m2`` may be ``None`` or NaN)."""
         return asdict(self)
-
-    def with_file(self, file: str) -> Problem:
-        return self if self.file else Problem(**{**asdict(self), "file": file})
 
 
 _POINT_IN_REASON = re.compile(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\]")
@@ -85,10 +81,6 @@ class GeoValidationError(ValueError):
         if len(errors) > _MAX_LINES:  # the full list stays in .problems
             shown.append(f"  … and {len(errors) - _MAX_LINES} more")
         super().__init__(f"{source}: {len(errors)} problem(s)\n" + "\n".join(shown))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
 
 
 class ConfigError(ValueError):

@@ -21,12 +21,14 @@ import pyogrio
 import shapely
 
 from geo.dataset import POLYGON_LAYERS, DataSet
-from geo.layers import utm_crs_for
+from geo.model import utm_crs_for
 from geo.validate import LAYER_SPECS
 
 
 @dataclass(frozen=True)
 class Change:
+    """One change ``repair`` made (or could not make: ``not_fixed``); ``area_change_m2`` in the data's UTM zone."""
+
     layer: str
     feature_id: str
     action: str  # recovered, polygonized, made_valid, snapped, not_fixed
@@ -40,6 +42,7 @@ class Change:
         return f"{where}: {self.action}: {self.detail}{delta}"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, for JSON."""
         return asdict(self)
 
 

@@ -13,7 +13,6 @@ the spatial checks run in a metric CRS (the data's UTM zone), vectorised, on the
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,10 +26,11 @@ from pyproj import CRS, Transformer
 from tqdm import tqdm
 
 from geo.config import Config, Tolerances
-from geo.dataset import POLYGON_LAYERS, DataSet, build_dataset
+from geo.dataset import POLYGON_LAYERS, DataSet
 from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
-from geo.layers import utm_crs_for
+from geo.model import utm_crs_for
 from geo.problems import SEVERITIES, Problem
+from geo.sources import build_dataset
 from geo.validate import LAYER_SPECS
 
 # (child, parent, the child's column naming its parent)
@@ -54,6 +54,9 @@ GCJ_GAIN = 3.0  # … and shifting it by the GCJ-02 offset cuts that share at le
 
 @dataclass
 class Report:
+    """The validation report of one data set: every problem (errors, warnings, notes), per-layer counts and the
+    time each check took (seconds)."""
+
     source: str
     problems: list[Problem]
     layers: dict[str, dict[str, Any]]  # name → {file, features, given}
@@ -62,22 +65,28 @@ class Report:
 
     @property
     def errors(self) -> list[Problem]:
+        """Problems of severity ``error``."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[Problem]:
+        """Problems of severity ``warning``."""
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def ok(self) -> bool:
+        """No errors (warnings do not fail a data set)."""
         return not self.errors
 
     def summary(self) -> str:
+        """One line: source, OK/FAILED, error and warning counts, features per given layer."""
         counts = ", ".join(f"{k} {v['features']}" for k, v in self.layers.items() if v["given"])
         verdict = "OK" if self.ok else "FAILED"
         return f"{self.source}: {verdict} — {len(self.errors)} error(s), {len(self.warnings)} warning(s); {counts}"
 
     def to_text(self, notes: bool = True) -> str:
+        """The report for people: summary, problems by severity and file (notes unless ``notes=False``), then the
+        layers derived or left empty."""
         lines = [self.summary()]
         for severity in SEVERITIES:
             chosen = [p for p in self.problems if p.severity == severity]
@@ -100,6 +109,7 @@ class Report:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (non-finite numbers → ``None``; timings rounded to 0.1 ms)."""
         return {
             "source": self.source,
             "ok": self.ok,
@@ -109,9 +119,6 @@ class Report:
             "problems": [_jsonable(p.to_dict()) for p in self.problems],
             "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
         }
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -143,14 +150,16 @@ class _Metric:
         return np.asarray(x), np.asarray(y)
 
     def ids(self, layer: str) -> np.ndarray:
-        return self.ds.frames[layer][LAYER_SPECS[layer].id_column].astype(str).to_numpy()
+        return np.asarray(self.ds.frames[layer][LAYER_SPECS[layer].id_column].astype(str).to_numpy(), dtype=object)
 
 
 def _polygonal(g: np.ndarray) -> np.ndarray:
-    return np.isin(shapely.get_type_id(g), (3, 6)) & ~shapely.is_empty(g)
+    return np.asarray(np.isin(shapely.get_type_id(g), (3, 6)) & ~shapely.is_empty(g), dtype=bool)
 
 
 def overlaps(m: _Metric, layer: str, tol: Tolerances) -> list[Problem]:
+    """Pairs of siblings whose intersection is larger than ``tol.overlap_m2`` (m², in the metric CRS): one warning
+    per pair, at a point of the overlap, with its area."""
     g = m.geoms(layer)
     idx = np.flatnonzero(_polygonal(g))
     if len(idx) < 2:
@@ -221,6 +230,9 @@ def gaps(m: _Metric, child: str, parent: str | None, tol: Tolerances) -> list[Pr
 
 
 def outside_parent(m: _Metric, child: str, parent: str, column: str, tol: Tolerances) -> list[Problem]:
+    """Children with more than ``tol.outside_m2`` m² outside their parent (the one ``column`` names when the user
+    gave that column, else the parent layer's union): ``orphan`` when entirely outside, else ``outside_parent``
+    with the share."""
     g = m.geoms(child)
     pg = m.geoms(parent)
     if not len(g) or not len(pg):
@@ -253,6 +265,8 @@ def outside_parent(m: _Metric, child: str, parent: str, column: str, tol: Tolera
 
 
 def points_outside(m: _Metric, layer: str) -> list[Problem]:
+    """Points (members, households) in no grid, and — when the user gave ``grid_id`` — points lying in another
+    grid than their ``grid_id`` says (the first grid in layer order on a shared edge, as ``SpatialIndex.locate``)."""
     pts = m.geoms(layer)
     grids = m.geoms("grids")
     ok = ~shapely.is_empty(pts) & (shapely.get_type_id(pts) == 0)

@@ -41,7 +41,6 @@ _DEDICATED_RADIUS_M = (330.0, 90.0, 120.0, 200.0)  # blob radius at demo density
 _DEDICATED_SUFFIX = ("产业园", "大厦", "农贸市场", "出租房集中区")
 TEAM_FOCUS = ("平安巡防", "环境整治", "助老帮扶", "文明劝导", "应急救援", "法律援助", "医疗义诊", "邻里调解")
 UNIT_KINDS = ("company", "agency", "school", "hospital")
-UNIT_KIND_LABELS = {"company": "企业", "agency": "机关单位", "school": "学校", "hospital": "医院"}
 _UNIT_P = (0.45, 0.2, 0.2, 0.15)
 _UNIT_SUFFIX: dict[str, tuple[str, ...]] = {
     "company": ("科技有限公司", "智能制造有限公司", "物流有限公司", "农商银行支行", "建设集团"),
@@ -92,6 +91,7 @@ class Scale:
 
     @property
     def grids(self) -> int:
+        """Comprehensive plus dedicated grids."""
         return self.comprehensive_grids + self.dedicated_grids
 
 
@@ -211,7 +211,7 @@ def _allocate(total: int, weights: Floats, minimum: int) -> Ints:
     share = weights / weights.sum() * rest
     out = np.floor(share).astype(np.int64)
     out[np.argsort(-(share - out), kind="stable")[: rest - int(out.sum())]] += 1
-    return out + minimum
+    return np.asarray(out + minimum, dtype=np.int64)
 
 
 def _outline(rng: np.random.Generator, inner: tuple[float, float], outer: tuple[float, float]) -> shapely.Polygon:

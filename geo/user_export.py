@@ -21,7 +21,7 @@ import pyogrio
 import shapely
 
 from geo.gcj02 import wgs84_to_gcj02
-from geo.layers import GeoLayers
+from geo.model import GeoLayers
 
 GRID_COLUMNS = {"grid_id": "网格编号", "name": "网格名称", "grid_type": "网格类型", "community": "所属社区"}
 COMMUNITY_COLUMNS = {"community_id": "社区编号", "name": "社区名称", "kind": "社区类型"}
@@ -56,6 +56,8 @@ def write_gbk_shapefile_zip(frame: gpd.GeoDataFrame, zip_path: Path, stem: str) 
 
 
 def write_user_export(layers: GeoLayers, out_dir: str | Path) -> Path:
+    """Write the three sample files of the module doc into ``out_dir`` (created; files replaced) and return it.
+    Raises what pyogrio raises for an unwritable folder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     comm = layers.communities
@@ -98,11 +100,12 @@ def write_user_export(layers: GeoLayers, out_dir: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m geo.user_export OUT [--data GPKG]``: the sample from the demo data (or ``--data``). Returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="output folder (examples/onescreen.toml expects examples/user_export)")
     parser.add_argument("--data", type=Path, help="source GeoPackage (default: the demo data)")
     args = parser.parse_args(argv)
-    from geo.layers import read_layers
+    from geo.sources import read_layers
 
     source = args.data or Path(__file__).resolve().parent.parent / "data" / "demo" / "onescreen_demo.gpkg"
     print(f"wrote {write_user_export(read_layers(source), args.out)}")

@@ -15,6 +15,7 @@ from geo.problems import GeoValidationError, Problem, reason_location
 
 __all__ = [
     "FOREIGN_KEYS",
+    "LAYER_NAMES",
     "LAYER_SPECS",
     "GeoValidationError",
     "LayerSpec",
@@ -26,6 +27,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """The contract of one layer: accepted geometry types, its id column, its required columns."""
+
     geometry: tuple[str, ...]  # accepted geometry types
     id_column: str
     columns: tuple[str, ...]  # required attribute columns (id included)
@@ -66,6 +69,8 @@ LAYER_SPECS: dict[str, LayerSpec] = {
     "party_orgs": LayerSpec(_POINT, "org_id", ("org_id", "name", "level", "parent_id", "community_id", "grid_id")),
     "responsibility_zones": LayerSpec(_POLY, "zone_id", ("zone_id", "name", "party_group_id", "grid_id")),
 }
+
+LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)  # parents before children
 
 # (layer, column, referenced layer, referenced id column); "" means "no reference".
 FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (

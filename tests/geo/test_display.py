@@ -6,20 +6,19 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.display import layer_geojson, representative_points, to_geojson
+from geo.display import representative_points, to_geojson
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 
 
-def test_layer_geojson_ids_and_cache(demo_layers: GeoLayers) -> None:
-    fc = layer_geojson(demo_layers, "grids")
+def test_geojson_ids(demo_layers: GeoLayers) -> None:
+    fc = to_geojson(demo_layers.grids, "grid_id")
     assert fc["type"] == "FeatureCollection"
     assert [f["id"] for f in fc["features"]] == demo_layers.grids["grid_id"].tolist()
-    assert layer_geojson(demo_layers, "grids") is fc  # computed once
 
 
 def test_display_geometry_is_rounded_simplified_coverage(demo_layers: GeoLayers) -> None:
-    fc = layer_geojson(demo_layers, "micro_grids", tolerance_m=3.0, decimals=6)
+    fc = to_geojson(demo_layers.micro_grids, "micro_grid_id", tolerance_m=3.0, decimals=6)
     coords = np.concatenate([np.asarray(ring) for f in fc["features"] for ring in f["geometry"]["coordinates"]])
     np.testing.assert_array_equal(coords, np.round(coords, 6))
     shown = gpd.GeoDataFrame.from_features(fc["features"], crs=4326)

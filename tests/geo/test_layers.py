@@ -40,7 +40,7 @@ def test_one_error_lists_every_problem(tmp_path: Path, small_frames: dict[str, g
     with pytest.raises(GeoValidationError) as info:
         read_layers(path)
     err = info.value
-    found = {(p.layer, p.feature_id, p.reason.split(":")[0].split(" (")[0]) for p in err.problems}
+    found = {(p.layer, p.feature_id, p.message.split(":")[0].split(" (")[0]) for p in err.problems}
     assert ("grids", ids[0], "invalid geometry") in found
     assert ("grids", ids[1], "empty geometry") in found
     assert ("grids", ids[3], "duplicate id") in found
@@ -70,7 +70,7 @@ def test_missing_layer_is_reported(tmp_path: Path, small_frames: dict[str, gpd.G
         pyogrio.write_dataframe(small_frames[name], path, layer=name, driver="GPKG")
     with pytest.raises(GeoValidationError) as info:
         read_layers(path)
-    missing = {p.layer for p in info.value.problems if "layer missing" in p.reason}
+    missing = {p.layer for p in info.value.problems if "layer missing" in p.message}
     assert missing == set(LAYER_NAMES) - {"street", "grids"}
 
 

@@ -15,9 +15,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geo.config import load_config
 from geo.report import validate
-from geo.sources import load_layers
+from geo.sources import load_config, load_layers
 
 PG_URL = os.environ.get("ONESCREEN_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 REQUIRED = os.environ.get("ONESCREEN_REQUIRE_POSTGIS") == "1"

@@ -12,14 +12,15 @@ import pyogrio
 import pytest
 import shapely
 
-from geo.config import ConfigError, load_config
+from geo.config import ConfigError
 from geo.crs import from_gcj02
-from geo.encoding import detect_dbf_encoding, mojibake_score
 from geo.gcj02 import wgs84_to_gcj02
 from geo.index import SpatialIndex
+from geo.io.encoding import detect_dbf_encoding
 from geo.problems import GeoValidationError
 from geo.report import validate
-from geo.sources import load_layers, resolve_config
+from geo.sources import load_config, load_layers, resolve_config
+from geo.text import mojibake_score
 from geo.user_export import write_gbk_shapefile_zip
 
 # GDAL's note when it cuts UTF-8 field names at 10 bytes (the very quirk these files are made to have)

@@ -1,12 +1,10 @@
-"""Boundary rule of locate on shared edges, and per-zoom display geometry (no gaps opened, cached)."""
+"""Boundary rule of locate on shared edges."""
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.display import display_geojson, zoom_tolerance_m
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 
@@ -28,18 +26,3 @@ def test_point_on_a_shared_edge_goes_to_the_first_micro_grid(demo_layers: GeoLay
     # the same answer every time, whatever the query order
     again = SpatialIndex(demo_layers).locate([120.0, mid.x, mid.x], [30.0, mid.y, mid.y])
     assert (again["micro_grid_id"].iloc[1:] == got.loc[0, "micro_grid_id"]).all()
-
-
-def test_display_per_zoom_keeps_the_coverage_and_is_cached(demo_layers: GeoLayers) -> None:
-    counts = []
-    for zoom in (9, 12, 15, 18):
-        fc = display_geojson(demo_layers, "micro_grids", zoom)
-        assert display_geojson(demo_layers, "micro_grids", zoom) is fc
-        assert display_geojson(demo_layers, "micro_grids", zoom + 0.2) is fc  # integer zooms share one entry
-        geoms = gpd.GeoDataFrame.from_features(fc["features"]).geometry.to_numpy()
-        assert len(geoms) == len(demo_layers.micro_grids)
-        assert shapely.is_valid(geoms).all() and shapely.coverage_is_valid(geoms)  # no gaps, no overlaps
-        counts.append(int(shapely.get_num_coordinates(geoms).sum()))
-    assert counts == sorted(counts) and counts[0] < counts[-1]  # coarser at low zoom
-    assert display_geojson(demo_layers, "grids", 3) is display_geojson(demo_layers, "grids", 8)  # clamped
-    assert 50 < zoom_tolerance_m(10) < 70 and zoom_tolerance_m(18) < 0.3

@@ -1,11 +1,10 @@
-"""Text encodings of users' files: detect a Shapefile's DBF encoding when it has no ``.cpg``, and spot mojibake.
+"""A Shapefile's text encoding, decided on read: ``.cpg``, an override, or detected from the DBF's bytes.
 
 Chinese GIS exports are usually GBK/GB18030 shapefiles without a ``.cpg``; GDAL then assumes ISO-8859-1 and every
-name turns into ``Íø¸ñ``. ``detect_dbf_encoding`` reads the DBF's field names and text cells, tries UTF-8 strictly
-(random GBK bytes almost never form valid UTF-8), then GB18030 (a superset of GBK/GB2312), and keeps the decoding
-with the least mojibake. ``mojibake_score`` rates decoded text: the share of its non-ASCII characters that are
-U+FFFD, Latin-1/Latin-Extended letters (GBK or UTF-8 read as Latin-1), C1 controls, private-use characters, or
-CJK characters outside GB2312 (UTF-8 read as GBK gives ``缃戞牸``; real names are almost all inside GB2312).
+name turns into ``Íø¸ñ``. ``detect_dbf_encoding`` reads the DBF's field names and text cells (dBASE III header
+layout: record count, header and record length at bytes 4-11, the language driver id at byte 29, 32-byte field
+descriptors), tries UTF-8 strictly (random GBK bytes almost never form valid UTF-8), then GB18030 (a superset of
+GBK/GB2312), and keeps the decoding with the least mojibake (``geo.text.mojibake_score``).
 """
 
 from __future__ import annotations
@@ -13,21 +12,18 @@ from __future__ import annotations
 import codecs
 import struct
 import zipfile
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from geo.problems import Problem
+from geo.text import REPLACEMENT, mojibake_score
 
 CANDIDATES = ("UTF-8", "GB18030")
-MOJIBAKE_THRESHOLD = 0.3  # share of suspicious characters above which a text column is reported
-REPLACEMENT = "\ufffd"
 
 
 @dataclass(frozen=True)
 class EncodingGuess:
+    """The encoding to read a Shapefile's text with, and how it was decided."""
+
     encoding: str | None  # None: plain ASCII, nothing to decide
     how: str  # "cpg", "override", "detected", "ascii"
     score: float = 0.0  # mojibake score of the chosen decoding (0 clean … 1 garbage)
@@ -36,32 +32,11 @@ class EncodingGuess:
 
 @dataclass(frozen=True)
 class DbfHeader:
+    """What ``read_dbf_header`` found: the language driver id byte, raw field names and non-ASCII text cells."""
+
     ldid: int
     field_names: list[bytes]
     text_cells: list[bytes]  # non-empty, non-ASCII text cells of the first records
-
-
-def _suspicious(ch: str) -> bool:
-    o = ord(ch)
-    if ch == REPLACEMENT or 0x80 <= o <= 0x24F or 0xE000 <= o <= 0xF8FF or 0x2500 <= o <= 0x259F:
-        return True
-    if 0x3400 <= o <= 0x9FFF:  # CJK: suspicious when outside GB2312 (the 6,763 common hanzi)
-        try:
-            ch.encode("gb2312")
-        except UnicodeEncodeError:
-            return True
-    return False
-
-
-def mojibake_score(texts: Iterable[str]) -> float:
-    """Share of suspicious characters among the non-ASCII characters of ``texts`` (0 when all ASCII)."""
-    n = bad = 0
-    for text in texts:
-        for ch in text:
-            if ord(ch) > 0x7F:
-                n += 1
-                bad += _suspicious(ch)
-    return bad / n if n else 0.0
 
 
 def read_dbf_header(data: bytes, max_rows: int = 2000) -> DbfHeader:
@@ -109,6 +84,8 @@ def dbf_bytes(path: str | Path) -> bytes | None:
 
 
 def has_cpg(path: str | Path) -> bool:
+    """Whether a ``.cpg`` (code page file) sits beside the ``.shp`` (any case), or inside the zip for
+    ``/vsizip/archive.zip/inner.shp``. Raises ``zipfile.BadZipFile`` for a broken archive."""
     text = str(path)
     if text.startswith("/vsizip/"):
         archive, _, inner = text.removeprefix("/vsizip/").partition(".zip/")
@@ -162,43 +139,3 @@ def shapefile_encoding(path: str | Path, override: str | None = None) -> Encodin
         return EncodingGuess(None, "cpg")
     data = dbf_bytes(path)
     return detect_dbf_encoding(data) if data else EncodingGuess(None, "ascii")
-
-
-def text_problems(frame: pd.DataFrame, layer: str, file: str, renamed: Mapping[str, str]) -> list[Problem]:
-    """Field names cut mid-character (``网格名\\ufffd``) and text columns that read as mojibake.
-
-    ``renamed`` maps the file's column names to ours (to say what a cut name was read as)."""
-    out: list[Problem] = []
-    for col in frame.columns:
-        if isinstance(col, str) and REPLACEMENT in col:
-            used = f"read as {renamed[col]!r}" if col in renamed else "map it by that exact name in onescreen.toml"
-            out.append(
-                Problem(
-                    layer,
-                    "",
-                    f"field name {col!r} is cut mid-character (a Shapefile's 10-byte field-name limit met "
-                    f"UTF-8 Chinese): {used}",
-                    "truncated_field_name",
-                    "warning",
-                    file,
-                )
-            )
-    for col in frame.columns:
-        if col == "geometry" or not (frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])):
-            continue
-        values = [v for v in frame[col].dropna().astype(str).unique()[:500] if v]
-        score = mojibake_score(values)
-        if score > MOJIBAKE_THRESHOLD:
-            sample = next((v for v in values if mojibake_score([v]) > MOJIBAKE_THRESHOLD), values[0])
-            out.append(
-                Problem(
-                    layer,
-                    "",
-                    f"column {col!r} looks garbled ({score:.0%} suspicious characters, e.g. {sample[:20]!r}): "
-                    "wrong encoding? pass --encoding GB18030 (or UTF-8), or add a .cpg file",
-                    "mojibake",
-                    "warning",
-                    file,
-                )
-            )
-    return out

@@ -1,0 +1,105 @@
+"""The I/O boundary of ``geo``: every file and database read happens here, nowhere else.
+
+Capability functions (the osmnx pattern: capability → private I/O → pure builder):
+
+* ``read_source(src) -> LoadedLayer`` — one configured layer from a GeoPackage, GeoJSON, Shapefile (zipped too),
+  FlatGeobuf or PostGIS, decoded (``geo.io.encoding``) and in EPSG:4326 (CRS on read: ``geo.crs.to_wgs84`` with
+  the source's ``assume_crs``/``crs_hint``), with *its* columns; what is ours is decided later by
+  ``geo.normalise``.
+* ``discover(path)`` — which of our layers a GeoPackage or folder holds (layers/files named after ours).
+* ``list_layers(path)``, ``read_toml(path)``.
+
+Nothing here raises for a data problem: a layer that cannot be read is a ``LoadedLayer`` without a frame and with
+an ``unreadable`` (or ``missing_crs`` …) error naming the source.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo.config import FILE_SUFFIXES, LayerSource
+from geo.crs import to_wgs84
+from geo.io._files import list_layers, read_file, recover_nested
+from geo.io._postgis import read_postgis
+from geo.problems import ConfigError, Problem
+from geo.validate import LAYER_NAMES
+
+__all__ = ["LoadedLayer", "discover", "list_layers", "read_source", "read_toml"]
+
+
+@dataclass
+class LoadedLayer:
+    """One layer as read: ``frame`` (EPSG:4326, the source's own columns) is ``None`` when it could not be read
+    or placed (the problems say why)."""
+
+    source: LayerSource
+    frame: gpd.GeoDataFrame | None
+    problems: list[Problem] = field(default_factory=list)
+    recovered: dict[int, Any] = field(default_factory=dict)  # row → EPSG:4326 geometry --fix can restore
+
+    @property
+    def file(self) -> str:
+        """Where the layer came from, for messages (a database password is never shown)."""
+        return self.source.label
+
+
+def read_source(src: LayerSource) -> LoadedLayer:
+    """Read one layer (file or PostGIS), recover what GDAL read as EMPTY where possible, and put it in EPSG:4326.
+
+    Every reader's failure (missing file, broken file, database error …) becomes one ``unreadable`` error naming
+    the source; a missing or implausible CRS is an error from ``geo.crs.to_wgs84``. Never raises for bad data.
+    """
+    problems: list[Problem] = []
+    try:
+        if src.is_postgis:
+            raw = read_postgis(src.source, src.table, src.query, src.geometry_column)
+        else:
+            raw, problems = read_file(Path(src.source), src.source_layer, src.encoding, src.layer, src.label)
+    except Exception as exc:  # every reader's failure becomes one error naming the source
+        msg = f"cannot read {src.label}: {type(exc).__name__}: {str(exc).strip()[:300]}"
+        return LoadedLayer(src, None, [Problem(src.layer, "", msg, "unreadable", "error", src.label)])
+    recovered: dict[int, Any] = {}
+    if not src.is_postgis:
+        empty = np.flatnonzero(shapely.is_empty(np.asarray(raw.geometry.values, dtype=object)))
+        if len(empty):
+            more, recovered = recover_nested(Path(src.source), empty, src.layer, src.label)
+            problems += more
+    wgs, crs_problems = to_wgs84(raw, src.layer, src.label, src.assume_crs, src.crs_hint)
+    problems += crs_problems
+    if wgs is not None and recovered:
+        rec = gpd.GeoDataFrame(geometry=gpd.GeoSeries(list(recovered.values()), crs=raw.crs))
+        moved, _ = to_wgs84(rec, src.layer, src.label, src.assume_crs, src.crs_hint)
+        recovered = dict(zip(recovered, moved.geometry if moved is not None else rec.geometry, strict=True))
+    return LoadedLayer(src, wgs, problems, recovered)
+
+
+def discover(path: Path) -> dict[str, dict[str, str]]:
+    """Our layers in a folder (files ``grids.geojson``, ``members.shp`` …, the first suffix of
+    ``geo.config.FILE_SUFFIXES`` wins) or a GeoPackage (layers named ``grids`` …), as config tables
+    ``{layer: {"source": file, "layer": gpkg layer}}``; ``{}`` for anything else or when none is named after ours.
+    Raises pyogrio's ``DataSourceError`` for a file GDAL cannot open."""
+    found: dict[str, dict[str, str]] = {}
+    if path.is_dir():
+        for name in LAYER_NAMES:
+            file = next((path / f"{name}{s}" for s in FILE_SUFFIXES if (path / f"{name}{s}").exists()), None)
+            if file is not None:
+                found[name] = {"source": str(file)}
+    elif path.suffix.lower() == ".gpkg":
+        found = {n: {"source": str(path), "layer": n} for n in list_layers(path) if n in LAYER_NAMES}
+    return found
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file (UTF-8) as a dict. ``FileNotFoundError`` if absent; ``ConfigError`` naming the file and the
+    parser's line/column when it is not valid TOML or not UTF-8."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"not a valid TOML file: {exc}"]) from exc
