@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from dashboard.callbacks.live import MAX_TABS_PER_CONNECTION
 from tests.dashboard.conftest import LiveServer, spawn_server, wait_for
@@ -53,8 +54,13 @@ def callbacks(server: LiveServer) -> dict[str, str]:
 @contextmanager
 def ws(server: LiveServer) -> Iterator[ClientConnection]:
     url = server.url.replace("http://", "ws://") + "/_dash-ws-callback"
-    with connect(url, origin=server.url, open_timeout=10) as conn:  # type: ignore[arg-type]
+    with dial(url, server.url) as conn:
         yield conn
+
+
+def dial(url: str, origin: str) -> ClientConnection:
+    """A WebSocket to ``url`` sent from a page of ``origin`` (Dash refuses other origins)."""
+    return connect(url, origin=Origin(origin), open_timeout=10)
 
 
 def request(conn: ClientConnection, renderer: str, output: str, inputs: list[dict[str, Any]] | None = None) -> None:
@@ -153,10 +159,10 @@ def test_a_tab_that_stops_answering_stops_costing(server: LiveServer) -> None:
 
 def test_connections_per_client_are_capped(server: LiveServer) -> None:
     url = server.url.replace("http://", "ws://") + "/_dash-ws-callback"
-    opened = [connect(url, origin=server.url, open_timeout=10) for _ in range(WS_CAP)]  # type: ignore[arg-type]
+    opened = [dial(url, server.url) for _ in range(WS_CAP)]
     try:
         with pytest.raises(InvalidStatus) as refused:
-            connect(url, origin=server.url, open_timeout=10)  # type: ignore[arg-type]
+            dial(url, server.url)
         assert refused.value.response.status_code == 403
     finally:
         for conn in opened:
@@ -167,7 +173,7 @@ def test_connections_per_client_are_capped(server: LiveServer) -> None:
 
 def _can_connect(url: str, origin: str) -> bool:
     try:
-        with connect(url, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+        with dial(url, origin):
             return True
     except InvalidStatus:
         return False
