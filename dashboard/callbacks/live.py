@@ -35,8 +35,11 @@ log = logging.getLogger(__name__)
 
 MAX_TABS_PER_CONNECTION: Final = 16
 # A tab that said nothing for this long is probed with a get_prop; it is gone after LIVENESS_MISSES unanswered.
+# The timeout is long because a wall busy drawing (software rendering, a loaded machine) answers late, and a late
+# answer is lost to Dash; a closed tab never answers. Only tabs sharing a connection with a live one need this:
+# when a browser's last tab closes, its connection closes and the loop ends at once.
 LIVENESS_EVERY_S: Final = 2.0
-LIVENESS_TIMEOUT_S: Final = 3.0
+LIVENESS_TIMEOUT_S: Final = 8.0
 LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
@@ -193,6 +196,7 @@ class LivePage:
                 misses = 0
                 self.tab.seen = time.monotonic()
                 continue
+            log.info("live tab stopped answering (%d probes unanswered); its push loop ends", misses)
             self.dead = True
             self.tab.wake.set()
 
@@ -226,14 +230,22 @@ class LivePage:
                     self._push_health(context.screen)
                     frame = self.hub.latest(context)
                     if frame is not None:
-                        await self._push(frame)
+                        try:
+                            await self._push(frame)
+                        except Exception:  # a bug in one step must not end the tab's live updates
+                            log.exception("live push failed; re-sending everything next time")
+                            self.holding, self.map_wait = None, None
                     if time.monotonic() - self.last_beat >= HEARTBEAT_S:
                         self._heartbeat(context.screen)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=self._timeout())
         except WebsocketDisconnected:
             log.debug("live tab gone")
+        except BaseException:
+            log.exception("live push loop failed")
+            raise
         finally:
+            log.info("live push loop ends (shutdown=%s, dead=%s)", self.ws.is_shutdown, self.dead)
             self.dead = True
             probe.cancel()
             if unwatch is not None:
