@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from dashboard.settings import DEFAULT_DATA
 from geo.layers import GeoLayers
+from onescreen_data import demo_data_path
 from tests.support.keyspace import delete_prefix
 
 # The checkout the bench runs from: it is never installed (not in the wheel), and its child processes
@@ -87,7 +87,7 @@ class BenchEnv:
 
 
 def demo_path() -> Path:
-    return DEFAULT_DATA
+    return demo_data_path()
 
 
 def city_path(*, create: bool = True) -> Path:

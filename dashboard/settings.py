@@ -7,8 +7,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from onescreen_data import demo_data_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO_ROOT / "data" / "demo" / "onescreen_demo.gpkg"
+DEFAULT_DATA = demo_data_path()  # installed with the package (onescreen_data), found without a checkout
 
 
 def _flag(text: str) -> bool:
