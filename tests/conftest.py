@@ -20,7 +20,7 @@ import redis
 
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis
-from tests.support.keyspace import delete_prefix
+from tests.support.keyspace import delete_prefix, redis_answers
 from tests.support.paths import REALDATA
 
 
@@ -30,16 +30,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(f"CI run without {REALDATA}: the real-data tests would be skipped")
 
 
-def _local_redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (redis.exceptions.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = os.environ.get("REDIS_URL")
@@ -47,7 +37,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield env
         return
     local = f"redis://127.0.0.1:6379/{int(os.environ.get('ONESCREEN_TEST_DB', '13'))}"
-    if _local_redis_answers(local):
+    if redis_answers(local):
         yield local
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis-session")) as server:

@@ -1,4 +1,5 @@
-"""Isolation by key prefix on a shared Redis (never FLUSHDB: other runs use the same db at the same time)."""
+"""The shared test Redis: whether one answers, and isolation by key prefix (never FLUSHDB: other runs use the
+same db at the same time)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,14 @@ def delete_prefix(client: redis.Redis, prefix: str, batch: int = 500) -> int:
     if names:
         removed += int(client.unlink(*names))
     return removed
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    """Whether a Redis at ``url`` answers PING within ``timeout`` seconds (connection errors: ``False``)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        return bool(client.ping())
+    except (redis.exceptions.RedisError, OSError):
+        return False
+    finally:
+        client.close()
