@@ -37,9 +37,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## bench: the benchmarks from the checkout (not in the wheel); e.g. make bench BENCH_ARGS='--quick --only pointgrid'
 bench: $(STAMP)
 	@scripts/ensure-system-deps.sh test
-	$(BIN)/onescreen bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 snapshot: $(STAMP)
 	$(BIN)/onescreen snapshot --out brief.png

@@ -155,13 +155,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from dashboard.bench import run_bench
-
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
-    return run_bench(quick=args.quick, ingest_seconds=args.ingest_seconds, only=only)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onescreen", description="一屏知全域 — grid governance command center")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -228,12 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crs-hint", choices=["gcj02", "wgs84"], help="gcj02: coordinates are GCJ-02 (Amap/DataV)")
     p.add_argument("--layer", help="which of our layers a single file is (default grids)")
     p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("bench", help="benchmarks (budgets as ratios to a baseline in the same run)")
-    p.add_argument("--quick", action="store_true", help="small sizes, short runs (< 2 min)")
-    p.add_argument("--ingest-seconds", type=float, help="sustained-ingest duration (default 60, quick 10; issue: 300)")
-    p.add_argument("--only", help="comma-separated families: pointgrid,ingest,patchsize,screens,png")
-    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -12,8 +12,10 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from onescreen_data import demo_data_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO_ROOT / "data" / "demo" / "onescreen_demo.gpkg"
+DEFAULT_DATA = demo_data_path()  # installed with the package (onescreen_data), found without a checkout
 
 
 class SettingsError(ValueError):

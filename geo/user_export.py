@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="source GeoPackage (default: the demo data)")
     args = parser.parse_args(argv)
     from geo.sources import read_layers
+    from onescreen_data import demo_data_path
 
-    source = args.data or Path(__file__).resolve().parent.parent / "data" / "demo" / "onescreen_demo.gpkg"
+    source = args.data or demo_data_path()
     print(f"wrote {write_user_export(read_layers(source), args.out)}")
     return 0
 

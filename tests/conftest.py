@@ -20,27 +20,14 @@ import redis
 
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis
-
-# Real public files with real quirks (../shared/realdata, see its SOURCES.md): beside the clone, in CI too.
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
-ZJ_GRIDS = REALDATA / "zj_grids"
-OPEN311 = REALDATA / "open311"
-# Without them a developer's run skips those tests; CI must never skip them, so there a missing folder is an error.
+from tests.support.keyspace import delete_prefix, redis_answers
+from tests.support.paths import REALDATA
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # Without the real-data files a developer's run skips those tests; CI must never skip them.
     if os.environ.get("CI") and not REALDATA.is_dir():
         raise pytest.UsageError(f"CI run without {REALDATA}: the real-data tests would be skipped")
-
-
-def _local_redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (redis.exceptions.RedisError, OSError):
-        return False
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +37,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield env
         return
     local = f"redis://127.0.0.1:6379/{int(os.environ.get('ONESCREEN_TEST_DB', '13'))}"
-    if _local_redis_answers(local):
+    if redis_answers(local):
         yield local
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis-session")) as server:
@@ -61,12 +48,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def keys() -> Keys:
     """A prefix no other test (or parallel run) uses."""
     return Keys(f"onescreen-test-{uuid.uuid4().hex[:12]}")
-
-
-def delete_prefix(client: redis.Redis, prefix: str) -> None:
-    names = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if names:
-        client.delete(*names)
 
 
 @pytest.fixture

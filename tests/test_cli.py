@@ -23,7 +23,7 @@ from incidents.keys import Keys
 
 REPO = Path(__file__).resolve().parents[1]
 ONESCREEN = Path(sys.executable).with_name("onescreen")  # the console script `pip install` put next to python
-DESIGN_COMMANDS = ("demo", "serve", "publish", "simulate", "snapshot", "validate", "generate-data", "bench")
+DESIGN_COMMANDS = ("demo", "serve", "publish", "simulate", "snapshot", "validate", "generate-data")
 
 
 def onescreen(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,9 @@ import pytest
 import redis
 
 from incidents.keys import Keys
-from tests.dashboard.conftest import REPO, free_port
+from incidents.redis_server import free_port
+from tests.support.paths import REPO
+from tests.support.wait import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -68,20 +70,15 @@ class Demo:
 
 
 def wait_until(what: str, predicate: Callable[[], Any], timeout: float, demo: Demo) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        if demo.process.poll() is not None:
-            code = demo.process.returncode
-            raise AssertionError(f"demo exited with {code} while waiting for {what}:\n{demo.output()}")
-        try:
-            last = predicate()
-        except OSError as exc:  # not listening yet
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} within {timeout} s (last: {last!r}):\n{demo.output()}")
+    """``wait_for`` with the demo's output in the failure; ends at once if the demo exits."""
+
+    def exited() -> str | None:
+        code = demo.process.poll()
+        return None if code is None else f"demo exited with {code}:\n{demo.output()}"
+
+    return wait_for(
+        predicate, timeout, 0.2, lambda: f"{what}; demo output:\n{demo.output()}", ignore=(OSError,), abort=exited
+    )
 
 
 @contextmanager
@@ -171,13 +168,11 @@ def embedded_redis(demo: Demo) -> int:
 
 def assert_gone(pid: int, what: str, timeout: float = 10.0) -> None:
     """The process ends within ``timeout``; if it does not, it is killed (no leftovers) and the test fails."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not running(pid):
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    raise AssertionError(f"redis-server {pid} {what}")
+    try:
+        wait_for(lambda: not running(pid), timeout, 0.1, f"redis-server {pid} to end")
+    except WaitTimeout:
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError(f"redis-server {pid} {what}") from None
 
 
 def ready(demo: Demo) -> dict[str, Any]:

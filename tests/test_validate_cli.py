@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from dashboard.cli import main
-from tests.conftest import ZJ_GRIDS
+from tests.support.paths import ZJ_GRIDS
 
 REAL = ZJ_GRIDS
 pytestmark = pytest.mark.filterwarnings("ignore:'crs' was not provided")  # files without a CRS, on purpose

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from incidents.publish import publish
-from tests.dashboard.conftest import REPO, LiveServer, wait_for
+from tests.support.paths import REPO
+from tests.support.server import LiveServer
+from tests.support.wait import wait_for
 
 
 def get_json(url: str) -> tuple[int, Any]:

@@ -32,7 +32,8 @@ from dashboard.layouts.ids import Console
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import GeoLayers, read_layers
 from incidents.store import load_state
-from tests.dashboard.conftest import LiveServer, wait_until_live
+from tests.support.browser import wait_until_live
+from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,7 +24,9 @@ from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
 from incidents.model import Incident
 from incidents.store import get_incident
-from tests.dashboard.conftest import LiveServer, wait_until_live
+from tests.support.browser import wait_until_live
+from tests.support.server import LiveServer
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -100,13 +101,15 @@ def stored(server: LiveServer, incident_id: str) -> Incident | None:
 
 
 def wait_stored(server: LiveServer, incident_id: str, status: str, timeout: float = 10.0) -> Incident:
-    deadline = time.monotonic() + timeout
-    while True:
+    def reached() -> Incident | None:
         inc = stored(server, incident_id)
-        if inc is not None and inc.status == status:
-            return inc
-        assert time.monotonic() < deadline, f"{incident_id} is {inc and inc.status}, not {status}"
-        time.sleep(0.05)
+        return inc if inc is not None and inc.status == status else None
+
+    def seen() -> str:
+        inc = stored(server, incident_id)
+        return f"{incident_id} stored as {status} (it is {inc.status if inc else 'not stored'})"
+
+    return wait_for(reached, timeout, message=seen)
 
 
 def test_dispatch_then_accept_from_the_detail_panel(live_server: LiveServer, page: Any) -> None:

@@ -19,7 +19,8 @@ import pytest
 from incidents.model import CATEGORIES
 from incidents.open311 import parse_requests_xml, parse_services_xml
 from incidents.redis_server import EmbeddedRedis
-from tests.dashboard.conftest import LiveServer, spawn_server, wait_for
+from tests.support.server import LiveServer, spawn_server
+from tests.support.wait import wait_for
 
 PERSONAL = ("王小明", "Wang", "13912345678", "wang@example.com", "device-42", "acct-7")
 

@@ -21,7 +21,8 @@ from dashboard.figures.incident_map import TRACE_DISPATCHED, TRACE_GRIDS, TRACE_
 from dashboard.layouts.ids import Console, Wall
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
-from tests.dashboard.conftest import LiveServer, wait_until_live
+from tests.support.browser import wait_until_live
+from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -190,7 +191,7 @@ def test_wall_shows_feed_lost_while_redis_is_down_and_recovers(
     redis_server_factory: Any, tmp_path: Any, page_factory: Any
 ) -> None:
     """The wall must never freeze silently: Redis killed → banner within 3 s; Redis back → banner gone, live again."""
-    from tests.dashboard.conftest import spawn_server
+    from tests.support.server import spawn_server
 
     redis_server = redis_server_factory("wall-fault")
     with spawn_server(redis_server.url, tmp_path) as server:
@@ -221,7 +222,7 @@ def test_wall_shows_feed_lost_when_the_server_itself_goes_away(
     redis_url: str, tmp_path: Any, page_factory: Any
 ) -> None:
     """No server, no pushes: the page's own watchdog raises the banner instead of leaving a frozen picture."""
-    from tests.dashboard.conftest import spawn_server
+    from tests.support.server import spawn_server
 
     with spawn_server(redis_url, tmp_path, env={"ONESCREEN_WALL_PULSE": "1"}) as server:
         page = page_factory(server.url + "/wall")

@@ -13,8 +13,8 @@ import pytest
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
 from geo.user_export import write_user_export
-from tests.conftest import ZJ_GRIDS
-from tests.dashboard.conftest import REPO, spawn_server
+from tests.support.paths import REPO, ZJ_GRIDS
+from tests.support.server import spawn_server
 
 REAL = ZJ_GRIDS
 

@@ -48,7 +48,9 @@ from incidents.publish import publish_many
 from incidents.redis_server import EmbeddedRedis
 from incidents.situation import Situation
 from incidents.store import Outcome
-from tests.dashboard.conftest import LiveServer, spawn_server, wait_until_live
+from tests.support.browser import wait_until_live
+from tests.support.server import LiveServer, spawn_server
+from tests.support.wait import seconds_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -98,15 +100,6 @@ def api_incident(server: LiveServer, iid: str) -> dict[str, Any]:
     return body
 
 
-def wait_until(cond: Callable[[], bool], timeout: float, what: str = "condition") -> float:
-    start = time.monotonic()
-    while not cond():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
 def open_wall(browser: Any, url: str) -> Any:
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
@@ -137,7 +130,7 @@ def wait_screen_matches(page: Any, expected: dict[str, str], timeout: float) -> 
         return last == expected
 
     try:
-        return wait_until(same, timeout, "wall map == accepted")
+        return seconds_until(same, timeout, 0.05, "wall map == accepted")
     except AssertionError:
         missing = sorted(set(expected) - set(last))[:5]
         extra = sorted(set(last) - set(expected))[:5]
@@ -327,7 +320,7 @@ def test_redis_killed_mid_stream_the_wall_says_so_and_shows_every_accepted_event
                 h = healthz(server)
                 return h["situation"]["incidents"] == len(expected) and h["feed"]["connected"]
 
-            wait_until(server_caught_up, 10, "server situation == accepted")
+            seconds_until(server_caught_up, 10, 0.05, "server situation == accepted")
             r = redis_server.client()
             log_len = r.xlen(server.keys.log)
             r.close()
@@ -379,7 +372,7 @@ def test_a_restarted_server_process_catches_up_from_redis(
             batch = [first(i, now - 600 + i * 0.01) for i in range(n)]
             assert all(x.applied for x in publish_many(r, keys, batch))
             expected.update({msg["id"]: "reported" for msg in batch})
-            wait_until(lambda: healthz(a)["situation"]["incidents"] == n, 10, "server A has N")
+            seconds_until(lambda: healthz(a)["situation"]["incidents"] == n, 10, 0.05, "server A has N")
             a.process.kill()  # SIGKILL: no goodbye
             a.process.wait(5)
 
@@ -395,7 +388,7 @@ def test_a_restarted_server_process_catches_up_from_redis(
             started = time.monotonic()
             with spawn_server(redis_server.url, tmp_path, prefix=prefix) as b:
                 up_s = time.monotonic() - started
-                wait_until(lambda: healthz(b)["situation"]["incidents"] == n + m, 10, "server B has N+M")
+                seconds_until(lambda: healthz(b)["situation"]["incidents"] == n + m, 10, 0.05, "server B has N+M")
                 caught_s = time.monotonic() - started
                 h = healthz(b)
                 assert h["feed"]["rebuilds"] == 1 and h["redis"]["incidents"] == n + m
@@ -611,7 +604,9 @@ def test_ten_thousand_messages_half_malformed_through_the_real_feed(
         mirror = Situation(demo_index().locate)
         follower = Feed(redis_server.url, keys, mirror, name="mirror", ingress=False).start()
         try:
-            wait_until(lambda: follower.health().connected and healthz(server)["feed"]["connected"], 10, "feeds up")
+            seconds_until(
+                lambda: follower.health().connected and healthz(server)["feed"]["connected"], 10, 0.05, "feeds up"
+            )
             assert r.pubsub_numsub(keys.channel)[0][1] == 1  # only the server's ingress listens
             started = time.monotonic()
 
@@ -625,19 +620,19 @@ def test_ten_thousand_messages_half_malformed_through_the_real_feed(
             for k in range(0, total, 250):
                 # Bare PUBLISH exactly as an outside system would; never more than ~1,000 unread in flight, so
                 # the subscriber is not cut off by Redis' output buffer limit (that fault has its own test).
-                wait_until(functools.partial(caught_up, k - 1000), 30, "server keeps up")
+                seconds_until(functools.partial(caught_up, k - 1000), 30, 0.05, "server keeps up")
                 pipe = r.pipeline(transaction=False)
                 for _, payload in mixed[k : k + 250]:
                     pipe.publish(keys.channel, payload)
                 assert all(n == 1 for n in pipe.execute())
-            wait_until(lambda: processed() == total, 60, "all 10,000 processed")
+            seconds_until(lambda: processed() == total, 60, 0.05, "all 10,000 processed")
             ingest_s = time.monotonic() - started
 
             # Every valid one applied: the exact set and final states, in the state hash and in the situation.
             stored: Any = r.hgetall(keys.state)
             state = {i.decode(): json.loads(v)["status"] for i, v in stored.items()}
             assert state == expected
-            wait_until(lambda: len(mirror) == len(expected), 10, "follower situation complete")
+            seconds_until(lambda: len(mirror) == len(expected), 10, 0.05, "follower situation complete")
             assert {i: inc.status for i in expected if (inc := mirror.get(i)) is not None} == expected
             assert r.xlen(keys.log) == n_valid
 

@@ -8,21 +8,9 @@ import geopandas as gpd
 import pytest
 
 from geo.layers import GeoLayers, read_layers
-from geo.synthetic import Scale, build, generate
-
-DEMO_GPKG = Path(__file__).resolve().parents[2] / "data" / "demo" / "onescreen_demo.gpkg"
-SMALL = Scale(
-    name="small",
-    communities=4,
-    comprehensive_grids=16,
-    dedicated_grids=4,
-    micro_grids_per_grid=3.0,
-    members=400,
-    households=1200,
-    volunteer_teams=4,
-    units=6,
-)
-SMALL_SEED = 7
+from geo.synthetic import build, generate
+from tests.support.geodata import SMALL, SMALL_SEED
+from tests.support.paths import DEMO_GPKG
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import shapely
 from geo.repair import repair, write_repaired
 from geo.report import Report, validate
 from geo.sources import load_layers, resolve_config
-from tests.conftest import ZJ_GRIDS
+from tests.support.paths import ZJ_GRIDS
 
 REAL = ZJ_GRIDS
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} missing (CI has shared/ beside the clone)")

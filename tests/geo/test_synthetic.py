@@ -20,7 +20,7 @@ from geo.synthetic import (
     generate,
     resolve_scale,
 )
-from tests.geo.conftest import SMALL, SMALL_SEED
+from tests.support.geodata import SMALL, SMALL_SEED
 
 UTM = "EPSG:32651"
 
@@ -66,7 +66,7 @@ def test_committed_demo_counts(demo_layers: GeoLayers) -> None:
 
 
 def test_committed_demo_file_is_small() -> None:
-    from tests.geo.conftest import DEMO_GPKG
+    from tests.support.paths import DEMO_GPKG
 
     assert DEMO_GPKG.stat().st_size <= 10 * 1024 * 1024
 

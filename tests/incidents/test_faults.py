@@ -25,7 +25,8 @@ from incidents.publish import publish, publish_many
 from incidents.redis_server import EmbeddedRedis
 from incidents.situation import Situation
 from incidents.store import Outcome
-from tests.incidents.test_feed import no_grid, raw, wait_until, wire
+from tests.incidents.test_feed import no_grid, raw, wire
+from tests.support.wait import seconds_until
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = time.time() - 3600
@@ -55,7 +56,7 @@ def test_subscriber_cut_off_by_the_output_buffer_limit_is_detected_and_healed_fr
     producer = server.client()
     done = threading.Event()
     try:
-        wait_until(lambda: feed.health().connected, timeout=5.0)
+        seconds_until(lambda: feed.health().connected, timeout=5.0)
         durable: list[str] = []
         bare: list[str] = []
         started = time.monotonic()
@@ -84,14 +85,14 @@ def test_subscriber_cut_off_by_the_output_buffer_limit_is_detected_and_healed_fr
             pipe.execute()
         burst_s = time.monotonic() - started
         # Detected: the ingress counts the drop and says why; Redis logs that it closed the client.
-        wait_until(lambda: bool(first_drop), timeout=5.0)
+        seconds_until(lambda: bool(first_drop), timeout=5.0)
         detected_s = first_drop[0] - started
         redis_log = server.log_path.read_text(errors="replace")
         assert "output buffer limits" in redis_log, redis_log[-2000:]
         # Healed from the log: every durably published incident reaches the situation.
-        wait_until(lambda: all(sit.get(i) is not None for i in durable), timeout=30.0)
+        seconds_until(lambda: all(sit.get(i) is not None for i in durable), timeout=30.0)
         heal_s = time.monotonic() - first_drop[0]
-        wait_until(lambda: feed.health().connected, timeout=5.0)
+        seconds_until(lambda: feed.health().connected, timeout=5.0)
         h = feed.health()
         assert h.follower_connected and h.ingress_connected
         # Bare PUBLISH is at-most-once: what Redis dropped with the cut-off is simply not there (never half).
@@ -100,7 +101,7 @@ def test_subscriber_cut_off_by_the_output_buffer_limit_is_detected_and_healed_fr
         lost = len(bare) - len(bare_in)
         assert set(durable) <= stored
         assert stored == set(durable) | set(bare_in)
-        wait_until(lambda: len(sit) == len(stored), timeout=10.0)
+        seconds_until(lambda: len(sit) == len(stored), timeout=10.0)
         # This process's ingress applied exactly the bare ones that arrived (durable ones come back duplicate).
         assert feed.health().accepted == len(bare_in)
         assert lost > 0, "the cut-off dropped no bare message: the burst did not overflow the buffer"
@@ -137,7 +138,7 @@ def test_area_guard_rejects_swapped_and_outside_points_with_a_reason(
     guard = AreaGuard.of((10.0, 50.0, 12.0, 51.0), in_box, margin_deg=0.01)
     feed = Feed(server.url, keys, sit, area=guard).start()
     try:
-        wait_until(lambda: feed.health().connected, timeout=5.0)
+        seconds_until(lambda: feed.health().connected, timeout=5.0)
         r.publish(keys.channel, raw(wire("ok", lon=10.5, lat=50.5)))
         r.publish(keys.channel, raw(wire("swapped", lon=50.5, lat=10.5)))
         r.publish(keys.channel, raw(wire("far", lon=120.2, lat=30.3)))
@@ -147,8 +148,8 @@ def test_area_guard_rejects_swapped_and_outside_points_with_a_reason(
         # A durable publish outside the grids (the durable path decides for itself): its broadcast is a
         # duplicate for the feed, not a second verdict into the dead letters.
         assert publish(r, keys, wire("durable-gap", lon=11.5, lat=50.6)).applied
-        wait_until(lambda: feed.health().rejected == 4 and feed.health().duplicates == 1, timeout=3.0)
-        wait_until(lambda: (inc := sit.get("ok")) is not None and inc.status == "dispatched", timeout=3.0)
+        seconds_until(lambda: feed.health().rejected == 4 and feed.health().duplicates == 1, timeout=3.0)
+        seconds_until(lambda: (inc := sit.get("ok")) is not None and inc.status == "dispatched", timeout=3.0)
         reasons = {
             json.loads(d.raw)["id"] + ":" + str(json.loads(d.raw).get("status")): d.reason
             for d in store.recent_dead_letters(r, keys)

@@ -22,6 +22,7 @@ from incidents.model import Incident
 from incidents.publish import publish, publish_many
 from incidents.redis_server import EmbeddedRedis, free_port
 from incidents.situation import Situation
+from tests.support.wait import seconds_until
 
 T0 = 1_732_600_000.0
 
@@ -41,16 +42,6 @@ def wire(iid: str, ts: float = T0, status: str = "reported", **extra: Any) -> di
 
 def raw(msg: dict[str, Any]) -> bytes:
     return json.dumps(msg, ensure_ascii=False).encode()
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> float:
-    """Seconds it took for ``cond`` to hold; fails the test after ``timeout``."""
-    start = time.monotonic()
-    while not cond():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
-    return time.monotonic() - start
 
 
 @pytest.fixture
@@ -76,12 +67,12 @@ def test_bare_publish_reaches_the_situation(
 ) -> None:
     sit = Situation(no_grid)
     feed = make_feed(redis_url, keys, sit)
-    wait_until(connected(feed))
+    seconds_until(connected(feed))
     r.publish(keys.channel, raw(wire("a1")))
-    took = wait_until(lambda: sit.get("a1") is not None, timeout=1.0)
+    took = seconds_until(lambda: sit.get("a1") is not None, timeout=1.0)
     assert took < 1.0
     r.publish(keys.channel, raw(wire("a1", T0 + 5, "dispatched", assignee="m-7")))
-    wait_until(lambda: (inc := sit.get("a1")) is not None and inc.status == "dispatched", timeout=1.0)
+    seconds_until(lambda: (inc := sit.get("a1")) is not None and inc.status == "dispatched", timeout=1.0)
     inc = sit.get("a1")
     assert inc is not None and inc.assignee == "m-7" and inc.title == "路灯不亮"
     h = feed.health()
@@ -96,14 +87,14 @@ def test_malformed_input_is_dead_lettered_and_the_feed_goes_on(
 ) -> None:
     sit = Situation(no_grid)
     feed = make_feed(redis_url, keys, sit)
-    wait_until(connected(feed))
+    seconds_until(connected(feed))
     r.publish(keys.channel, b"{not json")
     r.publish(keys.channel, b"\xff\xfe")
     r.publish(keys.channel, raw({"id": "b1", "status": "exploded", "ts": T0}))
     r.publish(keys.channel, raw({"id": "b2", "status": "reported", "ts": T0}))  # first without lon/lat
     r.publish(keys.channel, raw(wire("b3")))
-    wait_until(lambda: sit.get("b3") is not None, timeout=1.0)
-    wait_until(lambda: r.xlen(keys.deadletter) == 4, timeout=1.0)
+    seconds_until(lambda: sit.get("b3") is not None, timeout=1.0)
+    seconds_until(lambda: r.xlen(keys.deadletter) == 4, timeout=1.0)
     letters = {d.raw: d for d in store.recent_dead_letters(r, keys)}
     assert "{not json" in letters and letters["{not json"].reason
     assert any(d.encoding == "base64" for d in letters.values())
@@ -127,15 +118,15 @@ def test_rebuilds_from_state_on_start(
     publish(r, keys, wire("s0", T0 + 100, "accepted"))
     sit = Situation(no_grid)
     feed = make_feed(redis_url, keys, sit)
-    wait_until(lambda: len(sit) == 50, timeout=2.0)
+    seconds_until(lambda: len(sit) == 50, timeout=2.0)
     s0 = sit.get("s0")
     assert s0 is not None and s0.status == "accepted"
     assert feed.health().rebuilds == 1
     # A durable publish after start: applied once, broadcast, seen by the feed as a duplicate.
     res = publish(r, keys, wire("s50", T0 + 200))
     assert res.applied
-    wait_until(lambda: sit.get("s50") is not None, timeout=1.0)
-    wait_until(lambda: feed.health().duplicates == 1, timeout=1.0)
+    seconds_until(lambda: sit.get("s50") is not None, timeout=1.0)
+    seconds_until(lambda: feed.health().duplicates == 1, timeout=1.0)
     assert r.xlen(keys.log) == 52
 
 
@@ -145,16 +136,16 @@ def test_two_feeds_apply_each_message_once(
     a, b = Situation(no_grid), Situation(no_grid)
     fa = make_feed(redis_url, keys, a, name="a")
     fb = make_feed(redis_url, keys, b, name="b")
-    wait_until(lambda: fa.health().connected and fb.health().connected)
+    seconds_until(lambda: fa.health().connected and fb.health().connected)
     n = 500
     pipe = r.pipeline(transaction=False)
     for i in range(n):
         pipe.publish(keys.channel, raw(wire(f"t{i}", T0 + i)))
     pipe.execute()
-    wait_until(lambda: len(a) == n and len(b) == n, timeout=5.0)
+    seconds_until(lambda: len(a) == n and len(b) == n, timeout=5.0)
     assert r.xlen(keys.log) == n
     # Each ingress saw every message: one of the two applied it, the other found a duplicate.
-    wait_until(lambda: fa.health().duplicates + fb.health().duplicates == n, timeout=5.0)
+    seconds_until(lambda: fa.health().duplicates + fb.health().duplicates == n, timeout=5.0)
     ha, hb = fa.health(), fb.health()
     assert ha.accepted + hb.accepted == n
     assert ha.accepted + ha.duplicates == n and hb.accepted + hb.duplicates == n
@@ -180,7 +171,7 @@ def test_follower_rebuilds_when_the_log_was_trimmed_past_it(
 ) -> None:
     sit = BlockingSituation()
     feed = make_feed(redis_url, keys, sit, ingress=False, batch=5)
-    wait_until(connected(feed))
+    seconds_until(connected(feed))
     publish(r, keys, wire("x0", T0))
     assert sit.blocked.wait(3)
     # While the follower is stuck, more happens than the log still holds when it resumes.
@@ -188,7 +179,7 @@ def test_follower_rebuilds_when_the_log_was_trimmed_past_it(
     r.xtrim(keys.log, maxlen=0, approximate=False)
     publish_many(r, keys, [wire(f"y{i}", T0 + i) for i in range(10)])
     sit.release.set()
-    wait_until(lambda: len(sit) == 40, timeout=3.0)
+    seconds_until(lambda: len(sit) == 40, timeout=3.0)
     assert feed.health().rebuilds == 2
     x29 = sit.get("x29")
     assert x29 is not None
@@ -220,12 +211,12 @@ def test_redis_killed_and_restarted(
     client = server.client(socket_timeout=1.0)
     sit = Situation(no_grid)
     feed = make_feed(server.url, keys, sit)
-    wait_until(connected(feed))
+    seconds_until(connected(feed))
     publish(client, keys, wire("k0"))
-    wait_until(lambda: sit.get("k0") is not None)
+    seconds_until(lambda: sit.get("k0") is not None)
 
     server.kill()
-    lost_after = wait_until(lambda: not feed.health().connected, timeout=3.0)
+    lost_after = seconds_until(lambda: not feed.health().connected, timeout=3.0)
     h = feed.health()
     assert not h.connected and "Redis" in h.last_error
     assert lost_after < 2.0
@@ -234,11 +225,11 @@ def test_redis_killed_and_restarted(
     server.start()  # same port, same AOF
     publish(client, keys, wire("k1", T0 + 1))  # durable, possibly before the feed has reconnected
     r_bare = server.client()
-    wait_until(connected(feed), timeout=5.0)
+    seconds_until(connected(feed), timeout=5.0)
     reconnect_s = time.monotonic() - killed_at
     publish(client, keys, wire("k2", T0 + 2))
     r_bare.publish(keys.channel, raw(wire("k3", T0 + 3)))  # bare, after reconnect: ingress must be back
-    wait_until(lambda: all(sit.get(f"k{i}") is not None for i in range(4)), timeout=3.0)
+    seconds_until(lambda: all(sit.get(f"k{i}") is not None for i in range(4)), timeout=3.0)
     h = feed.health()
     assert h.connected and h.rebuilds >= 2
     assert reconnect_s < 5.0
@@ -255,16 +246,16 @@ def test_hung_redis_is_noticed(redis_server_factory: Callable[..., EmbeddedRedis
     assert pid is not None
     feed = Feed(server.url, keys, Situation(no_grid)).start()
     try:
-        wait_until(connected(feed))
+        seconds_until(connected(feed))
         time.sleep(1.2)  # idle long enough for the health-check paths to be the ones in use
         os.kill(pid, signal.SIGSTOP)
         try:
-            lost_after = wait_until(lambda: not feed.health().connected, timeout=3.0)
+            lost_after = seconds_until(lambda: not feed.health().connected, timeout=3.0)
         finally:
             os.kill(pid, signal.SIGCONT)
         assert lost_after < 2.0
         assert "Timeout" in feed.health().last_error or "PONG" in feed.health().last_error
-        wait_until(connected(feed), timeout=3.0)
+        seconds_until(connected(feed), timeout=3.0)
     finally:
         feed.stop()
 
@@ -272,9 +263,9 @@ def test_hung_redis_is_noticed(redis_server_factory: Callable[..., EmbeddedRedis
 def test_stop_is_quick_even_while_disconnected(redis_server_factory: Callable[..., EmbeddedRedis], keys: Keys) -> None:
     server = redis_server_factory("stop")
     feed = Feed(server.url, keys, Situation(no_grid)).start()
-    wait_until(connected(feed))
+    seconds_until(connected(feed))
     server.kill()
-    wait_until(lambda: not feed.health().connected, timeout=3.0)
+    seconds_until(lambda: not feed.health().connected, timeout=3.0)
     t = time.monotonic()
     feed.stop()
     assert time.monotonic() - t < 2.0
@@ -300,14 +291,14 @@ def test_throughput_bare_publish(r: redis.Redis, keys: Keys, redis_url: str, mak
     payloads = [raw(wire(f"p{i}", T0 + i)) for i in range(n)]
     sit = Situation(no_grid)
     feed = make_feed(redis_url, keys, sit)
-    wait_until(connected(feed))
+    seconds_until(connected(feed))
     t = time.monotonic()
     for i in range(0, n, 1000):
         pipe = r.pipeline(transaction=False)
         for p in payloads[i : i + 1000]:
             pipe.publish(keys.channel, p)
         pipe.execute()
-    wait_until(lambda: len(sit) == n, timeout=30.0)
+    seconds_until(lambda: len(sit) == n, timeout=30.0)
     elapsed = time.monotonic() - t
     print(f"\nfeed: {n} bare PUBLISH → Situation in {elapsed:.2f} s = {n / elapsed:,.0f}/s")
     assert r.xlen(keys.log) == n

@@ -28,7 +28,7 @@ from incidents.open311 import (
     wire_id,
 )
 from incidents.wire import parse_object
-from tests.conftest import OPEN311
+from tests.support.paths import OPEN311
 
 REAL = OPEN311
 real = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} missing (CI has shared/ beside the clone)")

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,28 @@ import redis
 
 from incidents import redis_server
 from incidents.redis_server import EmbeddedRedis, RedisServerNotFound
+from tests.support.wait import WaitTimeout, wait_for
+
+
+def _ended(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie (not yet reaped by its parent) still answers kill(0): look at its state.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
 
 
 def _gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        # A zombie (not yet reaped by its parent) still answers kill(0): look at its state.
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                return True
-        except OSError:
-            return True
-        time.sleep(0.05)
-    return False
+    """Whether process ``pid`` ends (or is a zombie) within ``timeout`` seconds."""
+    try:
+        wait_for(lambda: _ended(pid), timeout)
+    except WaitTimeout:
+        return False
+    return True
 
 
 def test_starts_answers_persists_and_stops(tmp_path: Path) -> None:
@@ -60,7 +64,12 @@ def test_kill_and_restart_same_port_keeps_data(tmp_path: Path) -> None:
         client = server.client()
         client.set("k", "1")
         client.execute_command("BGREWRITEAOF")  # make sure it is on disk before the kill
-        time.sleep(0.5)
+
+        def rewritten() -> bool:
+            info = client.info("persistence")
+            return info["aof_rewrite_in_progress"] == 0 and info["aof_rewrite_scheduled"] == 0
+
+        wait_for(rewritten, 10, message="the AOF rewrite to finish")
         server.kill()
         with pytest.raises(redis.exceptions.ConnectionError):
             client.ping()

@@ -20,13 +20,13 @@ from urllib.parse import urlparse
 import numpy as np
 import redis
 
-from dashboard.bench.env import BenchEnv, demo_path, layers, member_points, pct
-from dashboard.bench.report import Measurement, failed, ratio
-from dashboard.settings import REPO_ROOT
+from bench.env import ROOT, BenchEnv, demo_path, layers, member_points, pct
+from bench.report import Measurement, failed, ratio
 from geo.index import SpatialIndex
 from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.situation import Situation
+from tests.support.wait import wait_for
 
 FAMILY = "ingest"
 SUSTAINED_RATE = 5000.0  # the design's budget: ≥ 5,000 events/s sustained with zero loss
@@ -108,11 +108,7 @@ def _connected_feed(env: BenchEnv, label: str) -> Iterator[tuple[Keys, Situation
     client = env.client()
     feed.start()
     try:
-        deadline = time.monotonic() + 10
-        while not feed.health().connected:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"feed did not connect: {feed.health().last_error}")
-            time.sleep(0.05)
+        wait_for(lambda: feed.health().connected, 10, message=lambda: f"feed connected ({feed.health().last_error})")
         yield keys, situation, feed, client
     finally:
         feed.stop()
@@ -126,7 +122,7 @@ def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, lab
         cmd = [
             sys.executable,
             "-m",
-            "dashboard.bench.producer",
+            "bench.producer",
             "--redis-url",
             env.redis_url,
             "--prefix",
@@ -142,7 +138,7 @@ def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, lab
         ]
         if durable:
             cmd.append("--durable")
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             samples: list[tuple[float, int]] = []
             while proc.poll() is None:
@@ -190,7 +186,7 @@ def ingest_run(env: BenchEnv, rate: float, seconds: float, *, durable: bool, lab
 def feed_latency(env: BenchEnv, events: int, gap_s: float = 0.05) -> list[float]:
     """publish (bare, raw client) → incident in this process's Situation, ms, one event at a time: the feed's
     share of the event → DOM latency."""
-    from dashboard.bench.producer import messages
+    from bench.producer import messages
 
     with _connected_feed(env, "feedlat") as (keys, situation, _feed, client):
         stream = messages("FL", member_points(layers(demo_path())))

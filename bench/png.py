@@ -8,9 +8,9 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from dashboard.bench.env import BenchEnv, demo_path, layers, median
-from dashboard.bench.report import Measurement, failed, ratio
-from dashboard.bench.scenario import seed_redis, simulator_messages, situation_from_redis
+from bench.env import BenchEnv, demo_path, layers, median
+from bench.report import Measurement, failed, ratio
+from bench.scenario import seed_redis, simulator_messages, situation_from_redis
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.incident_map import MapBase
 from dashboard.snapshot import Snapshotter, png_size, render_png

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from dashboard.bench.env import member_points
+from bench.env import member_points
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from incidents.keys import Keys

@@ -1,4 +1,4 @@
-"""`onescreen bench` / `make bench`: the design's budgets, each against a baseline measured in the same run.
+"""`python -m bench` / `make bench`: the design's budgets, each against a baseline measured in the same run.
 
 Families (one module each): ``pointgrid`` (point → grid vs geopandas.sjoin), ``ingest`` (events/s through the
 feed vs redis-benchmark PUBLISH), ``patchsize`` (bytes per live tick vs the whole figure, offline, demo and city
@@ -16,9 +16,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from dashboard.bench.env import BenchEnv
-from dashboard.bench.report import Measurement, failed, summary, table, write_json
+from bench.env import BenchEnv
+from bench.report import Measurement, failed, summary, table, write_json
 
 FAMILIES: tuple[str, ...] = ("pointgrid", "ingest", "patchsize", "screens", "png")
 
@@ -26,7 +27,7 @@ FAMILIES: tuple[str, ...] = ("pointgrid", "ingest", "patchsize", "screens", "png
 def _family(name: str) -> Callable[[BenchEnv], list[Measurement]]:
     import importlib
 
-    module = importlib.import_module(f"dashboard.bench.{name}")
+    module = importlib.import_module(f"bench.{name}")
     fn: Callable[[BenchEnv], list[Measurement]] = module.run
     return fn
 
@@ -36,8 +37,15 @@ def _env_float(name: str) -> float | None:
     return float(value) if value else None
 
 
-def run_bench(quick: bool = False, *, ingest_seconds: float | None = None, only: Sequence[str] | None = None) -> int:
-    """Run the families, print the table, write latest.json. Exit code 0 if every budget passed, else 1."""
+def run_bench(
+    quick: bool = False,
+    *,
+    ingest_seconds: float | None = None,
+    only: Sequence[str] | None = None,
+    out_dir: Path | None = None,
+) -> int:
+    """Run the families, print the table, write ``latest.json`` into ``out_dir`` (default ``.onescreen/bench`` of
+    the checkout). Exit code 0 if every budget passed, 1 if one failed or a family errored, 2 unknown family."""
     if only is None and os.environ.get("ONESCREEN_BENCH_ONLY"):
         only = [s.strip() for s in os.environ["ONESCREEN_BENCH_ONLY"].split(",") if s.strip()]
     names = [n for n in FAMILIES if not only or n in only]
@@ -46,10 +54,12 @@ def run_bench(quick: bool = False, *, ingest_seconds: float | None = None, only:
         print(f"unknown bench families: {', '.join(unknown)} (have: {', '.join(FAMILIES)})")
         return 2
     env = BenchEnv(quick=quick, ingest_seconds=ingest_seconds or _env_float("ONESCREEN_BENCH_INGEST_S"))
+    if out_dir is not None:
+        env.out_dir = out_dir
     for noisy in ("incidents.feed", "choreographer", "kaleido", "logistro"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     mode = "quick" if quick else "full"
-    print(f"onescreen bench ({mode}) — Redis {env.redis_url}, run {env.run_id}", flush=True)
+    print(f"bench ({mode}) — Redis {env.redis_url}, run {env.run_id}", flush=True)
     results: list[Measurement] = []
     durations: dict[str, float] = {}
     started = time.perf_counter()

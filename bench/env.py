@@ -14,10 +14,14 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from dashboard.settings import DEFAULT_DATA, REPO_ROOT
 from geo.layers import GeoLayers
+from onescreen_data import demo_data_path
+from tests.support.keyspace import delete_prefix
 
-BENCH_DIR = REPO_ROOT / ".onescreen" / "bench"
+# The checkout the bench runs from: it is never installed (not in the wheel), and its child processes
+# (`python -m bench.…`) import it from here.
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / ".onescreen" / "bench"
 CITY_DIR = BENCH_DIR / "city"
 CITY_SEED = 20261126
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"  # a private db on the machine's Redis; never flushed
@@ -79,24 +83,11 @@ class BenchEnv:
             scratch.unlink(missing_ok=True)
 
 
-def delete_prefix(client: redis.Redis, prefix: str) -> int:
-    n = 0
-    batch: list[bytes] = []
-    for name in client.scan_iter(match=f"{prefix}:*", count=1000):
-        batch.append(name)
-        if len(batch) >= 500:
-            n += int(client.unlink(*batch))
-            batch = []
-    if batch:
-        n += int(client.unlink(*batch))
-    return n
-
-
 # ---- data sets ---------------------------------------------------------------------------------------
 
 
 def demo_path() -> Path:
-    return DEFAULT_DATA
+    return demo_data_path()
 
 
 def city_path(*, create: bool = True) -> Path:

@@ -4,7 +4,7 @@ A ``dcc.Interval(1 s)`` callback rebuilds the WHOLE map figure (geometry include
 feed list from the same Situation a onescreen server keeps (the same ``Feed``: SUBSCRIBE → apply → log →
 Situation), and returns it all. Same figure builder, same trace order, so the same browser probes apply.
 
-``python -m dashboard.bench.naive --port P`` with ``REDIS_URL``, ``ONESCREEN_PREFIX``, ``ONESCREEN_DATA``.
+``python -m bench.naive --port P`` with ``REDIS_URL``, ``ONESCREEN_PREFIX``, ``ONESCREEN_DATA``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def create_naive_app(runtime: Runtime) -> Dash:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboard.bench.naive")
+    p = argparse.ArgumentParser(prog="python -m bench.naive")
     p.add_argument("--port", type=int, required=True)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

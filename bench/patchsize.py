@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from dashboard.bench.env import BenchEnv, city_path, demo_path, median, member_points
-from dashboard.bench.report import Measurement, failed, ratio
-from dashboard.bench.scenario import open_incidents, seed_redis, simulator_messages, tick_changes
+from bench.env import BenchEnv, city_path, demo_path, median, member_points
+from bench.report import Measurement, failed, ratio
+from bench.scenario import open_incidents, seed_redis, simulator_messages, tick_changes
 from dashboard.figures.incident_map import MapBase, build_incident_map
 from dashboard.frames import ScreenContext, screen_frame
 from dashboard.layouts.ids import Wall

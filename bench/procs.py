@@ -7,14 +7,14 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboard.settings import REPO_ROOT
+from bench.env import ROOT
 from incidents.redis_server import free_port
+from tests.support.server import stop_process, wait_http
 
 
 @dataclass
@@ -43,22 +43,6 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"no answer from {url} within {timeout} s: {log_path.read_text(errors='replace')[-2000:]}")
-
-
 @contextmanager
 def spawn(
     args: Sequence[str], env: Mapping[str, str], log_path: Path, *, port: int, probe: str = "/", timeout: float = 90
@@ -68,19 +52,14 @@ def spawn(
     t0 = time.perf_counter()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
+            [sys.executable, *args], cwd=ROOT, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_http(url + probe, process, log_path, timeout)
+        wait_http(url + probe, process, log_path, timeout)
         yield Served(url, process, log_path, time.perf_counter() - t0)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 @contextmanager
@@ -100,10 +79,8 @@ def serve_onescreen(redis_url: str, prefix: str, data: Path, log_dir: Path) -> I
 
 @contextmanager
 def serve_naive(redis_url: str, prefix: str, data: Path, log_dir: Path) -> Iterator[Served]:
-    """The naive baseline app (``dashboard.bench.naive``) on its own key prefix."""
+    """The naive baseline app (``bench.naive``) on its own key prefix."""
     port = free_port()
     env = {"REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_DATA": str(data)}
-    with spawn(
-        ["-m", "dashboard.bench.naive", "--port", str(port)], env, log_dir / f"naive-{prefix}.log", port=port
-    ) as served:
+    with spawn(["-m", "bench.naive", "--port", str(port)], env, log_dir / f"naive-{prefix}.log", port=port) as served:
         yield served

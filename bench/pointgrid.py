@@ -15,8 +15,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dashboard.bench.env import BenchEnv, city_path, demo_path, layers, median, member_points
-from dashboard.bench.report import Measurement, failed, ratio
+from bench.env import BenchEnv, city_path, demo_path, layers, median, member_points
+from bench.report import Measurement, failed, ratio
 from geo.index import SpatialIndex
 
 FAMILY = "point→grid"

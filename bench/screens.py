@@ -19,28 +19,23 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from dashboard.bench.browser import PageProbe, chromium, first_render_ms, probed_page
-from dashboard.bench.cityrender import CITY_OPEN, CityRender, run_isolated
-from dashboard.bench.env import BenchEnv, demo_path, layers, median, member_points, pct
-from dashboard.bench.naive import FEED_ID, KPIS_ID, MAP_ID
-from dashboard.bench.patchsize import TICK_BUDGET_B, full_figure_bytes
-from dashboard.bench.procs import Served, serve_naive, serve_onescreen
-from dashboard.bench.report import Measurement, failed, ratio
-from dashboard.bench.scenario import seed_redis, simulator_messages, situation_from_redis
+from bench.apps import FEEDS, PATHS, PROBES, SERVE, App
+from bench.browser import first_render_ms, probed_page
+from bench.cityrender import CITY_OPEN, CityRender, run_isolated
+from bench.env import BenchEnv, demo_path, layers, median, member_points, pct
+from bench.patchsize import TICK_BUDGET_B, full_figure_bytes
+from bench.procs import Served
+from bench.report import Measurement, failed, ratio
+from bench.scenario import seed_redis, simulator_messages, situation_from_redis
 from dashboard.figures.incident_map import MapBase
 from dashboard.layouts.ids import Wall
 from incidents.keys import Keys
+from tests.support.browser import chromium
 
-App = Literal["ours", "naive"]
-PROBES: dict[str, PageProbe] = {
-    "ours": PageProbe(f"#{Wall.MAP} .js-plotly-plot", f"#{Wall.FEED}", f"#{Wall.KPIS} [id$='-value']"),
-    "naive": PageProbe(f"#{MAP_ID} .js-plotly-plot", f"#{FEED_ID}", f"#{KPIS_ID} span"),
-}
-PATHS = {"ours": "/wall", "naive": "/"}
 LATENCY_RATE = 2.0  # events/s
 SIZE_RATE = 10.0  # changes/s
 SEEN_TIMEOUT_S = 15.0
@@ -185,9 +180,8 @@ def measure_app(env: BenchEnv, browser: Any, app: App, seed: list[dict[str, Any]
     points = member_points(lay)
     try:
         seed_redis(client, keys, seed)
-        serve = serve_onescreen if app == "ours" else serve_naive
         log_dir = env.out_dir / "logs"
-        with serve(env.redis_url, prefix, demo_path(), log_dir) as srv, probed_page(browser, PROBES[app]) as page:
+        with SERVE[app](env.redis_url, prefix, demo_path(), log_dir) as srv, probed_page(browser, PROBES[app]) as page:
             url = srv.url + PATHS[app]
             cold = first_render_ms(page, url)
             warm = [first_render_ms(page, url) for _ in range(1 if env.quick else 3)]
@@ -195,7 +189,7 @@ def measure_app(env: BenchEnv, browser: Any, app: App, seed: list[dict[str, Any]
                 page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=30_000)
             page.wait_for_timeout(1500)  # settle: the first pushes / interval ticks after load
             msgs = _new_messages(points, env.latency_events, app[0].upper())
-            feed_id = Wall.FEED if app == "ours" else FEED_ID
+            feed_id = FEEDS[app]
             feed_ms, map_ms, drawn_ms, arrive_ms = _latency_phase(page, client, keys, msgs, feed_id)
             run = AppRun(app, srv.started_s, cold, warm, len(msgs), feed_ms, map_ms, drawn_ms, 0.0, arrive_ms)
             if app == "ours":

@@ -1,6 +1,6 @@
 """A separate producer process for the ingest bench: new incidents at a paced rate, bare PUBLISH or durable.
 
-``python -m dashboard.bench.producer --redis-url U --prefix P --rate R --seconds S --points F.npy [--durable]``
+``python -m bench.producer --redis-url U --prefix P --rate R --seconds S --points F.npy [--durable]``
 prints one JSON line at the end: ``{"sent", "first", "last", "seconds", "rate"}`` (epoch seconds). Pacing: every
 ~5 ms it sends what is due since the start (rate × elapsed) in one pipeline, so the offered rate is steady and a
 slow Redis shows as a lower achieved rate rather than as a burst later.
@@ -79,7 +79,7 @@ def produce(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboard.bench.producer")
+    p = argparse.ArgumentParser(prog="python -m bench.producer")
     p.add_argument("--redis-url", required=True)
     p.add_argument("--prefix", required=True)
     p.add_argument("--rate", type=float, required=True)

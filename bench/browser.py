@@ -1,4 +1,4 @@
-"""Headless Chromium (Playwright) and the in-page probe the screen measurements read.
+"""The in-page probe the screen measurements read (the Chromium launcher is ``tests.support.browser``).
 
 The probe is an init script, so it is in place before the app's own scripts:
 
@@ -21,20 +21,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
 
 
 @dataclass(frozen=True)
@@ -165,21 +152,6 @@ PROBE_JS = r"""
 def probe_script(probe: PageProbe) -> str:
     cfg = {"map_sel": probe.map_sel, "feed_sel": probe.feed_sel, "ready_sel": probe.ready_sel, "trace": probe.trace}
     return PROBE_JS.replace("__CFG__", json.dumps(cfg))
-
-
-@contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium for the block (Playwright's sync API; never downloads a browser)."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} missing (apt install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @contextmanager

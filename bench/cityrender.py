@@ -2,7 +2,7 @@
 
 At city scale a page can keep Chromium's main thread busy for minutes (a single Plotly redraw of 100,000
 markers and 10,000 polygons in software GL), and then even closing the tab waits on it. So each app is
-measured in its own process group (``python -m dashboard.bench.cityrender``) that the bench kills when the
+measured in its own process group (``python -m bench.cityrender``) that the bench kills when the
 deadline passes; the child prints one JSON line with what it got before that.
 """
 
@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from dashboard.bench.browser import chromium, first_render_ms, probed_page
-from dashboard.bench.env import BenchEnv, city_path, layers, member_points
-from dashboard.bench.procs import serve_naive, serve_onescreen
-from dashboard.bench.scenario import incident_messages, open_incidents, seed_redis, simulator_messages
-from dashboard.settings import REPO_ROOT
+from bench.apps import PATHS, PROBES, SERVE
+from bench.browser import first_render_ms, probed_page
+from bench.env import ROOT, BenchEnv, city_path, layers, member_points
+from bench.scenario import incident_messages, open_incidents, seed_redis, simulator_messages
 from incidents.keys import Keys
+from tests.support.browser import chromium
 
 CITY_OPEN = 10_000
 
@@ -59,8 +59,6 @@ def _emit(result: CityRender) -> None:
 def measure(redis_url: str, prefix: str, app: str, render_timeout_s: float, out_dir: Path) -> CityRender:
     """Seed, serve, load the page twice (cold, then scripts cached). Prints a RESULT line after every stage; a
     watchdog prints the last one and exits hard if the page hangs (Playwright's own timeouts run in the page)."""
-    from dashboard.bench.screens import PATHS, PROBES
-
     result = CityRender(app)
     env = BenchEnv(quick=False, redis_url=redis_url, out_dir=out_dir)
     client = env.client()
@@ -69,8 +67,7 @@ def measure(redis_url: str, prefix: str, app: str, render_timeout_s: float, out_
     finally:
         client.close()
     _emit(result)
-    serve = serve_onescreen if app == "ours" else serve_naive
-    with serve(redis_url, prefix, city_path(), out_dir / "logs") as srv:
+    with SERVE[app](redis_url, prefix, city_path(), out_dir / "logs") as srv:
         result.server_start_s = srv.started_s
         _emit(result)
 
@@ -111,7 +108,7 @@ def run_isolated(env: BenchEnv, app: str, render_timeout_s: float, hard_timeout_
     cmd = [
         sys.executable,
         "-m",
-        "dashboard.bench.cityrender",
+        "bench.cityrender",
         "--redis-url",
         env.redis_url,
         "--prefix",
@@ -124,7 +121,7 @@ def run_isolated(env: BenchEnv, app: str, render_timeout_s: float, hard_timeout_
         str(env.out_dir),
     ]
     proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     killed = False
     try:
@@ -147,7 +144,7 @@ def run_isolated(env: BenchEnv, app: str, render_timeout_s: float, hard_timeout_
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboard.bench.cityrender")
+    p = argparse.ArgumentParser(prog="python -m bench.cityrender")
     p.add_argument("--redis-url", required=True)
     p.add_argument("--prefix", required=True)
     p.add_argument("--app", choices=["ours", "naive"], required=True)

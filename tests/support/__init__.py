@@ -1,0 +1,1 @@
+"""Helpers the tests share (and the bench borrows): no fixtures here — conftest files define those from these."""

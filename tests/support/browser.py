@@ -1,0 +1,57 @@
+"""The headless Chromium every browser test and the bench drive (Playwright's sync API, the system's chromium —
+never a downloaded browser), and the waits that say a screen is live.
+
+Playwright is imported inside the functions: importing this module needs no browser stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+
+# The map's first draw is done once onescreen.js has counted a plotly_afterplot (Plotly resolves a map draw only
+# after MapLibre reported loaded). MapLibre's own loaded() can flip back to false while it keeps repainting a
+# large software-rendered canvas (a 4K wall), so it is no condition to wait on.
+FIRST_DRAW_JS = "() => { const gd = document.querySelector('.js-plotly-plot'); return !!(gd && gd._osAckN >= 1); }"
+
+
+def require_chromium() -> str:
+    """The Chromium executable's path; ``RuntimeError`` naming it and how to install it when it is missing."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} missing: run `make test` (it installs chromium) or `apt install chromium`")
+    return CHROMIUM
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``) for the block; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    executable = require_chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_until_live(page: Any, timeout_ms: int = 30_000) -> None:
+    """Until the server has marked the push channel live and the map has been drawn once (Playwright ``Page``;
+    Playwright's ``TimeoutError`` after ``timeout_ms``)."""
+    page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=timeout_ms)
+    page.wait_for_function(FIRST_DRAW_JS, timeout=timeout_ms)

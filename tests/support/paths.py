@@ -1,0 +1,14 @@
+"""Where the tests find the checkout and the files beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from onescreen_data import demo_data_path
+
+REPO = Path(__file__).resolve().parents[2]  # the checkout: subprocesses run here so they import this code
+# Real public files with real quirks (../shared/realdata, see its SOURCES.md): beside the clone, in CI too.
+REALDATA = REPO.parent / "shared" / "realdata"
+ZJ_GRIDS = REALDATA / "zj_grids"
+OPEN311 = REALDATA / "open311"
+DEMO_GPKG = demo_data_path()  # the committed demo set, as the installed package finds it
