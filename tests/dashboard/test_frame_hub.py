@@ -16,8 +16,8 @@ from dashboard.frames import Frame, ScreenContext
 from dashboard.push import Holding, step
 from dashboard.snapshot_cli import briefing_from_frame
 from incidents.situation import Situation
-from tests.dashboard.conftest import wait_for
 from tests.incidents.test_situation import NOW, H, fake_locator, mk
+from tests.support.wait import wait_for
 
 WALL = ScreenContext.of("wall", "zh")
 

@@ -20,7 +20,8 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from dashboard.callbacks.live import MAX_TABS_PER_CONNECTION
-from tests.dashboard.conftest import LiveServer, spawn_server, wait_for
+from tests.support.server import LiveServer, spawn_server
+from tests.support.wait import wait_for
 
 WS_CAP = 3
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from dashboard.settings import Settings, SettingsError
-from tests.dashboard.conftest import REPO, spawn_server
+from tests.support.paths import REPO
+from tests.support.server import spawn_server
 
 # A valid value other than the default for each variable, and what the field must then hold.
 SAMPLES: dict[str, tuple[str, Any]] = {
