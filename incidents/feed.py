@@ -1,9 +1,12 @@
 """The live feed of one server process: two daemon threads between Redis and the in-memory Situation.
 
-* **ingress** — SUBSCRIBE ``keys.channel`` → ``parse_message`` (pure) → ``store.apply_many`` (the Lua merge).
-  Bad input (``WireError`` or a store rejection) is dead-lettered with its reason; the thread never stops for
-  it. Every server process applies every message; the script makes exactly one of them win (the others count
-  a duplicate), so any number of processes may run.
+* **ingress** — SUBSCRIBE ``keys.channel`` → ``parse_message`` (pure; ``ts`` at most ``max_future_s`` ahead
+  of ``clock()``) → ``store.apply_many_isolated`` (the Lua merge). Bad input (``WireError`` or a store
+  rejection) is dead-lettered with its reason; the thread never stops for it, and one message cannot take
+  its batch down with it: a batch apply that raises is redone one by one and only the culprit is
+  dead-lettered (with the error), so the subscription is never dropped for content. Every server process
+  applies every bare message; the script makes exactly one of them win (the others count a duplicate), so
+  any number of processes may run.
 * **follower** — on every (re)connect rebuilds from Redis: remembers the log's last entry id, loads ``state``
   (HSCAN) into ``situation.replace_all``, then follows the log with ``XREAD BLOCK`` from that id, handing
   batches to ``situation.apply_many`` (or ``apply`` per incident). Anything applied while the state was being
@@ -43,8 +46,8 @@ from incidents import store
 from incidents.area import AreaGuard
 from incidents.keys import Keys
 from incidents.model import Incident
-from incidents.store import Outcome
-from incidents.wire import WireError, WireMessage, parse_message
+from incidents.store import CONNECTION_ERRORS, Outcome, as_text
+from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,6 @@ BACKOFF_MIN_S = 0.1
 BACKOFF_MAX_S = 0.5
 # Ingress drains at most this many queued pub/sub messages into one pipelined apply.
 INGRESS_BATCH = 500
-_CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 class SituationLike(Protocol):
@@ -94,10 +96,6 @@ class FeedHealth:
     ingress_drops: int = 0
 
 
-def _s(v: bytes | str) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
-
-
 def _id_tuple(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -119,6 +117,8 @@ class Feed:
         liveness_s: float = 1.5,
         connect_timeout_s: float = 1.0,
         area: AreaGuard | None = None,
+        max_future_s: float = MAX_FUTURE_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis_url = redis_url
         self.keys = keys
@@ -130,6 +130,8 @@ class Feed:
         self.liveness_s = liveness_s
         self.connect_timeout_s = connect_timeout_s
         self.area = area
+        self.max_future_s = max_future_s
+        self.clock = clock
         apply_many = getattr(situation, "apply_many", None)
         self._apply_batch: Callable[[Sequence[Incident]], Any] = (
             apply_many if callable(apply_many) else self._apply_each
@@ -257,7 +259,7 @@ class Feed:
         """Situation := state; returns the log id to follow from (taken *before* reading the state)."""
         started = time.monotonic()
         last: Any = client.xrevrange(self.keys.log, count=1)
-        last_id = _s(last[0][0]) if last else "0-0"
+        last_id = as_text(last[0][0]) if last else "0-0"
         local_before = time.time()
         sec, usec = client.time()
         self._clock_offset_s = (sec + usec / 1e6) - (local_before + time.time()) / 2
@@ -287,7 +289,7 @@ class Feed:
             return False
         info: Any = client.xinfo_stream(self.keys.log)
         first = info.get("first-entry") or info.get(b"first-entry")
-        return bool(first) and _id_tuple(_s(first[0])) > _id_tuple(last_id)
+        return bool(first) and _id_tuple(as_text(first[0])) > _id_tuple(last_id)
 
     def _decode_entries(self, entries: Sequence[Any]) -> list[Incident]:
         out: list[Incident] = []
@@ -296,7 +298,7 @@ class Feed:
             try:
                 out.append(store.decode_incident(data))
             except (ValueError, KeyError, TypeError) as exc:
-                msg = f"corrupt log entry {_s(entry_id)} in {self.keys.log}: {exc}"
+                msg = f"corrupt log entry {as_text(entry_id)} in {self.keys.log}: {exc}"
                 log.warning("%s: %s (skipped)", self.name, msg)
                 self._error(msg)
         return out
@@ -321,7 +323,7 @@ class Feed:
                         last_id = self._rebuild(client)
                         continue
                     incidents = self._decode_entries(entries)
-                    new_last = _s(entries[-1][0])
+                    new_last = as_text(entries[-1][0])
                     try:
                         if incidents:
                             self._apply_batch(incidents)
@@ -335,7 +337,7 @@ class Feed:
                         self._applied += len(incidents)
                         self._last_log_id = new_last
                         self._lag_s = max(0.0, lag)
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 self._set_up("follower", False, f"follower: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: follower failed; rebuilding after backoff", self.name)
@@ -347,14 +349,23 @@ class Feed:
 
     # -- ingress -------------------------------------------------------------------------------------------
     def _ingest(self, client: redis.Redis, raws: list[bytes]) -> None:
-        """Parse, apply in one pipeline, dead-letter what is rejected; updates this process's counters."""
+        """Parse, apply in one pipeline, dead-letter what is rejected; updates this process's counters.
+
+        One message cannot cost the others: a parse that fails in an unexpected way rejects that message, a
+        batch apply that raises is retried one by one (``store.apply_many_isolated``) and the culprit is
+        dead-lettered with the error. Only connection errors propagate (the caller resubscribes).
+        """
         parsed: list[tuple[WireMessage, bytes]] = []
         rejected: list[tuple[bytes, str]] = []
+        now = self.clock()
         for raw in raws:
             try:
-                parsed.append((parse_message(raw), raw))
+                parsed.append((parse_message(raw, now=now, max_future_s=self.max_future_s), raw))
             except WireError as exc:
                 rejected.append((raw, exc.reason))
+            except Exception as exc:  # a parser bug: this message only
+                log.exception("%s: parser failed on a message", self.name)
+                rejected.append((raw, f"cannot parse message: {exc!r}"))
         accepted = duplicates = stale = 0
         if self.area is not None and parsed:
             try:
@@ -376,7 +387,8 @@ class Feed:
                         else:
                             rejected.append((raw, why))
         if parsed:
-            for (_, raw), res in zip(parsed, store.apply_many(client, self.keys, [m for m, _ in parsed]), strict=True):
+            results = store.apply_many_isolated(client, self.keys, [m for m, _ in parsed])
+            for (_, raw), res in zip(parsed, results, strict=True):
                 if res.outcome is Outcome.APPLIED:
                     accepted += 1
                 elif res.outcome is Outcome.DUPLICATE:
@@ -386,7 +398,7 @@ class Feed:
                 else:
                     rejected.append((raw, res.detail))
         for raw, reason in rejected:
-            log.warning("%s: rejected message on %s: %s", self.name, self.keys.channel, reason)
+            log.warning("%s: rejected message on %s: %s", self.name, self.keys.channel, ascii(reason))
             store.dead_letter(client, self.keys, raw, reason, source=f"pubsub:{self.name}")
         with self._lock:
             self._accepted += accepted
@@ -420,7 +432,7 @@ class Feed:
                 up = True
                 backoff = BACKOFF_MIN_S
                 self._listen(client, pubsub)
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 self._ingress_lost(up, f"ingress: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: ingress failed; resubscribing after backoff", self.name)

@@ -367,3 +367,31 @@ def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> 
     assert reworks > 5
     for iid, inc in expected.items():
         assert store.get_incident(r, keys, iid) == inc
+
+
+def test_apply_many_isolated_applies_all_but_the_message_that_raises(r: redis.Redis, keys: Keys) -> None:
+    """A hand-built message the wire would refuse (a lone surrogate Redis cannot encode) makes the pipelined
+    batch raise; the isolated apply redoes it one by one: the others land, the culprit gets the error."""
+    msgs = [first(f"g{i}", ts=T0 + i) for i in range(20)]
+    msgs.insert(7, first("poison", title="cut \ud83d"))
+    with pytest.raises(UnicodeEncodeError):
+        store.apply_many(r, keys, msgs)  # what the feed used to meet: the whole batch lost
+    assert r.hlen(keys.state) == 0
+    results = store.apply_many_isolated(r, keys, msgs, chunk=8)
+    assert [x.id for x in results] == [str(m["id"]) for m in msgs]
+    assert [x.outcome for x in results].count(Outcome.APPLIED) == 20
+    bad = results[7]
+    assert bad.outcome is Outcome.ERROR and bad.id == "poison"
+    assert bad.reason.startswith("cannot apply message for id 'poison': UnicodeEncodeError")
+    assert r.hlen(keys.state) == 20 and r.xlen(keys.log) == 20
+    # and again: every good one is now a duplicate, nothing written twice
+    again = store.apply_many_isolated(r, keys, msgs)
+    assert [x.outcome for x in again].count(Outcome.DUPLICATE) == 20
+    assert r.xlen(keys.log) == 20
+
+
+def test_dead_letter_reason_quoting_a_surrogate_is_stored(r: redis.Redis, keys: Keys) -> None:
+    store.dead_letter(r, keys, '{"title":"\ud83d"}', "bad text \ud83d here", "pubsub:\ud83d")
+    (letter,) = store.recent_dead_letters(r, keys)
+    assert letter.reason == "bad text \\ud83d here" and letter.source == "pubsub:\\ud83d"
+    assert letter.encoding == "base64"  # the raw str itself is not UTF-8: kept byte for byte
