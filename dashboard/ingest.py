@@ -1,6 +1,7 @@
 """HTTP ingest: ``POST /api/incidents`` (the wire contract over HTTP) and Open311 GeoReport v2.
 
-Everything written goes through the durable path (``incidents.publish``: validate → atomic apply → PUBLISH);
+Everything written goes through the durable path (``incidents.publish``: validate → atomic apply; servers see
+it in the log);
 invalid input is answered with the reason and dead-lettered (``source`` ``http`` or ``open311``), so
 ``/healthz`` counts it like any other rejected message. Mapping rules live in the pure modules
 ``incidents.open311`` (reading other cities' responses) and ``incidents.open311_server`` (serving ours).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 from typing import Any, Final
 
 import redis
@@ -121,6 +123,11 @@ def _open311_error(fmt: str, code: int, description: str) -> Response:
     return _open311(fmt if fmt in FORMATS else "json", o3.errors(code, description), code, root="errors", item="error")
 
 
+def _limits(runtime: Runtime) -> dict[str, Any]:
+    """The checks the server's own feed applies (served area, allowed clock skew), for the durable path too."""
+    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s}
+
+
 def build_ingest_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
@@ -141,7 +148,7 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _detail(413, exc.reason)
         try:
             res = await run_in_threadpool(
-                publish, runtime.redis, runtime.keys, body, source="http", area=runtime.feed.area
+                partial(publish, source="http", **_limits(runtime)), runtime.redis, runtime.keys, body
             )
         except WireError as exc:
             return _detail(422, exc.reason)
@@ -160,7 +167,7 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _detail(422, exc.reason)
         try:
             results = await run_in_threadpool(
-                publish_many, runtime.redis, runtime.keys, items, source="http", area=runtime.feed.area
+                partial(publish_many, source="http", **_limits(runtime)), runtime.redis, runtime.keys, items
             )
         except redis.RedisError as exc:
             return _detail(503, f"Redis unavailable: {exc}")
@@ -222,7 +229,7 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _open311_error(fmt, exc.code, exc.description)
         try:
             res = await run_in_threadpool(
-                publish, runtime.redis, runtime.keys, msg, source="open311", area=runtime.feed.area
+                partial(publish, source="open311", **_limits(runtime)), runtime.redis, runtime.keys, msg
             )
         except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
             return _open311_error(fmt, 400, exc.reason)

@@ -21,7 +21,9 @@ Redis cuts off (``client-output-buffer-limit pubsub``: the feed read slower than
 like a disconnect of the ingress: it resubscribes and counts ``ingress_drops``; the follower is not affected
 (its XREAD replies are not pub/sub), so every durably published change still arrives from the log. Bare
 PUBLISHes that Redis dropped with the cut-off, or that arrive while no ingress is subscribed, are lost
-(pub/sub is at-most-once); the durable path is ``incidents.publish``.
+(pub/sub is at-most-once); the durable path is ``incidents.publish``, which writes state + log and publishes
+nothing: the channel carries only bare messages, so each is parsed and applied once per server, and a durable
+one once in all.
 
 Area check (optional ``area=AreaGuard(...)``): a message whose point lies outside the served area's bounds
 (swapped lat/lon says so) or, inside the bounds, outside every grid is dead-lettered with that reason instead
@@ -30,7 +32,6 @@ of putting a marker where nobody is responsible for it.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -374,18 +375,8 @@ class Feed:
                 log.exception("%s: area check failed", self.name)
                 self._error(f"area check failed: {exc!r}")
             else:
-                flagged = [(m, raw, why) for (m, raw), why in zip(parsed, reasons, strict=True) if why]
+                rejected += [(raw, why) for (_, raw), why in zip(parsed, reasons, strict=True) if why]
                 parsed = [p for p, why in zip(parsed, reasons, strict=True) if not why]
-                if flagged:
-                    # The broadcast of a durable publish (already stored, equal ts) is a duplicate, not input
-                    # to reject: the durable path decided about it (see incidents.publish).
-                    for (m, raw, why), stored in zip(flagged, self._stored_ts(client, flagged), strict=True):
-                        if stored is not None and stored == m.ts:
-                            duplicates += 1
-                        elif stored is not None and stored > m.ts:
-                            stale += 1
-                        else:
-                            rejected.append((raw, why))
         if parsed:
             results = store.apply_many_isolated(client, self.keys, [m for m, _ in parsed])
             for (_, raw), res in zip(parsed, results, strict=True):
@@ -407,17 +398,6 @@ class Feed:
             self._rejected += len(rejected)
             if rejected:
                 self._last_error = f"rejected message: {rejected[-1][1]}"
-
-    def _stored_ts(self, client: redis.Redis, flagged: Sequence[tuple[WireMessage, bytes, str]]) -> list[float | None]:
-        """The stored ``ts`` of each flagged message's incident (None: not stored or unreadable)."""
-        values: Any = client.hmget(self.keys.state, [m.id for m, _, _ in flagged])
-        out: list[float | None] = []
-        for v in values:
-            try:
-                out.append(float(json.loads(v)["ts"]) if v is not None else None)
-            except (ValueError, KeyError, TypeError):
-                out.append(None)
-        return out
 
     def _ingress(self) -> None:
         backoff = BACKOFF_MIN_S
