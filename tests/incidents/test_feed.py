@@ -237,8 +237,9 @@ def test_durable_publishes_are_ingested_once_however_many_servers_follow(
         assert ps.get_message(timeout=0.2) is None  # nothing went over the channel
     finally:
         ps.close()
+    # ``applied`` is counted just after the situation got the batch
+    wait_until(lambda: fa.health().applied >= 10 and fb.health().applied >= 10)
     for feed in (fa, fb):
-        wait_until(lambda f=feed: f.health().applied >= 10)  # counted just after the situation got them
         h = feed.health()
         assert (h.accepted, h.duplicates, h.stale, h.rejected) == (0, 0, 0, 0)
     stats = store.read_stats(r, keys)
