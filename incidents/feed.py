@@ -95,6 +95,8 @@ class FeedHealth:
     # Times the ingress lost its subscription after it was up: Redis went away, or cut this subscriber off
     # (``client-output-buffer-limit pubsub``). Bare PUBLISHes in flight then are lost; durable ones are not.
     ingress_drops: int = 0
+    # The pub/sub channel the ingress listens on (carries the db number: ``Keys.for_redis_url``).
+    channel: str = ""
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:
@@ -133,6 +135,17 @@ class Feed:
         self.area = area
         self.max_future_s = max_future_s
         self.clock = clock
+        url_db = Keys.for_redis_url(keys.prefix, redis_url).db
+        if url_db != keys.db:
+            # Pub/sub ignores the db: this feed would hear (and apply) another deployment's messages.
+            log.warning(
+                "%s: Keys are for db %d but the Redis URL selects db %d: listening on %s; build them with"
+                " Keys.for_redis_url(prefix, url)",
+                name,
+                keys.db,
+                url_db,
+                keys.channel,
+            )
         apply_many = getattr(situation, "apply_many", None)
         self._apply_batch: Callable[[Sequence[Incident]], Any] = (
             apply_many if callable(apply_many) else self._apply_each
@@ -199,6 +212,7 @@ class Feed:
                 applied=self._applied,
                 last_log_id=self._last_log_id,
                 ingress_drops=self._ingress_drops,
+                channel=self.keys.channel,
             )
 
     def __enter__(self) -> Feed:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
+from redis.connection import parse_url
 
 from incidents import store
 from incidents.feed import Feed
@@ -22,6 +24,7 @@ from incidents.model import Incident
 from incidents.publish import publish, publish_many
 from incidents.redis_server import EmbeddedRedis, free_port
 from incidents.situation import Situation
+from tests.conftest import delete_prefix
 
 T0 = 1_732_600_000.0
 
@@ -244,6 +247,45 @@ def test_durable_publishes_are_ingested_once_however_many_servers_follow(
         assert (h.accepted, h.duplicates, h.stale, h.rejected) == (0, 0, 0, 0)
     stats = store.read_stats(r, keys)
     assert (stats["accepted"], stats["duplicate"]) == (10, 0)
+
+
+def test_deployments_on_two_dbs_of_one_redis_do_not_hear_each_other(
+    redis_url: str, make_feed: Callable[..., Feed]
+) -> None:
+    """Same prefix, dbs 14 and 15 of the test Redis: a bare PUBLISH reaches only its own deployment."""
+    params = parse_url(redis_url)
+    if "path" in params:
+        pytest.skip("the test Redis is a unix socket")
+    prefix = f"onescreen-test-db-{uuid.uuid4().hex[:8]}"
+    urls = {db: f"redis://{params.get('host', '127.0.0.1')}:{params.get('port', 6379)}/{db}" for db in (14, 15)}
+    clients = {db: redis.Redis.from_url(url) for db, url in urls.items()}
+    try:
+        for client in clients.values():
+            delete_prefix(client, prefix)
+        keys = {db: Keys.for_redis_url(prefix, url) for db, url in urls.items()}
+        assert keys[14].channel == f"{prefix}:db14:incidents" != keys[15].channel
+        sits = {db: Situation(no_grid) for db in urls}
+        feeds = {db: make_feed(urls[db], keys[db], sits[db], name=f"db{db}") for db in urls}
+        wait_until(lambda: all(f.health().connected for f in feeds.values()))
+        assert {f.health().channel for f in feeds.values()} == {keys[14].channel, keys[15].channel}
+        pub = clients[14]  # channels are server-wide: any connection reaches both
+        for i in range(20):
+            pub.publish(keys[14].channel, raw(wire(f"a{i}", T0 + i)))
+            pub.publish(keys[15].channel, raw(wire(f"b{i}", T0 + i)))
+        pub.publish(keys[14].channel, b"{broken for 14")
+        wait_until(lambda: len(sits[14]) == 20 and len(sits[15]) == 20, timeout=3.0)
+        wait_until(lambda: feeds[14].health().rejected == 1, timeout=2.0)
+        assert {str(i)[0] for i in sits[14].view().incidents["id"].tolist()} == {"a"}
+        assert {str(i)[0] for i in sits[15].view().incidents["id"].tolist()} == {"b"}
+        for db, mine in ((14, "a"), (15, "b")):
+            ids = {k.decode() for k in clients[db].hkeys(keys[db].state)}  # type: ignore[union-attr]
+            assert ids == {f"{mine}{i}" for i in range(20)}
+        assert clients[14].xlen(keys[14].deadletter) == 1 and clients[15].xlen(keys[15].deadletter) == 0
+        assert feeds[15].health().rejected == 0
+    finally:
+        for client in clients.values():
+            delete_prefix(client, prefix)
+            client.close()
 
 
 class BlockingSituation(Situation):

@@ -298,6 +298,22 @@ def test_keys_names() -> None:
         "onescreen:stats",
     )
     assert Keys("city2").state == "city2:state"
+
+
+def test_keys_channel_carries_the_db() -> None:
+    """Pub/sub ignores the db number: the channel name must carry it, db 0 keeping the documented name."""
+    assert Keys("onescreen", db=0).channel == "onescreen:incidents"
+    assert Keys("onescreen", db=3).channel == "onescreen:db3:incidents"
+    assert Keys("onescreen", db=3).state == "onescreen:state"  # keys are per db already
+    assert Keys.for_redis_url("p", "redis://127.0.0.1:6379/3") == Keys("p", db=3)
+    assert Keys.for_redis_url("p", "redis://127.0.0.1:6379") == Keys("p", db=0)
+    assert Keys.for_redis_url("p", "rediss://:secret@h:6380/0?db=7").db == 7
+    assert Keys.for_redis_url("p", "unix:///run/redis.sock?db=2").channel == "p:db2:incidents"
+    with pytest.raises(ValueError, match="Redis URL") as err:
+        Keys.for_redis_url("p", "http://user:secret@h/1")
+    assert "secret" not in str(err.value)
+    with pytest.raises(ValueError, match="db"):
+        Keys("p", db=-1)
     with pytest.raises(ValueError):
         Keys("")
     with pytest.raises(ValueError):
