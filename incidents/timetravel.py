@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -196,6 +197,7 @@ def situation_at(
 ) -> tuple[SituationView, Rebuild]:
     """The ``SituationView`` at ``at``: grid states, overdue and KPIs evaluated with the clock at ``at``."""
     rebuild = incidents_at(r, keys, at)
-    situation = Situation(locator, sla, grid_communities=grid_communities)
+    # No retention: the past view needs every incident it rebuilt (the 24 h KPI windows end at ``at``, not now).
+    situation = Situation(locator, sla, grid_communities=grid_communities, retention_s=math.inf)
     situation.replace_all(rebuild.incidents)
     return situation.view(at), rebuild
