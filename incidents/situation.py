@@ -51,7 +51,16 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from incidents.model import CATEGORIES, ENDED_STATUSES, STATUS_ORDER, GridState, Incident, Priority, Status
+from incidents.model import (
+    CATEGORIES,
+    ENDED_STATUSES,
+    OPEN_STATUSES,
+    STATUS_ORDER,
+    GridState,
+    Incident,
+    Priority,
+    Status,
+)
 from incidents.sla import SlaPolicy
 from incidents.timeutil import local_hour_start, local_midnight
 
@@ -66,8 +75,7 @@ PRUNE_INTERVAL_S: Final = 60.0
 MIN_CAPACITY: Final = 1024
 STATUS_CODE: Final = {s: i for i, s in enumerate(STATUS_ORDER)}
 _REPORTED = STATUS_CODE[Status.REPORTED]
-_DISPATCHED = STATUS_CODE[Status.DISPATCHED]
-_ACCEPTED = STATUS_CODE[Status.ACCEPTED]
+_OPEN_CODES: Final = np.array(sorted(STATUS_CODE[s] for s in OPEN_STATUSES), dtype=np.int64)
 _ENDED_CODES: Final = np.array(sorted(STATUS_CODE[s] for s in ENDED_STATUSES), dtype=np.int64)
 _GRID_STATE_BY_RANK: Final = (GridState.CLEAR, GridState.IN_PROGRESS, GridState.UNASSIGNED, GridState.OVERDUE)
 
@@ -569,7 +577,7 @@ def _mean(x: np.ndarray) -> float | None:
 
 def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame) -> SituationView:
     code = a["status_code"]
-    is_open = (code == _REPORTED) | (code == _DISPATCHED) | (code == _ACCEPTED)
+    is_open = np.isin(code, _OPEN_CODES)
     overdue = is_open & (now > a["overdue_at"])
     df = base.assign(overdue=overdue)
 

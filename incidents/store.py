@@ -111,8 +111,6 @@ def as_text(v: bytes | str) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
-_s = as_text
-
 # Errors that mean "Redis is not there": the caller reconnects. Anything else raised while applying a batch is
 # tied to its content and is isolated to the message that caused it (``apply_many_isolated``).
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -156,7 +154,7 @@ def message_json(msg: Mapping[str, Any] | Any) -> tuple[str, str]:
 
 
 def _result(mid: str, reply: Any) -> ApplyResult:
-    outcome, detail = _s(reply[0]), _s(reply[1])
+    outcome, detail = as_text(reply[0]), as_text(reply[1])
     if outcome == Outcome.APPLIED:
         return ApplyResult(Outcome.APPLIED, mid, log_id=detail)
     return ApplyResult(Outcome(outcome), mid, detail=detail)
@@ -262,7 +260,7 @@ def load_state(r: redis.Redis, keys: Keys, *, errors: list[tuple[str, str]] | No
         try:
             out.append(decode_incident(data))
         except (ValueError, KeyError, TypeError) as exc:
-            iid = _s(raw_id)
+            iid = as_text(raw_id)
             log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc)
             if errors is not None:
                 errors.append((iid, str(exc)))
@@ -315,7 +313,7 @@ def dead_letter(
     pipe.xadd(keys.deadletter, fields, maxlen=DEADLETTER_MAXLEN, approximate=True)  # type: ignore[arg-type]
     pipe.hincrby(keys.stats, "rejected", 1)
     entry_id, _ = pipe.execute()
-    return _s(entry_id)
+    return as_text(entry_id)
 
 
 def recent_dead_letters(r: redis.Redis, keys: Keys, count: int = 20) -> list[DeadLetter]:
@@ -323,11 +321,11 @@ def recent_dead_letters(r: redis.Redis, keys: Keys, count: int = 20) -> list[Dea
     out: list[DeadLetter] = []
     entries: Any = r.xrevrange(keys.deadletter, count=count)
     for entry_id, f in entries:
-        g = {_s(k): _s(v) for k, v in f.items()}
+        g = {as_text(k): as_text(v) for k, v in f.items()}
         ts = float(g.get("ts") or 0.0)
         out.append(
             DeadLetter(
-                entry_id=_s(entry_id),
+                entry_id=as_text(entry_id),
                 raw=g.get("raw", ""),
                 encoding=g.get("encoding", "utf-8"),
                 size=int(g.get("size") or 0),
@@ -344,5 +342,5 @@ def read_stats(r: redis.Redis, keys: Keys) -> dict[str, int]:
     raw = r.hgetall(keys.stats)
     stats = dict.fromkeys(("accepted", "duplicate", "stale", "invalid", "rejected"), 0)
     for k, v in raw.items():
-        stats[_s(k)] = int(v)
+        stats[as_text(k)] = int(v)
     return stats
