@@ -27,6 +27,7 @@ from dashboard.layouts.ids import Wall
 from dashboard.layouts.root import ROOT_LANG, URL
 from dashboard.settings import Settings
 from incidents.keys import Keys
+from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import Situation
 from incidents.store import load_state
 
@@ -193,7 +194,7 @@ def measure_sizes(
     makers = [lambda: tick_changes(situation, points, rng, new=new, moves=moves) for _ in range(ticks)]
     ws = asyncio.run(_drive(runtime, situation, makers))
     map_batches = [b for b in ws.batches[1:] if b.has_map]
-    n_open = len(situation.view().incidents.query("status in ('reported','dispatched','accepted')"))
+    n_open = int(situation.view().incidents["status"].isin(OPEN_STATUS_VALUES).sum())
     return SizeResult(
         figure_bytes=figure,
         fresh_bytes=ws.batches[0].bytes,

@@ -15,13 +15,13 @@ from bench.env import member_points
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from incidents.keys import Keys
-from incidents.model import Incident, Priority, Status
+from incidents.model import OPEN_STATUS_VALUES, Incident, Priority, Status
 from incidents.publish import publish_many
 from incidents.simulator import Simulator
 from incidents.situation import Situation
 from incidents.store import load_state
 
-OPEN = (Status.REPORTED, Status.DISPATCHED, Status.ACCEPTED)
+OPEN = tuple(Status(v) for v in OPEN_STATUS_VALUES)  # lifecycle order: seeded runs repeat
 NEXT: dict[Status, Status] = {
     Status.REPORTED: Status.DISPATCHED,
     Status.DISPATCHED: Status.ACCEPTED,

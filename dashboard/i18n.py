@@ -7,21 +7,16 @@ Pure: no Dash. ``t(key, lang)`` looks up ``STRINGS[lang][key]``; both languages 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime
 from typing import Literal
 
 from incidents.model import CATEGORIES
+from incidents.timeutil import SHANGHAI
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 DEFAULT_LANG: Lang = "zh"
 
-try:  # Asia/Shanghai has had no DST since 1991: a fixed UTC+8 is exact when tzdata is missing.
-    from zoneinfo import ZoneInfo
-
-    SHANGHAI: tzinfo = ZoneInfo("Asia/Shanghai")
-except Exception:  # pragma: no cover - depends on the machine's tzdata
-    SHANGHAI = timezone(timedelta(hours=8), "CST")
 
 CATEGORY_EN: dict[str, str] = {
     "environment": "Sanitation",

@@ -1,9 +1,11 @@
 """HTTP ingest: ``POST /api/incidents`` (the wire contract over HTTP) and Open311 GeoReport v2.
 
-Everything written goes through the durable path (``incidents.publish``: validate → atomic apply → PUBLISH);
+Everything written goes through the durable path (``incidents.publish``: validate → atomic apply; servers see
+it in the log);
 invalid input is answered with the reason and dead-lettered (``source`` ``http`` or ``open311``), so
 ``/healthz`` counts it like any other rejected message. Mapping rules live in the pure modules
-``incidents.open311`` (reading other cities' responses) and ``incidents.open311_server`` (serving ours).
+``incidents.open311`` (reading other cities' responses) and ``incidents.open311_server`` (serving ours); request
+bodies are read by ``dashboard.http_body``.
 
 Routes:
 
@@ -19,9 +21,9 @@ Routes:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from functools import partial
 from typing import Any, Final
 
 import redis
@@ -29,6 +31,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from dashboard.http_body import BodyTooLarge, parse_open311_body, read_body, split_json_array
 from dashboard.runtime import Runtime
 from incidents import open311_server as o3
 from incidents import store
@@ -40,68 +43,7 @@ from incidents.wire import MAX_BYTES, WireError
 log = logging.getLogger(__name__)
 
 BATCH_MAX_BYTES: Final = 1 << 20
-BATCH_MAX_ITEMS: Final = 1000
 FORMATS: Final = ("json", "xml")
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"body too large: {size} bytes > {limit}")
-        self.reason = str(self)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (``BodyTooLarge``) by its Content-Length or once more than ``limit`` bytes came."""
-    declared = request.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(int(declared), limit)
-    buf = bytearray()
-    async for chunk in request.stream():
-        buf += chunk
-        if len(buf) > limit:
-            raise BodyTooLarge(len(buf), limit)
-    return bytes(buf)
-
-
-def split_json_array(body: bytes) -> list[str]:
-    """The raw text of each element of a JSON array, so each is parsed by the wire exactly as if sent alone.
-
-    Raises ``WireError`` when the body is not a JSON array (or is not UTF-8).
-    """
-    try:
-        text = body.decode("utf-8").lstrip("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise WireError(f"body is not valid UTF-8 (byte {exc.start})") from None
-    scanner = json.JSONDecoder(object_pairs_hook=lambda _pairs: None, parse_constant=lambda _c: None)
-    ws = " \t\r\n"
-    i = len(text) - len(text.lstrip(ws))
-    if text[i : i + 1] != "[":
-        raise WireError("batch body must be a JSON array of messages")
-    items: list[str] = []
-    i += 1
-    while True:
-        i += len(text[i:]) - len(text[i:].lstrip(ws))
-        if text[i : i + 1] == "]" and not items:
-            break
-        try:
-            _, end = scanner.raw_decode(text, i)
-        except RecursionError:
-            raise WireError(f"invalid JSON: nested too deeply (element {len(items)})") from None
-        except json.JSONDecodeError as exc:
-            raise WireError(f"invalid JSON in the array: {exc.msg} at char {exc.pos}") from None
-        items.append(text[i:end])
-        if len(items) > BATCH_MAX_ITEMS:
-            raise WireError(f"too many messages in one batch (> {BATCH_MAX_ITEMS})")
-        i = end + len(text[end:]) - len(text[end:].lstrip(ws))
-        if text[i : i + 1] == ",":
-            i += 1
-            continue
-        if text[i : i + 1] == "]":
-            break
-        raise WireError(f"invalid JSON in the array: expected ',' or ']' at char {i}")
-    if text[i + 1 :].strip(ws):
-        raise WireError("invalid JSON: extra data after the array")
-    return items
 
 
 def _result_body(res: ApplyResult) -> dict[str, Any]:
@@ -119,6 +61,11 @@ def _open311(fmt: str, rows: list[dict[str, Any]], status: int = 200, *, root: s
 
 def _open311_error(fmt: str, code: int, description: str) -> Response:
     return _open311(fmt if fmt in FORMATS else "json", o3.errors(code, description), code, root="errors", item="error")
+
+
+def _limits(runtime: Runtime) -> dict[str, Any]:
+    """The checks the server's own feed applies (served area, allowed clock skew), for the durable path too."""
+    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s}
 
 
 def build_ingest_router(runtime: Runtime) -> APIRouter:
@@ -141,7 +88,7 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _detail(413, exc.reason)
         try:
             res = await run_in_threadpool(
-                publish, runtime.redis, runtime.keys, body, source="http", area=runtime.feed.area
+                partial(publish, source="http", **_limits(runtime)), runtime.redis, runtime.keys, body
             )
         except WireError as exc:
             return _detail(422, exc.reason)
@@ -160,7 +107,7 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _detail(422, exc.reason)
         try:
             results = await run_in_threadpool(
-                publish_many, runtime.redis, runtime.keys, items, source="http", area=runtime.feed.area
+                partial(publish_many, source="http", **_limits(runtime)), runtime.redis, runtime.keys, items
             )
         except redis.RedisError as exc:
             return _detail(503, f"Redis unavailable: {exc}")
@@ -215,14 +162,14 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _open311_error(fmt, 413, exc.reason)
         fields: o3.Fields = []
         try:
-            fields = o3.parse_body(body, request.headers.get("content-type", ""))
+            fields = parse_open311_body(body, request.headers.get("content-type", ""))
             msg = o3.post_to_wire(fields, now=time.time())
         except Open311Error as exc:
             await run_in_threadpool(dead_letter, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:
             res = await run_in_threadpool(
-                publish, runtime.redis, runtime.keys, msg, source="open311", area=runtime.feed.area
+                partial(publish, source="open311", **_limits(runtime)), runtime.redis, runtime.keys, msg
             )
         except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
             return _open311_error(fmt, 400, exc.reason)

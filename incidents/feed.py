@@ -1,9 +1,12 @@
 """The live feed of one server process: two daemon threads between Redis and the in-memory Situation.
 
-* **ingress** — SUBSCRIBE ``keys.channel`` → ``parse_message`` (pure) → ``store.apply_many`` (the Lua merge).
-  Bad input (``WireError`` or a store rejection) is dead-lettered with its reason; the thread never stops for
-  it. Every server process applies every message; the script makes exactly one of them win (the others count
-  a duplicate), so any number of processes may run.
+* **ingress** — SUBSCRIBE ``keys.channel`` → ``parse_message`` (pure; ``ts`` at most ``max_future_s`` ahead
+  of ``clock()``) → ``store.apply_many_isolated`` (the Lua merge). Bad input (``WireError`` or a store
+  rejection) is dead-lettered with its reason; the thread never stops for it, and one message cannot take
+  its batch down with it: a batch apply that raises is redone one by one and only the culprit is
+  dead-lettered (with the error), so the subscription is never dropped for content. Every server process
+  applies every bare message; the script makes exactly one of them win (the others count a duplicate), so
+  any number of processes may run.
 * **follower** — on every (re)connect rebuilds from Redis: remembers the log's last entry id, loads ``state``
   (HSCAN) into ``situation.replace_all``, then follows the log with ``XREAD BLOCK`` from that id, handing
   batches to ``situation.apply_many`` (or ``apply`` per incident). Anything applied while the state was being
@@ -18,7 +21,9 @@ Redis cuts off (``client-output-buffer-limit pubsub``: the feed read slower than
 like a disconnect of the ingress: it resubscribes and counts ``ingress_drops``; the follower is not affected
 (its XREAD replies are not pub/sub), so every durably published change still arrives from the log. Bare
 PUBLISHes that Redis dropped with the cut-off, or that arrive while no ingress is subscribed, are lost
-(pub/sub is at-most-once); the durable path is ``incidents.publish``.
+(pub/sub is at-most-once); the durable path is ``incidents.publish``, which writes state + log and publishes
+nothing: the channel carries only bare messages, so each is parsed and applied once per server, and a durable
+one once in all.
 
 Area check (optional ``area=AreaGuard(...)``): a message whose point lies outside the served area's bounds
 (swapped lat/lon says so) or, inside the bounds, outside every grid is dead-lettered with that reason instead
@@ -27,7 +32,6 @@ of putting a marker where nobody is responsible for it.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -43,8 +47,8 @@ from incidents import store
 from incidents.area import AreaGuard
 from incidents.keys import Keys
 from incidents.model import Incident
-from incidents.store import Outcome
-from incidents.wire import WireError, WireMessage, parse_message
+from incidents.store import CONNECTION_ERRORS, Outcome, as_text
+from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,6 @@ BACKOFF_MIN_S = 0.1
 BACKOFF_MAX_S = 0.5
 # Ingress drains at most this many queued pub/sub messages into one pipelined apply.
 INGRESS_BATCH = 500
-_CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 class SituationLike(Protocol):
@@ -92,10 +95,8 @@ class FeedHealth:
     # Times the ingress lost its subscription after it was up: Redis went away, or cut this subscriber off
     # (``client-output-buffer-limit pubsub``). Bare PUBLISHes in flight then are lost; durable ones are not.
     ingress_drops: int = 0
-
-
-def _s(v: bytes | str) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+    # The pub/sub channel the ingress listens on (carries the db number: ``Keys.for_redis_url``).
+    channel: str = ""
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:
@@ -119,6 +120,8 @@ class Feed:
         liveness_s: float = 1.5,
         connect_timeout_s: float = 1.0,
         area: AreaGuard | None = None,
+        max_future_s: float = MAX_FUTURE_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis_url = redis_url
         self.keys = keys
@@ -130,6 +133,19 @@ class Feed:
         self.liveness_s = liveness_s
         self.connect_timeout_s = connect_timeout_s
         self.area = area
+        self.max_future_s = max_future_s
+        self.clock = clock
+        url_db = Keys.for_redis_url(keys.prefix, redis_url).db
+        if url_db != keys.db:
+            # Pub/sub ignores the db: this feed would hear (and apply) another deployment's messages.
+            log.warning(
+                "%s: Keys are for db %d but the Redis URL selects db %d: listening on %s; build them with"
+                " Keys.for_redis_url(prefix, url)",
+                name,
+                keys.db,
+                url_db,
+                keys.channel,
+            )
         apply_many = getattr(situation, "apply_many", None)
         self._apply_batch: Callable[[Sequence[Incident]], Any] = (
             apply_many if callable(apply_many) else self._apply_each
@@ -196,6 +212,7 @@ class Feed:
                 applied=self._applied,
                 last_log_id=self._last_log_id,
                 ingress_drops=self._ingress_drops,
+                channel=self.keys.channel,
             )
 
     def __enter__(self) -> Feed:
@@ -257,7 +274,7 @@ class Feed:
         """Situation := state; returns the log id to follow from (taken *before* reading the state)."""
         started = time.monotonic()
         last: Any = client.xrevrange(self.keys.log, count=1)
-        last_id = _s(last[0][0]) if last else "0-0"
+        last_id = as_text(last[0][0]) if last else "0-0"
         local_before = time.time()
         sec, usec = client.time()
         self._clock_offset_s = (sec + usec / 1e6) - (local_before + time.time()) / 2
@@ -287,7 +304,7 @@ class Feed:
             return False
         info: Any = client.xinfo_stream(self.keys.log)
         first = info.get("first-entry") or info.get(b"first-entry")
-        return bool(first) and _id_tuple(_s(first[0])) > _id_tuple(last_id)
+        return bool(first) and _id_tuple(as_text(first[0])) > _id_tuple(last_id)
 
     def _decode_entries(self, entries: Sequence[Any]) -> list[Incident]:
         out: list[Incident] = []
@@ -296,7 +313,7 @@ class Feed:
             try:
                 out.append(store.decode_incident(data))
             except (ValueError, KeyError, TypeError) as exc:
-                msg = f"corrupt log entry {_s(entry_id)} in {self.keys.log}: {exc}"
+                msg = f"corrupt log entry {as_text(entry_id)} in {self.keys.log}: {exc}"
                 log.warning("%s: %s (skipped)", self.name, msg)
                 self._error(msg)
         return out
@@ -321,7 +338,7 @@ class Feed:
                         last_id = self._rebuild(client)
                         continue
                     incidents = self._decode_entries(entries)
-                    new_last = _s(entries[-1][0])
+                    new_last = as_text(entries[-1][0])
                     try:
                         if incidents:
                             self._apply_batch(incidents)
@@ -335,7 +352,7 @@ class Feed:
                         self._applied += len(incidents)
                         self._last_log_id = new_last
                         self._lag_s = max(0.0, lag)
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 self._set_up("follower", False, f"follower: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: follower failed; rebuilding after backoff", self.name)
@@ -347,14 +364,23 @@ class Feed:
 
     # -- ingress -------------------------------------------------------------------------------------------
     def _ingest(self, client: redis.Redis, raws: list[bytes]) -> None:
-        """Parse, apply in one pipeline, dead-letter what is rejected; updates this process's counters."""
+        """Parse, apply in one pipeline, dead-letter what is rejected; updates this process's counters.
+
+        One message cannot cost the others: a parse that fails in an unexpected way rejects that message, a
+        batch apply that raises is retried one by one (``store.apply_many_isolated``) and the culprit is
+        dead-lettered with the error. Only connection errors propagate (the caller resubscribes).
+        """
         parsed: list[tuple[WireMessage, bytes]] = []
         rejected: list[tuple[bytes, str]] = []
+        now = self.clock()
         for raw in raws:
             try:
-                parsed.append((parse_message(raw), raw))
+                parsed.append((parse_message(raw, now=now, max_future_s=self.max_future_s), raw))
             except WireError as exc:
                 rejected.append((raw, exc.reason))
+            except Exception as exc:  # a parser bug: this message only
+                log.exception("%s: parser failed on a message", self.name)
+                rejected.append((raw, f"cannot parse message: {exc!r}"))
         accepted = duplicates = stale = 0
         if self.area is not None and parsed:
             try:
@@ -363,20 +389,11 @@ class Feed:
                 log.exception("%s: area check failed", self.name)
                 self._error(f"area check failed: {exc!r}")
             else:
-                flagged = [(m, raw, why) for (m, raw), why in zip(parsed, reasons, strict=True) if why]
+                rejected += [(raw, why) for (_, raw), why in zip(parsed, reasons, strict=True) if why]
                 parsed = [p for p, why in zip(parsed, reasons, strict=True) if not why]
-                if flagged:
-                    # The broadcast of a durable publish (already stored, equal ts) is a duplicate, not input
-                    # to reject: the durable path decided about it (see incidents.publish).
-                    for (m, raw, why), stored in zip(flagged, self._stored_ts(client, flagged), strict=True):
-                        if stored is not None and stored == m.ts:
-                            duplicates += 1
-                        elif stored is not None and stored > m.ts:
-                            stale += 1
-                        else:
-                            rejected.append((raw, why))
         if parsed:
-            for (_, raw), res in zip(parsed, store.apply_many(client, self.keys, [m for m, _ in parsed]), strict=True):
+            results = store.apply_many_isolated(client, self.keys, [m for m, _ in parsed])
+            for (_, raw), res in zip(parsed, results, strict=True):
                 if res.outcome is Outcome.APPLIED:
                     accepted += 1
                 elif res.outcome is Outcome.DUPLICATE:
@@ -386,7 +403,7 @@ class Feed:
                 else:
                     rejected.append((raw, res.detail))
         for raw, reason in rejected:
-            log.warning("%s: rejected message on %s: %s", self.name, self.keys.channel, reason)
+            log.warning("%s: rejected message on %s: %s", self.name, self.keys.channel, ascii(reason))
             store.dead_letter(client, self.keys, raw, reason, source=f"pubsub:{self.name}")
         with self._lock:
             self._accepted += accepted
@@ -395,17 +412,6 @@ class Feed:
             self._rejected += len(rejected)
             if rejected:
                 self._last_error = f"rejected message: {rejected[-1][1]}"
-
-    def _stored_ts(self, client: redis.Redis, flagged: Sequence[tuple[WireMessage, bytes, str]]) -> list[float | None]:
-        """The stored ``ts`` of each flagged message's incident (None: not stored or unreadable)."""
-        values: Any = client.hmget(self.keys.state, [m.id for m, _, _ in flagged])
-        out: list[float | None] = []
-        for v in values:
-            try:
-                out.append(float(json.loads(v)["ts"]) if v is not None else None)
-            except (ValueError, KeyError, TypeError):
-                out.append(None)
-        return out
 
     def _ingress(self) -> None:
         backoff = BACKOFF_MIN_S
@@ -420,7 +426,7 @@ class Feed:
                 up = True
                 backoff = BACKOFF_MIN_S
                 self._listen(client, pubsub)
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 self._ingress_lost(up, f"ingress: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: ingress failed; resubscribing after backoff", self.name)

@@ -4,18 +4,25 @@ The rq pattern: names are constants here, connections are passed in.
 
 ``Keys("onescreen")`` gives::
 
-    onescreen:incidents   pub/sub channel: the wire (one JSON object per message)
+    onescreen:incidents   pub/sub channel: the wire (one JSON object per message); onescreen:db3:incidents on db 3
     onescreen:state       hash id → incident JSON (the source of truth; merged by apply.lua)
     onescreen:log         stream, one entry per accepted change: ``id``, ``data`` (merged incident JSON)
     onescreen:deadletter  stream of rejected input: raw, encoding, size, reason, source, ts
     onescreen:stats       hash of counters: accepted, duplicate, stale, invalid, rejected
 
-A different prefix lets several deployments (or parallel test runs) share one Redis.
+A different prefix lets several deployments (or parallel test runs) share one Redis. So does a different db
+number, with one catch that ``db`` handles: keys live in a db, but pub/sub channels are global to the server
+(Redis ignores the db for PUBLISH/SUBSCRIBE), so two deployments on db 0 and db 3 with the same prefix would
+hear each other's messages. The channel therefore carries the db: ``{prefix}:incidents`` on db 0 (the
+documented contract), ``{prefix}:db{N}:incidents`` on db N. Build ``Keys`` for a connection with
+``Keys.for_redis_url(prefix, url)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from redis.connection import parse_url
 
 # The log is trimmed with ``XADD … MAXLEN ~ LOG_MAXLEN``. It only has to cover the gap between a follower's
 # last read and "now": a follower that falls further behind (or reconnects) rebuilds from ``state``, so the
@@ -33,14 +40,30 @@ class Keys:
     """Redis key and channel names under one ``prefix`` (default ``onescreen``)."""
 
     prefix: str = "onescreen"
+    db: int = 0  # the Redis db the keys live in: only the channel name depends on it (see the module doc)
 
     def __post_init__(self) -> None:
         if not self.prefix or any(c.isspace() for c in self.prefix):
             raise ValueError(f"Redis key prefix must be non-empty without whitespace, got {self.prefix!r}")
+        if isinstance(self.db, bool) or not isinstance(self.db, int) or self.db < 0:
+            raise ValueError(f"Redis db must be an integer >= 0, got {self.db!r}")
+
+    @classmethod
+    def for_redis_url(cls, prefix: str, url: str) -> Keys:
+        """``Keys(prefix, db=<the url's db>)``: ``redis://host:port/3`` or ``…?db=3`` → db 3; no db → 0.
+
+        Raises ``ValueError`` for a URL redis-py cannot read (naming the URL's scheme, not its password).
+        """
+        try:
+            db = parse_url(url).get("db") or 0
+        except ValueError as exc:
+            raise ValueError(f"cannot read the db number of Redis URL ({url.split(':', 1)[0]}://…): {exc}") from None
+        return cls(prefix, int(db))
 
     @property
     def channel(self) -> str:
-        return f"{self.prefix}:incidents"
+        """The wire channel: ``{prefix}:incidents`` on db 0, ``{prefix}:db{N}:incidents`` on db N."""
+        return f"{self.prefix}:incidents" if self.db == 0 else f"{self.prefix}:db{self.db}:incidents"
 
     @property
     def state(self) -> str:

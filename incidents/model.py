@@ -27,7 +27,10 @@ class Status(StrEnum):
         return self in OPEN_STATUSES
 
 
+# The one definition of "open" (待办: still needs someone to act). Everything else imports this.
 OPEN_STATUSES = frozenset({Status.REPORTED, Status.DISPATCHED, Status.ACCEPTED})
+# Done for good unless reworked: what an in-memory view may forget after a retention period (Redis keeps them).
+ENDED_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
 # Order in which statuses are drawn and listed (legend, filters).
 STATUS_ORDER: tuple[Status, ...] = (
     Status.REPORTED,
@@ -37,6 +40,8 @@ STATUS_ORDER: tuple[Status, ...] = (
     Status.CLOSED,
     Status.CANCELLED,
 )
+# OPEN_STATUSES as plain strings in lifecycle order, for pandas/numpy columns of status values.
+OPEN_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in STATUS_ORDER if s in OPEN_STATUSES)
 
 
 class Priority(StrEnum):

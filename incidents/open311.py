@@ -477,7 +477,7 @@ def to_wire(req: Open311Request, *, now: float, id_prefix: str = ID_PREFIX, sour
     else ``requested_datetime``; category from the service code/name (``category_for``; ``other`` if none fits);
     title = the description's first line (else the service name); the service, address, status notes, agency
     and media URL are kept as lines of the description. Unusable: no id, unknown status, no time, no location
-    (``null`` or ``0,0``), or anything the wire contract rejects (e.g. a time more than a day after ``now``).
+    (``null`` or ``0,0``), or anything the wire contract rejects (e.g. a time more than 10 minutes after ``now``).
     """
     if not req.service_request_id:
         return Conversion(None, "no service_request_id")

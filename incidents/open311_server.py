@@ -1,6 +1,7 @@
 """Open311 GeoReport v2, serving side: our categories as services, POSTed requests → wire messages, incidents →
 Open311 requests, query filters, JSON/XML rendering. Pure (no Redis, no web framework): ``dashboard.ingest``
-does the HTTP.
+does the HTTP and ``dashboard.http_body`` reads request bodies (form, JSON, multipart) into the ``Fields`` that
+``post_to_wire`` maps.
 
 Status mapping (ours → Open311): reported, dispatched, accepted → ``open``; resolved, closed, cancelled →
 ``closed``; our own status goes into ``status_notes`` (``已派单 dispatched``).
@@ -20,10 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.parser import BytesParser
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from incidents.model import CATEGORIES, OPEN_STATUSES, Incident, Status
 from incidents.open311 import (
@@ -40,7 +38,6 @@ from incidents.open311 import (
 from incidents.timeutil import SHANGHAI, format_ts
 
 PERSONAL_FIELDS: Final = frozenset(("first_name", "last_name", "phone", "email", "device_id", "account_id"))
-MAX_FIELDS: Final = 200
 MAX_ATTRIBUTES: Final = 20
 DEFAULT_PAGE_SIZE: Final = 1000
 WINDOW: Final = timedelta(days=90)
@@ -86,75 +83,6 @@ def services() -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------- POST requests
 
 Fields = list[tuple[str, str]]
-
-
-def parse_body(body: bytes, content_type: str) -> Fields:
-    """A POST body as (name, value) pairs: form-urlencoded (the spec's), multipart/form-data, or a JSON object.
-
-    Raises ``Open311Error`` 400 (unreadable) or 415 (another content type).
-    """
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind in ("", "application/x-www-form-urlencoded"):
-        try:
-            return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-        except UnicodeDecodeError:
-            raise Open311Error(400, "the form is not valid UTF-8") from None
-        except ValueError as exc:
-            raise Open311Error(400, f"unreadable form: {exc}") from None
-    if kind == "application/json":
-        return _json_fields(body)
-    if kind == "multipart/form-data":
-        return _multipart_fields(body, content_type)
-    raise Open311Error(415, f"unsupported content type {kind!r}: send application/x-www-form-urlencoded")
-
-
-def _json_fields(body: bytes) -> Fields:
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        raise Open311Error(400, "the body is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise Open311Error(400, "the JSON body must be an object")
-    out: Fields = []
-    for k, v in doc.items():
-        if k == "attribute" and isinstance(v, dict):
-            out += [(f"attribute[{a}]", _scalar(x)) for a, x in v.items()]
-        elif isinstance(v, list):
-            out += [(k, _scalar(x)) for x in v]
-        else:
-            out.append((k, _scalar(v)))
-    if len(out) > MAX_FIELDS:
-        raise Open311Error(400, f"too many fields (> {MAX_FIELDS})")
-    return out
-
-
-def _scalar(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-
-
-def _multipart_fields(body: bytes, content_type: str) -> Fields:
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    msg = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not msg.is_multipart():
-        raise Open311Error(400, "unreadable multipart/form-data body")
-    out: Fields = []
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or part.get_filename():  # file uploads: media goes by media_url
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        try:
-            out.append((name, data.decode(part.get_content_charset() or "utf-8")))
-        except (UnicodeDecodeError, LookupError):
-            raise Open311Error(400, f"field {name!r} is not valid UTF-8") from None
-        if len(out) > MAX_FIELDS:
-            raise Open311Error(400, f"too many fields (> {MAX_FIELDS})")
-    return out
 
 
 def redact(fields: Fields) -> str:

@@ -1,9 +1,11 @@
-"""The durable publish path: validate → apply (state + log) → PUBLISH.
+"""The durable publish path: validate → apply (state + log), atomically, once.
 
 A bare ``PUBLISH onescreen:incidents`` from an outside system is at-most-once (Redis pub/sub keeps nothing: if
 no server process is subscribed at that moment, the message is gone). ``publish()`` is the durable path: the
-change is in ``state`` and ``log`` before anything is broadcast, so it is never lost and works with no server
-process running; server feeds that later see the broadcast find an equal ts and count a duplicate.
+change is written to ``state`` and ``log`` by one script run, so it is never lost and works with no server
+process running. Nothing is broadcast on the wire channel: every server follows the log (``XREAD BLOCK``,
+``incidents.feed``) and sees the change there, so a durable message is parsed, area-checked and applied
+exactly once, here, however many servers run.
 
 Invalid input: the caller gets ``WireError`` (so an HTTP handler can answer 4xx with the reason), and the
 input is also dead-lettered with ``source`` (so ``/healthz`` counts every rejected message, whichever door it
@@ -22,7 +24,7 @@ from incidents import store
 from incidents.area import AreaGuard
 from incidents.keys import Keys
 from incidents.store import ApplyResult, Outcome
-from incidents.wire import WireError, WireMessage, parse_message
+from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
 Payload = Mapping[str, Any] | str | bytes
 
@@ -34,15 +36,20 @@ def _raw(payload: Payload) -> bytes:
         return payload.encode("utf-8")
     if isinstance(payload, Mapping):
         try:
-            return json.dumps(dict(payload), ensure_ascii=False, allow_nan=False).encode("utf-8")
+            text = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise WireError(f"payload is not JSON-serialisable: {exc}") from exc
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate in some string: \u-escaped it is valid JSON, and the wire names the field.
+            return json.dumps(dict(payload), ensure_ascii=True, allow_nan=False).encode("ascii")
     raise WireError(f"payload must be a dict, str or bytes, got {type(payload).__name__}")
 
 
-def _parse_in_area(raw: bytes, area: AreaGuard | None) -> WireMessage:
+def _parse_in_area(raw: bytes, area: AreaGuard | None, now: float | None, max_future_s: float) -> WireMessage:
     """The wire contract, then (when the caller knows the served area) the same area check as the feed."""
-    msg = parse_message(raw)
+    msg = parse_message(raw, now=now, max_future_s=max_future_s)
     outside = area.check([msg])[0] if area is not None else None
     if outside:
         raise WireError(outside)
@@ -57,12 +64,15 @@ def publish(
     source: str = "api",
     dead_letter_invalid: bool = True,
     area: AreaGuard | None = None,
+    now: float | None = None,
+    max_future_s: float = MAX_FUTURE_S,
 ) -> ApplyResult:
-    """Validate, apply durably, then broadcast the raw JSON on ``keys.channel``.
+    """Validate and apply durably (state + one log entry; servers see it by following the log).
 
-    Returns the ``ApplyResult``: ``APPLIED`` (stored, logged, broadcast), or ``DUPLICATE``/``STALE`` (nothing
-    changed, nothing broadcast). Raises ``WireError`` for input that breaks the wire contract or that the
+    Returns the ``ApplyResult``: ``APPLIED`` (stored and logged), or ``DUPLICATE``/``STALE`` (nothing
+    changed). Raises ``WireError`` for input that breaks the wire contract or that the
     store rejects (a first message without lon/lat/category); see the module doc for dead-lettering.
+    ``now`` (epoch s, default the wall clock) and ``max_future_s`` bound ``ts`` as in ``wire.parse_message``.
     Redis errors (``redis.RedisError``) propagate: nothing is known to be stored then.
     """
     try:
@@ -72,18 +82,16 @@ def publish(
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
         raise
     try:
-        msg = _parse_in_area(raw, area)
+        msg = _parse_in_area(raw, area, now, max_future_s)
     except WireError as exc:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, exc.reason, source)
         raise
-    result = store.apply(r, keys, msg)
+    (result,) = store.apply_many_isolated(r, keys, [msg])
     if result.outcome is Outcome.ERROR:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, result.detail, source)
         raise WireError(result.detail)
-    if result.applied:
-        r.publish(keys.channel, raw)
     return result
 
 
@@ -95,26 +103,24 @@ def publish_many(
     source: str = "api",
     chunk: int = 500,
     area: AreaGuard | None = None,
+    now: float | None = None,
+    max_future_s: float = MAX_FUTURE_S,
 ) -> list[ApplyResult]:
     """``publish`` for bulk input (simulator, imports): pipelined, never raises for bad input.
 
     Each payload gets a result in order; invalid ones come back as ``ERROR`` with the reason (and are
-    dead-lettered with ``source``). Applied ones are broadcast, in order, after their chunk is stored.
+    dead-lettered with ``source``). Nothing is broadcast (see the module doc).
     """
     results: list[ApplyResult] = []
     parsed: list[tuple[int, WireMessage, bytes]] = []  # (index in results, message, raw)
 
     def flush() -> None:
-        applied = store.apply_many(r, keys, [m for _, m, _ in parsed], chunk=chunk)
-        pipe = r.pipeline(transaction=False)
+        applied = store.apply_many_isolated(r, keys, [m for _, m, _ in parsed], chunk=chunk)
         rejected: list[tuple[bytes, str]] = []
         for (idx, _, raw), res in zip(parsed, applied, strict=True):
             results[idx] = res
-            if res.applied:
-                pipe.publish(keys.channel, raw)
-            elif res.outcome is Outcome.ERROR:
+            if res.outcome is Outcome.ERROR:
                 rejected.append((raw, res.detail))
-        pipe.execute()
         for raw, reason in rejected:
             store.dead_letter(r, keys, raw, reason, source)
         parsed.clear()
@@ -127,7 +133,7 @@ def publish_many(
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
             continue
         try:
-            msg = _parse_in_area(raw, area)
+            msg = _parse_in_area(raw, area, now, max_future_s)
         except WireError as exc:
             results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
             store.dead_letter(r, keys, raw, exc.reason, source)

@@ -10,6 +10,12 @@ KPI windows) vectorised — ~10 ms at 10,000 open incidents. Overdue is a per-in
 (``SlaPolicy.overdue_at``) compared with ``now`` at every view, so incidents turn overdue as the clock runs,
 without any new message.
 
+Bounded memory: closed and cancelled incidents whose last change (``ts``) is older than ``retention_s``
+(default 7 days) are dropped — on ``replace_all`` and, as the clock runs, by a prune at most once per
+``prune_interval_s`` (default 60 s) from ``apply_many``/``view``, which compacts the column store so the arrays
+shrink too. Open and resolved incidents are never dropped; Redis ``state`` and time travel keep everything.
+The clock is a parameter (``clock``), so a test can run days of traffic without sleeping.
+
 Versioning: ``version`` increases by one per accepted change batch (``apply``/``apply_many``/``replace_all``);
 ``version_token`` = ``f"{boot_id}:{version}"`` tells a client whether its cached state belongs to this
 process. ``changed_since(version)`` returns the ids changed after ``version`` from a bounded journal, or
@@ -45,7 +51,16 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from incidents.model import CATEGORIES, STATUS_ORDER, GridState, Incident, Priority, Status
+from incidents.model import (
+    CATEGORIES,
+    ENDED_STATUSES,
+    OPEN_STATUSES,
+    STATUS_ORDER,
+    GridState,
+    Incident,
+    Priority,
+    Status,
+)
 from incidents.sla import SlaPolicy
 from incidents.timeutil import local_hour_start, local_midnight
 
@@ -54,10 +69,14 @@ log = logging.getLogger(__name__)
 Locator = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
 
 DAY_S: Final = 86400.0
+# How long an ended (closed/cancelled) incident stays in memory after its last change, and how often to look.
+RETENTION_S: Final = 7 * DAY_S
+PRUNE_INTERVAL_S: Final = 60.0
+MIN_CAPACITY: Final = 1024
 STATUS_CODE: Final = {s: i for i, s in enumerate(STATUS_ORDER)}
 _REPORTED = STATUS_CODE[Status.REPORTED]
-_DISPATCHED = STATUS_CODE[Status.DISPATCHED]
-_ACCEPTED = STATUS_CODE[Status.ACCEPTED]
+_OPEN_CODES: Final = np.array(sorted(STATUS_CODE[s] for s in OPEN_STATUSES), dtype=np.int64)
+_ENDED_CODES: Final = np.array(sorted(STATUS_CODE[s] for s in ENDED_STATUSES), dtype=np.int64)
 _GRID_STATE_BY_RANK: Final = (GridState.CLEAR, GridState.IN_PROGRESS, GridState.UNASSIGNED, GridState.OVERDUE)
 
 # Columns of SituationView.incidents, in order.
@@ -181,7 +200,20 @@ class Situation:
         *,
         grid_communities: Mapping[str, str] | None = None,
         journal_size: int = 100_000,
+        retention_s: float = RETENTION_S,
+        prune_interval_s: float = PRUNE_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``retention_s``: seconds an ended incident is kept after its last change (``math.inf``: forever);
+        ``prune_interval_s``: at most one prune per this many seconds of ``clock`` (epoch seconds)."""
+        if not retention_s > 0 or not prune_interval_s >= 0:
+            raise ValueError(
+                f"retention_s must be > 0 and prune_interval_s >= 0, got {retention_s}, {prune_interval_s}"
+            )
+        self.retention_s = float(retention_s)
+        self.prune_interval_s = float(prune_interval_s)
+        self._clock = clock
+        self._last_prune = clock()
         self._locator = locator
         self.sla = sla or SlaPolicy()
         self.boot_id = boot_id or uuid.uuid4().hex[:12]
@@ -193,7 +225,7 @@ class Situation:
         self._journal_floor = 0  # changed_since(v) is answerable for v >= this
         self._view_cache: tuple[int, float, SituationView] | None = None
         self._base_cache: tuple[int, dict[str, np.ndarray], pd.DataFrame] | None = None
-        self._reset_store(1024)
+        self._reset_store(MIN_CAPACITY)
 
     # ------------------------------------------------------------------ store
 
@@ -227,6 +259,66 @@ class Situation:
                 b[self._cap :] = 0
             self._cols[c] = b
         self._cap = new_cap
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated in the column store (≥ ``len(self)``; shrinks again after a prune)."""
+        return self._cap
+
+    def _expired(self, inc: Incident, now: float) -> bool:
+        return inc.ts < now - self.retention_s and Status(inc.status) in ENDED_STATUSES
+
+    def _maybe_prune(self) -> None:
+        """Prune if ``prune_interval_s`` passed since the last one. Caller holds the lock."""
+        now = self._clock()
+        if now - self._last_prune >= self.prune_interval_s:
+            self.prune(now)
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop ended incidents older than the retention (at ``now``, default ``clock()``) and compact the store.
+
+        Returns how many were dropped. A drop is a change: the version goes up and ``changed_since`` lists the
+        dropped ids (they are then absent from the view).
+        """
+        with self._lock:
+            now = self._clock() if now is None else now
+            self._last_prune = now
+            n = len(self._items)
+            c = self._cols
+            drop = np.isin(c["status_code"][:n], _ENDED_CODES) & (c["ts"][:n] < now - self.retention_s)
+            if not drop.any():
+                return 0
+            dropped = [self._items[i].id for i in np.flatnonzero(drop).tolist()]
+            keep = np.flatnonzero(~drop)
+            self._compact(keep)
+            self._bump(dropped)
+            log.info(
+                "situation: dropped %d ended incident(s) older than %.0f s; %d kept",
+                len(dropped),
+                self.retention_s,
+                len(keep),
+            )
+            return len(dropped)
+
+    def _compact(self, keep: np.ndarray) -> None:
+        """Keep only the rows ``keep`` (in order), in arrays sized for them. Caller holds the lock."""
+        n = len(keep)
+        cap = max(MIN_CAPACITY, 1 << max(n, 1).bit_length())  # > n, at most 2n: room to grow before doubling
+        for name, a in self._cols.items():
+            b = np.empty(cap, dtype=a.dtype)
+            b[:n] = a[keep]
+            if a.dtype == object:
+                b[n:] = ""
+            elif a.dtype.kind == "f":
+                b[n:] = np.nan
+            else:
+                b[n:] = 0
+            self._cols[name] = b
+        idx = keep.tolist()
+        self._items = [self._items[i] for i in idx]
+        self._located = [self._located[i] for i in idx]
+        self._slots = {inc.id: i for i, inc in enumerate(self._items)}
+        self._cap = cap
 
     def _locate(self, incs: list[Incident], slots: list[int]) -> None:
         """Fill grid/micro-grid/community of the slots that moved, with one locator call."""
@@ -265,13 +357,16 @@ class Situation:
                 c["community_id"][slot] = str(comm[i] or "") or self._grid_communities.get(g_loc, "")
             self._located[slot] = (inc.lon, inc.lat, inc.grid_id)
 
-    def _put(self, inc: Incident) -> int | None:
-        """Store one incident (no locate). Returns its slot, or None if not newer than the stored one."""
+    def _put(self, inc: Incident, now: float | None = None) -> int | None:
+        """Store one incident (no locate). Returns its slot, or None if not newer than the stored one, or (with
+        ``now``) a new incident that is already past the retention."""
         slot = self._slots.get(inc.id)
         if slot is not None:
             if inc.ts <= self._items[slot].ts:
                 return None
             self._items[slot] = inc
+        elif now is not None and self._expired(inc, now):
+            return None  # ended long ago and not held: nothing to show (e.g. a log replay of old history)
         else:
             slot = len(self._items)
             if slot >= self._cap:
@@ -328,9 +423,12 @@ class Situation:
 
     def replace_all(self, incidents: Iterable[Incident]) -> None:
         """Replace everything (rebuild from Redis state). Locates all incidents in one batch call."""
-        items = sorted(incidents, key=lambda i: i.ts)  # so "latest" order follows ts after a rebuild
+        now = self._clock()
+        # Sorted so "latest" order follows ts after a rebuild; ended incidents past the retention are left out.
+        items = sorted((i for i in incidents if not self._expired(i, now)), key=lambda i: i.ts)
         with self._lock:
-            self._reset_store(max(1024, 1 << (len(items) + 1).bit_length()))
+            self._last_prune = now
+            self._reset_store(max(MIN_CAPACITY, 1 << (len(items) + 1).bit_length()))
             slots = [s for s in (self._put(inc) for inc in items) if s is not None]
             self._locate([self._items[s] for s in slots], slots)
             self._version += 1
@@ -343,11 +441,16 @@ class Situation:
         return self.apply_many((incident,)) > 0
 
     def apply_many(self, incidents: Iterable[Incident]) -> int:
-        """Upsert a batch (one version bump, one locate call). Returns how many were applied."""
+        """Upsert a batch (one version bump, one locate call). Returns how many were applied.
+
+        Also prunes ended incidents past the retention, at most once per ``prune_interval_s``.
+        """
         with self._lock:
+            self._maybe_prune()
+            now = self._clock()
             slots: list[int] = []
             for inc in incidents:
-                s = self._put(inc)
+                s = self._put(inc, now)
                 if s is not None:
                     slots.append(s)
             if not slots:
@@ -436,6 +539,7 @@ class Situation:
         if now is None:
             now = time.time()
         with self._lock:
+            self._maybe_prune()
             vc = self._view_cache
             if vc is not None and vc[0] == self._version and vc[1] == now:
                 return vc[2]
@@ -473,7 +577,7 @@ def _mean(x: np.ndarray) -> float | None:
 
 def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame) -> SituationView:
     code = a["status_code"]
-    is_open = (code == _REPORTED) | (code == _DISPATCHED) | (code == _ACCEPTED)
+    is_open = np.isin(code, _OPEN_CODES)
     overdue = is_open & (now > a["overdue_at"])
     df = base.assign(overdue=overdue)
 

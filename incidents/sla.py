@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from incidents.model import CATEGORIES, Incident, Status
+from incidents.model import CATEGORIES, OPEN_STATUSES, Incident, Status
 
 DEFAULT = "default"
 
@@ -166,7 +166,7 @@ class SlaPolicy:
         ``is_overdue(inc, now) == (now > overdue_at(inc))``; the Situation stores this per incident and
         compares it with the clock on every view, so overdue appears as time passes without new messages.
         """
-        if incident.status not in (Status.REPORTED, Status.DISPATCHED, Status.ACCEPTED):
+        if incident.status not in OPEN_STATUSES:
             return INF
         start = self.cycle_start(incident)
         resolve = self.resolve_due(incident)

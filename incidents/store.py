@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -106,8 +106,18 @@ class DeadLetter:
     ts: float
 
 
-def _s(v: bytes | str) -> str:
+def as_text(v: bytes | str) -> str:
+    """A Redis reply as ``str`` whether the client decodes responses or not (invalid UTF-8 → U+FFFD)."""
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+# Errors that mean "Redis is not there": the caller reconnects. Anything else raised while applying a batch is
+# tied to its content and is isolated to the message that caused it (``apply_many_isolated``).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+)
 
 
 def _script(r: redis.Redis) -> Script:
@@ -144,7 +154,7 @@ def message_json(msg: Mapping[str, Any] | Any) -> tuple[str, str]:
 
 
 def _result(mid: str, reply: Any) -> ApplyResult:
-    outcome, detail = _s(reply[0]), _s(reply[1])
+    outcome, detail = as_text(reply[0]), as_text(reply[1])
     if outcome == Outcome.APPLIED:
         return ApplyResult(Outcome.APPLIED, mid, log_id=detail)
     return ApplyResult(Outcome(outcome), mid, detail=detail)
@@ -204,6 +214,37 @@ def apply_many(
     return results
 
 
+def apply_many_isolated(
+    r: redis.Redis, keys: Keys, msgs: Sequence[Mapping[str, Any] | Any], *, chunk: int = 500
+) -> list[ApplyResult]:
+    """``apply_many`` that one bad message cannot break: results in order, one per message, never raises for
+    content.
+
+    If a batch raises (anything but a connection error: e.g. text Redis cannot encode, a script error), the
+    batch is applied again one message at a time and the message that raises gets an ``ERROR`` result with
+    ``cannot apply message for id X: <error>``; the others are applied. Re-applying is safe: the script
+    writes nothing for a message already stored (``DUPLICATE``). Connection errors (``CONNECTION_ERRORS``)
+    propagate: nothing is known then, and the caller reconnects.
+    """
+    try:
+        return apply_many(r, keys, msgs, chunk=chunk)
+    except CONNECTION_ERRORS:
+        raise
+    except Exception as exc:
+        log.warning("batch of %d message(s) failed (%r); applying them one by one", len(msgs), exc)
+    results: list[ApplyResult] = []
+    for msg in msgs:
+        try:
+            results.append(apply(r, keys, msg))
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:
+            mid = str(msg.get("id") or "") if isinstance(msg, Mapping) else ""
+            reason = f"cannot apply message for id {mid!a}: {exc!r}"
+            results.append(ApplyResult(Outcome.ERROR, mid, detail=reason))
+    return results
+
+
 def decode_incident(data: bytes | str) -> Incident:
     """Incident from stored/log JSON (raises ValueError/KeyError/TypeError when it isn't one)."""
     return Incident.from_dict(json.loads(data))
@@ -219,7 +260,7 @@ def load_state(r: redis.Redis, keys: Keys, *, errors: list[tuple[str, str]] | No
         try:
             out.append(decode_incident(data))
         except (ValueError, KeyError, TypeError) as exc:
-            iid = _s(raw_id)
+            iid = as_text(raw_id)
             log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc)
             if errors is not None:
                 errors.append((iid, str(exc)))
@@ -250,6 +291,11 @@ def _raw_fields(raw: bytes | str) -> tuple[str, str, int]:
     return head.decode("utf-8", "ignore"), "utf-8", size
 
 
+def _storable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (quoted from bad input) becomes ``\\udXXX``, never an error."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def dead_letter(
     r: redis.Redis, keys: Keys, raw: bytes | str, reason: str, source: str = "", *, ts: float | None = None
 ) -> str:
@@ -259,15 +305,15 @@ def dead_letter(
         "raw": text,
         "encoding": encoding,
         "size": size,
-        "reason": reason[:1000],
-        "source": source,
+        "reason": _storable(reason[:1000]),
+        "source": _storable(source),
         "ts": time.time() if ts is None else ts,
     }
     pipe = r.pipeline(transaction=True)
     pipe.xadd(keys.deadletter, fields, maxlen=DEADLETTER_MAXLEN, approximate=True)  # type: ignore[arg-type]
     pipe.hincrby(keys.stats, "rejected", 1)
     entry_id, _ = pipe.execute()
-    return _s(entry_id)
+    return as_text(entry_id)
 
 
 def recent_dead_letters(r: redis.Redis, keys: Keys, count: int = 20) -> list[DeadLetter]:
@@ -275,11 +321,11 @@ def recent_dead_letters(r: redis.Redis, keys: Keys, count: int = 20) -> list[Dea
     out: list[DeadLetter] = []
     entries: Any = r.xrevrange(keys.deadletter, count=count)
     for entry_id, f in entries:
-        g = {_s(k): _s(v) for k, v in f.items()}
+        g = {as_text(k): as_text(v) for k, v in f.items()}
         ts = float(g.get("ts") or 0.0)
         out.append(
             DeadLetter(
-                entry_id=_s(entry_id),
+                entry_id=as_text(entry_id),
                 raw=g.get("raw", ""),
                 encoding=g.get("encoding", "utf-8"),
                 size=int(g.get("size") or 0),
@@ -296,5 +342,5 @@ def read_stats(r: redis.Redis, keys: Keys) -> dict[str, int]:
     raw = r.hgetall(keys.stats)
     stats = dict.fromkeys(("accepted", "duplicate", "stale", "invalid", "rejected"), 0)
     for k, v in raw.items():
-        stats[_s(k)] = int(v)
+        stats[as_text(k)] = int(v)
     return stats

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -48,7 +49,7 @@ from incidents.keys import Keys
 from incidents.model import Incident, Status, is_rework
 from incidents.situation import Locator, Situation, SituationView
 from incidents.sla import SlaPolicy
-from incidents.store import load_state
+from incidents.store import as_text, load_state
 from incidents.timeutil import SHANGHAI
 
 _RELATIVE_RE = re.compile(r"^-\s*((?:\d+(?:\.\d+)?\s*[smhd]\s*)+)$")
@@ -89,10 +90,6 @@ def parse_at(text: str, now: float | None = None) -> float:
     if dt.utcoffset() is None:
         dt = dt.replace(tzinfo=SHANGHAI)
     return dt.timestamp()
-
-
-def _s(v: bytes | str) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
 def _field(fields: Mapping[Any, Any], name: str) -> Any:
@@ -148,13 +145,13 @@ def _scan_log(r: redis.Redis, keys: Keys, at: float, chunk: int) -> tuple[dict[s
                 oldest = ts
             if ts > at:
                 continue
-            iid = str(d.get("id") or _s(_field(fields, "id") or b""))
+            iid = str(d.get("id") or as_text(_field(fields, "id") or b""))
             prev = best.get(iid)
             if prev is None or ts >= float(prev["ts"]):
                 best[iid] = d
         if len(entries) < chunk:
             break
-        start = "(" + _s(entries[-1][0])
+        start = "(" + as_text(entries[-1][0])
     return best, n, oldest
 
 
@@ -196,6 +193,7 @@ def situation_at(
 ) -> tuple[SituationView, Rebuild]:
     """The ``SituationView`` at ``at``: grid states, overdue and KPIs evaluated with the clock at ``at``."""
     rebuild = incidents_at(r, keys, at)
-    situation = Situation(locator, sla, grid_communities=grid_communities)
+    # No retention: the past view needs every incident it rebuilt (the 24 h KPI windows end at ``at``, not now).
+    situation = Situation(locator, sla, grid_communities=grid_communities, retention_s=math.inf)
     situation.replace_all(rebuild.incidents)
     return situation.view(at), rebuild

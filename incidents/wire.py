@@ -11,7 +11,13 @@ Input (DESIGN.md "Wire contract"; JSON Schema: ``incidents/schema/incident.schem
   ``ID_PATTERN``; no spaces or control characters;
 * ``status`` (required): reported | dispatched | accepted | resolved | closed | cancelled;
 * ``ts`` (required): ISO 8601 *with* offset (``Z`` ok) or epoch seconds (number); not before 2000-01-01,
-  at most 1 day after ``now``;
+  at most ``max_future_s`` (default ``MAX_FUTURE_S``, 10 minutes: clock skew between publisher and receiver)
+  after the receiver's ``now`` — a ts far ahead would make every real update of the incident "stale" until
+  the clock catches up;
+* text that cannot be stored anywhere (``UNSTORABLE``: lone surrogates U+D800-U+DFFF, what a JS/Java
+  publisher sends when it cuts a string mid-emoji, and the Unicode noncharacters U+FDD0-U+FDEF and
+  U+xFFFE/U+xFFFF) is rejected in every key and string value, nested ones too, naming the field and the
+  code point: it cannot be encoded as UTF-8 for Redis, so letting it through would fail later, far from here;
 * ``lon``, ``lat``: finite numbers, lon in [-180, 180], lat in [-90, 90]; both or neither;
   ``crs``: ``"wgs84"`` (default) or ``"gcj02"`` (converted to WGS-84 here; needs lon/lat);
 * ``category``: a code of ``incidents.model.CATEGORIES`` or its zh label (normalised to the code);
@@ -50,15 +56,17 @@ from datetime import datetime
 from typing import Any, Final
 
 from incidents.model import CATEGORIES, CATEGORY_BY_LABEL, OVERLAY_FIELDS, Priority, Status
+from incidents.timeutil import format_ts
 
 MAX_BYTES: Final = 65536
 ID_MAX = 64
 ID_PATTERN: Final = r"^[A-Za-z0-9_.:\-\u3400-\u9fff]{1,64}$"
 _ID_RE = re.compile(ID_PATTERN)
 _ID_CHAR_RE = re.compile(r"[A-Za-z0-9_.:\-\u3400-\u9fff]")
-# Min/max ts: 2000-01-01T00:00:00Z; at most this far ahead of now.
+# Min ts: 2000-01-01T00:00:00Z.
 TS_MIN: Final = 946684800.0
-TS_MAX_AHEAD_S: Final = 86400.0
+# Default allowed clock skew: a ts at most this far ahead of the receiver's clock (seconds).
+MAX_FUTURE_S: Final = 600.0
 DUE_MAX_AHEAD_S: Final = 400 * 86400.0
 REOPENED_MAX: Final = 1000
 
@@ -87,6 +95,13 @@ FIELDS: Final = (
 OUTPUT_FIELDS: Final = tuple(f for f in FIELDS if f != "crs")
 _FIELD_SET: Final = frozenset(FIELDS)
 
+# Code points no string may hold: lone surrogates (not encodable as UTF-8) and the 66 Unicode noncharacters
+# (U+FDD0-U+FDEF and the last two of every plane), which are "permanently reserved for internal use".
+UNSTORABLE: Final = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(p * 0x10000 + 0xFFFE) + chr(p * 0x10000 + 0xFFFF) for p in range(17))
+    + "]"
+)
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CTRL_NO_NL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -142,10 +157,8 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_rejec
 
 def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     if isinstance(raw, str):
-        try:
-            nbytes = len(raw.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise WireError("message is not valid UTF-8 (lone surrogate)") from None
+        # surrogatepass: a lone surrogate is counted here and reported with its field by ``check_text``.
+        nbytes = len(raw.encode("utf-8", "surrogatepass"))
         if nbytes > MAX_BYTES:
             raise WireError(f"message too large: {nbytes} bytes > {MAX_BYTES}")
         text = raw
@@ -178,6 +191,49 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     return obj
 
 
+# --------------------------------------------------------------------------------------------- text
+
+
+def _code_point_name(c: str) -> str:
+    cp = ord(c)
+    kind = "lone surrogate" if 0xD800 <= cp <= 0xDFFF else "noncharacter"
+    return f"U+{cp:04X} ({kind})"
+
+
+def _path_text(path: str) -> str:
+    return ascii(path) if UNSTORABLE.search(path) else repr(path)
+
+
+def check_text(obj: Any) -> None:
+    """Raise ``WireError`` if any key or string value in ``obj`` (nested dicts/lists too) holds a code point
+    that cannot be stored (``UNSTORABLE``). The reason names the field path and the code point, e.g.
+    ``field 'title': U+D83D (lone surrogate) at character 3 cannot be stored``. Iterative: no recursion limit.
+    """
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, str):
+            bad = UNSTORABLE.search(v)
+            if bad:
+                where = f"field {_path_text(path)}" if path else "the message"
+                raise WireError(
+                    f"{where}: {_code_point_name(bad.group())} at character {bad.start()} cannot be stored"
+                    " (text cut mid-character?)"
+                )
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                key = str(k)
+                bad = UNSTORABLE.search(key)
+                if bad:
+                    raise WireError(
+                        f"field name {key[:40]!a}: {_code_point_name(bad.group())} cannot be stored"
+                        " (text cut mid-character?)"
+                    )
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(v, list | tuple):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(v))
+
+
 # --------------------------------------------------------------------------------------------- fields
 
 
@@ -206,6 +262,24 @@ def _number(name: str, v: Any) -> float:
     return f
 
 
+def _skew_text(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:g} day(s)"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def _ahead_text(seconds: float) -> str:
+    if seconds >= 86400 * 3:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min"
+
+
 def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float | str):
         raise WireError(f"field {name!r}: expected ISO 8601 string with offset or epoch seconds, got {_type_name(v)}")
@@ -227,8 +301,13 @@ def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
     if t < TS_MIN:
         raise WireError(f"field {name!r}: {t:.0f} is before 2000-01-01")
     if t > now + max_ahead:
-        hint = " (milliseconds? send epoch seconds)" if t > 1e11 else ""
-        raise WireError(f"field {name!r}: {t:.0f} is more than {max_ahead / 86400:.0f} day(s) in the future{hint}")
+        if t > 1e11:
+            raise WireError(f"field {name!r}: {t:.0f} is far in the future (milliseconds? send epoch seconds)")
+        shown = format_ts(t) if t < 253402300799.0 else f"{t:.0f}"  # datetime stops at year 9999
+        raise WireError(
+            f"field {name!r}: {name} {shown} is {_ahead_text(t - now)} in the future"
+            f" (allowed skew {_skew_text(max_ahead)})"
+        )
     return t
 
 
@@ -261,19 +340,23 @@ def _enum(name: str, v: Any, allowed: tuple[str, ...]) -> str:
     return v
 
 
-def parse_message(raw: bytes | bytearray | memoryview | str, *, now: float | None = None) -> WireMessage:
+def parse_message(
+    raw: bytes | bytearray | memoryview | str, *, now: float | None = None, max_future_s: float = MAX_FUTURE_S
+) -> WireMessage:
     """Validate and normalise one wire message (see module docstring). Pure; raises ``WireError``.
 
-    ``now`` (epoch seconds, default ``time.time()``) bounds ``ts``/``due`` in the future.
+    ``now`` is the receiver's clock (epoch seconds, default ``time.time()``); ``ts`` may be at most
+    ``max_future_s`` seconds after it (default 600: clock skew), ``due`` at most 400 days.
     """
     obj = _decode(raw)
-    return parse_object(obj, now=now)
+    return parse_object(obj, now=now, max_future_s=max_future_s)
 
 
-def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
+def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MAX_FUTURE_S) -> WireMessage:
     """Like ``parse_message`` for an already-decoded JSON value (e.g. from the HTTP API or the simulator)."""
     if not isinstance(obj, dict):
         raise WireError(f"message must be a JSON object, got {_type_name(obj)}")
+    check_text(obj)
     if now is None:
         now = time.time()
     unknown = [k for k in obj if k not in _FIELD_SET]
@@ -302,7 +385,7 @@ def parse_object(obj: Any, *, now: float | None = None) -> WireMessage:
     out["id"] = mid
     status = _enum("status", obj["status"], STATUSES)
     out["status"] = status
-    out["ts"] = _time("ts", obj["ts"], now, TS_MAX_AHEAD_S)
+    out["ts"] = _time("ts", obj["ts"], now, max_future_s)
 
     # coordinates
     lon_v, lat_v = obj.get("lon"), obj.get("lat")

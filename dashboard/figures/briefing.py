@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import i18n
-from incidents.model import OPEN_STATUSES
+from incidents.model import OPEN_STATUS_VALUES
 
 from .incident_map import (
     GRID_STATE_COLORS,
@@ -262,9 +262,7 @@ def _alpha(hex_color: str, a: float) -> str:
 def _overdue_lines(incidents: pd.DataFrame | None, lang: str, now: float, n: int = 6) -> list[str]:
     if incidents is None or len(incidents) == 0 or "overdue" not in incidents.columns:
         return []
-    df = incidents[
-        incidents["overdue"].fillna(False).astype(bool) & incidents["status"].isin([str(s) for s in OPEN_STATUSES])
-    ]
+    df = incidents[incidents["overdue"].fillna(False).astype(bool) & incidents["status"].isin(OPEN_STATUS_VALUES)]
     df = df.sort_values("created_ts" if "created_ts" in df.columns else "ts").head(n)
     lines = []
     for r in df.to_dict("records"):

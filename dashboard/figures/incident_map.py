@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import i18n
-from incidents.model import GRID_STATE_RANK, GridState, Status
+from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState, Status
 
 Theme = Literal["wall", "console"]
 
@@ -48,7 +48,6 @@ INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, 
 # layout.map.layers index of the micro-grid outline layer (present when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
 
-OPEN_STATUS_VALUES = frozenset({"reported", "dispatched", "accepted"})
 WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small

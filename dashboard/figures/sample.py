@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from incidents.model import CATEGORIES, GridState
+from incidents.model import CATEGORIES, OPEN_STATUS_VALUES, GridState
 
 from .incident_map import MapBase
 
@@ -130,7 +130,7 @@ def sample_incidents(n: int = 40, now: float | None = None, seed: int = 11) -> p
     col = np.clip(((lon - LON0) / CELL).astype(int), 0, COLS - 1)
     row = np.clip(((lat - LAT0) / CELL).astype(int), 0, ROWS - 1)
     created = now - rng.uniform(60, 20 * 3600, n)
-    is_open = np.isin(statuses, ["reported", "dispatched", "accepted"])
+    is_open = np.isin(statuses, OPEN_STATUS_VALUES)
     overdue = is_open & (rng.uniform(size=n) < 0.3)
     priority = rng.choice(["low", "normal", "high", "urgent"], size=n, p=[0.1, 0.6, 0.2, 0.1])
     return pd.DataFrame(
@@ -160,7 +160,7 @@ def sample_grid_states(incidents: pd.DataFrame, grid_ids: list[str]) -> dict[str
     states = dict.fromkeys(grid_ids, GridState.CLEAR)
     rank = {GridState.CLEAR: 0, GridState.IN_PROGRESS: 1, GridState.UNASSIGNED: 2, GridState.OVERDUE: 3}
     for row in incidents.itertuples():
-        if row.status not in ("reported", "dispatched", "accepted"):
+        if row.status not in OPEN_STATUS_VALUES:
             continue
         s = (
             GridState.OVERDUE

@@ -79,6 +79,7 @@ def test_healthz_counts_accepted_and_rejected_messages(live_server: LiveServer) 
 
     body = wait_for(settled)
     assert body["status"] == "ok" and body["redis"]["reachable"] and body["feed"]["connected"]
+    assert body["feed"]["channel"] == live_server.keys.channel  # the channel this server listens on
     assert body["redis"]["dead_letters"] >= 2
     entries: list[Any] = list(live_server.client.xrange(live_server.keys.deadletter))  # type: ignore[arg-type]
     reasons = [fields[b"reason"].decode() for _, fields in entries]

@@ -96,6 +96,13 @@ def test_post_incident_is_stored_and_reaches_the_situation(live_server: LiveServ
         (b"[1,2]", "must be a JSON object"),
         (b'{"id":"HTTP-X","status":"reported","ts":"2026-11-26 09:30"}', "no UTC offset"),
         (b'{"id":"HTTP-X","status":"reported","ts":1764120600,"lon":120.29,"lat":30.31}', ""),  # no category
+        # a string cut mid-emoji by a JS/Java publisher: not storable, a 422 naming field and code point (not 500)
+        (
+            b'{"id":"HTTP-X","status":"reported","ts":1764120600,"lon":120.29,"lat":30.31,"category":"fire",'
+            b'"title":"\\ud83d"}',
+            "field 'title': U+D83D (lone surrogate)",
+        ),
+        (b'{"id":"HTTP-X","status":"reported","ts":4102444800,"lon":120.29,"lat":30.31,"category":"fire"}', "future"),
     ],
 )
 def test_post_invalid_is_422_with_the_wire_reason_and_dead_lettered(
@@ -290,6 +297,12 @@ def test_open311_errors_follow_the_spec(live_server: LiveServer) -> None:
     assert status == 400 and "open or closed" in json.loads(body)[0]["description"]
     big = open311_form(description="长" * 30_000)
     assert call(f"{url}/open311/v2/requests.json", big, ctype=FORM)[0] == 413
+
+    # a description cut mid-emoji (JSON body): 400 with the wire's reason, not a 500
+    cut = b'{"service_code":"fire","lat":"30.31","long":"120.29","description":"\xe7\x81\xab\\ud83d"}'
+    status, body, _ = call(f"{url}/open311/v2/requests.json", cut, ctype="application/json")
+    assert status == 400, body
+    assert "U+D83D (lone surrogate)" in json.loads(body)[0]["description"]
 
 
 # --------------------------------------------------------------------------------------------- Redis gone

@@ -87,7 +87,7 @@ def test_backfill_yields_realistic_kpis_and_some_overdue() -> None:
     sla = SlaPolicy()
     overdue = [i for i in state.values() if sla.is_overdue(i, NOW)]
     assert len(overdue) >= 3
-    s = Situation(one_grid, sla)
+    s = Situation(one_grid, sla, clock=lambda: NOW)  # retention is judged at NOW, not the wall clock
     s.replace_all(state.values())
     k = s.view(NOW).kpis
     assert k.overdue == len(overdue) and k.open > k.overdue

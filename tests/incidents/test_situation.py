@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from collections import deque
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,13 @@ from incidents.timeutil import parse_ts
 
 # 2024-05-01T09:00:00+08:00
 NOW = parse_ts("2024-05-01T09:00:00+08:00")
+
+
+def at_now() -> float:
+    """The situation's clock in these tests (its retention is judged against it, not the wall clock)."""
+    return NOW
+
+
 MIN = 60.0
 H = 3600.0
 
@@ -70,7 +79,7 @@ def mk(
 
 
 def test_incident_table_columns_and_location() -> None:
-    s = Situation(fake_locator, SlaPolicy())
+    s = Situation(fake_locator, SlaPolicy(), clock=at_now)
     s.apply(mk("a", ("reported", -60), lon=120.012, lat=30.034, priority=Priority.URGENT))
     s.apply(mk("b", ("reported", -60), lon=119.5, lat=30.0))  # outside every grid
     s.apply(mk("c", ("reported", -60), lon=120.012, lat=30.034, grid_id="G9-9"))  # explicit grid wins
@@ -86,7 +95,7 @@ def test_incident_table_columns_and_location() -> None:
 
 
 def test_grid_worst_state_rules() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     lon_a, lon_b, lon_c, lon_d = 120.005, 120.015, 120.025, 120.035  # grids G0-0, G1-0, G2-0, G3-0
     s.apply_many(
         [
@@ -126,7 +135,7 @@ def test_grid_worst_state_rules() -> None:
 
 
 def test_overdue_appears_as_the_clock_advances_without_messages() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     s.apply(mk("x", ("reported", 0)))
     version = s.version
     assert s.view(NOW + 29 * MIN).kpis.overdue == 0
@@ -142,7 +151,7 @@ def test_overdue_appears_as_the_clock_advances_without_messages() -> None:
 
 
 def test_kpis_with_a_fixed_clock() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     midnight = parse_ts("2024-05-01T00:00:00+08:00") - NOW  # offset of local midnight (-9 h)
     s.replace_all(
         [
@@ -214,7 +223,7 @@ def test_kpis_with_a_fixed_clock() -> None:
 
 
 def test_empty_situation_view() -> None:
-    v = Situation(fake_locator).view(NOW)
+    v = Situation(fake_locator, clock=at_now).view(NOW)
     assert len(v.incidents) == 0 and tuple(v.incidents.columns) == COLUMNS
     assert v.grid_states == {} and v.kpis.open == 0 and v.kpis.on_time_rate is None
     assert v.kpis.trend_24h == [0] * 24
@@ -222,7 +231,7 @@ def test_empty_situation_view() -> None:
 
 
 def test_newer_ts_wins_and_latest_order() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     assert s.apply(mk("a", ("reported", -100)))
     assert s.apply(mk("b", ("reported", -90)))
     assert s.apply(mk("a", ("reported", -100), ("dispatched", -50)))
@@ -252,7 +261,7 @@ def test_version_token_and_view_cache() -> None:
 
 
 def test_wait_for_change_across_threads() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     v0 = s.version
     assert not s.wait_for_change(v0, timeout=0.01)
     woke: list[bool] = []
@@ -271,7 +280,7 @@ def test_wait_for_change_across_threads() -> None:
 
 
 def test_concurrent_writers_and_readers() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     errors: list[BaseException] = []
 
     def writer(k: int) -> None:
@@ -331,7 +340,7 @@ def test_replace_all_relocates_in_one_batch_and_resets() -> None:
         calls.append(len(lon))
         return fake_locator(lon, lat)
 
-    s = Situation(counting)
+    s = Situation(counting, clock=at_now)
     s.apply(mk("gone", ("reported", -1)))
     s.replace_all(mk(f"i{i}", ("reported", -i), lon=120.0 + i * 0.01) for i in range(50))
     assert calls == [1, 50]
@@ -348,7 +357,7 @@ def test_locator_failure_does_not_break_apply() -> None:
     def broken(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         raise RuntimeError("index not loaded")
 
-    s = Situation(broken)
+    s = Situation(broken, clock=at_now)
     assert s.apply(mk("a", ("reported", -1)))
     assert s.location("a") == ("", "", "")
     assert s.view(NOW).kpis.open == 1
@@ -378,7 +387,7 @@ def _city(n: int, rng: np.random.Generator) -> list[Incident]:
 
 
 def test_view_at_10k_open_incidents_timing() -> None:
-    s = Situation(fake_locator)
+    s = Situation(fake_locator, clock=at_now)
     incs = _city(10_000, np.random.default_rng(7))
     t0 = time.perf_counter()
     s.replace_all(incs)
@@ -402,3 +411,92 @@ def test_view_at_10k_open_incidents_timing() -> None:
     )
     assert v.kpis.open == 10_000 and len(v.incidents) == 10_000
     assert 0 < v.kpis.overdue < 10_000
+
+
+def one_cell(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    """Every point in grid G1 (the retention tests are about memory, not places)."""
+    g = np.full(len(lon), "G1", dtype=object)
+    return pd.DataFrame({"micro_grid_id": g, "grid_id": g, "community_id": g})
+
+
+def test_memory_stays_bounded_over_24_virtual_hours_and_open_incidents_stay() -> None:
+    """50,000 incidents created and closed over 24 virtual hours (retention 1 h, the clock injected, no sleep):
+    the situation's size and its arrays' capacity stay bounded; open ones are never dropped."""
+    t = NOW
+    # A prune every 5 virtual minutes (1 in production): 288 prunes instead of 1,440 keep the test quick.
+    prune_s = 5 * MIN
+    s = Situation(one_cell, clock=lambda: t, retention_s=H, prune_interval_s=prune_s)
+    n, step_s, life_s = 50_000, 60.0, 30 * MIN
+    steps = int(24 * H / step_s)
+    per_step = n / steps
+    pending: deque[tuple[float, Incident]] = deque()  # (when to close, incident)
+    open_ids: set[str] = set()
+    made = 0
+    max_len = max_cap = 0
+    for k in range(steps):
+        t = NOW + k * step_s
+        batch: list[Incident] = []
+        while made < (k + 1) * per_step:
+            iid = f"R{made}"
+            status = Status.ACCEPTED if made % 50 == 0 else Status.REPORTED  # 2 % stay open all day
+            inc = Incident(iid, status, t, 120.0, 30.0, "environment", t, history=[(str(status), t)])
+            batch.append(inc)
+            if status is Status.ACCEPTED:
+                open_ids.add(iid)
+            else:
+                pending.append((t + life_s, inc))
+            made += 1
+        while pending and pending[0][0] <= t:
+            _, inc = pending.popleft()
+            end = Status.CANCELLED if inc.id.endswith("7") else Status.CLOSED
+            batch.append(dataclasses.replace(inc, status=end, ts=t, history=[*inc.history, (str(end), t)]))
+        s.apply_many(batch)
+        if k % 10 == 0:  # a screen looks every 10 virtual minutes
+            s.view(t)
+        max_len, max_cap = max(max_len, len(s)), max(max_cap, s.capacity)
+        if k % 60 == 0:
+            assert all(s.get(i) is not None for i in open_ids)
+    assert made == n and len(open_ids) == n // 50
+    # In memory: the open ones, those not yet closed (30 min of arrivals) and those closed within the last
+    # retention + one prune interval: ~2,083 incidents arrive per virtual hour.
+    per_h = n / 24
+    bound = len(open_ids) + per_h * (life_s + H + prune_s + step_s) / H
+    assert max_len <= bound, (max_len, bound)
+    assert max_cap <= 2 * bound and max_cap < n / 4, max_cap  # without retention: 65,536 rows
+    assert all(s.get(i) is not None for i in open_ids)
+    view = s.view(t)
+    assert view.kpis.open == len(open_ids) + len(pending)
+    assert len(view.incidents) == len(s) < bound
+    print(f"\nretention: {n} incidents over 24 virtual h → at most {max_len} in memory, capacity {max_cap}")
+
+
+def test_replace_all_and_prune_drop_only_ended_incidents_past_the_retention() -> None:
+    t = NOW
+    s = Situation(fake_locator, clock=lambda: t, retention_s=2 * H, prune_interval_s=MIN)
+    s.replace_all(
+        [
+            mk("old-closed", ("reported", -10 * H), ("closed", -3 * H)),
+            mk("old-cancelled", ("reported", -10 * H), ("cancelled", -3 * H)),
+            mk("old-resolved", ("reported", -10 * H), ("resolved", -3 * H)),  # awaits 评单: kept
+            mk("old-open", ("reported", -10 * H)),
+            mk("new-closed", ("reported", -2 * H), ("closed", -1 * H)),
+        ]
+    )
+    assert sorted(s.view(t).incidents["id"]) == ["new-closed", "old-open", "old-resolved"]
+    v0 = s.version
+    t = NOW + 30.0  # within the prune interval: nothing is looked at yet
+    s.view(t)
+    assert len(s) == 3 and s.version == v0
+    t = NOW + H + MIN  # new-closed is now 2 h + 1 min old
+    s.view(t)
+    assert sorted(s.view(t).incidents["id"]) == ["old-open", "old-resolved"]
+    assert s.changed_since(v0) == {"new-closed"}  # a drop is a change a client can follow
+    # an ended incident from long ago arriving late is not taken in; a rework brings one back
+    assert not s.apply(mk("late", ("reported", -20 * H), ("closed", -19 * H)))
+    assert s.apply(mk("new-closed", ("reported", -2 * H), ("closed", -1 * H), ("dispatched", H + 2 * MIN)))
+    assert s.get("new-closed") is not None and len(s) == 3
+
+
+def test_retention_is_validated() -> None:
+    with pytest.raises(ValueError, match="retention_s"):
+        Situation(fake_locator, retention_s=0)

@@ -298,6 +298,22 @@ def test_keys_names() -> None:
         "onescreen:stats",
     )
     assert Keys("city2").state == "city2:state"
+
+
+def test_keys_channel_carries_the_db() -> None:
+    """Pub/sub ignores the db number: the channel name must carry it, db 0 keeping the documented name."""
+    assert Keys("onescreen", db=0).channel == "onescreen:incidents"
+    assert Keys("onescreen", db=3).channel == "onescreen:db3:incidents"
+    assert Keys("onescreen", db=3).state == "onescreen:state"  # keys are per db already
+    assert Keys.for_redis_url("p", "redis://127.0.0.1:6379/3") == Keys("p", db=3)
+    assert Keys.for_redis_url("p", "redis://127.0.0.1:6379") == Keys("p", db=0)
+    assert Keys.for_redis_url("p", "rediss://:secret@h:6380/0?db=7").db == 7
+    assert Keys.for_redis_url("p", "unix:///run/redis.sock?db=2").channel == "p:db2:incidents"
+    with pytest.raises(ValueError, match="Redis URL") as err:
+        Keys.for_redis_url("p", "http://user:secret@h/1")
+    assert "secret" not in str(err.value)
+    with pytest.raises(ValueError, match="db"):
+        Keys("p", db=-1)
     with pytest.raises(ValueError):
         Keys("")
     with pytest.raises(ValueError):
@@ -367,3 +383,31 @@ def test_script_matches_the_pure_reference_merge(r: redis.Redis, keys: Keys) -> 
     assert reworks > 5
     for iid, inc in expected.items():
         assert store.get_incident(r, keys, iid) == inc
+
+
+def test_apply_many_isolated_applies_all_but_the_message_that_raises(r: redis.Redis, keys: Keys) -> None:
+    """A hand-built message the wire would refuse (a lone surrogate Redis cannot encode) makes the pipelined
+    batch raise; the isolated apply redoes it one by one: the others land, the culprit gets the error."""
+    msgs = [first(f"g{i}", ts=T0 + i) for i in range(20)]
+    msgs.insert(7, first("poison", title="cut \ud83d"))
+    with pytest.raises(UnicodeEncodeError):
+        store.apply_many(r, keys, msgs)  # what the feed used to meet: the whole batch lost
+    assert r.hlen(keys.state) == 0
+    results = store.apply_many_isolated(r, keys, msgs, chunk=8)
+    assert [x.id for x in results] == [str(m["id"]) for m in msgs]
+    assert [x.outcome for x in results].count(Outcome.APPLIED) == 20
+    bad = results[7]
+    assert bad.outcome is Outcome.ERROR and bad.id == "poison"
+    assert bad.reason.startswith("cannot apply message for id 'poison': UnicodeEncodeError")
+    assert r.hlen(keys.state) == 20 and r.xlen(keys.log) == 20
+    # and again: every good one is now a duplicate, nothing written twice
+    again = store.apply_many_isolated(r, keys, msgs)
+    assert [x.outcome for x in again].count(Outcome.DUPLICATE) == 20
+    assert r.xlen(keys.log) == 20
+
+
+def test_dead_letter_reason_quoting_a_surrogate_is_stored(r: redis.Redis, keys: Keys) -> None:
+    store.dead_letter(r, keys, '{"title":"\ud83d"}', "bad text \ud83d here", "pubsub:\ud83d")
+    (letter,) = store.recent_dead_letters(r, keys)
+    assert letter.reason == "bad text \\ud83d here" and letter.source == "pubsub:\\ud83d"
+    assert letter.encoding == "base64"  # the raw str itself is not UTF-8: kept byte for byte
