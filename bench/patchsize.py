@@ -1,6 +1,7 @@
-"""Live update size, offline: the real push loop (``dashboard.callbacks.live.LivePage``) driven in-process by a
-stand-in WebSocket that answers ``get_prop`` like a /wall page and serialises every ``set_prop`` exactly as Dash
-does (``dash._utils.to_json``, one JSON text frame per batch). Compared with the whole map figure's JSON.
+"""Live update size, offline: the real push loop (``dashboard.callbacks.live.LivePage`` fed by the Runtime's
+``FrameHub``) driven in-process by a stand-in WebSocket that acknowledges map patches like a /wall page and
+serialises every ``set_prop`` exactly as Dash does (``dash._utils.to_json``, one JSON text frame per batch).
+Compared with the whole map figure's JSON.
 
 Works at any scale without a browser, so it gives the city-scale number too; the browser-side measurement (what
 really arrives in the page) is in ``screens.py``.
@@ -56,6 +57,7 @@ class RecordingSocket:
 
         self._to_json: Callable[[Any], str] = to_json
         self.props = props
+        self.tab: Any = None
         self.is_shutdown = False
         self.batches: list[Batch] = []
         self._pending: list[tuple[str, str]] = []
@@ -76,9 +78,10 @@ class RecordingSocket:
         self._pending.append((component, str(self._to_json(msg))))
         if not isinstance(value, Patch):
             self.props[(component, prop)] = value
-        if component == Wall.MAP and prop == "figure":  # the page draws it and acknowledges (plotly_afterplot)
-            drawn = self.props.get((Wall.STORE_DRAWN, "data")) or {"n": 0}
-            self.props[(Wall.STORE_DRAWN, "data")] = {"n": int(drawn.get("n", 0)) + 1, "t": time.time() * 1000}
+        if component == Wall.MAP and prop == "figure" and self.tab is not None:
+            # The page draws it and acknowledges (plotly_afterplot → the live-drawn store → the server).
+            self.tab.drawn += 1
+            self.tab.told()
 
     async def set_prop(self, component: str, prop: str, value: Any) -> None:
         self.set_prop_sync(component, prop, value)
@@ -123,19 +126,15 @@ async def _wait_until(pred: Callable[[], bool], timeout: float) -> bool:
 
 
 async def _drive(runtime: Any, situation: Situation, ticks: Sequence[Callable[[], list[Any]]]) -> RecordingSocket:
-    from dashboard.callbacks.live import LivePage
-    from dashboard.change_bridge import ChangeBridge
+    from dashboard.callbacks.live import LivePage, Tab
 
-    props: dict[tuple[str, str], Any] = {
-        (URL, "pathname"): "/wall",
-        (ROOT_LANG, "data"): "zh",
-        (Wall.STORE_VERSION, "data"): f"{situation.version_token}@render",
-        (Wall.STORE_DRAWN, "data"): {"n": 0, "t": 0},
-    }
-    ws = RecordingSocket(props)
-    bridge = ChangeBridge(situation)
+    ws = RecordingSocket({(URL, "pathname"): "/wall", (ROOT_LANG, "data"): "zh"})
+    ctx = ScreenContext.of("wall", "zh")
+    # A wall page rendered from the hub's current frame, as a page load gets it.
+    ws.tab = tab = Tab(context=ctx, token=runtime.hub.frame(ctx).token)
+    runtime.hub.start()
     tick_s = runtime.settings.tick_ms / 1000
-    task = asyncio.create_task(LivePage(runtime, bridge, ws).run())
+    task = asyncio.create_task(LivePage(runtime.hub, tab, ws, "zh").run())
     try:
         if not await _wait_until(lambda: bool(ws.batches), 20):
             raise RuntimeError("the live loop sent nothing on connect")
@@ -148,7 +147,7 @@ async def _drive(runtime: Any, situation: Situation, ticks: Sequence[Callable[[]
             await asyncio.sleep(1.5 * tick_s)
     finally:
         ws.is_shutdown = True
-        bridge.stop()
+        runtime.hub.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
@@ -160,7 +159,7 @@ def _runtime(path: Path, redis_url: str, prefix: str) -> Any:
     shows "feed lost": a few bytes once) — the bench fills the Situation itself."""
     from dashboard.runtime import build_runtime
 
-    return build_runtime(Settings(redis_url=redis_url, redis_prefix=prefix, data_path=path), redis_url)
+    return build_runtime(Settings.from_env(redis_url=redis_url, redis_prefix=prefix, data_path=path), redis_url)
 
 
 def measure_sizes(

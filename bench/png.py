@@ -1,5 +1,6 @@
 """Briefing PNG: a cold ``render_png`` (starts and stops a browser, as ``onescreen snapshot`` does) against a warm
-``Snapshotter.render`` (one kaleido browser kept open) of the same briefing figure, built like snapshot_cli."""
+``Snapshotter.render`` (one kaleido browser kept open) of the same briefing figure, built from the briefing frame
+like snapshot_cli."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import plotly.graph_objects as go
 from bench.env import BenchEnv, demo_path, layers, median
 from bench.report import Measurement, failed, ratio
 from bench.scenario import seed_redis, simulator_messages, situation_from_redis
-from dashboard.figures.briefing import build_briefing
 from dashboard.figures.incident_map import MapBase
+from dashboard.frames import ScreenContext, screen_frame
 from dashboard.snapshot import Snapshotter, png_size, render_png
+from dashboard.snapshot_cli import briefing_from_frame
 from incidents.keys import Keys
 
 FAMILY = "PNG"
@@ -29,11 +31,10 @@ def briefing_figure(env: BenchEnv, path: Path) -> go.Figure:
         situation = situation_from_redis(client, keys, lay)
     finally:
         client.close()
-    view = situation.view(time.time())
+    base = MapBase.from_layers(lay)
+    frame = screen_frame(situation.view(time.time()), base, ScreenContext.of("briefing", "zh"))
     street = str(lay.street["name"].iloc[0]) if len(lay.street) else "onescreen"
-    return build_briefing(
-        MapBase.from_layers(lay), view.grid_states, view.incidents, view.kpis, street_name=street, now=view.now
-    )
+    return briefing_from_frame(base, frame, street_name=street, now=frame.now)
 
 
 def run(env: BenchEnv) -> list[Measurement]:

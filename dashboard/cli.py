@@ -93,7 +93,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         message = args.json
     r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     try:
-        result = publish(r, Keys(settings.redis_prefix), message, source="cli")
+        result = publish(r, Keys.for_redis_url(settings.redis_prefix, url), message, source="cli")
     except WireError as exc:
         print(f"rejected: {exc}", file=sys.stderr)
         return 2

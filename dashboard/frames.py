@@ -15,7 +15,7 @@ import pandas as pd
 
 from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_updates
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
-from incidents.model import OPEN_STATUSES
+from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import Kpis, SituationView
 
 Screen = Literal["wall", "console", "briefing"]
@@ -26,7 +26,6 @@ SCREENS: tuple[Screen, ...] = ("wall", "console", "briefing")
 RECENT_DONE_S = 2 * 3600.0
 FEED_ROWS = 12
 _DONE_ON_MAP = ("resolved", "closed")
-_OPEN = tuple(sorted(str(s) for s in OPEN_STATUSES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,7 @@ def map_incidents(view: SituationView, ctx: ScreenContext) -> pd.DataFrame:
         return df
     status = df["status"].astype(str)
     recent = df["ts"].to_numpy() >= view.now - RECENT_DONE_S
-    keep = status.isin(_OPEN).to_numpy() | (status.isin(_DONE_ON_MAP).to_numpy() & recent)
+    keep = status.isin(OPEN_STATUS_VALUES).to_numpy() | (status.isin(_DONE_ON_MAP).to_numpy() & recent)
     if ctx.statuses:
         keep &= status.isin(ctx.statuses).to_numpy()
     if ctx.communities:

@@ -205,10 +205,12 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
     """Read and index the layers (unless ``geo`` is given) and wire every part; nothing is started."""
     geo = geo or load_geo(settings)
     boot_id = uuid.uuid4().hex[:8]
-    situation = Situation(geo.index.locate, load_sla(settings), boot_id=boot_id)
-    keys = Keys(settings.redis_prefix)
-    # Points outside the grids (or with lat/lon swapped) are dead-lettered by the feed, not put on the map.
-    feed = Feed(redis_url, keys, situation, area=geo.area)
+    situation = Situation(
+        geo.index.locate, load_sla(settings), boot_id=boot_id, retention_s=settings.retention_days * 86400.0
+    )
+    keys = Keys.for_redis_url(settings.redis_prefix, redis_url)
+    # Points outside the grids (or with lat/lon swapped) and future timestamps are dead-lettered by the feed.
+    feed = Feed(redis_url, keys, situation, area=geo.area, max_future_s=settings.max_future_s)
     hub = FrameHub(
         situation,
         MapBase.from_layers(geo.layers),

@@ -64,7 +64,7 @@ def run_simulator_forever(settings: Settings, redis_url: str, *, rate: float, ba
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     client = redis_client(redis_url, 5.0)
-    sim = simulator_for(load_geo(settings), client, Keys(settings.redis_prefix), rate)
+    sim = simulator_for(load_geo(settings), client, Keys.for_redis_url(settings.redis_prefix, redis_url), rate)
     print(f"simulating {rate}/s into {redis_url} (Ctrl-C to stop)", flush=True)
     if backfill > 0:
         sim.backfill(hours=backfill)

@@ -45,9 +45,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def keys() -> Keys:
-    """A prefix no other test (or parallel run) uses."""
-    return Keys(f"onescreen-test-{uuid.uuid4().hex[:12]}")
+def keys(redis_url: str) -> Keys:
+    """A prefix no other test (or parallel run) uses, on the test Redis' db (the channel names the db)."""
+    return Keys.for_redis_url(f"onescreen-test-{uuid.uuid4().hex[:12]}", redis_url)
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Origin
+from websockets.sync.client import ClientConnection
 
 from dashboard.callbacks.live import MAX_TABS_PER_CONNECTION
+from tests.support.dash_ws import answer_probes, callback_outputs, dial, page_context, received, request
 from tests.support.server import LiveServer, spawn_server
 from tests.support.wait import wait_for
 
@@ -39,77 +39,13 @@ def health(server: LiveServer) -> dict[str, Any]:
 
 
 def callbacks(server: LiveServer) -> dict[str, str]:
-    """Output keys of our WebSocket callbacks: ``push`` (persistent), ``context`` and ``drawn``."""
-    with urllib.request.urlopen(server.url + "/_dash-dependencies", timeout=10) as resp:
-        deps = json.loads(resp.read())
-    out = {}
-    for dep in deps:
-        if not dep.get("websocket"):
-            continue
-        ids = {i["id"] for i in dep["inputs"]}
-        out["push" if dep.get("persistent") else "context" if "url" in ids else "drawn"] = dep["output"]
-    assert set(out) == {"push", "context", "drawn"}, deps
-    return out
+    return callback_outputs(server.url)
 
 
 @contextmanager
 def ws(server: LiveServer) -> Iterator[ClientConnection]:
-    url = server.url.replace("http://", "ws://") + "/_dash-ws-callback"
-    with dial(url, server.url) as conn:
+    with dial(server.url) as conn:
         yield conn
-
-
-def dial(url: str, origin: str) -> ClientConnection:
-    """A WebSocket to ``url`` sent from a page of ``origin`` (Dash refuses other origins)."""
-    return connect(url, origin=Origin(origin), open_timeout=10)
-
-
-def request(conn: ClientConnection, renderer: str, output: str, inputs: list[dict[str, Any]] | None = None) -> None:
-    conn.send(
-        json.dumps(
-            {
-                "type": "callback_request",
-                "requestId": uuid.uuid4().hex,
-                "rendererId": renderer,
-                "payload": {
-                    "output": output,
-                    "outputs": [],
-                    "inputs": inputs or [],
-                    "state": [],
-                    "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs or []],
-                },
-            }
-        )
-    )
-
-
-def wall_context(token: str | None = None) -> list[dict[str, Any]]:
-    return [
-        {"id": "url", "property": "pathname", "value": "/wall"},
-        {"id": "root-lang", "property": "data", "value": "zh"},
-        {"id": "live-token", "property": "data", "value": token},
-        {"id": "live-filters", "property": "data", "value": None},
-    ]
-
-
-def received(conn: ClientConnection, timeout: float = 0.2) -> list[dict[str, Any]]:
-    """Every message waiting on the connection (Dash batches several into one JSON array)."""
-    out: list[dict[str, Any]] = []
-    while True:
-        try:
-            raw = conn.recv(timeout=timeout)
-        except TimeoutError:
-            return out
-        data = json.loads(raw)
-        out.extend(data if isinstance(data, list) else [data])
-
-
-def answer_probes(conn: ClientConnection, messages: list[dict[str, Any]]) -> None:
-    """Answer the server's liveness probes as a live tab would."""
-    for m in messages:
-        if m.get("type") == "get_props_request":
-            reply = {"type": "get_props_response", "requestId": m["requestId"], "payload": {"pathname": "/wall"}}
-            conn.send(json.dumps(reply))
 
 
 def test_a_thousand_start_requests_on_one_connection_run_one_push_loop(server: LiveServer) -> None:
@@ -118,7 +54,7 @@ def test_a_thousand_start_requests_on_one_connection_run_one_push_loop(server: L
         tab = f"tab-{uuid.uuid4().hex[:6]}"
         for _ in range(1000):
             request(conn, tab, cb["push"])
-        request(conn, tab, cb["context"], wall_context())
+        request(conn, tab, cb["context"], page_context())
         wait_for(lambda: health(server)["live"]["push_loops"] == 1, timeout=30)
         # The loop pushes: the wall's KPI values and the live heartbeat arrive for this tab.
         props: dict[str, Any] = {}
@@ -141,7 +77,7 @@ def test_tabs_per_connection_are_capped(server: LiveServer) -> None:
     with ws(server) as conn:
         for n in range(MAX_TABS_PER_CONNECTION + 4):
             tab = f"tab{n}"
-            request(conn, tab, cb["context"], wall_context())
+            request(conn, tab, cb["context"], page_context())
             request(conn, tab, cb["push"])
         # The four extra tabs were turned away: every request has been handled once the last tab's loop runs.
         seen: list[int] = []
@@ -158,7 +94,7 @@ def test_tabs_per_connection_are_capped(server: LiveServer) -> None:
 def test_a_tab_that_stops_answering_stops_costing(server: LiveServer) -> None:
     cb = callbacks(server)
     with ws(server) as conn:
-        request(conn, "silent-tab", cb["context"], wall_context())
+        request(conn, "silent-tab", cb["context"], page_context())
         request(conn, "silent-tab", cb["push"])
         wait_for(lambda: health(server)["live"]["push_loops"] == 1, timeout=30)
         # The connection stays open (another tab of the browser may still use it), but this tab never answers:
@@ -167,22 +103,21 @@ def test_a_tab_that_stops_answering_stops_costing(server: LiveServer) -> None:
 
 
 def test_connections_per_client_are_capped(server: LiveServer) -> None:
-    url = server.url.replace("http://", "ws://") + "/_dash-ws-callback"
-    opened = [dial(url, server.url) for _ in range(WS_CAP)]
+    opened = [dial(server.url) for _ in range(WS_CAP)]
     try:
         with pytest.raises(InvalidStatus) as refused:
-            dial(url, server.url)
+            dial(server.url)
         assert refused.value.response.status_code == 403
     finally:
         for conn in opened:
             conn.close()
     # Closed ones free their places again.
-    wait_for(lambda: _can_connect(url, server.url), timeout=30)
+    wait_for(lambda: _can_connect(server.url), timeout=30)
 
 
-def _can_connect(url: str, origin: str) -> bool:
+def _can_connect(url: str) -> bool:
     try:
-        with dial(url, origin):
+        with dial(url):
             return True
     except InvalidStatus:
         return False

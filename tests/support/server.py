@@ -111,7 +111,8 @@ def spawn_server(
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
         first_page = wait_http(f"http://127.0.0.1:{port}/wall", process, log_path)
-        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, Keys(prefix), client, process, log_path, first_page)
+        keys = Keys.for_redis_url(prefix, redis_url)
+        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, keys, client, process, log_path, first_page)
     finally:
         stop_process(process)
         with suppress(redis.RedisError):
