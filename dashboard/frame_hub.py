@@ -8,7 +8,9 @@ goes out at once), never on the event loop.
 
 Connections (``dashboard.callbacks.live``) ``watch`` a context and are woken when its frame changes or the feed's
 health flips; the step from what a browser holds to the new frame (``dashboard.push.step``) is computed once per
-(holding, frame) on a worker thread and shared by every connection holding the same thing. Page loads and the
+(holding, frame) on a worker thread, encoded once, and shared by every connection holding the same thing (frames
+of one context are stably ordered, so a holding is named by two frame tokens and walls drawing at different
+speeds still share their steps). Page loads and the
 briefing PNG read ``frame(ctx)``; ``by_token``/``rendered_holding`` find the frame a page was rendered with, so
 its first live push is a diff too.
 """
@@ -42,6 +44,7 @@ TOKENS_KEPT = 64
 STEPS_KEPT = 256
 
 Listener = Callable[[], None]
+StepKey = tuple[tuple[str, str], str, bool]  # (what the browser holds, target frame token, map allowed)
 
 
 class FrameHub:
@@ -73,9 +76,8 @@ class FrameHub:
         self._used: dict[ScreenContext, float] = {}  # monotonic time of the last frame() / watch
         self._listeners: dict[ScreenContext, set[Listener]] = {}
         self._tokens: OrderedDict[str, Frame] = OrderedDict()
-        self._rendered: OrderedDict[str, Holding] = OrderedDict()
-        self._steps: OrderedDict[tuple[int, str, bool], tuple[Holding | None, Step]] = OrderedDict()
-        self._inflight: dict[tuple[int, str, bool], asyncio.Future[Step]] = {}
+        self._steps: OrderedDict[StepKey, Step] = OrderedDict()
+        self._inflight: dict[StepKey, asyncio.Future[Step]] = {}
         self._seq = 0
         self._lost = not healthy()
         self._dirty = threading.Event()
@@ -133,17 +135,9 @@ class FrameHub:
             return self._tokens.get(token) if isinstance(token, str) else None
 
     def rendered_holding(self, token: object) -> Holding | None:
-        """What a page rendered from frame ``token`` holds (one shared object per token, so steps are shared)."""
+        """What a page rendered from frame ``token`` holds (None: a frame this process no longer knows)."""
         frame = self.by_token(token)
-        if frame is None:
-            return None
-        with self._lock:
-            holding = self._rendered.get(frame.token)
-            if holding is None:
-                holding = self._rendered[frame.token] = Holding.rendered(frame)
-                while len(self._rendered) > TOKENS_KEPT:
-                    self._rendered.popitem(last=False)
-            return holding
+        return None if frame is None else Holding.rendered(frame)
 
     def contexts(self) -> list[ScreenContext]:
         with self._lock:
@@ -175,11 +169,11 @@ class FrameHub:
 
     async def step(self, holding: Holding | None, frame: Frame, map_ok: bool) -> Step:
         """``push.step(holding, frame, map_ok=...)``, computed once per key off the event loop and shared."""
-        key = (id(holding), frame.token, map_ok)
+        key = (("", "") if holding is None else holding.key, frame.token, map_ok)
         with self._lock:
             hit = self._steps.get(key)
-        if hit is not None and hit[0] is holding:
-            return hit[1]
+        if hit is not None:
+            return hit
         fut = self._inflight.get(key)
         if fut is None:
             loop = asyncio.get_running_loop()
@@ -190,7 +184,7 @@ class FrameHub:
                 self._inflight.pop(key, None)
                 if not f.cancelled() and f.exception() is None:
                     with self._lock:
-                        self._steps[key] = (holding, f.result())
+                        self._steps[key] = f.result()
                         while len(self._steps) > STEPS_KEPT:
                             self._steps.popitem(last=False)
 
@@ -203,7 +197,7 @@ class FrameHub:
         with self._lock:
             seq = self._seq + 1
             old = self._latest.get(ctx)
-        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id)
+        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id, previous=old)
         self.computed += 1
         if frame.same_picture(old):
             return False

@@ -15,6 +15,7 @@ import pandas as pd
 
 from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_updates
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
+from dashboard.list_edits import stable_order
 from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import Kpis, SituationView
 
@@ -133,12 +134,28 @@ def _feed(view: SituationView, base: MapBase, ctx: ScreenContext) -> pd.DataFram
     return feed
 
 
-def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext, *, seq: int = 0, boot_id: str = "") -> Frame:
-    """The frame of ``ctx`` for ``view``. ``seq``/``boot_id`` only label it (the hub numbers its frames)."""
+def screen_frame(
+    view: SituationView,
+    base: MapBase,
+    ctx: ScreenContext,
+    *,
+    seq: int = 0,
+    boot_id: str = "",
+    previous: Frame | None = None,
+) -> Frame:
+    """The frame of ``ctx`` for ``view``. ``seq``/``boot_id`` only label it (the hub numbers its frames).
+
+    ``previous``: the last frame of the same context; markers it had keep their order and new ones follow
+    (``list_edits.stable_order``), so an edit from it — or from any earlier frame of the lineage — reproduces
+    this frame's arrays exactly in a browser.
+    """
     kpi_keys: Sequence[str] = WALL_KPIS if ctx.screen == "wall" else BRIEFING_KPIS
     k = view.kpis
     feed = _feed(view, base, ctx)
     drawn = map_incidents(view, ctx)
+    traces = incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console")
+    if previous is not None and previous.ctx == ctx:
+        traces = {idx: stable_order(previous.traces.get(idx), values) for idx, values in traces.items()}
     return Frame(
         ctx=ctx,
         seq=seq,
@@ -146,7 +163,7 @@ def screen_frame(view: SituationView, base: MapBase, ctx: ScreenContext, *, seq:
         now=view.now,
         version_token=view.version_token,
         grid_z=grid_fill_z(base.grid_ids, view.grid_states),
-        traces=incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console"),
+        traces=traces,
         kpis=kpi_tiles(k, kpi_keys, ctx.lang),
         kpi_values=k,
         kpi_key=(tuple(k.trend_24h), tuple(sorted(k.by_category.items())), int(view.now // 600)),

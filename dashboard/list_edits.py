@@ -100,3 +100,24 @@ def plan_trace(before: Mapping[str, list[Any]] | None, after: Mapping[str, list[
         for name in after
     }
     return TraceEdit(edit, result)
+
+
+def stable_order(before: Mapping[str, Sequence[Any]] | None, after: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+    """``after``'s parallel arrays reordered so that markers also in ``before`` keep ``before``'s order and the new
+    ones follow in ``after``'s order.
+
+    Then the edit from ``before`` to the result (delete what went by index, append what came — ``plan_trace``)
+    leaves a browser holding exactly the result, in order. The frame hub orders every frame this way against the
+    previous frame of its context, so "what a browser holds" is always some frame of that context: two browsers
+    holding the same frame hold the same arrays, and one step serves both.
+    """
+    if before is None or set(before) != set(after):
+        return {k: list(v) for k, v in after.items()}
+    after_keys = point_keys(after)
+    position = {key: i for i, key in enumerate(after_keys)}
+    if len(position) != len(after_keys):
+        return {k: list(v) for k, v in after.items()}  # duplicate markers: keep the order as given
+    kept = [position[key] for key in point_keys(before) if key in position]
+    seen = set(kept)
+    order = kept + [i for i in range(len(after_keys)) if i not in seen]
+    return {name: [column[i] for i in order] for name, column in after.items()}

@@ -1,10 +1,9 @@
 """What one live push sends: the step from what a browser holds to a frame.
 
-A ``Holding`` is what a browser shows (immutable): the frame its KPIs, feed and charts reflect, and the marker
-arrays of its map *in the order the browser has them* (edits delete by index and append, so that order is not
-the frame's). ``step(holding, frame)`` returns the property updates that turn the one into the other and the new
-holding. It is deterministic, so the frame hub computes it once per (holding, frame) and every connection that
-holds the same thing — all walls in lockstep — sends the same step (Grafana Live's "encode once, fan out").
+A ``Holding`` is what a browser shows: the frame its KPIs, feed and charts reflect and the frame its map shows.
+``step(holding, frame)`` returns the property updates that turn the one into the other — already encoded — and
+the new holding. It is deterministic, so the frame hub computes it once per (holding, frame) and every connection
+that holds the same thing sends the same bytes (Grafana Live's "encode once, fan out").
 
 Dash objects (``Patch``, feed list items) are built here; nothing here talks to a connection.
 """
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from dash import Patch
+from dash._utils import to_json
 
 from dashboard.figures.incident_map import TRACE_GRIDS
 from dashboard.frames import Frame, Screen
@@ -46,30 +46,33 @@ PAGE_IDS: Final[dict[Screen, PageIds]] = {
 
 @dataclass(frozen=True, eq=False)
 class Holding:
-    """What one browser shows: ``frame`` for everything but the map's markers and fill, which are ``traces``
-    (per trace index, parallel lists in browser order) and ``grid_z`` as of frame ``map_seq``."""
+    """What one browser shows: ``frame`` for everything but the map, whose markers and grid colours are those
+    of ``map_frame`` (an earlier frame while the browser is still drawing). Frames of one context are stably
+    ordered (``frames.screen_frame(previous=...)``), so after an edit a browser's marker arrays are exactly its
+    ``map_frame``'s: a holding is fully named by its two frames' tokens."""
 
     frame: Frame
-    traces: dict[int, dict[str, list[Any]]]
-    grid_z: list[int]
-    map_seq: int
+    map_frame: Frame
 
     @classmethod
     def rendered(cls, frame: Frame) -> Holding:
         """A page rendered from ``frame`` holds exactly it."""
-        return cls(frame, frame.traces, frame.grid_z, frame.seq)
+        return cls(frame, frame)
 
-    def map_current(self, frame: Frame) -> bool:
-        """Whether the map already shows ``frame``'s markers and grid colours."""
-        return self.map_seq == frame.seq or (self.grid_z == frame.grid_z and self.traces == frame.traces)
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.frame.token, self.map_frame.token
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """``props`` to send, in order; ``holding`` once the browser applied them; ``map_sent``: a map patch is
-    among them (the sender then waits for the browser's "drawn" acknowledgement before the next one)."""
+    """``props`` to send, in order, and the same already encoded (``payloads``: the ``payload`` of each Dash
+    ``set_props`` message, JSON — encoded once, whatever the number of connections); ``holding`` once the browser
+    applied them; ``map_sent``: a map patch is among them (the sender then waits for the browser's "drawn"
+    acknowledgement before the next one)."""
 
     props: tuple[PropUpdate, ...]
+    payloads: tuple[str, ...]
     holding: Holding
     map_sent: bool
 
@@ -108,19 +111,22 @@ def _trace_patch(patch: Patch, idx: int, values: dict[str, list[Any]], planned: 
             patch["data"][idx][key].extend([column[i] for i in edit.add])
 
 
-def map_step(holding: Holding | None, frame: Frame) -> tuple[Patch | None, dict[int, dict[str, list[Any]]]]:
-    """The map patch from ``holding`` to ``frame`` (None: nothing changed) and the browser's arrays after it."""
-    before = None if holding is None else holding.traces
-    plans = {idx: plan_trace(None if before is None else before.get(idx), v) for idx, v in frame.traces.items()}
-    grid_before = None if holding is None else holding.grid_z
+def map_step(before: Frame | None, frame: Frame) -> Patch | None:
+    """The map patch from what a browser drew of frame ``before`` (None: unknown) to ``frame``; None if nothing
+    changed. Within one context the edits leave the browser with exactly ``frame``'s arrays (stable order); from
+    another context (the console's filters changed) the markers are replaced."""
+    same_lineage = before is not None and before.ctx == frame.ctx
+    old = before.traces if same_lineage and before is not None else {}
+    plans = {idx: plan_trace(old.get(idx) if same_lineage else None, v) for idx, v in frame.traces.items()}
+    grid_before = None if before is None else before.grid_z
     if grid_before == frame.grid_z and all(p.edit.empty for p in plans.values()):
-        return None, dict(before or {})
+        return None
     patch = Patch()
     for idx, values in frame.traces.items():
         _trace_patch(patch, idx, values, plans[idx])
     if grid_before != frame.grid_z:
         _grid_patch(patch, grid_before, frame.grid_z)
-    return patch, {idx: p.result for idx, p in plans.items()}
+    return patch
 
 
 def _feed_props(feed_id: str, before: Frame | None, frame: Frame) -> list[PropUpdate]:
@@ -170,13 +176,11 @@ def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
     ids = PAGE_IDS["console" if frame.ctx.screen == "console" else "wall"]
     before = None if holding is None else holding.frame
     props: list[PropUpdate] = []
-    traces = {} if holding is None else holding.traces
-    grid_z = [] if holding is None else holding.grid_z
-    map_seq = -1 if holding is None else holding.map_seq
+    map_frame = None if holding is None else holding.map_frame
     map_sent = False
-    if map_ok or holding is None:
-        patch, traces = map_step(holding, frame)
-        grid_z, map_seq = frame.grid_z, frame.seq
+    if map_ok or map_frame is None:
+        patch = map_step(map_frame, frame)
+        map_frame = frame
         if patch is not None:
             props.append((ids.map, "figure", patch))
             map_sent = True
@@ -184,4 +188,5 @@ def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
     if ids.feed:
         props += _feed_props(ids.feed, before, frame)
     props += _chart_props(ids, before, frame)
-    return Step(tuple(props), Holding(frame, traces, grid_z, map_seq), map_sent)
+    payloads = tuple(to_json({"componentId": c, "props": {p: v}}) for c, p, v in props)
+    return Step(tuple(props), payloads, Holding(frame, map_frame), map_sent)

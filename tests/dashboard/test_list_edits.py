@@ -111,3 +111,22 @@ def test_many_new_feed_rows_still_prepend_until_the_whole_list_is_new() -> None:
     edit = plan_prepend(before, after)
     assert not edit.replace and edit.add == tuple(range(6)) and len(edit.delete) == 6
     assert plan_prepend(before, [f"n{i}" for i in range(12)]).replace
+
+
+def test_stably_ordered_frames_are_reproduced_exactly_by_edits_from_any_earlier_frame() -> None:
+    """The frame hub's invariant: a browser that holds frame k of a lineage and applies the edit to frame n holds
+    frame n's arrays, in order — whatever k — so a holding is named by its frame alone."""
+    from dashboard.list_edits import stable_order
+
+    rng = random.Random(5)
+    frames: list[dict[str, list[Any]]] = []
+    previous: dict[str, list[Any]] | None = None
+    for _ in range(40):
+        ids = rng.sample(range(60), rng.randrange(0, 40))
+        after = {"customdata": [f"E{i}" for i in ids], "lon": [i * 0.01 for i in ids], "lat": [1.0] * len(ids)}
+        previous = stable_order(previous, after)
+        assert sorted(previous["customdata"]) == sorted(after["customdata"])
+        frames.append(previous)
+    for k in range(len(frames)):
+        for n in range(k, len(frames)):
+            assert plan_trace(frames[k], frames[n]).result == frames[n]

@@ -69,15 +69,18 @@ def page_context(path: str = "/wall", lang: str = "zh", token: str | None = None
 
 
 def received(conn: ClientConnection, timeout: float = 0.2) -> list[Message]:
-    """Every message waiting on the connection (Dash batches several into one JSON array)."""
+    """The messages of the next frame to arrive within ``timeout`` (Dash batches several into one JSON array),
+    then any already waiting; ``[]`` when nothing came."""
     out: list[Message] = []
+    wait = timeout
     while True:
         try:
-            raw = conn.recv(timeout=timeout)
+            raw = conn.recv(timeout=wait)
         except TimeoutError:
             return out
         data = json.loads(raw)
         out.extend(data if isinstance(data, list) else [data])
+        wait = 0.0  # drain what is already here, but never wait for a quiet spell that may not come
 
 
 def answer_probes(conn: ClientConnection, messages: list[Message], path: str = "/wall") -> None:
@@ -99,6 +102,7 @@ class FakeTab:
         self.drawn = 0
         self.messages = 0
         self.props: dict[str, Any] = {}
+        self.error: BaseException | None = None  # what ended the reader early, if anything
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="fake-tab", daemon=True)
         self._thread.start()
@@ -110,7 +114,9 @@ class FakeTab:
         while not self._stop.is_set():
             try:
                 messages = received(self.conn, 0.5)
-            except Exception:  # the connection closed
+            except Exception as exc:  # the connection closed
+                if not self._stop.is_set():
+                    self.error = exc
                 return
             answer_probes(self.conn, messages, self.path)
             for m in messages:
