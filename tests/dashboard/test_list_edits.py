@@ -123,7 +123,11 @@ def test_stably_ordered_frames_are_reproduced_exactly_by_edits_from_any_earlier_
     previous: dict[str, list[Any]] | None = None
     for _ in range(40):
         ids = rng.sample(range(60), rng.randrange(0, 40))
-        after = {"customdata": [f"E{i}" for i in ids], "lon": [i * 0.01 for i in ids], "lat": [1.0] * len(ids)}
+        after: dict[str, list[Any]] = {
+            "customdata": [f"E{i}" for i in ids],
+            "lon": [i * 0.01 for i in ids],
+            "lat": [1.0] * len(ids),
+        }
         previous = stable_order(previous, after)
         assert sorted(previous["customdata"]) == sorted(after["customdata"])
         frames.append(previous)
