@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,26 @@ class RecordingSocket:
     async def get_prop(self, component: str, prop: str, timeout: float = 30.0) -> Any:
         return self.props.get((component, prop))
 
+    # What Dash's callback object offers the push loop for pre-encoded messages (``live.send_encoded``).
+    _renderer_id = "bench"
+
+    def _get_outbound_queue(self) -> Any:
+        return self
+
+    @property
+    def sync_q(self) -> RecordingSocket:
+        return self
+
+    def put_nowait(self, text: str) -> None:
+        """One encoded ``set_props`` message, as Dash's sender receives it."""
+        payload = json.loads(text)["payload"]
+        component = str(payload["componentId"])
+        self._record(component, text)
+        if component == Wall.MAP and "figure" in payload["props"] and self.tab is not None:
+            # The page draws it and acknowledges (plotly_afterplot → the live-drawn store → the server).
+            self.tab.drawn += 1
+            self.tab.told()
+
     def set_prop_sync(self, component: str, prop: str, value: Any) -> None:
         from dash import Patch
 
@@ -73,15 +94,14 @@ class RecordingSocket:
             "rendererId": "bench",
             "payload": {"componentId": component, "props": {prop: value}},
         }
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._pending.append((component, str(self._to_json(msg))))
+        self._record(component, str(self._to_json(msg)))
         if not isinstance(value, Patch):
             self.props[(component, prop)] = value
-        if component == Wall.MAP and prop == "figure" and self.tab is not None:
-            # The page draws it and acknowledges (plotly_afterplot → the live-drawn store → the server).
-            self.tab.drawn += 1
-            self.tab.told()
+
+    def _record(self, component: str, text: str) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append((component, text))
 
     async def set_prop(self, component: str, prop: str, value: Any) -> None:
         self.set_prop_sync(component, prop, value)
@@ -219,8 +239,11 @@ def top(by_component: dict[str, float], n: int = 4) -> str:
 
 
 def rows(r: SizeResult, label: str) -> list[Measurement]:
+    """The size row. The design's budgets are for city scale: "≥ 100× smaller" is judged there only (a demo
+    street's whole figure is ~280 KB, so 100× would mean under 3 KB a tick); ≤ 20 KB a tick holds everywhere."""
     med, worst = median(r.tick_bytes), max(r.tick_bytes, default=None)
     smaller = ratio(float(r.figure_bytes), worst)
+    need_ratio = label == "city"
     where = (
         f"{label}: {r.incidents:,} incidents ({r.open_incidents:,} open), {r.extra['grids']:,} grids, "
         f"{r.extra['members']:,} members; {r.changes_per_tick} changes per tick"
@@ -234,8 +257,10 @@ def rows(r: SizeResult, label: str) -> list[Measurement]:
             baseline=float(r.figure_bytes),
             baseline_name="whole figure",
             ratio=smaller,
-            budget="≤ 20 KB and ≥ 100× smaller",
-            passed=worst is not None and worst <= TICK_BUDGET_B and (smaller or 0) >= SMALLER_BUDGET,
+            budget="≤ 20 KB and ≥ 100× smaller" if need_ratio else "≤ 20 KB (100× at city scale)",
+            passed=worst is not None
+            and worst <= TICK_BUDGET_B
+            and (not need_ratio or (smaller or 0) >= SMALLER_BUDGET),
             note=(
                 f"{where}; median tick {med or 0:,.0f} B (map patch median {median(r.map_bytes) or 0:,.0f} B); "
                 f"first push on connect {r.fresh_bytes:,} B; ratio = figure / tick; biggest parts (median): "

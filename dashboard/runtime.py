@@ -24,6 +24,7 @@ import redis
 from dashboard.figures.incident_map import MapBase
 from dashboard.frame_hub import FrameHub
 from dashboard.settings import Settings
+from dashboard.snapshot import Snapshotter
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
@@ -122,6 +123,8 @@ class Runtime:
     simulator_backfill_h: float = 0.0
     tabs: Tabs | None = None  # the live push's tab registry, once create_app wired it
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+    _snapshotter: Snapshotter | None = field(default=None, repr=False)
+    _snap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -144,6 +147,20 @@ class Runtime:
     @property
     def map_base(self) -> MapBase:
         return self.hub.base
+
+    def snapshotter(self) -> Snapshotter:
+        """The warm kaleido browser for briefing PNGs, started on first use and stopped with the Runtime."""
+        with self._snap_lock:
+            if self._snapshotter is None:
+                self._snapshotter = Snapshotter().start()
+                self._stack.callback(self._close_snapshotter)
+            return self._snapshotter
+
+    def _close_snapshotter(self) -> None:
+        with self._snap_lock:
+            snap, self._snapshotter = self._snapshotter, None
+        if snap is not None:
+            snap.close()
 
     def attach_simulator(self, rate: float, *, backfill_hours: float = 0.0, seed: int | None = None) -> None:
         """Run a simulator with the runtime (started by ``start``; backfill first if asked)."""

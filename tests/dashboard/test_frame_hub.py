@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 
 import pytest
@@ -93,7 +94,9 @@ def test_a_step_is_computed_once_and_shared(situation: Situation, hub: FrameHub)
     async def fifty() -> list[object]:
         return list(await asyncio.gather(*(hub.step(holding, frame, True) for _ in range(50))))
 
-    steps = asyncio.run(fifty())
+    # A thread of its own: Playwright's sync API may have left an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        steps = pool.submit(asyncio.run, fifty()).result(60)
     assert all(s is steps[0] for s in steps)
     # ... and is the plain function's result: the map gains D, nothing is re-sent wholesale.
     plain = step(holding, frame)

@@ -1,0 +1,36 @@
+"""``GET /api/briefing.png``: the current situation as the 1920×1080 briefing PNG, from the hub's frame.
+
+The PNG is drawn from the same ``briefing`` frame the screens' frames come from (``dashboard.frame_hub``), by
+the Runtime's warm kaleido browser (``dashboard.snapshot.Snapshotter``, started on first use, off the event loop),
+so a briefing and the wall never disagree and a warm export takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from dashboard.frames import ScreenContext
+from dashboard.runtime import Runtime
+from dashboard.snapshot import SnapshotError
+from dashboard.snapshot_cli import briefing_from_frame
+
+
+def build_briefing_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/briefing.png", response_class=Response)
+    async def briefing_png(lang: Literal["zh", "en"] | None = None) -> Response:
+        """PNG bytes (image/png, 1920×1080) of the situation now; 503 when no browser can render it."""
+        frame = runtime.hub.frame(ScreenContext.of("briefing", lang or runtime.settings.lang))
+        figure = briefing_from_frame(runtime.map_base, frame, street_name=runtime.street_name)
+        try:
+            png = await runtime.snapshotter().render_async(figure)
+        except SnapshotError as exc:
+            raise HTTPException(status_code=503, detail=f"briefing PNG unavailable: {exc}") from exc
+        headers = {"Cache-Control": "no-store", "Content-Disposition": 'inline; filename="briefing.png"'}
+        return Response(png, media_type="image/png", headers=headers)
+
+    return router
