@@ -63,7 +63,7 @@ def measure(redis_url: str, prefix: str, app: str, render_timeout_s: float, out_
     env = BenchEnv(quick=False, redis_url=redis_url, out_dir=out_dir)
     client = env.client()
     try:
-        result.seeded = seed_redis(client, Keys(prefix), city_seed())
+        result.seeded = seed_redis(client, Keys.for_redis_url(prefix, env.redis_url), city_seed())
     finally:
         client.close()
     _emit(result)

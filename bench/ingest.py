@@ -102,7 +102,7 @@ def _points_file(env: BenchEnv) -> Path:
 @contextmanager
 def _connected_feed(env: BenchEnv, label: str) -> Iterator[tuple[Keys, Situation, Feed, redis.Redis]]:
     """A Feed into a fresh Situation on its own key prefix, connected; stopped (and the client closed) after."""
-    keys = Keys(env.prefix(label))
+    keys = Keys.for_redis_url(env.prefix(label), env.redis_url)
     situation = Situation(SpatialIndex(layers(demo_path())).locate)
     feed = Feed(env.redis_url, keys, situation, name=f"bench-{label}")
     client = env.client()

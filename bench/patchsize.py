@@ -200,8 +200,10 @@ def measure_sizes(
     lay, situation = runtime.layers, runtime.situation
     client = env.client()
     try:
-        seed_redis(client, Keys(prefix), simulator_messages(lay, hours=24, per_hour=per_hour))
-        situation.replace_all(load_state(client, Keys(prefix)))
+        seed_redis(
+            client, Keys.for_redis_url(prefix, env.redis_url), simulator_messages(lay, hours=24, per_hour=per_hour)
+        )
+        situation.replace_all(load_state(client, Keys.for_redis_url(prefix, env.redis_url)))
     finally:
         client.close()
     points = member_points(lay)

@@ -24,7 +24,7 @@ WARM_BUDGET_S = 1.0
 
 def briefing_figure(env: BenchEnv, path: Path) -> go.Figure:
     lay = layers(path)
-    keys = Keys(env.prefix("png"))
+    keys = Keys.for_redis_url(env.prefix("png"), env.redis_url)
     client = env.client()
     try:
         seed_redis(client, keys, simulator_messages(lay))

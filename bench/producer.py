@@ -90,7 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     client = redis.Redis.from_url(args.redis_url, socket_timeout=30)
     points = np.load(args.points)
-    stats = produce(client, Keys(args.prefix), points, args.rate, args.seconds, durable=args.durable, run=args.run)
+    stats = produce(
+        client,
+        Keys.for_redis_url(args.prefix, args.redis_url),
+        points,
+        args.rate,
+        args.seconds,
+        durable=args.durable,
+        run=args.run,
+    )
     print(json.dumps(stats), flush=True)
     return 0
 

@@ -174,7 +174,7 @@ def _push_sizes(page: Any, map_id: str) -> tuple[list[int], list[int], dict[str,
 
 def measure_app(env: BenchEnv, browser: Any, app: App, seed: list[dict[str, Any]]) -> AppRun:
     prefix = env.prefix(f"screen-{app}")
-    keys = Keys(prefix)
+    keys = Keys.for_redis_url(prefix, env.redis_url)
     client = env.client()
     lay = layers(demo_path())
     points = member_points(lay)

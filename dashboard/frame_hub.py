@@ -243,17 +243,20 @@ class FrameHub:
 
     def _run(self) -> None:
         version = -1
-        last = 0.0
+        last_change = 0.0  # when frames were last computed for a change (coalescing)
+        last = 0.0  # when frames were last computed at all (the clock's re-evaluation)
         while not self._stop.is_set():
             changed = self.situation.wait_for_change(version, HEALTH_POLL_S)
             self._poll_health()
             dirty = self._dirty.is_set()
             if not (changed or dirty or time.monotonic() - last >= self.idle_s):
                 continue
-            # Coalesce: at most one computation per tick; an isolated change still goes out at once.
-            wait = last + self.tick_s - time.monotonic()
-            if wait > 0 and self._stop.wait(wait):
-                break
+            if changed:
+                # Coalesce: at most one computation per tick for changes; an isolated change goes out at once
+                # (the clock's idle re-evaluation does not hold it back).
+                wait = last_change + self.tick_s - time.monotonic()
+                if wait > 0 and self._stop.wait(wait):
+                    break
             self._dirty.clear()
             version = self.situation.version
             try:
@@ -261,6 +264,8 @@ class FrameHub:
             except Exception:  # a bug in one frame must not stop the live path; the next change retries
                 log.exception("frame hub: computing frames failed")
             last = time.monotonic()
+            if changed:
+                last_change = last
 
 
 def _step(holding: Holding | None, frame: Frame, map_ok: bool) -> Step:

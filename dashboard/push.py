@@ -46,8 +46,8 @@ PAGE_IDS: Final[dict[Screen, PageIds]] = {
 
 @dataclass(frozen=True, eq=False)
 class Holding:
-    """What one browser shows: ``frame`` for everything but the map, whose markers and grid colours are those
-    of ``map_frame`` (an earlier frame while the browser is still drawing). Frames of one context are stably
+    """What one browser shows: ``frame`` for the KPI tiles and the feed; ``map_frame`` (an earlier frame while the
+    browser is still drawing) for its Plotly parts — the map's markers and grid colours, the sidebar charts. Frames of one context are stably
     ordered (``frames.screen_frame(previous=...)``), so after an edit a browser's marker arrays are exactly its
     ``map_frame``'s: a holding is fully named by its two frames' tokens."""
 
@@ -179,14 +179,17 @@ def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
     map_frame = None if holding is None else holding.map_frame
     map_sent = False
     if map_ok or map_frame is None:
+        # The Plotly parts — the map and the sidebar charts — are paced together by the browser's "drawn"
+        # acknowledgement: each costs the page's main thread a redraw (0.1–1 s in software rendering), and a
+        # page sent redraws faster than it draws them queues them all, delaying everything behind.
         patch = map_step(map_frame, frame)
-        map_frame = frame
         if patch is not None:
             props.append((ids.map, "figure", patch))
             map_sent = True
+        props += _chart_props(ids, map_frame, frame)
+        map_frame = frame
     props += _kpi_props("wall" if ids is PAGE_IDS["wall"] else "console", before, frame)
     if ids.feed:
         props += _feed_props(ids.feed, before, frame)
-    props += _chart_props(ids, before, frame)
     payloads = tuple(to_json({"componentId": c, "props": {p: v}}) for c, p, v in props)
     return Step(tuple(props), payloads, Holding(frame, map_frame), map_sent)
