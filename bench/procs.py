@@ -64,9 +64,11 @@ def spawn(
 
 @contextmanager
 def serve_onescreen(redis_url: str, prefix: str, data: Path, log_dir: Path) -> Iterator[Served]:
-    """``onescreen serve`` exactly as deployed (default tick), on its own key prefix."""
+    """``onescreen serve`` as deployed (default tick), on its own key prefix — without the urgent-marker pulse:
+    the naive baseline has no animation, and in headless Chromium's software rendering each pulse repaint holds
+    the page's main thread for a few hundred ms (on a wall's GPU it is free)."""
     port = free_port()
-    env = {"REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_DATA": str(data)}
+    env = {"REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_DATA": str(data), "ONESCREEN_WALL_PULSE": "0"}
     with spawn(
         ["-m", "dashboard.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env,
