@@ -13,6 +13,7 @@ are never read into the message and never stored, not even masked; rejected inpu
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -307,7 +308,10 @@ def to_xml(root: str, item: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
         el = ET.SubElement(top, item)
         for k, v in row.items():
             ET.SubElement(el, k).text = _xml_text(v)
-    return ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    # What ET.tostring does for a byte encoding, whose result typeshed can only type as Any.
+    out = io.BytesIO()
+    ET.ElementTree(top).write(out, encoding="utf-8", xml_declaration=True)
+    return out.getvalue()
 
 
 def errors(code: int, description: str) -> list[dict[str, Any]]:

@@ -186,7 +186,7 @@ class SituationView:
 
     def overdue_ids(self) -> list[str]:
         df = self.incidents
-        return df.loc[df["overdue"].to_numpy(), "id"].tolist()
+        return df["id"][df["overdue"].to_numpy()].tolist()
 
 
 class Situation:
