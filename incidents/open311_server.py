@@ -108,6 +108,7 @@ def _coordinate(fields: Mapping[str, str], name: str, limit: float) -> float:
 
 
 def new_request_id() -> str:
+    """A fresh, unique service_request_id: ``ID_PREFIX`` + 32 hex digits (uuid4)."""
     return f"{ID_PREFIX}{uuid.uuid4().hex}"
 
 
@@ -290,6 +291,7 @@ _XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def to_json(doc: Any) -> bytes:
+    """Compact UTF-8 JSON (not ASCII-escaped); ``ValueError`` for NaN/infinity."""
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
@@ -315,6 +317,7 @@ def to_xml(root: str, item: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
 
 
 def errors(code: int, description: str) -> list[dict[str, Any]]:
+    """A GeoReport v2 error list: ``[{"code": code, "description": description}]``."""
     return [{"code": code, "description": description}]
 
 

@@ -68,6 +68,8 @@ _HSCAN_COUNT = 1000
 
 
 class Outcome(StrEnum):
+    """What ``apply`` did with one message."""
+
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     STALE = "stale"
@@ -86,10 +88,12 @@ class ApplyResult:
 
     @property
     def applied(self) -> bool:
+        """Whether the message changed the stored incident."""
         return self.outcome is Outcome.APPLIED
 
     @property
     def reason(self) -> str:
+        """The rejection reason for ``ERROR``, else ``""``."""
         return self.detail if self.outcome is Outcome.ERROR else ""
 
 

@@ -121,14 +121,17 @@ class WireMessage(dict[str, Any]):
 
     @property
     def id(self) -> str:
+        """The incident id."""
         return str(self["id"])
 
     @property
     def status(self) -> Status:
+        """The status the message sets."""
         return Status(self["status"])
 
     @property
     def ts(self) -> float:
+        """The message time, epoch seconds UTC."""
         return float(self["ts"])
 
     def to_json(self) -> str:
