@@ -279,10 +279,12 @@ def t(key: str, lang: str | None = DEFAULT_LANG, **fmt: object) -> str:
 
 
 def status_label(status: object, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of an incident status in ``lang``."""
     return t(f"status.{status}", lang)
 
 
 def grid_state_label(state: object, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of a grid state in ``lang``."""
     return t(f"grid_state.{state}", lang)
 
 
@@ -296,11 +298,13 @@ def category_label(code: object, lang: str | None = DEFAULT_LANG) -> str:
 
 
 def role_label(role: object, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of a member role in ``lang``; an unknown role as given."""
     key = f"role.{role}"
     return t(key, lang) if key in _ZH else str(role)
 
 
 def layer_label(layer: str, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of a console map layer in ``lang``."""
     return t(f"layer.{layer}", lang)
 
 
@@ -314,6 +318,7 @@ def label_map(prefix: str, lang: str | None = DEFAULT_LANG) -> dict[str, str]:
 
 
 def to_shanghai(ts: float) -> datetime:
+    """Aware datetime of ``ts`` (epoch seconds) in Asia/Shanghai."""
     return datetime.fromtimestamp(float(ts), tz=UTC).astimezone(SHANGHAI)
 
 
@@ -368,6 +373,7 @@ def mask_phone(phone: object) -> str:
 
 
 def is_missing(v: object) -> bool:
+    """``None`` or NaN; any other value (numeric or not) is present."""
     if v is None:
         return True
     try:
@@ -377,6 +383,7 @@ def is_missing(v: object) -> bool:
 
 
 def fmt_count(v: object) -> str:
+    """A count rounded with thousands separators, ``1,234``; — if missing."""
     return "—" if is_missing(v) else f"{round(float(v)):,}"  # type: ignore[arg-type]
 
 

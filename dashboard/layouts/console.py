@@ -27,10 +27,12 @@ DEFAULT_LAYERS: tuple[str, ...] = (ids.LAYER_GRIDS, ids.LAYER_MEMBERS, ids.LAYER
 
 
 def layer_options(lang: str = "zh") -> list[dict[str, str]]:
+    """Checklist options of the console's map layers."""
     return [{"label": i18n.layer_label(k, lang), "value": k} for k in ids.CONSOLE_LAYERS]
 
 
 def status_options(lang: str = "zh") -> list[dict[str, str]]:
+    """Dropdown options of the statuses shown on the map."""
     return [{"label": i18n.status_label(s, lang), "value": str(s)} for s in MAP_STATUSES]
 
 
@@ -41,6 +43,7 @@ def community_options(communities: Mapping[str, str] | None) -> list[dict[str, s
 
 
 def dropdown_labels(lang: str = "zh") -> dict[str, str]:
+    """The dcc.Dropdown UI texts (select all, search, ...) in ``lang``."""
     if i18n.norm_lang(lang) == "zh":
         return {
             "select_all": "全选",
