@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, SupportsFloat, SupportsIndex
 
 from incidents.model import CATEGORIES
 from incidents.timeutil import SHANGHAI
@@ -377,21 +377,28 @@ def is_missing(v: object) -> bool:
     if v is None:
         return True
     try:
-        return math.isnan(float(v))  # type: ignore[arg-type]
+        return math.isnan(_float(v))
     except (TypeError, ValueError):
         return False
 
 
+def _float(v: object) -> float:
+    """``float(v)``, typed for an ``object``: ``TypeError``/``ValueError`` as ``float`` raises them."""
+    if isinstance(v, SupportsFloat | SupportsIndex | str | bytes):
+        return float(v)
+    raise TypeError(f"float() argument must be a string or a real number, not {type(v).__name__!r}")
+
+
 def fmt_count(v: object) -> str:
     """A count rounded with thousands separators, ``1,234``; — if missing."""
-    return "—" if is_missing(v) else f"{round(float(v)):,}"  # type: ignore[arg-type]
+    return "—" if is_missing(v) else f"{round(_float(v)):,}"
 
 
 def fmt_percent(v: object, digits: int = 1) -> str:
     """A fraction 0–1 (or an already-percent value > 1) → ``96.5``; the unit is added by the caller."""
     if is_missing(v):
         return "—"
-    x = float(v)  # type: ignore[arg-type]
+    x = _float(v)
     x = x * 100 if x <= 1.0 else x
     return f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
 
@@ -400,7 +407,7 @@ def fmt_minutes(v: object, lang: str | None = DEFAULT_LANG) -> tuple[str, str]:
     """Minutes → (value, unit): below 100 min in minutes, else hours with one decimal."""
     if is_missing(v):
         return "—", ""
-    m = float(v)  # type: ignore[arg-type]
+    m = _float(v)
     if m < 100:
         return (f"{m:.1f}" if m < 10 else f"{m:.0f}"), t("unit.minutes", lang)
     return f"{m / 60:.1f}", t("unit.hours", lang)

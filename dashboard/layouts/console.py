@@ -42,7 +42,7 @@ def community_options(communities: Mapping[str, str] | None) -> list[dict[str, s
     return [{"label": name, "value": cid} for cid, name in items]
 
 
-def dropdown_labels(lang: str = "zh") -> dict[str, str]:
+def dropdown_labels(lang: str = "zh") -> dcc.Dropdown.Labels:
     """The dcc.Dropdown UI texts (select all, search, ...) in ``lang``."""
     if i18n.norm_lang(lang) == "zh":
         return {
@@ -67,7 +67,7 @@ def _filter(filter_id: str, options: list[dict[str, str]], lang: str) -> dcc.Dro
         value=[],
         multi=True,
         placeholder=i18n.t("console.all", lang),
-        labels=dropdown_labels(lang),  # type: ignore[arg-type]
+        labels=dropdown_labels(lang),
         className="os-dropdown",
     )
 
