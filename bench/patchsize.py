@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,11 @@ async def _wait_until(pred: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
+def _map_pushed_since(ws: RecordingSocket, n0: int) -> bool:
+    """Whether a batch after the first ``n0`` carries the map."""
+    return any(b.has_map for b in ws.batches[n0:])
+
+
 async def _drive(runtime: Any, situation: Situation, ticks: Sequence[Callable[[], list[Any]]]) -> RecordingSocket:
     from dashboard.callbacks.live import LivePage, Tab
 
@@ -162,7 +168,7 @@ async def _drive(runtime: Any, situation: Situation, ticks: Sequence[Callable[[]
         for make in ticks:
             n0 = len(ws.batches)
             situation.apply_many(make())
-            if not await _wait_until(lambda n0=n0: any(b.has_map for b in ws.batches[n0:]), 10):  # type: ignore[misc]
+            if not await _wait_until(partial(_map_pushed_since, ws, n0), 10):
                 raise RuntimeError("a change produced no map push within 10 s")
             await asyncio.sleep(1.5 * tick_s)
     finally:

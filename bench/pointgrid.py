@@ -30,7 +30,8 @@ def _sjoin(polys: gpd.GeoDataFrame, id_col: str) -> Callable[[np.ndarray, np.nda
 
     def run(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=polys.crs)
-        return gpd.sjoin(pts, right, predicate="within", how="left")
+        joined: pd.DataFrame = gpd.sjoin(pts, right, predicate="within", how="left")  # geopandas is untyped
+        return joined
 
     return run
 

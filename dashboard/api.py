@@ -44,6 +44,9 @@ def _health_payload(runtime: Runtime) -> tuple[int, dict[str, Any]]:
 
 
 def build_router(runtime: Runtime) -> APIRouter:
+    """``GET /healthz`` (200, or 503 while Redis is down), ``GET /api/incidents/{id}`` (the stored incident as
+    JSON; 404 unknown, 503 Redis down) and the ingest routes (``dashboard.ingest``).
+    """
     router = APIRouter()
 
     @router.get("/healthz")

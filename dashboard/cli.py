@@ -50,12 +50,14 @@ def _require_redis_url(settings: Settings) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``onescreen demo``: serve with an embedded Redis and the simulator; the exit code."""
     from dashboard.server import run_server
 
     return run_server(_settings(args), embedded_redis=True, simulate_rate=args.rate)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """``onescreen serve``: serve against ``REDIS_URL``; the exit code (``SettingsError`` without one)."""
     from dashboard.server import run_server
 
     settings = _settings(args)
@@ -64,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    """``onescreen publish``: publish one wire message; prints the result. 0, 1 (Redis error), 2 (rejected)."""
     import redis
 
     from incidents.keys import Keys
@@ -108,6 +111,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    """``onescreen simulate``: publish simulated incidents to ``REDIS_URL`` until stopped."""
     from dashboard.server import run_simulator_forever
 
     settings = _settings(args)
@@ -115,6 +119,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    """``onescreen snapshot``: write the briefing PNG, now or ``--at`` a past moment. 0, or 2 for a bad ``--at``."""
     from dashboard.snapshot_cli import snapshot_from_redis
     from incidents.timetravel import parse_at
 
@@ -136,12 +141,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_data(args: argparse.Namespace) -> int:
+    """``onescreen generate-data``: write a synthetic GeoPackage; the exit code."""
     from geo.cli import run_generate_data
 
     return run_generate_data(args.out, seed=args.seed, scale=args.scale, grids=args.grids, members=args.members)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``onescreen validate``: report (and optionally fix) a geo data set; the exit code."""
     from geo.cli import run_validate
 
     return run_validate(
@@ -156,6 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``onescreen`` argument parser; each subcommand sets ``func`` to its ``cmd_*``."""
     parser = argparse.ArgumentParser(prog="onescreen", description="一屏知全域 — grid governance command center")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +247,9 @@ def _join_relative_at(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``onescreen`` with ``argv`` (default ``sys.argv[1:]``); the exit code. Configuration errors are one line
+    on stderr and exit 2, Ctrl-C exits 130.
+    """
     args = build_parser().parse_args(_join_relative_at(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

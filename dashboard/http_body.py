@@ -29,6 +29,8 @@ MAX_FIELDS: Final = 200
 
 
 class BodyTooLarge(Exception):
+    """A request body over its limit; ``reason`` is the text to answer and dead-letter."""
+
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"body too large: {size} bytes > {limit}")
         self.reason = str(self)

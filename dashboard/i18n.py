@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, SupportsFloat, SupportsIndex
 
 from incidents.model import CATEGORIES
 from incidents.timeutil import SHANGHAI
@@ -279,10 +279,12 @@ def t(key: str, lang: str | None = DEFAULT_LANG, **fmt: object) -> str:
 
 
 def status_label(status: object, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of an incident status in ``lang``."""
     return t(f"status.{status}", lang)
 
 
 def grid_state_label(state: object, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of a grid state in ``lang``."""
     return t(f"grid_state.{state}", lang)
 
 
@@ -296,11 +298,13 @@ def category_label(code: object, lang: str | None = DEFAULT_LANG) -> str:
 
 
 def role_label(role: object, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of a member role in ``lang``; an unknown role as given."""
     key = f"role.{role}"
     return t(key, lang) if key in _ZH else str(role)
 
 
 def layer_label(layer: str, lang: str | None = DEFAULT_LANG) -> str:
+    """The label of a console map layer in ``lang``."""
     return t(f"layer.{layer}", lang)
 
 
@@ -314,6 +318,7 @@ def label_map(prefix: str, lang: str | None = DEFAULT_LANG) -> dict[str, str]:
 
 
 def to_shanghai(ts: float) -> datetime:
+    """Aware datetime of ``ts`` (epoch seconds) in Asia/Shanghai."""
     return datetime.fromtimestamp(float(ts), tz=UTC).astimezone(SHANGHAI)
 
 
@@ -368,23 +373,32 @@ def mask_phone(phone: object) -> str:
 
 
 def is_missing(v: object) -> bool:
+    """``None`` or NaN; any other value (numeric or not) is present."""
     if v is None:
         return True
     try:
-        return math.isnan(float(v))  # type: ignore[arg-type]
+        return math.isnan(_float(v))
     except (TypeError, ValueError):
         return False
 
 
+def _float(v: object) -> float:
+    """``float(v)``, typed for an ``object``: ``TypeError``/``ValueError`` as ``float`` raises them."""
+    if isinstance(v, SupportsFloat | SupportsIndex | str | bytes):
+        return float(v)
+    raise TypeError(f"float() argument must be a string or a real number, not {type(v).__name__!r}")
+
+
 def fmt_count(v: object) -> str:
-    return "—" if is_missing(v) else f"{round(float(v)):,}"  # type: ignore[arg-type]
+    """A count rounded with thousands separators, ``1,234``; — if missing."""
+    return "—" if is_missing(v) else f"{round(_float(v)):,}"
 
 
 def fmt_percent(v: object, digits: int = 1) -> str:
     """A fraction 0–1 (or an already-percent value > 1) → ``96.5``; the unit is added by the caller."""
     if is_missing(v):
         return "—"
-    x = float(v)  # type: ignore[arg-type]
+    x = _float(v)
     x = x * 100 if x <= 1.0 else x
     return f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
 
@@ -393,7 +407,7 @@ def fmt_minutes(v: object, lang: str | None = DEFAULT_LANG) -> tuple[str, str]:
     """Minutes → (value, unit): below 100 min in minutes, else hours with one decimal."""
     if is_missing(v):
         return "—", ""
-    m = float(v)  # type: ignore[arg-type]
+    m = _float(v)
     if m < 100:
         return (f"{m:.1f}" if m < 10 else f"{m:.0f}"), t("unit.minutes", lang)
     return f"{m / 60:.1f}", t("unit.hours", lang)

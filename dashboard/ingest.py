@@ -69,22 +69,37 @@ def _limits(runtime: Runtime) -> dict[str, Any]:
 
 
 def build_ingest_router(runtime: Runtime) -> APIRouter:
+    """The routes of the module docstring, served from ``runtime`` (its Redis, keys, feed limits, situation).
+
+    Handlers never raise for bad input or a Redis outage: they answer 4xx/503 with the reason (module doc).
+    """
     router = APIRouter()
+    _add_wire_routes(router, runtime)
+    _add_open311_routes(router, runtime)
+    return router
 
-    def dead_letter(raw: bytes | str, reason: str, source: str) -> None:
-        try:
-            store.dead_letter(runtime.redis, runtime.keys, raw, reason, source)
-        except redis.RedisError as exc:  # the caller answers anyway; nothing else to do
-            log.warning("could not dead-letter %s input (%s): %s", source, reason, exc)
 
-    # ------------------------------------------------------------------------------------- the wire over HTTP
+def _dead_letter(runtime: Runtime, raw: bytes | str, reason: str, source: str) -> None:
+    try:
+        store.dead_letter(runtime.redis, runtime.keys, raw, reason, source)
+    except redis.RedisError as exc:  # the caller answers anyway; nothing else to do
+        log.warning("could not dead-letter %s input (%s): %s", source, reason, exc)
+
+
+def _grid(runtime: Runtime, incident_id: str) -> str:
+    loc = runtime.situation.location(incident_id)
+    return loc[1] if loc else ""
+
+
+def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
+    """``POST /api/incidents`` and ``POST /api/incidents/batch``: the wire contract over HTTP."""
 
     @router.post("/api/incidents")
     async def post_incident(request: Request) -> JSONResponse:
         try:
             body = await read_body(request, MAX_BYTES)
         except BodyTooLarge as exc:
-            await run_in_threadpool(dead_letter, b"", exc.reason, "http")
+            await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "http")
             return _detail(413, exc.reason)
         try:
             res = await run_in_threadpool(
@@ -115,8 +130,14 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
         counts = {o.value: sum(1 for res in results if res.outcome is o) for o in Outcome}
         return JSONResponse({"results": out, "counts": counts})
 
-    # ------------------------------------------------------------------------------------- Open311
 
+def _add_open311_routes(router: APIRouter, runtime: Runtime) -> None:
+    """Open311 GeoReport v2 as json or xml: services, requests (list, one), then posting a request."""
+    _add_open311_reads(router, runtime)
+    _add_open311_post(router, runtime)
+
+
+def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
     @router.get("/open311/v2/services.{fmt}")
     def services(fmt: str) -> Response:
         if fmt not in FORMATS:
@@ -134,7 +155,7 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _open311_error(fmt, exc.code, exc.description)
         except redis.RedisError as exc:
             return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
-        rows = [o3.incident_to_request(inc, grid_id=_grid(inc.id)) for inc in o3.select(incidents, query)]
+        rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in o3.select(incidents, query)]
         return _open311(fmt, rows, root="service_requests", item="request")
 
     @router.get("/open311/v2/requests/{request_id}.{fmt}")
@@ -148,9 +169,11 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
         if inc is None:
             return _open311_error(fmt, 404, f"no service request {request_id!r}")
         return _open311(
-            fmt, [o3.incident_to_request(inc, grid_id=_grid(inc.id))], root="service_requests", item="request"
+            fmt, [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id))], root="service_requests", item="request"
         )
 
+
+def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
     @router.post("/open311/v2/requests.{fmt}")
     async def post_request(fmt: str, request: Request) -> Response:
         if fmt not in FORMATS:
@@ -158,14 +181,14 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
         try:
             body = await read_body(request, MAX_BYTES)
         except BodyTooLarge as exc:  # the body may hold personal data: only the reason is kept
-            await run_in_threadpool(dead_letter, b"", exc.reason, "open311")
+            await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "open311")
             return _open311_error(fmt, 413, exc.reason)
         fields: o3.Fields = []
         try:
             fields = parse_open311_body(body, request.headers.get("content-type", ""))
             msg = o3.post_to_wire(fields, now=time.time())
         except Open311Error as exc:
-            await run_in_threadpool(dead_letter, o3.redact(fields), exc.description, "open311")
+            await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:
             res = await run_in_threadpool(
@@ -177,9 +200,3 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
             return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
         row = {"service_request_id": res.id, "service_notice": o3.SERVICE_NOTICE, "account_id": None}
         return _open311(fmt, [row], 201, root="service_requests", item="request")
-
-    def _grid(incident_id: str) -> str:
-        loc = runtime.situation.location(incident_id)
-        return loc[1] if loc else ""
-
-    return router

@@ -28,6 +28,7 @@ class ListEdit:
 
     @property
     def empty(self) -> bool:
+        """Whether applying the edit changes nothing."""
         return not self.replace and not self.delete and not self.add
 
 

@@ -34,7 +34,7 @@ Figureish: TypeAlias = go.Figure | dict[str, Any]
 
 
 class SnapshotError(RuntimeError):
-    pass
+    """No PNG: no Chromium found, kaleido returned something else than PNG bytes, or a file is not a PNG."""
 
 
 def find_chromium(explicit: str | os.PathLike[str] | None = None) -> str:
@@ -120,9 +120,11 @@ class Snapshotter:
 
     @property
     def chromium(self) -> str:
+        """Path of the Chromium binary kaleido drives."""
         return str(self._kopts["path"])
 
     def start(self) -> Snapshotter:
+        """Open the browser in the background (no-op when started); returns ``self`` at once."""
         with self._lock:
             if self._thread is not None:
                 return self
@@ -157,6 +159,10 @@ class Snapshotter:
             self._opened.set_exception(exc)
 
     def wait_ready(self, timeout: float | None = 60) -> None:
+        """Start if needed and block until the browser is ready.
+
+        Re-raises the browser's start error; ``TimeoutError`` after ``timeout`` seconds.
+        """
         self.start()
         self._opened.result(timeout)
 
@@ -193,6 +199,7 @@ class Snapshotter:
         return await asyncio.wrap_future(self._submit(fig, width, height, scale))
 
     def close(self) -> None:
+        """Close the browser and stop the loop thread; ``start`` may be called again."""
         with self._lock:
             loop, thread, k = self._loop, self._thread, self._kaleido
             self._loop = self._thread = self._kaleido = None

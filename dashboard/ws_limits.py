@@ -28,6 +28,7 @@ class WebSocketLimit:
         self.refused = 0
 
     def open_connections(self) -> int:
+        """WebSocket connections open now, over all clients."""
         with self._lock:
             return sum(self._open.values())
 

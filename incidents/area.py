@@ -33,6 +33,7 @@ class AreaGuard:
 
     @classmethod
     def of(cls, bounds: Sequence[float], locate: Locator | None = None, margin_deg: float = 0.01) -> AreaGuard:
+        """A guard for ``bounds`` (min lon, min lat, max lon, max lat; degrees WGS-84), any 4-number sequence."""
         x0, y0, x1, y1 = (float(v) for v in bounds)
         return cls((x0, y0, x1, y1), locate, margin_deg)
 
@@ -42,6 +43,7 @@ class AreaGuard:
         return x0 - m <= lon <= x1 + m and y0 - m <= lat <= y1 + m
 
     def check(self, msgs: Sequence[WireMessage]) -> list[str | None]:
+        """Per message (same order): ``None`` to accept it, else the rejection reason (see the class doc)."""
         out: list[str | None] = [None] * len(msgs)
         to_locate: list[int] = []
         x0, y0, x1, y1 = self.bounds

@@ -52,6 +52,8 @@ CATEGORY_NEEDS: Final[Mapping[str, Need]] = {
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
+    """One candidate for an incident: the member, the skills it matched, same grid or not, distance in metres."""
+
     member_id: str
     name: str
     role: str

@@ -63,9 +63,11 @@ INGRESS_BATCH = 500
 class SituationLike(Protocol):
     """What the feed needs from ``incidents.situation.Situation`` (``apply_many`` is used when present)."""
 
-    def replace_all(self, incidents: Iterable[Incident]) -> Any: ...
+    def replace_all(self, incidents: Iterable[Incident]) -> Any:
+        """Drop everything held and hold ``incidents`` instead (a rebuild from ``state``)."""
 
-    def apply(self, incident: Incident) -> Any: ...
+    def apply(self, incident: Incident) -> Any:
+        """Hold ``incident`` (the merged state from the log), replacing an older version of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,7 @@ class Feed:
 
     # -- public --------------------------------------------------------------------------------------------
     def start(self) -> Feed:
+        """Start the follower (and ingress, if enabled) threads; returns ``self``. ``RuntimeError`` if started."""
         if self._threads:
             raise RuntimeError("feed already started")
         self._stop.clear()
@@ -196,6 +199,7 @@ class Feed:
         self._threads = []
 
     def health(self) -> FeedHealth:
+        """The current counters and connection state, read consistently under the feed's lock."""
         with self._lock:
             return FeedHealth(
                 connected=self._connected,

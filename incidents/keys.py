@@ -67,18 +67,22 @@ class Keys:
 
     @property
     def state(self) -> str:
+        """Hash id → merged incident JSON: the source of truth."""
         return f"{self.prefix}:state"
 
     @property
     def log(self) -> str:
+        """Stream, one entry per accepted change (``id``, ``data``), capped at ``LOG_MAXLEN``."""
         return f"{self.prefix}:log"
 
     @property
     def deadletter(self) -> str:
+        """Stream of rejected input (raw, encoding, size, reason, source, ts)."""
         return f"{self.prefix}:deadletter"
 
     @property
     def stats(self) -> str:
+        """Hash of shared counters: accepted, duplicate, stale, invalid, rejected."""
         return f"{self.prefix}:stats"
 
     def all(self) -> tuple[str, ...]:

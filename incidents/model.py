@@ -24,6 +24,7 @@ class Status(StrEnum):
 
     @property
     def is_open(self) -> bool:
+        """Still needs someone to act (待办): one of ``OPEN_STATUSES``."""
         return self in OPEN_STATUSES
 
 
@@ -45,6 +46,8 @@ OPEN_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in STATUS_ORDER if s i
 
 
 class Priority(StrEnum):
+    """Urgency of an incident; high and urgent shorten its SLA (``incidents.sla``)."""
+
     LOW = "low"
     NORMAL = "normal"
     HIGH = "high"
@@ -113,6 +116,7 @@ class Incident:
     history: list[tuple[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field; enums as their values, ``history`` as ``[[status, ts], ...]``."""
         d = asdict(self)
         d["status"] = str(self.status)
         d["priority"] = str(self.priority)
@@ -121,6 +125,11 @@ class Incident:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Incident:
+        """The inverse of ``to_dict``; tolerant of missing optional fields (``None``/absent → default).
+
+        ``KeyError`` without id, status, ts, lon, lat or category; ``ValueError`` for an unknown status or
+        priority or a ts/lon/lat that is not a number.
+        """
         return cls(
             id=str(d["id"]),
             status=Status(d["status"]),
@@ -152,6 +161,7 @@ class Incident:
     # --- additions (helpers; no new fields) ---
     @property
     def is_open(self) -> bool:
+        """Whether the incident's status is open (``Status.is_open``)."""
         return self.status in OPEN_STATUSES
 
     def last_ts(self, status: Status) -> float | None:
@@ -214,6 +224,7 @@ def is_transition_allowed(prev: Status | str, new: Status | str) -> bool:
 
 
 def is_rework(prev: Status | str, new: Status | str) -> bool:
+    """Whether ``prev`` → ``new`` sends finished work back (返工: resolved/closed → dispatched)."""
     return Status(prev) in REWORK_FROM and Status(new) == REWORK_TO
 
 
@@ -250,6 +261,8 @@ def category_label(code: str) -> str:
 
 
 class MergeOutcome(StrEnum):
+    """What ``merge_message`` did with one message."""
+
     CREATED = "created"
     UPDATED = "updated"
     STALE = "stale"  # older ts than stored: ignored

@@ -173,6 +173,8 @@ class Open311Request:
 
 @dataclass(frozen=True, slots=True)
 class Open311Service:
+    """One service of a GeoReport v2 ``services`` list (fields as the spec names them; ``keywords`` split)."""
+
     service_code: str
     service_name: str | None = None
     description: str | None = None
@@ -286,6 +288,7 @@ def request_from_mapping(d: Mapping[str, Any], *, tz: tzinfo = UTC) -> Open311Re
 
 
 def service_from_mapping(d: Mapping[str, Any]) -> Open311Service:
+    """An ``Open311Service`` from one decoded JSON/XML service; ``Open311FormatError`` without ``service_code``."""
     code = _text(d.get("service_code"))
     if code is None:
         raise Open311FormatError("a service has no service_code")
@@ -448,6 +451,7 @@ def clean_text(s: str, *, newlines: bool = True) -> str:
 
 
 def clip(s: str, n: int) -> str:
+    """``s`` cut to at most ``n`` characters, ending in … when cut (``n`` >= 1)."""
     return s if len(s) <= n else s[: n - 1] + "…"
 
 

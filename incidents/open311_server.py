@@ -13,6 +13,7 @@ are never read into the message and never stored, not even masked; rejected inpu
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -107,6 +108,7 @@ def _coordinate(fields: Mapping[str, str], name: str, limit: float) -> float:
 
 
 def new_request_id() -> str:
+    """A fresh, unique service_request_id: ``ID_PREFIX`` + 32 hex digits (uuid4)."""
     return f"{ID_PREFIX}{uuid.uuid4().hex}"
 
 
@@ -289,6 +291,7 @@ _XML_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def to_json(doc: Any) -> bytes:
+    """Compact UTF-8 JSON (not ASCII-escaped); ``ValueError`` for NaN/infinity."""
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
@@ -307,10 +310,14 @@ def to_xml(root: str, item: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
         el = ET.SubElement(top, item)
         for k, v in row.items():
             ET.SubElement(el, k).text = _xml_text(v)
-    return ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    # What ET.tostring does for a byte encoding, whose result typeshed can only type as Any.
+    out = io.BytesIO()
+    ET.ElementTree(top).write(out, encoding="utf-8", xml_declaration=True)
+    return out.getvalue()
 
 
 def errors(code: int, description: str) -> list[dict[str, Any]]:
+    """A GeoReport v2 error list: ``[{"code": code, "description": description}]``."""
     return [{"code": code, "description": description}]
 
 

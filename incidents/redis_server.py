@@ -133,32 +133,39 @@ class EmbeddedRedis:
     # -- addresses ---------------------------------------------------------------------------------------
     @property
     def socket_path(self) -> Path:
+        """The unix socket the server listens on when ``unix_socket`` is set."""
         return self.data_dir / "redis.sock"
 
     @property
     def port(self) -> int:
+        """The TCP port; ``RuntimeError`` before ``start`` or on a unix socket."""
         if self._port is None:
             raise RuntimeError("server not started (or listening on a unix socket)")
         return self._port
 
     @property
     def url(self) -> str:
+        """``redis://127.0.0.1:{port}/0`` or ``unix://{socket_path}``; ``RuntimeError`` as ``port``."""
         if self.unix_socket:
             return f"unix://{self.socket_path}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
+        """The server's process id, ``None`` before the first ``start``."""
         return self._proc.pid if self._proc is not None else None
 
     @property
     def log_path(self) -> Path:
+        """The server's log file, in ``data_dir``."""
         return self.data_dir / "redis.log"
 
     def client(self, **kwargs: object) -> redis.Redis:
+        """A new redis-py client for ``url``; ``kwargs`` go to ``Redis.from_url``."""
         return redis.Redis.from_url(self.url, **kwargs)
 
     def is_running(self) -> bool:
+        """Whether the server process was started and has not exited."""
         return self._proc is not None and self._proc.poll() is None
 
     # -- lifecycle ---------------------------------------------------------------------------------------

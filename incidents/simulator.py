@@ -132,6 +132,11 @@ class _Event:
 
 
 class Simulator:
+    """Generates and publishes realistic incident lifecycles (see the module doc for the model).
+
+    ``points``: an ``(N, 2)`` lon/lat array or a sampler; ``ValueError`` for a bad shape or negative rates.
+    """
+
     def __init__(
         self,
         points: np.ndarray | PointSampler,

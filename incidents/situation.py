@@ -136,6 +136,8 @@ _OBJ_COLS = (
 
 @dataclass(frozen=True, slots=True)
 class Kpis:
+    """The screen's key figures; each field is described in the module doc."""
+
     today_reported: int
     open: int
     overdue: int
@@ -170,6 +172,7 @@ class SituationView:
 
     @property
     def version_token(self) -> str:
+        """``{boot_id}:{version}``: whether a client's cached state belongs to this process and version."""
         return f"{self.boot_id}:{self.version}"
 
     def latest(self, n: int = 20) -> pd.DataFrame:
@@ -182,11 +185,13 @@ class SituationView:
         return self.incidents.iloc[idx]
 
     def grid_state(self, grid_id: str) -> GridState:
+        """The grid's state; ``CLEAR`` for a grid not in ``grid_states``."""
         return self.grid_states.get(grid_id, GridState.CLEAR)
 
     def overdue_ids(self) -> list[str]:
+        """Ids of the overdue incidents, in the order of ``incidents``."""
         df = self.incidents
-        return df.loc[df["overdue"].to_numpy(), "id"].tolist()
+        return df["id"][df["overdue"].to_numpy()].tolist()
 
 
 class Situation:
@@ -463,16 +468,19 @@ class Situation:
 
     @property
     def version(self) -> int:
+        """+1 per accepted change batch (``apply``/``apply_many``/``replace_all``)."""
         return self._version
 
     @property
     def version_token(self) -> str:
+        """``{boot_id}:{version}``: whether a client's cached state belongs to this process and version."""
         return f"{self.boot_id}:{self._version}"
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, incident_id: str) -> Incident | None:
+        """The incident held under ``incident_id``, or ``None``."""
         with self._lock:
             slot = self._slots.get(incident_id)
             return None if slot is None else self._items[slot]

@@ -68,6 +68,12 @@ def _frozen(m: Mapping[str, Any]) -> Mapping[str, float]:
 
 @dataclass(frozen=True)
 class SlaPolicy:
+    """Allowed times per category and priority: accept within minutes, resolve within hours.
+
+    Each mapping is category (or priority) → a positive number and is frozen; ``accept_minutes`` and
+    ``resolve_hours`` need a ``DEFAULT`` entry. ``ValueError`` otherwise. ``from_dict`` builds one from config.
+    """
+
     accept_minutes: Mapping[str, float] = field(default_factory=lambda: DEFAULT_ACCEPT_MINUTES)
     resolve_hours: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RESOLVE_HOURS)
     priority_accept_cap_minutes: Mapping[str, float] = field(
@@ -112,6 +118,7 @@ class SlaPolicy:
         return cls(**kw)
 
     def to_dict(self) -> dict[str, dict[str, float]]:
+        """The four mappings as plain dicts (``from_dict`` takes this back)."""
         return {
             "accept_minutes": dict(self.accept_minutes),
             "resolve_hours": dict(self.resolve_hours),
@@ -122,6 +129,7 @@ class SlaPolicy:
     # ------------------------------------------------------------------ allowed times (seconds)
 
     def accept_within_s(self, category: str, priority: str) -> float:
+        """Seconds from ``cycle_start`` to accept: the category's minutes, capped by the priority's cap."""
         minutes = self.accept_minutes.get(category, self.accept_minutes[DEFAULT])
         cap = self.priority_accept_cap_minutes.get(str(priority))
         if cap is not None:
@@ -129,6 +137,7 @@ class SlaPolicy:
         return minutes * 60.0
 
     def resolve_within_s(self, category: str, priority: str) -> float:
+        """Seconds allowed to resolve: the category's hours times the priority's factor (1.0 if none)."""
         hours = self.resolve_hours.get(category, self.resolve_hours[DEFAULT])
         return hours * 3600.0 * self.priority_resolve_factor.get(str(priority), 1.0)
 
@@ -175,6 +184,7 @@ class SlaPolicy:
         return resolve
 
     def is_overdue(self, incident: Incident, now: float) -> bool:
+        """Whether ``incident`` is overdue at ``now`` (epoch seconds): ``now > overdue_at(incident)``."""
         return now > self.overdue_at(incident)
 
     def overdue_multiple(self, incident: Incident, now: float) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 from redis.commands.core import Script
+from redis.typing import EncodableT, FieldT
 
 from incidents.keys import DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
 from incidents.model import OVERLAY_FIELDS, REWORK_FROM, REWORK_TO, TRANSITIONS, Incident, allowed_next
@@ -68,6 +69,8 @@ _HSCAN_COUNT = 1000
 
 
 class Outcome(StrEnum):
+    """What ``apply`` did with one message."""
+
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     STALE = "stale"
@@ -86,10 +89,12 @@ class ApplyResult:
 
     @property
     def applied(self) -> bool:
+        """Whether the message changed the stored incident."""
         return self.outcome is Outcome.APPLIED
 
     @property
     def reason(self) -> str:
+        """The rejection reason for ``ERROR``, else ``""``."""
         return self.detail if self.outcome is Outcome.ERROR else ""
 
 
@@ -301,7 +306,7 @@ def dead_letter(
 ) -> str:
     """Record rejected input (capped stream) and count it in ``stats.rejected``; returns the entry id."""
     text, encoding, size = _raw_fields(raw)
-    fields: dict[str, str | int | float] = {
+    fields: dict[FieldT, EncodableT] = {
         "raw": text,
         "encoding": encoding,
         "size": size,
@@ -310,7 +315,7 @@ def dead_letter(
         "ts": time.time() if ts is None else ts,
     }
     pipe = r.pipeline(transaction=True)
-    pipe.xadd(keys.deadletter, fields, maxlen=DEADLETTER_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    pipe.xadd(keys.deadletter, fields, maxlen=DEADLETTER_MAXLEN, approximate=True)
     pipe.hincrby(keys.stats, "rejected", 1)
     entry_id, _ = pipe.execute()
     return as_text(entry_id)

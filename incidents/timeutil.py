@@ -62,8 +62,10 @@ def local_hour_start(now: float) -> float:
 
 
 def to_datetime(epoch: float, tz: timezone = SHANGHAI) -> datetime:
+    """Aware datetime of ``epoch`` (seconds) in ``tz`` (default Asia/Shanghai)."""
     return datetime.fromtimestamp(epoch, tz)
 
 
 def utc_now_iso() -> str:
+    """The current UTC time as ISO 8601 to the second, e.g. ``2026-11-26T02:00:00+00:00``."""
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -121,14 +121,17 @@ class WireMessage(dict[str, Any]):
 
     @property
     def id(self) -> str:
+        """The incident id."""
         return str(self["id"])
 
     @property
     def status(self) -> Status:
+        """The status the message sets."""
         return Status(self["status"])
 
     @property
     def ts(self) -> float:
+        """The message time, epoch seconds UTC."""
         return float(self["ts"])
 
     def to_json(self) -> str:
@@ -354,11 +357,33 @@ def parse_message(
 
 def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MAX_FUTURE_S) -> WireMessage:
     """Like ``parse_message`` for an already-decoded JSON value (e.g. from the HTTP API or the simulator)."""
+    _check_shape(obj)
+    if now is None:
+        now = time.time()
+    out = WireMessage()
+    out["id"] = _message_id(obj["id"])
+    status = _enum("status", obj["status"], STATUSES)
+    out["status"] = status
+    out["ts"] = _time("ts", obj["ts"], now, max_future_s)
+    point = _coordinates(obj.get("lon"), obj.get("lat"), obj.get("crs"))
+    if point is not None:
+        out["lon"], out["lat"] = point
+    cat = obj.get("category")
+    if cat is not None:
+        out["category"] = _category(cat)
+    for name, (max_len, nl) in STRING_FIELDS.items():
+        v = obj.get(name)
+        if v is not None:
+            out[name] = _string(name, v, max_len, nl)
+    _parse_tail(obj, out, status, now)
+    return out
+
+
+def _check_shape(obj: Any) -> None:
+    """A JSON object of storable text, known keys and scalar values, holding every required field."""
     if not isinstance(obj, dict):
         raise WireError(f"message must be a JSON object, got {_type_name(obj)}")
     check_text(obj)
-    if now is None:
-        now = time.time()
     unknown = [k for k in obj if k not in _FIELD_SET]
     if unknown:
         names = ", ".join(repr(str(k)[:40]) for k in sorted(map(str, unknown))[:5])
@@ -370,9 +395,8 @@ def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MA
     if missing:
         raise WireError(f"missing required field(s): {', '.join(missing)}")
 
-    out = WireMessage()
-    # id
-    mid = obj["id"]
+
+def _message_id(mid: Any) -> str:
     if not isinstance(mid, str):
         raise WireError(f"field 'id': expected a string, got {_type_name(mid)}")
     if not _ID_RE.fullmatch(mid):
@@ -382,51 +406,46 @@ def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MA
             raise WireError(f"field 'id': too long ({len(mid)} > {ID_MAX} chars)")
         bad = next((c for c in mid if not _ID_CHAR_RE.fullmatch(c)), "?")
         raise WireError(f"field 'id': character U+{ord(bad):04X} not allowed (allowed: A-Z a-z 0-9 _ . : - and CJK)")
-    out["id"] = mid
-    status = _enum("status", obj["status"], STATUSES)
-    out["status"] = status
-    out["ts"] = _time("ts", obj["ts"], now, max_future_s)
+    return mid
 
-    # coordinates
-    lon_v, lat_v = obj.get("lon"), obj.get("lat")
-    crs = obj.get("crs")
+
+def _coordinates(lon_v: Any, lat_v: Any, crs: Any) -> tuple[float, float] | None:
+    """(lon, lat) in WGS-84 degrees, or ``None`` when neither is given."""
     if crs is not None:
         crs = _enum("crs", crs, CRS_VALUES)
     if (lon_v is None) != (lat_v is None):
         given, other = ("lon", "lat") if lat_v is None else ("lat", "lon")
         raise WireError(f"field {other!r}: required when {given!r} is given")
-    if lon_v is not None:
-        lon = _number("lon", lon_v)
-        lat = _number("lat", lat_v)
-        if not -180.0 <= lon <= 180.0:
-            raise WireError(f"field 'lon': {lon} out of range -180..180")
-        if not -90.0 <= lat <= 90.0:
-            # e.g. Zhejiang sent as (30.27, 120.15): the swapped point would be a valid one.
-            hint = " (lat/lon swapped?)" if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0 else ""
-            raise WireError(f"field 'lat': {lat} out of range -90..90{hint}")
+    if lon_v is None:
         if crs == "gcj02":
-            lon, lat = gcj02_to_wgs84_scalar(lon, lat)
-        out["lon"] = lon
-        out["lat"] = lat
-    elif crs == "gcj02":
-        raise WireError("field 'crs': 'gcj02' given without lon/lat")
+            raise WireError("field 'crs': 'gcj02' given without lon/lat")
+        return None
+    lon = _number("lon", lon_v)
+    lat = _number("lat", lat_v)
+    if not -180.0 <= lon <= 180.0:
+        raise WireError(f"field 'lon': {lon} out of range -180..180")
+    if not -90.0 <= lat <= 90.0:
+        # e.g. Zhejiang sent as (30.27, 120.15): the swapped point would be a valid one.
+        hint = " (lat/lon swapped?)" if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0 else ""
+        raise WireError(f"field 'lat': {lat} out of range -90..90{hint}")
+    if crs == "gcj02":
+        return gcj02_to_wgs84_scalar(lon, lat)
+    return lon, lat
 
-    cat = obj.get("category")
-    if cat is not None:
-        if not isinstance(cat, str):
-            raise WireError(f"field 'category': expected a string, got {_type_name(cat)}")
-        code = cat if cat in CATEGORIES else CATEGORY_BY_LABEL.get(cat)
-        if code is None:
-            raise WireError(
-                f"field 'category': {cat[:40]!r} is not a known category code or zh label ({', '.join(CATEGORIES)})"
-            )
-        out["category"] = code
 
-    for name, (max_len, nl) in STRING_FIELDS.items():
-        v = obj.get(name)
-        if v is not None:
-            out[name] = _string(name, v, max_len, nl)
+def _category(cat: Any) -> str:
+    if not isinstance(cat, str):
+        raise WireError(f"field 'category': expected a string, got {_type_name(cat)}")
+    code = cat if cat in CATEGORIES else CATEGORY_BY_LABEL.get(cat)
+    if code is None:
+        raise WireError(
+            f"field 'category': {cat[:40]!r} is not a known category code or zh label ({', '.join(CATEGORIES)})"
+        )
+    return code
 
+
+def _parse_tail(obj: dict[str, Any], out: WireMessage, status: str, now: float) -> None:
+    """priority, due, rating, reopened, escalated: each checked and put into ``out`` when given."""
     pr = obj.get("priority")
     if pr is not None:
         out["priority"] = _enum("priority", pr, PRIORITIES)
@@ -446,7 +465,6 @@ def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MA
         if not isinstance(esc, bool):
             raise WireError(f"field 'escalated': expected a boolean, got {_type_name(esc)}")
         out["escalated"] = esc
-    return out
 
 
 # --------------------------------------------------------------------------------------------- GCJ-02

@@ -27,6 +27,7 @@ ACTION_WAIT_S = 3.0  # how long an action waits for the feed to bring the change
 
 
 def layer_patch(layers: list[str], has_micro_grids: bool) -> Patch:
+    """A figure patch showing exactly the map layers in ``layers`` (``layout.ids`` layer values), hiding the rest."""
     visible = set(layers or ())
     patch = Patch()
     patch["data"][TRACE_GRIDS]["visible"] = layer_ids.LAYER_GRIDS in visible
@@ -46,6 +47,10 @@ def incident_detail_children(
     assigner: Assigner | None = None,
     result: tuple[bool, str] | None = None,
 ) -> list[Any]:
+    """The detail panel's children for ``incident_id`` as the Situation holds it now: status, nearest on-duty
+    members and, if it can be dispatched, assignment suggestions; ``result`` is an action's (ok, message). An
+    empty panel for ``None`` or an unknown id.
+    """
     if not incident_id:
         return components.incident_detail(None, lang=lang)
     now = time.time()
@@ -126,6 +131,7 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
 
 
 def register(app: Dash, runtime: Runtime) -> None:
+    """Register the console's callbacks on ``app``: layers, filters, language, selection, detail, actions."""
     has_micro = runtime.map_base.micro_geojson is not None
     assigner = Assigner(runtime.layers, runtime.index)
 

@@ -63,6 +63,8 @@ def lang_from_query(search: str | None) -> str | None:
 
 
 def register(app: Dash, runtime: Runtime) -> None:
+    """Register the router callbacks: render the page for the URL and language, and ``?lang=`` from the URL."""
+
     @app.callback(
         Output(PAGE, "children"),
         Output(PAGE_RENDERED, "data"),

@@ -92,6 +92,8 @@ FONT_FAMILY = (
 
 @dataclass(frozen=True, slots=True)
 class ThemeSpec:
+    """Colours (CSS) and marker sizes (px) of one screen theme."""
+
     background: str
     grid_line: str
     grid_opacity: float

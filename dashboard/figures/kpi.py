@@ -47,6 +47,8 @@ BRIEFING_KPIS: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class KpiTile:
+    """One KPI ready to draw: label, formatted value and unit, severity, and the raw number."""
+
     key: str
     label: str
     value: str  # formatted number, "—" if missing
@@ -99,6 +101,7 @@ def format_kpi(key: str, value: Any, lang: str = "zh") -> tuple[str, str]:
 
 
 def kpi_tile(kpis: Any, key: str, lang: str = "zh") -> KpiTile:
+    """The tile for KPI ``key`` of ``kpis`` (a ``Kpis`` or a mapping); missing values show as —."""
     raw = kpi_get(kpis, key)
     value, unit = format_kpi(key, raw, lang)
     num = None if i18n.is_missing(raw) else float(raw)
@@ -106,6 +109,7 @@ def kpi_tile(kpis: Any, key: str, lang: str = "zh") -> KpiTile:
 
 
 def kpi_tiles(kpis: Any, keys: Sequence[str] = WALL_KPIS, lang: str = "zh") -> list[KpiTile]:
+    """``kpi_tile`` for each of ``keys``, in order."""
     return [kpi_tile(kpis, k, lang) for k in keys]
 
 

@@ -79,6 +79,7 @@ def sample_geojson() -> tuple[dict[str, Any], list[str], dict[str, Any], dict[st
 
 
 def sample_members(n: int = 60, seed: int = 7) -> pd.DataFrame:
+    """``n`` grid members with the documented member columns, placed inside the sample grids."""
     rng = np.random.default_rng(seed)
     roles = np.array(["网格长", "网格员", "党小组长", "党员", "志愿者"])
     return pd.DataFrame(
@@ -95,6 +96,7 @@ def sample_members(n: int = 60, seed: int = 7) -> pd.DataFrame:
 
 
 def sample_base() -> MapBase:
+    """A ``MapBase`` of the sample grids, micro-grids, communities and members."""
     grids, names, micro, comm = sample_geojson()
     return MapBase.from_geojson(
         grids, grid_names=names, members=sample_members(), micro_geojson=micro, community_geojson=comm
@@ -193,6 +195,7 @@ class SampleKpis:
 
 
 def sample_kpis(incidents: pd.DataFrame | None = None) -> SampleKpis:
+    """KPIs for ``incidents`` (default ``sample_incidents()``): counts from them, a fixed-seed 24 h trend."""
     inc = sample_incidents() if incidents is None else incidents
     rng = np.random.default_rng(3)
     trend = (

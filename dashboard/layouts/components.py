@@ -90,6 +90,7 @@ def kpi_tile_class(tile: KpiTile) -> str:
 
 
 def kpi_row(tiles: Sequence[KpiTile], screen: str = "wall", row_id: str | None = None) -> html.Div:
+    """The row of KPI tiles for ``screen`` (wall or console)."""
     return html.Div([kpi_tile(t, screen) for t in tiles], className="os-kpis", **_id(row_id))
 
 
@@ -105,6 +106,7 @@ def feed_lost_banner(banner_id: str, lang: str = "zh", hidden: bool = True) -> h
 
 
 def status_badge(status: str, lang: str = "zh") -> html.Span:
+    """A coloured badge with the status label."""
     return html.Span(
         i18n.status_label(status, lang),
         className=f"os-badge os-badge--{status}",
@@ -184,6 +186,7 @@ def grid_state_legend(lang: str = "zh") -> html.Div:
 
 
 def status_legend(lang: str = "zh", colors: Mapping[str, str] = STATUS_COLORS) -> html.Div:
+    """The map legend: one swatch per status in ``colors``."""
     items = [
         html.Div(
             [_swatch(colors[str(s)], "dot"), html.Span(i18n.status_label(s, lang))],
@@ -330,6 +333,7 @@ def incident_detail(
 
 
 def nearest_members_list(nearest: pd.DataFrame | Iterable[Mapping[str, Any]] | None, lang: str = "zh") -> Any:
+    """An ordered list of up to 5 members (rows of ``SpatialIndex.nearest_members``), or a hint if there are none."""
     rows = nearest.head(5).to_dict("records") if isinstance(nearest, pd.DataFrame) else list(nearest or [])[:5]
     if not rows:
         return html.Div(i18n.t("console.no_members", lang), className="os-detail__hint")

@@ -27,10 +27,12 @@ DEFAULT_LAYERS: tuple[str, ...] = (ids.LAYER_GRIDS, ids.LAYER_MEMBERS, ids.LAYER
 
 
 def layer_options(lang: str = "zh") -> list[dict[str, str]]:
+    """Checklist options of the console's map layers."""
     return [{"label": i18n.layer_label(k, lang), "value": k} for k in ids.CONSOLE_LAYERS]
 
 
 def status_options(lang: str = "zh") -> list[dict[str, str]]:
+    """Dropdown options of the statuses shown on the map."""
     return [{"label": i18n.status_label(s, lang), "value": str(s)} for s in MAP_STATUSES]
 
 
@@ -40,7 +42,8 @@ def community_options(communities: Mapping[str, str] | None) -> list[dict[str, s
     return [{"label": name, "value": cid} for cid, name in items]
 
 
-def dropdown_labels(lang: str = "zh") -> dict[str, str]:
+def dropdown_labels(lang: str = "zh") -> dcc.Dropdown.Labels:
+    """The dcc.Dropdown UI texts (select all, search, ...) in ``lang``."""
     if i18n.norm_lang(lang) == "zh":
         return {
             "select_all": "全选",
@@ -64,7 +67,7 @@ def _filter(filter_id: str, options: list[dict[str, str]], lang: str) -> dcc.Dro
         value=[],
         multi=True,
         placeholder=i18n.t("console.all", lang),
-        labels=dropdown_labels(lang),  # type: ignore[arg-type]
+        labels=dropdown_labels(lang),
         className="os-dropdown",
     )
 

@@ -78,4 +78,5 @@ def kpi_tile_id(key: str, screen: str = "wall") -> str:
 
 
 def all_ids(cls: type) -> list[str]:
+    """Every id constant (UPPER_CASE str attribute) of an id namespace class."""
     return [v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)]

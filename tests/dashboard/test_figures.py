@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -151,7 +152,10 @@ def test_map_style_offline_and_uirevision(base: im.MapBase, incidents: pd.DataFr
 def test_wall_vs_console_theme(base: im.MapBase, incidents: pd.DataFrame) -> None:
     wall = _fig(base, incidents, theme="wall")
     console = _fig(base, incidents, theme="console")
-    bg = lambda f: f.layout.map.style["layers"][0]["paint"]["background-color"]  # noqa: E731
+
+    def bg(f: go.Figure) -> Any:
+        return f.layout.map.style["layers"][0]["paint"]["background-color"]
+
     assert bg(wall) != bg(console)
     assert wall.layout.showlegend is False and console.layout.showlegend is False
     assert wall.data[im.TRACE_REPORTED].hoverinfo == "skip"

