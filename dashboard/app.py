@@ -29,14 +29,16 @@ class OnescreenDash(Dash):
     page_cache: PageCache | None = None
 
     def serve_layout(self) -> Any:
+        """The ``/_dash-layout`` response: the page cache's bytes for the Referer's page."""
         if self.page_cache is None:
-            return super().serve_layout()
+            return Dash.serve_layout(self)
         from dash.backends._fastapi import get_current_request  # the FastAPI backend's request context
 
         return self.page_cache.response(get_current_request())
 
 
 def create_app(settings: Settings, runtime: Runtime) -> Dash:
+    """The Dash app (on FastAPI) serving ``runtime``: routes, pages, callbacks, middleware. Starts nothing."""
     # Our routes go on the FastAPI app first, so Dash's catch-all page route cannot shadow them.
     server = FastAPI(title="onescreen", docs_url=None, redoc_url=None)
     server.include_router(build_router(runtime))
@@ -69,5 +71,5 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start
     # would come up without onescreen.css — an unstyled wall.
-    app._setup_server()
+    Dash._setup_server(app)
     return app

@@ -88,6 +88,7 @@ class FrameHub:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> FrameHub:
+        """Start the hub thread (idempotent); returns self."""
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="frame-hub", daemon=True)
@@ -95,6 +96,7 @@ class FrameHub:
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Stop the hub thread and the step worker (within ``timeout`` seconds)."""
         self._stop.set()
         self._dirty.set()
         if self._thread is not None:
@@ -131,6 +133,7 @@ class FrameHub:
             return self._latest.get(ctx)
 
     def by_token(self, token: object) -> Frame | None:
+        """The frame with this token, if it is among the last ``TOKENS_KEPT``."""
         with self._lock:
             return self._tokens.get(token) if isinstance(token, str) else None
 
@@ -140,6 +143,7 @@ class FrameHub:
         return None if frame is None else Holding.rendered(frame)
 
     def contexts(self) -> list[ScreenContext]:
+        """The contexts the hub currently keeps a frame of."""
         with self._lock:
             return list(self._latest)
 
@@ -164,6 +168,7 @@ class FrameHub:
         return unwatch
 
     def watchers(self) -> int:
+        """Listeners watching any context (push loops)."""
         with self._lock:
             return sum(len(s) for s in self._listeners.values())
 

@@ -308,12 +308,6 @@ def layer_label(layer: str, lang: str | None = DEFAULT_LANG) -> str:
     return t(f"layer.{layer}", lang)
 
 
-def label_map(prefix: str, lang: str | None = DEFAULT_LANG) -> dict[str, str]:
-    """All ``prefix.*`` strings as {suffix: label}, e.g. ``label_map("status")``."""
-    table = STRINGS[norm_lang(lang)]
-    return {k[len(prefix) + 1 :]: v for k, v in table.items() if k.startswith(prefix + ".")}
-
-
 # ---- time (Asia/Shanghai) ---------------------------------------------------------------------------
 
 

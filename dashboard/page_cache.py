@@ -39,6 +39,8 @@ REFRESH_SHARE = 4.0
 
 @dataclass(frozen=True, slots=True)
 class CachedPage:
+    """One rendered page: the frame token it shows, its JSON and gzip bytes, when it was built."""
+
     token: str
     body: bytes
     gzipped: bytes
@@ -132,6 +134,7 @@ class PageCache:
             return cached
 
     def response(self, request: Request) -> Response:
+        """The layout response for ``request`` (page from its Referer; gzip when accepted)."""
         referer = request.headers.get("referer")
         if not referer:
             body = to_json(self._shell(self._default_lang)).encode("utf-8")

@@ -46,10 +46,10 @@ PAGE_IDS: Final[dict[Screen, PageIds]] = {
 
 @dataclass(frozen=True, eq=False)
 class Holding:
-    """What one browser shows: ``frame`` for the KPI tiles and the feed; ``map_frame`` (an earlier frame while the
-    browser is still drawing) for its Plotly parts — the map's markers and grid colours, the sidebar charts. Frames of one context are stably
-    ordered (``frames.screen_frame(previous=...)``), so after an edit a browser's marker arrays are exactly its
-    ``map_frame``'s: a holding is fully named by its two frames' tokens."""
+    """What one browser shows: ``frame`` for the KPI tiles and the feed; ``map_frame`` (an earlier frame while
+    the browser is still drawing) for its Plotly parts — the map's markers and grid colours, the sidebar charts.
+    Frames of one context are stably ordered (``frames.screen_frame(previous=...)``), so after an edit a
+    browser's marker arrays are exactly its ``map_frame``'s: a holding is fully named by its two frames' tokens."""
 
     frame: Frame
     map_frame: Frame
@@ -61,6 +61,7 @@ class Holding:
 
     @property
     def key(self) -> tuple[str, str]:
+        """(frame token, map frame token): names the holding in the hub's step cache."""
         return self.frame.token, self.map_frame.token
 
 

@@ -57,6 +57,7 @@ class Geo:
 
     @property
     def street_name(self) -> str:
+        """The street's name from the street layer ("onescreen" without one)."""
         return str(self.layers.street["name"].iloc[0]) if len(self.layers.street) else "onescreen"
 
 
@@ -129,14 +130,17 @@ class Runtime:
 
     @property
     def layers(self) -> GeoLayers:
+        """The static layers (EPSG:4326)."""
         return self.geo.layers
 
     @property
     def index(self) -> SpatialIndex:
+        """The spatial index over the layers."""
         return self.geo.index
 
     @property
     def street_name(self) -> str:
+        """The street's name (see ``Geo.street_name``)."""
         return self.geo.street_name
 
     @cached_property
@@ -146,6 +150,7 @@ class Runtime:
 
     @property
     def map_base(self) -> MapBase:
+        """The map's static part (geometry, view), shared by the hub and the pages."""
         return self.hub.base
 
     def snapshotter(self) -> Snapshotter:
@@ -198,6 +203,7 @@ class Runtime:
         sim.run(self._stop)
 
     def stop(self) -> None:
+        """Stop what ``start`` started, in reverse order, and close the request client."""
         self._stack.close()
         if "redis" in self.__dict__:
             self.redis.close()

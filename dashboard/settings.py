@@ -81,13 +81,6 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise SettingsError(_explain(exc)) from None
 
-    def with_(self, **changes: Any) -> Settings:
-        """A copy with ``changes`` (validated)."""
-        try:
-            return type(self)(**_by_alias({**self.model_dump(), **changes}))
-        except ValidationError as exc:
-            raise SettingsError(_explain(exc)) from None
-
     @classmethod
     def env_names(cls) -> dict[str, str]:
         """Field name → its environment variable."""

@@ -18,8 +18,7 @@ The clock is a parameter (``clock``), so a test can run days of traffic without 
 
 Versioning: ``version`` increases by one per accepted change batch (``apply``/``apply_many``/``replace_all``);
 ``version_token`` = ``f"{boot_id}:{version}"`` tells a client whether its cached state belongs to this
-process. ``changed_since(version)`` returns the ids changed after ``version`` from a bounded journal, or
-``None`` when the journal no longer reaches back that far (or after ``replace_all``): then send everything.
+process; waiters use ``wait_for_change(version)`` (the frame hub).
 
 KPI definitions (all relative to ``now``; local day = Asia/Shanghai):
   today_reported      incidents created since local midnight
@@ -43,7 +42,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -204,7 +203,6 @@ class Situation:
         boot_id: str | None = None,
         *,
         grid_communities: Mapping[str, str] | None = None,
-        journal_size: int = 100_000,
         retention_s: float = RETENTION_S,
         prune_interval_s: float = PRUNE_INTERVAL_S,
         clock: Callable[[], float] = time.time,
@@ -226,8 +224,6 @@ class Situation:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._version = 0
-        self._journal: deque[tuple[int, str]] = deque(maxlen=journal_size)
-        self._journal_floor = 0  # changed_since(v) is answerable for v >= this
         self._view_cache: tuple[int, float, SituationView] | None = None
         self._base_cache: tuple[int, dict[str, np.ndarray], pd.DataFrame] | None = None
         self._reset_store(MIN_CAPACITY)
@@ -282,8 +278,8 @@ class Situation:
     def prune(self, now: float | None = None) -> int:
         """Drop ended incidents older than the retention (at ``now``, default ``clock()``) and compact the store.
 
-        Returns how many were dropped. A drop is a change: the version goes up and ``changed_since`` lists the
-        dropped ids (they are then absent from the view).
+        Returns how many were dropped. A drop is a change: the version goes up (the dropped ids are then absent
+        from the view).
         """
         with self._lock:
             now = self._clock() if now is None else now
@@ -416,12 +412,6 @@ class Situation:
 
     def _bump(self, ids: Iterable[str]) -> None:
         self._version += 1
-        v = self._version
-        if self._journal.maxlen is not None:
-            for i in ids:
-                if len(self._journal) == self._journal.maxlen:
-                    self._journal_floor = self._journal[0][0]
-                self._journal.append((v, i))
         self._cond.notify_all()
 
     # ------------------------------------------------------------------ writers
@@ -437,8 +427,6 @@ class Situation:
             slots = [s for s in (self._put(inc) for inc in items) if s is not None]
             self._locate([self._items[s] for s in slots], slots)
             self._version += 1
-            self._journal.clear()
-            self._journal_floor = self._version  # older versions: send everything
             self._cond.notify_all()
 
     def apply(self, incident: Incident) -> bool:
@@ -498,31 +486,6 @@ class Situation:
         """Block until ``self.version != version`` (True) or the timeout passes (False)."""
         with self._cond:
             return self._cond.wait_for(lambda: self._version != version, timeout)
-
-    def changed_since(self, version: int | str) -> set[str] | None:
-        """Ids changed after ``version`` (an int, or a ``version_token`` of this boot).
-
-        ``None`` means "cannot tell, send everything": the version predates the journal or a ``replace_all``,
-        is in the future, or the token is from another boot.
-        """
-        if isinstance(version, str):
-            boot, _, num = version.rpartition(":")
-            if boot != self.boot_id or not num.isdigit():
-                return None
-            since = int(num)
-        else:
-            since = version
-        with self._lock:
-            if since > self._version or since < self._journal_floor:
-                return None
-            if since == self._version:
-                return set()
-            out: set[str] = set()
-            for v, i in reversed(self._journal):
-                if v <= since:
-                    break
-                out.add(i)
-            return out
 
     def _base(self) -> tuple[int, dict[str, np.ndarray], pd.DataFrame]:
         """Arrays + static part of the DataFrame for the current version (cached). Caller holds the lock."""

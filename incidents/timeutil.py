@@ -9,7 +9,7 @@ Asia/Shanghai is the fixed offset UTC+8 for every time this program handles (>= 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 SHANGHAI = timezone(timedelta(hours=8), "CST")
 _OFFSET_S = 8 * 3600
@@ -59,13 +59,3 @@ def local_midnight(now: float) -> float:
 def local_hour_start(now: float) -> float:
     """Epoch seconds of the start of the (Asia/Shanghai) hour containing ``now`` (offset is whole hours)."""
     return math.floor(now / 3600.0) * 3600.0
-
-
-def to_datetime(epoch: float, tz: timezone = SHANGHAI) -> datetime:
-    """Aware datetime of ``epoch`` (seconds) in ``tz`` (default Asia/Shanghai)."""
-    return datetime.fromtimestamp(epoch, tz)
-
-
-def utc_now_iso() -> str:
-    """The current UTC time as ISO 8601 to the second, e.g. ``2026-11-26T02:00:00+00:00``."""
-    return datetime.now(UTC).isoformat(timespec="seconds")

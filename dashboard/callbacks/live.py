@@ -89,6 +89,7 @@ class Tab:
     running: bool = False
 
     def told(self) -> None:
+        """The tab sent something: it is alive; wake its push loop."""
         self.seen = time.monotonic()
         self.wake.set()
 
@@ -118,9 +119,11 @@ class Tabs:
         return tab
 
     def release(self, key: TabKey) -> None:
+        """Forget the tab (its push loop ended)."""
         self._tabs.pop(key, None)
 
     def running(self) -> int:
+        """Push loops running in this process."""
         return sum(1 for t in self._tabs.values() if t.running)
 
     def _forget_unclaimed(self) -> None:
@@ -223,6 +226,7 @@ class LivePage:
         return max(0.01, left)
 
     async def run(self) -> None:
+        """Push until the connection closes or the tab stops answering (see the module doc)."""
         loop = asyncio.get_running_loop()
         wake = self.tab.wake
 

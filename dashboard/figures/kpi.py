@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from dashboard import i18n
 
-from .incident_map import FONT_FAMILY, GRID_STATE_COLORS
+from .incident_map import FONT_FAMILY
 
 ChartTheme = Literal["wall", "console", "briefing"]
 Severity = Literal["normal", "good", "warn", "alert"]
@@ -237,17 +237,3 @@ def category_bar_figure(
     counts = _as_counts(by_category)
     labels = {k: i18n.category_label(k, lang) for k in counts}
     return ranked_bar_figure(counts, labels, top=top, theme=theme, font_size=font_size)
-
-
-def community_bar_figure(
-    by_community: Mapping[str, float] | Any,
-    names: Mapping[str, str] | None = None,
-    *,
-    top: int = 8,
-    theme: ChartTheme = "wall",
-    font_size: int = 13,
-) -> go.Figure:
-    """Open incidents per community (``names``: community_id → name)."""
-    return ranked_bar_figure(
-        by_community, names, top=top, theme=theme, font_size=font_size, color=GRID_STATE_COLORS["unassigned"]
-    )
