@@ -110,7 +110,6 @@ class FakeTab:
         request(self.conn, self.tab, self.cb["push"])
 
     def _read(self) -> None:
-        map_id = "wall-map" if self.path.rstrip("/").endswith("/wall") else "console-map"
         while not self._stop.is_set():
             try:
                 messages = received(self.conn, 0.5)
@@ -118,16 +117,25 @@ class FakeTab:
                 if not self._stop.is_set():
                     self.error = exc
                 return
-            answer_probes(self.conn, messages, self.path)
-            for m in messages:
-                self.messages += 1
-                if m.get("type") != "set_props":
-                    continue
-                self.props.update({m["payload"]["componentId"]: m["payload"]["props"]})
-                if m["payload"]["componentId"] == map_id:
-                    self.drawn += 1  # a browser draws it now; acknowledge as onescreen.js does
-                    ack = [{"id": "live-drawn", "property": "data", "value": {"n": self.drawn, "t": 0}}]
-                    request(self.conn, self.tab, self.cb["drawn"], ack)
+            try:
+                self._handle(messages)
+            except Exception as exc:  # closed while answering
+                if not self._stop.is_set():
+                    self.error = exc
+                return
+
+    def _handle(self, messages: list[Message]) -> None:
+        map_id = "wall-map" if self.path.rstrip("/").endswith("/wall") else "console-map"
+        answer_probes(self.conn, messages, self.path)
+        for m in messages:
+            self.messages += 1
+            if m.get("type") != "set_props":
+                continue
+            self.props.update({m["payload"]["componentId"]: m["payload"]["props"]})
+            if m["payload"]["componentId"] == map_id:
+                self.drawn += 1  # a browser draws it now; acknowledge as onescreen.js does
+                ack = [{"id": "live-drawn", "property": "data", "value": {"n": self.drawn, "t": 0}}]
+                request(self.conn, self.tab, self.cb["drawn"], ack)
 
     def close(self) -> None:
         self._stop.set()
