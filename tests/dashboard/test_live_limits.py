@@ -10,7 +10,7 @@ import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +103,12 @@ def test_a_tab_that_stops_answering_stops_costing(server: LiveServer) -> None:
 
 
 def test_connections_per_client_are_capped(server: LiveServer) -> None:
-    opened = [dial(server.url) for _ in range(WS_CAP)]
-    try:
+    with ExitStack() as opened:
+        for _ in range(WS_CAP):
+            opened.enter_context(dial(server.url))
         with pytest.raises(InvalidStatus) as refused:
             dial(server.url)
         assert refused.value.response.status_code == 403
-    finally:
-        for conn in opened:
-            conn.close()
     # Closed ones free their places again.
     wait_for(lambda: _can_connect(server.url), timeout=30)
 
