@@ -375,7 +375,7 @@ def test_hung_redis_is_noticed(redis_server_factory: Callable[..., EmbeddedRedis
     feed = Feed(server.url, keys, Situation(no_grid)).start()
     try:
         seconds_until(connected(feed))
-        time.sleep(1.2)  # idle long enough for the health-check paths to be the ones in use
+        time.sleep(1.2)  # state-free: idle long enough for the health-check paths to be the ones in use
         os.kill(pid, signal.SIGSTOP)
         try:
             lost_after = seconds_until(lambda: not feed.health().connected, timeout=3.0)
@@ -403,7 +403,7 @@ def test_stop_is_quick_even_while_disconnected(redis_server_factory: Callable[..
 def test_feed_without_redis_keeps_trying(keys: Keys) -> None:
     feed = Feed(f"redis://127.0.0.1:{free_port()}/0", keys, Situation(no_grid)).start()
     try:
-        time.sleep(0.5)
+        time.sleep(0.5)  # state-free: the feed gets half a second to (fail to) connect
         h = feed.health()
         assert not h.connected
         assert "Redis" in h.last_error

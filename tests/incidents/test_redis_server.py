@@ -110,7 +110,7 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
         from incidents.redis_server import EmbeddedRedis
         s = EmbeddedRedis({str(tmp_path / "p")!r}).start()
         print(s.pid, flush=True)
-        time.sleep(60)
+        time.sleep(60)  # state-free: the child's lifetime; the test kills it long before
         """
     )
     parent = subprocess.Popen(
