@@ -24,7 +24,7 @@ from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
 from incidents.model import Incident
 from incidents.store import get_incident
-from tests.support.browser import wait_until_live
+from tests.support.browser import MAP_IDLE_JS, wait_until_live
 from tests.support.server import LiveServer
 from tests.support.wait import wait_for
 
@@ -78,7 +78,7 @@ def wait_in_trace(page: Any, trace: int, incident_id: str) -> None:
 
 def open_detail(page: Any, msg: dict[str, Any]) -> None:
     wait_in_trace(page, TRACE_REPORTED, msg["id"])
-    page.wait_for_timeout(500)  # let MapLibre finish drawing before aiming at the marker
+    page.wait_for_function(MAP_IDLE_JS, arg="#" + Console.MAP, timeout=15_000)  # drawn, then aim at the marker
     xy = page.evaluate(
         f"""(a) => {{
             const map = {MAP_JS}._fullLayout.map._subplot.map;

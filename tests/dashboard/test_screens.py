@@ -21,7 +21,7 @@ from dashboard.figures.incident_map import TRACE_DISPATCHED, TRACE_GRIDS, TRACE_
 from dashboard.layouts.ids import Console, Wall
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
-from tests.support.browser import wait_until_live
+from tests.support.browser import MAP_IDLE_JS, wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -150,7 +150,7 @@ def test_console_click_opens_detail_with_nearest_members_masked(live_server: Liv
     msg = new_incident(7, category="safety_hazard", title=f"电动车楼道充电{uuid.uuid4().hex[:4]}")
     publish_raw(live_server, msg)
     wait_on_map(page, Console.MAP, TRACE_REPORTED, msg["id"], 5000)
-    page.wait_for_timeout(500)  # let MapLibre finish drawing before we aim at the marker
+    page.wait_for_function(MAP_IDLE_JS, arg="#" + Console.MAP, timeout=15_000)  # drawn, then aim at the marker
     # Click the marker where MapLibre draws it.
     xy = page.evaluate(
         f"""(a) => {{

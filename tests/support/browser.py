@@ -27,6 +27,11 @@ CHROMIUM_ARGS = [
 # after MapLibre reported loaded). MapLibre's own loaded() can flip back to false while it keeps repainting a
 # large software-rendered canvas (a 4K wall), so it is no condition to wait on.
 FIRST_DRAW_JS = "() => { const gd = document.querySelector('.js-plotly-plot'); return !!(gd && gd._osAckN >= 1); }"
+# The map has drawn what it holds: MapLibre reports every source loaded and no camera movement (state, not a
+# pause). Wait on it before aiming the mouse at a marker.
+MAP_IDLE_JS = """(sel) => { const gd = document.querySelector(sel + ' .js-plotly-plot');
+  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  const m = sub && sub.map; return !!(m && m.loaded() && !m.isMoving()); }"""
 
 
 def require_chromium() -> str:
