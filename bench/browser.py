@@ -10,7 +10,9 @@ The probe is an init script, so it is in place before the app's own scripts:
 * ``fetch`` is wrapped: every ``_dash-update-component`` response (the naive app's ticks) is recorded with its size.
 * Every 10 ms (and on every mutation of the feed list) the page checks the incidents the bench is waiting for:
   the title in the feed → ``feed[id]``, the id in ``data[TRACE].customdata`` of the map → ``map[id]``, the first
-  ``plotly_afterplot`` after that → ``drawn[id]``; all ``Date.now()`` (epoch ms, same clock as the publisher).
+  time after that MapLibre reports the map ``idle`` (every source loaded, the frame painted) → ``drawn[id]``; all
+  ``Date.now()`` (epoch ms, same clock as the publisher). Not Plotly's ``plotly_afterplot``: our wall edits its
+  map's sources in place, without a Plotly re-plot, and MapLibre's idle is when either app's marker is on screen.
 * First render: ``fr`` = ``performance.now()`` (ms since navigation start) when the map's MapLibre instance
   reports ``loaded()`` and the page's KPI / feed element has content.
 """
@@ -103,7 +105,7 @@ PROBE_JS = r"""
     return pr;
   };
   const gd = () => document.querySelector(CFG.map_sel);
-  const check = () => {
+  function check() {
     const now = Date.now();
     const g = gd();
     if (B.fr === null && g) {
@@ -111,9 +113,11 @@ PROBE_JS = r"""
       const ready = document.querySelector(CFG.ready_sel);
       if (m && m.map && m.map.loaded() && ready && ready.textContent.trim()) B.fr = performance.now();
     }
-    if (g && B.hooked !== g && g.on) {
-      B.hooked = g;
-      g.on('plotly_afterplot', () => {
+    const lm = g && g._fullLayout && g._fullLayout.map && g._fullLayout.map._subplot && g._fullLayout.map._subplot.map;
+    if (lm && B.hooked !== lm) {
+      B.hooked = lm;
+      lm.on('idle', () => {
+        check();  // an id put into the data just before this idle counts as drawn by it
         const t = Date.now();
         for (const id of Object.keys(B.map)) if (!(id in B.drawn)) B.drawn[id] = t;
       });

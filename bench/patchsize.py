@@ -48,7 +48,7 @@ class Batch:
 
     @property
     def has_map(self) -> bool:
-        return Wall.MAP in self.components
+        return Wall.MAP_EDIT in self.components
 
 
 class RecordingSocket:
@@ -82,8 +82,8 @@ class RecordingSocket:
         payload = json.loads(text)["payload"]
         component = str(payload["componentId"])
         self._record(component, text)
-        if component == Wall.MAP and "figure" in payload["props"] and self.tab is not None:
-            # The page draws it and acknowledges (plotly_afterplot → the live-drawn store → the server).
+        if component == Wall.MAP_EDIT and self.tab is not None:
+            # The page applies it and acknowledges once drawn (onescreen.js → the live-drawn store → the server).
             self.tab.drawn += 1
             self.tab.told()
 
@@ -226,7 +226,7 @@ def measure_sizes(
         figure_bytes=figure,
         fresh_bytes=ws.batches[0].bytes,
         tick_bytes=[b.bytes for b in map_batches],
-        map_bytes=[b.components.get(Wall.MAP, 0) for b in map_batches],
+        map_bytes=[b.components.get(Wall.MAP_EDIT, 0) for b in map_batches],
         by_component=breakdown([b.components for b in map_batches]),
         incidents=len(situation),
         open_incidents=n_open,

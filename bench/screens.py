@@ -194,7 +194,7 @@ def measure_app(env: BenchEnv, browser: Any, app: App, seed: list[dict[str, Any]
             run = AppRun(app, srv.started_s, cold, warm, len(msgs), feed_ms, map_ms, drawn_ms, 0.0, arrive_ms)
             if app == "ours":
                 _size_phase(page, client, keys, points, [m["id"] for m in msgs], env.size_seconds)
-                run.push_bytes, run.all_push_bytes, run.push_components = _push_sizes(page, Wall.MAP)
+                run.push_bytes, run.all_push_bytes, run.push_components = _push_sizes(page, Wall.MAP_EDIT)
                 situation = situation_from_redis(client, keys, lay)
                 run.figure_bytes = full_figure_bytes(situation, MapBase.from_layers(lay))
             else:

@@ -14,6 +14,7 @@ from dashboard.briefing_api import build_briefing_router
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
+from dashboard.callbacks import wall as wall_callbacks
 from dashboard.layouts.root import root_layout
 from dashboard.page_cache import PageCache
 from dashboard.runtime import Runtime
@@ -66,6 +67,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     )
     page_callbacks.register(app, runtime)
     console_callbacks.register(app, runtime)
+    wall_callbacks.register(app)
     runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the

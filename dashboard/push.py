@@ -31,6 +31,7 @@ class PageIds:
     """The ids a live push writes on one screen."""
 
     map: str
+    map_edit: str | None  # the store the wall's map edits travel in (None: the map is patched via ``figure``)
     banner: str
     status_dot: str
     feed: str | None
@@ -39,8 +40,10 @@ class PageIds:
 
 
 PAGE_IDS: Final[dict[Screen, PageIds]] = {
-    "wall": PageIds(Wall.MAP, Wall.BANNER, Wall.STATUS_DOT, Wall.FEED, Wall.UPDATED, (Wall.TREND, Wall.CATEGORY)),
-    "console": PageIds(Console.MAP, Console.BANNER, Console.STATUS_DOT, None, None, ()),
+    "wall": PageIds(
+        Wall.MAP, Wall.MAP_EDIT, Wall.BANNER, Wall.STATUS_DOT, Wall.FEED, Wall.UPDATED, (Wall.TREND, Wall.CATEGORY)
+    ),
+    "console": PageIds(Console.MAP, None, Console.BANNER, Console.STATUS_DOT, None, None, ()),
 }
 
 
@@ -85,17 +88,41 @@ def figure_data_patch(data: list[Any]) -> Patch:
     return patch
 
 
-def _grid_patch(patch: Patch, before: list[int] | None, after: list[int]) -> None:
-    if before is None or len(before) != len(after):
-        patch["data"][TRACE_GRIDS]["z"] = after
-        return
-    # Only the grids whose colour changed: a few bytes each, not the whole 10,000-grid array.
-    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
-    if len(changed) * 4 > len(after):
-        patch["data"][TRACE_GRIDS]["z"] = after
-    else:
-        for i in changed:
-            patch["data"][TRACE_GRIDS]["z"][i] = after[i]
+@dataclass(frozen=True, slots=True)
+class MapPlan:
+    """What changes on the map from ``before`` (None: unknown) to ``frame``: one plan per incident trace and the
+    grid colours' before/after."""
+
+    before: Frame | None
+    frame: Frame
+    traces: dict[int, TraceEdit]
+    grid_before: list[int] | None
+
+    @property
+    def grid_changed(self) -> bool:
+        return self.grid_before != self.frame.grid_z
+
+    def changed_grids(self) -> list[int] | None:
+        """Indices of the grids whose colour changed; None when sending the whole array is as cheap."""
+        before, after = self.grid_before, self.frame.grid_z
+        if before is None or len(before) != len(after):
+            return None
+        # Only the grids whose colour changed: a few bytes each, not the whole 10,000-grid array.
+        changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+        return None if len(changed) * 4 > len(after) else changed
+
+
+def plan_map(before: Frame | None, frame: Frame) -> MapPlan | None:
+    """The map's edits from what a browser drew of frame ``before`` to ``frame``; None if nothing changed.
+    Within one context the edits leave the browser with exactly ``frame``'s arrays (stable order); from another
+    context (the console's filters changed) the markers are replaced."""
+    same_lineage = before is not None and before.ctx == frame.ctx
+    old = before.traces if same_lineage and before is not None else {}
+    plans = {idx: plan_trace(old.get(idx) if same_lineage else None, v) for idx, v in frame.traces.items()}
+    grid_before = None if before is None else before.grid_z
+    if grid_before == frame.grid_z and all(p.edit.empty for p in plans.values()):
+        return None
+    return MapPlan(before if same_lineage else None, frame, plans, grid_before)
 
 
 def _trace_patch(patch: Patch, idx: int, values: dict[str, list[Any]], planned: TraceEdit) -> None:
@@ -113,21 +140,55 @@ def _trace_patch(patch: Patch, idx: int, values: dict[str, list[Any]], planned: 
 
 
 def map_step(before: Frame | None, frame: Frame) -> Patch | None:
-    """The map patch from what a browser drew of frame ``before`` (None: unknown) to ``frame``; None if nothing
-    changed. Within one context the edits leave the browser with exactly ``frame``'s arrays (stable order); from
-    another context (the console's filters changed) the markers are replaced."""
-    same_lineage = before is not None and before.ctx == frame.ctx
-    old = before.traces if same_lineage and before is not None else {}
-    plans = {idx: plan_trace(old.get(idx) if same_lineage else None, v) for idx, v in frame.traces.items()}
-    grid_before = None if before is None else before.grid_z
-    if grid_before == frame.grid_z and all(p.edit.empty for p in plans.values()):
+    """The map's edits as a ``figure`` Patch (the console: Plotly keeps hover and click data current)."""
+    plan = plan_map(before, frame)
+    if plan is None:
         return None
     patch = Patch()
     for idx, values in frame.traces.items():
-        _trace_patch(patch, idx, values, plans[idx])
-    if grid_before != frame.grid_z:
-        _grid_patch(patch, grid_before, frame.grid_z)
+        _trace_patch(patch, idx, values, plan.traces[idx])
+    if plan.grid_changed:
+        changed = plan.changed_grids()
+        if changed is None:
+            patch["data"][TRACE_GRIDS]["z"] = frame.grid_z
+        else:
+            for i in changed:
+                patch["data"][TRACE_GRIDS]["z"][i] = frame.grid_z[i]
     return patch
+
+
+def map_edit(before: Frame | None, frame: Frame) -> dict[str, Any] | None:
+    """The map's edits as data for ``assets/onescreen.js`` (the wall), or None if nothing changed.
+
+    Shape: ``{"base": token | None, "to": token, "traces": {"<trace index>": {"replace": {key: list}} |
+    {"delete": [old indices, descending], "add": {key: list}}}, "z": {"all": list[int]} | {"set": {"<grid
+    index>": rank}}}``. ``base`` is the frame the edit applies to: a page holding another one asks for a resync
+    instead of applying it; None means "whatever you hold" (a full replacement). The wall shows no hover or click
+    data, so its map is edited in place (the MapLibre sources directly), not re-plotted by Plotly — see
+    ``docs/ARCHITECTURE.md``, "The wall's map edits".
+    """
+    plan = plan_map(before, frame)
+    if plan is None:
+        return None
+    traces: dict[str, Any] = {}
+    for idx, values in frame.traces.items():
+        edit = plan.traces[idx].edit
+        if plan.before is None or edit.replace:
+            traces[str(idx)] = {"replace": values}
+        elif not edit.empty:
+            traces[str(idx)] = {
+                "delete": list(edit.delete),
+                "add": {key: [column[i] for i in edit.add] for key, column in values.items()},
+            }
+    out: dict[str, Any] = {"base": None if plan.before is None else plan.before.token, "to": frame.token}
+    out["traces"] = traces
+    if plan.grid_changed or plan.before is None:
+        changed = plan.changed_grids()
+        if changed is None or plan.before is None:
+            out["z"] = {"all": frame.grid_z}
+        else:
+            out["z"] = {"set": {str(i): frame.grid_z[i] for i in changed}}
+    return out
 
 
 def _feed_props(feed_id: str, before: Frame | None, frame: Frame) -> list[PropUpdate]:
@@ -183,9 +244,9 @@ def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
         # The Plotly parts — the map and the sidebar charts — are paced together by the browser's "drawn"
         # acknowledgement: each costs the page's main thread a redraw (0.1–1 s in software rendering), and a
         # page sent redraws faster than it draws them queues them all, delaying everything behind.
-        patch = map_step(map_frame, frame)
-        if patch is not None:
-            props.append((ids.map, "figure", patch))
+        update: Any = map_edit(map_frame, frame) if ids.map_edit else map_step(map_frame, frame)
+        if update is not None:
+            props.append((ids.map_edit, "data", update) if ids.map_edit else (ids.map, "figure", update))
             map_sent = True
         props += _chart_props(ids, map_frame, frame)
         map_frame = frame

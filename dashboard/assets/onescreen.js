@@ -11,6 +11,10 @@
  *     exhausted), body gets `os-stale`, which shows the "feed lost" banner — never a silently frozen screen.
  *  4. Urgent pulse hook (opt-in: add class `os-pulse` to the page root): animates the circle opacity of
  *     traces whose `meta.pulse` is true directly on the MapLibre layer (no Plotly redraw, no afterplot).
+ *  6. Live map edits (the wall): `dash_clientside.onescreen.applyMapEdit` applies one edit of push.map_edit
+ *     in place — the trace arrays in gd.data and the MapLibre GeoJSON sources Plotly made for them — instead
+ *     of a Plotly re-plot, which re-clones the layout, recomputes every trace and re-uploads every source
+ *     (members, grids) for one new marker. The "drawn" acknowledgement follows MapLibre's next idle.
  */
 (function () {
   "use strict";
@@ -73,14 +77,132 @@
     if (idx.length) window.Plotly.restyle(gd, { "marker.size": vals }, idx);
   }
 
+  function tellServer(extra) {
+    if (!window.dash_clientside || !window.dash_clientside.set_props) return;
+    window.dash_clientside.set_props(ACK_STORE, { data: Object.assign({ n: drawnCount, t: Date.now() }, extra) });
+  }
+
   function ack(gd) {
     var host = gd.parentElement && gd.parentElement.closest("[id]");
     if (!host || !LIVE_MAPS[host.id]) return;
     gd._osAckN = (gd._osAckN || 0) + 1; // this map's own draws (tests wait on its first)
     drawnCount += 1;
-    if (!window.dash_clientside || !window.dash_clientside.set_props) return;
-    window.dash_clientside.set_props(ACK_STORE, { data: { n: drawnCount, t: Date.now() } });
+    tellServer({});
   }
+
+  // ---- 6. live map edits ------------------------------------------------------------------------------
+  var EDITED_MAP = "wall-map"; // the graph the wall-map-edit store's edits apply to (layouts/ids.py)
+  var GRID_TRACE = 0; // figures/incident_map.py TRACE_GRIDS
+  var pendingEdits = []; // edits that arrived before the map's first draw
+
+  function mapOf(gd) {
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    return sub && sub.map;
+  }
+
+  function graphOf(id) {
+    var host = document.getElementById(id);
+    return host && host.querySelector(".js-plotly-plot");
+  }
+
+  function editArrays(tr, e) {
+    var keys, j, k;
+    if (e.replace) {
+      Object.keys(e.replace).forEach(function (key) {
+        if (!Array.isArray(tr[key])) tr[key] = [];
+        tr[key].length = 0;
+        Array.prototype.push.apply(tr[key], e.replace[key]);
+      });
+      return;
+    }
+    keys = Object.keys(e.add || {});
+    (e["delete"] || []).forEach(function (i) {
+      for (k = 0; k < keys.length; k++) if (Array.isArray(tr[keys[k]])) tr[keys[k]].splice(i, 1);
+    });
+    for (k = 0; k < keys.length; k++) {
+      if (!Array.isArray(tr[keys[k]])) tr[keys[k]] = [];
+      for (j = 0; j < e.add[keys[k]].length; j++) tr[keys[k]].push(e.add[keys[k]][j]);
+    }
+  }
+
+  function pointsOf(tr) {
+    var features = [], lon = tr.lon || [], lat = tr.lat || [], n = Math.min(lon.length, lat.length);
+    for (var i = 0; i < n; i++) {
+      features.push({ type: "Feature", id: i + 1, geometry: { type: "Point", coordinates: [lon[i], lat[i]] }, properties: {} });
+    }
+    return { type: "FeatureCollection", features: features };
+  }
+
+  function recolourGrids(gd, map, changed) {
+    var full = gd._fullData && gd._fullData[GRID_TRACE];
+    var src = full && map.getSource("source-" + full.uid);
+    var colours = gd.layout.meta && gd.layout.meta.grid_colors;
+    var data = src && src.serialize && src.serialize().data;
+    if (!data || !data.features || !colours) return false;
+    if (gd._osGridIndex === undefined || gd._osGridIndex.data !== data) {
+      var byId = {};
+      data.features.forEach(function (f) { byId[f.id] = f; });
+      gd._osGridIndex = { data: data, byId: byId };
+    }
+    var tr = gd.data[GRID_TRACE];
+    changed.forEach(function (i) {
+      var f = gd._osGridIndex.byId[tr.locations[i]];
+      if (f && colours[tr.z[i]]) f.properties.fc = colours[tr.z[i]];
+    });
+    src.setData(data);
+    return true;
+  }
+
+  function applyEdit(gd, edit) {
+    var map = mapOf(gd);
+    var held = gd._osMapToken !== undefined ? gd._osMapToken : gd.layout.meta && gd.layout.meta.frame_token;
+    if (edit.base !== null && edit.base !== held) {
+      // this page does not hold what the edit was made for (a lost or merged edit): ask for everything again
+      tellServer({ resync: edit.to });
+      return;
+    }
+    Object.keys(edit.traces || {}).forEach(function (k) {
+      var i = +k, tr = gd.data[i], full = gd._fullData[i];
+      if (!tr) return;
+      editArrays(tr, edit.traces[k]);
+      var src = full && map.getSource("source-" + full.uid + "-circle");
+      if (src) src.setData(pointsOf(tr));
+    });
+    if (edit.z) {
+      var z = gd.data[GRID_TRACE].z, changed = [];
+      if (edit.z.all) {
+        z.length = 0;
+        Array.prototype.push.apply(z, edit.z.all);
+        for (var i = 0; i < z.length; i++) changed.push(i);
+      } else {
+        Object.keys(edit.z.set).forEach(function (k) { z[+k] = edit.z.set[k]; changed.push(+k); });
+      }
+      recolourGrids(gd, map, changed);
+    }
+    gd._osMapToken = edit.to;
+    var done = false;
+    var drawn = function () { if (!done) { done = true; ack(gd); } };
+    map.once("idle", drawn);
+    setTimeout(drawn, 1500); // a map that never goes idle (an animation) must not stall the live push
+  }
+
+  function flushEdits() {
+    var keep = [];
+    pendingEdits.forEach(function (p) {
+      var gd = graphOf(p.graph);
+      if (gd && gd._osAckN && mapOf(gd)) applyEdit(gd, p.edit);
+      else keep.push(p);
+    });
+    pendingEdits = keep;
+  }
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.onescreen = {
+    applyMapEdit: function (edit) {
+      if (edit) pendingEdits.push({ graph: EDITED_MAP, edit: edit });
+      flushEdits();
+    },
+  };
 
   function attach() {
     document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
@@ -89,6 +211,7 @@
       gd._osHooked = true;
       gd.on("plotly_afterplot", function () {
         ack(gd);
+        if (pendingEdits.length) setTimeout(flushEdits, 0); // edits that came before the first draw
         // defer: a relayout/restyle issued inside afterplot is not applied to the MapLibre map
         setTimeout(function () {
           scaleFonts(gd);

@@ -4,8 +4,8 @@ The page tells the server what it shows — path, language, the token of the fra
 console's filters — through a WebSocket callback whenever one of them changes (``live_context``), and its map's
 "drawn" acknowledgements the same way (``live_drawn``); nothing is asked of the page before a push. The push
 loop (``live_push``, persistent) watches its context's frame in the ``FrameHub`` and sends the shared step from
-what the tab holds to the newest frame. Map patches wait for the tab to have drawn the previous one, because
-``dcc.Graph`` queues every figure change and never skips a stale one.
+what the tab holds to the newest frame. Map patches are paced by what the tab has drawn
+(``dashboard.map_pacing``), because ``dcc.Graph`` applies every figure change and never skips a stale one.
 
 Limits: one push loop per tab (a repeated start request is answered at once and costs nothing), at most
 ``MAX_TABS_PER_CONNECTION`` tabs per WebSocket connection (Dash shares one connection between a browser's tabs),
@@ -30,6 +30,7 @@ from dashboard import i18n
 from dashboard.frame_hub import FrameHub
 from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.root import LIVE_DRAWN, LIVE_FILTERS, LIVE_TOKEN, ROOT_LANG, URL, screen_of_path
+from dashboard.map_pacing import MapPacer
 from dashboard.push import PAGE_IDS, Holding
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ LIVENESS_TIMEOUT_S: Final = 8.0
 LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
-# A map patch waits until the browser drew the previous one; past this, send anyway (a patch may not redraw).
-ACK_TIMEOUT_S: Final = 2.0
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 
@@ -85,6 +84,7 @@ class Tab:
     context: ScreenContext | None = None
     token: str | None = None
     drawn: int = 0
+    resync: bool = False  # the page could not apply a map edit: send it everything again
     seen: float = field(default_factory=time.monotonic)
     running: bool = False
 
@@ -143,25 +143,19 @@ class LivePage:
         self.holding: Holding | None = None
         self.aligned_token: str | None = None  # the page token the holding was last aligned with
         self.sent_lost: bool | None = None
-        self.map_wait: tuple[int, float] | None = None  # (drawn counter, monotonic time) at the last map patch
+        self.map_pacer = MapPacer()
         self.last_beat = 0.0
         self.dead = False
 
     def _set(self, component: str, prop: str, value: Any) -> None:
         self.ws.set_prop_sync(component, prop, value)
 
-    def _map_ready(self) -> bool:
-        if self.map_wait is None:
-            return True
-        drawn_then, sent = self.map_wait
-        return self.tab.drawn > drawn_then or time.monotonic() - sent > ACK_TIMEOUT_S
-
     def _align(self) -> None:
         """The page was (re)rendered: it holds the frame it was rendered with (or something unknown)."""
         self.aligned_token = self.tab.token
         self.holding = self.hub.rendered_holding(self.tab.token)
         self.sent_lost = None
-        self.map_wait = None
+        self.map_pacer.reset()
 
     def _push_health(self, screen: str) -> None:
         lost = self.hub.lost
@@ -183,7 +177,7 @@ class LivePage:
         holding = self.holding
         if holding is not None and holding.frame is frame and holding.map_frame is frame:
             return
-        map_ok = self._map_ready()
+        map_ok = self.map_pacer.ready(self.tab.drawn, time.monotonic())
         if holding is not None and holding.frame is frame and not map_ok:
             return  # only the map is behind, and the browser is still drawing the last patch
         st = await self.hub.step(holding, frame, map_ok)
@@ -193,7 +187,7 @@ class LivePage:
             send_encoded(self.ws, payload)
         self.holding = st.holding
         if st.map_sent:
-            self.map_wait = (self.tab.drawn, time.monotonic())
+            self.map_pacer.sent(self.tab.drawn, time.monotonic())
 
     async def _probe(self) -> None:
         """Liveness: a tab that neither speaks nor answers is gone (a closed tab's loop must not run on)."""
@@ -221,8 +215,9 @@ class LivePage:
 
     def _timeout(self) -> float:
         left = HEARTBEAT_S - (time.monotonic() - self.last_beat)
-        if self.map_wait is not None:
-            left = min(left, ACK_TIMEOUT_S - (time.monotonic() - self.map_wait[1]))
+        pending = self.map_pacer.wait_s(time.monotonic())
+        if pending is not None:
+            left = min(left, pending)
         return max(0.01, left)
 
     async def run(self) -> None:
@@ -247,6 +242,11 @@ class LivePage:
                         unwatch, watching = self.hub.watch(context, listener), context
                     if self.tab.token != self.aligned_token:
                         self._align()
+                    if self.tab.resync:
+                        log.info("live tab asked for a resync (it held another map than its edit was made for)")
+                        self.tab.resync = False
+                        self.holding = None
+                        self.map_pacer.reset()
                     self._push_health(context.screen)
                     frame = self.hub.latest(context)
                     if frame is not None:
@@ -254,7 +254,8 @@ class LivePage:
                             await self._push(frame)
                         except Exception:  # a bug in one step must not end the tab's live updates
                             log.exception("live push failed; re-sending everything next time")
-                            self.holding, self.map_wait = None, None
+                            self.holding = None
+                            self.map_pacer.reset()
                     if time.monotonic() - self.last_beat >= HEARTBEAT_S:
                         self._heartbeat(context.screen)
                 with contextlib.suppress(TimeoutError):
@@ -309,6 +310,7 @@ def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
         tab = tabs.get(tab_key(ws)) if ws is not None else None
         if tab is not None and isinstance(drawn, dict):
             tab.drawn = max(tab.drawn, int(drawn.get("n") or 0))
+            tab.resync = tab.resync or bool(drawn.get("resync"))
             tab.told()
 
     @app.callback(websocket=True, persistent=True)

@@ -30,6 +30,7 @@ def page_from_frame(runtime: Runtime, frame: Frame) -> Any:
         theme="wall" if wall else "console",
         lang=frame.ctx.lang,
         show_members=runtime.settings.show_members_on_wall if wall else True,
+        frame_token=frame.token,
     )
     if wall:
         return wall_layout(

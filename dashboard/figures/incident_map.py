@@ -458,11 +458,13 @@ def build_incident_map(
     show_micro_grids: bool = False,
     show_legend: bool | None = None,
     hover: bool | None = None,
+    frame_token: str | None = None,
 ) -> go.Figure:
     """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
 
     ``show_legend`` defaults to off (both screens draw an HTML legend: layouts.components.map_legend);
-    ``hover`` defaults to the theme: off on the wall (display only), on in the console.
+    ``hover`` defaults to the theme: off on the wall (display only), on in the console. ``frame_token``: the
+    frame the values come from, in ``layout.meta.frame_token`` (live map edits name the frame they apply to).
     """
     lang = i18n.norm_lang(lang)
     th = THEMES[theme]
@@ -609,6 +611,9 @@ def build_incident_map(
             "base_zoom": base.zoom,
             "base_font_size": 14,
             "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
+            # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)
+            "frame_token": frame_token,
+            "grid_colors": [GRID_STATE_COLORS[str(s)] for s in GRID_STATE_ORDER],  # by rank, = grid_colorscale()
         },
     )
     return fig

@@ -13,6 +13,7 @@ class Wall:
     TITLE: Final = "wall-title"
     CLOCK: Final = "wall-clock"  # filled client-side by assets/wall.js (Asia/Shanghai), no callback
     MAP: Final = "wall-map"
+    MAP_EDIT: Final = "wall-map-edit"  # dcc.Store: live map edits, applied in place by assets/onescreen.js
     KPIS: Final = "wall-kpis"
     FEED: Final = "wall-feed"  # children: list of feed items (components.feed_items)
     TREND: Final = "wall-trend"  # dcc.Graph, 24 h trend

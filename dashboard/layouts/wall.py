@@ -112,6 +112,7 @@ def wall_layout(
                                         style={"height": "100%", "width": "100%"},
                                     ),
                                     c.map_legend(lang),
+                                    dcc.Store(id=Wall.MAP_EDIT, data=None),
                                 ],
                             ),
                             html.Aside(

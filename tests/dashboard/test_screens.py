@@ -21,7 +21,7 @@ from dashboard.figures.incident_map import TRACE_DISPATCHED, TRACE_GRIDS, TRACE_
 from dashboard.layouts.ids import Console, Wall
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
-from tests.support.browser import MAP_IDLE_JS, wait_until_live
+from tests.support.browser import MAP_IDLE_JS, MAP_SOURCES_MATCH_JS, wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -129,12 +129,49 @@ def test_wall_shows_a_published_incident_in_the_feed_and_on_the_map_within_2s(
     publish_raw(live_server, later)
     wait_on_map(page, Wall.MAP, TRACE_DISPATCHED, msg["id"], PUSH_WAIT_MS)
     assert msg["id"] not in trace_ids(page, Wall.MAP, TRACE_REPORTED)
+    # ... and MapLibre draws exactly that: the wall edits its map's sources in place (no Plotly re-plot).
+    wait_sources_match(page, Wall.MAP)
     first_feed_row = page.inner_text("#wall-feed li:first-child")
     assert msg["title"] in first_feed_row and "已派单" in first_feed_row
 
     # Offline: the page fetched nothing but its own server (no CDN, no tiles, no fonts).
     foreign = [u for u in page.requests if not u.startswith((live_server.url, "data:", "blob:"))]
     assert foreign == []
+
+
+def wait_sources_match(page: Any, map_id: str) -> None:
+    try:
+        page.wait_for_function(f"(s) => ({MAP_SOURCES_MATCH_JS})(s).length === 0", arg="#" + map_id, timeout=10_000)
+    except Exception as exc:
+        bad = page.evaluate(MAP_SOURCES_MATCH_JS, "#" + map_id)
+        raise AssertionError(f"MapLibre draws other than the data: {bad}") from exc
+
+
+def test_a_wall_that_missed_a_map_edit_asks_for_everything_and_draws_the_truth(
+    live_server: LiveServer, page_factory: Any
+) -> None:
+    """An edit made for another frame than the page holds (lost, merged) is not applied: the page asks the server
+    for everything again, and what it draws is the situation, not a corrupted mix."""
+    page = page_factory(live_server.url + "/wall")
+    first = new_incident(5)
+    publish_raw(live_server, first)
+    wait_on_map(page, Wall.MAP, TRACE_REPORTED, first["id"], PUSH_WAIT_MS)
+    # Corrupt what the page holds, as a lost edit would leave it: a marker that is not in the situation, under a
+    # frame token the server never made.
+    page.evaluate(
+        f"""(m) => {{ const gd = ({MAP_JS})(m); const tr = gd.data[{TRACE_REPORTED}];
+        tr.lon.push(120.0); tr.lat.push(30.0); tr.customdata.push('GHOST'); gd._osMapToken = 'lost'; }}""",
+        Wall.MAP,
+    )
+    second = new_incident(6)
+    publish_raw(live_server, second)
+    wait_on_map(page, Wall.MAP, TRACE_REPORTED, second["id"], PUSH_WAIT_MS)
+    page.wait_for_function(
+        f"(m) => !({MAP_JS})(m).data[{TRACE_REPORTED}].customdata.includes('GHOST')", arg=Wall.MAP, timeout=PUSH_WAIT_MS
+    )
+    assert first["id"] in trace_ids(page, Wall.MAP, TRACE_REPORTED)
+    wait_sources_match(page, Wall.MAP)
+    assert "asked for a resync" in live_server.log()
 
 
 def test_wall_fills_a_4k_screen(live_server: LiveServer, page_factory: Any) -> None:

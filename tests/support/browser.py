@@ -33,6 +33,36 @@ MAP_IDLE_JS = """(sel) => { const gd = document.querySelector(sel + ' .js-plotly
   const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
   const m = sub && sub.map; return !!(m && m.loaded() && !m.isMoving()); }"""
 
+# What MapLibre was given equals what the figure's data says (the wall edits its map sources in place, not through
+# a Plotly re-plot: assets/onescreen.js). Returns a list of mismatches, [] when every marker source holds exactly
+# its trace's points and every grid polygon is filled with the colour of its grid's state.
+MAP_SOURCES_MATCH_JS = """(sel) => { const gd = document.querySelector(sel + ' .js-plotly-plot');
+  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  const m = sub && sub.map; if (!m) return ['no map'];
+  const bad = []; const colours = gd.layout.meta.grid_colors;
+  const rgb = (c) => { c = String(c).replace(/\\s/g, '').toLowerCase(); if (!c.startsWith('#')) return c;
+    const n = parseInt(c.slice(1), 16); return 'rgb(' + [n >> 16, (n >> 8) & 255, n & 255].join(',') + ')'; };
+  gd._fullData.forEach((full, i) => {
+    const tr = gd.data[i];
+    if (i === 0) {
+      const feats = m.getSource('source-' + full.uid).serialize().data.features;
+      const fc = {}; feats.forEach((f) => { fc[f.id] = f.properties.fc; });
+      tr.locations.forEach((loc, j) => {
+        const want = rgb(colours[tr.z[j]]), got = rgb(fc[loc]);
+        if (want !== got) bad.push(loc + ': drawn ' + got + ', state ' + tr.z[j]);
+      });
+      return;
+    }
+    const src = m.getSource('source-' + full.uid + '-circle');
+    if (!src || full.visible !== true || i === 1) return;
+    const pts = src.serialize().data.features.map((f) => f.geometry.coordinates.join(','));
+    const want = (tr.lon || []).map((x, j) => x + ',' + tr.lat[j]);
+    if (pts.join(';') !== want.join(';')) {
+      bad.push('trace ' + i + ': ' + pts.length + ' drawn, ' + want.length + ' in data');
+    }
+  });
+  return bad; }"""
+
 
 def require_chromium() -> str:
     """The Chromium executable's path; ``RuntimeError`` naming it and how to install it when it is missing."""

@@ -125,7 +125,8 @@ class FakeTab:
                 return
 
     def _handle(self, messages: list[Message]) -> None:
-        map_id = "wall-map" if self.path.rstrip("/").endswith("/wall") else "console-map"
+        # the wall's map edits travel in a store (push.map_edit); the console's map is patched
+        map_id = "wall-map-edit" if self.path.rstrip("/").endswith("/wall") else "console-map"
         answer_probes(self.conn, messages, self.path)
         for m in messages:
             self.messages += 1
