@@ -258,7 +258,7 @@ def latency_rows(ours: AppRun, naive: AppRun | None) -> list[Measurement]:
             "ratio ≤ 0.5 (half the naive p95)",
             r_map is not None and r_map <= 0.5 and complete,
         ),
-        _lat_row("publish → map redrawn (afterplot), p95", ours.drawn_ms, nv.drawn_ms if nv else None, 95, "", None),
+        _lat_row("publish → map drawn (MapLibre idle), p95", ours.drawn_ms, nv.drawn_ms if nv else None, 95, "", None),
         _lat_row("publish → frame arrives at the browser's WS worker, p50", ours.arrive_ms, None, 50, "", None),
         _lat_row("publish → frame arrives at the browser's WS worker, p95", ours.arrive_ms, None, 95, "", None),
     ]

@@ -45,7 +45,7 @@ TRACE_OVERDUE_HALO = 7  # translucent red disk over open overdue incidents (scat
 TRACE_URGENT = 8  # urgent open incidents; the client-side pulse hook restyles this trace only
 N_TRACES = 9
 INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, TRACE_URGENT)
-# layout.map.layers index of the micro-grid outline layer (present when MapBase has micro-grids)
+# layout.map.layers index of the micro-grid outline layer (the console's map, when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
 
 WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
@@ -564,7 +564,9 @@ def build_incident_map(
     )
 
     layers: list[dict[str, Any]] = []
-    if base.micro_geojson is not None:
+    # The console toggles the micro-grid outlines; the wall never shows them, so its figure does not carry them:
+    # ~180 KB of GeoJSON on the demo that every page load would parse and dcc.Graph would deep-copy per re-plot.
+    if base.micro_geojson is not None and (show_micro_grids or theme == "console"):
         layers.append(
             {
                 "sourcetype": "geojson",
