@@ -15,7 +15,7 @@ import pandas as pd
 
 from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_updates
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
-from dashboard.list_edits import stable_order
+from dashboard.list_edits import KeyIndex, stable_order_keyed
 from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import Kpis, SituationView
 
@@ -89,6 +89,9 @@ class Frame:
     feed: pd.DataFrame
     feed_key: tuple[Any, ...]
     incidents: pd.DataFrame = field(repr=False)
+    # list_edits.point_keys of each incident trace with positions, built with the frame: every step from or to it
+    # (one per distinct thing browsers hold) and the next frame's ordering use them.
+    marker_keys: dict[int, KeyIndex] = field(default_factory=dict, repr=False)
 
     def same_picture(self, other: Frame | None) -> bool:
         """Whether ``other`` shows exactly what this frame shows (then no push is needed)."""
@@ -153,9 +156,17 @@ def screen_frame(
     k = view.kpis
     feed = _feed(view, base, ctx)
     drawn = map_incidents(view, ctx)
-    traces = incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console")
-    if previous is not None and previous.ctx == ctx:
-        traces = {idx: stable_order(previous.traces.get(idx), values) for idx, values in traces.items()}
+    unordered = incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console")
+    lineage = previous is not None and previous.ctx == ctx
+    ordered = {
+        idx: stable_order_keyed(
+            previous.traces.get(idx) if lineage and previous else None,
+            v,
+            previous.marker_keys.get(idx) if lineage and previous else None,
+        )
+        for idx, v in unordered.items()
+    }
+    traces = {idx: values for idx, (values, _) in ordered.items()}
     return Frame(
         ctx=ctx,
         seq=seq,
@@ -170,4 +181,5 @@ def screen_frame(
         feed=feed,
         feed_key=_feed_key(feed),
         incidents=drawn,
+        marker_keys={idx: keys for idx, (_, keys) in ordered.items()},
     )

@@ -8,7 +8,7 @@ bytes whether 100 or 10,000 are on the map.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Relative wire cost of deleting one item by index (one Delete operation per parallel array, ~60 bytes each) in
@@ -34,10 +34,24 @@ class ListEdit:
 
 @dataclass(frozen=True, slots=True)
 class TraceEdit:
-    """A planned update of one marker trace, and what the browser's arrays hold once it is applied."""
+    """A planned update of one marker trace from ``before`` to ``after`` (parallel arrays)."""
 
     edit: ListEdit
-    result: dict[str, list[Any]] = field(default_factory=dict)
+    before: Mapping[str, Sequence[Any]] | None
+    after: Mapping[str, Sequence[Any]]
+
+    @property
+    def result(self) -> dict[str, list[Any]]:
+        """What the browser's arrays hold once the edit is applied (computed on demand: the live push needs only
+        the edit, and this is a copy of every marker)."""
+        before, after, edit = self.before, self.after, self.edit
+        if edit.replace or before is None:
+            return {k: list(v) for k, v in after.items()}
+        gone = set(edit.delete)
+        return {
+            name: [v for i, v in enumerate(before[name]) if i not in gone] + [after[name][i] for i in edit.add]
+            for name in after
+        }
 
 
 REPLACE = ListEdit(replace=True)
@@ -48,17 +62,36 @@ def _replace_is_cheaper(deletes: int, adds: int, target_size: int, delete_cost: 
     return deletes * delete_cost + adds >= max(target_size, 1)
 
 
-def plan_unordered(before: Sequence[Hashable] | None, after: Sequence[Hashable]) -> ListEdit:
+@dataclass(frozen=True, slots=True)
+class KeyIndex:
+    """A list of keys with each key's position: what ``plan_unordered`` needs of one side, built once per list
+    (a frame keeps one per marker trace, so the many steps from or to it cost only the set differences)."""
+
+    keys: Sequence[Hashable]
+    position: dict[Hashable, int]
+
+    @classmethod
+    def of(cls, keys: Sequence[Hashable]) -> KeyIndex:
+        return cls(keys, {key: i for i, key in enumerate(keys)})
+
+    @property
+    def has_duplicates(self) -> bool:
+        return len(self.position) != len(self.keys)
+
+
+def plan_unordered(before: Sequence[Hashable] | KeyIndex | None, after: Sequence[Hashable] | KeyIndex) -> ListEdit:
     """For lists whose order does not matter (map markers): delete what went, append what came."""
     if before is None:
         return REPLACE
-    wanted = set(after)
-    present = set(before)
-    delete = tuple(i for i in range(len(before) - 1, -1, -1) if before[i] not in wanted)
-    add = tuple(i for i, key in enumerate(after) if key not in present)
-    if len(set(before)) != len(before) or len(wanted) != len(after):
+    old = before if isinstance(before, KeyIndex) else KeyIndex.of(before)
+    new = after if isinstance(after, KeyIndex) else KeyIndex.of(after)
+    if old.has_duplicates or new.has_duplicates:
         return REPLACE  # duplicate keys would make index arithmetic ambiguous
-    if (delete or add) and _replace_is_cheaper(len(delete), len(add), len(after), MARKER_DELETE_COST):
+    gone = old.position.keys() - new.position.keys()
+    came = new.position.keys() - old.position.keys()
+    delete = tuple(sorted((old.position[key] for key in gone), reverse=True))
+    add = tuple(sorted(new.position[key] for key in came))
+    if (delete or add) and _replace_is_cheaper(len(delete), len(add), len(new.keys), MARKER_DELETE_COST):
         return REPLACE
     return ListEdit(replace=False, delete=delete, add=add)
 
@@ -88,37 +121,59 @@ def point_keys(values: Mapping[str, Sequence[Any]]) -> list[tuple[Any, ...]]:
     return list(zip(*columns, strict=True))
 
 
-def plan_trace(before: Mapping[str, list[Any]] | None, after: Mapping[str, list[Any]]) -> TraceEdit:
-    """Edit for one marker trace (parallel arrays lon, lat, customdata[, hovertext]) and the resulting arrays."""
+def plan_trace(
+    before: Mapping[str, Sequence[Any]] | None,
+    after: Mapping[str, Sequence[Any]],
+    keys: tuple[KeyIndex | None, KeyIndex] | None = None,
+) -> TraceEdit:
+    """Edit for one marker trace (parallel arrays lon, lat, customdata[, hovertext]).
+
+    ``keys``: the ``KeyIndex`` of (before, after)'s ``point_keys`` when the caller has them (a frame keeps its
+    own), so the step for each thing browsers hold does not rebuild 10,000 keys.
+    """
     if before is not None and set(before) != set(after):
         before = None  # different fields (e.g. hover switched on): start over
-    edit = plan_unordered(None if before is None else point_keys(before), point_keys(after))
-    if edit.replace or before is None:
-        return TraceEdit(REPLACE, {k: list(v) for k, v in after.items()})
-    gone = set(edit.delete)
-    result = {
-        name: [v for i, v in enumerate(before[name]) if i not in gone] + [after[name][i] for i in edit.add]
-        for name in after
-    }
-    return TraceEdit(edit, result)
+    if before is None:
+        return TraceEdit(REPLACE, None, after)
+    before_keys, after_keys = keys if keys is not None else (None, KeyIndex.of(point_keys(after)))
+    edit = plan_unordered(point_keys(before) if before_keys is None else before_keys, after_keys)
+    return TraceEdit(edit, before, after)
 
 
-def stable_order(before: Mapping[str, Sequence[Any]] | None, after: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+def stable_order(
+    before: Mapping[str, Sequence[Any]] | None,
+    after: Mapping[str, list[Any]],
+    before_keys: KeyIndex | None = None,
+) -> dict[str, list[Any]]:
     """``after``'s parallel arrays reordered so that markers also in ``before`` keep ``before``'s order and the new
-    ones follow in ``after``'s order.
+    ones follow in ``after``'s order (``stable_order_keyed`` without the keys)."""
+    return stable_order_keyed(before, after, before_keys)[0]
+
+
+def stable_order_keyed(
+    before: Mapping[str, Sequence[Any]] | None,
+    after: Mapping[str, list[Any]],
+    before_keys: KeyIndex | None = None,
+) -> tuple[dict[str, list[Any]], KeyIndex]:
+    """``after``'s parallel arrays reordered so that markers also in ``before`` keep ``before``'s order and the new
+    ones follow in ``after``'s order, with the result's ``KeyIndex``.
 
     Then the edit from ``before`` to the result (delete what went by index, append what came — ``plan_trace``)
     leaves a browser holding exactly the result, in order. The frame hub orders every frame this way against the
     previous frame of its context, so "what a browser holds" is always some frame of that context: two browsers
-    holding the same frame hold the same arrays, and one step serves both.
+    holding the same frame hold the same arrays, and one step serves both. ``before_keys``: ``point_keys(before)``
+    with positions, when the caller has them.
     """
-    if before is None or set(before) != set(after):
-        return {k: list(v) for k, v in after.items()}
     after_keys = point_keys(after)
-    position = {key: i for i, key in enumerate(after_keys)}
+    if before is None or set(before) != set(after):
+        return {k: list(v) for k, v in after.items()}, KeyIndex.of(after_keys)
+    position: dict[Hashable, int] = {key: i for i, key in enumerate(after_keys)}
     if len(position) != len(after_keys):
-        return {k: list(v) for k, v in after.items()}  # duplicate markers: keep the order as given
-    kept = [position[key] for key in point_keys(before) if key in position]
+        # duplicate markers: keep the order as given
+        return {k: list(v) for k, v in after.items()}, KeyIndex(after_keys, position)
+    old_keys = point_keys(before) if before_keys is None else before_keys.keys
+    kept = [position[key] for key in old_keys if key in position]
     seen = set(kept)
     order = kept + [i for i in range(len(after_keys)) if i not in seen]
-    return {name: [column[i] for i in order] for name, column in after.items()}
+    keys = [after_keys[i] for i in order]
+    return {name: [column[i] for i in order] for name, column in after.items()}, KeyIndex.of(keys)

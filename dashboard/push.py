@@ -118,7 +118,10 @@ def plan_map(before: Frame | None, frame: Frame) -> MapPlan | None:
     context (the console's filters changed) the markers are replaced."""
     same_lineage = before is not None and before.ctx == frame.ctx
     old = before.traces if same_lineage and before is not None else {}
-    plans = {idx: plan_trace(old.get(idx) if same_lineage else None, v) for idx, v in frame.traces.items()}
+    old_keys = before.marker_keys if same_lineage and before is not None else {}
+    plans = {
+        idx: plan_trace(old.get(idx), v, (old_keys.get(idx), frame.marker_keys[idx])) for idx, v in frame.traces.items()
+    }
     grid_before = None if before is None else before.grid_z
     if grid_before == frame.grid_z and all(p.edit.empty for p in plans.values()):
         return None

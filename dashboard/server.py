@@ -47,8 +47,15 @@ def run_server(settings: Settings, *, embedded_redis: bool, simulate_rate: float
             f"http://{shown_host}:{settings.port}/healthz\n(Ctrl-C to stop)\n",
             flush=True,
         )
+        # No permessage-deflate: a push is ~2 KB and the same bytes go to every wall, but deflate runs per
+        # connection — with 50 walls it was a tenth of the event loop's time (bench fanout). Screens sit on a LAN.
         config = uvicorn.Config(
-            app.server, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio"
+            app.server,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
         )
         uvicorn.Server(config).run()
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -74,6 +75,13 @@ def send_encoded(ws: Any, payload: str) -> None:
     if queue is not None:
         head = '{"type":"set_props","rendererId":' + json.dumps(str(ws._renderer_id)) + ',"payload":'
         queue.sync_q.put_nowait(head + payload + "}")
+
+
+@functools.lru_cache(maxsize=256)
+def encoded_prop(component: str, prop: str, value: str | bool) -> str:
+    """The ``set_props`` payload of one plain value, encoded once for every tab: the heartbeat and the health
+    flags are the same text for all walls within a second."""
+    return json.dumps({"componentId": component, "props": {prop: value}}, ensure_ascii=False)
 
 
 @dataclass
@@ -147,8 +155,8 @@ class LivePage:
         self.last_beat = 0.0
         self.dead = False
 
-    def _set(self, component: str, prop: str, value: Any) -> None:
-        self.ws.set_prop_sync(component, prop, value)
+    def _set(self, component: str, prop: str, value: str | bool) -> None:
+        send_encoded(self.ws, encoded_prop(component, prop, value))
 
     def _align(self) -> None:
         """The page was (re)rendered: it holds the frame it was rendered with (or something unknown)."""
