@@ -46,6 +46,11 @@ LIVENESS_TIMEOUT_S: Final = 8.0
 LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
+# A tab gets at most one push per this long while changes stream in (the first change after a quiet spell goes
+# at once; a new page context — filters, language — too). People read a screen at this pace, and every push is a
+# WebSocket frame per tab: with 50 walls at 10 changes/s, pushing every frame made the walls, not the frames, the
+# server's main cost (bench fanout).
+MIN_PUSH_INTERVAL_S: Final = 0.5
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 
@@ -153,6 +158,8 @@ class LivePage:
         self.sent_lost: bool | None = None
         self.map_pacer = MapPacer()
         self.last_beat = 0.0
+        self.last_push = -MIN_PUSH_INTERVAL_S
+        self.push_due: float | None = None  # when a change held back by MIN_PUSH_INTERVAL_S may go
         self.dead = False
 
     def _set(self, component: str, prop: str, value: str | bool) -> None:
@@ -185,14 +192,21 @@ class LivePage:
         holding = self.holding
         if holding is not None and holding.frame is frame and holding.map_frame is frame:
             return
-        map_ok = self.map_pacer.ready(self.tab.drawn, time.monotonic())
+        now = time.monotonic()
+        if holding is not None and holding.frame.ctx == frame.ctx and now - self.last_push < MIN_PUSH_INTERVAL_S:
+            self.push_due = self.last_push + MIN_PUSH_INTERVAL_S
+            return
+        map_ok = self.map_pacer.ready(self.tab.drawn, now)
         if holding is not None and holding.frame is frame and not map_ok:
             return  # only the map is behind, and the browser is still drawing the last patch
+        self.push_due = None
         st = await self.hub.step(holding, frame, map_ok)
         if self.holding is not holding or self.tab.token != self.aligned_token:
             return  # the page was re-rendered while the step was computed: it no longer holds `holding`
         for payload in st.payloads:
             send_encoded(self.ws, payload)
+        if st.payloads:
+            self.last_push = time.monotonic()
         self.holding = st.holding
         if st.map_sent:
             self.map_pacer.sent(self.tab.drawn, time.monotonic())
@@ -223,10 +237,37 @@ class LivePage:
 
     def _timeout(self) -> float:
         left = HEARTBEAT_S - (time.monotonic() - self.last_beat)
-        pending = self.map_pacer.wait_s(time.monotonic())
+        now = time.monotonic()
+        pending = self.map_pacer.wait_s(now)
         if pending is not None:
             left = min(left, pending)
+        if self.push_due is not None:
+            left = min(left, self.push_due - now)
         return max(0.01, left)
+
+    async def _turn(self, context: ScreenContext) -> None:
+        """One wake-up: realign with a re-rendered or resyncing page, push what changed, beat the heartbeat."""
+        if self.tab.token != self.aligned_token:
+            self._align()
+        if self.tab.resync:
+            log.info("live tab asked for a resync (it held another map than its edit was made for)")
+            self.tab.resync = False
+            self.holding = None
+            self.map_pacer.reset()
+        self._push_health(context.screen)
+        frame = self.hub.latest(context)
+        pushed_before = self.last_push
+        if frame is not None:
+            try:
+                await self._push(frame)
+            except Exception:  # a bug in one step must not end the tab's live updates
+                log.exception("live push failed; re-sending everything next time")
+                self.holding = None
+                self.map_pacer.reset()
+        since_beat = time.monotonic() - self.last_beat
+        # due, or half due and a push just left: ride in its WebSocket frame instead of one of its own
+        if since_beat >= HEARTBEAT_S or (since_beat >= HEARTBEAT_S / 2 and self.last_push != pushed_before):
+            self._heartbeat(context.screen)
 
     async def run(self) -> None:
         """Push until the connection closes or the tab stops answering (see the module doc)."""
@@ -248,24 +289,7 @@ class LivePage:
                         if unwatch is not None:
                             unwatch()
                         unwatch, watching = self.hub.watch(context, listener), context
-                    if self.tab.token != self.aligned_token:
-                        self._align()
-                    if self.tab.resync:
-                        log.info("live tab asked for a resync (it held another map than its edit was made for)")
-                        self.tab.resync = False
-                        self.holding = None
-                        self.map_pacer.reset()
-                    self._push_health(context.screen)
-                    frame = self.hub.latest(context)
-                    if frame is not None:
-                        try:
-                            await self._push(frame)
-                        except Exception:  # a bug in one step must not end the tab's live updates
-                            log.exception("live push failed; re-sending everything next time")
-                            self.holding = None
-                            self.map_pacer.reset()
-                    if time.monotonic() - self.last_beat >= HEARTBEAT_S:
-                        self._heartbeat(context.screen)
+                    await self._turn(context)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=self._timeout())
         except WebsocketDisconnected:
