@@ -114,7 +114,11 @@ def _walls_cpu(served: Served, n: int, seconds: float) -> tuple[float, int]:
         deadline = time.monotonic() + 60
         while _health(served.url)["live"]["push_loops"] < n and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(3.0)  # past the first full pushes: measure the steady state
+        # past the first full pushes (10,000 markers each): every wall has drawn one, then a little more
+        deadline = time.monotonic() + 60
+        while any(w.drawn < 1 for w in walls) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2.0)  # state-free: the steady state is measured from here
         start = sum(w.messages for w in walls)
         cpu = _cpu_per_s(served, seconds)
         errors = [w.error for w in walls if w.error is not None]
@@ -180,7 +184,7 @@ def run(env: BenchEnv) -> list[Measurement]:
             producer = Producer(env.redis_url, keys, ids, CHANGES_PER_S)
             producer.start()
             try:
-                seconds = 8.0 if env.quick else 20.0
+                seconds = 8.0 if env.quick else 30.0
                 walls = 10 if env.quick else WALLS
                 one, msgs1 = _walls_cpu(served, 1, seconds)
                 many, msgs_n = _walls_cpu(served, walls, seconds)

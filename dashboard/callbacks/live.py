@@ -98,6 +98,7 @@ class Tab:
     token: str | None = None
     drawn: int = 0
     resync: bool = False  # the page could not apply a map edit: send it everything again
+    held_until: float = 0.0  # (monotonic) the push loop sends nothing before this; a "drawn" need not wake it
     seen: float = field(default_factory=time.monotonic)
     running: bool = False
 
@@ -194,7 +195,7 @@ class LivePage:
             return
         now = time.monotonic()
         if holding is not None and holding.frame.ctx == frame.ctx and now - self.last_push < MIN_PUSH_INTERVAL_S:
-            self.push_due = self.last_push + MIN_PUSH_INTERVAL_S
+            self.push_due = self.tab.held_until = self.last_push + MIN_PUSH_INTERVAL_S
             return
         map_ok = self.map_pacer.ready(self.tab.drawn, now)
         if holding is not None and holding.frame is frame and not map_ok:
@@ -343,7 +344,10 @@ def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
         if tab is not None and isinstance(drawn, dict):
             tab.drawn = max(tab.drawn, int(drawn.get("n") or 0))
             tab.resync = tab.resync or bool(drawn.get("resync"))
-            tab.told()
+            if tab.resync or time.monotonic() >= tab.held_until:
+                tab.told()
+            else:
+                tab.seen = time.monotonic()  # alive; the loop wakes when its held push is due and sees the draw
 
     @app.callback(websocket=True, persistent=True)
     async def live_push() -> None:
