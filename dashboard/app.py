@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from dashboard import i18n
 from dashboard.api import build_router
+from dashboard.areas_api import build_areas_router
 from dashboard.briefing_api import build_briefing_router
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
@@ -44,6 +45,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     server = FastAPI(title="onescreen", docs_url=None, redoc_url=None)
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
+    server.include_router(build_areas_router(runtime))
     app = OnescreenDash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash's hint predates backends; a FastAPI app is accepted

@@ -25,6 +25,7 @@ from dashboard.figures.incident_map import MapBase
 from dashboard.frame_hub import FrameHub
 from dashboard.settings import Settings
 from dashboard.snapshot import Snapshotter
+from geo.areas import AreaTree, build_area_tree
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
@@ -54,6 +55,11 @@ class Geo:
     def area(self) -> AreaGuard:
         """The served area, for the area check of every way in (feed, durable publish, HTTP)."""
         return AreaGuard.of(self.layers.grids.total_bounds, self.index.locate)
+
+    @cached_property
+    def areas(self) -> AreaTree:
+        """The command levels (district → street → community → grid → micro-grid) of the layers."""
+        return build_area_tree(self.layers)
 
     @property
     def street_name(self) -> str:

@@ -110,6 +110,7 @@ _FLOAT_COLS = (
     "ts",
     "overdue_at",
     "resolve_due",
+    "dispatched_ts",
     "accepted_ts",
     "resolved_ts",
     "closed_ts",
@@ -155,6 +156,36 @@ class Kpis:
     trend_start: float
 
 
+FUNNEL_STAGES: Final = ("reported", "dispatched", "accepted", "resolved", "rated")  # 点单 派单 接单 办结 评单
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """The loop 群众点单 → 社区派单 → 党员接单 → 办结 → 街道评单 for one day.
+
+    ``today``: per stage of ``FUNNEL_STAGES``, the incidents that reached it since local midnight (Asia/Shanghai).
+    ``median_min``: per step (``"reported→dispatched"``, …), the median minutes between the two stages over the
+    incidents that took that step today; None when none did.
+    """
+
+    today: dict[str, int]
+    median_min: dict[str, float | None]
+
+
+def _funnel(a: Mapping[str, np.ndarray], now: float) -> Funnel:
+    day0 = local_midnight(now)
+    rated_at = np.where(np.isnan(a["rating"]), np.nan, a["closed_ts"])
+    at = [a["created_ts"], a["dispatched_ts"], a["accepted_ts"], a["resolved_ts"], rated_at]
+    today = {s: int(np.count_nonzero((t >= day0) & (t <= now))) for s, t in zip(FUNNEL_STAGES, at, strict=True)}
+    median: dict[str, float | None] = {}
+    for k in range(len(FUNNEL_STAGES) - 1):
+        s0, s1, t0, t1 = FUNNEL_STAGES[k], FUNNEL_STAGES[k + 1], at[k], at[k + 1]
+        took = (t1 >= day0) & (t1 <= now) & ~np.isnan(t0)
+        minutes = (t1[took] - t0[took]) / 60.0
+        median[f"{s0}→{s1}"] = round(float(np.median(minutes)), 1) if len(minutes) else None
+    return Funnel(today, median)
+
+
 @dataclass(frozen=True)
 class SituationView:
     """An immutable snapshot (treat the DataFrame as read-only; it may be shared between callers)."""
@@ -168,6 +199,8 @@ class SituationView:
     community_states: dict[str, GridState]
     kpis: Kpis
     _seq: np.ndarray = field(repr=False)
+    _arrays: Mapping[str, np.ndarray] = field(repr=False, default_factory=dict)
+    _open: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def version_token(self) -> str:
@@ -186,6 +219,19 @@ class SituationView:
     def grid_state(self, grid_id: str) -> GridState:
         """The grid's state; ``CLEAR`` for a grid not in ``grid_states``."""
         return self.grid_states.get(grid_id, GridState.CLEAR)
+
+    def kpis_for(self, rows: np.ndarray) -> Kpis:
+        """The key figures over the incidents selected by ``rows`` (a boolean array over ``incidents``, e.g.
+        ``geo.areas.AreaTree.mask``): the same arithmetic as ``kpis``, for one area."""
+        if len(rows) != len(self.incidents):
+            raise ValueError(f"row selection has {len(rows)} entries for {len(self.incidents)} incidents")
+        a = {name: column[rows] for name, column in self._arrays.items()}
+        return _kpis(a, self.now, self._open[rows], self.incidents["overdue"].to_numpy()[rows])
+
+    def funnel_for(self, rows: np.ndarray | None = None) -> Funnel:
+        """Today's loop (``Funnel``) over the incidents selected by ``rows`` (default: all)."""
+        a = self._arrays if rows is None else {name: column[rows] for name, column in self._arrays.items()}
+        return _funnel(a, self.now)
 
     def overdue_ids(self) -> list[str]:
         """Ids of the overdue incidents, in the order of ``incidents``."""
@@ -396,6 +442,8 @@ class Situation:
         c["rating"][slot] = np.nan if inc.rating is None else float(inc.rating)
         c["overdue_at"][slot] = sla.overdue_at(inc)
         c["resolve_due"][slot] = sla.resolve_due(inc)
+        dispatched = inc.first_ts(Status.DISPATCHED)
+        c["dispatched_ts"][slot] = np.nan if dispatched is None else dispatched
         acc = inc.accepted_ts
         c["accepted_ts"][slot] = np.nan if acc is None else acc
         done = status in (Status.RESOLVED, Status.CLOSED)
@@ -546,18 +594,8 @@ def _mean(x: np.ndarray) -> float | None:
     return float(x.mean()) if len(x) else None
 
 
-def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame) -> SituationView:
-    code = a["status_code"]
-    is_open = np.isin(code, _OPEN_CODES)
-    overdue = is_open & (now > a["overdue_at"])
-    df = base.assign(overdue=overdue)
-
-    # overlay states: overdue (3) > unassigned = reported (2) > in progress (1); only open incidents count
-    rank = np.where(overdue, 3, np.where(code == _REPORTED, 2, 1))[is_open]
-    grid_states = _states(a["grid_id"][is_open], rank)
-    micro_states = _states(a["micro_grid_id"][is_open], rank)
-    community_states = _states(a["community_id"][is_open], rank)
-
+def _kpis(a: Mapping[str, np.ndarray], now: float, is_open: np.ndarray, overdue: np.ndarray) -> Kpis:
+    """The key figures over the rows of ``a`` (column arrays, all of one length)."""
     created = a["created_ts"]
     w24 = now - DAY_S
     day0 = local_midnight(now)
@@ -579,7 +617,7 @@ def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], b
     b = b[(b >= 0) & (b < 24)].astype(np.int64)
     trend = np.bincount(b, minlength=24)[:24]
 
-    kpis = Kpis(
+    return Kpis(
         today_reported=today_reported,
         open=int(np.count_nonzero(is_open)),
         overdue=int(np.count_nonzero(overdue)),
@@ -597,6 +635,20 @@ def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], b
         trend_24h=[int(x) for x in trend],
         trend_start=hour0,
     )
+
+
+def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame) -> SituationView:
+    code = a["status_code"]
+    is_open = np.isin(code, _OPEN_CODES)
+    overdue = is_open & (now > a["overdue_at"])
+    df = base.assign(overdue=overdue)
+
+    # overlay states: overdue (3) > unassigned = reported (2) > in progress (1); only open incidents count
+    rank = np.where(overdue, 3, np.where(code == _REPORTED, 2, 1))[is_open]
+    grid_states = _states(a["grid_id"][is_open], rank)
+    micro_states = _states(a["micro_grid_id"][is_open], rank)
+    community_states = _states(a["community_id"][is_open], rank)
+    kpis = _kpis(a, now, is_open, overdue)
     return SituationView(
         version=version,
         boot_id=boot,
@@ -607,4 +659,6 @@ def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], b
         community_states=community_states,
         kpis=kpis,
         _seq=a["seq"],
+        _arrays=a,
+        _open=is_open,
     )

@@ -77,9 +77,15 @@
     if (idx.length) window.Plotly.restyle(gd, { "marker.size": vals }, idx);
   }
 
-  function tellServer(extra) {
+  // A resync request rides on every message until everything has come again: the draw acknowledgements write the
+  // same store, and Dash hands a callback only the store's newest value — a one-off flag could be overwritten.
+  var resyncWanted = null;
+
+  function tellServer() {
     if (!window.dash_clientside || !window.dash_clientside.set_props) return;
-    window.dash_clientside.set_props(ACK_STORE, { data: Object.assign({ n: drawnCount, t: Date.now() }, extra) });
+    var data = { n: drawnCount, t: Date.now() };
+    if (resyncWanted) data.resync = resyncWanted;
+    window.dash_clientside.set_props(ACK_STORE, { data: data });
   }
 
   function ack(gd) {
@@ -87,7 +93,7 @@
     if (!host || !LIVE_MAPS[host.id]) return;
     gd._osAckN = (gd._osAckN || 0) + 1; // this map's own draws (tests wait on its first)
     drawnCount += 1;
-    tellServer({});
+    tellServer();
   }
 
   // ---- 6. live map edits ------------------------------------------------------------------------------
@@ -158,9 +164,11 @@
     var held = gd._osMapToken !== undefined ? gd._osMapToken : gd.layout.meta && gd.layout.meta.frame_token;
     if (edit.base !== null && edit.base !== held) {
       // this page does not hold what the edit was made for (a lost or merged edit): ask for everything again
-      tellServer({ resync: edit.to });
+      resyncWanted = edit.to;
+      tellServer();
       return;
     }
+    if (edit.base === null) resyncWanted = null; // everything came again
     Object.keys(edit.traces || {}).forEach(function (k) {
       var i = +k, tr = gd.data[i], full = gd._fullData[i];
       if (!tr) return;

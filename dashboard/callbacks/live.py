@@ -5,7 +5,7 @@ console's filters — through a WebSocket callback whenever one of them changes 
 "drawn" acknowledgements the same way (``live_drawn``); nothing is asked of the page before a push. The push
 loop (``live_push``, persistent) watches its context's frame in the ``FrameHub`` and sends the shared step from
 what the tab holds to the newest frame. Map patches are paced by what the tab has drawn
-(``dashboard.map_pacing``), because ``dcc.Graph`` applies every figure change and never skips a stale one.
+(``dashboard.pacing``), because ``dcc.Graph`` applies every figure change and never skips a stale one.
 
 Limits: one push loop per tab (a repeated start request is answered at once and costs nothing), at most
 ``MAX_TABS_PER_CONNECTION`` tabs per WebSocket connection (Dash shares one connection between a browser's tabs),
@@ -31,7 +31,7 @@ from dashboard import i18n
 from dashboard.frame_hub import FrameHub
 from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.root import LIVE_DRAWN, LIVE_FILTERS, LIVE_TOKEN, ROOT_LANG, URL, screen_of_path
-from dashboard.map_pacing import MapPacer
+from dashboard.pacing import MapPacer
 from dashboard.push import PAGE_IDS, Holding
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,6 @@ LIVENESS_TIMEOUT_S: Final = 8.0
 LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
-# A tab gets at most one push per this long while changes stream in (the first change after a quiet spell goes
-# at once; a new page context — filters, language — too). People read a screen at this pace, and every push is a
-# WebSocket frame per tab: with 50 walls at 10 changes/s, pushing every frame made the walls, not the frames, the
-# server's main cost (bench fanout).
-MIN_PUSH_INTERVAL_S: Final = 0.5
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 
@@ -98,7 +93,6 @@ class Tab:
     token: str | None = None
     drawn: int = 0
     resync: bool = False  # the page could not apply a map edit: send it everything again
-    held_until: float = 0.0  # (monotonic) the push loop sends nothing before this; a "drawn" need not wake it
     seen: float = field(default_factory=time.monotonic)
     running: bool = False
 
@@ -159,8 +153,7 @@ class LivePage:
         self.sent_lost: bool | None = None
         self.map_pacer = MapPacer()
         self.last_beat = 0.0
-        self.last_push = -MIN_PUSH_INTERVAL_S
-        self.push_due: float | None = None  # when a change held back by MIN_PUSH_INTERVAL_S may go
+        self.last_push = 0.0
         self.dead = False
 
     def _set(self, component: str, prop: str, value: str | bool) -> None:
@@ -193,14 +186,9 @@ class LivePage:
         holding = self.holding
         if holding is not None and holding.frame is frame and holding.map_frame is frame:
             return
-        now = time.monotonic()
-        if holding is not None and holding.frame.ctx == frame.ctx and now - self.last_push < MIN_PUSH_INTERVAL_S:
-            self.push_due = self.tab.held_until = self.last_push + MIN_PUSH_INTERVAL_S
-            return
-        map_ok = self.map_pacer.ready(self.tab.drawn, now)
+        map_ok = self.map_pacer.ready(self.tab.drawn, time.monotonic())
         if holding is not None and holding.frame is frame and not map_ok:
             return  # only the map is behind, and the browser is still drawing the last patch
-        self.push_due = None
         st = await self.hub.step(holding, frame, map_ok)
         if self.holding is not holding or self.tab.token != self.aligned_token:
             return  # the page was re-rendered while the step was computed: it no longer holds `holding`
@@ -242,8 +230,6 @@ class LivePage:
         pending = self.map_pacer.wait_s(now)
         if pending is not None:
             left = min(left, pending)
-        if self.push_due is not None:
-            left = min(left, self.push_due - now)
         return max(0.01, left)
 
     async def _turn(self, context: ScreenContext) -> None:
@@ -344,10 +330,7 @@ def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
         if tab is not None and isinstance(drawn, dict):
             tab.drawn = max(tab.drawn, int(drawn.get("n") or 0))
             tab.resync = tab.resync or bool(drawn.get("resync"))
-            if tab.resync or time.monotonic() >= tab.held_until:
-                tab.told()
-            else:
-                tab.seen = time.monotonic()  # alive; the loop wakes when its held push is due and sees the draw
+            tab.told()
 
     @app.callback(websocket=True, persistent=True)
     async def live_push() -> None:

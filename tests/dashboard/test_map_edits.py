@@ -1,4 +1,4 @@
-"""The wall's live map edits (``push.map_edit``) and their pacing (``map_pacing.MapPacer``).
+"""The wall's live map edits (``push.map_edit``) and their pacing (``pacing.MapPacer``).
 
 ``apply_edit`` below does what ``assets/onescreen.js`` does with an edit (the browser tests check the JavaScript
 against a real page); here a long random run of situation changes checks that chaining the edits always leaves a
@@ -19,7 +19,7 @@ from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_REPORTED
 from dashboard.figures.sample import sample_base
 from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.layouts.ids import Wall
-from dashboard.map_pacing import MapPacer
+from dashboard.pacing import MapPacer
 from dashboard.push import PAGE_IDS, Holding, map_edit, step
 from incidents.situation import Situation
 from tests.incidents.test_situation import NOW, mk

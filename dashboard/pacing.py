@@ -1,4 +1,6 @@
-"""How many map patches a tab may have in flight (sent, not yet drawn): the pacing of live map edits.
+"""The pacing of one tab's live map edits: how many it may have in flight, sent but not yet drawn (``MapPacer``).
+Pure; times are ``time.monotonic()`` seconds.
+
 
 ``dcc.Graph`` applies every figure change it receives, in order, and never skips a stale one; a wall drawing
 in software takes 150–300 ms per map draw. Patches sent faster than that would queue in the browser and the
