@@ -180,6 +180,12 @@ def test_wall_fills_a_4k_screen(live_server: LiveServer, page_factory: Any) -> N
     assert box is not None and round(box["width"]) == 3840 and round(box["height"]) == 2160
     title_px = page.evaluate("parseFloat(getComputedStyle(document.getElementById('wall-title')).fontSize)")
     assert title_px >= 80  # 42 design px × 2: text scales with the screen
+    # kiosk: no mouse cursor anywhere on the wall, the map's canvas included
+    cursors = page.evaluate(
+        "() => [...document.querySelectorAll('#wall-root, #wall-root canvas, #wall-root .nsewdrag')]"
+        ".map((el) => getComputedStyle(el).cursor)"
+    )
+    assert len(cursors) >= 2 and set(cursors) == {"none"}
 
 
 def test_console_click_opens_detail_with_nearest_members_masked(live_server: LiveServer, page_factory: Any) -> None:
