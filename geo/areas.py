@@ -213,7 +213,6 @@ def layer_counts(tree: AreaTree, layers: object, ref: str) -> dict[str, int | No
         if AREA_KINDS.index(kind) < AREA_KINDS.index(area.kind):
             out[name] = None
             continue
-        ids = frame[column]
-        # party organisations above the communities (the street committee) carry no community
-        out[name] = int(tree.within(ids.where(ids.astype(str) != "", None).fillna(""), kind, ref).sum())
+        # party organisations above the communities (the street committee) carry no community: "" matches no area
+        out[name] = int(tree.within(frame[column].fillna(""), kind, ref).sum())
     return out

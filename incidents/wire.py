@@ -158,6 +158,10 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
 
 
+# What a Node.js or browser publisher sends when it forgets JSON.stringify: String(obj) → "[object Object]".
+_JS_OBJECT_STRING: Final = re.compile(r"\[object [A-Za-z]+\]")
+
+
 def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     if isinstance(raw, str):
         # surrogatepass: a lone surrogate is counted here and reported with its field by ``check_text``.
@@ -179,6 +183,11 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
         raise WireError("empty message")
     if text[0] != "{":
         # Cheap: anything that is not an object is rejected before parsing.
+        if _JS_OBJECT_STRING.match(text):
+            raise WireError(
+                f"message is {text[:40].strip()!r}, JavaScript's default text for an object, not JSON: the "
+                "publisher sent the object itself instead of JSON.stringify(object)"
+            )
         kind = {"[": "an array", '"': "a string"}.get(text[0], "not a JSON object")
         raise WireError(f"message must be a JSON object, got {kind}")
     try:

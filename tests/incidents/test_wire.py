@@ -14,6 +14,7 @@ from incidents import wire
 from incidents.model import CATEGORIES, Priority, Status
 from incidents.timeutil import format_ts, local_midnight, parse_ts
 from incidents.wire import WireError, WireMessage, parse_message
+from tests.support.paths import FIELD_CASES
 
 NOW = 1714525200.0  # 2024-05-01T09:00:00+08:00
 SCHEMA_PATH = Path(wire.__file__).parent / "schema" / "incident.schema.json"
@@ -382,3 +383,18 @@ def test_parse_speed_smoke() -> None:
         parse_message(raw, now=NOW)
     per = (time.perf_counter() - t0) / n
     print(f"parse_message: {per * 1e6:.1f} µs/message")
+
+
+@pytest.mark.parametrize("text", ["[object Object]", "[object Object]\n", b"[object Array]"])
+def test_a_javascript_object_sent_without_json_stringify_is_named(text: str | bytes) -> None:
+    with pytest.raises(wire.WireError, match=r"JavaScript's default text for an object.*JSON\.stringify"):
+        wire.parse_message(text)
+
+
+def test_field_case_js_object_object() -> None:
+    """../shared/field-cases/js-object-object.txt: a Node.js publisher that forgot JSON.stringify."""
+    case = FIELD_CASES / "js-object-object.txt"
+    if not case.exists():
+        pytest.skip(f"{case} missing (the shared folder beside the checkout)")
+    with pytest.raises(wire.WireError, match="not JSON: the publisher sent the object itself"):
+        wire.parse_message(case.read_bytes())

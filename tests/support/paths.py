@@ -11,4 +11,6 @@ REPO = Path(__file__).resolve().parents[2]  # the checkout: subprocesses run her
 REALDATA = REPO.parent / "shared" / "realdata"
 ZJ_GRIDS = REALDATA / "zj_grids"
 OPEN311 = REALDATA / "open311"
+# Inputs as other people's tools produce them (../shared/field-cases/README.md says what is expected of each).
+FIELD_CASES = REPO.parent / "shared" / "field-cases"
 DEMO_GPKG = demo_data_path()  # the committed demo set, as the installed package finds it
