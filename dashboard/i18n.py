@@ -264,6 +264,63 @@ for _role in ROLES_ZH:
     _ZH[f"role.{_role}"] = _role
     _EN[f"role.{_role}"] = ROLE_EN[_role]
 
+# The static map layers (dashboard/figures/layers.py): layer names, classes and hover labels, key → (zh, en).
+LAYER_STRINGS: dict[str, tuple[str, str]] = {
+    "layer.grid_types": ("网格类型", "Grids by type"),
+    "layer.party_orgs": ("党组织", "Party organisations"),
+    "layer.zones": ("党小组责任田", "Party-group zones"),
+    "layer.forces": ("治理力量", "Governance forces"),
+    "layer.basic_units": ("基本单元", "Basic units"),
+    "layer.place_names": ("地名", "Place names"),
+    "grid_type.comprehensive": ("综合网格", "Comprehensive grid"),
+    "grid_type.dedicated": ("专属网格", "Dedicated grid"),
+    "dedicated_kind.industrial_park": ("产业园专属网格", "Industrial park"),
+    "dedicated_kind.market": ("市场专属网格", "Market"),
+    "dedicated_kind.rental_housing": ("出租房专属网格", "Rental housing"),
+    "dedicated_kind.office_building": ("楼宇专属网格", "Office building"),
+    "dedicated_kind.school": ("校园专属网格", "School"),
+    "dedicated_kind.other": ("其他专属网格", "Other dedicated"),
+    "party_level.street_committee": ("街道党工委", "Street Party Working Committee"),
+    "party_level.community_org": ("村社党组织", "Community Party organisation"),
+    "party_level.grid_branch": ("网格党支部", "Grid Party branch"),
+    "party_level.party_group": ("党小组", "Party group"),
+    "force_kind.guidance": ("指导力量", "Guidance"),
+    "force_kind.self_run": ("自转力量", "Self-run"),
+    "force_kind.vanguard": ("先锋力量", "Vanguard"),
+    "force_kind.enforcement": ("执法力量", "Enforcement"),
+    "force_kind.co_building": ("共建力量", "Co-building"),
+    "force_kind.social": ("社会力量", "Social"),
+    "force_kind.unknown": ("未分类力量", "Unclassified"),
+    "force_source.volunteer_teams": ("志愿队伍", "Volunteer team"),
+    "force_source.units": ("共建单位", "Co-building unit"),
+    "basic_unit.rental_house": ("出租房", "Rental house"),
+    "basic_unit.shop_street": ("商业街", "Shop street"),
+    "layer.off_duty": ("不在岗", "Off duty"),
+    "layer.covered": ("已联系户", "Covered households"),
+    "layer.uncovered": ("未落实联系户", "Uncovered households"),
+    "layer.coverage": ("微网格联系户覆盖率", "Coverage per micro-grid"),
+    "hover.branch": ("党支部", "Party branch"),
+    "hover.parent": ("上级", "Parent"),
+    "hover.leader": ("微网格长", "Micro-grid leader"),
+    "hover.on_duty": ("在岗", "On duty"),
+    "hover.off_duty": ("不在岗", "Off duty"),
+    "hover.households": ("联系户", "Households"),
+    "hover.coverage": ("联系户覆盖", "Household coverage"),
+    "hover.no_member": ("未落实联系党员", "No member assigned"),
+    "hover.contact": ("联系党员", "Contact member"),
+    "hover.size": ("人数", "Size"),
+    "hover.focus": ("服务方向", "Focus"),
+    "hover.resources": ("资源", "Resources"),
+    "hover.keeper": ("负责人", "Keeper"),
+    "hover.phone": ("电话", "Phone"),
+    "hover.tenants": ("租户", "Tenants"),
+    "hover.shops": ("商铺", "Shops"),
+    "hover.none": ("无", "none"),
+}
+for _key, (_zh_text, _en_text) in LAYER_STRINGS.items():
+    _ZH.setdefault(_key, _zh_text)
+    _EN.setdefault(_key, _en_text)
+
 STRINGS: dict[str, dict[str, str]] = {"zh": _ZH, "en": _EN}
 
 
