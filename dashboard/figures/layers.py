@@ -624,8 +624,9 @@ def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: Ar
     """``layout.map.layers`` symbol layers: community names at low zoom (``COMMUNITY_LABEL_ZOOM``), grid names
     closer in (``GRID_LABEL_ZOOM``). Text comes from each GeoJSON feature's ``name`` (``{name}`` token); MapLibre
     draws the glyphs locally (no ``glyphs`` URL in ``incident_map.map_style``). Names are of places, never persons;
-    ``lang`` does not change them (the data holds zh names). Plotly exposes no text halo: the colours are chosen
-    for contrast with the theme's background (light on the wall, dark on the console)."""
+    ``lang`` does not change them (the data holds zh names). Plotly exposes no text halo: the colours contrast
+    with the theme's background (light on the wall, dark on the console); ``place_name_halo`` gives screen code the
+    paint to add one."""
     del lang
     scope = _scope(layers, area)
     comms = _in_scope(layers.communities, scope)
@@ -661,6 +662,16 @@ def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: Ar
             }
         )
     return out
+
+
+def place_name_halo(theme: Theme = "wall") -> dict[str, Any]:
+    """MapLibre paint properties giving the place names a halo in the theme's background colour.
+
+    Plotly's ``layout.map.layers`` symbol attributes have no halo, so screen code applies these to the drawn layers
+    (``map.setPaintProperty(id, prop, value)`` on the ``plotly-layout-layer-…`` symbol layers that
+    ``place_name_layers`` made). Halos are part of the locally drawn SDF glyphs: nothing is fetched.
+    """
+    return {"text-halo-color": THEMES[theme].background, "text-halo-width": 1.6, "text-halo-blur": 0.4}
 
 
 def place_name_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from dashboard.figures.layers import (
     AreaScope,
     layer_traces,
     outline_coords,
+    place_name_halo,
     place_name_layers,
 )
 from geo.areas import build_area_tree
@@ -361,6 +362,16 @@ def test_place_names_render_offline_in_chromium(browser: Any, static_site: str, 
         page.wait_for_function(f"() => ({_LABELS})()[1].length > 0", timeout=30_000)
         communities, grids = page.evaluate(_LABELS)
         assert communities == [] and set(grids) <= set(demo.grids["name"])
+        halo = page.evaluate(
+            f"""(paint) => {{ const m = {_MAP}; const ids = m.getStyle().layers
+              .filter((l) => l.type === 'symbol' && l.id.startsWith('plotly-layout-layer')).map((l) => l.id);
+              ids.forEach((id) => Object.entries(paint).forEach(([k, v]) => m.setPaintProperty(id, k, v)));
+              return ids.map((id) => m.getPaintProperty(id, 'text-halo-width')); }}""",
+            place_name_halo("wall"),
+        )
+        assert halo == [1.6, 1.6]
+        page.wait_for_function(_IDLE, timeout=60_000)
+        assert page.evaluate(_LABELS)[1]
     finally:
         context.close()
     foreign = [u for u in requests if not u.startswith((static_site, "data:", "blob:"))]
