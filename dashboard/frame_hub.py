@@ -29,6 +29,7 @@ from typing import Any
 from dashboard.figures.incident_map import MapBase
 from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.push import Holding, Step, step
+from geo.areas import AreaTree
 from incidents.situation import Situation
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,11 @@ class FrameHub:
         keep_s: float = KEEP_S,
         healthy: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.time,
+        areas: AreaTree | None = None,
     ) -> None:
         self.situation = situation
         self.base = base
+        self.areas = areas  # contexts with an area need it (frames.screen_frame)
         self.boot_id = boot_id
         self.tick_s = tick_s
         self.idle_s = idle_s
@@ -202,7 +205,7 @@ class FrameHub:
         with self._lock:
             seq = self._seq + 1
             old = self._latest.get(ctx)
-        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id, previous=old)
+        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id, previous=old, areas=self.areas)
         self.computed += 1
         if frame.same_picture(old):
             return False

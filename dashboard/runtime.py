@@ -246,6 +246,7 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
         boot_id=boot_id,
         tick_s=settings.tick_ms / 1000.0,
         healthy=lambda: feed.health().connected,
+        areas=geo.areas,
     )
     return Runtime(
         settings=settings,

@@ -108,6 +108,7 @@ class ThemeSpec:
     hover_bg: str
     status_colors: dict[str, str]
     member_color: str
+    area_line: str  # the boundary of the area in focus
 
 
 THEMES: dict[str, ThemeSpec] = {
@@ -126,6 +127,7 @@ THEMES: dict[str, ThemeSpec] = {
         hover_bg="#0d2344",
         status_colors=STATUS_COLORS,
         member_color=MEMBER_COLOR,
+        area_line="#ffd166",
     ),
     "console": ThemeSpec(
         background="#eef2f6",
@@ -142,6 +144,7 @@ THEMES: dict[str, ThemeSpec] = {
         hover_bg="#ffffff",
         status_colors=STATUS_COLORS_LIGHT,
         member_color=MEMBER_COLOR_LIGHT,
+        area_line="#d9480f",
     ),
 }
 
@@ -459,8 +462,16 @@ def build_incident_map(
     show_legend: bool | None = None,
     hover: bool | None = None,
     frame_token: str | None = None,
+    focus: tuple[float, float, float, float] | None = None,
+    focus_key: str = "",
+    outline: Mapping[str, Any] | None = None,
 ) -> go.Figure:
     """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
+
+    ``focus``: the bbox (min lon, min lat, max lon, max lat) to frame instead of the whole data set (an area's;
+    also in ``layout.meta.bbox`` for clients that fit it to their own viewport), ``focus_key`` naming it (the
+    view's ``uirevision`` changes with it, so a drill-down moves the map and live updates keep the view);
+    ``outline``: a GeoJSON line geometry drawn over the grids (the area's boundary).
 
     ``show_legend`` defaults to off (both screens draw an HTML legend: layouts.components.map_legend);
     ``hover`` defaults to the theme: off on the wall (display only), on in the console. ``frame_token``: the
@@ -579,15 +590,28 @@ def build_incident_map(
                 "name": "micro_grids",
             }
         )
+    if outline is not None:
+        layers.append(
+            {
+                "sourcetype": "geojson",
+                "source": {"type": "Feature", "properties": {}, "geometry": dict(outline)},
+                "type": "line",
+                "color": th.area_line,
+                "line": {"width": 3},
+                "name": "area",
+            }
+        )
+    center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus)
+    uirevision = f"{base.uirevision}:{focus_key}" if focus_key else base.uirevision
     fig.update_layout(
         map={
             "style": map_style(theme),
-            "center": base.center,
-            "zoom": base.zoom,
+            "center": center,
+            "zoom": zoom,
             "layers": layers,
-            "uirevision": base.uirevision,
+            "uirevision": uirevision,
         },
-        uirevision=base.uirevision,
+        uirevision=uirevision,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor=th.background,
         plot_bgcolor=th.background,
@@ -610,7 +634,8 @@ def build_incident_map(
         dragmode="pan",
         # read by assets/onescreen.js to scale a wall beyond 1920×1080 (zoom + log2(scale), sizes × scale)
         meta={
-            "base_zoom": base.zoom,
+            "base_zoom": zoom,
+            "bbox": [round(v, COORD_DECIMALS) for v in (focus or base.bounds)],
             "base_font_size": 14,
             "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
             # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)

@@ -83,9 +83,10 @@ def console_layout(
     figure: go.Figure | dict[str, Any] | None = None,
     kpis: Any = None,
     communities: Mapping[str, str] | None = None,
+    area_bar: Any = None,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
-    ``communities``: ``{community_id: name}`` for the filter."""
+    ``communities``: ``{community_id: name}`` for the filter; ``area_bar``: ``layouts.areas.area_bar``."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
     controls = html.Aside(
@@ -143,6 +144,7 @@ def console_layout(
                 ),
             ),
             c.feed_lost_banner(Console.BANNER, lang),
+            area_bar,
             c.kpi_row(kpi_tiles(kpis, BRIEFING_KPIS, lang), "console", row_id=Console.KPIS),
             html.Main(
                 className="os-console__main",
