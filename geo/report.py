@@ -265,8 +265,9 @@ def outside_parent(m: _Metric, child: str, parent: str, column: str, tol: Tolera
 
 
 def points_outside(m: _Metric, layer: str) -> list[Problem]:
-    """Points (members, households) in no grid, and — when the user gave ``grid_id`` — points lying in another
-    grid than their ``grid_id`` says (the first grid in layer order on a shared edge, as ``SpatialIndex.locate``)."""
+    """Points (members, households, basic units) in no grid, and — when the user gave ``grid_id`` — points lying in
+    another grid than their ``grid_id`` says (the first grid in layer order on a shared edge, as
+    ``SpatialIndex.locate``)."""
     pts = m.geoms(layer)
     grids = m.geoms("grids")
     ok = ~shapely.is_empty(pts) & (shapely.get_type_id(pts) == 0)
