@@ -120,6 +120,7 @@ LAYER_SPECS: dict[str, LayerSpec] = {
 }
 
 LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)  # parents before children
+# what a complete data set (the strict path, e.g. the demo GeoPackage) must hold; onescreen.toml needs only grids
 REQUIRED_LAYER_NAMES: tuple[str, ...] = tuple(n for n, s in LAYER_SPECS.items() if not s.optional)
 
 # (layer, column, referenced layer, referenced id column); "" means "no reference".
