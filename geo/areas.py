@@ -233,6 +233,7 @@ LAYER_PLACES: Final[dict[str, tuple[str, AreaKind]]] = {
     "responsibility_zones": ("grid_id", "grid"),
     "volunteer_teams": ("community_id", "community"),
     "units": ("community_id", "community"),
+    "basic_units": ("grid_id", "grid"),
 }
 
 

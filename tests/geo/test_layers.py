@@ -9,6 +9,7 @@ import shapely
 
 from geo.layers import LAYER_NAMES, GeoLayers, GeoValidationError, read_layers
 from geo.synthetic import write_gpkg
+from geo.validate import REQUIRED_LAYER_NAMES
 
 BOWTIE = shapely.Polygon([(120.27, 30.30), (120.28, 30.31), (120.28, 30.30), (120.27, 30.31)])
 
@@ -71,7 +72,9 @@ def test_missing_layer_is_reported(tmp_path: Path, small_frames: dict[str, gpd.G
     with pytest.raises(GeoValidationError) as info:
         read_layers(path)
     missing = {p.layer for p in info.value.problems if "layer missing" in p.message}
-    assert missing == set(LAYER_NAMES) - {"street", "grids"}
+    assert missing == set(REQUIRED_LAYER_NAMES) - {"street", "grids"}
+    (optional,) = [p for p in info.value.problems if p.layer == "basic_units"]  # optional: a note, not an error
+    assert optional.severity == "info" and optional.kind == "optional_layer"
 
 
 def test_folder_of_files_is_reprojected(tmp_path: Path, small_frames: dict[str, gpd.GeoDataFrame]) -> None:
