@@ -19,7 +19,7 @@ from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
 from dashboard.list_edits import KeyIndex, stable_order_keyed
 from geo.areas import AreaTree
 from incidents.model import OPEN_STATUS_VALUES
-from incidents.situation import Kpis, SituationView
+from incidents.situation import Funnel, Kpis, SituationView
 
 Screen = Literal["wall", "console", "briefing"]
 SCREENS: tuple[Screen, ...] = ("wall", "console", "briefing")
@@ -98,6 +98,7 @@ class Frame:
     feed: pd.DataFrame
     feed_key: tuple[Any, ...]
     incidents: pd.DataFrame = field(repr=False)
+    funnel: Funnel | None = None  # today's loop (点单 → … → 评单) in the frame's area
     # list_edits.point_keys of each incident trace with positions, built with the frame: every step from or to it
     # (one per distinct thing browsers hold) and the next frame's ordering use them.
     marker_keys: dict[int, KeyIndex] = field(default_factory=dict, repr=False)
@@ -112,6 +113,7 @@ class Frame:
             and other.kpis == self.kpis
             and other.kpi_key == self.kpi_key
             and other.feed_key == self.feed_key
+            and other.funnel == self.funnel
         )
 
 
@@ -207,5 +209,6 @@ def screen_frame(
         feed=feed,
         feed_key=_feed_key(feed),
         incidents=drawn,
+        funnel=view.funnel_for(rows),
         marker_keys={idx: keys for idx, (_, keys) in ordered.items()},
     )

@@ -76,6 +76,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         figure=figure,
         kpis=frame.kpi_values,
         communities=communities,
+        funnel=frame.funnel,
         area_bar=area_bar(path, children, frame.ctx.lang, _href(req.path, req), req.bad_area),
     )
 

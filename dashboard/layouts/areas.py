@@ -11,14 +11,10 @@ from dash import dcc, html
 from dashboard import i18n
 from geo.areas import Area
 
+from .components import attrs
 from .ids import Areas
 
 MAX_CHILD_LINKS = 60  # a district has 40 streets; a community rarely more than 30 grids
-
-
-def _attrs(attrs: dict[str, str]) -> Any:
-    """``aria-*`` / ``data-*`` attributes as keyword arguments (Dash accepts them; its type hints do not)."""
-    return attrs
 
 
 def area_title(path: Sequence[Area], sep: str = " › ") -> str:
@@ -45,19 +41,19 @@ def area_bar(
     crumbs: list[Any] = []
     for i, area in enumerate(path):
         if i:
-            crumbs.append(html.Span("›", className="os-crumbs__sep", **_attrs({"aria-hidden": "true"})))
+            crumbs.append(html.Span("›", className="os-crumbs__sep", **attrs({"aria-hidden": "true"})))
         kind = html.Span(i18n.t(f"area.kind.{area.kind}", lang), className="os-crumbs__kind")
         if i == len(path) - 1:
             crumbs.append(
                 html.Span(
                     [kind, area.name],
                     className="os-crumbs__here",
-                    **_attrs({"aria-current": "page", "data-area": area.ref}),
+                    **attrs({"aria-current": "page", "data-area": area.ref}),
                 )
             )
         else:
             link = dcc.Link([kind, area.name], href=href_of(area.ref if i else ""), className="os-crumbs__link")
-            crumbs.append(html.Span(link, **_attrs({"data-area": area.ref})))
+            crumbs.append(html.Span(link, **attrs({"data-area": area.ref})))
     below: list[Any] = []
     if children:
         shown = children[:MAX_CHILD_LINKS]
@@ -66,7 +62,7 @@ def area_bar(
             *(
                 html.Span(
                     dcc.Link(a.name, href=href_of(a.ref), className="os-chip"),
-                    **_attrs({"data-area": a.ref}),
+                    **attrs({"data-area": a.ref}),
                 )
                 for a in shown
             ),
@@ -81,5 +77,5 @@ def area_bar(
         ],
         id=Areas.BAR,
         className="os-areabar",
-        **_attrs({"aria-label": i18n.t("area.nav", lang)}),
+        **attrs({"aria-label": i18n.t("area.nav", lang)}),
     )

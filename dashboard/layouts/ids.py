@@ -43,6 +43,7 @@ class Console:
     DETAIL_CLOSE: Final = "console-detail-close"
     DETAIL_RESULT: Final = "console-detail-result"  # outcome of the last action (inside the detail panel)
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
+    FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
 
 
 class Tour:

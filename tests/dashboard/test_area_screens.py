@@ -86,8 +86,17 @@ def test_console_drilled_into_a_community_shows_that_community_and_its_numbers(
         timeout=UI_WAIT_MS,
     )
 
+    # Today's loop for the community, as /api/summary counts it.
+    numbers = summary(live_server, f"community:{comm_a}")
+    page.wait_for_function(
+        "(a) => document.querySelector(`#${a.id} [data-stage=reported] .os-funnel__count`).innerText === a.want",
+        arg={"id": Console.FUNNEL, "want": str(numbers["funnel"]["stages"]["reported"])},
+        timeout=UI_WAIT_MS,
+    )
+    assert numbers["funnel"]["stages"]["reported"] >= 2
+
     # The map frames the community: its centre lies in the community's bounding box.
-    box = summary(live_server, f"community:{comm_a}")["area"]["bbox"]
+    box = numbers["area"]["bbox"]
     center = page.evaluate(f"() => {MAP_JS}.layout.map.center")
     assert box[0] <= center["lon"] <= box[2] and box[1] <= center["lat"] <= box[3]
 
