@@ -63,10 +63,12 @@ class FrameHub:
         healthy: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.time,
         areas: AreaTree | None = None,
+        overview: MapBase | None = None,
     ) -> None:
         self.situation = situation
         self.base = base
         self.areas = areas  # contexts with an area need it (frames.screen_frame)
+        self.overview = overview  # a district's root: communities instead of grids (MapBase.overview)
         self.boot_id = boot_id
         self.tick_s = tick_s
         self.idle_s = idle_s
@@ -108,6 +110,10 @@ class FrameHub:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- readers (any thread) ------------------------------------------------------------------------------
+    def base_for(self, ctx: ScreenContext) -> MapBase:
+        """The map base of a context: the district overview at the root (when there is one), else the grids."""
+        return self.overview if self.overview is not None and not ctx.area else self.base
+
     @property
     def lost(self) -> bool:
         """The feed's health as last polled: True while "feed lost" should show."""

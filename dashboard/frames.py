@@ -201,7 +201,7 @@ def screen_frame(
         token=f"{boot_id or view.boot_id}:{ctx.key}:{seq}",
         now=view.now,
         version_token=view.version_token,
-        grid_z=grid_fill_z(base.grid_ids, view.grid_states),
+        grid_z=grid_fill_z(base.grid_ids, view.community_states if base.level == "community" else view.grid_states),
         traces=traces,
         kpis=kpi_tiles(k, kpi_keys, ctx.lang),
         kpi_values=k,

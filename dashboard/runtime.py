@@ -240,13 +240,15 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
     keys = Keys.for_redis_url(settings.redis_prefix, redis_url)
     # Points outside the grids (or with lat/lon swapped) and future timestamps are dead-lettered by the feed.
     feed = Feed(redis_url, keys, situation, area=geo.area, max_future_s=settings.max_future_s)
+    base = MapBase.from_layers(geo.layers)
     hub = FrameHub(
         situation,
-        MapBase.from_layers(geo.layers),
+        base,
         boot_id=boot_id,
         tick_s=settings.tick_ms / 1000.0,
         healthy=lambda: feed.health().connected,
         areas=geo.areas,
+        overview=base.overview(geo.layers.communities) if geo.areas.root.startswith("district:") else None,
     )
     return Runtime(
         settings=settings,

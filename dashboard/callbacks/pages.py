@@ -44,7 +44,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
     path = tree.path(ref)
     focused = bool(req.area)
     figure = build_incident_map(
-        runtime.map_base,
+        runtime.hub.base_for(frame.ctx),
         frame.grid_z,
         frame.traces,
         theme="wall" if wall else "console",
@@ -57,7 +57,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
     )
     if wall:
         page = wall_layout(
-            street_name=area_title(path[1:] if len(path) > 1 and path[0].kind == "district" else path),
+            street_name=area_title(path),
             lang=frame.ctx.lang,
             figure=figure,
             kpis=frame.kpi_values,

@@ -256,6 +256,9 @@ class MapBase:
     community_geojson: dict[str, Any] | None = None  # thicker outlines in the PNG briefing
     uirevision: str = field(default="")
     grid_name_by_id: dict[str, str] = field(default_factory=dict)  # derived: for feed rows and hover text
+    # "grid": the choropleth's areas are grids; "community": a district's overview, communities coloured by their
+    # worst open state (``SituationView.community_states``), grids drawn when one drills in
+    level: str = "grid"
 
     def __post_init__(self) -> None:
         if self.grid_names is not None and not self.grid_name_by_id:
@@ -300,6 +303,24 @@ class MapBase:
             micro_grids=getattr(layers, "micro_grids", None),
             communities=getattr(layers, "communities", None),
             viewport=viewport,
+        )
+
+    def overview(self, communities: Any) -> MapBase:
+        """The district overview of this base: the same members and view, the ``communities`` (GeoDataFrame
+        with community_id, name) as the choropleth's areas; feed rows still name grids."""
+        gj = compact_geojson(communities, "community_id")
+        return MapBase(
+            geojson=gj,
+            grid_ids=[str(f["id"]) for f in gj["features"]],
+            center=self.center,
+            zoom=self.zoom,
+            bounds=self.bounds,
+            grid_names=[str(n) for n in communities["name"]],
+            members=self.members,
+            community_geojson=self.community_geojson,
+            uirevision=self.uirevision + "-overview",
+            grid_name_by_id=self.grid_name_by_id,
+            level="community",
         )
 
     @classmethod

@@ -18,8 +18,10 @@ MAX_CHILD_LINKS = 60  # a district has 40 streets; a community rarely more than 
 
 
 def area_title(path: Sequence[Area], sep: str = " › ") -> str:
-    """``街道 › 社区`` — the names from the first street (or the district) down to the area."""
-    return sep.join(a.name for a in path)
+    """``街道 › 社区`` — the names from the street down to the area (the district's name only for the district
+    itself: under a district the street's name is what people say)."""
+    shown = path[1:] if len(path) > 1 and path[0].kind == "district" else path
+    return sep.join(a.name for a in shown)
 
 
 def unknown_area_notice(bad_area: str, lang: str) -> html.Div:
