@@ -18,6 +18,7 @@ from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
 from dashboard.list_edits import KeyIndex, stable_order_keyed
 from geo.areas import AreaTree
+from geo.gcj02 import wgs84_to_gcj02
 from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import Funnel, Kpis, SituationView
 
@@ -184,6 +185,9 @@ def screen_frame(
     k = view.kpis if rows is None else view.kpis_for(rows)
     feed = _feed(view, base, ctx, rows)
     drawn = map_incidents(view, ctx, rows)
+    if base.display_crs == "gcj02" and len(drawn):  # drawn over GCJ-02 tiles: markers move with the layers
+        lon, lat = wgs84_to_gcj02(drawn["lon"].to_numpy(dtype=float), drawn["lat"].to_numpy(dtype=float))
+        drawn = drawn.assign(lon=lon, lat=lat)
     unordered = incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console")
     lineage = previous is not None and previous.ctx == ctx
     ordered = {

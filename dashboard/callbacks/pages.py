@@ -53,7 +53,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         frame_token=frame.token,
         focus=path[-1].bbox if focused else None,
         focus_key=req.area,
-        outline=area_outline(runtime.layers, ref) if focused else None,
+        outline=area_outline(runtime.shown_layers, ref) if focused else None,
     )
     if wall:
         page = wall_layout(

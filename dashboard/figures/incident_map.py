@@ -149,25 +149,35 @@ THEMES: dict[str, ThemeSpec] = {
 }
 
 
-def map_style(theme: Theme = "wall") -> dict[str, Any]:
+def map_style(theme: Theme = "wall", tiles: str | None = None) -> dict[str, Any]:
     """Offline MapLibre style: one background layer, no glyphs/sprite, nothing fetched.
+
+    ``tiles``: an XYZ raster URL template (``ONESCREEN_TILES``) drawn over the background, under every layer —
+    the only thing a map then fetches, from where the operator pointed it.
 
     ``sources`` holds one empty inline GeoJSON source rather than ``{}``: an empty object is pruned on a later
     ``Plotly.react``, MapLibre then rejects the style ("missing required property sources"), Plotly rejects the
     redraw with "Map error." and dcc.Graph's update queue stays broken — the map would freeze.
     """
-    return {
-        "version": 8,
-        "name": f"onescreen-{theme}",
-        "sources": {"onescreen-empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
-        "layers": [
-            {
-                "id": "onescreen-background",
-                "type": "background",
-                "paint": {"background-color": THEMES[theme].background},
-            }
-        ],
+    sources: dict[str, Any] = {
+        "onescreen-empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
     }
+    layers: list[dict[str, Any]] = [
+        {"id": "onescreen-background", "type": "background", "paint": {"background-color": THEMES[theme].background}}
+    ]
+    if tiles:
+        sources["onescreen-tiles"] = {"type": "raster", "tiles": [tiles], "tileSize": 256, "maxzoom": 18}
+        # dimmed on the dark wall so the response colours stay what one sees first
+        opacity = 0.45 if theme == "wall" else 0.8
+        layers.append(
+            {
+                "id": "onescreen-tiles",
+                "type": "raster",
+                "source": "onescreen-tiles",
+                "paint": {"raster-opacity": opacity},
+            }
+        )
+    return {"version": 8, "name": f"onescreen-{theme}", "sources": sources, "layers": layers}
 
 
 def grid_colorscale() -> list[list[Any]]:
@@ -259,6 +269,8 @@ class MapBase:
     # "grid": the choropleth's areas are grids; "community": a district's overview, communities coloured by their
     # worst open state (``SituationView.community_states``), grids drawn when one drills in
     level: str = "grid"
+    tiles: str | None = None  # basemap XYZ template (settings.tiles); None: no basemap
+    display_crs: str = "wgs84"  # "gcj02": geometry here is shifted to GCJ-02 tiles, markers must be too
 
     def __post_init__(self) -> None:
         if self.grid_names is not None and not self.grid_name_by_id:
@@ -321,6 +333,8 @@ class MapBase:
             uirevision=self.uirevision + "-overview",
             grid_name_by_id=self.grid_name_by_id,
             level="community",
+            tiles=self.tiles,
+            display_crs=self.display_crs,
         )
 
     @classmethod
@@ -626,7 +640,7 @@ def build_incident_map(
     uirevision = f"{base.uirevision}:{focus_key}" if focus_key else base.uirevision
     fig.update_layout(
         map={
-            "style": map_style(theme),
+            "style": map_style(theme, base.tiles),
             "center": center,
             "zoom": zoom,
             "layers": layers,
