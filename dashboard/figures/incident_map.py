@@ -611,6 +611,8 @@ def build_incident_map(
         # read by assets/onescreen.js to scale a wall beyond 1920×1080 (zoom + log2(scale), sizes × scale)
         meta={
             "base_zoom": base.zoom,
+            # the area the wall frames in its own map box, client-side: [west, south, east, north] (WGS-84)
+            "bounds": [round(float(v), 6) for v in base.bounds],
             "base_font_size": 14,
             "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
             # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)
