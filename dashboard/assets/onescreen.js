@@ -74,6 +74,7 @@
     // rendered canvas (a 4K wall) keeps repainting, which held a 4K wall at the 1080p zoom for seconds.
     if (!sub || !sub.map || !gd._osAckN) return;
     var s = stageScale();
+    lockMap(gd, sub.map);
     if (meta.bounds) fitArea(gd, sub.map, meta.bounds);
     else {
       var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
@@ -92,11 +93,37 @@
 
   // The wall frames its area (layout.meta.bounds = [west, south, east, north]) in whatever box its map has: the
   // same geographic extent at 1920×1080 and 3840×2160 (one zoom level more), its own framing on a 32:9 wall.
-  // MapLibre computes the camera for the box; Plotly is told as a GUI edit (the view a user's pan would leave), so
-  // the map's uirevision keeps it through every later Plotly re-plot and through a whole new figure from the
-  // server — a plain relayout or a MapLibre-only move is undone by the next Plotly draw (its updateLayout sets
-  // the layout's center and zoom again).
+  // MapLibre computes the camera for the box and jumps there as a user's move would (an `originalEvent` on the
+  // move): Plotly's map then records the view as a GUI edit — gd.layout's center/zoom and _preGUI — so every later
+  // Plotly draw keeps it, and the map's uirevision keeps it through a whole new figure from the server. A plain
+  // relayout is undone by a new figure, and a MapLibre-only move by the next Plotly draw of any kind (its
+  // updateLayout sets the layout's center and zoom again). No Plotly re-plot either way.
   var FIT_PADDING = 0.04; // of the box's width/height on each side: figures/incident_map.py fit_view's 0.92
+  var LEGEND_MAX_COST = 0.15; // zoom levels the area may lose to stay clear of the legend
+
+  // Kiosk: nobody uses a wall, and a stray touch or key must not move its map off the frame. The config already
+  // turns off the modebar, scroll and double-click zoom (layouts/wall.py MAP_CONFIG); this turns off the rest.
+  function lockMap(gd, map) {
+    if (gd._osLocked) return;
+    gd._osLocked = true;
+    ["dragPan", "dragRotate", "keyboard", "touchZoomRotate", "touchPitch", "scrollZoom", "boxZoom", "doubleClickZoom"]
+      .forEach(function (h) { if (map[h] && map[h].disable) map[h].disable(); });
+  }
+
+  // The HTML legend over the map's bottom-right corner should not hide part of the area: keep the area clear of it
+  // beside it or above it, whichever leaves the larger zoom (a tall area on a wide 32:9 box moves left at no cost),
+  // unless that costs more than LEGEND_MAX_COST zoom levels — then the legend covers a corner, as it always did.
+  function legendPaddings(box, w, h) {
+    var base = { left: w * FIT_PADDING, right: w * FIT_PADDING, top: h * FIT_PADDING, bottom: h * FIT_PADDING };
+    var frame = box.closest(".os-frame");
+    var legend = frame && frame.querySelector(".os-legend");
+    var r = legend && legend.getBoundingClientRect();
+    if (!r || !r.width) return [base];
+    var fr = box.getBoundingClientRect();
+    var beside = Object.assign({}, base, { right: Math.max(base.right, fr.right - r.left + base.right) });
+    var above = Object.assign({}, base, { bottom: Math.max(base.bottom, fr.bottom - r.top + base.bottom) });
+    return [base, beside, above].filter(function (p) { return p.left + p.right < w * 0.9 && p.top + p.bottom < h * 0.9; });
+  }
 
   function fitArea(gd, map, b) {
     var box = map.getContainer();
@@ -104,9 +131,17 @@
     if (!w || !h) return;
     var canvas = map.getCanvas();
     if (Math.abs(canvas.clientWidth - w) > 1 || Math.abs(canvas.clientHeight - h) > 1) map.resize();
-    var pad = { left: w * FIT_PADDING, right: w * FIT_PADDING, top: h * FIT_PADDING, bottom: h * FIT_PADDING };
-    var cam = map.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], { padding: pad });
+    var area = [[b[0], b[1]], [b[2], b[3]]];
+    var pads = legendPaddings(box, w, h);
+    var cam = map.cameraForBounds(area, { padding: pads[0] });
     if (!cam || !cam.center) return;
+    pads.slice(1).forEach(function (pad) {
+      var c = map.cameraForBounds(area, { padding: pad });
+      if (c && c.center && c.zoom >= cam.zoom - LEGEND_MAX_COST && (!cam.clear || c.zoom > cam.zoom)) {
+        cam = c;
+        cam.clear = true;
+      }
+    });
     var center = { lon: Math.round(cam.center.lng * 1e6) / 1e6, lat: Math.round(cam.center.lat * 1e6) / 1e6 };
     var zoom = Math.round(cam.zoom * 1000) / 1000;
     var lay = (gd.layout && gd.layout.map) || {};
@@ -115,9 +150,8 @@
       Math.abs((now.lat || 0) - center.lat) < 1e-5;
     var drawn = Math.abs(map.getZoom() - zoom) < 0.005;
     if (same && drawn) return;
-    var edit = { "map.center": center, "map.zoom": zoom };
-    (window.Plotly._guiRelayout || window.Plotly.relayout)(gd, edit);
-    gd._osFitted = { zoom: zoom, w: w, h: h };
+    map.jumpTo({ center: [center.lon, center.lat], zoom: zoom }, { originalEvent: { type: "onescreen-fit" } });
+    gd._osFitted = { zoom: zoom, w: w, h: h, n: ((gd._osFitted && gd._osFitted.n) || 0) + 1 };
   }
 
   // A resync request rides on every message until everything has come again: the draw acknowledgements write the

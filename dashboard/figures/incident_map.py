@@ -48,7 +48,7 @@ INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, 
 # layout.map.layers index of the micro-grid outline layer (the console's map, when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
 
-WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
+WALL_MAP_VIEWPORT = (1232, 816)  # the wall's map box on the 1920×1080 stage (px); the browser refits to its real box
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 
