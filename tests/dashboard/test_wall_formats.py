@@ -21,15 +21,18 @@ from tests.support.server import LiveServer
 pytestmark = pytest.mark.browser
 
 # The map's view once onescreen.js has framed the area (layout.meta.bounds) in the map's box: MapLibre's getBounds()
-# as [west, south, east, north], its zoom, and whether the view is what Plotly's layout holds; null before.
+# as [west, south, east, north], its zoom and Plotly's, the area and the map's box; null until the view was fitted for
+# the box the map has now.
 FRAMED_JS = f"""(m) => {{ const gd = ({MAP_JS})(m);
   const map = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot &&
     gd._fullLayout.map._subplot.map;
-  if (!map || !gd._osFitted || map.isMoving()) return null;
+  if (!map) return null;
+  const box = [map.getContainer().clientWidth, map.getContainer().clientHeight], fit = gd._osFitted;
+  if (!fit || fit.w !== box[0] || fit.h !== box[1] || map.isMoving()) return null;
   const b = map.getBounds();
   return {{ bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom: map.getZoom(),
     layoutZoom: gd.layout.map.zoom, area: gd.layout.meta.bounds,
-    box: [map.getContainer().clientWidth, map.getContainer().clientHeight] }}; }}"""
+    box }}; }}"""
 
 # Rows of the live feed wholly inside the list's box, and rows showing only in part (cut).
 FEED_ROWS_JS = """() => { const list = document.getElementById('wall-feed').getBoundingClientRect();
@@ -258,3 +261,21 @@ def test_a_busy_4k_start_up_shows_no_feed_lost_banner(live_server: LiveServer, w
     watch = page.evaluate("() => window.__wallWatch")
     assert watch["lost"] == [], f"'feed lost' shown during start-up: {watch['lost'][:5]}"
     assert not page.locator("#" + Wall.BANNER).is_visible()
+
+
+def test_the_map_refits_when_the_screen_changes(wall_page: Any) -> None:
+    """A kiosk browser that starts windowed and goes full screen, or a 16:9 output switched to 32:9."""
+    page = wall_page(1920, 1080)
+    hd = framed(page)
+    page.set_viewport_size({"width": 3840, "height": 2160})
+    page.wait_for_function(
+        f"(a) => {{ const v = ({FRAMED_JS})(a[0]); return !!v && v.box[0] > a[1] && Math.abs(v.zoom - a[2]) < 0.05; }}",
+        arg=[Wall.MAP, hd["box"][0] * 1.9, hd["zoom"] + 1],
+        timeout=20_000,
+    )
+    assert_same_area(hd["bounds"], framed(page)["bounds"], "1080p vs the same page at 4K")
+    page.set_viewport_size({"width": 3840, "height": 1080})
+    page.wait_for_function(
+        f"(m) => {{ const v = ({FRAMED_JS})(m); return !!v && v.box[0] / v.box[1] > 2; }}", arg=Wall.MAP
+    )
+    assert_shows_area(framed(page), "resized to 32:9")
