@@ -217,6 +217,7 @@ def ranked_bar_figure(
             marker={"color": color or c["bar"], "line": {"width": 0}},
             text=[f"{v:,.0f}" for v in values],
             textposition="outside",
+            constraintext="none",  # Plotly shrinks outside labels to the bar's thickness (8 px text on a wall)
             cliponaxis=False,
             textfont={"color": c["text"]},
         )

@@ -42,8 +42,8 @@ FEED_ROWS_JS = """() => { const list = document.getElementById('wall-feed').getB
   const rows = [...document.querySelectorAll('#wall-feed > li')].map((li) => li.getBoundingClientRect());
   return { whole: rows.filter(inside).length, cut: rows.filter((b) => seen(b) && !inside(b)).length }; }"""
 
-# Every piece of text on the wall: [font size px, what] for each element with its own text (HTML) and each SVG
-# text of the charts (axes, ticks, bar labels).
+# Every piece of text on the wall: [font size px as drawn, what] for each element with its own text (HTML) and each
+# SVG text of the charts (axes, ticks, bar labels; times the scale of any transform on it).
 TEXT_SIZES_JS = """() => { const out = [];
   const stage = document.getElementById('wall-stage');
   for (const el of stage.querySelectorAll('*')) {
@@ -53,7 +53,10 @@ TEXT_SIZES_JS = """() => { const out = [];
     if (!own || !r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
     let named = el; const cls = (e) => e.className.baseVal ?? e.className;
     while (named.parentElement && !cls(named)) named = named.parentElement;
-    out.push([parseFloat(getComputedStyle(el).fontSize), cls(named) + ' "' + el.textContent.trim().slice(0, 20) + '"']);
+    // SVG text as drawn: Plotly shrinks a bar's label with a transform, not its font-size
+    const m = el.getScreenCTM ? el.getScreenCTM() : null, k = m ? Math.hypot(m.a, m.b) : 1;
+    const what = cls(named) + ' "' + el.textContent.trim().slice(0, 20) + '"';
+    out.push([parseFloat(getComputedStyle(el).fontSize) * k, what]);
   }
   return out; }"""
 
@@ -139,8 +142,12 @@ def assert_shows_area(view: dict[str, Any], what: str) -> None:
     assert fill > 0.8, f"{what}: the area fills only {fill:.0%} of the map"
 
 
+CATEGORIES = ("environment", "dispute", "safety_hazard", "public_service", "rental_housing", "fire")
+
+
 def publish_and_wait(server: LiveServer, pages: list[Any], first: int, n: int) -> list[dict[str, Any]]:
-    msgs = [new_incident(first + i) for i in range(n)]
+    """Publish ``n`` new incidents (all six categories in turn) and wait until each page has them on its map."""
+    msgs = [new_incident(first + i, category=CATEGORIES[i % len(CATEGORIES)]) for i in range(n)]
     for msg in msgs:
         publish_raw(server, msg)
     for page in pages:
@@ -222,6 +229,7 @@ def test_wall_text_is_18px_or_more_and_the_feed_shows_8_whole_rows(
         "os-kpi__label",
         "xtick",
         "ytick",
+        "bartext",
     ):
         assert needed in kinds, f"no {needed} text found on the wall"
     small = [(px, what) for px, what in sizes if px < 18 * scale - 0.05]
