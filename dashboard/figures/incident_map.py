@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import i18n
+from geo.gcj02 import wgs84_to_gcj02
 from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState, Status
 
 Theme = Literal["wall", "console"]
@@ -48,7 +49,7 @@ INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, 
 # layout.map.layers index of the micro-grid outline layer (the console's map, when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
 
-WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
+WALL_MAP_VIEWPORT = (1232, 816)  # the wall's map box on the 1920×1080 stage (px); the browser refits to its real box
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 
@@ -504,7 +505,7 @@ def build_incident_map(
     """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
 
     ``focus``: the bbox (min lon, min lat, max lon, max lat) to frame instead of the whole data set (an area's;
-    also in ``layout.meta.bbox`` for clients that fit it to their own viewport), ``focus_key`` naming it (the
+    also in ``layout.meta.bounds`` for clients that fit it to their own viewport), ``focus_key`` naming it (the
     view's ``uirevision`` changes with it, so a drill-down moves the map and live updates keep the view);
     ``outline``: a GeoJSON line geometry drawn over the grids (the area's boundary).
 
@@ -636,6 +637,9 @@ def build_incident_map(
                 "name": "area",
             }
         )
+    if focus is not None and base.display_crs == "gcj02":  # areas are WGS-84; the map is drawn shifted
+        (x0, x1), (y0, y1) = wgs84_to_gcj02([focus[0], focus[2]], [focus[1], focus[3]])
+        focus = (float(x0), float(y0), float(x1), float(y1))
     center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus)
     uirevision = f"{base.uirevision}:{focus_key}" if focus_key else base.uirevision
     fig.update_layout(
@@ -670,7 +674,8 @@ def build_incident_map(
         # read by assets/onescreen.js to scale a wall beyond 1920×1080 (zoom + log2(scale), sizes × scale)
         meta={
             "base_zoom": zoom,
-            "bbox": [round(v, COORD_DECIMALS) for v in (focus or base.bounds)],
+            # the area the wall frames in its own map box, client-side: [west, south, east, north] (as drawn)
+            "bounds": [round(float(v), 6) for v in (focus or base.bounds)],
             "base_font_size": 14,
             "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
             # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)
