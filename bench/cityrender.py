@@ -56,7 +56,9 @@ def _emit(result: CityRender) -> None:
     print("RESULT " + json.dumps(asdict(result)), flush=True)
 
 
-def measure(redis_url: str, prefix: str, app: str, render_timeout_s: float, out_dir: Path) -> CityRender:
+def measure(
+    redis_url: str, prefix: str, app: str, render_timeout_s: float, out_dir: Path, path: str | None = None
+) -> CityRender:
     """Seed, serve, load the page twice (cold, then scripts cached). Prints a RESULT line after every stage; a
     watchdog prints the last one and exits hard if the page hangs (Playwright's own timeouts run in the page)."""
     result = CityRender(app)
@@ -85,7 +87,7 @@ def measure(redis_url: str, prefix: str, app: str, render_timeout_s: float, out_
                 watchdog.daemon = True
                 watchdog.start()
                 try:
-                    ms = first_render_ms(page, srv.url + PATHS[app], render_timeout_s * 1000)
+                    ms = first_render_ms(page, srv.url + (path or PATHS[app]), render_timeout_s * 1000)
                 except Exception as exc:
                     result.error = f"no full render ({attempt}) within {render_timeout_s:g} s ({type(exc).__name__})"
                     break
@@ -102,8 +104,11 @@ def measure(redis_url: str, prefix: str, app: str, render_timeout_s: float, out_
     return result
 
 
-def run_isolated(env: BenchEnv, app: str, render_timeout_s: float, hard_timeout_s: float) -> CityRender:
-    """``measure`` in a child process group; whatever it printed last counts if the deadline kills it."""
+def run_isolated(
+    env: BenchEnv, app: str, render_timeout_s: float, hard_timeout_s: float, path: str | None = None
+) -> CityRender:
+    """``measure`` in a child process group; whatever it printed last counts if the deadline kills it.
+    ``path``: the page to load (default the app's wall), e.g. one street's wall ``/wall?scope=street:…``."""
     prefix = env.prefix(f"city-{app}")
     cmd = [
         sys.executable,
@@ -119,6 +124,7 @@ def run_isolated(env: BenchEnv, app: str, render_timeout_s: float, hard_timeout_
         str(render_timeout_s),
         "--out-dir",
         str(env.out_dir),
+        *(["--path", path] if path else []),
     ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -150,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--app", choices=["ours", "naive"], required=True)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--path", help="page to load (default: the app's wall)")
     args = p.parse_args(argv)
-    measure(args.redis_url, args.prefix, args.app, args.timeout, args.out_dir)
+    measure(args.redis_url, args.prefix, args.app, args.timeout, args.out_dir, args.path)
     return 0
 
 

@@ -87,7 +87,7 @@ class BenchEnv:
 
 
 def demo_path() -> Path:
-    return demo_data_path()
+    return Path(demo_data_path())
 
 
 def city_path(*, create: bool = True) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 from bench.apps import FEEDS, PATHS, PROBES, SERVE, App
 from bench.browser import first_render_ms, probed_page
 from bench.cityrender import CITY_OPEN, CityRender, run_isolated
-from bench.env import BenchEnv, demo_path, layers, median, member_points, pct
+from bench.env import BenchEnv, city_path, demo_path, layers, median, member_points, pct
 from bench.patchsize import TICK_BUDGET_B, full_figure_bytes
 from bench.procs import Served
 from bench.report import Measurement, failed, ratio
@@ -346,6 +346,24 @@ def render_rows(ours: AppRun, naive: AppRun | None) -> list[Measurement]:
 # ---- city scale (full mode): first render and RSS only, each app in a child process with a hard deadline ----
 
 
+def street_rows(district: CityRender, street: CityRender, street_ref: str) -> list[Measurement]:
+    """One street's wall (``?scope=``) beside the district wall, both on the city data set (issue 8's note:
+    what the district wall costs next to the street wall)."""
+    return [
+        Measurement(
+            FAMILY_RENDER,
+            f"district /wall first render ÷ /wall?scope={street_ref} (city)",
+            district.warm_ms,
+            "ms",
+            baseline=street.warm_ms,
+            baseline_name="one street's wall",
+            ratio=ratio(district.warm_ms, street.warm_ms),
+            note=f"street wall: {street.error or f'cold {street.cold_ms or 0:,.0f} ms'}, "
+            f"RSS {street.rss_mb or 0:,.0f} MB (district RSS {district.rss_mb or 0:,.0f} MB)",
+        )
+    ]
+
+
 def city_rows(ours: CityRender, naive: CityRender | None) -> list[Measurement]:
     nwarm = naive.warm_ms if naive else None
     r = ratio(ours.warm_ms, nwarm)
@@ -412,7 +430,9 @@ def run(env: BenchEnv) -> list[Measurement]:
 def _city(env: BenchEnv) -> list[Measurement]:
     try:
         ours = run_isolated(env, "ours", render_timeout_s=60, hard_timeout_s=150)
+        street_ref = f"street:{layers(city_path()).street['street_id'].iloc[0]}"
+        street = run_isolated(env, "ours", render_timeout_s=60, hard_timeout_s=150, path=f"/wall?scope={street_ref}")
         naive = run_isolated(env, "naive", render_timeout_s=40, hard_timeout_s=110)
-        return city_rows(ours, naive)
+        return city_rows(ours, naive) + street_rows(ours, street, street_ref)
     except Exception as exc:
         return [failed(FAMILY_RENDER, "city-scale render", exc)]

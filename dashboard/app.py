@@ -59,13 +59,12 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     )
     app.layout = lambda: root_layout(settings.lang)  # the shell; pages come from the page cache or the router
     app.page_cache = PageCache(
-        frame_for=lambda path, lang: page_callbacks.current_frame(runtime, path, lang),
-        layout_for=lambda path, lang, frame: root_layout(
-            lang, page_callbacks.page_from_frame(runtime, frame), {"path": path, "lang": lang}, frame.token
+        key_for=lambda path, query: page_callbacks.request_of(runtime, path, query),
+        frame_for=lambda req: runtime.hub.frame(req.context()),
+        layout_for=lambda req, frame: root_layout(
+            req.lang, page_callbacks.page_from_frame(runtime, frame, req), req.as_store(), frame.token
         ),
-        shell=root_layout,
-        lang_for=page_callbacks.lang_from_query,
-        default_lang=settings.lang,
+        shell=lambda: root_layout(settings.lang),
     )
     page_callbacks.register(app, runtime)
     console_callbacks.register(app, runtime)

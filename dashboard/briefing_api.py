@@ -9,23 +9,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from dashboard.frames import ScreenContext
 from dashboard.runtime import Runtime
 from dashboard.snapshot import SnapshotError
-from dashboard.snapshot_cli import briefing_from_frame
+from dashboard.snapshot_cli import scoped_briefing
+from geo.areas import AreaError, UnknownAreaError
 
 
 def build_briefing_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/briefing.png", response_class=Response)
-    async def briefing_png(lang: Literal["zh", "en"] | None = None) -> Response:
-        """PNG bytes (image/png, 1920×1080) of the situation now; 503 when no browser can render it."""
-        frame = runtime.hub.frame(ScreenContext.of("briefing", lang or runtime.settings.lang))
-        figure = briefing_from_frame(runtime.map_base, frame, street_name=runtime.street_name)
+    async def briefing_png(
+        lang: Literal["zh", "en"] | None = None,
+        area: str | None = Query(None, description="KIND:ID (geo.areas); default: the whole data set"),
+    ) -> Response:
+        """PNG bytes (image/png, 1920×1080) of the situation now, of everything or of ``area`` (422 malformed,
+        404 unknown); 503 when no browser can render it."""
+        try:
+            figure = scoped_briefing(runtime, lang or runtime.settings.lang, area, runtime.hub.frame)
+        except AreaError as exc:
+            raise HTTPException(status_code=404 if isinstance(exc, UnknownAreaError) else 422, detail=str(exc)) from exc
         try:
             png = await runtime.snapshotter().render_async(figure)
         except SnapshotError as exc:

@@ -119,7 +119,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    """``onescreen snapshot``: write the briefing PNG, now or ``--at`` a past moment. 0, or 2 for a bad ``--at``."""
+    """``onescreen snapshot``: write the briefing PNG, now or ``--at`` a past moment, of everything or ``--area``.
+    0, or 2 for a bad ``--at`` or ``--area``."""
     from dashboard.snapshot_cli import snapshot_from_redis
     from incidents.timetravel import parse_at
 
@@ -135,7 +136,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             print(f"onescreen snapshot: --at {args.at!r} is in the future", file=sys.stderr)
             return 2
     started = time.perf_counter()
-    out = snapshot_from_redis(settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang, at=at)
+    from geo.areas import AreaError
+
+    try:
+        out = snapshot_from_redis(
+            settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang, at=at, area=args.area
+        )
+    except AreaError as exc:
+        print(f"onescreen snapshot: --area: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {out} in {time.perf_counter() - started:.2f} s")
     return 0
 
@@ -209,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         "no offset = Beijing time), epoch seconds, or relative (-2h, -90m, -1d)",
     )
     p.add_argument("--lang", choices=["zh", "en"])
+    p.add_argument("--area", help="one area only, KIND:ID (e.g. community:C003; GET /api/areas lists them)")
     p.add_argument("--out", type=Path, default=Path("brief.png"))
     p.set_defaults(func=cmd_snapshot)
 

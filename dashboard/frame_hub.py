@@ -29,6 +29,7 @@ from typing import Any
 from dashboard.figures.incident_map import MapBase
 from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.push import Holding, Step, step
+from geo.areas import AreaTree
 from incidents.situation import Situation
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ class FrameHub:
         keep_s: float = KEEP_S,
         healthy: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.time,
+        areas: AreaTree | None = None,
+        overview: MapBase | None = None,
     ) -> None:
         self.situation = situation
         self.base = base
+        self.areas = areas  # contexts with an area need it (frames.screen_frame)
+        self.overview = overview  # a district's root: communities instead of grids (MapBase.overview)
         self.boot_id = boot_id
         self.tick_s = tick_s
         self.idle_s = idle_s
@@ -105,6 +110,10 @@ class FrameHub:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- readers (any thread) ------------------------------------------------------------------------------
+    def base_for(self, ctx: ScreenContext) -> MapBase:
+        """The map base of a context: the district overview at the root (when there is one), else the grids."""
+        return self.overview if self.overview is not None and not ctx.area else self.base
+
     @property
     def lost(self) -> bool:
         """The feed's health as last polled: True while "feed lost" should show."""
@@ -202,7 +211,7 @@ class FrameHub:
         with self._lock:
             seq = self._seq + 1
             old = self._latest.get(ctx)
-        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id, previous=old)
+        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id, previous=old, areas=self.areas)
         self.computed += 1
         if frame.same_picture(old):
             return False

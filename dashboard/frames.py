@@ -11,13 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_updates
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
 from dashboard.list_edits import KeyIndex, stable_order_keyed
+from geo.areas import AreaTree
+from geo.gcj02 import wgs84_to_gcj02
 from incidents.model import OPEN_STATUS_VALUES
-from incidents.situation import Kpis, SituationView
+from incidents.situation import Funnel, Kpis, SituationView
 
 Screen = Literal["wall", "console", "briefing"]
 SCREENS: tuple[Screen, ...] = ("wall", "console", "briefing")
@@ -31,19 +34,23 @@ _DONE_ON_MAP = ("resolved", "closed")
 
 @dataclass(frozen=True, slots=True)
 class ScreenContext:
-    """What decides a frame's content: the screen, its language, the console's filters.
+    """What decides a frame's content: the screen, its language, its area, the console's filters.
 
     Hashable: the frame hub keys frames by it. The wall and the briefing ignore filters (``of`` drops them),
-    so every wall in one language shares one frame.
+    so every wall of one area in one language shares one frame. ``area``: a ``geo.areas`` ref (``KIND:ID``),
+    already checked against the data set by whoever built the context; "" is the whole data set.
     """
 
     screen: Screen = "wall"
     lang: str = "zh"
     statuses: tuple[str, ...] = ()  # empty = all
     communities: tuple[str, ...] = ()  # empty = all
+    area: str = ""  # "" = the root area
 
     @classmethod
-    def of(cls, screen: str, lang: str | None, statuses: Any = None, communities: Any = None) -> ScreenContext:
+    def of(
+        cls, screen: str, lang: str | None, statuses: Any = None, communities: Any = None, area: str = ""
+    ) -> ScreenContext:
         """Normalised context: unknown screens become ``wall``, languages ``zh``; filters sorted (console only)."""
         kind: Screen = "console" if screen == "console" else "briefing" if screen == "briefing" else "wall"
         filtered = kind == "console"
@@ -52,6 +59,7 @@ class ScreenContext:
             lang=lang if lang in ("zh", "en") else "zh",
             statuses=tuple(sorted(str(s) for s in statuses or ())) if filtered else (),
             communities=tuple(sorted(str(c) for c in communities or ())) if filtered else (),
+            area=area,
         )
 
     @property
@@ -62,6 +70,8 @@ class ScreenContext:
             parts.append("s=" + ",".join(self.statuses))
         if self.communities:
             parts.append("c=" + ",".join(self.communities))
+        if self.area:
+            parts.append("a=" + self.area)
         return ".".join(parts)
 
 
@@ -89,6 +99,7 @@ class Frame:
     feed: pd.DataFrame
     feed_key: tuple[Any, ...]
     incidents: pd.DataFrame = field(repr=False)
+    funnel: Funnel | None = None  # today's loop (点单 → … → 评单) in the frame's area
     # list_edits.point_keys of each incident trace with positions, built with the frame: every step from or to it
     # (one per distinct thing browsers hold) and the next frame's ordering use them.
     marker_keys: dict[int, KeyIndex] = field(default_factory=dict, repr=False)
@@ -103,17 +114,29 @@ class Frame:
             and other.kpis == self.kpis
             and other.kpi_key == self.kpi_key
             and other.feed_key == self.feed_key
+            and other.funnel == self.funnel
         )
 
 
-def map_incidents(view: SituationView, ctx: ScreenContext) -> pd.DataFrame:
-    """The incidents drawn on the map: open ones, plus recently finished ones; console filters applied."""
+def area_rows(view: SituationView, ctx: ScreenContext, areas: AreaTree | None) -> np.ndarray | None:
+    """Boolean array over ``view.incidents``: the rows in ``ctx.area`` (``AreaTree.mask``); None for the whole
+    data set. ``AreaError`` when the area is not in ``areas``."""
+    if not ctx.area or areas is None or ctx.area == areas.root:
+        return None
+    return areas.mask(view.incidents, ctx.area)
+
+
+def map_incidents(view: SituationView, ctx: ScreenContext, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The incidents drawn on the map: open ones, plus recently finished ones; console filters applied;
+    ``rows`` (``area_rows``) limits them to an area."""
     df = view.incidents
     if len(df) == 0:
         return df
     status = df["status"].astype(str)
     recent = df["ts"].to_numpy() >= view.now - RECENT_DONE_S
     keep = status.isin(OPEN_STATUS_VALUES).to_numpy() | (status.isin(_DONE_ON_MAP).to_numpy() & recent)
+    if rows is not None:
+        keep &= rows
     if ctx.statuses:
         keep &= status.isin(ctx.statuses).to_numpy()
     if ctx.communities:
@@ -127,11 +150,13 @@ def _feed_key(feed: pd.DataFrame) -> tuple[Any, ...]:
     return tuple(zip(feed["id"], feed["status"], feed["ts"], feed["overdue"], strict=True))
 
 
-def _feed(view: SituationView, base: MapBase, ctx: ScreenContext) -> pd.DataFrame:
+def _feed(view: SituationView, base: MapBase, ctx: ScreenContext, rows: np.ndarray | None) -> pd.DataFrame:
     feed = view.latest(FEED_ROWS)
-    if ctx.communities and len(feed):
-        feed = view.incidents[view.incidents["community_id"].astype(str).isin(ctx.communities)]
-        feed = feed.sort_values("ts", ascending=False).head(FEED_ROWS)
+    if (ctx.communities or rows is not None) and len(feed):
+        keep = np.ones(len(view.incidents), dtype=bool) if rows is None else rows.copy()
+        if ctx.communities:
+            keep &= view.incidents["community_id"].astype(str).isin(ctx.communities).to_numpy()
+        feed = view.incidents[keep].sort_values("ts", ascending=False).head(FEED_ROWS)
     if len(feed):
         feed = feed.assign(grid_name=feed["grid_id"].map(base.grid_name_by_id).fillna(feed["grid_id"]))
     return feed
@@ -145,17 +170,24 @@ def screen_frame(
     seq: int = 0,
     boot_id: str = "",
     previous: Frame | None = None,
+    areas: AreaTree | None = None,
 ) -> Frame:
     """The frame of ``ctx`` for ``view``. ``seq``/``boot_id`` only label it (the hub numbers its frames).
 
+    ``areas``: the data set's ``AreaTree``; with ``ctx.area`` set, the map, the feed and the KPIs are those of
+    that area (``SituationView.kpis_for``: the very numbers ``GET /api/summary`` gives).
     ``previous``: the last frame of the same context; markers it had keep their order and new ones follow
     (``list_edits.stable_order``), so an edit from it — or from any earlier frame of the lineage — reproduces
     this frame's arrays exactly in a browser.
     """
     kpi_keys: Sequence[str] = WALL_KPIS if ctx.screen == "wall" else BRIEFING_KPIS
-    k = view.kpis
-    feed = _feed(view, base, ctx)
-    drawn = map_incidents(view, ctx)
+    rows = area_rows(view, ctx, areas)
+    k = view.kpis if rows is None else view.kpis_for(rows)
+    feed = _feed(view, base, ctx, rows)
+    drawn = map_incidents(view, ctx, rows)
+    if base.display_crs == "gcj02" and len(drawn):  # drawn over GCJ-02 tiles: markers move with the layers
+        lon, lat = wgs84_to_gcj02(drawn["lon"].to_numpy(dtype=float), drawn["lat"].to_numpy(dtype=float))
+        drawn = drawn.assign(lon=lon, lat=lat)
     unordered = incident_trace_updates(drawn, ctx.lang, hover=ctx.screen == "console")
     lineage = previous is not None and previous.ctx == ctx
     ordered = {
@@ -173,7 +205,7 @@ def screen_frame(
         token=f"{boot_id or view.boot_id}:{ctx.key}:{seq}",
         now=view.now,
         version_token=view.version_token,
-        grid_z=grid_fill_z(base.grid_ids, view.grid_states),
+        grid_z=grid_fill_z(base.grid_ids, view.community_states if base.level == "community" else view.grid_states),
         traces=traces,
         kpis=kpi_tiles(k, kpi_keys, ctx.lang),
         kpi_values=k,
@@ -181,5 +213,6 @@ def screen_frame(
         feed=feed,
         feed_key=_feed_key(feed),
         incidents=drawn,
+        funnel=view.funnel_for(rows),
         marker_keys={idx: keys for idx, (_, keys) in ordered.items()},
     )

@@ -14,7 +14,7 @@ import gzip
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +29,7 @@ from dashboard.frames import Frame
 log = logging.getLogger(__name__)
 
 GZIP_LEVEL = 6  # the bytes are reused for a whole frame: level 6 is within a few % of 9 at a fraction of the time
-MAX_PAGES = 32  # distinct (path, language) pages kept
+MAX_PAGES = 64  # distinct pages (path, language, area …) kept
 # A cached page older than this is rebuilt before it goes out (after a quiet spell its frame may be forgotten).
 MAX_STALE_S = 5.0
 # Background refreshes of one page: at least this far apart, and at most 1/REFRESH_SHARE of the time rendering.
@@ -50,40 +50,37 @@ class CachedPage:
 class PageCache:
     """``response(request)``: the layout JSON for the request's page, shared per frame.
 
-    ``frame_for(path, lang)`` gives the current frame; ``layout_for(path, lang, frame)`` the Dash layout
-    (the shell with the page in it); ``shell(lang)`` the empty shell; ``lang_for(query)`` the language of a page
-    URL's query (or None).
+    ``key_for(path, query)`` names the page a URL asks for (hashable, e.g. ``page_request.PageRequest``);
+    ``frame_for(key)`` gives its current frame; ``layout_for(key, frame)`` the Dash layout (the shell with the
+    page in it); ``shell()`` the empty shell.
     """
 
     def __init__(
         self,
         *,
-        frame_for: Callable[[str, str], Frame],
-        layout_for: Callable[[str, str, Frame], Any],
-        shell: Callable[[str], Any],
-        lang_for: Callable[[str], str | None],
-        default_lang: str,
+        key_for: Callable[[str, str], Hashable],
+        frame_for: Callable[[Any], Frame],
+        layout_for: Callable[[Any, Frame], Any],
+        shell: Callable[[], Any],
     ) -> None:
+        self._key_for = key_for
         self._frame_for = frame_for
         self._layout_for = layout_for
         self._shell = shell
-        self._lang_for = lang_for
-        self._default_lang = default_lang
-        self._pages: dict[tuple[str, str], CachedPage] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._pages: dict[Hashable, CachedPage] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._refreshing: set[tuple[str, str]] = set()
-        self._quiet_until: dict[tuple[str, str], float] = {}
+        self._refreshing: set[Hashable] = set()
+        self._quiet_until: dict[Hashable, float] = {}
         self.last_build_s = 0.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-cache")
         self.builds = 0
 
-    def page(self, path: str, lang: str) -> CachedPage:
-        """The cached page of ``path`` in ``lang``. When the frame moved on since it was built, the cached page
-        still goes out (its live push brings it up to date from its own frame at once) while one rebuild runs in
-        the background: a crowd of page loads never waits for a render."""
-        key = (path, lang)
-        frame = self._frame_for(path, lang)
+    def page(self, key: Hashable) -> CachedPage:
+        """The cached page ``key``. When the frame moved on since it was built, the cached page still goes out
+        (its live push brings it up to date from its own frame at once) while one rebuild runs in the
+        background: a crowd of page loads never waits for a render."""
+        frame = self._frame_for(key)
         cached = self._pages.get(key)
         if cached is not None and cached.token == frame.token:
             return cached
@@ -92,7 +89,7 @@ class PageCache:
             return cached
         return self._build(key)
 
-    def _refresh(self, key: tuple[str, str]) -> None:
+    def _refresh(self, key: Hashable) -> None:
         with self._lock:
             if key in self._refreshing or time.monotonic() < self._quiet_until.get(key, 0.0):
                 return
@@ -109,17 +106,16 @@ class PageCache:
 
         self._pool.submit(run)
 
-    def _build(self, key: tuple[str, str]) -> CachedPage:
-        path, lang = key
+    def _build(self, key: Hashable) -> CachedPage:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one build per page and frame; the other requests wait for it
-            frame = self._frame_for(path, lang)
+            frame = self._frame_for(key)
             cached = self._pages.get(key)
             if cached is not None and cached.token == frame.token:
                 return cached
             started = time.monotonic()
-            body = to_json(self._layout_for(path, lang, frame)).encode("utf-8")
+            body = to_json(self._layout_for(key, frame)).encode("utf-8")
             cached = CachedPage(frame.token, body, gzip.compress(body, GZIP_LEVEL), time.monotonic())
             took = cached.built_at - started
             # Under a stream of changes every request finds the page a frame behind: refresh it at most this
@@ -137,11 +133,10 @@ class PageCache:
         """The layout response for ``request`` (page from its Referer; gzip when accepted)."""
         referer = request.headers.get("referer")
         if not referer:
-            body = to_json(self._shell(self._default_lang)).encode("utf-8")
+            body = to_json(self._shell()).encode("utf-8")
             return Response(body, media_type="application/json")
         url = urlsplit(referer)
-        lang = self._lang_for(url.query) or self._default_lang
-        page = self.page(url.path or "/", lang)
+        page = self.page(self._key_for(url.path or "/", url.query))
         if "gzip" in request.headers.get("accept-encoding", ""):
             headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
             return Response(page.gzipped, media_type="application/json", headers=headers)

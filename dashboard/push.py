@@ -37,13 +37,14 @@ class PageIds:
     feed: str | None
     updated: str | None
     charts: tuple[str, ...]
+    funnel: str | None = None
 
 
 PAGE_IDS: Final[dict[Screen, PageIds]] = {
     "wall": PageIds(
         Wall.MAP, Wall.MAP_EDIT, Wall.BANNER, Wall.STATUS_DOT, Wall.FEED, Wall.UPDATED, (Wall.TREND, Wall.CATEGORY)
     ),
-    "console": PageIds(Console.MAP, None, Console.BANNER, Console.STATUS_DOT, None, None, ()),
+    "console": PageIds(Console.MAP, None, Console.BANNER, Console.STATUS_DOT, None, None, (), Console.FUNNEL),
 }
 
 
@@ -256,5 +257,7 @@ def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
     props += _kpi_props("wall" if ids is PAGE_IDS["wall"] else "console", before, frame)
     if ids.feed:
         props += _feed_props(ids.feed, before, frame)
+    if ids.funnel and (before is None or before.funnel != frame.funnel):
+        props.append((ids.funnel, "children", components.funnel_stages(frame.funnel, frame.ctx.lang)))
     payloads = tuple(to_json({"componentId": c, "props": {p: v}}) for c, p, v in props)
     return Step(tuple(props), payloads, Holding(frame, map_frame), map_sent)

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from dashboard.frame_hub import FrameHub
 from dashboard.settings import Settings
 from dashboard.snapshot import Snapshotter
 from geo.areas import AreaTree, build_area_tree
+from geo.display import display_layers
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
@@ -126,6 +127,7 @@ class Runtime:
     feed: Feed
     hub: FrameHub
     boot_id: str
+    shown: GeoLayers | None = None  # the layers as drawn (display_layers: shifted over a GCJ-02 basemap)
     simulator: Simulator | None = None
     simulator_backfill_h: float = 0.0
     tabs: Tabs | None = None  # the live push's tab registry, once create_app wired it
@@ -138,6 +140,11 @@ class Runtime:
     def layers(self) -> GeoLayers:
         """The static layers (EPSG:4326)."""
         return self.geo.layers
+
+    @property
+    def shown_layers(self) -> GeoLayers:
+        """The layers as the maps draw them (``geo.display.display_layers``); locate with ``layers``."""
+        return self.shown if self.shown is not None else self.geo.layers
 
     @property
     def index(self) -> SpatialIndex:
@@ -240,12 +247,19 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
     keys = Keys.for_redis_url(settings.redis_prefix, redis_url)
     # Points outside the grids (or with lat/lon swapped) and future timestamps are dead-lettered by the feed.
     feed = Feed(redis_url, keys, situation, area=geo.area, max_future_s=settings.max_future_s)
+    # Drawn over a GCJ-02 basemap, every layer is shifted to match it; everything else stays WGS-84.
+    shown = display_layers(geo.layers, settings.tiles_crs if settings.tiles else "wgs84")
+    base = replace(
+        MapBase.from_layers(shown), tiles=settings.tiles, display_crs="gcj02" if shown is not geo.layers else "wgs84"
+    )
     hub = FrameHub(
         situation,
-        MapBase.from_layers(geo.layers),
+        base,
         boot_id=boot_id,
         tick_s=settings.tick_ms / 1000.0,
         healthy=lambda: feed.health().connected,
+        areas=geo.areas,
+        overview=base.overview(shown.communities) if geo.areas.root.startswith("district:") else None,
     )
     return Runtime(
         settings=settings,
@@ -256,4 +270,5 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
         feed=feed,
         hub=hub,
         boot_id=boot_id,
+        shown=shown,
     )

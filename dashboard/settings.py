@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     """Embedded Redis data."""
     sla_path: Path | None = Field(None, validation_alias=_env("ONESCREEN_SLA"))
     """JSON file overriding SLA deadlines per category."""
+    tiles: str | None = Field(None, validation_alias=_env("ONESCREEN_TILES"))
+    """Optional basemap: an XYZ raster tile URL template with ``{z}``, ``{x}``, ``{y}`` (an intranet tile server,
+    天地图 with its ``tk`` key). Unset (the default): no basemap, nothing fetched from anywhere."""
+    tiles_crs: Literal["wgs84", "gcj02"] = Field("wgs84", validation_alias=_env("ONESCREEN_TILES_CRS"))
+    """The coordinate system of those tiles: ``wgs84`` (天地图, OSM-style servers) or ``gcj02`` (tiles made for
+    Amap/Tencent); with ``gcj02`` every layer and marker is drawn shifted to match them."""
     show_members_on_wall: bool = Field(True, validation_alias=_env("ONESCREEN_WALL_MEMBERS"))
     """Party members layer on the wall (``1``/``0``, ``on``/``off``, ``true``/``false``, ``yes``/``no``)."""
     wall_pulse: bool = Field(True, validation_alias=_env("ONESCREEN_WALL_PULSE"))
@@ -67,6 +73,19 @@ class Settings(BaseSettings):
     def _prefix_is_a_word(cls, value: str) -> str:
         if not value or any(c.isspace() for c in value):
             raise ValueError("must be a non-empty word without whitespace")
+        return value
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles_is_a_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        missing = [t for t in ("{z}", "{x}", "{y}") if t not in value]
+        if missing or not value.startswith(("http://", "https://", "/")):
+            raise ValueError(
+                "must be an XYZ tile URL template (http(s)://… or /…) with {z}, {x} and {y}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+            )
         return value
 
     @classmethod

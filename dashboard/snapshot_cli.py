@@ -1,4 +1,5 @@
-"""`onescreen snapshot [--at T]`: the situation (now, or at a past moment) as a 1920×1080 briefing PNG.
+"""`onescreen snapshot [--at T] [--area KIND:ID]`: the situation (now, or at a past moment; everything or one
+area) as a 1920×1080 briefing PNG.
 
 The PNG is one more consumer of the frames the screens use: the current situation's briefing frame comes from
 the Runtime's frame hub, a past moment's from the same ``screen_frame`` over the rebuilt view — so the PNG shows
@@ -8,6 +9,7 @@ what the wall shows.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -15,17 +17,25 @@ import plotly.graph_objects as go
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.incident_map import MapBase
 from dashboard.frames import Frame, ScreenContext, screen_frame
-from dashboard.runtime import build_runtime, load_sla, redis_client
+from dashboard.layouts.areas import area_title
+from dashboard.runtime import Runtime, build_runtime, load_sla, redis_client
 from dashboard.settings import Settings
 from dashboard.snapshot import render_png
 from incidents.timetravel import situation_at
 
 
 def briefing_from_frame(
-    base: MapBase, frame: Frame, *, street_name: str, at: float | None = None, now: float | None = None
+    base: MapBase,
+    frame: Frame,
+    *,
+    street_name: str,
+    at: float | None = None,
+    now: float | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
 ) -> go.Figure:
     """The briefing figure of ``frame`` (a ``briefing`` or ``wall`` context): the wall's grid colours, markers
-    and KPIs. ``at``: the frame is of that past moment (time travel); ``now``: the "generated" stamp."""
+    and KPIs. ``at``: the frame is of that past moment (time travel); ``now``: the "generated" stamp;
+    ``bounds``: the map's extent (the frame's area)."""
     return build_briefing(
         base,
         frame.grid_z,
@@ -35,24 +45,59 @@ def briefing_from_frame(
         now=time.time() if now is None else now,
         lang=frame.ctx.lang,
         at=at,
+        bounds=bounds,
+    )
+
+
+def scoped_briefing(
+    runtime: Runtime,
+    lang: str,
+    area: str | None,
+    frame_of: Callable[[ScreenContext], Frame],
+    *,
+    at: float | None = None,
+) -> go.Figure:
+    """The briefing of area ``area`` (a ``geo.areas`` ref; None or the root: everything), ``frame_of(ctx)``
+    giving its frame: named after the area and framed on it. ``AreaError`` for a ref the data set lacks."""
+    tree = runtime.geo.areas
+    ref = tree.get(area).ref if area else tree.root
+    ctx = ScreenContext.of("briefing", lang, area="" if ref == tree.root else ref)
+    path = tree.path(ref)
+    return briefing_from_frame(
+        runtime.hub.base_for(ctx),
+        frame_of(ctx),
+        street_name=area_title(path),
+        at=at,
+        bounds=path[-1].bbox if ctx.area else None,
     )
 
 
 def snapshot_from_redis(
-    settings: Settings, redis_url: str, out: Path, *, lang: str = "zh", at: float | None = None
+    settings: Settings,
+    redis_url: str,
+    out: Path,
+    *,
+    lang: str = "zh",
+    at: float | None = None,
+    area: str | None = None,
 ) -> Path:
-    """Write the briefing PNG of the current situation, or of the moment ``at`` (time travel, from the log)."""
+    """Write the briefing PNG of the current situation, or of the moment ``at`` (time travel, from the log), of
+    the whole data set or of ``area``. ``AreaError`` for an area the data set does not have."""
     runtime = build_runtime(settings, redis_url)
-    ctx = ScreenContext.of("briefing", lang)
+    frame_of: Callable[[ScreenContext], Frame]
     if at is None:
         runtime.load_state_once()
-        frame = runtime.hub.frame(ctx)
+        frame_of = runtime.hub.frame
     else:
         client = redis_client(redis_url, 10.0)
         try:
             view, _ = situation_at(client, runtime.keys, at, runtime.index.locate, load_sla(settings))
         finally:
             client.close()
-        frame = screen_frame(view, runtime.map_base, ctx, boot_id=runtime.boot_id)
-    render_png(briefing_from_frame(runtime.map_base, frame, street_name=runtime.street_name, at=at), out)
+
+        def frame_of(ctx: ScreenContext) -> Frame:
+            base = runtime.hub.base_for(ctx)
+            return screen_frame(view, base, ctx, boot_id=runtime.boot_id, areas=runtime.geo.areas)
+
+    render_png(scoped_briefing(runtime, lang, area, frame_of, at=at), out)
     return out

@@ -18,6 +18,8 @@ from typing import Final, Literal, get_args
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 
 AreaKind = Literal["district", "street", "community", "grid", "micro_grid"]
 AREA_KINDS: Final[tuple[AreaKind, ...]] = get_args(AreaKind)
@@ -111,6 +113,17 @@ class AreaTree:
             out.append(self.areas[out[-1].parent])
         return out[::-1]
 
+    def step_toward(self, current: str, target: str) -> str:
+        """One drill-down step from area ``current`` toward area ``target`` (e.g. the grid clicked on the map):
+        ``target``'s ancestor one level below ``current``; when ``target`` lies outside ``current``, its ancestor
+        at ``current``'s level (the neighbour clicked). ``target`` itself when it is that deep or shallower.
+        ``AreaError`` for unknown refs."""
+        chain = [a.ref for a in self.path(target)]
+        if current in chain:
+            return chain[min(chain.index(current) + 1, len(chain) - 1)]
+        depth = len(self.path(current)) - 1
+        return chain[min(depth, len(chain) - 1)]
+
     def mask(self, incidents: pd.DataFrame, ref: str) -> np.ndarray:
         """Boolean array over ``incidents``' rows: those in area ``ref`` (all rows for the root)."""
         area = self.get(ref)
@@ -145,6 +158,26 @@ class AreaTree:
             order.append(ref)
             stack.extend(reversed(self.children.get(ref, ())))
         return [self.areas[r].as_json() for r in order]
+
+
+_LAYER_OF_KIND: Final[dict[AreaKind, tuple[str, str]]] = {kind: (attr, col) for kind, attr, col, _, _ in _LEVELS}
+
+
+def area_outline(layers: object, ref: str, tolerance_deg: float = 1e-5) -> dict[str, object] | None:
+    """GeoJSON geometry (EPSG:4326, simplified by ``tolerance_deg`` ≈ 1 m) of the boundary of area ``ref`` of
+    ``layers`` (a ``geo.model.GeoLayers``), for outlining it on a map; None for the district (every street) and
+    for a ref with no row. ``AreaError`` for a malformed ref."""
+    kind, ident = parse_ref(ref)
+    if kind == "district":
+        return None
+    attr, col = _LAYER_OF_KIND[kind]
+    frame = getattr(layers, attr)
+    rows = frame[frame[col].astype(str) == ident]
+    if len(rows) == 0:
+        return None
+    boundary = shapely.simplify(shapely.boundary(shapely.union_all(rows.geometry.to_numpy())), tolerance_deg)
+    out: dict[str, object] = shapely.geometry.mapping(boundary)
+    return out
 
 
 def _boxes(frame: gpd.GeoDataFrame) -> list[Box]:
@@ -200,6 +233,7 @@ LAYER_PLACES: Final[dict[str, tuple[str, AreaKind]]] = {
     "responsibility_zones": ("grid_id", "grid"),
     "volunteer_teams": ("community_id", "community"),
     "units": ("community_id", "community"),
+    "basic_units": ("grid_id", "grid"),
 }
 
 

@@ -27,6 +27,7 @@ _PREFIX = {
     "units": ("单位",),
     "party_orgs": ("组织", "党组织"),
     "responsibility_zones": ("责任田", "责任区"),
+    "basic_units": ("基本单元", "单元"),
 }
 _OWN_ID = ("{p}编号", "{p}编码", "{p}代码", "{p}ID", "{p}id")
 _GENERIC_ID = ("编号", "编码", "代码", "id", "ID", "Id", "OBJECTID", "FID", "code", "BH", "BM")
@@ -54,6 +55,12 @@ _REFERENCES: dict[str, tuple[str, ...]] = {
     "resources": ("可用资源", "资源"),
     "level": ("层级", "级别"),
     "head_name": ("户主姓名", "户主", "姓名"),
+    # 微网格长: a member id (or a member's name: resolved to the id when unique, as every reference)
+    "leader_id": ("微网格长编号", "微网格长ID", "微网格长", "网格长编号", "负责人编号"),
+    "force_kind": ("力量类型", "力量类别", "力量分类", "组团力量", "力量"),
+    "keeper_name": ("房东姓名", "房东", "街长姓名", "街长", "负责人姓名", "负责人"),
+    "tenants": ("租户数", "租客数", "房客数", "承租人数", "租户人数"),
+    "shops": ("商铺数", "店铺数", "商户数", "商家数"),
 }
 _PERSON_NAME = ("党员姓名", "姓名")
 
@@ -117,10 +124,18 @@ def as_text(values: pd.Series) -> pd.Series:
     return values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
 
 
+# 六边形治理组团's six forces: 指导/指导力量/指导类 … → our codes (geo.validate.FORCE_KINDS).
+_FORCES = {"指导": "guidance", "自转": "self_run", "先锋": "vanguard", "执法": "enforcement", "共建": "co_building",
+           "社会": "social"}  # fmt: skip
+_FORCE_VALUES: dict[str, object] = {"共建单位": "co_building", "社会组织": "social"}
+_FORCE_VALUES.update((f"{zh}{tail}", code) for zh, code in _FORCES.items() for tail in ("", "力量", "类", "型"))
 # Chinese values of coded columns → our codes (anything else is kept as it is).
 VALUES: dict[str, dict[str, object]] = {
     "grid_type": {"综合网格": "comprehensive", "综合": "comprehensive", "专属网格": "dedicated", "专属": "dedicated"},
-    "kind": {"社区": "community", "城市社区": "community", "村": "village", "行政村": "village"},
+    "kind": {"社区": "community", "城市社区": "community", "村": "village", "行政村": "village",
+             "出租房": "rental_house", "出租屋": "rental_house", "出租房屋": "rental_house",
+             "商业街": "shop_street", "红街": "shop_street", "商业街区": "shop_street"},
+    "force_kind": _FORCE_VALUES,
     "on_duty": {"是": True, "否": False, "在岗": True, "不在岗": False, "1": True, "0": False, "true": True,
                 "false": False, "True": True, "False": False, "Y": True, "N": False},
 }  # fmt: skip

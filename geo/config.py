@@ -60,7 +60,12 @@ _LAYER_KEYS = {
 }
 _DEFAULT_KEYS = {"encoding", "assume_crs", "crs_hint"}
 # Layer names people write, besides ours.
-_LAYER_ALIASES = {"micro-grids": "micro_grids", "teams": "volunteer_teams", "zones": "responsibility_zones"}
+_LAYER_ALIASES = {
+    "micro-grids": "micro_grids",
+    "teams": "volunteer_teams",
+    "zones": "responsibility_zones",
+    "basic-units": "basic_units",
+}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import shapely
 from geo.config import Config
 from geo.crs import WGS84
 from geo.io import LoadedLayer
-from geo.normalise import normalise_layer
+from geo.normalise import empty_layer, normalise_layer
 from geo.problems import Problem
 from geo.validate import FOREIGN_KEYS, LAYER_NAMES, LAYER_SPECS, validate_layer, validate_links
 
@@ -38,6 +38,7 @@ _ID_PREFIX = {
     "units": "U",
     "party_orgs": "O",
     "responsibility_zones": "Z",
+    "basic_units": "BU",
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "street": {},
@@ -51,6 +52,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "units": {"kind": "", "resources": ""},
     "party_orgs": {"level": "party_group", "parent_id": "", "community_id": "", "grid_id": ""},
     "responsibility_zones": {"party_group_id": ""},
+    "basic_units": {"kind": "", "keeper_name": "", "phone": "", "tenants": 0, "shops": 0},
 }  # fmt: skip
 # (layer, column, containing layer): filled by location when the column is not in the user's data.
 BY_LOCATION: tuple[tuple[str, str, str], ...] = (
@@ -65,6 +67,8 @@ BY_LOCATION: tuple[tuple[str, str, str], ...] = (
     ("volunteer_teams", "community_id", "communities"),
     ("units", "community_id", "communities"),
     ("responsibility_zones", "grid_id", "grids"),
+    ("basic_units", "grid_id", "grids"),
+    ("basic_units", "community_id", "communities"),
 )
 _NAME_SCOPE = {
     "communities": "street_id",
@@ -73,6 +77,7 @@ _NAME_SCOPE = {
     "responsibility_zones": "grid_id",
     "volunteer_teams": "community_id",
     "units": "community_id",
+    "basic_units": "grid_id",
 }
 
 
@@ -92,17 +97,6 @@ class DataSet:
     def errors(self) -> list[Problem]:
         """The problems of severity ``error`` (the set cannot be served while there are any)."""
         return [p for p in self.problems if p.is_error]
-
-
-def empty_layer(name: str) -> gpd.GeoDataFrame:
-    """Layer ``name`` with no rows: our columns (bool/int64 where the default is, else object), EPSG:4326."""
-    cols: dict[str, Any] = {c: pd.Series(dtype=object) for c in LAYER_SPECS[name].columns}
-    for col, value in DEFAULTS[name].items():
-        if isinstance(value, bool):
-            cols[col] = pd.Series(dtype=bool)
-        elif isinstance(value, int):
-            cols[col] = pd.Series(dtype="int64")
-    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
 def _valid(geoms: np.ndarray) -> np.ndarray:

@@ -13,9 +13,9 @@ import geopandas as gpd
 from pyproj import CRS
 
 from geo.crs import to_wgs84
-from geo.normalise import normalise_layer
+from geo.normalise import empty_layer, normalise_layer
 from geo.problems import GeoValidationError, Problem
-from geo.validate import LAYER_NAMES, validate_layer, validate_links
+from geo.validate import LAYER_NAMES, LAYER_SPECS, validate_layer, validate_links
 
 __all__ = ["LAYER_NAMES", "GeoLayers", "utm_crs_for"]
 
@@ -34,6 +34,7 @@ class GeoLayers:
     units: gpd.GeoDataFrame
     party_orgs: gpd.GeoDataFrame
     responsibility_zones: gpd.GeoDataFrame
+    basic_units: gpd.GeoDataFrame  # optional in the data: empty when not given
     metric_crs: CRS
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
@@ -55,7 +56,8 @@ class GeoLayers:
 
         ``frames``: layer name → GeoDataFrame with a CRS; ``origins`` names the file/layer each came from, for
         messages; ``problems`` are what was found before (reading), kept in the error. Every layer of
-        ``LAYER_NAMES`` is required (a layer with an error in ``problems`` is not reported missing again).
+        ``LAYER_NAMES`` is required (a layer with an error in ``problems`` is not reported missing again) except
+        the optional ones (``LayerSpec.optional``: ``basic_units``), which are empty when absent.
         Raises one ``GeoValidationError`` listing every problem (missing layers/columns/CRS, empty, invalid or
         wrong-type geometry, missing/duplicate ids, dangling references) when any is an error.
         """
@@ -64,6 +66,11 @@ class GeoLayers:
         reported = {p.layer for p in found if p.is_error}
         out: dict[str, gpd.GeoDataFrame] = {}
         for name in LAYER_NAMES:
+            if name not in frames and LAYER_SPECS[name].optional and name not in reported:
+                out[name] = empty_layer(name)
+                found.append(Problem(name, "", f"optional layer not in {source}: empty", "optional_layer", "info",
+                                     source))  # fmt: skip
+                continue
             if name not in frames:
                 if name not in reported:
                     found.append(Problem(name, "", f"layer missing in {source}", "missing_layer", file=source))

@@ -10,26 +10,31 @@ Rules, in order:
 4. ids, references and text (every column of ``geo.validate.LAYER_SPECS`` but ``size``/``on_duty``, and any other
    text column) become ``str`` (``geo.columns.as_text``: ``1`` not ``1.0``, missing → ``""``, so a missing id
    stays detectable as ``""``);
-5. ``on_duty`` becomes ``bool`` (missing → ``False``), ``size`` ``int64`` (missing/unparseable → 0).
+5. ``on_duty`` becomes ``bool`` (missing → ``False``), ``size``/``tenants``/``shops`` ``int64``
+   (missing/unparseable → 0);
+6. the spec's *optional* columns (``LayerSpec.optional_columns``: a micro-grid's ``leader_id``, a team's or
+   unit's ``force_kind``) that the frame lacks are added as "" — the one place they are filled, for every path.
 
 The CRS is not decided here: layers are put in EPSG:4326 on read (``geo.io``) or by ``geo.crs.to_wgs84``.
-Columns and values that are not there are not invented here either: that is ``geo.dataset`` (defaults) or an
-error (``geo.validate``).
+Other columns and values that are not there are not invented here: that is ``geo.dataset`` (defaults) or an
+error (``geo.validate``). ``empty_layer`` is the shape of an absent layer (an optional one, or a default).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from geo.columns import VALUES, as_text, coded, column_mapping
+from geo.crs import WGS84
 from geo.problems import Problem
 from geo.text import text_problems
 from geo.validate import LAYER_SPECS
 
-INT_COLUMNS = ("size",)
+INT_COLUMNS = ("size", "tenants", "shops")
 BOOL_COLUMNS = ("on_duty",)
 TEXT_COLUMNS = frozenset(c for spec in LAYER_SPECS.values() for c in spec.columns) - {*INT_COLUMNS, *BOOL_COLUMNS}
 
@@ -60,7 +65,21 @@ def normalise_layer(
         problems.append(Problem(name, "", f"columns read as ours: {shown}", "columns_mapped", "info", file))
     out = frame.rename(columns=renamed)
     out = out.loc[:, ~out.columns.duplicated()].reset_index(drop=True)
-    return _coerce(out), problems
+    out = _coerce(out)
+    for col in LAYER_SPECS[name].optional_columns:  # rule 6
+        if col not in out.columns:
+            out[col] = ""
+    return out, problems
+
+
+def empty_layer(name: str) -> gpd.GeoDataFrame:
+    """Layer ``name`` with no rows: our columns (``bool``/``int64`` for the columns of rule 5, else object),
+    EPSG:4326."""
+    cols: dict[str, Any] = {}
+    for col in LAYER_SPECS[name].columns:
+        dtype = bool if col in BOOL_COLUMNS else "int64" if col in INT_COLUMNS else object
+        cols[col] = pd.Series(dtype=dtype)
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
 def _is_text(values: pd.Series) -> bool:

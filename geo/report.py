@@ -7,7 +7,7 @@ the spatial checks run in a metric CRS (the data's UTM zone), vectorised, on the
 * gaps: the parent's area in no child (``parent − ∪children``, parts > ``gap_m2``), or, without a parent layer,
   holes enclosed by the siblings' union;
 * children outside their parent (by the declared parent id, else the parent layer's union; > ``outside_m2``);
-* members and households outside every grid, or in another grid than their ``grid_id`` says;
+* members, households and basic units outside every grid, or in another grid than their ``grid_id`` says;
 * a layer that looks GCJ-02-shifted against another (see ``gcj02_suspects``).
 """
 
@@ -40,7 +40,7 @@ NESTING: tuple[tuple[str, str, str], ...] = (
     ("micro_grids", "grids", "grid_id"),
     ("responsibility_zones", "grids", "grid_id"),
 )
-POINTS_IN_GRIDS = ("members", "households")
+POINTS_IN_GRIDS = ("members", "households", "basic_units")
 SINGULAR = {
     "street": "street",
     "communities": "community",
@@ -265,8 +265,9 @@ def outside_parent(m: _Metric, child: str, parent: str, column: str, tol: Tolera
 
 
 def points_outside(m: _Metric, layer: str) -> list[Problem]:
-    """Points (members, households) in no grid, and — when the user gave ``grid_id`` — points lying in another
-    grid than their ``grid_id`` says (the first grid in layer order on a shared edge, as ``SpatialIndex.locate``)."""
+    """Points (members, households, basic units) in no grid, and — when the user gave ``grid_id`` — points lying in
+    another grid than their ``grid_id`` says (the first grid in layer order on a shared edge, as
+    ``SpatialIndex.locate``)."""
     pts = m.geoms(layer)
     grids = m.geoms("grids")
     ok = ~shapely.is_empty(pts) & (shapely.get_type_id(pts) == 0)

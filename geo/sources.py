@@ -5,7 +5,8 @@ One pipeline, two strictnesses:
 * ``load_layers(data_path, config_path)`` — the one function servers call. A complete GeoPackage (every layer,
   like the demo data) is read strictly, as ``read_layers``; anything else (``onescreen.toml``, a folder, one
   file) is completed by ``geo.dataset`` (only ``grids`` required; defaults for missing layers/columns).
-* ``read_layers(path)`` — strict: every layer and column of docs/ARCHITECTURE.md must be there.
+* ``read_layers(path)`` — strict: every layer and column of docs/ARCHITECTURE.md must be there, except the optional
+  ones (``geo.validate.LayerSpec``: ``basic_units``, a micro-grid's ``leader_id``, ``force_kind``).
 * ``build_dataset(config)`` — read + complete, every problem collected (the validation report starts here).
 
 Both raise one ``GeoValidationError`` listing every error; reading, normalising (``geo.normalise``) and checking
@@ -24,7 +25,7 @@ from geo.dataset import DataSet, complete
 from geo.io import LoadedLayer, discover, list_layers, read_source, read_toml
 from geo.model import GeoLayers
 from geo.problems import GeoValidationError
-from geo.validate import LAYER_NAMES
+from geo.validate import LAYER_NAMES, REQUIRED_LAYER_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ def build_dataset(config: Config, progress: bool = False) -> DataSet:
 
 def read_layers(path: str | Path) -> GeoLayers:
     """Strictly read a GeoPackage (one layer per name) or a folder of per-layer files (``grids.geojson``,
-    ``grids.shp`` …): every layer and column of docs/ARCHITECTURE.md is required, nothing is derived.
+    ``grids.shp`` …): every layer and column of docs/ARCHITECTURE.md is required, nothing is derived (optional
+    layers and columns, ``geo.validate.LayerSpec``, are empty / "" when absent).
 
     Layers are put in EPSG:4326 on read; a layer without a CRS is an error. Raises ``FileNotFoundError``, or one
     ``GeoValidationError`` listing every problem (missing layers/columns/CRS, empty/invalid/wrong-type geometry,
@@ -144,7 +146,7 @@ def read_layers(path: str | Path) -> GeoLayers:
 
 
 def _is_complete_gpkg(path: Path) -> bool:
-    return path.suffix.lower() == ".gpkg" and set(list_layers(path)) >= set(LAYER_NAMES)
+    return path.suffix.lower() == ".gpkg" and set(list_layers(path)) >= set(REQUIRED_LAYER_NAMES)
 
 
 def load_layers(

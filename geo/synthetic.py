@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from geo import _names
 from geo._tiling import Floats, Geoms, Ints, node_layers, ragged_rank, sample_points, tile
+from geo.validate import BASIC_UNIT_KINDS, FORCE_KINDS, LAYER_NAMES
 
 DEFAULT_SEED = 20261126
 GPKG_NAME = "onescreen_demo.gpkg"
@@ -54,24 +55,21 @@ _UNIT_RESOURCES: dict[str, tuple[str, ...]] = {
     "school": ("场地", "避难场所", "志愿者", "文体设施"),
     "hospital": ("医护人员", "急救设备", "健康讲座", "药品"),
 }
+# 微网格长: chosen among the party members living in the micro-grid, 网格员 first, then 党小组长, 党员, 网格长
+# (volunteers are not party members: never). Indexed like ROLES; lower is preferred, -1 never.
+_LEADER_PRIORITY = np.array([3, 0, 1, 2, -1])
+UNIT_FORCE_KIND = "co_building"  # 共建单位 are the co-building force
+# 基本单元: rental houses crowd into rental-housing grids and villages; shop streets into markets and comprehensive
+# grids. (tenants, shops) ranges, [low, high).
+_RENTAL_TENANTS = (2, 41)
+_STREET_SHOPS = (12, 121)
 # role → (on-duty probability, 联系户 weight, probability of joining a volunteer team)
 _NODE_TOL = 5e-9  # degrees (~0.5 mm): above the 1e-9° vertex grid, far below any real feature
 _ROLE_DUTY = np.array([0.85, 0.85, 0.75, 0.68, 0.65])
 _ROLE_HOUSEHOLD_W = np.array([0.5, 1.5, 1.2, 1.0, 0.0])
 _ROLE_TEAM_P = np.array([0.05, 0.1, 0.2, 0.12, 0.85])
 
-LAYER_ORDER = (
-    "street",
-    "communities",
-    "grids",
-    "micro_grids",
-    "members",
-    "households",
-    "volunteer_teams",
-    "units",
-    "party_orgs",
-    "responsibility_zones",
-)
+LAYER_ORDER = LAYER_NAMES  # every layer, parents before children
 
 
 @dataclass(frozen=True)
@@ -88,6 +86,8 @@ class Scale:
     households: int = 15000
     volunteer_teams: int = 20
     units: int = 40
+    rental_houses: int = 300  # 基本单元: 出租房
+    shop_streets: int = 15  # 基本单元: 商业街/红街
 
     @property
     def grids(self) -> int:
@@ -108,6 +108,8 @@ SCALES: dict[str, Scale] = {
         households=300_000,
         volunteer_teams=1000,
         units=2000,
+        rental_houses=20_000,
+        shop_streets=1000,
     ),
 }
 
@@ -116,7 +118,8 @@ def resolve_scale(scale: Scale | str = "demo", *, grids: int | None = None, memb
     """A preset (by name) or a Scale, optionally resized to ``grids`` total grids / ``members`` party members.
 
     Resizing by grids keeps the demo proportions: 20 % dedicated, ~10 grids per community, ~25 communities
-    per street, 20 members per grid unless ``members`` is given, 5 联系户 per member.
+    per street, 20 members per grid unless ``members`` is given, 5 联系户 per member, 2 rental houses per grid and
+    a shop street per 10 grids.
     """
     base = SCALES[scale] if isinstance(scale, str) else scale
     if grids is not None:
@@ -133,6 +136,8 @@ def resolve_scale(scale: Scale | str = "demo", *, grids: int | None = None, memb
             members=members if members is not None else grids * 20,
             volunteer_teams=max(1, round(communities * 4 / 3)),
             units=max(1, round(communities * 8 / 3)),
+            rental_houses=2 * grids,
+            shop_streets=max(1, round(grids / 10)),
         )
     if members is not None:
         base = dataclasses.replace(base, name="custom", members=members, households=members * 5)
@@ -192,7 +197,8 @@ def _progress(enabled: bool, sc: Scale) -> Iterator[Step]:
         bar.close()
 
 
-_STEPS = ("outline", "communities", "grids", "micro-grids", "zones", "members", "households", "teams+units")
+_STEPS = ("outline", "communities", "grids", "micro-grids", "zones", "members", "households", "teams+units",
+          "leaders+basic units")  # fmt: skip
 
 
 def build(
@@ -334,6 +340,11 @@ class _Builder:
         self.step("households")
         self._teams_units(out, members, comm, grids, g_comm, g_kind, names)
         self.step("teams+units")
+        # Draws for what came later (leaders, force kinds, basic units) follow every earlier one: the layers
+        # above are the same as before those existed.
+        self._leaders_forces(out, members)
+        self._basic_units(out, grids, g_comm, g_kind)
+        self.step("leaders+basic units")
         return {name: out[name] for name in LAYER_ORDER}
 
     def _dedicated_per_community(self, grid_n: Ints) -> Ints:
@@ -479,6 +490,7 @@ class _Builder:
                 "name": [f"{g_names[g]}{k}号微网格" for g, k in zip(m_grid.tolist(), m_no.tolist(), strict=True)],
                 "grid_id": np.asarray(g_ids)[m_grid],
                 "community_id": np.asarray(c_ids)[g_comm[m_grid]],
+                "leader_id": "",  # chosen with the members (``_leaders_forces``)
             },
             micro,
         )
@@ -670,6 +682,7 @@ class _Builder:
                 "community_id": c_ids[t_comm],
                 "focus": np.asarray(TEAM_FOCUS)[focus],
                 "size": linked + rng.integers(5, 40, len(t_ids)),
+                "force_kind": "",  # drawn last (``_leaders_forces``)
             },
             shapely.points(t_xy),
         )
@@ -710,6 +723,69 @@ class _Builder:
                 "kind": np.asarray(UNIT_KINDS)[kind],
                 "community_id": c_ids[u_comm],
                 "resources": resources,
+                "force_kind": UNIT_FORCE_KIND,
             },
             shapely.points(u_xy),
+        )
+
+    def _leaders_forces(self, out: dict[str, gpd.GeoDataFrame], members: pd.DataFrame) -> None:
+        """Each micro-grid's leader (微网格长, ``leader_id``): a party member living in it, by ``_LEADER_PRIORITY``
+        then at random; "" where none lives there. Volunteer teams spread evenly over the six force kinds."""
+        rng = self.rng
+        role = members["_role"].to_numpy()
+        cand = np.flatnonzero(_LEADER_PRIORITY[role] >= 0)
+        micro = members["_micro"].to_numpy()[cand]
+        order = np.lexsort((rng.random(len(cand)), _LEADER_PRIORITY[role[cand]], micro))
+        first = order[np.r_[True, micro[order][1:] != micro[order][:-1]]] if len(order) else order
+        leader = np.full(len(out["micro_grids"]), "", dtype=object)
+        leader[micro[first]] = members["member_id"].to_numpy()[cand[first]]
+        out["micro_grids"]["leader_id"] = leader
+        teams = out["volunteer_teams"]
+        teams["force_kind"] = np.asarray(FORCE_KINDS)[rng.permutation(np.arange(len(teams)) % len(FORCE_KINDS))]
+
+    def _basic_units(self, out: dict[str, gpd.GeoDataFrame], grids: Geoms, g_comm: Ints, g_kind: Ints) -> None:
+        """基本单元 as points inside their grid: rental houses (a landlord and their tenants) and shop streets
+        (a street head and the shops), numbered grid by grid."""
+        rng, sc = self.rng, self.sc
+        n_r, n_s = sc.rental_houses, sc.shop_streets
+        village = (out["communities"]["kind"].to_numpy() == "village")[g_comm]
+        size = np.sqrt(shapely.area(grids))
+        w_rent = size * np.where(g_kind == DEDICATED_KINDS.index("rental_housing"), 8.0, 1.0) * np.where(village, 2, 1)
+        w_shop = size * np.where(g_kind == DEDICATED_KINDS.index("market"), 6.0, np.where(g_kind < 0, 1.0, 0.2))
+        grid = np.r_[
+            rng.choice(len(grids), n_r, p=w_rent / w_rent.sum()), rng.choice(len(grids), n_s, p=w_shop / w_shop.sum())
+        ]
+        kind = np.r_[np.zeros(n_r, dtype=np.int64), np.ones(n_s, dtype=np.int64)]
+        order = np.lexsort((kind, grid))
+        grid, kind = grid[order], kind[order]
+        xy = sample_points(grids, np.bincount(grid, minlength=len(grids)), rng)[0]  # sorted by grid, as ``grid``
+        n = n_r + n_s
+        shop = kind == 1
+        comm = g_comm[grid]
+        by_comm = np.lexsort((kind, comm))
+        number = np.empty(n, dtype=np.int64)  # a rental house's number in its community (shop streets: unused)
+        number[by_comm] = ragged_rank(comm[by_comm] * 2 + kind[by_comm]) + 1
+        c_names = out["communities"]["name"].to_numpy()
+        streets = _names.place_names(rng, n_s)
+        suffix = np.where(rng.random(n_s) < 0.4, "红街", "商业街")
+        s_names = iter([f"{p}{s}" for p, s in zip(streets, suffix.tolist(), strict=True)])
+        names = [
+            next(s_names) if s else f"{c_names[c]}{k}号出租房"
+            for s, c, k in zip(shop.tolist(), comm.tolist(), number.tolist(), strict=True)
+        ]
+        tenants = rng.integers(*_RENTAL_TENANTS, n)
+        shops = rng.integers(*_STREET_SHOPS, n)
+        out["basic_units"] = self.gdf(
+            {
+                "basic_unit_id": _ids("BU", n, 4),
+                "name": names,
+                "kind": np.asarray(BASIC_UNIT_KINDS)[kind],
+                "community_id": out["communities"]["community_id"].to_numpy()[comm],
+                "grid_id": out["grids"]["grid_id"].to_numpy()[grid],
+                "keeper_name": _names.person_names(rng, n),
+                "phone": _names.phones(rng, n),
+                "tenants": np.where(shop, 0, tenants),
+                "shops": np.where(shop, shops, 0),
+            },
+            shapely.points(xy),
         )

@@ -4,7 +4,7 @@ once. The spatial checks (overlaps, gaps, nesting …) are in ``geo.report``; bo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -14,9 +14,12 @@ import shapely
 from geo.problems import GeoValidationError, Problem, reason_location
 
 __all__ = [
+    "BASIC_UNIT_KINDS",
+    "FORCE_KINDS",
     "FOREIGN_KEYS",
     "LAYER_NAMES",
     "LAYER_SPECS",
+    "REQUIRED_LAYER_NAMES",
     "GeoValidationError",
     "LayerSpec",
     "Problem",
@@ -25,14 +28,36 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: one spec per layer, compared (and hashed) by identity
 class LayerSpec:
-    """The contract of one layer: accepted geometry types, its id column, its required columns."""
+    """The contract of one layer: accepted geometry types, its id column, its columns, which of them may be absent,
+    whether the layer itself may be absent, and the allowed values of its coded columns.
+
+    * ``columns``: every attribute column of ours (id included), in display order;
+    * ``optional_columns``: text columns of ``columns`` that existing data may lack; the normaliser
+      (``geo.normalise``) adds them as "" (meaning "none"/"unknown"), so they are never reported missing;
+    * ``optional``: the layer may be absent from a data set; it is then an empty layer (our columns, EPSG:4326)
+      and at most a note, never an error;
+    * ``codes``: column → allowed codes; a non-empty value outside them is a warning naming value and feature.
+    """
 
     geometry: tuple[str, ...]  # accepted geometry types
     id_column: str
-    columns: tuple[str, ...]  # required attribute columns (id included)
+    columns: tuple[str, ...]  # every attribute column (id included)
+    optional_columns: tuple[str, ...] = ()  # may be absent: filled with ""
+    optional: bool = False  # the whole layer may be absent: empty then
+    codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """The columns a given layer must have (``columns`` less ``optional_columns``)."""
+        return tuple(c for c in self.columns if c not in self.optional_columns)
+
+
+# 九堡 六边形治理组团: the six kinds of responder forces (指导/自转/先锋/执法/共建/社会 力量).
+FORCE_KINDS: tuple[str, ...] = ("guidance", "self_run", "vanguard", "enforcement", "co_building", "social")
+# 基本单元: rental houses run through their landlords (房东带房客), shop streets (商业街/红街聚红盟).
+BASIC_UNIT_KINDS: tuple[str, ...] = ("rental_house", "shop_street")
 
 _POLY = ("Polygon", "MultiPolygon")  # contract says Polygon; real boundary files often carry MultiPolygons
 _POINT = ("Point",)
@@ -43,7 +68,12 @@ LAYER_SPECS: dict[str, LayerSpec] = {
     "grids": LayerSpec(
         _POLY, "grid_id", ("grid_id", "name", "grid_type", "dedicated_kind", "community_id", "branch_id")
     ),
-    "micro_grids": LayerSpec(_POLY, "micro_grid_id", ("micro_grid_id", "name", "grid_id", "community_id")),
+    "micro_grids": LayerSpec(
+        _POLY,
+        "micro_grid_id",
+        ("micro_grid_id", "name", "grid_id", "community_id", "leader_id"),
+        optional_columns=("leader_id",),  # 微网格长: a member_id, "" for none
+    ),
     "members": LayerSpec(
         _POINT,
         "member_id",
@@ -64,25 +94,49 @@ LAYER_SPECS: dict[str, LayerSpec] = {
     "households": LayerSpec(
         _POINT, "household_id", ("household_id", "head_name", "phone", "size", "member_id", "micro_grid_id", "grid_id")
     ),
-    "volunteer_teams": LayerSpec(_POINT, "team_id", ("team_id", "name", "community_id", "focus", "size")),
-    "units": LayerSpec(_POINT, "unit_id", ("unit_id", "name", "kind", "community_id", "resources")),
+    "volunteer_teams": LayerSpec(
+        _POINT,
+        "team_id",
+        ("team_id", "name", "community_id", "focus", "size", "force_kind"),
+        optional_columns=("force_kind",),
+        codes={"force_kind": FORCE_KINDS},
+    ),
+    "units": LayerSpec(
+        _POINT,
+        "unit_id",
+        ("unit_id", "name", "kind", "community_id", "resources", "force_kind"),
+        optional_columns=("force_kind",),
+        codes={"force_kind": FORCE_KINDS},
+    ),
     "party_orgs": LayerSpec(_POINT, "org_id", ("org_id", "name", "level", "parent_id", "community_id", "grid_id")),
     "responsibility_zones": LayerSpec(_POLY, "zone_id", ("zone_id", "name", "party_group_id", "grid_id")),
+    "basic_units": LayerSpec(
+        _POINT,
+        "basic_unit_id",
+        ("basic_unit_id", "name", "kind", "community_id", "grid_id", "keeper_name", "phone", "tenants", "shops"),
+        optional=True,
+        codes={"kind": BASIC_UNIT_KINDS},
+    ),
 }
 
 LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)  # parents before children
+# what a complete data set (the strict path, e.g. the demo GeoPackage) must hold; onescreen.toml needs only grids
+REQUIRED_LAYER_NAMES: tuple[str, ...] = tuple(n for n, s in LAYER_SPECS.items() if not s.optional)
 
 # (layer, column, referenced layer, referenced id column); "" means "no reference".
 FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("communities", "street_id", "street", "street_id"),
     ("grids", "community_id", "communities", "community_id"),
     ("micro_grids", "grid_id", "grids", "grid_id"),
+    ("micro_grids", "leader_id", "members", "member_id"),
     ("members", "grid_id", "grids", "grid_id"),
     ("members", "micro_grid_id", "micro_grids", "micro_grid_id"),
     ("households", "member_id", "members", "member_id"),
     ("households", "micro_grid_id", "micro_grids", "micro_grid_id"),
     ("party_orgs", "parent_id", "party_orgs", "org_id"),
     ("responsibility_zones", "grid_id", "grids", "grid_id"),
+    ("basic_units", "community_id", "communities", "community_id"),
+    ("basic_units", "grid_id", "grids", "grid_id"),
 )
 
 
@@ -106,15 +160,17 @@ def geometry_type_names(geoms: np.ndarray) -> np.ndarray:
 
 
 def validate_layer(name: str, gdf: gpd.GeoDataFrame, file: str = "", columns: bool = True) -> list[Problem]:
-    """Columns (unless ``columns=False``), ids and geometry of one layer; every problem is an error except a
-    layer of mixed geometry types, which is reported once as a warning besides the wrong-type features."""
+    """Columns (unless ``columns=False``; optional columns are never required), ids, coded values and geometry of
+    one layer. Every problem is an error except a coded value outside ``LayerSpec.codes`` (a warning per feature,
+    naming the value) and a layer of mixed geometry types (one warning besides the wrong-type features)."""
     spec = LAYER_SPECS[name]
     problems = (
-        [Problem(name, "", f"missing required column {c!r}", "missing_column", file=file) for c in spec.columns
-         if c not in gdf.columns]
+        [Problem(name, "", f"missing required column {c!r}", "missing_column", file=file)
+         for c in spec.required_columns if c not in gdf.columns]
         if columns else []
     )  # fmt: skip
     fids = _feature_ids(gdf, spec.id_column)
+    problems += _unknown_codes(name, gdf, spec, fids, file)
 
     if spec.id_column in gdf.columns:
         ids = gdf[spec.id_column]
@@ -159,6 +215,22 @@ def validate_layer(name: str, gdf: gpd.GeoDataFrame, file: str = "", columns: bo
         x, y = reason_location(reason)
         msg = f"invalid geometry: {reason.split('[')[0]}"
         problems.append(Problem(name, fids[present[i]], msg, "invalid_geometry", file=file, lon=x, lat=y))
+    return problems
+
+
+def _unknown_codes(name: str, gdf: pd.DataFrame, spec: LayerSpec, fids: list[str], file: str) -> list[Problem]:
+    """A warning per feature whose coded column holds a non-empty value outside ``spec.codes``."""
+    problems: list[Problem] = []
+    for col, allowed in spec.codes.items():
+        if col not in gdf.columns:
+            continue
+        values = gdf[col].fillna("").astype(str).str.strip()
+        bad = (~values.isin(allowed) & (values != "")).to_numpy()
+        problems += [
+            Problem(name, fids[i], f"unknown {col} {values.iloc[i]!r} (row {i}; expected one of {', '.join(allowed)} "
+                    "or their Chinese names)", "unknown_code", "warning", file)
+            for i in np.flatnonzero(bad)
+        ]  # fmt: skip
     return problems
 
 

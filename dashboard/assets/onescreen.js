@@ -1,14 +1,17 @@
 /* onescreen client helpers (no external URLs, no dependencies beyond Plotly and the Dash renderer).
  *  1. Live clock: every `.os-clock` / `.os-clock-date` shows Asia/Shanghai time, once a second.
  *  2. Wall scaling: Plotly figures inside `.os-wall` carrying layout.meta.base_font_size get
- *     font.size = base × (stage scale); maps with meta.base_zoom get zoom + log2(scale) and marker sizes
- *     × scale, so a 3840×2160 wall shows the same picture as 1920×1080 at native resolution.
+ *     font.size = base × (stage scale); maps with meta.bounds are fitted to that area in their own box (a GUI
+ *     edit, so uirevision keeps it through later draws and new figures), older ones with only meta.base_zoom
+ *     get zoom + log2(scale); marker sizes × scale. A 3840×2160 wall shows the same picture as 1920×1080 at
+ *     native resolution, a 32:9 wall frames the area in its wider map.
  *  3. "Drawn" acknowledgement: after each plotly_afterplot of a live map, set the shell's live-drawn store
  *     ({n, t}; n counts every map draw of this page load) so the server can pace pushes by what the browser
  *     has actually drawn. The store reaches the server through a WebSocket callback, not a round trip.
  *  5. Stale watchdog: the server renews each `.os-live-dot`'s title at least once a second while the push
- *     channel lives; when it has not for STALE_MS (WebSocket down, server gone, reconnect attempts
- *     exhausted), body gets `os-stale`, which shows the "feed lost" banner — never a silently frozen screen.
+ *     channel lives; when it has not for STALE_MS of the page's own time (WebSocket down, server gone,
+ *     reconnect attempts exhausted — not the page busy drawing), body gets `os-stale`, which shows the
+ *     "feed lost" banner — never a silently frozen screen.
  *  4. Urgent pulse hook (opt-in: add class `os-pulse` to the page root): animates the circle opacity of
  *     traces whose `meta.pulse` is true directly on the MapLibre layer (no Plotly redraw, no afterplot).
  *  6. Live map edits (the wall): `dash_clientside.onescreen.applyMapEdit` applies one edit of push.map_edit
@@ -45,8 +48,12 @@
     });
   }
 
+  // 1 design px in CSS px (the wall's --u): the stage is 1080 design px tall in both of its formats (16:9 on a
+  // 1920-wide stage, 32:9 on a 3840-wide one: assets/onescreen.css), so its height says the scale.
   function stageScale() {
-    return Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
+    var stage = document.querySelector(".os-wall .os-stage");
+    var h = stage && stage.getBoundingClientRect().height;
+    return h ? h / 1080 : Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
   }
 
   function scaleFonts(gd) {
@@ -62,11 +69,17 @@
     var meta = gd.layout && gd.layout.meta;
     if (!window.Plotly || !meta || meta.base_zoom === undefined || !gd.closest(".os-wall")) return;
     var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-    // before MapLibre's first load, the initial view would override a relayout: retry on the next tick
-    if (!sub || !sub.map || !sub.map.loaded()) return;
+    // before the map's first draw (Plotly resolves it after MapLibre's load), the initial view would override a
+    // relayout: retry on the next tick. Not MapLibre's loaded(): it flips back to false while a large software-
+    // rendered canvas (a 4K wall) keeps repainting, which held a 4K wall at the 1080p zoom for seconds.
+    if (!sub || !sub.map || !gd._osAckN) return;
     var s = stageScale();
-    var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
-    if (Math.abs(sub.map.getZoom() - zoom) > 0.02) window.Plotly.relayout(gd, { "map.zoom": zoom });
+    lockMap(gd, sub.map);
+    if (meta.bounds) fitArea(gd, sub.map, meta.bounds);
+    else {
+      var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
+      if (Math.abs(sub.map.getZoom() - zoom) > 0.02) window.Plotly.relayout(gd, { "map.zoom": zoom });
+    }
     var sizes = meta.marker_sizes || {};
     var idx = [], vals = [];
     Object.keys(sizes).forEach(function (k) {
@@ -75,6 +88,73 @@
       if (tr && tr.marker && Math.abs((tr.marker.size || 0) - want) > 0.05) { idx.push(i); vals.push(want); }
     });
     if (idx.length) window.Plotly.restyle(gd, { "marker.size": vals }, idx);
+  }
+
+
+  // The wall frames its area (layout.meta.bounds = [west, south, east, north]) in whatever box its map has: the
+  // same geographic extent at 1920×1080 and 3840×2160 (one zoom level more), its own framing on a 32:9 wall.
+  // MapLibre computes the camera for the box and jumps there as a user's move would (an `originalEvent` on the
+  // move): Plotly's map then records the view as a GUI edit — gd.layout's center/zoom and _preGUI — so every later
+  // Plotly draw keeps it, and the map's uirevision keeps it through a whole new figure from the server. A plain
+  // relayout is undone by a new figure, and a MapLibre-only move by the next Plotly draw of any kind (its
+  // updateLayout sets the layout's center and zoom again). No Plotly re-plot either way.
+  var FIT_PADDING = 0.04; // of the box's width/height on each side: figures/incident_map.py fit_view's 0.92
+  var LEGEND_MAX_COST = 0.15; // zoom levels the area may lose to stay clear of the legend
+
+  // Kiosk: nobody uses a wall, and a stray touch or key must not move its map off the frame. The config already
+  // turns off the modebar, scroll and double-click zoom (layouts/wall.py MAP_CONFIG); this turns off the rest.
+  function lockMap(gd, map) {
+    if (gd._osLocked) return;
+    gd._osLocked = true;
+    ["dragPan", "dragRotate", "keyboard", "touchZoomRotate", "touchPitch", "scrollZoom", "boxZoom", "doubleClickZoom"]
+      .forEach(function (h) { if (map[h] && map[h].disable) map[h].disable(); });
+  }
+
+  // The HTML legend over the map's bottom-right corner should not hide part of the area: keep the area clear of it
+  // beside it or above it, whichever leaves the larger zoom (a tall area on a wide 32:9 box moves left at no cost),
+  // unless that costs more than LEGEND_MAX_COST zoom levels — then the legend covers a corner, as it always did.
+  function legendPaddings(box, w, h) {
+    var base = { left: w * FIT_PADDING, right: w * FIT_PADDING, top: h * FIT_PADDING, bottom: h * FIT_PADDING };
+    var frame = box.closest(".os-frame");
+    var legend = frame && frame.querySelector(".os-legend");
+    var r = legend && legend.getBoundingClientRect();
+    if (!r || !r.width) return [base];
+    var fr = box.getBoundingClientRect();
+    var beside = Object.assign({}, base, { right: Math.max(base.right, fr.right - r.left + base.right) });
+    var above = Object.assign({}, base, { bottom: Math.max(base.bottom, fr.bottom - r.top + base.bottom) });
+    return [base, beside, above].filter(function (p) { return p.left + p.right < w * 0.9 && p.top + p.bottom < h * 0.9; });
+  }
+
+  function fitArea(gd, map, b) {
+    var box = map.getContainer();
+    var w = box.clientWidth, h = box.clientHeight;
+    if (!w || !h) return;
+    var canvas = map.getCanvas();
+    if (Math.abs(canvas.clientWidth - w) > 1 || Math.abs(canvas.clientHeight - h) > 1) map.resize();
+    var area = [[b[0], b[1]], [b[2], b[3]]];
+    var pads = legendPaddings(box, w, h);
+    var cam = map.cameraForBounds(area, { padding: pads[0] });
+    if (!cam || !cam.center) return;
+    pads.slice(1).forEach(function (pad) {
+      var c = map.cameraForBounds(area, { padding: pad });
+      if (c && c.center && c.zoom >= cam.zoom - LEGEND_MAX_COST && (!cam.clear || c.zoom > cam.zoom)) {
+        cam = c;
+        cam.clear = true;
+      }
+    });
+    var center = { lon: Math.round(cam.center.lng * 1e6) / 1e6, lat: Math.round(cam.center.lat * 1e6) / 1e6 };
+    var zoom = Math.round(cam.zoom * 1000) / 1000;
+    var lay = (gd.layout && gd.layout.map) || {};
+    var now = lay.center || {};
+    var same = Math.abs((lay.zoom || 0) - zoom) < 0.005 && Math.abs((now.lon || 0) - center.lon) < 1e-5 &&
+      Math.abs((now.lat || 0) - center.lat) < 1e-5;
+    var drawn = Math.abs(map.getZoom() - zoom) < 0.005;
+    var jumps = (gd._osFitted && gd._osFitted.n) || 0;
+    if (!(same && drawn)) {
+      map.jumpTo({ center: [center.lon, center.lat], zoom: zoom }, { originalEvent: { type: "onescreen-fit" } });
+      jumps += 1;
+    }
+    gd._osFitted = { zoom: zoom, w: w, h: h, n: jumps }; // the box the view was last fitted for (tests wait on it)
   }
 
   // A resync request rides on every message until everything has come again: the draw acknowledgements write the
@@ -249,18 +329,28 @@
     });
   }
 
+  // The server's silence is counted in time the page could have heard it. While the page's own main thread is busy
+  // (a 4K wall's first map draw in software rendering is one task of several seconds), heartbeats that arrived
+  // wait in the task queue behind it, and this timer may run before them: wall-clock time since the last beat
+  // then showed "feed lost" at a 4K start-up although the server never stopped. A tick that comes late counts
+  // as one tick, not as the time the page was busy.
   var STALE_MS = 5000;
-  var lastBeat = { title: null, at: Date.now() };
+  var WATCH_MS = 1000;
+  var lastBeat = { title: null, quiet: 0, tick: Date.now() };
   function watchdog() {
+    var now = Date.now();
+    var step = Math.min(now - lastBeat.tick, WATCH_MS);
+    lastBeat.tick = now;
     var dot = document.querySelector(".os-live-dot");
     if (!dot) return;
     var title = dot.getAttribute("title");
-    var now = Date.now();
     if (title !== lastBeat.title) {
       lastBeat.title = title;
-      lastBeat.at = now;
+      lastBeat.quiet = 0;
+    } else {
+      lastBeat.quiet += step;
     }
-    document.body.classList.toggle("os-stale", now - lastBeat.at > STALE_MS);
+    document.body.classList.toggle("os-stale", lastBeat.quiet > STALE_MS);
   }
 
   window.addEventListener("resize", function () {
@@ -272,6 +362,6 @@
   setInterval(tickClock, 1000);
   setInterval(attach, 500);
   setInterval(pulse, 700);
-  setInterval(watchdog, 1000);
+  setInterval(watchdog, WATCH_MS);
   document.addEventListener("DOMContentLoaded", tickClock);
 })();

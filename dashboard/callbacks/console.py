@@ -8,11 +8,12 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from dashboard import i18n
+from dashboard.callbacks import pages as page_callbacks
 from dashboard.figures.incident_map import INCIDENT_TRACES, LAYER_MICRO_GRIDS, TRACE_GRIDS, TRACE_MEMBERS
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
-from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG
+from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG, URL
 from dashboard.runtime import Runtime
 from incidents.actions import apply_action, can_dispatch, offered_actions
 from incidents.assign import Assigner
@@ -130,6 +131,14 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
     return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
 
 
+def grid_clicked(click: dict[str, Any] | None) -> str | None:
+    """The grid id of a click on the grid layer (a choropleth point carries ``location``), else None."""
+    for point in (click or {}).get("points") or []:
+        if point.get("curveNumber") == TRACE_GRIDS and isinstance(point.get("location"), str):
+            return str(point["location"])
+    return None
+
+
 def register(app: Dash, runtime: Runtime) -> None:
     """Register the console's callbacks on ``app``: layers, filters, language, selection, detail, actions."""
     has_micro = runtime.map_base.micro_geojson is not None
@@ -174,6 +183,22 @@ def register(app: Dash, runtime: Runtime) -> None:
         points = (click or {}).get("points") or []
         ids_clicked = [p.get("customdata") for p in points if isinstance(p.get("customdata"), str)]
         return ids_clicked[0] if ids_clicked else no_update
+
+    @app.callback(
+        Output(URL, "search", allow_duplicate=True),
+        Input(Console.MAP, "clickData"),
+        State(URL, "pathname"),
+        State(URL, "search"),
+        prevent_initial_call=True,
+    )
+    def drill_down(click: dict[str, Any] | None, pathname: str | None, search: str | None) -> Any:
+        grid = grid_clicked(click)
+        if grid is None:
+            return no_update
+        req = page_callbacks.request_of(runtime, pathname, search)
+        tree = runtime.geo.areas
+        target = tree.step_toward(req.area or tree.root, f"grid:{grid}")
+        return req.search_for(target)
 
     @app.callback(
         Output(Console.DETAIL, "children"),

@@ -32,7 +32,9 @@ from dashboard.frame_hub import FrameHub
 from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.root import LIVE_DRAWN, LIVE_FILTERS, LIVE_TOKEN, ROOT_LANG, URL, screen_of_path
 from dashboard.pacing import MapPacer
+from dashboard.page_request import page_request
 from dashboard.push import PAGE_IDS, Holding
+from geo.areas import AreaTree
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +294,20 @@ class LivePage:
                 unwatch()
 
 
-def _context_of(pathname: Any, lang: Any, filters: Any, default_lang: str) -> ScreenContext:
+def _context_of(
+    pathname: Any, search: Any, lang: Any, filters: Any, default_lang: str, areas: AreaTree | None
+) -> ScreenContext:
     f = filters if isinstance(filters, dict) else {}
+    path = pathname if isinstance(pathname, str) else None
+    area = ""
+    if areas is not None:
+        area = page_request(path, search if isinstance(search, str) else "", default_lang="zh", areas=areas).area
     return ScreenContext.of(
-        screen_of_path(pathname if isinstance(pathname, str) else None),
+        screen_of_path(path),
         lang if isinstance(lang, str) else default_lang,
         f.get("statuses"),
         f.get("communities"),
+        area=area,
     )
 
 
@@ -309,17 +318,18 @@ def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
     # @app.callback (not dash.callback): registered at once, so a reconnect after a server restart is accepted.
     @app.callback(
         Input(URL, "pathname"),
+        Input(URL, "search"),
         Input(ROOT_LANG, "data"),
         Input(LIVE_TOKEN, "data"),
         Input(LIVE_FILTERS, "data"),
         websocket=True,
     )
-    async def live_context(pathname: Any, lang: Any, token: Any, filters: Any) -> None:
+    async def live_context(pathname: Any, search: Any, lang: Any, token: Any, filters: Any) -> None:
         ws = ctx.websocket
         tab = tabs.get(tab_key(ws)) if ws is not None else None
         if tab is None:
             return
-        tab.context = _context_of(pathname, lang, filters, default_lang)
+        tab.context = _context_of(pathname, search, lang, filters, default_lang, hub.areas)
         tab.token = token if isinstance(token, str) else None
         tab.told()
 

@@ -7,34 +7,57 @@ served to every browser loading it (``dashboard.page_cache``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
-from dash import Dash, Input, Output, State, no_update
+from dash import Dash, Input, Output, State, dcc, no_update
 
 from dashboard.figures.incident_map import build_incident_map
-from dashboard.frames import Frame, ScreenContext
+from dashboard.frames import Frame
+from dashboard.layouts.areas import area_bar, area_title
 from dashboard.layouts.console import console_layout
-from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL, screen_of_path
+from dashboard.layouts.ids import Tour
+from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.layouts.wall import wall_layout
+from dashboard.page_request import PageRequest, page_request
 from dashboard.runtime import Runtime
+from geo.areas import area_outline
 
 
-def page_from_frame(runtime: Runtime, frame: Frame) -> Any:
-    """The wall or console page showing ``frame``."""
+def request_of(runtime: Runtime, path: str | None, query: str | None, lang: str | None = None) -> PageRequest:
+    """The ``PageRequest`` of a page URL; ``lang`` (the tab's chosen language) wins over the URL's."""
+    req = page_request(path, query, default_lang=runtime.settings.lang, areas=runtime.geo.areas)
+    return replace(req, lang=lang) if lang in ("zh", "en") else req
+
+
+def _href(path: str, req: PageRequest) -> Callable[[str], str]:
+    return lambda ref: path + req.search_for(ref)
+
+
+def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
+    """The wall or console page showing ``frame`` for ``req`` (its area, its tour)."""
     wall = frame.ctx.screen == "wall"
+    tree = runtime.geo.areas
+    ref = req.area or tree.root
+    path = tree.path(ref)
+    focused = bool(req.area)
     figure = build_incident_map(
-        runtime.map_base,
+        runtime.hub.base_for(frame.ctx),
         frame.grid_z,
         frame.traces,
         theme="wall" if wall else "console",
         lang=frame.ctx.lang,
         show_members=runtime.settings.show_members_on_wall if wall else True,
         frame_token=frame.token,
+        focus=path[-1].bbox if focused else None,
+        focus_key=req.area,
+        outline=area_outline(runtime.shown_layers, ref) if focused else None,
     )
     if wall:
-        return wall_layout(
-            street_name=runtime.street_name,
+        page = wall_layout(
+            street_name=area_title(path),
             lang=frame.ctx.lang,
             figure=figure,
             kpis=frame.kpi_values,
@@ -42,19 +65,29 @@ def page_from_frame(runtime: Runtime, frame: Frame) -> Any:
             now=frame.now,
             pulse=runtime.settings.wall_pulse,
         )
+        if not req.tour:
+            return page
+        return [page, *tour_components(req)]
     communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
+    children = [tree.areas[c] for c in tree.children.get(ref, ())]
     return console_layout(
-        street_name=runtime.street_name,
+        street_name=area_title(path),
         lang=frame.ctx.lang,
         figure=figure,
         kpis=frame.kpi_values,
         communities=communities,
+        funnel=frame.funnel,
+        area_bar=area_bar(path, children, frame.ctx.lang, _href(req.path, req), req.bad_area),
     )
 
 
-def current_frame(runtime: Runtime, pathname: str | None, lang: str) -> Frame:
-    """The hub's frame for a page load of ``pathname`` in ``lang`` (no filters: a fresh page has none)."""
-    return runtime.hub.frame(ScreenContext.of(screen_of_path(pathname), lang))
+def tour_components(req: PageRequest) -> list[Any]:
+    """A touring wall's ticker and its areas: each tick the URL moves to the next area (``callbacks.wall``)."""
+    nxt = {ref: req.search_for(req.tour[(i + 1) % len(req.tour)]) for i, ref in enumerate(req.tour)}
+    return [
+        dcc.Store(id=Tour.STORE, data={"next": nxt, "first": req.search_for(req.tour[0])}),
+        dcc.Interval(id=Tour.TICK, interval=req.dwell_s * 1000),
+    ]
 
 
 def lang_from_query(search: str | None) -> str | None:
@@ -71,15 +104,17 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(PAGE_RENDERED, "data"),
         Output(LIVE_TOKEN, "data"),
         Input(URL, "pathname"),
+        Input(URL, "search"),
         Input(ROOT_LANG, "data"),
         State(PAGE_RENDERED, "data"),
     )
-    def route(pathname: str | None, lang: str | None, rendered_for: dict[str, str] | None) -> Any:
-        wanted = {"path": pathname or "/", "lang": lang or runtime.settings.lang}
+    def route(pathname: str | None, search: str | None, lang: str | None, rendered_for: Any) -> Any:
+        req = request_of(runtime, pathname, search, lang)
+        wanted = req.as_store()
         if rendered_for == wanted:
             return no_update, no_update, no_update  # the page on screen is this one (the layout brought it)
-        frame = current_frame(runtime, wanted["path"], wanted["lang"])
-        return page_from_frame(runtime, frame), wanted, frame.token
+        frame = runtime.hub.frame(req.context())
+        return page_from_frame(runtime, frame, req), wanted, frame.token
 
     @app.callback(
         Output(ROOT_LANG, "data", allow_duplicate=True),

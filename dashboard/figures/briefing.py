@@ -291,6 +291,7 @@ def build_briefing(
     now: float | None = None,
     lang: str = "zh",
     at: float | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
 ) -> go.Figure:
     """The briefing page: header (street, timestamp), KPI cards, SVG map with overlays and legend,
     24 h trend, open incidents by category, top overdue incidents.
@@ -301,7 +302,7 @@ def build_briefing(
 
     ``at``: a historical briefing (time travel) of the situation at that moment; the title names the moment
     and every clock-dependent part (trend hours, overdue ages) uses it; ``now`` is then only the "generated"
-    stamp.
+    stamp. ``bounds``: the map's extent (an area's bbox: min lon, min lat, max lon, max lat), default the data's.
     """
     lang = i18n.norm_lang(lang)
     generated = time.time() if now is None else now
@@ -309,7 +310,7 @@ def build_briefing(
     fig = go.Figure(_map_traces(base, grid_z, incidents, lang))
 
     # ---- map axes: equal-area aspect around the street ----
-    min_lon, min_lat, max_lon, max_lat = base.bounds
+    min_lon, min_lat, max_lon, max_lat = bounds or base.bounds
     lat0 = (min_lat + max_lat) / 2
     pad_x = (max_lon - min_lon) * 0.04 or 0.001
     pad_y = (max_lat - min_lat) * 0.04 or 0.001

@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import i18n
+from geo.gcj02 import wgs84_to_gcj02
 from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState, Status
 
 Theme = Literal["wall", "console"]
@@ -48,7 +49,7 @@ INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, 
 # layout.map.layers index of the micro-grid outline layer (the console's map, when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
 
-WALL_MAP_VIEWPORT = (1356, 806)  # the wall's map area on the 1920×1080 stage (px)
+WALL_MAP_VIEWPORT = (1232, 816)  # the wall's map box on the 1920×1080 stage (px); the browser refits to its real box
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 
@@ -108,6 +109,7 @@ class ThemeSpec:
     hover_bg: str
     status_colors: dict[str, str]
     member_color: str
+    area_line: str  # the boundary of the area in focus
 
 
 THEMES: dict[str, ThemeSpec] = {
@@ -126,6 +128,7 @@ THEMES: dict[str, ThemeSpec] = {
         hover_bg="#0d2344",
         status_colors=STATUS_COLORS,
         member_color=MEMBER_COLOR,
+        area_line="#ffd166",
     ),
     "console": ThemeSpec(
         background="#eef2f6",
@@ -142,29 +145,40 @@ THEMES: dict[str, ThemeSpec] = {
         hover_bg="#ffffff",
         status_colors=STATUS_COLORS_LIGHT,
         member_color=MEMBER_COLOR_LIGHT,
+        area_line="#d9480f",
     ),
 }
 
 
-def map_style(theme: Theme = "wall") -> dict[str, Any]:
+def map_style(theme: Theme = "wall", tiles: str | None = None) -> dict[str, Any]:
     """Offline MapLibre style: one background layer, no glyphs/sprite, nothing fetched.
+
+    ``tiles``: an XYZ raster URL template (``ONESCREEN_TILES``) drawn over the background, under every layer —
+    the only thing a map then fetches, from where the operator pointed it.
 
     ``sources`` holds one empty inline GeoJSON source rather than ``{}``: an empty object is pruned on a later
     ``Plotly.react``, MapLibre then rejects the style ("missing required property sources"), Plotly rejects the
     redraw with "Map error." and dcc.Graph's update queue stays broken — the map would freeze.
     """
-    return {
-        "version": 8,
-        "name": f"onescreen-{theme}",
-        "sources": {"onescreen-empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
-        "layers": [
-            {
-                "id": "onescreen-background",
-                "type": "background",
-                "paint": {"background-color": THEMES[theme].background},
-            }
-        ],
+    sources: dict[str, Any] = {
+        "onescreen-empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}
     }
+    layers: list[dict[str, Any]] = [
+        {"id": "onescreen-background", "type": "background", "paint": {"background-color": THEMES[theme].background}}
+    ]
+    if tiles:
+        sources["onescreen-tiles"] = {"type": "raster", "tiles": [tiles], "tileSize": 256, "maxzoom": 18}
+        # dimmed on the dark wall so the response colours stay what one sees first
+        opacity = 0.45 if theme == "wall" else 0.8
+        layers.append(
+            {
+                "id": "onescreen-tiles",
+                "type": "raster",
+                "source": "onescreen-tiles",
+                "paint": {"raster-opacity": opacity},
+            }
+        )
+    return {"version": 8, "name": f"onescreen-{theme}", "sources": sources, "layers": layers}
 
 
 def grid_colorscale() -> list[list[Any]]:
@@ -253,6 +267,11 @@ class MapBase:
     community_geojson: dict[str, Any] | None = None  # thicker outlines in the PNG briefing
     uirevision: str = field(default="")
     grid_name_by_id: dict[str, str] = field(default_factory=dict)  # derived: for feed rows and hover text
+    # "grid": the choropleth's areas are grids; "community": a district's overview, communities coloured by their
+    # worst open state (``SituationView.community_states``), grids drawn when one drills in
+    level: str = "grid"
+    tiles: str | None = None  # basemap XYZ template (settings.tiles); None: no basemap
+    display_crs: str = "wgs84"  # "gcj02": geometry here is shifted to GCJ-02 tiles, markers must be too
 
     def __post_init__(self) -> None:
         if self.grid_names is not None and not self.grid_name_by_id:
@@ -297,6 +316,26 @@ class MapBase:
             micro_grids=getattr(layers, "micro_grids", None),
             communities=getattr(layers, "communities", None),
             viewport=viewport,
+        )
+
+    def overview(self, communities: Any) -> MapBase:
+        """The district overview of this base: the same members and view, the ``communities`` (GeoDataFrame
+        with community_id, name) as the choropleth's areas; feed rows still name grids."""
+        gj = compact_geojson(communities, "community_id")
+        return MapBase(
+            geojson=gj,
+            grid_ids=[str(f["id"]) for f in gj["features"]],
+            center=self.center,
+            zoom=self.zoom,
+            bounds=self.bounds,
+            grid_names=[str(n) for n in communities["name"]],
+            members=self.members,
+            community_geojson=self.community_geojson,
+            uirevision=self.uirevision + "-overview",
+            grid_name_by_id=self.grid_name_by_id,
+            level="community",
+            tiles=self.tiles,
+            display_crs=self.display_crs,
         )
 
     @classmethod
@@ -459,8 +498,16 @@ def build_incident_map(
     show_legend: bool | None = None,
     hover: bool | None = None,
     frame_token: str | None = None,
+    focus: tuple[float, float, float, float] | None = None,
+    focus_key: str = "",
+    outline: Mapping[str, Any] | None = None,
 ) -> go.Figure:
     """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
+
+    ``focus``: the bbox (min lon, min lat, max lon, max lat) to frame instead of the whole data set (an area's;
+    also in ``layout.meta.bounds`` for clients that fit it to their own viewport), ``focus_key`` naming it (the
+    view's ``uirevision`` changes with it, so a drill-down moves the map and live updates keep the view);
+    ``outline``: a GeoJSON line geometry drawn over the grids (the area's boundary).
 
     ``show_legend`` defaults to off (both screens draw an HTML legend: layouts.components.map_legend);
     ``hover`` defaults to the theme: off on the wall (display only), on in the console. ``frame_token``: the
@@ -579,15 +626,31 @@ def build_incident_map(
                 "name": "micro_grids",
             }
         )
+    if outline is not None:
+        layers.append(
+            {
+                "sourcetype": "geojson",
+                "source": {"type": "Feature", "properties": {}, "geometry": dict(outline)},
+                "type": "line",
+                "color": th.area_line,
+                "line": {"width": 3},
+                "name": "area",
+            }
+        )
+    if focus is not None and base.display_crs == "gcj02":  # areas are WGS-84; the map is drawn shifted
+        (x0, x1), (y0, y1) = wgs84_to_gcj02([focus[0], focus[2]], [focus[1], focus[3]])
+        focus = (float(x0), float(y0), float(x1), float(y1))
+    center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus)
+    uirevision = f"{base.uirevision}:{focus_key}" if focus_key else base.uirevision
     fig.update_layout(
         map={
-            "style": map_style(theme),
-            "center": base.center,
-            "zoom": base.zoom,
+            "style": map_style(theme, base.tiles),
+            "center": center,
+            "zoom": zoom,
             "layers": layers,
-            "uirevision": base.uirevision,
+            "uirevision": uirevision,
         },
-        uirevision=base.uirevision,
+        uirevision=uirevision,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor=th.background,
         plot_bgcolor=th.background,
@@ -610,7 +673,9 @@ def build_incident_map(
         dragmode="pan",
         # read by assets/onescreen.js to scale a wall beyond 1920×1080 (zoom + log2(scale), sizes × scale)
         meta={
-            "base_zoom": base.zoom,
+            "base_zoom": zoom,
+            # the area the wall frames in its own map box, client-side: [west, south, east, north] (as drawn)
+            "bounds": [round(float(v), 6) for v in (focus or base.bounds)],
             "base_font_size": 14,
             "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
             # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)

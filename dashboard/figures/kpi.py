@@ -158,8 +158,10 @@ def trend_figure(
     lang: str = "zh",
     theme: ChartTheme = "wall",
     font_size: int = 13,
+    tick_every: int = 4,
 ) -> go.Figure:
-    """24 h reported-per-hour bars with a smoothed line; current hour highlighted."""
+    """24 h reported-per-hour bars with a smoothed line; current hour highlighted. ``tick_every``: hours between
+    the x-axis labels (when there are more than 12 bars)."""
     values = [0.0 if i18n.is_missing(v) else float(v) for v in (trend or [])]
     n = len(values)
     labels = trend_hour_labels(n, trend_start, now)
@@ -170,7 +172,7 @@ def trend_figure(
     fig = go.Figure()
     fig.add_trace(go.Bar(x=list(range(n)), y=values, marker={"color": colors, "line": {"width": 0}}, name="reported"))
     fig.update_layout(**_chart_layout(theme, font_size))
-    step = 4 if n > 12 else 1
+    step = tick_every if n > 12 else 1
     fig.update_xaxes(
         tickmode="array",
         tickvals=list(range(0, n, step)),
@@ -215,6 +217,7 @@ def ranked_bar_figure(
             marker={"color": color or c["bar"], "line": {"width": 0}},
             text=[f"{v:,.0f}" for v in values],
             textposition="outside",
+            constraintext="none",  # Plotly shrinks outside labels to the bar's thickness (8 px text on a wall)
             cliponaxis=False,
             textfont={"color": c["text"]},
         )

@@ -26,6 +26,7 @@ from dashboard.figures.incident_map import (
 )
 from dashboard.figures.kpi import KpiTile
 from incidents.assign import Suggestion
+from incidents.situation import FUNNEL_STAGES, Funnel
 
 from . import ids
 
@@ -92,6 +93,35 @@ def kpi_tile_class(tile: KpiTile) -> str:
 def kpi_row(tiles: Sequence[KpiTile], screen: str = "wall", row_id: str | None = None) -> html.Div:
     """The row of KPI tiles for ``screen`` (wall or console)."""
     return html.Div([kpi_tile(t, screen) for t in tiles], className="os-kpis", **_id(row_id))
+
+
+def attrs(values: dict[str, str]) -> Any:
+    """``aria-*`` / ``data-*`` attributes as keyword arguments (Dash accepts them; its type hints do not)."""
+    return values
+
+
+def funnel_stages(funnel: Funnel | None, lang: str = "zh") -> list[Any]:
+    """Today's loop 点单 → 派单 → 接单 → 办结 → 评单: each stage's count, between stages the median time taken
+    (``incidents.situation.Funnel``); an empty funnel shows zeros."""
+    out: list[Any] = [html.Span(i18n.t("funnel.title", lang), className="os-funnel__title")]
+    for k, stage in enumerate(FUNNEL_STAGES):
+        if k:
+            step = f"{FUNNEL_STAGES[k - 1]}→{stage}"
+            value, unit = i18n.fmt_minutes(None if funnel is None else funnel.median_min.get(step), lang)
+            median = i18n.t("funnel.median", lang, value=value, unit=unit) if unit else "→"
+            out.append(html.Span(median, className="os-funnel__step", **attrs({"data-step": step})))
+        count = 0 if funnel is None else funnel.today.get(stage, 0)
+        out.append(
+            html.Span(
+                [
+                    html.Span(i18n.t(f"funnel.{stage}", lang), className="os-funnel__label"),
+                    html.Span(i18n.fmt_count(count), className="os-funnel__count"),
+                ],
+                className="os-funnel__stage",
+                **attrs({"data-stage": stage}),
+            )
+        )
+    return out
 
 
 def feed_lost_banner(banner_id: str, lang: str = "zh", hidden: bool = True) -> html.Div:

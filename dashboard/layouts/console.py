@@ -83,9 +83,12 @@ def console_layout(
     figure: go.Figure | dict[str, Any] | None = None,
     kpis: Any = None,
     communities: Mapping[str, str] | None = None,
+    area_bar: Any = None,
+    funnel: Any = None,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
-    ``communities``: ``{community_id: name}`` for the filter."""
+    ``communities``: ``{community_id: name}`` for the filter; ``area_bar``: ``layouts.areas.area_bar``;
+    ``funnel``: today's loop (``incidents.situation.Funnel``)."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
     controls = html.Aside(
@@ -143,7 +146,9 @@ def console_layout(
                 ),
             ),
             c.feed_lost_banner(Console.BANNER, lang),
+            area_bar,
             c.kpi_row(kpi_tiles(kpis, BRIEFING_KPIS, lang), "console", row_id=Console.KPIS),
+            html.Div(c.funnel_stages(funnel, lang), id=Console.FUNNEL, className="os-funnel"),
             html.Main(
                 className="os-console__main",
                 children=[

@@ -43,6 +43,23 @@ class Console:
     DETAIL_CLOSE: Final = "console-detail-close"
     DETAIL_RESULT: Final = "console-detail-result"  # outcome of the last action (inside the detail panel)
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
+    FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
+
+
+class Tour:
+    """A touring wall's extras (``/wall?tour=…``), beside the wall page."""
+
+    STORE: Final = "wall-tour"  # dcc.Store {"next": {area: search}, "first": search}
+    TICK: Final = "wall-tour-tick"  # dcc.Interval, one tick per dwell
+
+
+class Areas:
+    """The area bar (breadcrumb and the areas below) on the officials' page."""
+
+    BAR: Final = "area-bar"
+    CRUMBS: Final = "area-crumbs"  # the breadcrumb; the current area is the [aria-current=page] item
+    CHILDREN: Final = "area-children"  # links to the areas one level down
+    NOTICE: Final = "area-notice"  # "no such area" when the URL named an unknown one
 
 
 # Layer toggle values (console checklist); incident statuses use the Status values themselves.

@@ -2,8 +2,9 @@
 
 Scaling: every size in assets/onescreen.css is a multiple of ``--u`` = min(100vw/1920, 100vh/1080), so the
 stage fills a 1920×1080 or 3840×2160 screen at native resolution (no CSS transform: the map canvas stays
-crisp and Plotly's pointer maths stays right). Plotly fonts are scaled by assets/wall.js from each
-figure's ``layout.meta.base_font_size``.
+crisp and Plotly's pointer maths stays right). Plotly fonts are scaled by assets/onescreen.js from each
+figure's ``layout.meta.base_font_size``. A 32:9 screen (3840×1080, 7680×2160) gets its own grid on a 3840-wide
+stage; the map frames its area in whatever box it has (``layout.meta.bounds``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ MAP_CONFIG: dcc.Graph.Config = {
     "showTips": False,
     "responsive": True,
 }
+# Axis, tick and bar-label text of the wall's charts, in design px (the wall's smallest text: 18 px on a 1920-wide
+# stage; assets/onescreen.js multiplies it by the stage scale).
+WALL_CHART_FONT_PX = 18
 CHART_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "staticPlot": True, "responsive": True}
 
 
@@ -38,9 +42,15 @@ def wall_side_figures(kpis: Any, lang: str = "zh", now: float | None = None) -> 
         now=now,
         lang=lang,
         theme="wall",
+        font_size=WALL_CHART_FONT_PX,
+        tick_every=6,  # 18 px labels on a 302-px-wide panel (16:9)
     )
     cats = category_bar_figure(
-        getattr(kpis, "by_category", None) if kpis is not None else None, lang=lang, top=6, theme="wall"
+        getattr(kpis, "by_category", None) if kpis is not None else None,
+        lang=lang,
+        top=6,
+        theme="wall",
+        font_size=WALL_CHART_FONT_PX,
     )
     return trend, cats
 

@@ -26,3 +26,21 @@ def test_an_unknown_language_is_refused(live_server: LiveServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"{live_server.url}/api/briefing.png?lang=fr", timeout=30)
     assert err.value.code == 422
+
+
+@pytest.mark.browser
+def test_a_briefing_of_one_community_is_drawn_from_that_communitys_frame(live_server: LiveServer) -> None:
+    with urllib.request.urlopen(live_server.url + "/api/areas", timeout=30) as resp:
+        comm = next(a["ref"] for a in json.loads(resp.read())["areas"] if a["kind"] == "community")
+    with urllib.request.urlopen(f"{live_server.url}/api/briefing.png?area={comm}", timeout=120) as resp:
+        assert png_size(resp.read()) == (1920, 1080)
+    with urllib.request.urlopen(live_server.url + "/healthz", timeout=30) as resp:
+        contexts = json.loads(resp.read())["live"]["contexts"]
+    assert f"briefing.zh.a={comm}" in contexts
+
+
+@pytest.mark.parametrize(("area", "code"), [("community:NOPE", 404), ("nonsense", 422)])
+def test_a_briefing_of_an_unknown_area_is_refused(live_server: LiveServer, area: str, code: int) -> None:
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{live_server.url}/api/briefing.png?area={area}", timeout=30)
+    assert err.value.code == code

@@ -223,3 +223,14 @@ def test_a_city_of_members_is_clustered_a_street_is_not(base: im.MapBase, incide
     fig = im.build_incident_map(city, [0] * len(city.grid_ids), im.incident_trace_updates(incidents))
     assert fig.data[im.TRACE_MEMBERS].cluster.enabled
     assert len(fig.data[im.TRACE_MEMBERS].lon) == im.MEMBERS_CLUSTER_ABOVE + 1  # all members, clustered by MapLibre
+
+
+def test_a_basemap_is_the_only_thing_fetched_and_sits_under_every_layer(base: im.MapBase) -> None:
+    from dataclasses import replace
+
+    url = "http://tiles.intra/{z}/{x}/{y}.png"
+    fig = im.build_incident_map(replace(base, tiles=url), [], {}, theme="wall")
+    style = fig.layout.map.style
+    assert style["sources"]["onescreen-tiles"] == {"type": "raster", "tiles": [url], "tileSize": 256, "maxzoom": 18}
+    assert [layer["id"] for layer in style["layers"]] == ["onescreen-background", "onescreen-tiles"]
+    assert "glyphs" not in style

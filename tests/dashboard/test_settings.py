@@ -31,6 +31,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_MAX_FUTURE_S": ("120", 120.0),
     "ONESCREEN_RETENTION_DAYS": ("2.5", 2.5),
     "ONESCREEN_WS_PER_CLIENT": ("8", 8),
+    "ONESCREEN_TILES": ("http://tiles.intra/{z}/{x}/{y}.png", "http://tiles.intra/{z}/{x}/{y}.png"),
+    "ONESCREEN_TILES_CRS": ("gcj02", "gcj02"),
 }
 
 
@@ -83,6 +85,9 @@ def test_shell_variables_named_like_fields_are_not_read(clean_env: pytest.Monkey
         ("ONESCREEN_PREFIX", "two words"),
         ("ONESCREEN_WALL_PULSE", "sometimes"),
         ("ONESCREEN_RETENTION_DAYS", "0"),
+        ("ONESCREEN_TILES", "http://tiles.intra/{z}/{x}.png"),
+        ("ONESCREEN_TILES", "tiles/{z}/{x}/{y}.png"),
+        ("ONESCREEN_TILES_CRS", "bd09"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, clean_env: pytest.MonkeyPatch) -> None:

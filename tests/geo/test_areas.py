@@ -102,3 +102,34 @@ def test_masks_select_the_incidents_of_an_area_at_every_level() -> None:
     for kind in ("community", "grid", "micro_grid"):
         want = (incidents[f"{kind}_id"] == row[f"{kind}_id"]).to_numpy()
         assert np.array_equal(tree.mask(incidents, f"{kind}:{row[f'{kind}_id']}"), want)
+
+
+def test_a_click_drills_one_level_toward_the_grid_clicked() -> None:
+    layers = three_streets()
+    tree = build_area_tree(layers)
+    grid = layers.grids.iloc[-1]
+    g, c = f"grid:{grid['grid_id']}", f"community:{grid['community_id']}"
+    street = tree.get(c).parent
+    assert street is not None
+    assert tree.step_toward(tree.root, g) == street  # district → the grid's street
+    assert tree.step_toward(street, g) == c
+    assert tree.step_toward(c, g) == g
+    assert tree.step_toward(g, g) == g  # nothing below a grid's click
+    other = next(r for r in tree.children[tree.root] if r != street)
+    assert tree.step_toward(other, g) == street  # a click in the neighbouring street goes there, same level
+    with pytest.raises(AreaError):
+        tree.step_toward(tree.root, "grid:NOPE")
+
+
+def test_an_area_outline_is_its_boundary_and_the_district_has_none() -> None:
+    from shapely.geometry import shape
+
+    from geo.areas import area_outline
+
+    layers = demo()
+    comm = layers.communities.iloc[0]
+    line = shape(area_outline(layers, f"community:{comm['community_id']}"))
+    assert line.geom_type in ("LineString", "MultiLineString")
+    assert line.hausdorff_distance(comm.geometry.boundary) < 1e-4  # ≈ 10 m: simplified by ~1 m only
+    assert area_outline(three_streets(), "district:all") is None
+    assert area_outline(layers, "grid:NOPE") is None

@@ -3,12 +3,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pytest
 import shapely
 
+from dashboard.settings import DEFAULT_DATA
+from geo.display import display_layers
+from geo.gcj02 import wgs84_to_gcj02
 from geo.layers import LAYER_NAMES, GeoLayers, GeoValidationError, read_layers
 from geo.synthetic import write_gpkg
+from geo.validate import REQUIRED_LAYER_NAMES
 
 BOWTIE = shapely.Polygon([(120.27, 30.30), (120.28, 30.31), (120.28, 30.30), (120.27, 30.31)])
 
@@ -71,7 +76,9 @@ def test_missing_layer_is_reported(tmp_path: Path, small_frames: dict[str, gpd.G
     with pytest.raises(GeoValidationError) as info:
         read_layers(path)
     missing = {p.layer for p in info.value.problems if "layer missing" in p.message}
-    assert missing == set(LAYER_NAMES) - {"street", "grids"}
+    assert missing == set(REQUIRED_LAYER_NAMES) - {"street", "grids"}
+    (optional,) = [p for p in info.value.problems if p.layer == "basic_units"]  # optional: a note, not an error
+    assert optional.severity == "info" and optional.kind == "optional_layer"
 
 
 def test_folder_of_files_is_reprojected(tmp_path: Path, small_frames: dict[str, gpd.GeoDataFrame]) -> None:
@@ -89,3 +96,17 @@ def test_folder_of_files_is_reprojected(tmp_path: Path, small_frames: dict[str, 
 def test_missing_file_raises() -> None:
     with pytest.raises(FileNotFoundError):
         read_layers("/nonexistent/nowhere.gpkg")
+
+
+def test_layers_drawn_over_gcj02_tiles_are_shifted_by_the_gcj02_offset() -> None:
+    layers = read_layers(DEFAULT_DATA)
+    assert display_layers(layers, "wgs84") is layers
+    shown = display_layers(layers, "gcj02")
+    for name in ("grids", "members"):
+        before = shapely.get_coordinates(getattr(layers, name).geometry.to_numpy())
+        after = shapely.get_coordinates(getattr(shown, name).geometry.to_numpy())
+        lon, lat = wgs84_to_gcj02(before[:, 0], before[:, 1])
+        assert np.allclose(after, np.column_stack([lon, lat]))
+        assert 200 < abs(after[0, 0] - before[0, 0]) * 95_000 + abs(after[0, 1] - before[0, 1]) * 111_000 < 1200
+    with pytest.raises(ValueError, match="bd09"):
+        display_layers(layers, "bd09")

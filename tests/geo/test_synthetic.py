@@ -196,6 +196,8 @@ def test_resolve_scale_presets_and_overrides() -> None:
     custom = resolve_scale("demo", grids=500, members=9000)
     assert custom.grids == 500 and custom.members == 9000 and custom.dedicated_grids == 100
     assert custom.communities == 50 and custom.households == 45_000
+    assert custom.rental_houses == 1000 and custom.shop_streets == 50
+    assert city.rental_houses == 20_000 and city.shop_streets == 1000
 
 
 def test_multi_street_scale_nests() -> None:

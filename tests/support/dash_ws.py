@@ -58,10 +58,12 @@ def request(conn: ClientConnection, renderer: str, output: str, inputs: list[Mes
     )
 
 
-def page_context(path: str = "/wall", lang: str = "zh", token: str | None = None) -> list[Message]:
-    """The inputs of the context callback for a page at ``path`` rendered from frame ``token``."""
+def page_context(path: str = "/wall", lang: str = "zh", token: str | None = None, search: str = "") -> list[Message]:
+    """The inputs of the context callback for a page at ``path`` (query ``search``) rendered from frame ``token``,
+    in the callback's input order."""
     return [
         {"id": "url", "property": "pathname", "value": path},
+        {"id": "url", "property": "search", "value": search},
         {"id": "root-lang", "property": "data", "value": lang},
         {"id": "live-token", "property": "data", "value": token},
         {"id": "live-filters", "property": "data", "value": None},

@@ -14,5 +14,7 @@ SMALL = Scale(
     households=1200,
     volunteer_teams=4,
     units=6,
+    rental_houses=40,
+    shop_streets=4,
 )
 SMALL_SEED = 7

@@ -1,0 +1,145 @@
+"""What a page URL asks for: screen, language, area, and a wall's tour — parsed once, checked against the areas.
+
+Pure (no Dash, no Redis). The URL parameters (documented in the README):
+
+- ``lang=zh|en`` on any page;
+- ``area=KIND:ID`` on the officials' page (``/?area=community:C03``) and ``scope=KIND:ID`` on the wall
+  (``/wall?scope=street:S02``; ``area`` is accepted there too) — ``geo.areas`` refs;
+- on the wall, ``tour=communities|streets|grids`` (the areas of that kind inside the scope, or the whole data
+  set) or ``tour=REF,REF,…`` cycles through areas, ``dwell=SECONDS`` on each (default ``TOUR_DWELL_S``,
+  ``TOUR_DWELL_MIN_S``..``TOUR_DWELL_MAX_S``).
+
+An area the data set does not have is not an error page: the page shows the whole data set and says which
+area it could not find (``PageRequest.bad_area``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qs, urlencode
+
+from dashboard.frames import ScreenContext
+from geo.areas import AREA_KINDS, AreaError, AreaTree
+
+TOUR_DWELL_S: Final = 30
+TOUR_DWELL_MIN_S: Final = 5
+TOUR_DWELL_MAX_S: Final = 3600
+TOUR_KINDS: Final[dict[str, str]] = {"streets": "street", "communities": "community", "grids": "grid"}
+MAX_TOUR: Final = 200  # areas in one tour (a district has 1,000 communities: a tour of those is not a tour)
+
+
+def screen_of_path(pathname: str | None) -> str:
+    """``wall`` for ``/wall`` (with or without a trailing slash or prefix), else ``console``."""
+    return "wall" if (pathname or "").rstrip("/").endswith("/wall") else "console"
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One page as a URL asks for it. Hashable: rendered pages are cached by it (``dashboard.page_cache``).
+
+    ``area``: a ref of the data set, "" for the root. ``bad_area``: the URL's area when it names none (then
+    ``area`` is ""). ``tour``: refs a wall cycles through (empty: no tour), ``dwell_s`` seconds each.
+    """
+
+    path: str
+    lang: str
+    area: str = ""
+    bad_area: str = ""
+    tour: tuple[str, ...] = ()
+    dwell_s: int = TOUR_DWELL_S
+
+    @property
+    def screen(self) -> str:
+        """``wall`` or ``console``."""
+        return screen_of_path(self.path)
+
+    def context(self) -> ScreenContext:
+        """The frame context of the page (no console filters: a fresh page has none)."""
+        return ScreenContext.of(self.screen, self.lang, area=self.area)
+
+    def as_store(self) -> dict[str, Any]:
+        """What ``PAGE_RENDERED`` holds for this page (JSON)."""
+        return {
+            "path": self.path,
+            "lang": self.lang,
+            "area": self.area,
+            "bad_area": self.bad_area,
+            "tour": list(self.tour),
+            "dwell_s": self.dwell_s,
+        }
+
+    def search_for(self, area: str) -> str:
+        """The query string of this page showing ``area`` instead (for links and the tour's next step)."""
+        params: dict[str, str] = {}
+        if area:
+            params["scope" if self.screen == "wall" else "area"] = area
+        if self.tour:
+            params["tour"] = ",".join(self.tour)
+            params["dwell"] = str(self.dwell_s)
+        return ("?" + urlencode(params, safe=":,")) if params else ""
+
+
+def _last(params: dict[str, list[str]], *names: str) -> str:
+    for name in names:
+        values = params.get(name)
+        if values:
+            return values[-1].strip()
+    return ""
+
+
+def _tour(spec: str, tree: AreaTree, scope: str) -> tuple[str, ...]:
+    """The refs of ``tour=…``: a kind's plural (inside ``scope``) or a comma-separated list of refs (unknown
+    ones dropped), at most ``MAX_TOUR``."""
+    if not spec:
+        return ()
+    kind = TOUR_KINDS.get(spec)
+    if kind is None:
+        refs = [r.strip() for r in spec.split(",") if r.strip() in tree.areas]
+        return tuple(dict.fromkeys(refs))[:MAX_TOUR]
+    top = scope or tree.root
+    if AREA_KINDS.index(kind) <= AREA_KINDS.index(tree.areas[top].kind):
+        top = tree.root  # a tour of streets inside one street: tour the district's
+    out: list[str] = []
+    level = [top]
+    while level and len(out) < MAX_TOUR:
+        nxt = [c for ref in level for c in tree.children.get(ref, ())]
+        if nxt and nxt[0].startswith(kind + ":"):
+            out = nxt
+            break
+        level = nxt
+    return tuple(out[:MAX_TOUR])
+
+
+def _dwell(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        return TOUR_DWELL_S
+    return max(TOUR_DWELL_MIN_S, min(TOUR_DWELL_MAX_S, value))
+
+
+def page_request(path: str | None, query: str | None, *, default_lang: str, areas: AreaTree) -> PageRequest:
+    """Parse a page URL's path and query (``?`` optional) into a ``PageRequest`` (see the module doc)."""
+    params = parse_qs((query or "").lstrip("?"))
+    lang = _last(params, "lang")
+    path = path or "/"
+    wall = screen_of_path(path) == "wall"
+    raw = _last(params, "scope", "area") if wall else _last(params, "area")
+    area, bad = "", ""
+    if raw:
+        try:
+            area = areas.get(raw).ref
+        except AreaError:
+            bad = raw[:80]
+    if area == areas.root:
+        area = ""  # the root is the page without an area: one cached page, one frame
+    tour = _tour(_last(params, "tour"), areas, area) if wall else ()
+    return PageRequest(
+        path=path,
+        lang=lang if lang in ("zh", "en") else default_lang,
+        area=area,
+        bad_area=bad,
+        tour=tour,
+        dwell_s=_dwell(_last(params, "dwell")) if tour else TOUR_DWELL_S,
+    )
