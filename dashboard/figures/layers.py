@@ -25,6 +25,7 @@ import shapely
 from dashboard import i18n
 from dashboard.figures.incident_map import COORD_DECIMALS, FONT_FAMILY, THEMES, Theme, compact_geojson
 from geo.privacy import mask_name, mask_phone
+from geo.validate import BASIC_UNIT_KINDS, FORCE_KINDS
 
 LayerKey = Literal[
     "grid_types", "micro_grids", "party_orgs", "zones", "members", "households", "forces", "basic_units", "place_names"
@@ -46,8 +47,6 @@ OUTLINE_TOLERANCE_M: Final = 3.0  # outline simplification: below a pixel at the
 DEDICATED_KINDS: Final = ("industrial_park", "market", "rental_housing", "office_building", "school")
 PARTY_LEVELS: Final = ("street_committee", "community_org", "grid_branch", "party_group")
 PARTY_LEVEL_SIZE: Final = {"street_committee": 22, "community_org": 16, "grid_branch": 11, "party_group": 7}
-FORCE_KINDS: Final = ("guidance", "self_run", "vanguard", "enforcement", "co_building", "social")
-BASIC_UNIT_KINDS: Final = ("rental_house", "shop_street")
 COMMUNITY_LABEL_ZOOM: Final = (0.0, 14.5)  # (minzoom, maxzoom) of community names
 GRID_LABEL_ZOOM: Final = (14.5, 24.0)  # grid names once grids are large enough on screen to hold them
 
@@ -574,7 +573,7 @@ def force_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) 
 
 
 def basic_unit_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) -> list[dict[str, Any]]:
-    """基本单元 (``layers.basic_units`` when the data set has it, else no trace): rental houses (masked keeper and
+    """基本单元 (``layers.basic_units``; no trace when it is empty or the model has no such layer): rental houses (masked keeper and
     phone, tenants) and shop streets (masked keeper, shops), one trace per ``kind``."""
     key = "basic_units"
     bu = getattr(layers, "basic_units", None)

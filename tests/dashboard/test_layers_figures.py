@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
 import pytest
-import shapely
 from shapely.geometry import Point, box
 
 from dashboard.figures import incident_map as im
@@ -31,6 +29,7 @@ from dashboard.figures.layers import (
 )
 from geo.areas import build_area_tree
 from geo.layers import GeoLayers, read_layers
+from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
 
 AREA = "community:C003"
@@ -43,7 +42,7 @@ BUDGET = {
     "members": 320_000,
     "households": 380_000,
     "forces": 20_000,
-    "basic_units": 10_000,
+    "basic_units": 50_000,
     "place_names": 5_000,
 }
 
@@ -66,30 +65,10 @@ def demo() -> GeoLayers:
 
 
 @pytest.fixture(scope="module")
-def basic_units(demo: GeoLayers) -> gpd.GeoDataFrame:
-    g = demo.grids
-    grids = pd.concat([g[g["community_id"] == "C001"].iloc[:3], g[g["community_id"] == "C003"].iloc[:3]])
-    pts = shapely.point_on_surface(grids.geometry.to_numpy())
-    return gpd.GeoDataFrame(
-        {
-            "basic_unit_id": [f"BU{i}" for i in range(6)],
-            "name": [f"单元{i}" for i in range(6)],
-            "kind": ["rental_house"] * 4 + ["shop_street"] * 2,
-            "community_id": grids["community_id"].to_numpy(),
-            "grid_id": grids["grid_id"].to_numpy(),
-            "keeper_name": ["王小明", "李四", "欧阳建国", "赵六", "钱七七", "孙八"],
-            "phone": ["13812341234", "13900001111", "13700002222", "13600003333", "13500004444", "13400005555"],
-            "tenants": [5, 8, 2, 11, 0, 0],
-            "shops": [0, 0, 0, 0, 40, 25],
-        },
-        geometry=pts,
-        crs="EPSG:4326",
-    )
-
-
-@pytest.fixture(scope="module")
-def full(demo: GeoLayers, basic_units: gpd.GeoDataFrame) -> Any:
-    return _With(demo, basic_units=basic_units)
+def full(demo: GeoLayers) -> Any:
+    """The demo with every layer filled (basic_units is optional in the model; the demo has it)."""
+    assert len(demo.basic_units) > 0
+    return demo
 
 
 def _all(layers: Any, lang: str = "zh", **kw: Any) -> dict[str, list[dict[str, Any]]]:
@@ -217,8 +196,9 @@ def test_no_raw_name_or_phone_in_any_hover(full: Any, lang: str) -> None:
         for c in cols:
             raw |= {v for v in frame[c].astype(str) if len(v) >= 2}
     assert not tokens & raw
-    assert "王*明" in tokens and "138****1234" in tokens  # masked, present
-    assert any(re.fullmatch(r"\d{3}\*{4}\d{4}", tok) for tok in tokens)  # household phones, masked
+    bu = full.basic_units.iloc[0]
+    assert mask_name(bu["keeper_name"]) in tokens and mask_phone(bu["phone"]) in tokens  # masked, present
+    assert any(re.fullmatch(r"\d{3}\*{4}\d{4}", tok) for tok in tokens)
 
 
 def test_legend_groups_titles_meta_and_stable_uids(full: Any) -> None:
@@ -252,7 +232,9 @@ def test_new_fields_are_used_when_present_and_missing_ones_degrade(demo: GeoLaye
     assert "微网格长" not in layer_traces(bare, "micro_grids", "zh")[1]["hovertext"][0]
     forces = layer_traces(bare, "forces", "zh")
     assert [t["meta"]["class"] for t in forces] == ["unknown"] and len(_ids(forces)) == 60
-    assert layer_traces(demo, "basic_units", "zh") == []  # the demo has no basic_units layer yet
+    assert len(_ids(layer_traces(demo, "basic_units", "zh"))) == len(demo.basic_units)
+    assert layer_traces(_With(demo, basic_units=demo.basic_units.iloc[:0]), "basic_units", "zh") == []
+    assert layer_traces(_With(demo, basic_units=None), "basic_units", "zh") == []  # a model without the layer
 
 
 def test_uncovered_households_are_highlighted_and_coverage_is_shown(demo: GeoLayers) -> None:
