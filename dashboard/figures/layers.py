@@ -573,8 +573,8 @@ def force_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) 
 
 
 def basic_unit_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) -> list[dict[str, Any]]:
-    """基本单元 (``layers.basic_units``; no trace when it is empty or the model has no such layer): rental houses (masked keeper and
-    phone, tenants) and shop streets (masked keeper, shops), one trace per ``kind``."""
+    """基本单元 (``layers.basic_units``; no trace when it is empty or the model has no such layer): rental houses
+    (masked keeper and phone, tenants) and shop streets (masked keeper and phone, shops), one trace per ``kind``."""
     key = "basic_units"
     bu = getattr(layers, "basic_units", None)
     if bu is None or len(bu) == 0:
