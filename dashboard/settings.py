@@ -7,10 +7,10 @@ same names (tests/dashboard/test_settings.py checks both ways and that each vari
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from onescreen_data import demo_data_path
 
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     tiles_crs: Literal["wgs84", "gcj02"] = Field("wgs84", validation_alias=_env("ONESCREEN_TILES_CRS"))
     """The coordinate system of those tiles: ``wgs84`` (天地图, OSM-style servers) or ``gcj02`` (tiles made for
     Amap/Tencent); with ``gcj02`` every layer and marker is drawn shifted to match them."""
+    wall_layers: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("place_names", "party_orgs", "members"), validation_alias=_env("ONESCREEN_WALL_LAYERS")
+    )
+    """The 一张图 layers on the wall, comma-separated (``grid_types``, ``micro_grids``, ``party_orgs``, ``zones``,
+    ``members`` — on duty only, by role —, ``households``, ``forces``, ``basic_units``, ``place_names``);
+    ``none``: none."""
     show_members_on_wall: bool = Field(True, validation_alias=_env("ONESCREEN_WALL_MEMBERS"))
     """Party members layer on the wall (``1``/``0``, ``on``/``off``, ``true``/``false``, ``yes``/``no``)."""
     wall_pulse: bool = Field(True, validation_alias=_env("ONESCREEN_WALL_PULSE"))
@@ -74,6 +80,18 @@ class Settings(BaseSettings):
         if not value or any(c.isspace() for c in value):
             raise ValueError("must be a non-empty word without whitespace")
         return value
+
+    @field_validator("wall_layers", mode="before")
+    @classmethod
+    def _layer_list(cls, value: Any) -> Any:
+        from dashboard.figures.layers import LAYER_KEYS
+
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+        items = [v for v in items if v and v != "none"]
+        unknown = [v for v in items if v not in LAYER_KEYS]
+        if unknown:
+            raise ValueError(f"unknown layers {', '.join(unknown)} (known: {', '.join(LAYER_KEYS)})")
+        return tuple(items)
 
     @field_validator("tiles")
     @classmethod

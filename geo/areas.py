@@ -234,6 +234,7 @@ LAYER_PLACES: Final[dict[str, tuple[str, AreaKind]]] = {
     "volunteer_teams": ("community_id", "community"),
     "units": ("community_id", "community"),
     "basic_units": ("grid_id", "grid"),
+    "communities": ("community_id", "community"),
 }
 
 

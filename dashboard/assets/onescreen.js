@@ -292,6 +292,21 @@
     },
   };
 
+  // Place names (figures/layers.py place_name_layers) get a halo in the background colour: Plotly's symbol layers
+  // have no halo attribute, MapLibre's paint does (drawn into the locally made glyphs: nothing is fetched).
+  function haloPlaceNames(gd) {
+    var halo = gd.layout && gd.layout.meta && gd.layout.meta.place_halo;
+    var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    var map = sub && sub.map;
+    if (!halo || !map || !map.getStyle || !map.isStyleLoaded()) return;
+    (map.getStyle().layers || []).forEach(function (layer) {
+      if (layer.type !== "symbol" || layer.id.indexOf("plotly-layout-layer") !== 0) return;
+      Object.keys(halo).forEach(function (prop) {
+        if (map.getPaintProperty(layer.id, prop) !== halo[prop]) map.setPaintProperty(layer.id, prop, halo[prop]);
+      });
+    });
+  }
+
   function attach() {
     document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
       if (gd._osHooked) scaleMap(gd); // idempotent; catches the first MapLibre load
@@ -304,6 +319,7 @@
         setTimeout(function () {
           scaleFonts(gd);
           scaleMap(gd);
+          haloPlaceNames(gd);
         }, 0);
       });
       scaleFonts(gd);

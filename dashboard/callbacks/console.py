@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from dashboard import i18n
 from dashboard.callbacks import pages as page_callbacks
-from dashboard.figures.incident_map import INCIDENT_TRACES, LAYER_MICRO_GRIDS, TRACE_GRIDS, TRACE_MEMBERS
+from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_GRIDS
+from dashboard.figures.layer_stack import PLACE_NAMES, Stack, layer_trace_dicts
+from dashboard.figures.layers import LAYER_KEYS
+from dashboard.frames import incident_near
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
-from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG, URL
+from dashboard.layouts.root import LIVE_FILTERS, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.runtime import Runtime
+from geo.gcj02 import gcj02_to_wgs84
 from incidents.actions import apply_action, can_dispatch, offered_actions
 from incidents.assign import Assigner
 from incidents.model import Status
@@ -22,22 +27,39 @@ from incidents.situation import Situation
 from incidents.store import Outcome
 from incidents.wire import WireError
 
+SNAP_M = 15.0  # a click on a layer's point selects an incident this close to it (metres)
 NEAREST_MEMBERS = 5
 SUGGESTIONS = 5
 ACTION_WAIT_S = 3.0  # how long an action waits for the feed to bring the change into this process
 
 
-def layer_patch(layers: list[str], has_micro_grids: bool) -> Patch:
-    """A figure patch showing exactly the map layers in ``layers`` (``layout.ids`` layer values), hiding the rest."""
+def layer_patch(layers: list[str], stack: Stack, load: Callable[[str], list[dict[str, Any]]]) -> tuple[Patch, Stack]:
+    """A figure patch showing exactly the map layers in ``layers`` (``layouts.ids.CONSOLE_LAYERS`` values), and
+    the page's stack after it. A 一张图 layer the map does not carry yet is appended (``load(key)`` gives its
+    traces); one it carries is shown or hidden by index."""
     visible = set(layers or ())
     patch = Patch()
     patch["data"][TRACE_GRIDS]["visible"] = layer_ids.LAYER_GRIDS in visible
-    patch["data"][TRACE_MEMBERS]["visible"] = layer_ids.LAYER_MEMBERS in visible
     for idx in INCIDENT_TRACES:
         patch["data"][idx]["visible"] = layer_ids.LAYER_INCIDENTS in visible
-    if has_micro_grids:
-        patch["layout"]["map"]["layers"][LAYER_MICRO_GRIDS]["visible"] = layer_ids.LAYER_MICRO_GRIDS in visible
-    return patch
+    out = Stack(dict(stack.traces), list(stack.names), stack.next)
+    for key in LAYER_KEYS:
+        on = key in visible
+        if key not in out.traces:
+            if not on:
+                continue
+            traces = load(key)
+            for trace in traces:
+                patch["data"].append(trace)
+            out.traces[key] = list(range(out.next, out.next + len(traces)))
+            out.next += len(traces)
+            continue
+        for idx in out.traces[key]:
+            patch["data"][idx]["visible"] = on
+    for idx in out.names:
+        patch["layout"]["map"]["layers"][idx]["visible"] = PLACE_NAMES in visible
+    patch["layout"]["showlegend"] = any(key in visible for key in LAYER_KEYS)
+    return patch, out
 
 
 def incident_detail_children(
@@ -131,6 +153,21 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
     return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
 
 
+def incident_clicked(click: dict[str, Any] | None, nearby: Callable[[float, float], str | None]) -> str | None:
+    """The incident a map click selects: a marker of an incident trace, or — when a layer's point lay over it
+    (a grid branch sits at its grid's label point, where incidents are often placed) — the incident ``nearby``
+    finds at the clicked point's position."""
+    points = (click or {}).get("points") or []
+    for p in points:
+        if p.get("curveNumber") in INCIDENT_TRACES and isinstance(p.get("customdata"), str):
+            return str(p["customdata"])
+    for p in points:
+        lon, lat = p.get("lon"), p.get("lat")
+        if isinstance(lon, int | float) and isinstance(lat, int | float) and p.get("curveNumber") != TRACE_GRIDS:
+            return nearby(float(lon), float(lat))
+    return None
+
+
 def grid_clicked(click: dict[str, Any] | None) -> str | None:
     """The grid id of a click on the grid layer (a choropleth point carries ``location``), else None."""
     for point in (click or {}).get("points") or []:
@@ -141,17 +178,27 @@ def grid_clicked(click: dict[str, Any] | None) -> str | None:
 
 def register(app: Dash, runtime: Runtime) -> None:
     """Register the console's callbacks on ``app``: layers, filters, language, selection, detail, actions."""
-    has_micro = runtime.map_base.micro_geojson is not None
     assigner = Assigner(runtime.layers, runtime.index)
 
     # Runs on every render too, so a persisted layer choice is re-applied to a freshly rendered map.
     @app.callback(
         Output(Console.MAP, "figure", allow_duplicate=True),
+        Output(Console.LAYER_STACK, "data"),
         Input(Console.LAYERS, "value"),
+        State(Console.LAYER_STACK, "data"),
+        State(PAGE_RENDERED, "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def toggle_layers(layers: list[str]) -> Patch:
-        return layer_patch(layers, has_micro)
+    def toggle_layers(layers: list[str], stack: Any, rendered: Any) -> Any:
+        page = rendered if isinstance(rendered, dict) else {}
+        lang = page.get("lang") or runtime.settings.lang
+        scope = page_callbacks.area_scope(runtime, str(page.get("area") or ""))
+
+        def load(key: str) -> list[dict[str, Any]]:
+            return layer_trace_dicts(runtime.shown_layers, key, lang, theme="console", area=scope, wall=False)
+
+        patch, after = layer_patch(layers, Stack.of(stack), load)
+        return patch, after.as_json()
 
     # The filters reach the live push as part of the tab's context (no round trip of their own): the push
     # loop then switches to the filtered frame and sends the marker edit.
@@ -180,9 +227,14 @@ def register(app: Dash, runtime: Runtime) -> None:
     def select_incident(click: dict[str, Any] | None, _closed: int) -> Any:
         if ctx.triggered_id == Console.DETAIL_CLOSE:
             return None
-        points = (click or {}).get("points") or []
-        ids_clicked = [p.get("customdata") for p in points if isinstance(p.get("customdata"), str)]
-        return ids_clicked[0] if ids_clicked else no_update
+        found = incident_clicked(click, nearby)
+        return found if found is not None else no_update
+
+    def nearby(lon: float, lat: float) -> str | None:
+        if runtime.map_base.display_crs == "gcj02":  # the map is drawn shifted; incidents are located in WGS-84
+            x, y = gcj02_to_wgs84(lon, lat)
+            lon, lat = float(x), float(y)
+        return incident_near(runtime.situation.view(time.time()).incidents, lon, lat, SNAP_M)
 
     @app.callback(
         Output(URL, "search", allow_duplicate=True),

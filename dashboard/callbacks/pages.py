@@ -15,15 +15,17 @@ from urllib.parse import parse_qs
 from dash import Dash, Input, Output, State, dcc, no_update
 
 from dashboard.figures.incident_map import build_incident_map
+from dashboard.figures.layer_stack import counts_by_layer, stack_layers
+from dashboard.figures.layers import LAYER_KEYS, AreaScope
 from dashboard.frames import Frame
 from dashboard.layouts.areas import area_bar, area_title
-from dashboard.layouts.console import console_layout
+from dashboard.layouts.console import DEFAULT_LAYERS, console_layout
 from dashboard.layouts.ids import Tour
 from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.layouts.wall import wall_layout
 from dashboard.page_request import PageRequest, page_request
 from dashboard.runtime import Runtime
-from geo.areas import area_outline
+from geo.areas import area_outline, layer_counts
 
 
 def request_of(runtime: Runtime, path: str | None, query: str | None, lang: str | None = None) -> PageRequest:
@@ -43,19 +45,25 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
     ref = req.area or tree.root
     path = tree.path(ref)
     focused = bool(req.area)
+    wall_layers = set(runtime.settings.wall_layers) if wall else set()
     figure = build_incident_map(
         runtime.hub.base_for(frame.ctx),
         frame.grid_z,
         frame.traces,
         theme="wall" if wall else "console",
         lang=frame.ctx.lang,
-        show_members=runtime.settings.show_members_on_wall if wall else True,
+        # the members layer of figures.layers (by role, on duty) replaces the one-colour member dots
+        show_members=wall and runtime.settings.show_members_on_wall and "members" not in wall_layers,
         frame_token=frame.token,
         focus=path[-1].bbox if focused else None,
         focus_key=req.area,
         outline=area_outline(runtime.shown_layers, ref) if focused else None,
     )
+    scope = area_scope(runtime, req.area)
     if wall:
+        if not runtime.settings.show_members_on_wall:
+            wall_layers.discard("members")
+        stack_layers(figure, runtime.shown_layers, wall_layers, frame.ctx.lang, theme="wall", area=scope, wall=True)
         page = wall_layout(
             street_name=area_title(path),
             lang=frame.ctx.lang,
@@ -68,6 +76,10 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         if not req.tour:
             return page
         return [page, *tour_components(req)]
+    stack = stack_layers(
+        figure, runtime.shown_layers, [k for k in DEFAULT_LAYERS if k in LAYER_KEYS], frame.ctx.lang,
+        theme="console", area=scope,
+    )  # fmt: skip
     communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
     children = [tree.areas[c] for c in tree.children.get(ref, ())]
     return console_layout(
@@ -78,7 +90,14 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         communities=communities,
         funnel=frame.funnel,
         area_bar=area_bar(path, children, frame.ctx.lang, _href(req.path, req), req.bad_area),
+        layer_counts=counts_by_layer(layer_counts(tree, runtime.layers, ref)),
+        layer_stack=stack.as_json(),
     )
+
+
+def area_scope(runtime: Runtime, area: str) -> AreaScope | None:
+    """The ``figures.layers`` scope of ``area`` ("" = everything: None)."""
+    return AreaScope.from_tree(runtime.geo.areas, area, runtime.layers) if area else None
 
 
 def tour_components(req: PageRequest) -> list[Any]:

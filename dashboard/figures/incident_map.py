@@ -52,6 +52,7 @@ LAYER_MICRO_GRIDS = 0
 WALL_MAP_VIEWPORT = (1232, 816)  # the wall's map box on the 1920×1080 stage (px); the browser refits to its real box
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
+WALL_MIN_FONT_PX = 18  # the wall's smallest text on the 1920×1080 stage (design px; scaled with the stage)
 
 # ---- colours ------------------------------------------------------------------------------------------
 # Grid fill by GridState rank 0..3: clear green, in progress blue, unassigned orange, overdue red.
@@ -611,9 +612,9 @@ def build_incident_map(
     )
 
     layers: list[dict[str, Any]] = []
-    # The console toggles the micro-grid outlines; the wall never shows them, so its figure does not carry them:
-    # ~180 KB of GeoJSON on the demo that every page load would parse and dcc.Graph would deep-copy per re-plot.
-    if base.micro_geojson is not None and (show_micro_grids or theme == "console"):
+    # Only on request: the console draws micro-grids as a layer of figures.layers (outlines, names, leaders) and
+    # the wall never shows them — ~180 KB of GeoJSON on the demo that every page load would parse.
+    if base.micro_geojson is not None and show_micro_grids:
         layers.append(
             {
                 "sourcetype": "geojson",
@@ -641,6 +642,7 @@ def build_incident_map(
         (x0, x1), (y0, y1) = wgs84_to_gcj02([focus[0], focus[2]], [focus[1], focus[3]])
         focus = (float(x0), float(y0), float(x1), float(y1))
     center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus)
+    base_font = WALL_MIN_FONT_PX if theme == "wall" else 14
     uirevision = f"{base.uirevision}:{focus_key}" if focus_key else base.uirevision
     fig.update_layout(
         map={
@@ -654,7 +656,7 @@ def build_incident_map(
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor=th.background,
         plot_bgcolor=th.background,
-        font={"family": FONT_FAMILY, "color": th.text, "size": 14},
+        font={"family": FONT_FAMILY, "color": th.text, "size": base_font},
         showlegend=legend_on,
         legend={
             "bgcolor": th.legend_bg,
@@ -665,7 +667,8 @@ def build_incident_map(
             "xanchor": "left",
             "yanchor": "bottom",
             "itemsizing": "constant",
-            "font": {"size": 13, "color": th.text},
+            # the wall's legend inherits the figure's font, which assets/onescreen.js scales with the stage
+            "font": {"color": th.text} if theme == "wall" else {"size": 13, "color": th.text},
             "title": {"text": i18n.t("legend.incidents", lang)},
         },
         hoverlabel={"bgcolor": th.hover_bg, "font": {"family": FONT_FAMILY, "size": 13}},
@@ -676,7 +679,7 @@ def build_incident_map(
             "base_zoom": zoom,
             # the area the wall frames in its own map box, client-side: [west, south, east, north] (as drawn)
             "bounds": [round(float(v), 6) for v in (focus or base.bounds)],
-            "base_font_size": 14,
+            "base_font_size": base_font,
             "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
             # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)
             "frame_token": frame_token,

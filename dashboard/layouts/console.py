@@ -23,12 +23,25 @@ MAP_CONFIG: dcc.Graph.Config = {
     "responsive": True,
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"],
 }
-DEFAULT_LAYERS: tuple[str, ...] = (ids.LAYER_GRIDS, ids.LAYER_MEMBERS, ids.LAYER_INCIDENTS)
+DEFAULT_LAYERS: tuple[str, ...] = (
+    ids.LAYER_GRIDS,
+    ids.LAYER_INCIDENTS,
+    "grid_types",
+    "party_orgs",
+    ids.LAYER_MEMBERS,
+    "place_names",
+)
 
 
-def layer_options(lang: str = "zh") -> list[dict[str, str]]:
-    """Checklist options of the console's map layers."""
-    return [{"label": i18n.layer_label(k, lang), "value": k} for k in ids.CONSOLE_LAYERS]
+def layer_options(lang: str = "zh", counts: Mapping[str, int | None] | None = None) -> list[dict[str, str]]:
+    """Checklist options of the console's map layers; ``counts``: features per layer in the area, shown after
+    the name (``党员 · 412``)."""
+    out = []
+    for k in ids.CONSOLE_LAYERS:
+        n = (counts or {}).get(k)
+        label = i18n.layer_label(k, lang) + (f" · {n:,}" if n is not None else "")
+        out.append({"label": label, "value": k})
+    return out
 
 
 def status_options(lang: str = "zh") -> list[dict[str, str]]:
@@ -85,10 +98,13 @@ def console_layout(
     communities: Mapping[str, str] | None = None,
     area_bar: Any = None,
     funnel: Any = None,
+    layer_counts: Mapping[str, int | None] | None = None,
+    layer_stack: Mapping[str, Any] | None = None,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
     ``communities``: ``{community_id: name}`` for the filter; ``area_bar``: ``layouts.areas.area_bar``;
-    ``funnel``: today's loop (``incidents.situation.Funnel``)."""
+    ``funnel``: today's loop (``incidents.situation.Funnel``); ``layer_counts``: features per layer in the area;
+    ``layer_stack``: where the figure's layers are (``figures.layer_stack.Stack.as_json``)."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
     controls = html.Aside(
@@ -100,7 +116,7 @@ def console_layout(
                     id=Console.LAYERS,
                     persistence=True,  # survives the re-render of a language switch
                     persistence_type="session",
-                    options=layer_options(lang),
+                    options=layer_options(lang, layer_counts),
                     value=list(DEFAULT_LAYERS),
                     className="os-checklist",
                     inputClassName="os-checklist__input",
@@ -180,5 +196,6 @@ def console_layout(
                 ],
             ),
             dcc.Store(id=Console.STORE_SELECTED, data=None),
+            dcc.Store(id=Console.LAYER_STACK, data=dict(layer_stack or {})),
         ],
     )

@@ -44,6 +44,7 @@ class Console:
     DETAIL_RESULT: Final = "console-detail-result"  # outcome of the last action (inside the detail panel)
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
     FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
+    LAYER_STACK: Final = "console-layer-stack"  # dcc.Store: figures.layer_stack.Stack of the map on the page
 
 
 class Tour:
@@ -62,12 +63,25 @@ class Areas:
     NOTICE: Final = "area-notice"  # "no such area" when the URL named an unknown one
 
 
-# Layer toggle values (console checklist); incident statuses use the Status values themselves.
+# Layer toggle values (console checklist): the grid fill and the incidents, then the 一张图 layers
+# (figures.layers.LAYER_KEYS); incident statuses use the Status values themselves.
 LAYER_GRIDS: Final = "grids"
 LAYER_MICRO_GRIDS: Final = "micro_grids"
 LAYER_MEMBERS: Final = "members"
 LAYER_INCIDENTS: Final = "incidents"
-CONSOLE_LAYERS: Final = (LAYER_GRIDS, LAYER_MICRO_GRIDS, LAYER_MEMBERS, LAYER_INCIDENTS)
+CONSOLE_LAYERS: Final = (
+    LAYER_GRIDS,
+    LAYER_INCIDENTS,
+    "grid_types",
+    LAYER_MICRO_GRIDS,
+    "party_orgs",
+    "zones",
+    LAYER_MEMBERS,
+    "households",
+    "forces",
+    "basic_units",
+    "place_names",
+)
 
 
 # Pattern-matching ids of the detail panel's buttons (one per suggested member / per allowed status change).

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard import i18n
+from dashboard.figures.incident_map import WALL_MIN_FONT_PX
 from dashboard.figures.kpi import WALL_KPIS, category_bar_figure, kpi_tiles, trend_figure
 
 from . import components as c
@@ -30,7 +31,7 @@ MAP_CONFIG: dcc.Graph.Config = {
 }
 # Axis, tick and bar-label text of the wall's charts, in design px (the wall's smallest text: 18 px on a 1920-wide
 # stage; assets/onescreen.js multiplies it by the stage scale).
-WALL_CHART_FONT_PX = 18
+WALL_CHART_FONT_PX = WALL_MIN_FONT_PX
 CHART_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "staticPlot": True, "responsive": True}
 
 

@@ -10,6 +10,7 @@ community layer.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,9 +23,7 @@ from shapely.geometry import Point
 
 from dashboard.figures.incident_map import (
     INCIDENT_TRACES,
-    LAYER_MICRO_GRIDS,
     TRACE_DISPATCHED,
-    TRACE_MEMBERS,
     TRACE_REPORTED,
     TRACE_STATUS,
 )
@@ -217,42 +216,6 @@ def test_community_filter_shows_only_incidents_inside_that_community(live_server
     wait_map(console, present={in_a["id"]: TRACE_REPORTED, in_b["id"]: TRACE_REPORTED}, timeout=UI_WAIT_MS)
 
 
-def test_layer_toggles_hide_members_and_show_micro_grids(console: Any) -> None:
-    def trace_visible(i: int) -> Any:
-        return console.evaluate(f"() => {MAP_JS}.data[{i}].visible")
-
-    def micro_visible() -> Any:
-        return console.evaluate(f"() => {MAP_JS}.layout.map.layers[{LAYER_MICRO_GRIDS}].visible")
-
-    # Defaults: members shown, micro-grids hidden.
-    assert trace_visible(TRACE_MEMBERS) is not False and micro_visible() is False
-    layers = console.locator(f"#{Console.LAYERS}")
-    assert layers.get_by_role("option", name="党员").get_attribute("aria-selected") == "true"
-
-    layers.get_by_text("党员", exact=True).click()
-    console.wait_for_function(f"() => {MAP_JS}.data[{TRACE_MEMBERS}].visible === false", timeout=UI_WAIT_MS)
-    assert micro_visible() is False  # only the toggled layer changed
-    assert all(trace_visible(i) is not False for i in INCIDENT_TRACES)
-
-    layers.get_by_text("微网格", exact=True).click()
-    console.wait_for_function(
-        f"() => {MAP_JS}.layout.map.layers[{LAYER_MICRO_GRIDS}].visible === true", timeout=UI_WAIT_MS
-    )
-    # ... and MapLibre draws it: a visible line layer is in the rendered style.
-    console.wait_for_function(
-        f"""() => {{
-            const map = {MAP_JS}._fullLayout.map._subplot.map;
-            return map.getStyle().layers.some(
-                (l) => l.type === 'line' && (!l.layout || l.layout.visibility !== 'none'));
-        }}""",
-        timeout=UI_WAIT_MS,
-    )
-    assert trace_visible(TRACE_MEMBERS) is False
-
-    layers.get_by_text("党员", exact=True).click()
-    console.wait_for_function(f"() => {MAP_JS}.data[{TRACE_MEMBERS}].visible === true", timeout=UI_WAIT_MS)
-
-
 def test_live_push_respects_the_status_filter(live_server: LiveServer, console: Any) -> None:
     before = incident("reported")
     publish_raw(live_server, before)
@@ -274,21 +237,30 @@ def test_live_push_respects_the_status_filter(live_server: LiveServer, console: 
     assert {str(states[i].status) for i in all_map_ids(console)} == {"dispatched"}
 
 
+def layer_hidden_js(key: str) -> str:
+    """JS: every trace of the 一张图 layer ``key`` is on the map and hidden."""
+    return (
+        f"() => {{ const gd = {MAP_JS}; if (!gd) return false; "
+        f"const t = gd.data.filter((d) => d.meta && d.meta.layer === '{key}'); "
+        "return t.length > 0 && t.every((d) => d.visible === false); }"
+    )
+
+
+def layer_option(page: Any, name: str) -> Any:
+    """The layer checklist's option named ``name`` (its label is the name, then the count in the area)."""
+    return page.locator(f"#{Console.LAYERS}").get_by_role("option", name=re.compile(rf"^{re.escape(name)}( ·|$)"))
+
+
 def test_language_switch_keeps_filters_and_layers(console: Any) -> None:
     """Switching zh → EN re-renders the page; the official's layer and filter choices must survive it."""
-    layers = console.locator(f"#{Console.LAYERS}")
-    layers.get_by_text("党员", exact=True).click()
-    console.wait_for_function(f"() => {MAP_JS}.data[{TRACE_MEMBERS}].visible === false", timeout=UI_WAIT_MS)
+    layer_option(console, "党员").click()
+    console.wait_for_function(layer_hidden_js("members"), timeout=UI_WAIT_MS)
     choose(console, Console.STATUS_FILTER, "已派", "已派单")
 
     console.get_by_text("EN", exact=True).click()
     console.wait_for_function(
         "() => !document.getElementById('console-title').innerText.includes('治理')", timeout=UI_WAIT_MS
     )
-    layers = console.locator(f"#{Console.LAYERS}")
-    assert layers.get_by_role("option", name="Party members").get_attribute("aria-selected") == "false"
-    console.wait_for_function(
-        f"() => {{ const gd = {MAP_JS}; return !!gd && gd.data[{TRACE_MEMBERS}].visible === false; }}",
-        timeout=UI_WAIT_MS,
-    )
+    assert layer_option(console, "Party members").get_attribute("aria-selected") == "false"
+    console.wait_for_function(layer_hidden_js("members"), timeout=UI_WAIT_MS)
     assert "Dispatched" in console.inner_text(f"#{Console.STATUS_FILTER}-value")

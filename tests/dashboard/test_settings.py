@@ -33,6 +33,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_WS_PER_CLIENT": ("8", 8),
     "ONESCREEN_TILES": ("http://tiles.intra/{z}/{x}/{y}.png", "http://tiles.intra/{z}/{x}/{y}.png"),
     "ONESCREEN_TILES_CRS": ("gcj02", "gcj02"),
+    "ONESCREEN_WALL_LAYERS": ("zones, forces", ("zones", "forces")),
 }
 
 
@@ -88,6 +89,7 @@ def test_shell_variables_named_like_fields_are_not_read(clean_env: pytest.Monkey
         ("ONESCREEN_TILES", "http://tiles.intra/{z}/{x}.png"),
         ("ONESCREEN_TILES", "tiles/{z}/{x}/{y}.png"),
         ("ONESCREEN_TILES_CRS", "bd09"),
+        ("ONESCREEN_WALL_LAYERS", "members,roads"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, clean_env: pytest.MonkeyPatch) -> None:

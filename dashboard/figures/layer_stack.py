@@ -1,0 +1,135 @@
+"""The 一张图 layers stacked on the incident map: which traces and place-name layers a figure carries, where.
+
+Pure (no Dash, no Redis). ``stack_layers`` appends the traces of some layers (``figures.layers``) after the map's
+fixed traces and the place names to ``layout.map.layers``, and returns a ``Stack`` saying where each layer went:
+the console toggles a layer by those indices (``callbacks.console``) and loads a layer the page does not carry yet
+by appending its traces at ``Stack.next``; the wall carries its configured set.
+
+Legend entries carry the number of features in the area (``网格员 (412)``): the counts per kind for the area in view.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboard.figures.incident_map import Theme
+from dashboard.figures.layers import LAYER_KEYS, AreaScope, layer_traces, place_name_halo, place_name_layers
+
+PLACE_NAMES = "place_names"
+
+
+@dataclass
+class Stack:
+    """Where the layers of a figure are: ``traces[key]`` = data indices, ``names`` = ``layout.map.layers``
+    indices of the place names, ``next`` = the index the next appended trace gets. JSON-able (``as_json``)."""
+
+    traces: dict[str, list[int]] = field(default_factory=dict)
+    names: list[int] = field(default_factory=list)
+    next: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"traces": self.traces, "names": self.names, "next": self.next}
+
+    @classmethod
+    def of(cls, data: Any) -> Stack:
+        """From ``as_json`` output (or None: nothing loaded, ``next`` unknown = 0)."""
+        d = data if isinstance(data, dict) else {}
+        traces = {str(k): [int(i) for i in v] for k, v in (d.get("traces") or {}).items()}
+        return cls(traces, [int(i) for i in d.get("names") or []], int(d.get("next") or 0))
+
+
+# The geo layers each map layer draws (``geo.areas.layer_counts`` keys), for the per-area counts of a layer list.
+DRAWS: dict[str, tuple[str, ...]] = {
+    "grid_types": ("grids",),
+    "micro_grids": ("micro_grids",),
+    "party_orgs": ("party_orgs",),
+    "zones": ("responsibility_zones",),
+    "members": ("members",),
+    "households": ("households",),
+    "forces": ("volunteer_teams", "units"),
+    "basic_units": ("basic_units",),
+    "place_names": ("communities",),
+}
+
+
+def counts_by_layer(counts: dict[str, int | None]) -> dict[str, int | None]:
+    """``geo.areas.layer_counts`` output → features per map layer (None where the area is finer than the layer's
+    places: teams belong to communities, there is no count of them per grid)."""
+    out: dict[str, int | None] = {}
+    for key, names in DRAWS.items():
+        values = [counts.get(n) for n in names]
+        out[key] = None if any(v is None for v in values) else sum(v for v in values if v is not None)
+    return out
+
+
+def counted(traces: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The traces with each legend name followed by its feature count, ``党员 (1,203)``."""
+    out = []
+    for tr in traces:
+        n = (tr.get("meta") or {}).get("features")
+        if tr.get("showlegend", True) and isinstance(n, int):
+            tr = {**tr, "name": f"{tr.get('name', '')} ({n:,})"}
+        out.append(tr)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(
+    layers: Any, key: str, lang: str, theme: Theme, area: AreaScope | None, wall: bool
+) -> tuple[dict[str, Any], ...]:
+    # The layers are static: a layer's traces for one area are built once, not on every page render or toggle.
+    return tuple(counted(layer_traces(layers, key, lang, theme=theme, area=area, wall=wall)))
+
+
+def layer_trace_dicts(
+    layers: Any, key: str, lang: str, *, theme: Theme, area: AreaScope | None, wall: bool, visible: bool = True
+) -> list[dict[str, Any]]:
+    """The traces of one layer (``figures.layers.layer_traces``), counted, with ``visible`` set — what a page
+    carries and what the console appends when a layer is toggled on. Cached per (layers object, key, language,
+    theme, area, wall): treat the result as read-only."""
+    return [{**tr, "visible": visible} for tr in _cached(layers, key, lang, theme, area, wall)]
+
+
+def stack_layers(
+    fig: go.Figure,
+    layers: Any,
+    keys: Iterable[str],
+    lang: str,
+    *,
+    theme: Theme,
+    area: AreaScope | None = None,
+    wall: bool = False,
+    visible: Collection[str] | None = None,
+) -> Stack:
+    """Append the layers ``keys`` (``figures.layers.LAYER_KEYS``, in that order) to ``fig`` in place: their traces
+    after the existing ones, the place names (key ``place_names``) to ``layout.map.layers``. ``visible``: the keys
+    shown (default all of ``keys``). Shows the figure's legend when a layer is shown (the incident traces have no
+    legend entries of their own). ``KeyError`` for an unknown key."""
+    wanted = [k for k in LAYER_KEYS if k in set(keys)]
+    unknown = set(keys) - set(LAYER_KEYS)
+    if unknown:
+        raise KeyError(f"unknown layers: {sorted(unknown)}")
+    shown = set(wanted if visible is None else visible)
+    stack = Stack(next=len(fig.data))
+    for key in wanted:
+        traces = layer_trace_dicts(layers, key, lang, theme=theme, area=area, wall=wall, visible=key in shown)
+        fig.add_traces(traces)
+        stack.traces[key] = list(range(stack.next, stack.next + len(traces)))
+        stack.next += len(traces)
+        if key == PLACE_NAMES:
+            existing = list(fig.layout.map.layers or ())
+            names = [{**layer, "visible": key in shown} for layer in place_name_layers(layers, lang, theme, area)]
+            stack.names = list(range(len(existing), len(existing) + len(names)))
+            fig.update_layout(map_layers=[*existing, *names])
+            # assets/onescreen.js paints it on the symbol layers (Plotly has no halo attribute)
+            fig.update_layout(meta={**(fig.layout.meta or {}), "place_halo": place_name_halo(theme)})
+    if shown & set(wanted):
+        # top right: the wall's HTML legend of the incident states sits bottom left
+        legend = {"x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top", "title": {"text": ""}}
+        fig.update_layout(showlegend=True, legend=legend, legend_groupclick="togglegroup")
+    return stack
