@@ -33,16 +33,20 @@ SUGGESTIONS = 5
 ACTION_WAIT_S = 3.0  # how long an action waits for the feed to bring the change into this process
 
 
-def layer_patch(layers: list[str], stack: Stack, load: Callable[[str], list[dict[str, Any]]]) -> tuple[Patch, Stack]:
+def layer_patch(
+    layers: list[str], stack: Stack, load: Callable[[str], list[dict[str, Any]]]
+) -> tuple[Patch | None, Stack]:
     """A figure patch showing exactly the map layers in ``layers`` (``layouts.ids.CONSOLE_LAYERS`` values), and
-    the page's stack after it. A 一张图 layer the map does not carry yet is appended (``load(key)`` gives its
-    traces); one it carries is shown or hidden by index."""
+    the page's stack after it; None when the map shows exactly those already. A 一张图 layer the map does not
+    carry yet is appended (``load(key)`` gives its traces); one it carries is shown or hidden by index."""
     visible = set(layers or ())
     patch = Patch()
+    if visible == set(stack.shown):
+        return None, stack  # what the page shows already: no re-plot (it would drop a click under way)
     patch["data"][TRACE_GRIDS]["visible"] = layer_ids.LAYER_GRIDS in visible
     for idx in INCIDENT_TRACES:
         patch["data"][idx]["visible"] = layer_ids.LAYER_INCIDENTS in visible
-    out = Stack(dict(stack.traces), list(stack.names), stack.next)
+    out = Stack(dict(stack.traces), list(stack.names), stack.next, sorted(visible))
     for key in LAYER_KEYS:
         on = key in visible
         if key not in out.traces:
@@ -168,17 +172,48 @@ def incident_clicked(click: dict[str, Any] | None, nearby: Callable[[float, floa
     return None
 
 
-def grid_clicked(click: dict[str, Any] | None) -> str | None:
-    """The grid id of a click on the grid layer (a choropleth point carries ``location``), else None."""
+def grid_clicked(click: dict[str, Any] | None, locate: Callable[[float, float], str | None]) -> str | None:
+    """The grid a map click is in: the grid layer's ``location``, or for a click on a layer's point (a grid
+    branch, a grid's label point) the grid ``locate`` finds at the point's position; None elsewhere."""
     for point in (click or {}).get("points") or []:
         if point.get("curveNumber") == TRACE_GRIDS and isinstance(point.get("location"), str):
             return str(point["location"])
+    for point in (click or {}).get("points") or []:
+        lon, lat = point.get("lon"), point.get("lat")
+        if isinstance(lon, int | float) and isinstance(lat, int | float):
+            return locate(float(lon), float(lat))
     return None
+
+
+class MapPicks:
+    """What a position clicked on the map is in the runtime's data (incidents, grids). Positions come as drawn:
+    over a GCJ-02 basemap they are turned back into WGS-84 first."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def wgs84_of(self, lon: float, lat: float) -> tuple[float, float]:
+        if self.runtime.map_base.display_crs != "gcj02":
+            return lon, lat
+        x, y = gcj02_to_wgs84(lon, lat)
+        return float(x), float(y)
+
+    def incident_near(self, lon: float, lat: float) -> str | None:
+        """The incident within ``SNAP_M`` of the position, if any."""
+        x, y = self.wgs84_of(lon, lat)
+        return incident_near(self.runtime.situation.view(time.time()).incidents, x, y, SNAP_M)
+
+    def grid_at(self, lon: float, lat: float) -> str | None:
+        """The grid containing the position, if any."""
+        x, y = self.wgs84_of(lon, lat)
+        found = str(self.runtime.index.locate(x, y)["grid_id"].iloc[0])
+        return found or None
 
 
 def register(app: Dash, runtime: Runtime) -> None:
     """Register the console's callbacks on ``app``: layers, filters, language, selection, detail, actions."""
     assigner = Assigner(runtime.layers, runtime.index)
+    picks = MapPicks(runtime)
 
     # Runs on every render too, so a persisted layer choice is re-applied to a freshly rendered map.
     @app.callback(
@@ -198,7 +233,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             return layer_trace_dicts(runtime.shown_layers, key, lang, theme="console", area=scope, wall=False)
 
         patch, after = layer_patch(layers, Stack.of(stack), load)
-        return patch, after.as_json()
+        return (no_update, no_update) if patch is None else (patch, after.as_json())
 
     # The filters reach the live push as part of the tab's context (no round trip of their own): the push
     # loop then switches to the filtered frame and sends the marker edit.
@@ -227,14 +262,8 @@ def register(app: Dash, runtime: Runtime) -> None:
     def select_incident(click: dict[str, Any] | None, _closed: int) -> Any:
         if ctx.triggered_id == Console.DETAIL_CLOSE:
             return None
-        found = incident_clicked(click, nearby)
+        found = incident_clicked(click, picks.incident_near)
         return found if found is not None else no_update
-
-    def nearby(lon: float, lat: float) -> str | None:
-        if runtime.map_base.display_crs == "gcj02":  # the map is drawn shifted; incidents are located in WGS-84
-            x, y = gcj02_to_wgs84(lon, lat)
-            lon, lat = float(x), float(y)
-        return incident_near(runtime.situation.view(time.time()).incidents, lon, lat, SNAP_M)
 
     @app.callback(
         Output(URL, "search", allow_duplicate=True),
@@ -244,13 +273,14 @@ def register(app: Dash, runtime: Runtime) -> None:
         prevent_initial_call=True,
     )
     def drill_down(click: dict[str, Any] | None, pathname: str | None, search: str | None) -> Any:
-        grid = grid_clicked(click)
+        if incident_clicked(click, picks.incident_near) is not None:
+            return no_update  # a click on an incident opens its detail; it does not move the page
+        grid = grid_clicked(click, picks.grid_at)
         if grid is None:
             return no_update
         req = page_callbacks.request_of(runtime, pathname, search)
         tree = runtime.geo.areas
-        target = tree.step_toward(req.area or tree.root, f"grid:{grid}")
-        return req.search_for(target)
+        return req.search_for(tree.step_toward(req.area or tree.root, f"grid:{grid}"))
 
     @app.callback(
         Output(Console.DETAIL, "children"),

@@ -80,6 +80,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         figure, runtime.shown_layers, [k for k in DEFAULT_LAYERS if k in LAYER_KEYS], frame.ctx.lang,
         theme="console", area=scope,
     )  # fmt: skip
+    stack.shown = sorted(DEFAULT_LAYERS)
     communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
     children = [tree.areas[c] for c in tree.children.get(ref, ())]
     return console_layout(

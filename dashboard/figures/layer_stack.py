@@ -31,16 +31,18 @@ class Stack:
     traces: dict[str, list[int]] = field(default_factory=dict)
     names: list[int] = field(default_factory=list)
     next: int = 0
+    shown: list[str] = field(default_factory=list)  # the toggles the map shows now (the console's checklist values)
 
     def as_json(self) -> dict[str, Any]:
-        return {"traces": self.traces, "names": self.names, "next": self.next}
+        return {"traces": self.traces, "names": self.names, "next": self.next, "shown": self.shown}
 
     @classmethod
     def of(cls, data: Any) -> Stack:
         """From ``as_json`` output (or None: nothing loaded, ``next`` unknown = 0)."""
         d = data if isinstance(data, dict) else {}
         traces = {str(k): [int(i) for i in v] for k, v in (d.get("traces") or {}).items()}
-        return cls(traces, [int(i) for i in d.get("names") or []], int(d.get("next") or 0))
+        shown = [str(k) for k in d.get("shown") or []]
+        return cls(traces, [int(i) for i in d.get("names") or []], int(d.get("next") or 0), shown)
 
 
 # The geo layers each map layer draws (``geo.areas.layer_counts`` keys), for the per-area counts of a layer list.

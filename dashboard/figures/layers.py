@@ -14,6 +14,7 @@ locally (TinySDF) because ``incident_map.map_style`` has no ``glyphs`` URL — n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -201,6 +202,9 @@ def outline_coords(
     return out[:, 0].tolist(), out[:, 1].tolist()
 
 
+_UNSAFE_UID: Final = re.compile(r"[^\w-]")
+
+
 def _legend(key: str, lang: str) -> dict[str, Any]:
     return {"legendgroup": key, "legendgrouptitle": {"text": i18n.t(f"layer.{key}", lang)}}
 
@@ -217,7 +221,8 @@ def _trace(
 ) -> dict[str, Any]:
     tr: dict[str, Any] = {
         "type": "scattermap",
-        "uid": f"layer-{key}-{cls}",
+        # Plotly builds CSS selectors from uids ('.cb' + uid): ':' or '.' there breaks every later re-plot
+        "uid": _UNSAFE_UID.sub("-", f"layer-{key}-{cls}"),
         "name": name,
         **_legend(key, lang),
         "showlegend": showlegend,

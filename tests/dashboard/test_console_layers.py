@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from dashboard.figures.incident_map import TRACE_MEMBERS
 from dashboard.figures.layers import LAYER_KEYS
 from dashboard.layouts.console import DEFAULT_LAYERS
-from dashboard.layouts.ids import Console
+from dashboard.layouts.ids import Console, Wall
 from tests.dashboard.test_console import MAP_JS, UI_WAIT_MS, layer_option, layers
 from tests.dashboard.test_layers_figures import _check_counts, _expected
 from tests.support.browser import wait_until_live
@@ -101,3 +102,19 @@ def test_each_layer_toggles_and_draws_the_areas_features(live_server: LiveServer
     # Every layer has a legend entry, with the count of its features in the area.
     assert page.evaluate(f"() => {MAP_JS}._fullLayout.showlegend") is True
     assert page.locator(f"#{Console.MAP} .legend .groups").count() >= len(LAYER_KEYS)
+
+
+def test_the_wall_carries_its_configured_layers_with_on_duty_members_only(live_server: LiveServer, page: Any) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(live_server.url + "/wall")
+    wait_until_live(page)
+    gd = f"document.querySelector('#{Wall.MAP} .js-plotly-plot')"
+    traces = page.evaluate(LAYER_TRACES_JS.replace(MAP_JS, gd))
+    assert {t["meta"]["layer"] for t in traces} == {"place_names", "party_orgs", "members"}  # ONESCREEN_WALL_LAYERS
+    members = [t for t in traces if t["meta"]["layer"] == "members"]
+    on_duty = int(layers().members["on_duty"].astype(bool).sum())
+    assert sum(len(t["customdata"]) for t in members) == on_duty
+    assert "off_duty" not in {t["meta"]["class"] for t in members}
+    assert page.evaluate(f"() => {gd}.data[{TRACE_MEMBERS}].visible") is False  # the one-colour dots give way
+    names = page.evaluate(f"() => {gd}.layout.map.layers.filter((l) => l.type === 'symbol').length")
+    assert names == 2  # community names, then grid names closer in

@@ -213,6 +213,7 @@ def test_legend_groups_titles_meta_and_stable_uids(full: Any) -> None:
         assert [t["legendgrouptitle"]["text"] for t in traces] != [t["legendgrouptitle"]["text"] for t in en[key]]
         assert any(t["showlegend"] for t in traces)
     assert len(uids) == len(set(uids))
+    assert all(re.fullmatch(r"[\w-]+", u) for u in uids), "uids become CSS selectors in plotly.js"
     assert uids == [t["uid"] for trs in _all(full, "en", theme="wall").values() for t in trs]
     go.Figure([t for trs in zh.values() for t in trs])  # every trace is valid Plotly
 
