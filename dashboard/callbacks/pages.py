@@ -76,11 +76,14 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         if not req.tour:
             return page
         return [page, *tour_components(req)]
+    counts = counts_by_layer(layer_counts(tree, runtime.layers, ref))
+    # a district's 100,000 members would make every page load megabytes: there they wait for their toggle
+    defaults = [k for k in DEFAULT_LAYERS if (counts.get(k) or 0) <= LAZY_ABOVE_FEATURES]
     stack = stack_layers(
-        figure, runtime.shown_layers, [k for k in DEFAULT_LAYERS if k in LAYER_KEYS], frame.ctx.lang,
+        figure, runtime.shown_layers, [k for k in defaults if k in LAYER_KEYS], frame.ctx.lang,
         theme="console", area=scope,
     )  # fmt: skip
-    stack.shown = sorted(DEFAULT_LAYERS)
+    stack.shown = sorted(defaults)
     communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
     children = [tree.areas[c] for c in tree.children.get(ref, ())]
     return console_layout(
@@ -91,9 +94,13 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         communities=communities,
         funnel=frame.funnel,
         area_bar=area_bar(path, children, frame.ctx.lang, _href(req.path, req), req.bad_area),
-        layer_counts=counts_by_layer(layer_counts(tree, runtime.layers, ref)),
+        layer_counts=counts,
         layer_stack=stack.as_json(),
+        layers_on=defaults,
     )
+
+
+LAZY_ABOVE_FEATURES = 20_000  # a default layer with more features in the area is loaded on its toggle only
 
 
 def area_scope(runtime: Runtime, area: str) -> AreaScope | None:

@@ -3,7 +3,7 @@ and an incident detail panel (filled by callbacks via ``components.incident_deta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -100,11 +100,13 @@ def console_layout(
     funnel: Any = None,
     layer_counts: Mapping[str, int | None] | None = None,
     layer_stack: Mapping[str, Any] | None = None,
+    layers_on: Sequence[str] = DEFAULT_LAYERS,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
     ``communities``: ``{community_id: name}`` for the filter; ``area_bar``: ``layouts.areas.area_bar``;
     ``funnel``: today's loop (``incidents.situation.Funnel``); ``layer_counts``: features per layer in the area;
-    ``layer_stack``: where the figure's layers are (``figures.layer_stack.Stack.as_json``)."""
+    ``layer_stack``: where the figure's layers are (``figures.layer_stack.Stack.as_json``); ``layers_on``: the
+    layers the figure shows."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
     controls = html.Aside(
@@ -117,7 +119,7 @@ def console_layout(
                     persistence=True,  # survives the re-render of a language switch
                     persistence_type="session",
                     options=layer_options(lang, layer_counts),
-                    value=list(DEFAULT_LAYERS),
+                    value=list(layers_on),
                     className="os-checklist",
                     inputClassName="os-checklist__input",
                     labelClassName="os-checklist__label",

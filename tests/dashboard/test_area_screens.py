@@ -142,18 +142,21 @@ def test_a_click_on_a_grid_drills_one_level_down(live_server: LiveServer, page: 
         }}""",
         [float(pt.x), float(pt.y)],
     )
-    page.evaluate(f"() => {MAP_JS}.on('plotly_click', (d) => {{ window.__clicked = d.points.length; }})")
-    page.mouse.move(xy[0], xy[1])  # Plotly clicks what the pointer hovers: hover first, as a hand does
-    page.locator(f"#{Console.MAP} .hoverlayer .hovertext").first.wait_for(timeout=UI_WAIT_MS)
-    page.mouse.click(xy[0], xy[1])
     want = f"community:{row['community_id']}"
-    try:
-        page.wait_for_function(f"(want) => ({CURRENT_AREA_JS})() === want", arg=want, timeout=UI_WAIT_MS)
-    except Exception as exc:
-        raise AssertionError(
-            f"no drill into {want}: url {page.url}, breadcrumb at {page.evaluate(CURRENT_AREA_JS)}, "
-            f"plotly_click points {page.evaluate('() => window.__clicked')}"
-        ) from exc
+    # A click that lands while Plotly re-plots the map (a live patch) is dropped by plotly.js, as it would be for
+    # an official, who clicks again: up to three clicks, each waited on.
+    for attempt in range(3):
+        page.mouse.move(xy[0], xy[1])  # Plotly clicks what the pointer hovers: hover first, as a hand does
+        page.locator(f"#{Console.MAP} .hoverlayer .hovertext").first.wait_for(timeout=UI_WAIT_MS)
+        page.mouse.click(xy[0], xy[1])
+        try:
+            page.wait_for_function(f"(want) => ({CURRENT_AREA_JS})() === want", arg=want, timeout=UI_WAIT_MS // 2)
+            break
+        except Exception as exc:
+            if attempt == 2:
+                where = page.evaluate(CURRENT_AREA_JS)
+                raise AssertionError(f"no drill into {want}: url {page.url}, breadcrumb at {where}") from exc
+            page.mouse.move(5, 5)
 
 
 def test_an_unknown_area_says_so_and_shows_everything(live_server: LiveServer, page: Any) -> None:

@@ -283,7 +283,12 @@ def test_the_map_refits_when_the_screen_changes(wall_page: Any) -> None:
     )
     assert_same_area(hd["bounds"], framed(page)["bounds"], "1080p vs the same page at 4K")
     page.set_viewport_size({"width": 3840, "height": 1080})
+    # the box changes first, the refit follows on the next resize check: wait for the whole area in view
     page.wait_for_function(
-        f"(m) => {{ const v = ({FRAMED_JS})(m); return !!v && v.box[0] / v.box[1] > 2; }}", arg=Wall.MAP
+        f"""(m) => {{ const v = ({FRAMED_JS})(m); if (!v || v.box[0] / v.box[1] <= 2) return false;
+            const [w, s, e, n] = v.bounds, [aw, as, ae, an] = v.area;
+            return w <= aw && s <= as && e >= ae && n >= an; }}""",
+        arg=Wall.MAP,
+        timeout=20_000,
     )
     assert_shows_area(framed(page), "resized to 32:9")
