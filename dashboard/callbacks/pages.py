@@ -60,9 +60,12 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         outline=area_outline(runtime.shown_layers, ref) if focused else None,
     )
     scope = area_scope(runtime, req.area)
+    counts = counts_by_layer(layer_counts(tree, runtime.layers, ref))
     if wall:
         if not runtime.settings.show_members_on_wall:
             wall_layers.discard("members")
+        # level of detail: a district's 100,000 members would bury the response states; drill in to see them
+        wall_layers = {k for k in wall_layers if (counts.get(k) or 0) <= WALL_MAX_FEATURES}
         stack_layers(figure, runtime.shown_layers, wall_layers, frame.ctx.lang, theme="wall", area=scope, wall=True)
         page = wall_layout(
             street_name=area_title(path),
@@ -76,7 +79,6 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         if not req.tour:
             return page
         return [page, *tour_components(req)]
-    counts = counts_by_layer(layer_counts(tree, runtime.layers, ref))
     # a district's 100,000 members would make every page load megabytes: there they wait for their toggle
     defaults = [k for k in DEFAULT_LAYERS if (counts.get(k) or 0) <= LAZY_ABOVE_FEATURES]
     stack = stack_layers(
@@ -101,6 +103,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
 
 
 LAZY_ABOVE_FEATURES = 20_000  # a default layer with more features in the area is loaded on its toggle only
+WALL_MAX_FEATURES = 5_000  # a wall layer with more features in its area is left out there (shown when scoped in)
 
 
 def area_scope(runtime: Runtime, area: str) -> AreaScope | None:

@@ -49,6 +49,7 @@ INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, 
 # layout.map.layers index of the micro-grid outline layer (the console's map, when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
 
+CONSOLE_MAP_VIEWPORT = (840, 600)  # the officials' map box at 1600×900 (px): an area is framed for it
 WALL_MAP_VIEWPORT = (1232, 816)  # the wall's map box on the 1920×1080 stage (px); the browser refits to its real box
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
@@ -641,7 +642,8 @@ def build_incident_map(
     if focus is not None and base.display_crs == "gcj02":  # areas are WGS-84; the map is drawn shifted
         (x0, x1), (y0, y1) = wgs84_to_gcj02([focus[0], focus[2]], [focus[1], focus[3]])
         focus = (float(x0), float(y0), float(x1), float(y1))
-    center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus)
+    viewport = WALL_MAP_VIEWPORT if theme == "wall" else CONSOLE_MAP_VIEWPORT
+    center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus, viewport)
     base_font = WALL_MIN_FONT_PX if theme == "wall" else 14
     uirevision = f"{base.uirevision}:{focus_key}" if focus_key else base.uirevision
     fig.update_layout(

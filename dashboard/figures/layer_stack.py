@@ -21,6 +21,7 @@ from dashboard.figures.incident_map import Theme
 from dashboard.figures.layers import LAYER_KEYS, AreaScope, layer_traces, place_name_halo, place_name_layers
 
 PLACE_NAMES = "place_names"
+MAX_LABELS = 3_000  # place names in one label layer, at most
 
 
 @dataclass
@@ -120,12 +121,19 @@ def stack_layers(
     stack = Stack(next=len(fig.data))
     for key in wanted:
         traces = layer_trace_dicts(layers, key, lang, theme=theme, area=area, wall=wall, visible=key in shown)
+        if wall and key == PLACE_NAMES:  # the names speak for themselves on a wall; no legend entry
+            traces = [{**tr, "showlegend": False} for tr in traces]
         fig.add_traces(traces)
         stack.traces[key] = list(range(stack.next, stack.next + len(traces)))
         stack.next += len(traces)
         if key == PLACE_NAMES:
             existing = list(fig.layout.map.layers or ())
-            names = [{**layer, "visible": key in shown} for layer in place_name_layers(layers, lang, theme, area)]
+            names = [
+                {**layer, "visible": key in shown}
+                for layer in place_name_layers(layers, lang, theme, area)
+                # a district's 10,000 grid names are ~1 MB of labels nobody reads at district zoom: drill in
+                if len(layer["source"]["features"]) <= MAX_LABELS
+            ]
             stack.names = list(range(len(existing), len(existing) + len(names)))
             fig.update_layout(map_layers=[*existing, *names])
             # assets/onescreen.js paints it on the symbol layers (Plotly has no halo attribute)

@@ -52,6 +52,8 @@ COMMUNITY_LABEL_ZOOM: Final = (0.0, 14.5)  # (minzoom, maxzoom) of community nam
 GRID_LABEL_ZOOM: Final = (14.5, 24.0)  # grid names once grids are large enough on screen to hold them
 
 # Class colours per theme: (wall = bright on dark navy, console = deeper on light grey).
+# (wall, console). On the dark wall the people and party layers are pale tints: the saturated colours belong to
+# the incident states (yellow reported, orange dispatched, blue accepted, red overdue …), which must read first.
 _PALETTE: Final[dict[str, tuple[str, str]]] = {
     "comprehensive": ("rgba(200,215,235,0.55)", "rgba(60,75,95,0.55)"),
     "industrial_park": ("#ffa94d", "#d9480f"),
@@ -61,16 +63,16 @@ _PALETTE: Final[dict[str, tuple[str, str]]] = {
     "school": ("#8ce99a", "#2b8a3e"),
     "dedicated_other": ("#e599f7", "#862e9c"),
     "micro": ("rgba(120,180,255,0.45)", "rgba(40,60,90,0.4)"),
-    "street_committee": ("#ff4d4f", "#c92a2a"),
-    "community_org": ("#ff7a45", "#e8590c"),
-    "grid_branch": ("#ffc53d", "#d4a500"),
-    "party_group": ("#ffe58f", "#b08900"),
+    "street_committee": ("#fff0f6", "#c92a2a"),
+    "community_org": ("#fcc2d7", "#e8590c"),
+    "grid_branch": ("#eebefa", "#d4a500"),
+    "party_group": ("#d0bfff", "#b08900"),
     "zones": ("#ff6b6b", "#e03131"),
-    "网格长": ("#ff6b6b", "#e03131"),
-    "网格员": ("#4dabf7", "#1c7ed6"),
-    "党小组长": ("#ffa94d", "#e8590c"),
-    "党员": ("#c8a2ff", "#7048e8"),
-    "志愿者": ("#63e6be", "#0ca678"),
+    "网格长": ("#ffd6e7", "#e03131"),
+    "网格员": ("#d0ebff", "#1c7ed6"),
+    "党小组长": ("#ffe8cc", "#e8590c"),
+    "党员": ("#e5dbff", "#7048e8"),
+    "志愿者": ("#c3fae8", "#0ca678"),
     "role_other": ("#dee2e6", "#495057"),
     "off_duty": ("rgba(160,170,185,0.7)", "rgba(110,120,135,0.7)"),
     "covered": ("rgba(150,200,255,0.5)", "rgba(70,110,160,0.45)"),
