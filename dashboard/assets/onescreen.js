@@ -103,11 +103,17 @@
 
   // Kiosk: nobody uses a wall, and a stray touch or key must not move its map off the frame. The config already
   // turns off the modebar, scroll and double-click zoom (layouts/wall.py MAP_CONFIG); this turns off the rest.
+  // Plotly enables dragPan again on every update of a "pan" map: the handlers' enable is made a no-op on the wall.
   function lockMap(gd, map) {
-    if (gd._osLocked) return;
-    gd._osLocked = true;
+    if (map._osLocked) return;
+    map._osLocked = true;
     ["dragPan", "dragRotate", "keyboard", "touchZoomRotate", "touchPitch", "scrollZoom", "boxZoom", "doubleClickZoom"]
-      .forEach(function (h) { if (map[h] && map[h].disable) map[h].disable(); });
+      .forEach(function (h) {
+        var handler = map[h];
+        if (!handler || !handler.disable) return;
+        handler.disable();
+        handler.enable = function () {};
+      });
   }
 
   // The HTML legend over the map's bottom-right corner should not hide part of the area: keep the area clear of it
@@ -129,8 +135,13 @@
     var box = map.getContainer();
     var w = box.clientWidth, h = box.clientHeight;
     if (!w || !h) return;
+    // The canvas's CSS box follows the container at once; MapLibre's own size (its transform, what cameraForBounds
+    // and getBounds use) only on resize(): compare with that, or a fit right after a screen change is made for the
+    // old size and cut when Plotly resizes the map a moment later.
+    var t = map.transform || {};
     var canvas = map.getCanvas();
-    if (Math.abs(canvas.clientWidth - w) > 1 || Math.abs(canvas.clientHeight - h) > 1) map.resize();
+    var mw = t.width || canvas.clientWidth, mh = t.height || canvas.clientHeight;
+    if (Math.abs(mw - w) > 1 || Math.abs(mh - h) > 1) map.resize();
     var area = [[b[0], b[1]], [b[2], b[3]]];
     var pads = legendPaddings(box, w, h);
     var cam = map.cameraForBounds(area, { padding: pads[0] });
