@@ -75,11 +75,7 @@
     if (!sub || !sub.map || !gd._osAckN) return;
     var s = stageScale();
     lockMap(gd, sub.map);
-    if (meta.bounds) fitArea(gd, sub.map, meta.bounds);
-    else {
-      var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
-      if (Math.abs(sub.map.getZoom() - zoom) > 0.02) window.Plotly.relayout(gd, { "map.zoom": zoom });
-    }
+    // marker sizes first: a restyle re-applies the layout's camera, which must not undo a fit made just before it
     var sizes = meta.marker_sizes || {};
     var idx = [], vals = [];
     Object.keys(sizes).forEach(function (k) {
@@ -87,7 +83,15 @@
       var tr = gd.data[i];
       if (tr && tr.marker && Math.abs((tr.marker.size || 0) - want) > 0.05) { idx.push(i); vals.push(want); }
     });
-    if (idx.length) window.Plotly.restyle(gd, { "marker.size": vals }, idx);
+    if (idx.length) {
+      window.Plotly.restyle(gd, { "marker.size": vals }, idx);
+      return; // its afterplot calls this again: fit then
+    }
+    if (meta.bounds) fitArea(gd, sub.map, meta.bounds);
+    else {
+      var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
+      if (Math.abs(sub.map.getZoom() - zoom) > 0.02) window.Plotly.relayout(gd, { "map.zoom": zoom });
+    }
   }
 
 
