@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,3 +23,13 @@ def browser() -> Iterator[object]:
     """One headless Chromium (Playwright ``Browser``) for the session."""
     with chromium() as b:
         yield b
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in its own browser context (no storage shared with other tests), 1600×900 — an official's
+    desktop; a test showing a wall sets the wall's size."""
+    context = browser.new_context(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
+    p = context.new_page()
+    yield p
+    context.close()

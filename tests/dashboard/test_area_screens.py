@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -50,14 +49,6 @@ def open_in_community(server: LiveServer, community: str) -> int:
         for inc in stored(server).values()
         if str(inc.status) in OPEN_STATUS_VALUES and community_of(inc.lon, inc.lat) == community
     )
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 900})
-    p = context.new_page()
-    yield p
-    context.close()
 
 
 def test_console_drilled_into_a_community_shows_that_community_and_its_numbers(

@@ -85,15 +85,8 @@ def gcj_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory, tiles: 
         yield server
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    p = context.new_page()
-    yield p
-    context.close()
-
-
 def test_without_a_basemap_no_request_leaves_the_server(live_server: LiveServer, page: Any) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})  # a wall
     origin = urlsplit(live_server.url).netloc
     elsewhere: list[str] = []
     page.on("request", lambda r: elsewhere.append(r.url) if urlsplit(r.url).netloc != origin else None)
@@ -109,6 +102,7 @@ def test_without_a_basemap_no_request_leaves_the_server(live_server: LiveServer,
 def test_a_gcj02_basemap_is_fetched_and_the_layers_sit_on_it(
     gcj_server: LiveServer, tiles: TileServer, page: Any
 ) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})  # a wall
     where = next(iter(grid_point_by_community().values()))
     msg = {
         "id": f"T-{uuid.uuid4().hex[:10]}",

@@ -4,7 +4,6 @@ layer frames (``test_layers_figures._expected``), not through the server's area 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -53,14 +52,6 @@ def state(page: Any, key: str) -> str:
             key,
         )
     )
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 900})
-    p = context.new_page()
-    yield p
-    context.close()
 
 
 @pytest.mark.parametrize("area", [None, "first-community"])

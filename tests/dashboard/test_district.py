@@ -44,15 +44,8 @@ def areas(server: LiveServer) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    p = context.new_page()
-    yield p
-    context.close()
-
-
 def test_the_district_wall_colours_communities_and_a_street_wall_its_grids(district: LiveServer, page: Any) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})  # a wall
     tree = areas(district)
     assert tree["root"] == "district:all"
     by_kind: dict[str, list[str]] = {}
@@ -74,6 +67,7 @@ def test_the_district_wall_colours_communities_and_a_street_wall_its_grids(distr
 
 
 def test_the_officials_page_drills_from_the_district_into_a_street(district: LiveServer, page: Any) -> None:
+    page.set_viewport_size({"width": 1920, "height": 1080})  # a wall
     page.goto(district.url + "/")
     wait_until_live(page)
     assert page.evaluate(CURRENT_AREA_JS) == "district:all"
