@@ -13,10 +13,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Hashable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import redis
@@ -115,6 +116,10 @@ def simulator_for(geo: Geo, client: redis.Redis, keys: Keys, rate: float, seed: 
     )
 
 
+MEMO_MAX = 4096
+T = TypeVar("T")
+
+
 @dataclass
 class Runtime:
     """Every long-lived part of one server process (see the module doc)."""
@@ -135,6 +140,17 @@ class Runtime:
     _snapshotter: Snapshotter | None = field(default=None, repr=False)
     _snap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for this runtime's life: values that depend only on the static layers
+        (an area's layer counts). At most ``MEMO_MAX`` keys (then it starts over)."""
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_MAX:
+                self._memo.clear()
+            self._memo[key] = compute()
+        value: T = self._memo[key]
+        return value
 
     @property
     def layers(self) -> GeoLayers:

@@ -60,7 +60,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         outline=area_outline(runtime.shown_layers, ref) if focused else None,
     )
     scope = area_scope(runtime, req.area)
-    counts = counts_by_layer(layer_counts(tree, runtime.layers, ref))
+    counts = area_counts(runtime, ref)
     if wall:
         if not runtime.settings.show_members_on_wall:
             wall_layers.discard("members")
@@ -107,8 +107,16 @@ WALL_MAX_FEATURES = 5_000  # a wall layer with more features in its area is left
 
 
 def area_scope(runtime: Runtime, area: str) -> AreaScope | None:
-    """The ``figures.layers`` scope of ``area`` ("" = everything: None)."""
-    return AreaScope.from_tree(runtime.geo.areas, area, runtime.layers) if area else None
+    """The ``figures.layers`` scope of ``area`` ("" = everything: None); static, computed once per area."""
+    if not area:
+        return None
+    return runtime.memo(("scope", area), lambda: AreaScope.from_tree(runtime.geo.areas, area, runtime.layers))
+
+
+def area_counts(runtime: Runtime, ref: str) -> dict[str, int | None]:
+    """Features per map layer in area ``ref`` (``geo.areas.layer_counts`` → ``layer_stack.counts_by_layer``);
+    static, computed once per area."""
+    return runtime.memo(("counts", ref), lambda: counts_by_layer(layer_counts(runtime.geo.areas, runtime.layers, ref)))
 
 
 def tour_components(req: PageRequest) -> list[Any]:
