@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -62,6 +63,9 @@ BASIC_UNIT_KINDS: tuple[str, ...] = ("rental_house", "shop_street")
 _POLY = ("Polygon", "MultiPolygon")  # contract says Polygon; real boundary files often carry MultiPolygons
 _POINT = ("Point",)
 
+# Volunteer teams and co-building units are both responder forces: the same optional, coded column.
+_FORCE_KIND: Final[dict[str, Any]] = {"optional_columns": ("force_kind",), "codes": {"force_kind": FORCE_KINDS}}
+
 LAYER_SPECS: dict[str, LayerSpec] = {
     "street": LayerSpec(_POLY, "street_id", ("street_id", "name")),
     "communities": LayerSpec(_POLY, "community_id", ("community_id", "name", "kind", "street_id")),
@@ -98,15 +102,13 @@ LAYER_SPECS: dict[str, LayerSpec] = {
         _POINT,
         "team_id",
         ("team_id", "name", "community_id", "focus", "size", "force_kind"),
-        optional_columns=("force_kind",),
-        codes={"force_kind": FORCE_KINDS},
+        **_FORCE_KIND,
     ),
     "units": LayerSpec(
         _POINT,
         "unit_id",
         ("unit_id", "name", "kind", "community_id", "resources", "force_kind"),
-        optional_columns=("force_kind",),
-        codes={"force_kind": FORCE_KINDS},
+        **_FORCE_KIND,
     ),
     "party_orgs": LayerSpec(_POINT, "org_id", ("org_id", "name", "level", "parent_id", "community_id", "grid_id")),
     "responsibility_zones": LayerSpec(_POLY, "zone_id", ("zone_id", "name", "party_group_id", "grid_id")),
