@@ -29,7 +29,7 @@ def browser() -> Iterator[object]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh page in its own browser context (no storage shared with other tests), 1600×900 — an official's
     desktop; a test showing a wall sets the wall's size."""
-    context = browser.new_context(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
     p = context.new_page()
     yield p
     context.close()
