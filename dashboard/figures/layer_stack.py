@@ -98,6 +98,12 @@ def layer_trace_dicts(
     return [{**tr, "visible": visible} for tr in _cached(layers, key, lang, theme, area, wall)]
 
 
+def _scalar_size(trace: Any) -> bool:
+    """Whether a trace has markers of one size (a per-point size array is left as drawn)."""
+    size = getattr(getattr(trace, "marker", None), "size", None)
+    return isinstance(size, int | float) and not isinstance(size, bool)
+
+
 def stack_layers(
     fig: go.Figure,
     layers: Any,
@@ -119,6 +125,7 @@ def stack_layers(
         raise KeyError(f"unknown layers: {sorted(unknown)}")
     shown = set(wanted if visible is None else visible)
     stack = Stack(next=len(fig.data))
+    first = stack.next
     for key in wanted:
         traces = layer_trace_dicts(layers, key, lang, theme=theme, area=area, wall=wall, visible=key in shown)
         if wall and key == PLACE_NAMES:  # the names speak for themselves on a wall; no legend entry
@@ -138,6 +145,11 @@ def stack_layers(
             fig.update_layout(map_layers=[*existing, *names])
             # assets/onescreen.js paints it on the symbol layers (Plotly has no halo attribute)
             fig.update_layout(meta={**(fig.layout.meta or {}), "place_halo": place_name_halo(theme)})
+    if wall:
+        # a 4K wall scales every marker with its stage: assets/onescreen.js scaleMap reads meta.marker_sizes
+        sizes = {str(i): fig.data[i].marker.size for i in range(first, stack.next) if _scalar_size(fig.data[i])}
+        meta = fig.layout.meta or {}
+        fig.update_layout(meta={**meta, "marker_sizes": {**meta.get("marker_sizes", {}), **sizes}})
     if shown & set(wanted):
         # top right: the wall's HTML legend of the incident states sits bottom left
         legend = {"x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top", "title": {"text": ""}}

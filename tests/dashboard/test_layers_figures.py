@@ -19,6 +19,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from dashboard.figures import incident_map as im
+from dashboard.figures.layer_stack import stack_layers
 from dashboard.figures.layers import (
     LAYER_KEYS,
     AreaScope,
@@ -216,6 +217,21 @@ def test_legend_groups_titles_meta_and_stable_uids(full: Any) -> None:
     assert all(re.fullmatch(r"[\w-]+", u) for u in uids), "uids become CSS selectors in plotly.js"
     assert uids == [t["uid"] for trs in _all(full, "en", theme="wall").values() for t in trs]
     go.Figure([t for trs in zh.values() for t in trs])  # every trace is valid Plotly
+
+
+def test_a_wall_stack_registers_its_marker_sizes_for_scaling(demo: GeoLayers) -> None:
+    # assets/onescreen.js scales the markers named in layout.meta.marker_sizes with a 4K wall's stage
+    base = im.MapBase.from_layers(demo)
+    fig = im.build_incident_map(base, [], {}, theme="wall")
+    own = dict(fig.layout.meta["marker_sizes"])
+    stack = stack_layers(fig, demo, ["party_orgs", "members"], "zh", theme="wall", wall=True)
+    sizes = fig.layout.meta["marker_sizes"]
+    layer_idx = [i for key in ("party_orgs", "members") for i in stack.traces[key]]
+    assert layer_idx and all(sizes[str(i)] == fig.data[i].marker.size > 0 for i in layer_idx)
+    assert {k: sizes[k] for k in own} == own  # the incident traces' sizes stay
+    console = im.build_incident_map(base, [], {}, theme="console")
+    stack_layers(console, demo, ["party_orgs"], "zh", theme="console")
+    assert set(console.layout.meta["marker_sizes"]) == set(own)  # the console is not a stage: nothing scales
 
 
 def test_new_fields_are_used_when_present_and_missing_ones_degrade(demo: GeoLayers) -> None:

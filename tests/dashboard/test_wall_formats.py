@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.figures.incident_map import TRACE_REPORTED
+from dashboard.figures.incident_map import N_TRACES, TRACE_REPORTED
 from dashboard.layouts.ids import Wall
 from tests.dashboard.test_screens import MAP_JS, PUSH_WAIT_MS, new_incident, publish_raw, wait_on_map
 from tests.support.browser import wait_until_live
@@ -33,6 +33,11 @@ FRAMED_JS = f"""(m) => {{ const gd = ({MAP_JS})(m);
   return {{ bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom: map.getZoom(),
     layoutZoom: gd.layout.map.zoom, area: gd.layout.meta.bounds,
     box }}; }}"""
+
+# Per trace index in layout.meta.marker_sizes: [size on a 1920×1080 stage, size as drawn now].
+MARKER_SIZES_JS = f"""(m) => {{ const gd = ({MAP_JS})(m), out = {{}};
+  for (const [i, base] of Object.entries(gd.layout.meta.marker_sizes)) out[i] = [base, gd.data[+i].marker.size];
+  return out; }}"""
 
 # Rows of the live feed wholly inside the list's box, and rows showing only in part (cut).
 FEED_ROWS_JS = """() => { const list = document.getElementById('wall-feed').getBoundingClientRect();
@@ -165,6 +170,11 @@ def test_1080p_and_4k_frame_the_same_area_and_keep_it_through_live_updates(
     assert_same_area(before_hd["bounds"], before_uhd["bounds"], "1080p vs 4K")
     assert before_uhd["zoom"] == pytest.approx(before_hd["zoom"] + 1, abs=0.02)  # one zoom level more, same extent
     assert_shows_area(before_hd, "1080p")
+    # every marker — incidents and the wall's layers (party organisation, members) — twice as large on a 4K stage
+    for page, scale in ((hd, 1), (uhd, 2)):
+        sizes = page.evaluate(MARKER_SIZES_JS, Wall.MAP)
+        assert any(int(i) >= N_TRACES for i in sizes), "the wall's layers are not scaled"
+        assert all(drawn == pytest.approx(base * scale, abs=0.1) for base, drawn in sizes.values()), sizes
 
     # live incidents arrive (map edits in place) ...
     publish_and_wait(live_server, [hd, uhd], 20, 3)
