@@ -211,7 +211,9 @@ class FrameHub:
         with self._lock:
             seq = self._seq + 1
             old = self._latest.get(ctx)
-        frame = screen_frame(view, self.base, ctx, seq=seq, boot_id=self.boot_id, previous=old, areas=self.areas)
+        frame = screen_frame(
+            view, self.base_for(ctx), ctx, seq=seq, boot_id=self.boot_id, previous=old, areas=self.areas
+        )
         self.computed += 1
         if frame.same_picture(old):
             return False

@@ -100,6 +100,8 @@ class Frame:
     feed_key: tuple[Any, ...]
     incidents: pd.DataFrame = field(repr=False)
     funnel: Funnel | None = None  # today's loop (点单 → … → 评单) in the frame's area
+    # a district overview's open incidents per area, in ``MapBase.grid_ids`` order (empty for a grid map)
+    area_counts: list[int] = field(default_factory=list)
     # list_edits.point_keys of each incident trace with positions, built with the frame: every step from or to it
     # (one per distinct thing browsers hold) and the next frame's ordering use them.
     marker_keys: dict[int, KeyIndex] = field(default_factory=dict, repr=False)
@@ -115,6 +117,7 @@ class Frame:
             and other.kpi_key == self.kpi_key
             and other.feed_key == self.feed_key
             and other.funnel == self.funnel
+            and other.area_counts == self.area_counts
         )
 
 
@@ -228,5 +231,6 @@ def screen_frame(
         feed_key=_feed_key(feed),
         incidents=drawn,
         funnel=view.funnel_for(rows),
+        area_counts=[int(k.by_community.get(a, 0)) for a in base.grid_ids] if base.level == "community" else [],
         marker_keys={idx: keys for idx, (_, keys) in ordered.items()},
     )

@@ -89,6 +89,7 @@ _ZH: dict[str, str] = {
     "legend.grid_states": "网格状态",
     "legend.incidents": "事件状态",
     "legend.overdue": "超期事件",
+    "legend.open_counts": "未办结数",
     "legend.urgent": "紧急事件",
     "legend.members": "在岗党员",
     # layers
@@ -213,6 +214,7 @@ _EN: dict[str, str] = {
     "legend.grid_states": "Grid state",
     "legend.incidents": "Incidents",
     "legend.overdue": "Overdue",
+    "legend.open_counts": "Open incidents",
     "legend.urgent": "Urgent",
     "legend.members": "Members on duty",
     "layer.grids": "Grids",

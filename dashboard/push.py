@@ -16,7 +16,7 @@ from typing import Any, Final
 from dash import Patch
 from dash._utils import to_json
 
-from dashboard.figures.incident_map import TRACE_GRIDS
+from dashboard.figures.incident_map import TRACE_AREA_COUNTS, TRACE_GRIDS, area_count_text
 from dashboard.frames import Frame, Screen
 from dashboard.layouts import components
 from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
@@ -103,6 +103,13 @@ class MapPlan:
     def grid_changed(self) -> bool:
         return self.grid_before != self.frame.grid_z
 
+    @property
+    def counts_changed(self) -> bool:
+        """The overview's open counts differ (never for a grid map: both empty)."""
+        return bool(self.frame.area_counts) and (
+            self.before is None or self.before.area_counts != self.frame.area_counts
+        )
+
     def changed_grids(self) -> list[int] | None:
         """Indices of the grids whose colour changed; None when sending the whole array is as cheap."""
         before, after = self.grid_before, self.frame.grid_z
@@ -124,7 +131,8 @@ def plan_map(before: Frame | None, frame: Frame) -> MapPlan | None:
         idx: plan_trace(old.get(idx), v, (old_keys.get(idx), frame.marker_keys[idx])) for idx, v in frame.traces.items()
     }
     grid_before = None if before is None else before.grid_z
-    if grid_before == frame.grid_z and all(p.edit.empty for p in plans.values()):
+    counts_same = before is not None and before.area_counts == frame.area_counts
+    if grid_before == frame.grid_z and counts_same and all(p.edit.empty for p in plans.values()):
         return None
     return MapPlan(before if same_lineage else None, frame, plans, grid_before)
 
@@ -158,6 +166,8 @@ def map_step(before: Frame | None, frame: Frame) -> Patch | None:
         else:
             for i in changed:
                 patch["data"][TRACE_GRIDS]["z"][i] = frame.grid_z[i]
+    if plan.counts_changed:
+        patch["data"][TRACE_AREA_COUNTS]["text"] = area_count_text(frame.area_counts)
     return patch
 
 
@@ -184,6 +194,8 @@ def map_edit(before: Frame | None, frame: Frame) -> dict[str, Any] | None:
                 "delete": list(edit.delete),
                 "add": {key: [column[i] for i in edit.add] for key, column in values.items()},
             }
+    if plan.counts_changed:
+        traces[str(TRACE_AREA_COUNTS)] = {"replace": {"text": area_count_text(frame.area_counts)}}
     out: dict[str, Any] = {"base": None if plan.before is None else plan.before.token, "to": frame.token}
     out["traces"] = traces
     if plan.grid_changed or plan.before is None:

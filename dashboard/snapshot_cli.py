@@ -46,6 +46,7 @@ def briefing_from_frame(
         lang=frame.ctx.lang,
         at=at,
         bounds=bounds,
+        area_counts=frame.area_counts,
     )
 
 

@@ -87,6 +87,16 @@
       window.Plotly.restyle(gd, { "marker.size": vals }, idx);
       return; // its afterplot calls this again: fit then
     }
+    var texts = meta.text_sizes || {};
+    idx = []; vals = [];
+    Object.keys(texts).forEach(function (k) {
+      var i = +k, want = Math.round(texts[k] * s * 10) / 10, tr = gd.data[i];
+      if (tr && tr.textfont && Math.abs((tr.textfont.size || 0) - want) > 0.05) { idx.push(i); vals.push(want); }
+    });
+    if (idx.length) {
+      window.Plotly.restyle(gd, { "textfont.size": vals }, idx);
+      return;
+    }
     if (meta.bounds) fitArea(gd, sub.map, meta.bounds);
     else {
       var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
@@ -226,10 +236,11 @@
     }
   }
 
-  function pointsOf(tr) {
+  function pointsOf(tr, withText) {
     var features = [], lon = tr.lon || [], lat = tr.lat || [], n = Math.min(lon.length, lat.length);
     for (var i = 0; i < n; i++) {
-      features.push({ type: "Feature", id: i + 1, geometry: { type: "Point", coordinates: [lon[i], lat[i]] }, properties: {} });
+      var props = withText ? { text: (tr.text || [])[i] || "" } : {};
+      features.push({ type: "Feature", id: i + 1, geometry: { type: "Point", coordinates: [lon[i], lat[i]] }, properties: props });
     }
     return { type: "FeatureCollection", features: features };
   }
@@ -268,8 +279,9 @@
       var i = +k, tr = gd.data[i], full = gd._fullData[i];
       if (!tr) return;
       editArrays(tr, edit.traces[k]);
-      var src = full && map.getSource("source-" + full.uid + "-circle");
-      if (src) src.setData(pointsOf(tr));
+      var text = !!(tr.meta && tr.meta.counts); // a district's open counts: Plotly's symbol source holds the text
+      var src = full && map.getSource("source-" + full.uid + (text ? "-symbol" : "-circle"));
+      if (src) src.setData(pointsOf(tr, text));
     });
     if (edit.z) {
       var z = gd.data[GRID_TRACE].z, changed = [];
@@ -309,16 +321,32 @@
 
   // Place names (figures/layers.py place_name_layers) get a halo in the background colour: Plotly's symbol layers
   // have no halo attribute, MapLibre's paint does (drawn into the locally made glyphs: nothing is fetched).
-  function haloPlaceNames(gd) {
-    var halo = gd.layout && gd.layout.meta && gd.layout.meta.place_halo;
+  // Map text gets a halo in the background colour (layout.meta.text_halo): the place names (layout layers) and a
+  // district's open counts (the trace with meta.counts). Counts are always drawn: MapLibre would otherwise drop a
+  // count whose box touches a name's, and a missing count reads as "nothing open".
+  function setPaint(map, id, paint) {
+    Object.keys(paint).forEach(function (prop) {
+      if (map.getPaintProperty(id, prop) !== paint[prop]) map.setPaintProperty(id, prop, paint[prop]);
+    });
+  }
+
+  function haloMapText(gd) {
+    var halo = gd.layout && gd.layout.meta && gd.layout.meta.text_halo;
     var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     var map = sub && sub.map;
     if (!halo || !map || !map.getStyle || !map.isStyleLoaded()) return;
+    var counts = {};
+    (gd._fullData || []).forEach(function (t) {
+      if (t.meta && t.meta.counts) counts["plotly-trace-layer-" + t.uid + "-symbol"] = true;
+    });
     (map.getStyle().layers || []).forEach(function (layer) {
-      if (layer.type !== "symbol" || layer.id.indexOf("plotly-layout-layer") !== 0) return;
-      Object.keys(halo).forEach(function (prop) {
-        if (map.getPaintProperty(layer.id, prop) !== halo[prop]) map.setPaintProperty(layer.id, prop, halo[prop]);
-      });
+      if (layer.type !== "symbol") return;
+      if (counts[layer.id]) {
+        setPaint(map, layer.id, halo);
+        ["text-allow-overlap", "text-ignore-placement"].forEach(function (prop) {
+          if (map.getLayoutProperty(layer.id, prop) !== true) map.setLayoutProperty(layer.id, prop, true);
+        });
+      } else if (layer.id.indexOf("plotly-layout-layer") === 0) setPaint(map, layer.id, halo);
     });
   }
 
@@ -334,7 +362,7 @@
         setTimeout(function () {
           scaleFonts(gd);
           scaleMap(gd);
-          haloPlaceNames(gd);
+          haloMapText(gd);
         }, 0);
       });
       scaleFonts(gd);

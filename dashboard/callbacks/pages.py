@@ -55,6 +55,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         # the members layer of figures.layers (by role, on duty) replaces the one-colour member dots
         show_members=wall and runtime.settings.show_members_on_wall and "members" not in wall_layers,
         frame_token=frame.token,
+        area_counts=frame.area_counts,
         focus=path[-1].bbox if focused else None,
         focus_key=req.area,
         outline=area_outline(runtime.shown_layers, ref) if focused else None,

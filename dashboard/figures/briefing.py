@@ -30,6 +30,7 @@ from .incident_map import (
     TRACE_URGENT,
     URGENT_COLOR,
     MapBase,
+    area_count_text,
     incident_trace_updates,
 )
 from .kpi import BRIEFING_KPIS, kpi_get, kpi_tiles, trend_hour_labels
@@ -168,7 +169,9 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
     return shapes, notes
 
 
-def _map_traces(base: MapBase, grid_z: Sequence[int], incidents: pd.DataFrame | None, lang: str) -> list[go.Scatter]:
+def _map_traces(
+    base: MapBase, grid_z: Sequence[int], incidents: pd.DataFrame | None, lang: str, area_counts: Sequence[int] = ()
+) -> list[go.Scatter]:
     traces: list[go.Scatter] = []
     z = list(grid_z) if len(grid_z) == len(base.grid_ids) else [0] * len(base.grid_ids)
     for rank, state in enumerate(GRID_STATE_ORDER):
@@ -203,6 +206,14 @@ def _map_traces(base: MapBase, grid_z: Sequence[int], incidents: pd.DataFrame | 
                 hoverinfo="skip",
             )
         )
+    lon, lat = base.label_points
+    if lon and len(area_counts) == len(lon):  # a district's overview: each community's open count, as on the wall
+        traces.append(
+            go.Scatter(
+                x=lon, y=lat, mode="text", text=area_count_text(area_counts), textposition="bottom center",
+                textfont={"size": 20, "color": "#ffd166", "weight": "bold"}, showlegend=False, hoverinfo="skip",
+            )
+        )  # fmt: skip
     ups = incident_trace_updates(incidents, lang)
     for s in MAP_STATUSES:
         u = ups[TRACE_STATUS[str(s)]]
@@ -292,6 +303,7 @@ def build_briefing(
     lang: str = "zh",
     at: float | None = None,
     bounds: tuple[float, float, float, float] | None = None,
+    area_counts: Sequence[int] = (),
 ) -> go.Figure:
     """The briefing page: header (street, timestamp), KPI cards, SVG map with overlays and legend,
     24 h trend, open incidents by category, top overdue incidents.
@@ -303,11 +315,12 @@ def build_briefing(
     ``at``: a historical briefing (time travel) of the situation at that moment; the title names the moment
     and every clock-dependent part (trend hours, overdue ages) uses it; ``now`` is then only the "generated"
     stamp. ``bounds``: the map's extent (an area's bbox: min lon, min lat, max lon, max lat), default the data's.
+    ``area_counts``: a district overview's open incidents per community (``Frame.area_counts``), written on the map.
     """
     lang = i18n.norm_lang(lang)
     generated = time.time() if now is None else now
     now = generated if at is None else at
-    fig = go.Figure(_map_traces(base, grid_z, incidents, lang))
+    fig = go.Figure(_map_traces(base, grid_z, incidents, lang, area_counts))
 
     # ---- map axes: equal-area aspect around the street ----
     min_lon, min_lat, max_lon, max_lat = bounds or base.bounds

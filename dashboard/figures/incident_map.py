@@ -5,7 +5,8 @@ the values computed by ``grid_fill_z`` and ``incident_trace_updates`` — the sa
 uses, so a Patch and a rebuild cannot drift. Callbacks patch traces by the index constants below.
 
 Offline: ``layout.map.style`` is always a style dict with a single background layer (no sources, no glyphs,
-no sprite), traces never use text mode, and marker symbols stay ``circle`` (other symbols need a sprite).
+no sprite) and marker symbols stay ``circle`` (other symbols need a sprite). The one text trace (a district's open
+counts) has its glyphs drawn by MapLibre itself (TinySDF: no ``glyphs`` URL, nothing fetched).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import shapely
 
 from dashboard import i18n
 from geo.gcj02 import wgs84_to_gcj02
@@ -44,7 +46,8 @@ TRACE_RESOLVED = TRACE_STATUS["resolved"]  # 5
 TRACE_CLOSED = TRACE_STATUS["closed"]  # 6
 TRACE_OVERDUE_HALO = 7  # translucent red disk over open overdue incidents (scattermap has no outline)
 TRACE_URGENT = 8  # urgent open incidents; the client-side pulse hook restyles this trace only
-N_TRACES = 9
+TRACE_AREA_COUNTS = 9  # a district overview's open count per community, as text under its name (else empty)
+N_TRACES = 10
 INCIDENT_TRACES: tuple[int, ...] = (*TRACE_STATUS.values(), TRACE_OVERDUE_HALO, TRACE_URGENT)
 # layout.map.layers index of the micro-grid outline layer (the console's map, when MapBase has micro-grids)
 LAYER_MICRO_GRIDS = 0
@@ -183,6 +186,13 @@ def map_style(theme: Theme = "wall", tiles: str | None = None) -> dict[str, Any]
     return {"version": 8, "name": f"onescreen-{theme}", "sources": sources, "layers": layers}
 
 
+def text_halo(theme: Theme = "wall") -> dict[str, Any]:
+    """MapLibre paint properties that give map text (place names, a district's open counts) a halo in the theme's
+    background colour. Plotly's symbol attributes have no halo: ``assets/onescreen.js`` sets these on the drawn
+    layers (``layout.meta.text_halo``). Halos are part of the locally drawn SDF glyphs: nothing is fetched."""
+    return {"text-halo-color": THEMES[theme].background, "text-halo-width": 1.8, "text-halo-blur": 0.4}
+
+
 def grid_colorscale() -> list[list[Any]]:
     """Discrete 4-step colour scale for z in 0..3 (zmin=0, zmax=3)."""
     scale: list[list[Any]] = []
@@ -274,6 +284,8 @@ class MapBase:
     level: str = "grid"
     tiles: str | None = None  # basemap XYZ template (settings.tiles); None: no basemap
     display_crs: str = "wgs84"  # "gcj02": geometry here is shifted to GCJ-02 tiles, markers must be too
+    # an overview's label point (lon, lat lists) per area in ``grid_ids`` order: where its open count is written
+    label_points: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
 
     def __post_init__(self) -> None:
         if self.grid_names is not None and not self.grid_name_by_id:
@@ -338,6 +350,7 @@ class MapBase:
             level="community",
             tiles=self.tiles,
             display_crs=self.display_crs,
+            label_points=label_points(communities),
         )
 
     @classmethod
@@ -363,6 +376,20 @@ class MapBase:
             community_geojson=comm,
             viewport=viewport,
         )
+
+
+def label_points(gdf: Any) -> tuple[list[float], list[float]]:
+    """A label point per polygon of ``gdf`` (GeoDataFrame): (lon list, lat list), degrees rounded to
+    ``COORD_DECIMALS``. ``shapely.point_on_surface``: always inside the polygon, unlike a centroid."""
+    pts = shapely.point_on_surface(np.asarray(gdf.geometry.values, dtype=object))
+    xy = np.round(shapely.get_coordinates(pts), COORD_DECIMALS)
+    return xy[:, 0].tolist(), xy[:, 1].tolist()
+
+
+def area_count_text(counts: Sequence[int]) -> list[str]:
+    """The text of the open-count labels: the count, or nothing for an area with none open (a map of zeros hides
+    the few that matter)."""
+    return [str(n) if n else "" for n in counts]
 
 
 def _compact_members(members: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -500,6 +527,7 @@ def build_incident_map(
     show_legend: bool | None = None,
     hover: bool | None = None,
     frame_token: str | None = None,
+    area_counts: Sequence[int] = (),
     focus: tuple[float, float, float, float] | None = None,
     focus_key: str = "",
     outline: Mapping[str, Any] | None = None,
@@ -514,6 +542,8 @@ def build_incident_map(
     ``show_legend`` defaults to off (both screens draw an HTML legend: layouts.components.map_legend);
     ``hover`` defaults to the theme: off on the wall (display only), on in the console. ``frame_token``: the
     frame the values come from, in ``layout.meta.frame_token`` (live map edits name the frame they apply to).
+    ``area_counts``: open incidents per area of an overview base (``Frame.area_counts``), written under each area's
+    name; ignored for a base without ``label_points``.
     """
     lang = i18n.norm_lang(lang)
     th = THEMES[theme]
@@ -611,6 +641,27 @@ def build_incident_map(
             meta={"pulse": True},  # hook: assets/pulse.js animates traces whose meta.pulse is true
         )
     )
+    lon, lat = base.label_points
+    count_size = 22 if theme == "wall" else 15
+    counts = list(area_counts) if len(area_counts) == len(lon) else [0] * len(lon)
+    fig.add_trace(
+        go.Scattermap(
+            lon=list(lon),
+            lat=list(lat),
+            mode="markers+text",
+            text=area_count_text(counts),
+            # under the area's name (place names: "middle center" at the same point); bold, in the focus colour
+            textposition="bottom center",
+            textfont={"size": count_size, "color": th.area_line, "weight": "bold"},
+            # an invisible marker: plotly.js offsets "bottom" text by the marker's size (with mode "text" alone it
+            # computes NaN and MapLibre rejects the whole text layer)
+            marker={"size": count_size, "opacity": 0},
+            hoverinfo="skip",
+            name=i18n.t("legend.open_counts", lang),
+            showlegend=False,
+            meta={"counts": True},  # assets/onescreen.js: a halo, never hidden by a name (text-allow-overlap)
+        )
+    )
 
     layers: list[dict[str, Any]] = []
     # Only on request: the console draws micro-grids as a layer of figures.layers (outlines, names, leaders) and
@@ -682,10 +733,14 @@ def build_incident_map(
             # the area the wall frames in its own map box, client-side: [west, south, east, north] (as drawn)
             "bounds": [round(float(v), 6) for v in (focus or base.bounds)],
             "base_font_size": base_font,
-            "marker_sizes": {str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES)},
+            "marker_sizes": {
+                str(i): fig.data[i].marker.size for i in (TRACE_MEMBERS, *INCIDENT_TRACES, TRACE_AREA_COUNTS)
+            },
+            "text_sizes": {str(TRACE_AREA_COUNTS): count_size},  # scaled with the stage like the markers
             # read by assets/onescreen.js to apply live map edits in place (see push.map_edit)
             "frame_token": frame_token,
             "grid_colors": [GRID_STATE_COLORS[str(s)] for s in GRID_STATE_ORDER],  # by rank, = grid_colorscale()
+            "text_halo": text_halo(theme),  # assets/onescreen.js paints it on the map's text
         },
     )
     return fig

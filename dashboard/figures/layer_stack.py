@@ -18,7 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboard.figures.incident_map import Theme
-from dashboard.figures.layers import LAYER_KEYS, AreaScope, layer_traces, place_name_halo, place_name_layers
+from dashboard.figures.layers import LAYER_KEYS, AreaScope, layer_traces, place_name_layers
 
 PLACE_NAMES = "place_names"
 MAX_LABELS = 3_000  # place names in one label layer, at most
@@ -142,9 +142,7 @@ def stack_layers(
                 if len(layer["source"]["features"]) <= MAX_LABELS
             ]
             stack.names = list(range(len(existing), len(existing) + len(names)))
-            fig.update_layout(map_layers=[*existing, *names])
-            # assets/onescreen.js paints it on the symbol layers (Plotly has no halo attribute)
-            fig.update_layout(meta={**(fig.layout.meta or {}), "place_halo": place_name_halo(theme)})
+            fig.update_layout(map_layers=[*existing, *names])  # halo: incident_map.text_halo
     if wall:
         # a 4K wall scales every marker with its stage: assets/onescreen.js scaleMap reads meta.marker_sizes
         sizes = {str(i): fig.data[i].marker.size for i in range(first, stack.next) if _scalar_size(fig.data[i])}

@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from dashboard import i18n
-from dashboard.figures.incident_map import COORD_DECIMALS, FONT_FAMILY, THEMES, Theme, compact_geojson
+from dashboard.figures.incident_map import COORD_DECIMALS, FONT_FAMILY, THEMES, Theme, compact_geojson, label_points
 from geo.privacy import mask_name, mask_phone
 from geo.validate import BASIC_UNIT_KINDS, FORCE_KINDS
 
@@ -180,12 +180,6 @@ def _lonlat(frame: Any) -> tuple[list[float], list[float]]:
     return xy[:, 0].tolist(), xy[:, 1].tolist()
 
 
-def _label_lonlat(frame: Any) -> tuple[list[float], list[float]]:
-    pts = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
-    xy = np.round(shapely.get_coordinates(pts), COORD_DECIMALS)
-    return xy[:, 0].tolist(), xy[:, 1].tolist()
-
-
 def outline_coords(
     geoms: Sequence[Any] | np.ndarray, tolerance_m: float = OUTLINE_TOLERANCE_M
 ) -> tuple[list[float | None], list[float | None]]:
@@ -249,10 +243,10 @@ def _points_trace(
     hover: Iterable[str] | None,
     marker: Mapping[str, Any],
     *,
-    label_points: bool = False,
+    at_label_points: bool = False,
     showlegend: bool = True,
 ) -> dict[str, Any]:
-    lon, lat = _label_lonlat(frame) if label_points else _lonlat(frame)
+    lon, lat = label_points(frame) if at_label_points else _lonlat(frame)
     kw: dict[str, Any] = {"lon": lon, "lat": lat, "mode": "markers", "marker": dict(marker)}
     kw["customdata"] = ids.astype(str).tolist()
     if hover is not None:
@@ -319,7 +313,7 @@ def grid_type_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | No
         out.append(
             _points_trace(
                 key, c + ":label", name, lang, sub, sub["grid_id"], hover,
-                {"size": 6, "color": colour, "opacity": 0.5}, label_points=True, showlegend=False,
+                {"size": 6, "color": colour, "opacity": 0.5}, at_label_points=True, showlegend=False,
             )
         )  # fmt: skip
     return out
@@ -369,7 +363,7 @@ def micro_grid_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | N
         _lines_trace(key, "outline", name, lang, mg, {"color": color("micro", theme), "width": 0.7}),
         _points_trace(
             key, "label", name, lang, mg, mg["micro_grid_id"], hover,
-            {"size": 5, "color": color("micro", theme), "opacity": 0.6}, label_points=True, showlegend=False,
+            {"size": 5, "color": color("micro", theme), "opacity": 0.6}, at_label_points=True, showlegend=False,
         ),
     ]  # fmt: skip
 
@@ -609,7 +603,7 @@ def basic_unit_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | N
 
 
 def _name_points(frame: Any, id_col: str, decimals: int = COORD_DECIMALS) -> dict[str, Any]:
-    lon, lat = _label_lonlat(frame)
+    lon, lat = label_points(frame)
     ids = _col(frame, id_col).tolist()
     names = _col(frame, "name").tolist()
     return {
@@ -631,8 +625,8 @@ def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: Ar
     closer in (``GRID_LABEL_ZOOM``). Text comes from each GeoJSON feature's ``name`` (``{name}`` token); MapLibre
     draws the glyphs locally (no ``glyphs`` URL in ``incident_map.map_style``). Names are of places, never persons;
     ``lang`` does not change them (the data holds zh names). Plotly exposes no text halo: the colours contrast
-    with the theme's background (light on the wall, dark on the console); ``place_name_halo`` gives screen code the
-    paint to add one."""
+    with the theme's background (light on the wall, dark on the console); ``incident_map.text_halo`` is the halo
+    screen code paints on them."""
     del lang
     scope = _scope(layers, area)
     comms = _in_scope(layers.communities, scope)
@@ -670,21 +664,11 @@ def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: Ar
     return out
 
 
-def place_name_halo(theme: Theme = "wall") -> dict[str, Any]:
-    """MapLibre paint properties giving the place names a halo in the theme's background colour.
-
-    Plotly's ``layout.map.layers`` symbol attributes have no halo, so screen code applies these to the drawn layers
-    (``map.setPaintProperty(id, prop, value)`` on the ``plotly-layout-layer-…`` symbol layers that
-    ``place_name_layers`` made). Halos are part of the locally drawn SDF glyphs: nothing is fetched.
-    """
-    return {"text-halo-color": THEMES[theme].background, "text-halo-width": 1.6, "text-halo-blur": 0.4}
-
-
 def place_name_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) -> list[dict[str, Any]]:
     """A hover/legend handle for the place names (the text itself is ``place_name_layers``): invisible markers at
     each community's label point, so toggling ``legendgroup="place_names"`` finds the layer like any other."""
     comms = _in_scope(layers.communities, scope)
-    lon, lat = _label_lonlat(comms)
+    lon, lat = label_points(comms)
     return [
         _trace(
             "place_names", "communities", i18n.t("layer.place_names", lang), lang, features=len(comms),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import chromium
+from tests.support.browser import chromium, wait_until_live
 from tests.support.server import LiveServer, spawn_server
 
 
@@ -33,3 +33,24 @@ def page(browser: Any) -> Iterator[Any]:
     p = context.new_page()
     yield p
     context.close()
+
+
+@pytest.fixture
+def page_factory(browser: Any) -> Iterator[Any]:
+    """Open pages (each in its own browser context; ``page.requests`` logs every URL it asked for) and wait
+    until each is live; ``open_page(url, width=1920, height=1080)``."""
+    pages: list[Any] = []
+
+    def open_page(url: str, width: int = 1920, height: int = 1080) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.requests = []
+        page.on("request", lambda req: page.requests.append(req.url))
+        page.goto(url)
+        wait_until_live(page)
+        pages.append(context)
+        return page
+
+    yield open_page
+    for context in pages:
+        context.close()

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from dashboard.figures.incident_map import TRACE_AREA_COUNTS
 from dashboard.layouts.ids import Areas, Console, Wall
 from geo.synthetic import build, write_gpkg
+from tests.dashboard.test_screens import publish_raw
 from tests.support.browser import wait_until_live
 from tests.support.geodata import SMALL, SMALL_SEED
 from tests.support.server import LiveServer, spawn_server
@@ -30,18 +35,61 @@ def graph(map_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def district(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def district_layers() -> dict[str, Any]:
+    return build(seed=SMALL_SEED, scale=DISTRICT)
+
+
+@pytest.fixture(scope="module")
+def district(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory, district_layers: dict[str, Any]
+) -> Iterator[LiveServer]:
     work = tmp_path_factory.mktemp("district")
     data = work / "district.gpkg"
-    write_gpkg(build(seed=SMALL_SEED, scale=DISTRICT), data)
+    write_gpkg(district_layers, data)
     with spawn_server(redis_url, work, env={"ONESCREEN_DATA": str(data)}) as server:
         yield server
 
 
-def areas(server: LiveServer) -> dict[str, Any]:
-    with urllib.request.urlopen(server.url + "/api/areas", timeout=30) as resp:
+def get_json(server: LiveServer, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + path, timeout=30) as resp:
         out: dict[str, Any] = json.load(resp)
     return out
+
+
+def areas(server: LiveServer) -> dict[str, Any]:
+    return get_json(server, "/api/areas")
+
+
+def open_counts(server: LiveServer) -> dict[str, int]:
+    """Open incidents per community, as ``/api/summary`` says for the district."""
+    by: dict[str, int] = get_json(server, "/api/summary")["kpis"]["by_community"]
+    return by
+
+
+# The overview's count labels of one community as held by Plotly (gd.data), as MapLibre's source holds them, and
+# whether MapLibre drew that text: [plotly text, source text, drawn].
+COUNT_JS = f"""([graphJs, community]) => {{ const gd = eval(graphJs);
+  const i = [...gd.data[0].locations].indexOf(community), tr = gd.data[{TRACE_AREA_COUNTS}];
+  const full = gd._fullData[{TRACE_AREA_COUNTS}], map = gd._fullLayout.map._subplot.map;
+  const src = map.getSource('source-' + full.uid + '-symbol').serialize().data.features[i].properties.text || '';
+  const drawn = map.queryRenderedFeatures({{layers: ['plotly-trace-layer-' + full.uid + '-symbol']}})
+    .some((f) => f.properties.text === src && src !== '');
+  return [tr.text[i] || '', src, drawn]; }}"""
+
+
+def wait_count(page: Any, map_id: str, community: str, want: int) -> None:
+    """Until ``community``'s count label reads ``want`` in Plotly's data and in MapLibre's source, and is drawn
+    (no label for zero)."""
+    text = str(want) if want else ""
+    try:
+        page.wait_for_function(
+            f"(arg) => {{ const [t, s, d] = ({COUNT_JS})(arg); return t === s && s === arg[2] && (d || !s); }}",
+            arg=[graph(map_id), community, text],
+            timeout=UI_WAIT_MS,
+        )
+    except PlaywrightTimeoutError:
+        held = page.evaluate(f"(arg) => ({COUNT_JS})(arg)", [graph(map_id), community])
+        raise AssertionError(f"{map_id}: {community} should read {text!r}; [plotly, source, drawn] = {held}") from None
 
 
 def test_the_district_wall_colours_communities_and_a_street_wall_its_grids(district: LiveServer, page: Any) -> None:
@@ -85,3 +133,34 @@ def test_the_officials_page_drills_from_the_district_into_a_street(district: Liv
     )  # in a street: the grids, no longer the communities
     below = page.locator(f"#{Areas.CHILDREN} [data-area]").evaluate_all("els => els.map(e => e.dataset.area)")
     assert sorted(below) == sorted(a["ref"] for a in tree if a["parent"] == ref)
+
+
+def test_the_district_map_writes_each_communitys_open_count_and_keeps_it_live(
+    district: LiveServer, district_layers: dict[str, Any], page_factory: Any
+) -> None:
+    grids = district_layers["grids"]
+    community = str(grids["community_id"].iloc[0])
+    point = grids[grids["community_id"] == community].geometry.iloc[0].representative_point()
+    wall = page_factory(district.url + "/wall")
+    console = page_factory(district.url + "/")
+    for p in (wall, console):
+        wait_until_live(p)
+    before = open_counts(district).get(community, 0)
+    for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
+        wait_count(p, map_id, community, before)
+
+    def message(incident_id: str, status: str) -> dict[str, Any]:
+        return {
+            "id": incident_id, "status": status, "ts": datetime.now(UTC).isoformat(), "lon": point.x, "lat": point.y,
+            "category": "environment", "title": "测试计数", "priority": "normal", "source": "居民随手拍",
+        }  # fmt: skip
+
+    ids = [f"T-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    for incident_id in ids:  # three reported: the label goes up by three, on the wall (map edit) and the console
+        publish_raw(district, message(incident_id, "reported"))
+    for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
+        wait_count(p, map_id, community, before + 3)
+    publish_raw(district, message(ids[0], "resolved"))  # one done: down by one
+    for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
+        wait_count(p, map_id, community, before + 2)
+    assert open_counts(district)[community] == before + 2  # the same number /api/summary gives

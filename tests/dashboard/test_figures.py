@@ -38,7 +38,7 @@ def test_trace_constants_are_explicit_and_dense() -> None:
         5,
         6,
     ]
-    assert (im.TRACE_OVERDUE_HALO, im.TRACE_URGENT, im.N_TRACES) == (7, 8, 9)
+    assert (im.TRACE_OVERDUE_HALO, im.TRACE_URGENT, im.TRACE_AREA_COUNTS, im.N_TRACES) == (7, 8, 9, 10)
     assert sorted(im.INCIDENT_TRACES) == list(range(2, 9))
 
 
@@ -142,10 +142,10 @@ def test_map_style_offline_and_uirevision(base: im.MapBase, incidents: pd.DataFr
     assert "http://" not in payload and "https://" not in payload
     assert fig.layout.uirevision == base.uirevision == fig.layout.map.uirevision
     assert tuple(fig.layout.margin[k] for k in "lrtb") == (0, 0, 0, 0)
-    # no glyph-based text anywhere
-    for tr in fig.data:
+    # no sprite icons; text only in the counts trace (glyphs drawn locally: no ``glyphs`` URL above)
+    for i, tr in enumerate(fig.data):
         if tr.type == "scattermap":
-            assert tr.mode == "markers"
+            assert tr.mode == ("markers+text" if i == im.TRACE_AREA_COUNTS else "markers")
             assert tr.marker.symbol in (None, "circle")
 
 

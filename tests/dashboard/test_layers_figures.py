@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
@@ -19,13 +20,13 @@ import pytest
 from shapely.geometry import Point, box
 
 from dashboard.figures import incident_map as im
+from dashboard.figures.briefing import build_briefing
 from dashboard.figures.layer_stack import stack_layers
 from dashboard.figures.layers import (
     LAYER_KEYS,
     AreaScope,
     layer_traces,
     outline_coords,
-    place_name_halo,
     place_name_layers,
 )
 from geo.areas import build_area_tree
@@ -234,6 +235,25 @@ def test_a_wall_stack_registers_its_marker_sizes_for_scaling(demo: GeoLayers) ->
     assert set(console.layout.meta["marker_sizes"]) == set(own)  # the console is not a stage: nothing scales
 
 
+def test_a_district_overview_writes_each_communitys_open_count(demo: GeoLayers) -> None:
+    grid_base = im.MapBase.from_layers(demo)
+    assert list(im.build_incident_map(grid_base, [], {}).data[im.TRACE_AREA_COUNTS].text) == []  # grids: none
+    base = grid_base.overview(demo.communities)
+    counts = list(range(len(base.grid_ids)))  # the first community has none open: no label
+    for theme in ("wall", "console"):
+        tr = im.build_incident_map(base, [0] * len(counts), {}, theme=theme, area_counts=counts).data[
+            im.TRACE_AREA_COUNTS
+        ]
+        assert list(tr.text) == ["", *map(str, counts[1:])]
+        inside = demo.communities.geometry.contains(
+            gpd.GeoSeries(gpd.points_from_xy(tr.lon, tr.lat), crs=demo.communities.crs), align=False
+        )
+        assert inside.all(), "each count sits inside its community"
+    png = build_briefing(base, [0] * len(counts), None, None, street_name="全区", area_counts=counts)
+    texts = [list(t.text) for t in png.data if t.type == "scatter" and t.mode == "text"]
+    assert texts == [["", *map(str, counts[1:])]]  # the PNG writes the same numbers
+
+
 def test_new_fields_are_used_when_present_and_missing_ones_degrade(demo: GeoLayers) -> None:
     micro = layer_traces(demo, "micro_grids", "zh")[1]["hovertext"]
     assert "微网格长" in micro[0] and "*" in micro[0]
@@ -366,9 +386,9 @@ def test_place_names_render_offline_in_chromium(browser: Any, static_site: str, 
               .filter((l) => l.type === 'symbol' && l.id.startsWith('plotly-layout-layer')).map((l) => l.id);
               ids.forEach((id) => Object.entries(paint).forEach(([k, v]) => m.setPaintProperty(id, k, v)));
               return ids.map((id) => m.getPaintProperty(id, 'text-halo-width')); }}""",
-            place_name_halo("wall"),
+            im.text_halo("wall"),
         )
-        assert halo == [1.6, 1.6]
+        assert halo == [im.text_halo("wall")["text-halo-width"]] * 2
         page.wait_for_function(_IDLE, timeout=60_000)
         assert page.evaluate(_LABELS)[1]
     finally:

@@ -10,7 +10,6 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -21,7 +20,7 @@ from dashboard.figures.incident_map import TRACE_DISPATCHED, TRACE_GRIDS, TRACE_
 from dashboard.layouts.ids import Console, Wall
 from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
-from tests.support.browser import MAP_IDLE_JS, MAP_SOURCES_MATCH_JS, wait_until_live
+from tests.support.browser import MAP_IDLE_JS, MAP_SOURCES_MATCH_JS
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -59,25 +58,6 @@ def publish_raw(server: LiveServer, msg: dict[str, Any]) -> None:
     wire = {k: v for k, v in msg.items() if not k.startswith("_")}
     receivers = server.client.publish(server.keys.channel, json.dumps(wire, ensure_ascii=False))
     assert receivers >= 1, "the server's feed is not subscribed"
-
-
-@pytest.fixture
-def page_factory(browser: Any) -> Iterator[Any]:
-    pages: list[Any] = []
-
-    def open_page(url: str, width: int = 1920, height: int = 1080) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height})
-        page = context.new_page()
-        page.requests = []
-        page.on("request", lambda req: page.requests.append(req.url))
-        page.goto(url)
-        wait_until_live(page)
-        pages.append(context)
-        return page
-
-    yield open_page
-    for context in pages:
-        context.close()
 
 
 MAP_JS = "(mapId) => document.querySelector('#' + mapId + ' .js-plotly-plot')"
