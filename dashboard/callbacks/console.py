@@ -10,7 +10,7 @@ from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from dashboard import i18n
 from dashboard.callbacks import pages as page_callbacks
-from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_GRIDS
+from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, INCIDENT_TRACES, TRACE_GRIDS, fit_view
 from dashboard.figures.layer_stack import PLACE_NAMES, Stack, layer_trace_dicts
 from dashboard.figures.layers import LAYER_KEYS
 from dashboard.frames import incident_near
@@ -19,6 +19,7 @@ from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
 from dashboard.layouts.root import LIVE_FILTERS, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.runtime import Runtime
+from geo.areas import AreaTree
 from geo.gcj02 import gcj02_to_wgs84
 from incidents.actions import apply_action, can_dispatch, offered_actions
 from incidents.assign import Assigner
@@ -31,6 +32,10 @@ SNAP_M = 15.0  # a click on a layer's point selects an incident this close to it
 NEAREST_MEMBERS = 5
 SUGGESTIONS = 5
 ACTION_WAIT_S = 3.0  # how long an action waits for the feed to bring the change into this process
+# Zooming the district overview to within this many zoom levels of a street's own framing shows that street (its
+# grids and their states): the overview draws communities only, the detail comes with the area. A pan at the
+# district's own zoom never does (a street of a small district may be framed barely closer than the district).
+ZOOM_INTO_STREET = 0.25
 
 
 def layer_patch(
@@ -172,6 +177,29 @@ def incident_clicked(click: dict[str, Any] | None, nearby: Callable[[float, floa
     return None
 
 
+def zoomed_view(view: dict[str, Any] | None) -> tuple[float, float, float] | None:
+    """(lon, lat, zoom) of ``Console.MAP_VIEW``'s data (``{"center": {"lon", "lat"}, "zoom"}``, the map's view
+    after a pan or zoom); None for anything else."""
+    data = view or {}
+    center, zoom = data.get("center"), data.get("zoom")
+    if not isinstance(center, dict) or not isinstance(zoom, int | float):
+        return None
+    lon, lat = center.get("lon"), center.get("lat")
+    if not isinstance(lon, int | float) or not isinstance(lat, int | float):
+        return None
+    return float(lon), float(lat), float(zoom)
+
+
+def street_at_zoom(tree: AreaTree, grid_id: str, zoom: float) -> str | None:
+    """The street (ref) of ``grid_id`` when a district map at ``zoom`` is within ``ZOOM_INTO_STREET`` levels of
+    that street's own framing on the officials' map (``fit_view`` of its bbox) and more than that above the
+    district's framing, else None."""
+    street = tree.step_toward(tree.root, f"grid:{grid_id}")
+    street_zoom = fit_view(tree.get(street).bbox, CONSOLE_MAP_VIEWPORT)[1]
+    district_zoom = fit_view(tree.get(tree.root).bbox, CONSOLE_MAP_VIEWPORT)[1]
+    return street if zoom >= max(street_zoom, district_zoom + 2 * ZOOM_INTO_STREET) - ZOOM_INTO_STREET else None
+
+
 def grid_clicked(click: dict[str, Any] | None, locate: Callable[[float, float], str | None]) -> str | None:
     """The grid a map click is in: the grid layer's ``location``, or for a click on a layer's point (a grid
     branch, a grid's label point) the grid ``locate`` finds at the point's position; None elsewhere."""
@@ -202,6 +230,12 @@ class MapPicks:
         """The incident within ``SNAP_M`` of the position, if any."""
         x, y = self.wgs84_of(lon, lat)
         return incident_near(self.runtime.situation.view(time.time()).incidents, x, y, SNAP_M)
+
+    def street_zoomed_into(self, view: tuple[float, float, float] | None) -> str | None:
+        """The street a district map's ``view`` (``zoomed_view``) has zoomed into: the one under its centre, once
+        the zoom is within ``ZOOM_INTO_STREET`` levels of that street's own framing on the officials' map."""
+        grid = None if view is None else self.grid_at(view[0], view[1])
+        return None if view is None or grid is None else street_at_zoom(self.runtime.geo.areas, grid, view[2])
 
     def grid_at(self, lon: float, lat: float) -> str | None:
         """The grid containing the position, if any."""
@@ -281,6 +315,30 @@ def register(app: Dash, runtime: Runtime) -> None:
         req = page_callbacks.request_of(runtime, pathname, search)
         tree = runtime.geo.areas
         return req.search_for(tree.step_toward(req.area or tree.root, f"grid:{grid}"))
+
+    # Only a pan or zoom reaches the server: Plotly emits other relayouts right after one (``autosize``), and Dash
+    # would drop the answer to the first when the second re-triggers the same callback.
+    app.clientside_callback(
+        """function (r) { return r && r['map.center'] && r['map.zoom'] !== undefined ?
+            {center: r['map.center'], zoom: r['map.zoom']} : window.dash_clientside.no_update; }""",
+        Output(Console.MAP_VIEW, "data"),
+        Input(Console.MAP, "relayoutData"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(URL, "search", allow_duplicate=True),
+        Input(Console.MAP_VIEW, "data"),
+        State(URL, "pathname"),
+        State(URL, "search"),
+        prevent_initial_call=True,
+    )
+    def zoom_into_street(view: dict[str, Any] | None, pathname: str | None, search: str | None) -> Any:
+        req = page_callbacks.request_of(runtime, pathname, search)
+        if req.area or runtime.hub.overview is None:
+            return no_update  # only the district overview has detail to zoom into
+        street = picks.street_zoomed_into(zoomed_view(view))
+        return no_update if street is None else req.search_for(street)
 
     @app.callback(
         Output(Console.DETAIL, "children"),

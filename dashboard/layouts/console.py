@@ -199,5 +199,6 @@ def console_layout(
             ),
             dcc.Store(id=Console.STORE_SELECTED, data=None),
             dcc.Store(id=Console.LAYER_STACK, data=dict(layer_stack or {})),
+            dcc.Store(id=Console.MAP_VIEW, data=None),
         ],
     )

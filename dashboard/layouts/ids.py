@@ -45,6 +45,7 @@ class Console:
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
     FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
     LAYER_STACK: Final = "console-layer-stack"  # dcc.Store: figures.layer_stack.Stack of the map on the page
+    MAP_VIEW: Final = "console-map-view"  # dcc.Store {"center": {lon, lat}, "zoom"}: the view after a pan or zoom
 
 
 class Tour:

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from dashboard.figures.incident_map import TRACE_AREA_COUNTS
+from dashboard.callbacks.console import ZOOM_INTO_STREET, street_at_zoom, zoomed_view
+from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, TRACE_AREA_COUNTS, fit_view
 from dashboard.layouts.ids import Areas, Console, Wall
+from geo.areas import build_area_tree
+from geo.model import GeoLayers
 from geo.synthetic import build, write_gpkg
 from tests.dashboard.test_screens import publish_raw
 from tests.support.browser import wait_until_live
@@ -164,3 +167,53 @@ def test_the_district_map_writes_each_communitys_open_count_and_keeps_it_live(
     for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
         wait_count(p, map_id, community, before + 2)
     assert open_counts(district)[community] == before + 2  # the same number /api/summary gives
+
+
+def test_zooming_the_district_map_into_a_street_shows_it_once_the_street_fills_the_view(
+    district_layers: dict[str, Any],
+) -> None:
+    tree = build_area_tree(GeoLayers.from_frames(district_layers))
+    grid = district_layers["grids"].iloc[0]
+    street = tree.step_toward(tree.root, f"grid:{grid['grid_id']}")
+    assert street.startswith("street:")
+    street_zoom = fit_view(tree.get(street).bbox, CONSOLE_MAP_VIEWPORT)[1]
+    district_zoom = fit_view(tree.get(tree.root).bbox, CONSOLE_MAP_VIEWPORT)[1]
+    assert district_zoom < street_zoom
+    # a pan of the overview at its own zoom (or a little closer) stays on the district
+    assert street_at_zoom(tree, grid["grid_id"], district_zoom) is None
+    assert street_at_zoom(tree, grid["grid_id"], district_zoom + ZOOM_INTO_STREET - 0.01) is None
+    threshold = max(street_zoom, district_zoom + 2 * ZOOM_INTO_STREET) - ZOOM_INTO_STREET
+    assert street_at_zoom(tree, grid["grid_id"], threshold - 0.01) is None
+    assert street_at_zoom(tree, grid["grid_id"], threshold) == street
+    assert street_at_zoom(tree, grid["grid_id"], street_zoom) == street
+    assert street_at_zoom(tree, grid["grid_id"], 18) == street
+    # the view a pan/zoom leaves (Console.MAP_VIEW), and what is not one
+    assert zoomed_view({"center": {"lon": 120.1, "lat": 30.2}, "zoom": 14}) == (120.1, 30.2, 14.0)
+    for other in (None, {"autosize": True}, {"zoom": 14}, {"center": {"lon": "x", "lat": 1}, "zoom": 3}):
+        assert zoomed_view(other) is None
+
+
+def test_the_officials_page_zooms_from_the_district_into_a_street(
+    district: LiveServer, district_layers: dict[str, Any], page: Any
+) -> None:
+    page.goto(district.url + "/")
+    wait_until_live(page)
+    assert page.evaluate(CURRENT_AREA_JS) == "district:all"
+    tree = build_area_tree(GeoLayers.from_frames(district_layers))
+    grid = district_layers["grids"].iloc[-1]
+    street = tree.step_toward(tree.root, f"grid:{grid['grid_id']}")
+    inside = grid.geometry.representative_point()
+    # the street's own framing, and at least a real zoom in from the district's
+    zoom = max(fit_view(tree.get(s).bbox, CONSOLE_MAP_VIEWPORT)[1] for s in (street, tree.root)) + ZOOM_INTO_STREET
+    page.evaluate(  # what a wheel zoom towards that point ends in
+        f"([lon, lat, z]) => Plotly.relayout({graph(Console.MAP)}, {{'map.center': {{lon, lat}}, 'map.zoom': z}})",
+        [inside.x, inside.y, zoom],
+    )
+    page.wait_for_function(f"(want) => ({CURRENT_AREA_JS})() === want", arg=street, timeout=UI_WAIT_MS)
+    assert f"area={street}" in page.url
+    grids = sorted(a["id"] for a in areas(district)["areas"] if a["kind"] == "grid")
+    page.wait_for_function(
+        f"(want) => JSON.stringify([...{graph(Console.MAP)}.data[0].locations].sort()) === JSON.stringify(want)",
+        arg=grids,
+        timeout=UI_WAIT_MS,
+    )  # the street's detail: its grids and their states
