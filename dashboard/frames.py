@@ -7,7 +7,7 @@ full render, a sequence of live updates and a PNG cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
 from dashboard.list_edits import KeyIndex, stable_order_keyed
 from geo.areas import AreaTree
 from geo.gcj02 import wgs84_to_gcj02
-from incidents.model import OPEN_STATUS_VALUES
+from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState
 from incidents.situation import Funnel, Kpis, SituationView
 
 Screen = Literal["wall", "console", "briefing"]
@@ -179,6 +179,26 @@ def _feed(view: SituationView, base: MapBase, ctx: ScreenContext, rows: np.ndarr
     return feed
 
 
+def overview_values(view: SituationView, kpis: Kpis, base: MapBase) -> tuple[list[int], list[int]]:
+    """A district overview's grid-state rank and open count per area, in ``base.grid_ids`` order: the communities'
+    (``view.community_states``, ``kpis.by_community``), rolled up to streets by ``base.rollup`` (worst state, sum)."""
+    states: Mapping[str, GridState] = view.community_states
+    counts: Mapping[str, int] = kpis.by_community
+    if base.rollup is not None:
+        worst: dict[str, GridState] = {}
+        for community, state in states.items():
+            area = base.rollup.get(community)
+            if area is not None and (area not in worst or GRID_STATE_RANK[state] > GRID_STATE_RANK[worst[area]]):
+                worst[area] = state
+        summed: dict[str, int] = {}
+        for community, n in counts.items():
+            area = base.rollup.get(community)
+            if area is not None:
+                summed[area] = summed.get(area, 0) + int(n)
+        states, counts = worst, summed
+    return grid_fill_z(base.grid_ids, states), [int(counts.get(a, 0)) for a in base.grid_ids]
+
+
 def screen_frame(
     view: SituationView,
     base: MapBase,
@@ -216,13 +236,14 @@ def screen_frame(
         for idx, v in unordered.items()
     }
     traces = {idx: values for idx, (values, _) in ordered.items()}
+    overview_z, overview_counts = overview_values(view, k, base) if base.level != "grid" else ([], [])
     return Frame(
         ctx=ctx,
         seq=seq,
         token=f"{boot_id or view.boot_id}:{ctx.key}:{seq}",
         now=view.now,
         version_token=view.version_token,
-        grid_z=grid_fill_z(base.grid_ids, view.community_states if base.level == "community" else view.grid_states),
+        grid_z=grid_fill_z(base.grid_ids, view.grid_states) if base.level == "grid" else overview_z,
         traces=traces,
         kpis=kpi_tiles(k, kpi_keys, ctx.lang),
         kpi_values=k,
@@ -231,6 +252,6 @@ def screen_frame(
         feed_key=_feed_key(feed),
         incidents=drawn,
         funnel=view.funnel_for(rows),
-        area_counts=[int(k.by_community.get(a, 0)) for a in base.grid_ids] if base.level == "community" else [],
+        area_counts=overview_counts,
         marker_keys={idx: keys for idx, (_, keys) in ordered.items()},
     )

@@ -275,7 +275,7 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
         tick_s=settings.tick_ms / 1000.0,
         healthy=lambda: feed.health().connected,
         areas=geo.areas,
-        overview=base.overview(shown.communities) if geo.areas.root.startswith("district:") else None,
+        overview=base.overview(shown.communities, shown.street) if geo.areas.root.startswith("district:") else None,
     )
     return Runtime(
         settings=settings,

@@ -13,7 +13,7 @@ from dashboard.callbacks import pages as page_callbacks
 from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, INCIDENT_TRACES, TRACE_GRIDS, fit_view
 from dashboard.figures.layer_stack import PLACE_NAMES, Stack, layer_trace_dicts
 from dashboard.figures.layers import LAYER_KEYS
-from dashboard.frames import incident_near
+from dashboard.frames import ScreenContext, incident_near
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
@@ -200,16 +200,18 @@ def street_at_zoom(tree: AreaTree, grid_id: str, zoom: float) -> str | None:
     return street if zoom >= max(street_zoom, district_zoom + 2 * ZOOM_INTO_STREET) - ZOOM_INTO_STREET else None
 
 
-def grid_clicked(click: dict[str, Any] | None, locate: Callable[[float, float], str | None]) -> str | None:
-    """The grid a map click is in: the grid layer's ``location``, or for a click on a layer's point (a grid
+def area_clicked(click: dict[str, Any] | None, level: str, locate: Callable[[float, float], str | None]) -> str | None:
+    """The area (``KIND:ID``) a map click is in: the choropleth's ``location`` as an area of ``level`` (``grid``,
+    or a district overview's ``community``/``street``: ``MapBase.level``), or for a click on a layer's point (a grid
     branch, a grid's label point) the grid ``locate`` finds at the point's position; None elsewhere."""
     for point in (click or {}).get("points") or []:
         if point.get("curveNumber") == TRACE_GRIDS and isinstance(point.get("location"), str):
-            return str(point["location"])
+            return f"{level}:{point['location']}"
     for point in (click or {}).get("points") or []:
         lon, lat = point.get("lon"), point.get("lat")
         if isinstance(lon, int | float) and isinstance(lat, int | float):
-            return locate(float(lon), float(lat))
+            grid = locate(float(lon), float(lat))
+            return None if grid is None else f"grid:{grid}"
     return None
 
 
@@ -309,12 +311,13 @@ def register(app: Dash, runtime: Runtime) -> None:
     def drill_down(click: dict[str, Any] | None, pathname: str | None, search: str | None) -> Any:
         if incident_clicked(click, picks.incident_near) is not None:
             return no_update  # a click on an incident opens its detail; it does not move the page
-        grid = grid_clicked(click, picks.grid_at)
-        if grid is None:
-            return no_update
         req = page_callbacks.request_of(runtime, pathname, search)
+        level = runtime.hub.base_for(ScreenContext(area=req.area)).level  # a district overview's areas, or grids
+        target = area_clicked(click, level, picks.grid_at)
+        if target is None:
+            return no_update
         tree = runtime.geo.areas
-        return req.search_for(tree.step_toward(req.area or tree.root, f"grid:{grid}"))
+        return req.search_for(tree.step_toward(req.area or tree.root, target))
 
     # Only a pan or zoom reaches the server: Plotly emits other relayouts right after one (``autosize``), and Dash
     # would drop the answer to the first when the second re-triggers the same callback.

@@ -55,6 +55,9 @@ LAYER_MICRO_GRIDS = 0
 CONSOLE_MAP_VIEWPORT = (840, 600)  # the officials' map box at 1600×900 (px): an area is framed for it
 WALL_MAP_VIEWPORT = (1232, 816)  # the wall's map box on the 1920×1080 stage (px); the browser refits to its real box
 MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clustered
+# A district overview draws its communities up to this many (each with its open count); beyond, its streets: a
+# thousand counts on one screen are noise, forty are a picture.
+OVERVIEW_MAX_AREAS = 300
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 WALL_MIN_FONT_PX = 18  # the wall's smallest text on the 1920×1080 stage (design px; scaled with the stage)
 
@@ -279,9 +282,11 @@ class MapBase:
     community_geojson: dict[str, Any] | None = None  # thicker outlines in the PNG briefing
     uirevision: str = field(default="")
     grid_name_by_id: dict[str, str] = field(default_factory=dict)  # derived: for feed rows and hover text
-    # "grid": the choropleth's areas are grids; "community": a district's overview, communities coloured by their
-    # worst open state (``SituationView.community_states``), grids drawn when one drills in
+    # "grid": the choropleth's areas are grids; "community" or "street": a district's overview, its areas coloured by
+    # their worst open state (``SituationView.community_states``, rolled up to streets by ``rollup``), grids drawn
+    # when one drills in
     level: str = "grid"
+    rollup: dict[str, str] | None = None  # a street overview: community id → street id
     tiles: str | None = None  # basemap XYZ template (settings.tiles); None: no basemap
     display_crs: str = "wgs84"  # "gcj02": geometry here is shifted to GCJ-02 tiles, markers must be too
     # an overview's label point (lon, lat lists) per area in ``grid_ids`` order: where its open count is written
@@ -332,25 +337,35 @@ class MapBase:
             viewport=viewport,
         )
 
-    def overview(self, communities: Any) -> MapBase:
+    def overview(self, communities: Any, streets: Any = None) -> MapBase:
         """The district overview of this base: the same members and view, the ``communities`` (GeoDataFrame
-        with community_id, name) as the choropleth's areas; feed rows still name grids."""
-        gj = compact_geojson(communities, "community_id")
+        with community_id, street_id, name) as the choropleth's areas — or, when there are more than
+        ``OVERVIEW_MAX_AREAS`` of them and ``streets`` (GeoDataFrame with street_id, name) is given, the streets.
+        Feed rows still name grids."""
+        by_street = streets is not None and len(communities) > OVERVIEW_MAX_AREAS
+        areas, id_col = (streets, "street_id") if by_street else (communities, "community_id")
+        gj = compact_geojson(areas, id_col)
+        rollup = (
+            dict(zip(communities["community_id"].astype(str), communities["street_id"].astype(str), strict=True))
+            if by_street
+            else None
+        )
         return MapBase(
             geojson=gj,
             grid_ids=[str(f["id"]) for f in gj["features"]],
             center=self.center,
             zoom=self.zoom,
             bounds=self.bounds,
-            grid_names=[str(n) for n in communities["name"]],
+            grid_names=[str(n) for n in areas["name"]],
             members=self.members,
             community_geojson=self.community_geojson,
             uirevision=self.uirevision + "-overview",
             grid_name_by_id=self.grid_name_by_id,
-            level="community",
+            level="street" if by_street else "community",
+            rollup=rollup,
             tiles=self.tiles,
             display_crs=self.display_crs,
-            label_points=label_points(communities),
+            label_points=label_points(areas),
         )
 
     @classmethod

@@ -28,7 +28,7 @@ from tests.dashboard.test_console import (
     stored,
     wait_map,
 )
-from tests.support.browser import wait_until_live
+from tests.support.browser import click_map_until, wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -123,31 +123,9 @@ def test_a_click_on_a_grid_drills_one_level_down(live_server: LiveServer, page: 
     # a grid no test publishes into (they use the first grid of each community): nothing lies over it
     row = grids[grids["grid_id"].duplicated() | grids["community_id"].duplicated()].iloc[0]
     pt = row.geometry.representative_point()
-    xy = page.evaluate(
-        f"""(ll) => {{
-            const gd = {MAP_JS};
-            const map = gd._fullLayout.map._subplot.map;
-            const p = map.project(ll);
-            const r = map.getCanvas().getBoundingClientRect();
-            return [r.left + p.x, r.top + p.y];
-        }}""",
-        [float(pt.x), float(pt.y)],
-    )
     want = f"community:{row['community_id']}"
-    # A click that lands while Plotly re-plots the map (a live patch) is dropped by plotly.js, as it would be for
-    # an official, who clicks again: up to three clicks, each waited on.
-    for attempt in range(3):
-        page.mouse.move(xy[0], xy[1])  # Plotly clicks what the pointer hovers: hover first, as a hand does
-        page.locator(f"#{Console.MAP} .hoverlayer .hovertext").first.wait_for(timeout=UI_WAIT_MS)
-        page.mouse.click(xy[0], xy[1])
-        try:
-            page.wait_for_function(f"(want) => ({CURRENT_AREA_JS})() === want", arg=want, timeout=UI_WAIT_MS // 2)
-            break
-        except Exception as exc:
-            if attempt == 2:
-                where = page.evaluate(CURRENT_AREA_JS)
-                raise AssertionError(f"no drill into {want}: url {page.url}, breadcrumb at {where}") from exc
-            page.mouse.move(5, 5)
+    done = f"(want) => ({CURRENT_AREA_JS})() === want"
+    click_map_until(page, Console.MAP, pt.x, pt.y, done, want, UI_WAIT_MS)
 
 
 def test_an_unknown_area_says_so_and_shows_everything(live_server: LiveServer, page: Any) -> None:

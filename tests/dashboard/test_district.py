@@ -10,19 +10,23 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from dashboard.callbacks.console import ZOOM_INTO_STREET, street_at_zoom, zoomed_view
-from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, TRACE_AREA_COUNTS, fit_view
+from dashboard.figures import incident_map
+from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, TRACE_AREA_COUNTS, MapBase, fit_view
+from dashboard.frames import overview_values
 from dashboard.layouts.ids import Areas, Console, Wall
 from geo.areas import build_area_tree
 from geo.model import GeoLayers
 from geo.synthetic import build, write_gpkg
+from incidents.model import GRID_STATE_RANK, GridState
 from tests.dashboard.test_screens import publish_raw
-from tests.support.browser import wait_until_live
+from tests.support.browser import click_map_until, wait_until_live
 from tests.support.geodata import SMALL, SMALL_SEED
 from tests.support.server import LiveServer, spawn_server
 
@@ -217,3 +221,43 @@ def test_the_officials_page_zooms_from_the_district_into_a_street(
         arg=grids,
         timeout=UI_WAIT_MS,
     )  # the street's detail: its grids and their states
+
+
+def test_a_click_on_a_community_of_the_district_map_drills_into_its_street(
+    district: LiveServer, district_layers: dict[str, Any], page: Any
+) -> None:
+    page.goto(district.url + "/")
+    wait_until_live(page)
+    community = district_layers["communities"].iloc[-1]
+    street = f"street:{community['street_id']}"
+    pt = community.geometry.representative_point()
+    done = f"(want) => ({CURRENT_AREA_JS})() === want"
+    click_map_until(page, Console.MAP, pt.x, pt.y, done, street, UI_WAIT_MS)
+
+
+def test_a_district_of_many_communities_shows_its_streets_with_their_worst_state_and_counts(
+    district_layers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layers = GeoLayers.from_frames(district_layers)
+    base = MapBase.from_layers(layers)
+    assert base.overview(layers.communities, layers.street).level == "community"  # 6 communities: each drawn
+    monkeypatch.setattr(incident_map, "OVERVIEW_MAX_AREAS", 4)
+    over = base.overview(layers.communities, layers.street)
+    streets = sorted(layers.street["street_id"].astype(str))
+    assert over.level == "street" and sorted(over.grid_ids) == streets and len(over.label_points[0]) == len(streets)
+    comms = layers.communities
+    first, second = (comms[comms["street_id"] == s]["community_id"].astype(str).tolist() for s in streets[:2])
+    view = SimpleNamespace(
+        community_states={
+            first[0]: GridState.IN_PROGRESS,
+            first[-1]: GridState.OVERDUE,
+            second[0]: GridState.UNASSIGNED,
+        }
+    )
+    kpis = SimpleNamespace(by_community={first[0]: 2, first[-1]: 3, second[0]: 1})
+    z, counts = overview_values(view, kpis, over)  # type: ignore[arg-type]
+    by_street = dict(zip(over.grid_ids, zip(z, counts, strict=True), strict=True))
+    rank = GRID_STATE_RANK
+    assert by_street[streets[0]] == (rank[GridState.OVERDUE], 5)  # the worst of its communities, their sum
+    assert by_street[streets[1]] == (rank[GridState.UNASSIGNED], 1)
+    assert by_street[streets[2]] == (0, 0)
