@@ -49,7 +49,11 @@ DEDICATED_KINDS: Final = ("industrial_park", "market", "rental_housing", "office
 PARTY_LEVELS: Final = ("street_committee", "community_org", "grid_branch", "party_group")
 PARTY_LEVEL_SIZE: Final = {"street_committee": 22, "community_org": 16, "grid_branch": 11, "party_group": 7}
 COMMUNITY_LABEL_ZOOM: Final = (0.0, 14.5)  # (minzoom, maxzoom) of community names
-GRID_LABEL_ZOOM: Final = (14.5, 24.0)  # grid names once grids are large enough on screen to hold them
+GRID_LABEL_ZOOM: Final = (14.5, 16.5)  # grid names once grids are large enough on screen to hold them
+MICRO_GRID_LABEL_ZOOM: Final = (16.5, 24.0)  # micro-grid names closer still (a grid holds about four)
+# Micro-grid names come with an area of at most this many micro-grids (a community, a grid): a page framed on a
+# street is not zoomed that close, and its 600 names would be ~90 KB on every load.
+MAX_MICRO_GRID_LABELS: Final = 200
 
 # Class colours per theme: (wall = bright on dark navy, console = deeper on light grey).
 # (wall, console). On the dark wall the people and party layers are pale tints: the saturated colours belong to
@@ -622,19 +626,25 @@ def _name_points(frame: Any, id_col: str, decimals: int = COORD_DECIMALS) -> dic
 
 def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: AreaArg = None) -> list[dict[str, Any]]:
     """``layout.map.layers`` symbol layers: community names at low zoom (``COMMUNITY_LABEL_ZOOM``), grid names
-    closer in (``GRID_LABEL_ZOOM``). Text comes from each GeoJSON feature's ``name`` (``{name}`` token); MapLibre
-    draws the glyphs locally (no ``glyphs`` URL in ``incident_map.map_style``). Names are of places, never persons;
-    ``lang`` does not change them (the data holds zh names). Plotly exposes no text halo: the colours contrast
-    with the theme's background (light on the wall, dark on the console); ``incident_map.text_halo`` is the halo
-    screen code paints on them."""
+    closer in (``GRID_LABEL_ZOOM``), micro-grid names closest (``MICRO_GRID_LABEL_ZOOM``; in an area of at most
+    ``MAX_MICRO_GRID_LABELS`` micro-grids, else grid names stay). Text comes from each
+    GeoJSON feature's ``name`` (``{name}`` token); MapLibre draws the glyphs locally (no ``glyphs`` URL in
+    ``incident_map.map_style``). Names are of places, never persons; ``lang`` does not change them (the data holds
+    zh names). Plotly exposes no text halo: the colours contrast with the theme's background (light on the wall,
+    dark on the console); ``incident_map.text_halo`` is the halo screen code paints on them."""
     del lang
     scope = _scope(layers, area)
     comms = _in_scope(layers.communities, scope)
     grids = _in_scope(layers.grids, scope)
+    micro = _in_scope(layers.micro_grids, scope)
+    if len(micro) > MAX_MICRO_GRID_LABELS:
+        micro = micro.iloc[:0]
+    grid_zoom = GRID_LABEL_ZOOM if len(micro) else (GRID_LABEL_ZOOM[0], MICRO_GRID_LABEL_ZOOM[1])
     out = []
     for name, frame, id_col, (z0, z1), size, cls in (
         ("place_names:communities", comms, "community_id", COMMUNITY_LABEL_ZOOM, 15, "community_label"),
-        ("place_names:grids", grids, "grid_id", GRID_LABEL_ZOOM, 12, "grid_label"),
+        ("place_names:grids", grids, "grid_id", grid_zoom, 12, "grid_label"),
+        ("place_names:micro_grids", micro, "micro_grid_id", MICRO_GRID_LABEL_ZOOM, 11, "grid_label"),
     ):
         if len(frame) == 0:
             continue

@@ -121,6 +121,7 @@ def _expected(layers: Any, area: str | None) -> dict[str, int]:
         "basic_units": len(bu),
         "place_names": len(comms),
         "place_names_grids": len(g_in),
+        "place_names_micro_grids": len(m_in),
     }
 
 
@@ -155,7 +156,14 @@ def test_a_community_area_draws_exactly_its_features(full: Any) -> None:
     scope = AreaScope.from_tree(tree, AREA, full)
     _check_counts(full, _all(full, area=scope), want)
     names = place_name_layers(full, "zh", "wall", area=(tree, AREA))
-    assert [len(layer["source"]["features"]) for layer in names] == [1, want["place_names_grids"]]
+    assert [len(layer["source"]["features"]) for layer in names] == [
+        1,
+        want["place_names_grids"],
+        want["place_names_micro_grids"],  # a community's micro-grids: few enough to name
+    ]
+    street = place_name_layers(full, "zh", "wall")  # 600 micro-grids: their names stay off, grid names stay on
+    assert [layer["name"] for layer in street] == ["place_names:communities", "place_names:grids"]
+    assert street[1]["maxzoom"] == 24
 
 
 def test_the_root_area_is_everything(full: Any) -> None:
@@ -330,7 +338,10 @@ def static_site(tmp_path: Path, demo: GeoLayers) -> Iterator[str]:
     fig = im.build_incident_map(base, [0] * len(base.grid_ids), {}, theme="wall")
     for t in layer_traces(demo, "place_names", "zh", theme="wall"):
         fig.add_trace(t)
-    fig.update_layout(map_layers=[*fig.layout.map.layers, *place_name_layers(demo, "zh", "wall")])
+    # the street's names, and one community's micro-grid names (an area few enough to name them)
+    micro = place_name_layers(demo, "zh", "wall", area=(build_area_tree(demo), AREA))[-1]
+    names = [*place_name_layers(demo, "zh", "wall"), micro]
+    fig.update_layout(map_layers=[*fig.layout.map.layers, *names])
     (tmp_path / "plotly.min.js").write_bytes((Path(plotly.__file__).parent / "package_data/plotly.min.js").read_bytes())
     (tmp_path / "fig.json").write_text(fig.to_json(), encoding="utf-8")
     (tmp_path / "index.html").write_text(
@@ -373,14 +384,22 @@ def test_place_names_render_offline_in_chromium(browser: Any, static_site: str, 
         page.wait_for_function("() => window.drawn === true", timeout=60_000)
         page.wait_for_function(_IDLE, timeout=60_000)
         assert page.evaluate(f"() => {_MAP}.getStyle().glyphs") is None
-        communities, grids = page.evaluate(_LABELS)
-        assert grids == [] and len(communities) >= len(demo.communities) - 2  # collisions may hide one or two
+        communities, grids, micro = page.evaluate(_LABELS)
+        assert grids == micro == [] and len(communities) >= len(demo.communities) - 2  # collisions may hide 1 or 2
         assert set(communities) <= set(demo.communities["name"])
         page.evaluate(f"() => {_MAP}.jumpTo({{zoom: 15.5}})")
         page.wait_for_function(_IDLE, timeout=60_000)
         page.wait_for_function(f"() => ({_LABELS})()[1].length > 0", timeout=30_000)
-        communities, grids = page.evaluate(_LABELS)
-        assert communities == [] and set(grids) <= set(demo.grids["name"])
+        communities, grids, micro = page.evaluate(_LABELS)
+        assert communities == micro == [] and set(grids) <= set(demo.grids["name"])
+        first = place_name_layers(demo, "zh", "wall", area=(build_area_tree(demo), AREA))[-1]["source"]["features"][0]
+        centre = first["geometry"]["coordinates"]  # closer still, in that community: the micro-grids' names
+        page.evaluate(f"(c) => {_MAP}.jumpTo({{zoom: 17.5, center: c}})", centre)
+        page.wait_for_function(_IDLE, timeout=60_000)
+        page.wait_for_function(f"() => ({_LABELS})()[2].length > 0", timeout=30_000)
+        communities, grids, micro = page.evaluate(_LABELS)
+        # (the street's grid names go on this close: a street's page names no micro-grids)
+        assert communities == [] and micro and set(micro) <= set(demo.micro_grids["name"])
         halo = page.evaluate(
             f"""(paint) => {{ const m = {_MAP}; const ids = m.getStyle().layers
               .filter((l) => l.type === 'symbol' && l.id.startsWith('plotly-layout-layer')).map((l) => l.id);
@@ -388,9 +407,9 @@ def test_place_names_render_offline_in_chromium(browser: Any, static_site: str, 
               return ids.map((id) => m.getPaintProperty(id, 'text-halo-width')); }}""",
             im.text_halo("wall"),
         )
-        assert halo == [im.text_halo("wall")["text-halo-width"]] * 2
+        assert halo == [im.text_halo("wall")["text-halo-width"]] * 3
         page.wait_for_function(_IDLE, timeout=60_000)
-        assert page.evaluate(_LABELS)[1]
+        assert page.evaluate(_LABELS)[2]
     finally:
         context.close()
     foreign = [u for u in requests if not u.startswith((static_site, "data:", "blob:"))]
