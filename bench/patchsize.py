@@ -33,6 +33,7 @@ from incidents.keys import Keys
 from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import Situation
 from incidents.store import load_state
+from tests.support.dash_ws import flat_messages
 
 FAMILY = "live size"
 TICK_BUDGET_B = 20 * 1024
@@ -78,14 +79,14 @@ class RecordingSocket:
         return self
 
     def put_nowait(self, text: str) -> None:
-        """One encoded ``set_props`` message, as Dash's sender receives it."""
-        payload = json.loads(text)["payload"]
-        component = str(payload["componentId"])
-        self._record(component, text)
-        if component == Wall.MAP_EDIT and self.tab is not None:
-            # The page applies it and acknowledges once drawn (onescreen.js → the live-drawn store → the server).
-            self.tab.drawn += 1
-            self.tab.told()
+        """Encoded ``set_props`` messages (one, or an array of them), as Dash's sender receives them."""
+        for message in flat_messages(json.loads(text)):
+            component = str(message["payload"]["componentId"])
+            self._record(component, json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+            if component == Wall.MAP_EDIT and self.tab is not None:
+                # The page applies it and acknowledges once drawn (onescreen.js → the live-drawn store → the server).
+                self.tab.drawn += 1
+                self.tab.told()
 
     def set_prop_sync(self, component: str, prop: str, value: Any) -> None:
         from dash import Patch

@@ -80,9 +80,16 @@ def received(conn: ClientConnection, timeout: float = 0.2) -> list[Message]:
             raw = conn.recv(timeout=wait)
         except TimeoutError:
             return out
-        data = json.loads(raw)
-        out.extend(data if isinstance(data, list) else [data])
+        out.extend(flat_messages(json.loads(raw)))
         wait = 0.0  # drain what is already here, but never wait for a quiet spell that may not come
+
+
+def flat_messages(data: Any) -> list[Message]:
+    """The messages of one WebSocket frame: a message, or an array of messages and arrays (as Dash's worker
+    reads it: a push is one array, and Dash's sender wraps what queues within 5 ms in another)."""
+    if not isinstance(data, list):
+        return [data]
+    return [m for item in data for m in flat_messages(item)]
 
 
 def answer_probes(conn: ClientConnection, messages: list[Message], path: str = "/wall") -> None:
