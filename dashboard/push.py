@@ -20,7 +20,7 @@ from dashboard.figures.incident_map import TRACE_AREA_COUNTS, TRACE_GRIDS, area_
 from dashboard.frames import Frame, Screen
 from dashboard.layouts import components
 from dashboard.layouts.ids import Console, Wall, kpi_tile_id, kpi_value_id
-from dashboard.layouts.wall import wall_side_figures
+from dashboard.layouts.wall import wall_side_parts
 from dashboard.list_edits import REPLACE, TraceEdit, plan_prepend, plan_trace
 
 PropUpdate = tuple[str, str, Any]  # (component id, property, value)
@@ -82,10 +82,13 @@ class Step:
     map_sent: bool
 
 
-def figure_data_patch(data: list[Any]) -> Patch:
-    """Replace only ``data`` — for small charts whose layout is already on the page."""
+def chart_patch(data: list[Any], xaxis: dict[str, Any]) -> Patch:
+    """Replace ``data`` and set the x-axis properties that follow the numbers (hour labels, range) — for small
+    charts whose layout is otherwise already on the page."""
     patch = Patch()
     patch["data"] = data
+    for key, value in xaxis.items():
+        patch["layout"]["xaxis"][key] = value
     return patch
 
 
@@ -237,12 +240,9 @@ def _kpi_props(screen: str, before: Frame | None, frame: Frame) -> list[PropUpda
 def _chart_props(ids: PageIds, before: Frame | None, frame: Frame) -> list[PropUpdate]:
     if not ids.charts or (before is not None and before.kpi_key == frame.kpi_key):
         return []
-    figures = wall_side_figures(frame.kpi_values, frame.ctx.lang, frame.now)
-    # Data only: axes, fonts and colours are already on the page.
-    return [
-        (chart, "figure", figure_data_patch(fig.to_plotly_json()["data"]))
-        for chart, fig in zip(ids.charts, figures, strict=True)
-    ]
+    parts = wall_side_parts(frame.kpi_values, frame.ctx.lang, frame.now)
+    # The numbers only: fonts and colours are already on the page.
+    return [(chart, "figure", chart_patch(*p)) for chart, p in zip(ids.charts, parts, strict=True)]
 
 
 def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:

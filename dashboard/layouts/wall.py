@@ -17,7 +17,15 @@ from dash import dcc, html
 
 from dashboard import i18n
 from dashboard.figures.incident_map import WALL_MIN_FONT_PX
-from dashboard.figures.kpi import WALL_KPIS, category_bar_figure, kpi_tiles, trend_figure
+from dashboard.figures.kpi import (
+    WALL_KPIS,
+    ChartParts,
+    category_bar_figure,
+    category_bar_parts,
+    kpi_tiles,
+    trend_figure,
+    trend_parts,
+)
 
 from . import components as c
 from .ids import Wall
@@ -35,8 +43,12 @@ WALL_CHART_FONT_PX = WALL_MIN_FONT_PX
 CHART_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "staticPlot": True, "responsive": True}
 
 
+TREND_TICK_EVERY = 6  # hours between the trend's labels: 18 px labels on a 302-px-wide panel (16:9)
+CATEGORY_TOP = 6
+
+
 def wall_side_figures(kpis: Any, lang: str = "zh", now: float | None = None) -> tuple[go.Figure, go.Figure]:
-    """(24 h trend, open by category) for the sidebar; callbacks reuse this for updates."""
+    """(24 h trend, open by category) for the sidebar, as a page renders them."""
     trend = trend_figure(
         getattr(kpis, "trend_24h", None) if kpis is not None else None,
         trend_start=getattr(kpis, "trend_start", None) if kpis is not None else None,
@@ -44,14 +56,31 @@ def wall_side_figures(kpis: Any, lang: str = "zh", now: float | None = None) -> 
         lang=lang,
         theme="wall",
         font_size=WALL_CHART_FONT_PX,
-        tick_every=6,  # 18 px labels on a 302-px-wide panel (16:9)
+        tick_every=TREND_TICK_EVERY,
     )
     cats = category_bar_figure(
         getattr(kpis, "by_category", None) if kpis is not None else None,
         lang=lang,
-        top=6,
+        top=CATEGORY_TOP,
         theme="wall",
         font_size=WALL_CHART_FONT_PX,
+    )
+    return trend, cats
+
+
+def wall_side_parts(kpis: Any, lang: str = "zh", now: float | None = None) -> tuple[ChartParts, ChartParts]:
+    """What of ``wall_side_figures`` changes with the numbers (``figures.kpi.trend_parts``,
+    ``category_bar_parts``): what a live push sends."""
+    trend = trend_parts(
+        getattr(kpis, "trend_24h", None) if kpis is not None else None,
+        trend_start=getattr(kpis, "trend_start", None) if kpis is not None else None,
+        now=now,
+        lang=lang,
+        theme="wall",
+        tick_every=TREND_TICK_EVERY,
+    )
+    cats = category_bar_parts(
+        getattr(kpis, "by_category", None) if kpis is not None else None, lang=lang, top=CATEGORY_TOP, theme="wall"
     )
     return trend, cats
 

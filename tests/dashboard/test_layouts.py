@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import plotly
+import plotly.graph_objects as go
 import pytest
 from dash import dcc, html
 from dash.development.base_component import Component
@@ -21,7 +22,7 @@ from dashboard.figures.sample import (
 from dashboard.layouts import components as c
 from dashboard.layouts import ids
 from dashboard.layouts.console import console_layout
-from dashboard.layouts.wall import wall_layout
+from dashboard.layouts.wall import wall_layout, wall_side_figures, wall_side_parts
 
 NOW = 1_750_000_000.0
 ASSETS = Path(__file__).resolve().parents[2] / "dashboard" / "assets"
@@ -153,3 +154,18 @@ def test_assets_are_offline() -> None:
         text = p.read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text and "@import" not in text, p
         assert "@font-face" not in text, p
+
+
+def test_a_live_chart_update_carries_the_numbers_a_page_render_draws(inputs: dict[str, Any]) -> None:
+    # the push sends plain figure JSON (wall_side_parts), the page renders Plotly figures: the same bars and labels
+    k = inputs["kpis"]
+    for now in (1_764_480_000.0, 1_764_480_000.0 + 5 * 3600):  # the hour labels move with the clock
+        figures = wall_side_figures(k, "zh", now)
+        parts = wall_side_parts(k, "zh", now)
+        for fig, (data, xaxis) in zip(figures, parts, strict=True):
+            drawn = fig.to_plotly_json()
+            assert [(d["x"], d["y"]) for d in drawn["data"]] == [(list(d["x"]), list(d["y"])) for d in data]
+            for key, value in xaxis.items():
+                assert list(drawn["layout"]["xaxis"][key]) == list(value)
+            go.Figure(data)  # valid Plotly as it is
+    assert wall_side_parts(k, "zh", 1_764_480_000.0)[0][1] != wall_side_parts(k, "zh", 1_764_480_000.0 + 3600)[0][1]
