@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dash.backends.ws import FLUSH_SIGNAL
 
 from bench.env import BenchEnv, city_path, demo_path, median, member_points
 from bench.report import Measurement, failed, ratio
@@ -80,6 +81,8 @@ class RecordingSocket:
 
     def put_nowait(self, text: str) -> None:
         """Encoded ``set_props`` messages (one, or an array of them), as Dash's sender receives them."""
+        if text == FLUSH_SIGNAL:
+            return
         for message in flat_messages(json.loads(text)):
             component = str(message["payload"]["componentId"])
             self._record(component, json.dumps(message, ensure_ascii=False, separators=(",", ":")))

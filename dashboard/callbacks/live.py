@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from dash import Dash, Input, ctx
+from dash.backends.ws import FLUSH_SIGNAL
 from dash.exceptions import WebsocketDisconnected
 
 from dashboard import i18n
@@ -73,7 +74,8 @@ def send_encoded(ws: Any, payloads: Sequence[str]) -> None:
     hand-off and one WebSocket frame per push instead of one hand-off per property (with 50 walls the hand-offs were
     a third of what each wall cost the server). Dash's WebSocket worker takes an array as a batch, also inside the
     array its sender makes when other messages queue within its 5 ms window (``handleBatchedMessages`` recurses).
-    Dash 4.4 keeps the outbound queue private (``_get_outbound_queue``); the live-push tests fail if that changes.
+    Dash 4.4 keeps the outbound queue and its flush signal private (``_get_outbound_queue``, ``FLUSH_SIGNAL``); the
+    live-push tests fail if that changes.
     """
     if ws.is_shutdown or not payloads:
         return
@@ -82,6 +84,8 @@ def send_encoded(ws: Any, payloads: Sequence[str]) -> None:
         head = '{"type":"set_props","rendererId":' + json.dumps(str(ws._renderer_id)) + ',"payload":'
         messages = [head + payload + "}" for payload in payloads]
         queue.sync_q.put_nowait(messages[0] if len(messages) == 1 else "[" + ",".join(messages) + "]")
+        # out now: Dash's sender otherwise waits 5 ms for more to batch — a whole push is already one item
+        queue.sync_q.put_nowait(FLUSH_SIGNAL)
 
 
 @functools.lru_cache(maxsize=256)
