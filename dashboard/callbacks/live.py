@@ -50,6 +50,11 @@ LIVENESS_TIMEOUT_S: Final = 8.0
 LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
+# A tab gets at most one push per this many seconds: a change after a quiet spell goes out at once, a stream of
+# changes (10/s in a busy hour) reaches a screen 2.5 times a second — what a wall watched from across the room or an
+# official's map shows usefully. Each push costs a connection a send, a draw and its acknowledgement: with 50 walls
+# that, not the frame, is what more screens cost the server (bench fanout).
+PUSH_INTERVAL_S: Final = 0.4
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 
@@ -194,10 +199,19 @@ class LivePage:
             self._set(ids.updated, "children", i18n.fmt_time(now, "%H:%M:%S"))
         self.last_beat = time.monotonic()
 
+    def _held_back(self) -> float | None:
+        """Seconds until this tab may get its next push (``PUSH_INTERVAL_S``); None when it may now."""
+        if self.holding is None:
+            return None  # a page that holds nothing known gets everything at once
+        left = self.last_push + PUSH_INTERVAL_S - time.monotonic()
+        return left if left > 0 else None
+
     async def _push(self, frame: Frame) -> None:
         holding = self.holding
         if holding is not None and holding.frame is frame and holding.map_frame is frame:
             return
+        if self._held_back() is not None:
+            return  # the turn at the end of the interval sends it (``_timeout``)
         map_ok = self.map_pacer.ready(self.tab.drawn, time.monotonic())
         if holding is not None and holding.frame is frame and not map_ok:
             return  # only the map is behind, and the browser is still drawing the last patch
@@ -241,6 +255,9 @@ class LivePage:
         pending = self.map_pacer.wait_s(now)
         if pending is not None:
             left = min(left, pending)
+        held = self._held_back()
+        if held is not None:
+            left = min(left, held)
         return max(0.01, left)
 
     async def _turn(self, context: ScreenContext) -> None:
