@@ -154,10 +154,10 @@ class WallSoak:
             with (
                 suite_redis(lambda: self.workdir / "redis") as redis_url,
                 spawn_server(redis_url, self.workdir) as server,
-                chromium() as browser,
             ):
-                self.log_path = server.log_path
-                self.record = soak_wall(server, browser, self._stop)
+                self.log_path = server.log_path  # for the failure's log tail, whatever fails next
+                with chromium() as browser:
+                    self.record = soak_wall(server, browser, self._stop)
         except BaseException as exc:  # kept for result(): a thread's exception would only be printed
             self.error = exc
 
