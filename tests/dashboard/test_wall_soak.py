@@ -76,7 +76,8 @@ SAMPLER_JS = f"""(a) => {{ const [m, every] = a, view = ({VIEW_JS});
 
 @dataclass
 class Update:
-    """One live update the soak published, and the wall drawing it."""
+    """One live update the soak published, and the wall drawing it (recorded once drawn: an update that does not
+    reach the wall's map within ``PUSH_WAIT_MS`` fails the soak)."""
 
     incident_id: str
     status: str
@@ -193,7 +194,9 @@ def soak_wall(server: LiveServer, browser: Any, stop: threading.Event, seconds: 
         record = SoakRecord(first=page.evaluate(VIEW_JS, Wall.MAP))
         grid_points()  # read the demo grids now, not on the clock of the first update
         latest: dict[str, dict[str, Any]] = {}  # incident id → the last message published for it
-        # the first update one interval after the framing: the soak judges live updates, not the wall's start-up
+        # The first update one interval after the framing: the soak judges live updates, not the wall's start-up.
+        # (Right after its first fit the 4K wall's camera is set back to the server's 1080p zoom for 0.3-2 s, then
+        # re-fitted: seen in every run, before any update; window.__soakMoves shows it, the test prints it.)
         start = time.monotonic() + UPDATE_EVERY_S
         n = 0
         while (due := start + n * UPDATE_EVERY_S) < start + seconds:
@@ -242,6 +245,7 @@ def test_a_4k_wall_keeps_its_zoom_through_5_minutes_of_live_updates(wall_soak: W
     updates = record.updates
     assert len(updates) >= MIN_UPDATES, f"only {len(updates)} live updates in {SOAK_S:g} s"
     assert {u.status for u in updates} == {"reported", "dispatched", "resolved"}
+    assert sum(u.status == "reported" for u in updates) >= MIN_UPDATES // 2, "too few new incidents"
     assert record.covered_s >= SOAK_S, f"the page sampled only {record.covered_s:.0f} s"
     assert updates[-1].at_s >= SOAK_S - 2 * UPDATE_EVERY_S, f"the last update came at {updates[-1].at_s:.0f} s"
     assert len(record.samples) >= SOAK_S * 1000 / SAMPLE_EVERY_MS * 0.9, f"{len(record.samples)} samples"
@@ -249,7 +253,7 @@ def test_a_4k_wall_keeps_its_zoom_through_5_minutes_of_live_updates(wall_soak: W
         what = f"after {update.status} {update.incident_id} at {update.at_s:.0f} s"
         assert_keeps_view(update.view, record.first, what)
     for sample in record.samples:
-        assert_keeps_view(sample, record.first, f"sample at {(sample['t'] - record.first['t']) / 1000:.0f} s")
+        assert_keeps_view(sample, record.first, f"sample at {(sample['t'] - record.live_from) / 1000:.0f} s")
     live_moves = [move for move in record.moves if move[0] >= record.live_from]
     off = [move for move in live_moves if abs(move[1] - record.first["zoom"]) > 0.01]
     assert off == [], f"the map stopped at another zoom than {record.first['zoom']} (then re-fitted?): {off[:5]}"
