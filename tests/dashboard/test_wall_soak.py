@@ -197,10 +197,8 @@ def soak_wall(server: LiveServer, browser: Any, stop: threading.Event, seconds: 
         wait_until_live(page, 45_000)
         framed(page)
         page.evaluate(SAMPLER_JS, [Wall.MAP, SAMPLE_EVERY_MS])
-        # The soak judges live updates, not the wall's start-up: right after its first fit the 4K wall's camera is
-        # set back to the server's 1080p zoom (Plotly's map applying a layout from before the fit) for 0.3-2 s, then
-        # re-fitted; mostly within 0.5 s of the framing, once with the first update ~5 s later (`moves` keeps it,
-        # the test prints it). So one warm-up update first, then the view onescreen.js fitted is the reference.
+        # One warm-up update first (the first edit after start-up), then the view onescreen.js fitted is the
+        # reference every later view must equal; camera moves are judged from the framing on (`moves`).
         warm_up = new_incident(99)
         publish_raw(server, warm_up)
         wait_on_map(page, Wall.MAP, TRACE_REPORTED, warm_up["id"], PUSH_WAIT_MS)
@@ -268,7 +266,9 @@ def test_a_4k_wall_keeps_its_zoom_through_5_minutes_of_live_updates(wall_soak: W
     for sample in (s for s in record.samples if s["t"] >= record.first["t"]):  # from the reference on
         assert_keeps_view(sample, record.first, f"sample at {(sample['t'] - record.live_from) / 1000:.0f} s")
     live_moves = [move for move in record.moves if move[0] >= record.live_from]
-    off = [move for move in live_moves if abs(move[1] - record.first["zoom"]) > 0.01]
+    # from its framing on, start-up included: a Plotly draw landing after the fit once set a 4K wall back to the
+    # 1080p zoom for up to 2 s (assets/onescreen.js scaleFonts now holds the fit until such a draw is done)
+    off = [move for move in record.moves if abs(move[1] - record.first["zoom"]) > 0.01]
     assert off == [], f"the map stopped at another zoom than {record.first['zoom']} (then re-fitted?): {off[:5]}"
     assert record.watch["lost"] == [], f"'feed lost' shown: {record.watch['lost'][:5]}"
     assert record.sources_mismatch == [], f"MapLibre draws other than the data: {record.sources_mismatch[:10]}"
