@@ -101,7 +101,7 @@ def base_url(settings: Settings, given: str | None) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def run_user(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
+def run_user(settings: Settings, args: argparse.Namespace, stdin: TextIO | None = None) -> int:
     """``onescreen user ACTION``; 0, or 2 with one line on stderr."""
     from dashboard.access.accounts import AccountError
 
@@ -109,11 +109,11 @@ def run_user(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.s
         access = _access(settings)
         if args.action == "add":
             areas = _areas(settings, args.area)
-            account = access.accounts.add(args.name, args.role, _password(args, stdin), areas)
+            account = access.accounts.add(args.name, args.role, _password(args, stdin or sys.stdin), areas)
             print(f"added {account.name} ({account.role}{'; ' + ', '.join(areas) if areas else ''})")
         elif args.action == "passwd":
             access.accounts.require(args.name)
-            access.accounts.set_password(args.name, _password(args, stdin))
+            access.accounts.set_password(args.name, _password(args, stdin or sys.stdin))
             print(f"password of {args.name} changed; its sessions ended")
         elif args.action in ("disable", "enable"):
             access.accounts.set_disabled(args.name, args.action == "disable")
