@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from dashboard.access.accounts import AccountStore
-from dashboard.access.gate import is_public
+from dashboard.access.gate import CallbackRules, is_public
 from dashboard.access.walls import WallLinks, deployment_secret
 from dashboard.app import create_app
 from dashboard.runtime import build_runtime
@@ -253,8 +253,9 @@ def test_login_logout_and_the_login_limit(live_server: LiveServer) -> None:
 def _write_callbacks(server: LiveServer) -> set[str]:
     settings = Settings.from_env(redis_url=server.redis_url, redis_prefix=server.keys.prefix)
     app = create_app(settings, build_runtime(settings, server.redis_url))
-    assert app.callback_rules is not None
-    return app.callback_rules.writes
+    rules: CallbackRules | None = app.callback_rules
+    assert rules is not None
+    return rules.writes
 
 
 def test_a_disabled_account_loses_access_at_once(live_server: LiveServer) -> None:
