@@ -81,9 +81,8 @@ def test_an_existing_user_is_not_replaced(cli: pytest.MonkeyPatch, capsys: pytes
 def test_wall_link_create_url_list_revoke(
     cli: pytest.MonkeyPatch, r: redis.Redis, keys: Keys, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        _run(cli, "wall-link", "create", "lobby", "--scope", "community:C003", "--base-url", "http://wall.intra") == 0
-    )
+    base = ("--base-url", "http://wall.intra")
+    assert _run(cli, "wall-link", "create", "lobby", "--scope", "community:C003", *base) == 0
     url = capsys.readouterr().out.strip()
     assert url.startswith("http://wall.intra/wall?key=")
     links = WallLinks(r, keys, deployment_secret(r, keys))
@@ -96,7 +95,7 @@ def test_wall_link_create_url_list_revoke(
     assert _run(cli, "wall-link", "revoke", "lobby") == 0
     assert links.resolve(token) is None
     secret = r.get(keys.secret)
-    assert secret is not None and secret.decode() not in url  # the secret itself is never shown
+    assert isinstance(secret, bytes) and secret.decode() not in url  # the secret itself is never shown
 
 
 def test_serve_on_all_interfaces_with_no_account_refuses_to_start(redis_url: str, keys: Keys, r: redis.Redis) -> None:
