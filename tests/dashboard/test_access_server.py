@@ -303,6 +303,10 @@ def test_a_browser_logs_in_and_a_wall_opens_from_its_link(live_server: LiveServe
         wait_until_live(page)
         cookie = next(c for c in context.cookies() if c["name"] == live_server.creds.session_cookie)
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        page.click(".os-logout__button")  # the console's sign-out: a plain form post
+        page.wait_for_url(re.compile(r"/login$"))
+        assert not [c for c in context.cookies() if c["name"] == live_server.creds.session_cookie]
+        assert page.evaluate("() => fetch('/api/areas').then((r) => r.status)") == 401
     finally:
         context.close()
     context = browser.unwrapped.new_context(viewport={"width": 1920, "height": 1080})
