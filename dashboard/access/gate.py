@@ -9,7 +9,8 @@ puts it in the scope (``actor.actor_of``) and refuses what that actor may not re
   every other write (a write callback in ``CallbackRules.writes``, a POST to the API) ``act``.
 
 ``/wall?key=TOKEN`` turns a wall link into the wall cookie (302 to the same URL without the key). A WebSocket is
-re-checked every ``RECHECK_S`` seconds and closed (4401) when its credential no longer holds.
+re-checked every ``RECHECK_S`` seconds and closed (4401) when its credential no longer holds (logout, disabled
+account, revoked link, or a session that reached its idle or absolute end: the live push is no use of a session).
 """
 
 from __future__ import annotations
@@ -276,7 +277,8 @@ class AccessGate:
         while not closed.is_set():
             await asyncio.sleep(RECHECK_S)
             try:
-                now = await anyio.to_thread.run_sync(lambda: self.access.actor_for(scope, fresh=True))
+                # not a use: an open page's live push alone does not keep a session from its idle end
+                now = await anyio.to_thread.run_sync(lambda: self.access.actor_for(scope, fresh=True, touch=False))
             except redis.RedisError:
                 continue  # Redis away: the feed shows it; keep the screen
             if now != actor:

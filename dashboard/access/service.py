@@ -101,13 +101,14 @@ class Access:
         return self.is_trusted_proxy(self._peer(scope)) and proto.split(",")[0].strip().lower() == "https"
 
     # --- who it is ------------------------------------------------------------------------------------------
-    def actor_for(self, scope: Scope, *, fresh: bool = False) -> Actor:
+    def actor_for(self, scope: Scope, *, fresh: bool = False, touch: bool = True) -> Actor:
         """The actor of an HTTP or WebSocket scope (``ANONYMOUS`` when no credential holds). ``fresh``: skip the
-        cache. Raises ``redis.RedisError`` when Redis cannot be asked."""
+        cache; ``touch=False``: a re-check that is no use of the session (its idle timer keeps running). Raises
+        ``redis.RedisError`` when Redis cannot be asked."""
         conn = HTTPConnection(scope)
         sid = conn.cookies.get(self.session_cookie)
         if sid:
-            actor = self._cached(("session", sid), lambda: self._session_actor(sid), fresh)
+            actor = self._cached(("session", sid), lambda: self._session_actor(sid, touch), fresh)
             if not actor.is_anonymous:
                 return actor
         header = self.settings.sso_header
@@ -126,8 +127,8 @@ class Access:
         link = self.walls.resolve(token)
         return wall_actor(link) if link else ANONYMOUS
 
-    def _session_actor(self, sid: str) -> Actor:
-        session = self.sessions.resolve(sid)
+    def _session_actor(self, sid: str, touch: bool) -> Actor:
+        session = self.sessions.resolve(sid, touch=touch)
         return self._account_actor(session.user, "session") if session else ANONYMOUS
 
     def _account_actor(self, name: str, via: str) -> Actor:

@@ -328,3 +328,18 @@ def test_redis_side_of_a_session_never_holds_a_password(live_server: LiveServer)
         str(client.hgetall(k)).encode() for k in client.scan_iter(match=f"{live_server.keys.prefix}:access:session:*")
     )
     assert live_server.creds.password.encode() not in dump
+
+
+def test_a_logout_closes_the_live_push_of_that_session(live_server: LiveServer) -> None:
+    AccountStore(live_server.client, live_server.keys).add("viewer-zhao", "viewer", "zhao-password-1")
+    code, cookie = _login(live_server, "viewer-zhao", "zhao-password-1")
+    assert code == 303
+    session = cookie.split(";", 1)[0]
+    origin = Origin(live_server.url)
+    with connect(ws_url(live_server.url), origin=origin, additional_headers={"Cookie": session}) as conn:
+        logout = {"Cookie": session, "Origin": live_server.url}
+        assert _status(live_server.url + "/logout", "POST", b"", logout) == 303
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                conn.recv(timeout=15)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
