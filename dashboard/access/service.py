@@ -3,7 +3,9 @@
 ``actor_for(scope)`` (an ASGI scope; blocking Redis calls — run it off the event loop) tries, in order: the session
 cookie, the SSO header (only from a trusted proxy, only for an enabled account), the wall cookie. A resolved actor
 is cached for ``CACHE_S`` seconds per credential, so a disabled account or revoked wall link loses access on every
-process within that time (plus a WebSocket's next re-check, ``gate.RECHECK_S``).
+process within that time (plus a WebSocket's next re-check, ``gate.RECHECK_S``). While Redis is unreachable a
+credential this process has seen keeps its last answer (a wall PC restarting its browser in an outage still gets its
+screen); a new one is refused (503).
 """
 
 from __future__ import annotations
@@ -141,7 +143,12 @@ class Access:
             hit = self._cache.get(key)
         if hit and hit[1] > now and not fresh:
             return hit[0]
-        actor: Actor = resolve()
+        try:
+            actor: Actor = resolve()
+        except redis.RedisError:
+            if hit is not None:  # Redis away: what this credential was a moment ago (nobody can revoke meanwhile)
+                return hit[0]
+            raise
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache = {k: v for k, v in self._cache.items() if v[1] > now}

@@ -254,3 +254,20 @@ def test_next_is_a_local_path_only() -> None:
     assert safe_next("/wall?scope=community:C003") == "/wall?scope=community:C003"
     for bad in ("//evil.example/x", "https://evil.example/", "javascript:alert(1)", "", None, "/\\evil"):
         assert safe_next(bad) == "/"
+
+
+def test_while_redis_is_away_a_known_credential_keeps_its_answer_and_a_new_one_is_refused(
+    keys: Keys, redis_server_factory: Any
+) -> None:
+    server = redis_server_factory("access")
+    client = redis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+    access = Access(_settings(), client, keys)
+    access.accounts.add("wang", "viewer", "correct-horse")
+    sid = access.sessions.create("wang").sid
+    known = _scope(cookies=f"{access.session_cookie}={sid}")
+    assert access.actor_for(known).name == "wang"
+    server.kill()
+    assert access.actor_for(known, fresh=True).name == "wang"
+    with pytest.raises(redis.RedisError):
+        access.actor_for(_scope(cookies=f"{access.session_cookie}=another"))
+    client.close()

@@ -343,3 +343,18 @@ def test_a_logout_closes_the_live_push_of_that_session(live_server: LiveServer) 
             while True:
                 conn.recv(timeout=15)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+@pytest.mark.browser
+def test_a_wall_whose_link_is_revoked_leaves_for_the_login_page(live_server: LiveServer, browser: Any) -> None:
+    links = WallLinks(live_server.client, live_server.keys, deployment_secret(live_server.client, live_server.keys))
+    _link, token = links.create("to-revoke")
+    context = browser.unwrapped.new_context(viewport={"width": 1920, "height": 1080})  # anonymous but for the link
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/wall?key={token}")
+        wait_until_live(page)
+        links.revoke("to-revoke")
+        page.wait_for_url(re.compile(r"/login\?next=%2Fwall"), timeout=20_000)
+    finally:
+        context.close()
