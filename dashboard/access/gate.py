@@ -36,7 +36,7 @@ from geo.areas import AreaError, AreaTree
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS: Final = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
+PUBLIC_PATHS: Final = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
 PUBLIC_PREFIXES: Final = ("/assets/", "/_dash-component-suites/")
 DASH_CALLBACK: Final = "/_dash-update-component"
 DASH_LAYOUT: Final = "/_dash-layout"
