@@ -241,6 +241,8 @@ def test_login_logout_and_the_login_limit(live_server: LiveServer) -> None:
     assert _status(live_server.url + "/", headers={"Cookie": session}) == 200
     act = next(iter(_write_callbacks(live_server)))
     assert _post_callback(live_server, act, session, path="/") == 403  # a viewer cannot act
+    for path in ("/api/incidents", "/api/incidents/batch", "/open311/v2/requests.json"):
+        assert _status(live_server.url + path, "POST", b"{}", {"Cookie": session}) == 403, path
     logout = {"Cookie": session, "Origin": live_server.url}
     assert _status(live_server.url + "/logout", "POST", b"", logout) == 303
     wait_for(lambda: _status(live_server.url + "/", headers={"Cookie": session}) == 401, 10, message="logged out")
