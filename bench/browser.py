@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support.auth import track
+
 
 @dataclass(frozen=True)
 class PageProbe:
@@ -160,7 +162,7 @@ def probe_script(probe: PageProbe) -> str:
 
 @contextmanager
 def probed_page(browser: Any, probe: PageProbe, width: int = 1920, height: int = 1080) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": width, "height": height})
+    context = track(browser.new_context(viewport={"width": width, "height": height}))  # the server's session
     try:
         context.add_init_script(probe_script(probe))
         yield context.new_page()

@@ -12,8 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 from bench.env import ROOT
+from incidents.keys import Keys
 from incidents.redis_server import free_port
+from tests.support.auth import provision, unregister
 from tests.support.server import stop_process, wait_http
 
 
@@ -69,14 +73,21 @@ def serve_onescreen(redis_url: str, prefix: str, data: Path, log_dir: Path) -> I
     the page's main thread for a few hundred ms (on a wall's GPU it is free)."""
     port = free_port()
     env = {"REDIS_URL": redis_url, "ONESCREEN_PREFIX": prefix, "ONESCREEN_DATA": str(data), "ONESCREEN_WALL_PULSE": "0"}
-    with spawn(
-        ["-m", "dashboard.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        log_dir / f"onescreen-{prefix}.log",
-        port=port,
-        probe="/healthz",
-    ) as served:
-        yield served
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    origin = f"http://127.0.0.1:{port}"
+    provision(client, Keys.for_redis_url(prefix, redis_url), origin)  # a session its pages and probes present
+    client.close()
+    try:
+        with spawn(
+            ["-m", "dashboard.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env,
+            log_dir / f"onescreen-{prefix}.log",
+            port=port,
+            probe="/healthz",
+        ) as served:
+            yield served
+    finally:
+        unregister(origin)
 
 
 @contextmanager

@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from dash import Dash
+from dash._utils import to_json
 from fastapi import FastAPI
 
 from dashboard import i18n
+from dashboard.access.actor import actor_of
+from dashboard.access.gate import AccessGate, CallbackRules
+from dashboard.access.login import build_login_router
 from dashboard.api import build_router
 from dashboard.areas_api import build_areas_router
 from dashboard.briefing_api import build_briefing_router
@@ -29,6 +33,17 @@ class OnescreenDash(Dash):
     """Dash whose layout responses come from the page cache: one rendered, gzipped page per frame."""
 
     page_cache: PageCache | None = None
+    callback_rules: CallbackRules | None = None
+
+    def dependencies(self) -> Any:
+        """``/_dash-dependencies``: a wall link gets the wall's callbacks only — its pages carry no others."""
+        from dash.backends._fastapi import get_current_request
+
+        rules = self.callback_rules
+        if rules is None or actor_of(get_current_request()).kind != "wall":
+            return Dash.dependencies(self)
+        shown = [cb for cb in self._callback_list if cb.get("output") in rules.wall]
+        return self.backend.make_response(to_json(shown), content_type="application/json")
 
     def serve_layout(self) -> Any:
         """The ``/_dash-layout`` response: the page cache's bytes for the Referer's page."""
@@ -43,6 +58,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     """The Dash app (on FastAPI) serving ``runtime``: routes, pages, callbacks, middleware. Starts nothing."""
     # Our routes go on the FastAPI app first, so Dash's catch-all page route cannot shadow them.
     server = FastAPI(title="onescreen", docs_url=None, redoc_url=None)
+    server.include_router(build_login_router(runtime.access, settings.lang))
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
     server.include_router(build_areas_router(runtime))
@@ -66,11 +82,17 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
         ),
         shell=lambda: root_layout(settings.lang),
     )
+    # What a wall link may call is what these three register; the console's callbacks need a user.
+    rules = app.callback_rules = CallbackRules()
+    before = set(app.callback_map)
     page_callbacks.register(app, runtime)
-    console_callbacks.register(app, runtime)
     wall_callbacks.register(app)
     runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
+    rules.wall.update(set(app.callback_map) - before)
+    rules.writes.update(console_callbacks.register(app, runtime))
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
+    # Added last, so outermost: nothing answers a request the gate refused.
+    server.add_middleware(AccessGate, access=runtime.access, rules=rules, tree=runtime.geo.areas)
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start
     # would come up without onescreen.css — an unstyled wall.

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from dashboard.access.cli import add_parsers as add_access_parsers
 from dashboard.settings import Settings, SettingsError
 from geo.problems import ConfigError, GeoValidationError
 
@@ -26,6 +27,11 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, help="TCP port (default 8050)")
     _add_data_options(p)
     p.add_argument("--lang", choices=["zh", "en"], help="default UI language")
+    p.add_argument(
+        "--insecure-demo",
+        action="store_true",
+        help="start on a non-loopback address even with no account configured (nobody can log in until one is added)",
+    )
 
 
 def _add_redis_option(p: argparse.ArgumentParser) -> None:
@@ -53,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``onescreen demo``: serve with an embedded Redis and the simulator; the exit code."""
     from dashboard.server import run_server
 
-    return run_server(_settings(args), embedded_redis=True, simulate_rate=args.rate)
+    return run_server(_settings(args), embedded_redis=True, simulate_rate=args.rate, insecure_demo=args.insecure_demo)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -62,7 +68,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _require_redis_url(settings)
-    return run_server(settings, embedded_redis=False, simulate_rate=None)
+    return run_server(settings, embedded_redis=False, simulate_rate=None, insecure_demo=args.insecure_demo)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """``onescreen user add|passwd|disable|enable|list`` (``dashboard.access.cli``); 0, or 2."""
+    from dashboard.access.cli import run_user
+
+    return run_user(_settings(args), args)
+
+
+def cmd_wall_link(args: argparse.Namespace) -> int:
+    """``onescreen wall-link create|url|list|revoke`` (``dashboard.access.cli``); 0, or 2."""
+    from dashboard.access.cli import run_wall_link
+
+    return run_wall_link(_settings(args), args)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -229,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grids", type=int, help="override the number of grids")
     p.add_argument("--members", type=int, help="override the number of party members")
     p.set_defaults(func=cmd_generate_data)
+
+    def access_options(q: argparse.ArgumentParser) -> None:
+        _add_redis_option(q)
+        _add_data_options(q)
+        q.add_argument("--host", help=argparse.SUPPRESS)
+        q.add_argument("--port", type=int, help=argparse.SUPPRESS)
+
+    add_access_parsers(sub.add_parser, access_options)
+    for name, func in (("user", cmd_user), ("wall-link", cmd_wall_link)):
+        sub.choices[name].set_defaults(func=func)
 
     p = sub.add_parser("validate", help="check a data set (onescreen.toml, GeoPackage, folder or file) before go-live")
     p.add_argument("path", type=Path, help="onescreen.toml, a GeoPackage, a folder of layer files, or one file")

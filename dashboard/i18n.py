@@ -44,6 +44,15 @@ ROLE_EN: dict[str, str] = {
 _ZH: dict[str, str] = {
     # titles
     "app.title": "一屏知全域",
+    "login.title": "登录",
+    "login.name": "账号",
+    "login.password": "密码",
+    "login.submit": "登录",
+    "login.failed": "账号或密码不正确，或账号已停用。",
+    "login.limited": "尝试次数过多，请 {s} 秒后再试。",
+    "login.origin": "请求来源不符，已拒绝。",
+    "login.switch": "English",
+    "login.logout": "退出登录",
     "app.subtitle": "基层治理“一张图”指挥中心",
     "street.placeholder": "××街道",
     "wall.title": "{street} · 一屏知全域",
@@ -172,6 +181,15 @@ _ZH: dict[str, str] = {
 
 _EN: dict[str, str] = {
     "app.title": "OneScreen",
+    "login.title": "Sign in",
+    "login.name": "Account",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.failed": "Wrong account or password, or the account is disabled.",
+    "login.limited": "Too many attempts: try again in {s} s.",
+    "login.origin": "Refused: the request came from another site.",
+    "login.switch": "中文",
+    "login.logout": "Sign out",
     "app.subtitle": "Grid governance command centre",
     "street.placeholder": "XX Street",
     "wall.title": "{street} · OneScreen",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import redis
 
+from dashboard.access.service import Access
 from dashboard.figures.incident_map import MapBase
 from dashboard.frame_hub import FrameHub
 from dashboard.settings import Settings
@@ -176,6 +177,11 @@ class Runtime:
     def redis(self) -> redis.Redis:
         """A client for request handlers (API reads, actions); the feed keeps its own connections."""
         return redis_client(self.redis_url)
+
+    @cached_property
+    def access(self) -> Access:
+        """Accounts, login sessions and wall links of this deployment (``dashboard.access``)."""
+        return Access(self.settings, self.redis, self.keys)
 
     @property
     def map_base(self) -> MapBase:

@@ -11,7 +11,8 @@ from types import FrameType
 import redis
 import uvicorn
 
-from dashboard.runtime import build_runtime, load_geo, redis_client, simulator_for
+from dashboard.access.startup import DEMO_ADMIN, demo_credentials, refuse_unprotected, shown_addresses
+from dashboard.runtime import Runtime, build_runtime, load_geo, redis_client, simulator_for
 from dashboard.settings import Settings
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis
@@ -23,8 +24,37 @@ def _state_is_empty(client: redis.Redis, keys: Keys) -> bool:
     return int(client.hlen(keys.state)) == 0
 
 
-def run_server(settings: Settings, *, embedded_redis: bool, simulate_rate: float | None) -> int:
-    """`onescreen demo` / `onescreen serve`: blocks until Ctrl-C."""
+def _banner(settings: Settings, runtime: Runtime, creds: tuple[str | None, str] | None, warning: str | None) -> str:
+    """What the server prints once it is about to listen: where (the real addresses) and how to get in;
+    ``creds``: a demo's (one-time admin password or None, wall token)."""
+    access = runtime.access
+    hosts = shown_addresses(settings.host)
+    base = f"http://{hosts[0]}:{settings.port}"
+    lines = ["", "onescreen is up:"]
+    if settings.host in ("0.0.0.0", "::"):
+        lines.append(f"  listening on all interfaces, port {settings.port} ({', '.join(hosts)})")
+    lines += [f"  officials {base}/", f"  health    {base}/healthz"]
+    if creds:
+        password, wall_token = creds
+        lines.append(f"  wall      {base}/wall?key={wall_token}")
+        if password:
+            lines.append(f"  login: {DEMO_ADMIN} / {password}   (shown once; change it: onescreen user passwd admin)")
+        else:
+            lines.append(f"  login: {DEMO_ADMIN} (password as printed on the first start)")
+    else:
+        lines.append(f"  wall      {base}/wall  (needs a link: onescreen wall-link create NAME)")
+        if access.accounts.count() == 0:
+            lines.append("  no accounts yet: onescreen user add NAME --role admin")
+    if warning:
+        lines.append(warning)
+    lines.append("(Ctrl-C to stop)\n")
+    return "\n".join(lines)
+
+
+def run_server(
+    settings: Settings, *, embedded_redis: bool, simulate_rate: float | None, insecure_demo: bool = False
+) -> int:
+    """`onescreen demo` / `onescreen serve`: blocks until Ctrl-C. ``SettingsError`` when it must not start."""
     from dashboard.app import create_app
 
     with ExitStack() as stack:
@@ -36,18 +66,15 @@ def run_server(settings: Settings, *, embedded_redis: bool, simulate_rate: float
             url = server.url
             print(f"onescreen: embedded redis-server at {url} (data in {settings.state_dir / 'redis'})")
         runtime = build_runtime(settings, url)
+        demo = embedded_redis or simulate_rate is not None
+        creds = demo_credentials(runtime.access) if demo else None  # before the check: a demo has its admin
+        warning = refuse_unprotected(runtime.access, settings.host, insecure_demo=insecure_demo)
         if simulate_rate:
             empty = _state_is_empty(runtime.redis, runtime.keys)
             runtime.attach_simulator(simulate_rate, backfill_hours=DEMO_BACKFILL_H if empty else 0.0)
         stack.enter_context(runtime)
         app = create_app(settings, runtime)
-        shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        print(
-            f"\nonescreen is up:\n  wall      http://{shown_host}:{settings.port}/wall\n"
-            f"  officials http://{shown_host}:{settings.port}/\n  health    "
-            f"http://{shown_host}:{settings.port}/healthz\n(Ctrl-C to stop)\n",
-            flush=True,
-        )
+        print(_banner(settings, runtime, creds, warning), flush=True)
         # No permessage-deflate: a push is ~2 KB and the same bytes go to every wall, but deflate runs per
         # connection — with 50 walls it was a tenth of the event loop's time (bench fanout). Screens sit on a LAN.
         config = uvicorn.Config(
@@ -56,6 +83,7 @@ def run_server(settings: Settings, *, embedded_redis: bool, simulate_rate: float
             port=settings.port,
             log_level="warning",
             ws="websockets-sansio",
+            proxy_headers=False,  # the access gate reads X-Forwarded-* itself, from ONESCREEN_TRUSTED_PROXIES only
             ws_per_message_deflate=False,
         )
         # Everything built so far (layers, situation, Dash app) lives as long as the process: move it out of the

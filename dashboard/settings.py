@@ -6,10 +6,12 @@ same names (tests/dashboard/test_settings.py checks both ways and that each vari
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from onescreen_data import demo_data_path
@@ -73,6 +75,45 @@ class Settings(BaseSettings):
     Redis and time travel keep them."""
     ws_per_client: int = Field(64, ge=1, validation_alias=_env("ONESCREEN_WS_PER_CLIENT"))
     """Open WebSocket connections allowed per client address."""
+
+    # Access (dashboard.access; README "Access")
+    session_idle_s: int = Field(1800, ge=30, validation_alias=_env("ONESCREEN_SESSION_IDLE_S"))
+    """A login session ends after this long without a request (seconds)."""
+    session_max_s: int = Field(43200, ge=60, validation_alias=_env("ONESCREEN_SESSION_MAX_S"))
+    """A login session ends this long after the login, in use or not (seconds)."""
+    login_attempts: int = Field(5, ge=1, validation_alias=_env("ONESCREEN_LOGIN_ATTEMPTS"))
+    """Failed logins allowed per (account name, client address) within ``login_window_s``; then HTTP 429."""
+    login_window_s: int = Field(300, ge=1, validation_alias=_env("ONESCREEN_LOGIN_WINDOW_S"))
+    """The window of ``login_attempts`` (seconds)."""
+    sso_header: str | None = Field(None, validation_alias=_env("ONESCREEN_SSO_HEADER"))
+    """Single sign-on: the header a trusted reverse proxy puts the signed-in account name in (e.g.
+    ``X-Forwarded-User``); believed only from ``trusted_proxies``. Unset: no SSO."""
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("ONESCREEN_TRUSTED_PROXIES")
+    )
+    """Comma-separated addresses or CIDRs of reverse proxies whose ``X-Forwarded-For``/``-Proto`` and SSO header
+    are believed. Empty (the default): none — every peer is the client itself."""
+    secret: SecretStr | None = Field(None, validation_alias=_env("ONESCREEN_SECRET"))
+    """Key signing wall links. Unset: generated once and kept in Redis (never printed)."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+        out = []
+        for item in (i for i in items if i):
+            try:
+                out.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+        return tuple(out)
+
+    @field_validator("sso_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise ValueError("must be an HTTP header name (letters, digits, '-')")
+        return value
 
     @field_validator("redis_prefix")
     @classmethod

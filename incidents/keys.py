@@ -9,6 +9,7 @@ The rq pattern: names are constants here, connections are passed in.
     onescreen:log         stream, one entry per accepted change: ``id``, ``data`` (merged incident JSON)
     onescreen:deadletter  stream of rejected input: raw, encoding, size, reason, source, ts
     onescreen:stats       hash of counters: accepted, duplicate, stale, invalid, rejected
+    onescreen:access:…    accounts, sessions, wall links, login attempts, the signing secret (``dashboard.access``)
 
 A different prefix lets several deployments (or parallel test runs) share one Redis. So does a different db
 number, with one catch that ``db`` handles: keys live in a db, but pub/sub channels are global to the server
@@ -84,6 +85,43 @@ class Keys:
     def stats(self) -> str:
         """Hash of shared counters: accepted, duplicate, stale, invalid, rejected."""
         return f"{self.prefix}:stats"
+
+    # Access (dashboard.access). Every server process reads these, so an account disabled or a wall link revoked
+    # anywhere is seen everywhere on the next check.
+    @property
+    def users(self) -> str:
+        """Set of account names."""
+        return f"{self.prefix}:access:users"
+
+    def user(self, name: str) -> str:
+        """Hash of one account: role, areas (JSON list), hash (argon2), disabled (0/1), created, updated."""
+        return f"{self.prefix}:access:user:{name}"
+
+    def session(self, sid: str) -> str:
+        """Hash of one login session (user, created, via); its TTL is the idle timeout."""
+        return f"{self.prefix}:access:session:{sid}"
+
+    def user_sessions(self, name: str) -> str:
+        """Set of the session ids of one account (ended together on disable or password change)."""
+        return f"{self.prefix}:access:user-sessions:{name}"
+
+    @property
+    def walls(self) -> str:
+        """Set of wall-link names."""
+        return f"{self.prefix}:access:walls"
+
+    def wall(self, name: str) -> str:
+        """Hash of one wall link: scope, nonce (changes on re-create: old links stop working), created."""
+        return f"{self.prefix}:access:wall:{name}"
+
+    def login_attempts(self, name: str, client: str) -> str:
+        """Counter of failed logins for (account name, client address); expires with the rate-limit window."""
+        return f"{self.prefix}:access:login:{name}:{client}"
+
+    @property
+    def secret(self) -> str:
+        """The deployment's signing secret (generated once; ``ONESCREEN_SECRET`` overrides it)."""
+        return f"{self.prefix}:access:secret"
 
     def all(self) -> tuple[str, ...]:
         """Every key name (not the channel), e.g. to DEL a test's data."""

@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ import redis
 
 from incidents.keys import Keys
 from incidents.redis_server import free_port
+from tests.support.auth import anonymous_opener
 from tests.support.paths import REPO
 from tests.support.wait import WaitTimeout, wait_for
 
@@ -188,6 +191,23 @@ def ready(demo: Demo) -> dict[str, Any]:
     return body
 
 
+def assert_the_way_in_works(demo: Demo) -> None:
+    """The demo printed a one-time admin password that logs in, and a wall link that opens the wall."""
+    out = demo.output()
+    found = re.search(r"login: admin / (\S+)", out)
+    wall = re.search(r"wall +(http://\S+/wall\?key=\S+)", out)
+    assert found and wall, out
+    body = urllib.parse.urlencode({"name": "admin", "password": found.group(1)}).encode()
+    base = f"http://127.0.0.1:{demo.port}"
+    login = urllib.request.Request(base + "/login", data=body, method="POST", headers={"Origin": base})
+    with pytest.raises(urllib.error.HTTPError) as answered:  # the opener follows no redirect
+        anonymous_opener().open(login, timeout=10)
+    assert answered.value.code == 303 and "_session=" in answered.value.headers["set-cookie"]
+    with pytest.raises(urllib.error.HTTPError) as opened:
+        anonymous_opener().open(wall.group(1), timeout=10)
+    assert opened.value.code == 302 and "_wall=" in opened.value.headers["set-cookie"]
+
+
 # ---- tests --------------------------------------------------------------------------------------------
 
 
@@ -195,6 +215,7 @@ def test_demo_runs_on_its_own_redis_and_stops_cleanly_on_sigint(tmp_path: Path) 
     with run_demo(tmp_path) as demo:
         first = ready(demo)
         assert first["status"] == "ok" and first["feed"]["connected"]
+        assert_the_way_in_works(demo)
         assert re.search(rf"redis://127\.0\.0\.1:\d+/0 \(data in {re.escape(str(demo.state_dir))}", demo.output())
         redis_pid = embedded_redis(demo)
 

@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from incidents.keys import Keys
 from incidents.redis_server import free_port
+from tests.support.auth import provision, unregister
 from tests.support.keyspace import delete_prefix
 from tests.support.paths import REPO
 from tests.support.server import stop_process, wait_http
@@ -129,10 +131,13 @@ def demo_from_wheel(installed: Path, tmp_path: Path, redis_url: str) -> Iterator
             stderr=subprocess.STDOUT,
         )
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    origin = f"http://127.0.0.1:{port}"
+    provision(client, Keys.for_redis_url(prefix, redis_url), origin)  # the test's requests present a session
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", process, log_path, timeout=90)
-        yield f"http://127.0.0.1:{port}", process
+        yield origin, process
     finally:
+        unregister(origin)
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:

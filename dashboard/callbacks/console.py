@@ -246,8 +246,9 @@ class MapPicks:
         return found or None
 
 
-def register(app: Dash, runtime: Runtime) -> None:
-    """Register the console's callbacks on ``app``: layers, filters, language, selection, detail, actions."""
+def register(app: Dash, runtime: Runtime) -> set[str]:
+    """Register the console's callbacks on ``app``: layers, filters, language, selection, detail, actions.
+    Returns the output keys (``app.callback_map``) of those that change incidents (the gate asks ``act``)."""
     assigner = Assigner(runtime.layers, runtime.index)
     picks = MapPicks(runtime)
 
@@ -351,6 +352,8 @@ def register(app: Dash, runtime: Runtime) -> None:
     def show_detail(incident_id: str | None, lang: str | None) -> list[Any]:
         return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang, assigner=assigner)
 
+    before = set(app.callback_map)
+
     @app.callback(
         Output(Console.DETAIL, "children", allow_duplicate=True),
         Input({"type": layer_ids.DISPATCH_BTN, "member": ALL}, "n_clicks"),
@@ -365,3 +368,5 @@ def register(app: Dash, runtime: Runtime) -> None:
         if not incident_id or not clicked or not isinstance(trigger, dict):
             return no_update  # a re-rendered panel's fresh buttons (n_clicks 0), not a click
         return run_action(runtime, assigner, incident_id, dict(trigger), lang or runtime.settings.lang)
+
+    return set(app.callback_map) - before

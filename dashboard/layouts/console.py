@@ -159,6 +159,13 @@ def console_layout(
                     [
                         html.Span(id=Console.STATUS_DOT, className="os-live-dot", title="connecting"),
                         lang_switch,
+                        # a plain form post (dashboard.access.login): ends the session, back to the login page
+                        html.Form(
+                            html.Button(i18n.t("login.logout", lang), type="submit", className="os-logout__button"),
+                            action="/logout",
+                            method="POST",
+                            className="os-logout",
+                        ),
                     ],
                     className="os-header__tools",
                 ),

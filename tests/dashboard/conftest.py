@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.auth import tracked
 from tests.support.browser import chromium, wait_until_live
 from tests.support.server import LiveServer, spawn_server
 
@@ -66,15 +67,17 @@ def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """One headless Chromium (Playwright ``Browser``) for the session."""
+    """One headless Chromium (Playwright ``Browser``) for the session; each of its new contexts presents the test
+    servers' session cookies (``tests.support.auth.tracked``) — ``browser.unwrapped`` makes anonymous ones."""
     with chromium() as b:
-        yield b
+        yield tracked(b)
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A fresh page in its own browser context (no storage shared with other tests), 1600×900 — an official's
-    desktop; a test showing a wall sets the wall's size."""
+    desktop, logged in as the admin of every test server (``tests.support.auth``); a test showing a wall sets the
+    wall's size."""
     context = browser.new_context(viewport={"width": 1600, "height": 900})
     p = context.new_page()
     yield p

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from dashboard.settings import Settings, SettingsError
 from tests.support.paths import REPO
@@ -34,6 +35,13 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_TILES": ("http://tiles.intra/{z}/{x}/{y}.png", "http://tiles.intra/{z}/{x}/{y}.png"),
     "ONESCREEN_TILES_CRS": ("gcj02", "gcj02"),
     "ONESCREEN_WALL_LAYERS": ("zones, forces", ("zones", "forces")),
+    "ONESCREEN_SESSION_IDLE_S": ("600", 600),
+    "ONESCREEN_SESSION_MAX_S": ("3600", 3600),
+    "ONESCREEN_LOGIN_ATTEMPTS": ("3", 3),
+    "ONESCREEN_LOGIN_WINDOW_S": ("60", 60),
+    "ONESCREEN_SSO_HEADER": ("X-Forwarded-User", "X-Forwarded-User"),
+    "ONESCREEN_TRUSTED_PROXIES": ("10.0.0.1, 192.168.8.0/24", ("10.0.0.1/32", "192.168.8.0/24")),
+    "ONESCREEN_SECRET": ("a-long-random-string", SecretStr("a-long-random-string")),
 }
 
 
@@ -90,6 +98,9 @@ def test_shell_variables_named_like_fields_are_not_read(clean_env: pytest.Monkey
         ("ONESCREEN_TILES", "tiles/{z}/{x}/{y}.png"),
         ("ONESCREEN_TILES_CRS", "bd09"),
         ("ONESCREEN_WALL_LAYERS", "members,roads"),
+        ("ONESCREEN_TRUSTED_PROXIES", "10.0.0.1,proxy.intra"),
+        ("ONESCREEN_SSO_HEADER", "X User"),
+        ("ONESCREEN_SESSION_IDLE_S", "5"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, clean_env: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from tests.support.auth import cookie_header
+
 Message = dict[str, Any]
 
 
@@ -25,7 +27,13 @@ def ws_url(base_url: str) -> str:
 
 def dial(base_url: str) -> ClientConnection:
     """A WebSocket to the server's callback endpoint, sent from one of its pages (Dash refuses other origins)."""
-    return connect(ws_url(base_url), origin=Origin(base_url), open_timeout=30, max_size=None)
+    return connect(
+        ws_url(base_url),
+        origin=Origin(base_url),
+        open_timeout=30,
+        max_size=None,
+        additional_headers=cookie_header(base_url),  # the test server's session (tests.support.auth)
+    )
 
 
 def callback_outputs(base_url: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ import redis
 
 from incidents.keys import Keys
 from incidents.redis_server import free_port
+from tests.support.auth import Credentials, provision, unregister
 from tests.support.keyspace import delete_prefix
 from tests.support.paths import REPO
 from tests.support.wait import wait_for
@@ -31,6 +32,7 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     first_page: str  # the HTML of the very first request the server answered (/wall)
+    creds: Credentials  # its admin session and wall link (tests.support.auth), presented by every test client
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -100,7 +102,7 @@ def spawn_server(
         "ONESCREEN_WALL_PULSE": "0",
         **(env or {}),
     }
-    with log_path.open("wb") as log_file:
+    with log_path.open("wb") as log_file:  # (the credentials are made in Redis before it answers: no race)
         process = subprocess.Popen(
             [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port), *args],
             cwd=REPO,
@@ -109,11 +111,14 @@ def spawn_server(
             stderr=subprocess.STDOUT,
         )
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    keys = Keys.for_redis_url(prefix, redis_url)
+    origin = f"http://127.0.0.1:{port}"
     try:
-        first_page = wait_http(f"http://127.0.0.1:{port}/wall", process, log_path)
-        keys = Keys.for_redis_url(prefix, redis_url)
-        yield LiveServer(f"http://127.0.0.1:{port}", redis_url, keys, client, process, log_path, first_page)
+        creds = provision(client, keys, origin)
+        first_page = wait_http(f"{origin}/wall", process, log_path)
+        yield LiveServer(origin, redis_url, keys, client, process, log_path, first_page, creds)
     finally:
+        unregister(origin)
         stop_process(process)
         with suppress(redis.RedisError):
             delete_prefix(client, prefix)

@@ -1,0 +1,44 @@
+"""Who a request acts as: one typed value every later check (policy, area scoping, audit) reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+Role = Literal["viewer", "official", "dispatcher", "admin"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+ActorKind = Literal["user", "wall", "key", "anonymous"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A principal. ``kind``: ``user`` (login session or SSO), ``wall`` (a wall link), ``key`` (an API key, part B),
+    ``anonymous``. ``name``: the account, wall link or key name ("" when anonymous). ``role``: the account's role
+    (a wall acts as a ``viewer``; anonymous has none). ``areas``: ``geo.areas`` refs it is confined to (empty: the
+    whole data set). ``via``: how it was recognised (``session``, ``sso``, ``wall-link``; "" for anonymous)."""
+
+    kind: ActorKind
+    name: str = ""
+    role: Role | None = None
+    areas: tuple[str, ...] = ()
+    via: str = ""
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+    def label(self) -> str:
+        """``user:alice`` / ``wall:lobby`` / ``anonymous``: how logs and the audit name it."""
+        return "anonymous" if self.is_anonymous else f"{self.kind}:{self.name}"
+
+
+ANONYMOUS: Final = Actor("anonymous")
+SCOPE_KEY: Final = "onescreen.actor"  # where the gate puts the Actor in the ASGI scope
+
+
+def actor_of(scope: object) -> Actor:
+    """The ``Actor`` the gate attached to an ASGI scope (a ``Request``/``WebSocket`` or the scope dict);
+    ``ANONYMOUS`` when none was."""
+    raw = getattr(scope, "scope", scope)
+    found = raw.get(SCOPE_KEY) if isinstance(raw, dict) else None
+    return found if isinstance(found, Actor) else ANONYMOUS

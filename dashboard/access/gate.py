@@ -1,0 +1,337 @@
+"""The gate: one ASGI middleware in front of everything. It resolves the request's ``Actor`` (``Access.actor_for``),
+puts it in the scope (``actor.actor_of``) and refuses what that actor may not reach:
+
+- anonymous: only ``PUBLIC_PATHS`` and ``PUBLIC_PREFIXES`` (the login page, its static files, ``/healthz``);
+  a browser asking for a page is sent to ``/login?next=…`` (302), anything else gets 401 JSON;
+- a wall link: the wall pages inside its scope, their layout, and exactly the wall's Dash callbacks
+  (``CallbackRules.wall``) over HTTP and over the WebSocket — anything else 403;
+- a user: everything its role may do (``policy.can``): reading needs ``view``, the officials' page ``console``,
+  every other write (a write callback in ``CallbackRules.writes``, a POST to the API) ``act``.
+
+``/wall?key=TOKEN`` turns a wall link into the wall cookie (302 to the same URL without the key). A WebSocket is
+re-checked every ``RECHECK_S`` seconds and closed (4401) when its credential no longer holds (logout, disabled
+account, revoked link, or a session that reached its idle or absolute end: the live push is no use of a session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import anyio
+import redis
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dashboard.access.actor import SCOPE_KEY, Actor
+from dashboard.access.policy import Action, can
+from dashboard.access.service import Access
+from dashboard.page_request import page_request, screen_of_path
+from geo.areas import AreaError, AreaTree
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS: Final = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
+PUBLIC_PREFIXES: Final = ("/assets/", "/_dash-component-suites/")
+DASH_CALLBACK: Final = "/_dash-update-component"
+DASH_LAYOUT: Final = "/_dash-layout"
+DASH_DEPENDENCIES: Final = "/_dash-dependencies"
+RECHECK_S: Final = 2.0
+MAX_CALLBACK_BODY: Final = 32 * 1024 * 1024
+WALL_COOKIE_MAX_AGE: Final = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days; revocation is server-side
+
+
+@dataclass
+class CallbackRules:
+    """Output keys (``app.callback_map``) of the wall's callbacks (pages, wall, live push: all a wall link may
+    call) and of the callbacks that write (``act`` needed). Filled by ``create_app`` as it registers them."""
+
+    wall: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+
+    def action_for(self, output: str) -> Action:
+        """What a user needs to call the callback ``output``."""
+        if output in self.writes:
+            return "act"
+        return "view" if output in self.wall else "console"
+
+
+def is_public(path: str) -> bool:
+    """Whether anonymous requests may reach ``path``."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def within(tree: AreaTree, scope_ref: str, ref: str) -> bool:
+    """Whether area ``ref`` ("" = the whole data set) lies inside ``scope_ref`` ("" = everything)."""
+    if not scope_ref or scope_ref == tree.root:
+        return True
+    if not ref:
+        return False
+    try:
+        return scope_ref in [a.ref for a in tree.path(ref)]
+    except AreaError:
+        return False
+
+
+def wall_page_allowed(actor: Actor, tree: AreaTree, path: str, query: str) -> bool:
+    """Whether a wall-link ``actor`` may see the page ``path?query``: a wall, every area it shows (its area, its
+    tour) inside the link's scope."""
+    if screen_of_path(path) != "wall":
+        return False
+    if not actor.areas:
+        return True
+    req = page_request(path, query, default_lang="zh", areas=tree)
+    if req.bad_area:
+        return False
+    shown = [req.area, *req.tour]
+    return all(any(within(tree, s, ref) for s in actor.areas) for ref in shown)
+
+
+def _url_inputs(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(pathname, search) a Dash callback request carries as inputs or state of the ``url`` component."""
+    found: dict[str, Any] = {}
+    for item in _flat(payload.get("inputs", [])) + _flat(payload.get("state", [])):
+        if isinstance(item, dict) and item.get("id") == "url":
+            found[str(item.get("property"))] = item.get("value")
+    pathname, search = found.get("pathname"), found.get("search")
+    return (pathname if isinstance(pathname, str) else None), (search if isinstance(search, str) else None)
+
+
+def _flat(items: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in items if isinstance(items, list) else []:
+        out.extend(item if isinstance(item, list) else [item])
+    return out
+
+
+def callback_allowed(actor: Actor, rules: CallbackRules, tree: AreaTree, payload: Any) -> bool:
+    """Whether ``actor`` may run the Dash callback request ``payload`` (HTTP body or WebSocket ``payload``)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("output"), str):
+        return False
+    output = payload["output"]
+    if actor.kind == "wall":
+        if output not in rules.wall:
+            return False
+        pathname, search = _url_inputs(payload)
+        return wall_page_allowed(actor, tree, pathname or "/wall", (search or "").lstrip("?"))
+    return can(actor, rules.action_for(output))
+
+
+class AccessGate:
+    """ASGI middleware: the gate of the module docstring, for ``access`` (stores) and ``rules`` (callbacks)."""
+
+    def __init__(self, app: ASGIApp, access: Access, rules: CallbackRules, tree: AreaTree) -> None:
+        self.app = app
+        self.access = access
+        self.rules = rules
+        self.tree = tree
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if is_public(path):
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        if scope["type"] == "http" and "key" in dict(parse_qsl(query)) and screen_of_path(path) == "wall":
+            await self._wall_key(scope, receive, send, query)
+            return
+        try:
+            actor = await anyio.to_thread.run_sync(self.access.actor_for, scope)
+        except redis.RedisError as exc:
+            log.warning("access: Redis unavailable: %s", exc)
+            await self._refuse(scope, receive, send, 503, "access check unavailable (Redis)")
+            return
+        scope[SCOPE_KEY] = actor
+        if scope["type"] == "websocket":
+            await self._websocket(actor, scope, receive, send)
+            return
+        await self._http(actor, scope, receive, send, path, query)
+
+    # --- HTTP ---------------------------------------------------------------------------------------------
+    async def _http(self, actor: Actor, scope: Scope, receive: Receive, send: Send, path: str, query: str) -> None:
+        method = scope["method"]
+        if path == DASH_CALLBACK and method == "POST" and not actor.is_anonymous:
+            body = await _read_body(receive)
+            if body is None:
+                await PlainTextResponse("request too large", 413)(scope, receive, send)
+                return
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = None
+            if not callback_allowed(actor, self.rules, self.tree, payload):
+                await self._refuse(scope, receive, send, 403, "not allowed for " + actor.label())
+                return
+            await self.app(scope, _replay(body, receive), send)
+            return
+        if actor.is_anonymous:
+            await self._refuse(scope, receive, send, 401, "login required")
+            return
+        if not self._http_allowed(actor, scope, method, path, query):
+            await self._refuse(scope, receive, send, 403, "not allowed for " + actor.label())
+            return
+        await self.app(scope, receive, send)
+
+    def _http_allowed(self, actor: Actor, scope: Scope, method: str, path: str, query: str) -> bool:
+        if actor.kind == "wall":
+            if method not in ("GET", "HEAD"):
+                return False
+            if path == DASH_DEPENDENCIES:
+                return True
+            if path == DASH_LAYOUT:
+                referer = Headers(scope=scope).get("referer")
+                if not referer:
+                    return True  # the empty shell
+                url = urlsplit(referer)
+                return wall_page_allowed(actor, self.tree, url.path or "/", url.query)
+            return wall_page_allowed(actor, self.tree, path, query)
+        if method not in ("GET", "HEAD"):
+            return can(actor, "act")
+        return can(actor, "view" if screen_of_path(path) == "wall" else "console")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4000 + status, "reason": reason})
+            return
+        response: Response
+        if status == 401 and _wants_page(scope):
+            target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+            response = RedirectResponse("/login?" + urlencode({"next": target}), 302)
+        else:
+            response = JSONResponse({"error": reason}, status)
+        await response(scope, receive, send)
+
+    async def _wall_key(self, scope: Scope, receive: Receive, send: Send, query: str) -> None:
+        params = parse_qsl(query, keep_blank_values=True)
+        token = dict(params).get("key", "")
+        try:
+            actor = await anyio.to_thread.run_sync(self.access.wall_token_actor, token)
+        except redis.RedisError:
+            await self._refuse(scope, receive, send, 503, "access check unavailable (Redis)")
+            return
+        if actor.is_anonymous:
+            await PlainTextResponse("这个大屏链接无效或已被撤销 / this wall link is not valid (revoked?)", 403)(
+                scope, receive, send
+            )
+            return
+        rest = [(k, v) for k, v in params if k != "key"]
+        if actor.areas and not any(k in ("scope", "area") for k, _ in rest):
+            rest.insert(0, ("scope", actor.areas[0]))
+        response = RedirectResponse(scope["path"] + ("?" + urlencode(rest) if rest else ""), 302)
+        response.set_cookie(
+            self.access.wall_cookie,
+            token,
+            max_age=WALL_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=self.access.is_https(scope),
+        )
+        await response(scope, receive, send)
+
+    # --- WebSocket ----------------------------------------------------------------------------------------
+    async def _websocket(self, actor: Actor, scope: Scope, receive: Receive, send: Send) -> None:
+        if actor.is_anonymous:
+            await self._refuse(scope, receive, send, 401, "login required")
+            return
+        if not can(actor, "view"):
+            await self._refuse(scope, receive, send, 403, "not allowed")
+            return
+        closed = asyncio.Event()
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive" and not self._ws_message_allowed(actor, message):
+                log.warning("access: refused a WebSocket callback of %s", actor.label())
+                await _close(send, closed, 4403, "callback not allowed")
+                return {"type": "websocket.disconnect", "code": 4403}
+            return message
+
+        watcher = asyncio.create_task(self._watch(scope, actor, send, closed))
+        try:
+            await self.app(scope, guarded_receive, send)
+        finally:
+            watcher.cancel()
+
+    def _ws_message_allowed(self, actor: Actor, message: Message) -> bool:
+        text = message.get("text")
+        if text is None:
+            return True
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return True  # Dash answers malformed messages itself
+        if not isinstance(parsed, dict) or parsed.get("type") != "callback_request":
+            return True
+        return callback_allowed(actor, self.rules, self.tree, parsed.get("payload"))
+
+    async def _watch(self, scope: Scope, actor: Actor, send: Send, closed: asyncio.Event) -> None:
+        """Close the socket once its credential no longer gives the same actor (logout, disable, revoke)."""
+        while not closed.is_set():
+            await asyncio.sleep(RECHECK_S)
+            try:
+                # not a use: an open page's live push alone does not keep a session from its idle end
+                now = await anyio.to_thread.run_sync(lambda: self.access.actor_for(scope, fresh=True, touch=False))
+            except redis.RedisError:
+                continue  # Redis away: the feed shows it; keep the screen
+            if now != actor:
+                log.info("access: closing the WebSocket of %s (credential gone)", actor.label())
+                await _close(send, closed, 4401, "credential revoked")
+                return
+
+
+async def _close(send: Send, closed: asyncio.Event, code: int, reason: str) -> None:
+    if closed.is_set():
+        return
+    closed.set()
+    try:
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+    except Exception:  # already closed by the other side or the app
+        log.debug("access: close after close", exc_info=True)
+
+
+def _wants_page(scope: Scope) -> bool:
+    """A browser navigating to a page (gets the login redirect), not an XHR/API client (gets 401 JSON)."""
+    path: str = scope["path"]
+    if scope.get("method") != "GET" or path.startswith(("/api/", "/open311/", "/_dash-", "/_reload")):
+        return False
+    accept = Headers(scope=scope).get("accept", "")
+    return "text/html" in accept
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it exceeds ``MAX_CALLBACK_BODY``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_CALLBACK_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
