@@ -236,7 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix", type=Path, metavar="OUT", help="write a repaired copy (.gpkg; one layer: any type)")
     p.add_argument("--encoding", help="text encoding of Shapefiles (default: .cpg, else detected)")
     p.add_argument("--assume-crs", help="CRS for files that have none, e.g. EPSG:4549")
-    p.add_argument("--crs-hint", choices=["gcj02", "wgs84"], help="gcj02: coordinates are GCJ-02 (Amap/DataV)")
+    p.add_argument(
+        "--crs-hint",
+        choices=["gcj02", "bd09", "wgs84"],
+        help="gcj02: coordinates are GCJ-02 (Amap/Tencent/DataV); bd09: BD-09 (Baidu Map); wgs84: as read",
+    )
     p.add_argument("--layer", help="which of our layers a single file is (default grids)")
     p.set_defaults(func=cmd_validate)
     return parser

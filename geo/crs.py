@@ -3,10 +3,16 @@
 Any CRS pyproj knows is reprojected (CGCS2000 / Beijing 1954 / Xi'an 1980 Gauss-Krüger, UTM, a custom Lambert in a
 ``.prj``). A layer without a CRS is an error naming the file, with ``--assume-crs`` (``assume_crs`` in the config)
 as the way out and a guess from the coordinates' range. GCJ-02 ("Mars coordinates" of Amap/Tencent/DataV exports)
-is not a CRS pyproj knows: declare it (``crs_hint = "gcj02"``) and the coordinates are shifted to WGS-84.
+and BD-09 (Baidu Map's, ``geo.bd09``) are not CRSs pyproj knows: declare them (``crs_hint = "gcj02"`` /
+``"bd09"``) and the coordinates are shifted to WGS-84. Exports of Chinese map services carry fingerprints of their
+coordinate system (``datum_fingerprint``): a layer read without a hint that carries one is a warning naming it.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -14,11 +20,14 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.bd09 import bd09_to_wgs84
 from geo.gcj02 import gcj02_to_wgs84
 from geo.problems import Problem
 
 WGS84 = CRS.from_epsg(4326)
-CRS_HINTS = ("gcj02", "wgs84")
+CRS_HINTS = ("gcj02", "bd09", "wgs84")
+# What each hint is, for messages.
+HINT_NAMES = {"gcj02": "GCJ-02 (Amap/Tencent/DataV)", "bd09": "BD-09 (Baidu Map)", "wgs84": "WGS-84"}
 
 
 def parse_crs(text: str | int | None) -> CRS | None:
@@ -77,7 +86,8 @@ def to_wgs84(
     ``assume_crs`` (any ``parse_crs`` input) is used only when the frame has no CRS (note ``crs_assumed``); no CRS
     at all is a ``missing_crs`` error with a ``guess_crs`` hint; a geographic CRS whose bounds exceed ±180/±90 is a
     ``crs_mismatch`` error; any other CRS is reprojected with pyproj (note ``reprojected``); ``crs_hint="gcj02"``
-    then shifts every vertex GCJ-02 → WGS-84 (``geo.gcj02``). ``layer``/``file`` name the source in problems.
+    / ``"bd09"`` then shifts every vertex GCJ-02 / BD-09 → WGS-84 (``geo.gcj02``, ``geo.bd09``).
+    ``layer``/``file`` name the source in problems.
     Raises ``ValueError`` for an unknown ``crs_hint`` or ``assume_crs``.
     """
     problems: list[Problem] = []
@@ -127,16 +137,66 @@ def to_wgs84(
     if crs_hint == "gcj02":
         out = out.set_geometry(from_gcj02(np.asarray(out.geometry.values, dtype=object)), crs=WGS84)
         problems.append(Problem(layer, "", "GCJ-02 coordinates converted to WGS-84", "gcj02_converted", "info", file))
+    elif crs_hint == "bd09":
+        out = out.set_geometry(from_bd09(np.asarray(out.geometry.values, dtype=object)), crs=WGS84)
+        problems.append(Problem(layer, "", "BD-09 coordinates converted to WGS-84", "bd09_converted", "info", file))
     elif crs_hint not in (None, "", "wgs84"):
         raise ValueError(f"crs_hint must be one of {CRS_HINTS}, not {crs_hint!r}")
     return out, problems
 
 
-def from_gcj02(geoms: np.ndarray) -> np.ndarray:
-    """GCJ-02 → WGS-84 for every vertex (vectorised)."""
+def shifted(geoms: np.ndarray, fn: Callable[[Any, Any], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Every vertex of ``geoms`` (shape (n,) of shapely geometries) moved by ``fn(lon, lat) -> (lon, lat)``
+    (vectorised over all vertices at once)."""
 
-    def shift(xy: np.ndarray) -> np.ndarray:
-        x, y = gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+    def move(xy: np.ndarray) -> np.ndarray:
+        x, y = fn(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    return np.asarray(shapely.transform(geoms, shift), dtype=object)
+    return np.asarray(shapely.transform(geoms, move), dtype=object)
+
+
+def from_gcj02(geoms: np.ndarray) -> np.ndarray:
+    """GCJ-02 → WGS-84 for every vertex (vectorised)."""
+    return shifted(geoms, gcj02_to_wgs84)
+
+
+def from_bd09(geoms: np.ndarray) -> np.ndarray:
+    """BD-09 → WGS-84 for every vertex (vectorised)."""
+    return shifted(geoms, bd09_to_wgs84)
+
+
+# Words in a file name that say which coordinates it holds (lower-cased; the Chinese as people name files).
+_NAME_TOKENS: tuple[tuple[str, str], ...] = (
+    (r"bd-?09|baidu|百度", "bd09"),
+    (r"gcj-?02|amap|gaode|autonavi|高德|火星|tencent|腾讯|datav", "gcj02"),
+)
+# DataV.GeoAtlas (Aliyun's boundary service, GCJ-02) writes these properties on every feature.
+_DATAV_COLUMNS = {"adcode", "level", "parent"}
+_DATAV_ANY = {"centroid", "center", "childrenNum", "acroutes", "subFeatureIndex"}
+# A column some exports keep the coordinate type in (Baidu's APIs call it coordtype: bd09ll, gcj02ll, wgs84ll).
+COORD_COLUMNS = ("coordtype", "coord_type", "coordsys", "coord_sys", "坐标系")
+
+
+def datum_fingerprint(file: str, columns: list[str], values: dict[str, list[Any]]) -> tuple[str, str] | None:
+    """A Chinese map service's fingerprint of its coordinate system, if the layer carries one: ``(hint, why)``
+    with ``hint`` ``"gcj02"`` or ``"bd09"`` and ``why`` in words; ``None`` without one.
+
+    Checked (strongest first): a coordinate-type column (``coordtype`` … = ``bd09ll``/``gcj02``); DataV.GeoAtlas'
+    property set (``adcode``, ``level``, ``parent`` and one of ``centroid``/``center``/``childrenNum``/
+    ``acroutes``: its boundaries are GCJ-02); the file name (``网格_bd09.geojson``, ``…_gaode.shp``).
+    ``columns``: the layer's column names; ``values``: up to a few values of the coordinate-type columns."""
+    for col in COORD_COLUMNS:
+        for v in values.get(col, []):
+            text = str(v).strip().lower()
+            if text.startswith(("bd09", "bd-09", "baidu")):
+                return "bd09", f"its {col} column says {v!r}"
+            if text.startswith(("gcj02", "gcj-02", "gcj")):
+                return "gcj02", f"its {col} column says {v!r}"
+    if set(columns) >= _DATAV_COLUMNS and _DATAV_ANY & set(columns):
+        return "gcj02", "its properties (adcode, level, parent, centroid …) are DataV.GeoAtlas', which is GCJ-02"
+    name = file.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for pattern, hint in _NAME_TOKENS:
+        if m := re.search(pattern, name):
+            return hint, f"its file name says {m.group(0)!r}"
+    return None

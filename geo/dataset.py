@@ -94,6 +94,11 @@ class DataSet:
     filled: dict[str, set[str]] = field(default_factory=dict)  # layer → columns we filled (defaults, location)
 
     @property
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """Layer → (crs hint, why) for layers carrying a Chinese map service's fingerprint (``geo.crs``)."""
+        return {n: layer.fingerprint for n, layer in self.loaded.items() if layer.fingerprint is not None}
+
+    @property
     def errors(self) -> list[Problem]:
         """The problems of severity ``error`` (the set cannot be served while there are any)."""
         return [p for p in self.problems if p.is_error]
