@@ -32,7 +32,7 @@ from geo.dataset import POLYGON_LAYERS, DataSet
 from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from geo.model import utm_crs_for
 from geo.problems import SEVERITIES, Problem
-from geo.sources import build_dataset
+from geo.sources import build_dataset, serve_check
 from geo.validate import LAYER_SPECS
 
 # (child, parent, the child's column naming its parent)
@@ -390,6 +390,15 @@ def _valid(g: np.ndarray) -> np.ndarray:
 _shift = shifted
 
 
+class _NoBar:
+    def set_postfix_str(self, _: str) -> None: ...
+
+    def update(self, _: int) -> None: ...
+
+
+_NO_BAR = _NoBar()
+
+
 @contextmanager
 def _step(timings: dict[str, float], name: str, bar: Any) -> Iterator[None]:
     started = time.perf_counter()
@@ -444,6 +453,8 @@ def validate(config: Config, progress: bool = False) -> Report:
     ds = build_dataset(config, progress=progress)
     timings["read"] = time.perf_counter() - started
     problems = list(ds.problems) + spatial_checks(ds, progress, timings)
+    with _step(timings, "serve check", _NO_BAR):
+        problems += serve_check(ds)  # what `serve` would refuse: the two always agree
     problems.sort(key=lambda p: p.kind not in SHIFT_KINDS)  # stable: a datum shift explains what follows it
     timings["total"] = time.perf_counter() - started
     layers = {

@@ -70,7 +70,7 @@ def read_source(src: LayerSource) -> LoadedLayer:
     if not src.is_postgis:
         empty = np.flatnonzero(shapely.is_empty(np.asarray(raw.geometry.values, dtype=object)))
         if len(empty):
-            more, recovered = recover_nested(Path(src.source), empty, src.layer, src.label)
+            more, recovered = recover_nested(Path(src.source), empty, src.layer, src.label, src.encoding)
             problems += more
     fingerprint = _fingerprint(src, raw)
     if fingerprint is not None and not src.crs_hint:

@@ -13,6 +13,8 @@ import pytest
 import shapely
 
 from dashboard.cli import main
+from geo.io.encoding import TextEncodingError, decode_text
+from geo.problems import GeoValidationError
 from geo.sources import load_layers
 from tests.support.paths import FIELD_CASES
 
@@ -93,3 +95,112 @@ def test_fingerprint_in_a_copied_file_name(tmp_path: Path, capsys: pytest.Captur
     _, report = _report(capsys, str(target))
     fps = [p["message"] for p in report["problems"] if p["kind"] == "datum_fingerprint"]
     assert fps and "GCJ-02" in fps[0]
+
+
+# ------------------------------------------------------------------------------------ 2. encodings and byte quirks
+
+
+def test_notepad_bom_crlf_with_an_empty_feature(capsys: pytest.CaptureFixture[str]) -> None:
+    """field-cases/bom-crlf-empty-geometry.geojson: no traceback; one line for the empty feature, the rest read."""
+    case = FIELD_CASES / "bom-crlf-empty-geometry.geojson"
+    status, report = _report(capsys, str(case))
+    assert status == 1 and report["layers"]["grids"]["features"] == 4
+    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert (err["layer"], err["feature_id"], err["kind"]) == ("grids", "G0004", "empty_geometry")
+    (note,) = [p for p in report["problems"] if p["kind"] == "encoding_detected"]
+    assert "UTF-8 with BOM" in note["message"]
+    with pytest.raises(GeoValidationError, match=r"grids\[G0004\]: empty geometry"):  # serve says the same
+        load_layers(case)
+
+
+def test_gbk_geojson_is_detected_and_the_option_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
+    """field-cases/gbk.geojson: read, the encoding named; --encoding GB18030 used for GeoJSON too."""
+    case = FIELD_CASES / "gbk.geojson"
+    status, report = _report(capsys, str(case))
+    assert status == 0 and report["layers"]["grids"]["features"] == 4
+    (note,) = [p for p in report["problems"] if p["kind"] == "encoding_detected"]
+    assert "GBK/GB18030 (detected" in note["message"]
+    assert load_layers(case).grids["name"].tolist()[0] == "明湾产业园专属网格"
+    _, report = _report(capsys, str(case), "--encoding", "GB18030")
+    (note,) = [p for p in report["problems"] if p["kind"] == "encoding_detected"]
+    assert "GB18030 (--encoding)" in note["message"]
+    status, report = _report(capsys, str(case), "--encoding", "UTF-8")  # wrong: said, not a traceback
+    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert status == 1 and (
+        "byte 107 (0xc3) is not UTF-8, the --encoding/encoding given; it reads as GBK/GB18030" in err["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "how", "first"),
+    [
+        ("utf16le_bom_notepad.geojson", "UTF-16 LE with BOM", "明湾产业园专属网格"),
+        ("big5.geojson", "Big5 (detected", "東園網格"),
+    ],
+)
+def test_more_encodings_of_windows_tools(name: str, how: str, first: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, report = _report(capsys, str(HERE / name))
+    assert status == 0 and report["warnings"] == 0, report["problems"]
+    (note,) = [p for p in report["problems"] if p["kind"] == "encoding_detected"]
+    assert how in note["message"]
+    assert load_layers(HERE / name).grids["name"].tolist()[0] == first
+
+
+def test_utf16_without_bom_and_undecodable_bytes(tmp_path: Path) -> None:
+    text = (FIELD_CASES / "gbk.geojson").read_bytes().decode("gb18030")
+    assert decode_text(text.encode("utf-16-be")).how == "UTF-16 BE without a byte-order mark"
+    assert decode_text(text.encode("utf-16-le")).text == text
+    with pytest.raises(TextEncodingError, match=r"neither UTF-8 \(byte 0: 0x81\) nor GBK/GB18030.*--encoding"):
+        decode_text(b"\x81\x30" + b"{}")
+
+
+# ------------------------------------------------------------------------------------ 3. files that read as nothing
+
+
+def test_a_required_layer_without_features_fails_validate_and_serve_alike(capsys: pytest.CaptureFixture[str]) -> None:
+    case = HERE / "empty_collection.geojson"
+    status, report = _report(capsys, str(case))
+    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert status == 1 and err["kind"] == "no_features" and "yields 0 grids" in err["message"]
+    with pytest.raises(GeoValidationError, match="yields 0 grids"):
+        load_layers(case)
+
+
+def test_features_gdal_drops_are_counted_and_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    status, report = _report(capsys, str(HERE / "dropped_features.geojson"))
+    (warn,) = [p for p in report["problems"] if p["kind"] == "dropped_features"]
+    assert status == 0 and report["layers"]["grids"]["features"] == 2
+    assert warn["message"] == (
+        'GDAL read 2 of the 4 features in the file, 2 dropped: feature 1: "type" is "feature", not "Feature"; '
+        'feature 2: no "type": "Feature"'
+    )
+
+
+def test_every_feature_dropped_names_the_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fc = json.loads((HERE / "dropped_features.geojson").read_text(encoding="utf-8"))
+    for f in fc["features"]:
+        f["type"] = "feature"
+    (tmp_path / "grids.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    status, report = _report(capsys, str(tmp_path / "grids.geojson"))
+    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert status == 1 and "GDAL dropped every feature" in err["message"]
+
+
+def test_an_unclosed_ring_costs_its_feature_not_the_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    status, report = _report(capsys, str(HERE / "unclosed_ring.geojson"))
+    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert status == 1 and report["layers"]["grids"]["features"] == 4
+    assert (err["feature_id"], err["kind"]) == ("G0004", "missing_geometry")
+    assert any("Non closed ring" in p["message"] for p in report["problems"] if p["kind"] == "gdal_warning")
+
+
+def test_validate_and_serve_agree_on_a_derived_layer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What serve's strict check refuses is in validate's report too (serve_check), and no more."""
+    for case in [*sorted(HERE.glob("*.geojson")), FIELD_CASES / "gbk.geojson"]:
+        status, report = _report(capsys, str(case))
+        try:
+            load_layers(case)
+            served = True
+        except GeoValidationError:
+            served = False
+        assert served == (status == 0), (case, report["problems"][:3])
