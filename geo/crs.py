@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
+from pyproj.crs import BoundCRS
+from pyproj.crs.coordinate_operation import ToWGS84Transformation
 from pyproj.exceptions import CRSError
+from pyproj.transformer import AreaOfInterest
 
 from geo.bd09 import bd09_to_wgs84
 from geo.gcj02 import gcj02_to_wgs84
@@ -79,7 +83,12 @@ def guess_crs(bounds: np.ndarray) -> str:
 
 
 def to_wgs84(
-    gdf: gpd.GeoDataFrame, layer: str, file: str, assume_crs: str | None = None, crs_hint: str | None = None
+    gdf: gpd.GeoDataFrame,
+    layer: str,
+    file: str,
+    assume_crs: str | None = None,
+    crs_hint: str | None = None,
+    towgs84: str | None = None,
 ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """The frame in EPSG:4326 (``None`` when its CRS is unknown or implausible), and what was done or found.
 
@@ -128,10 +137,16 @@ def to_wgs84(
                 )
             )
             return None, problems
+    if towgs84:
+        crs = with_towgs84(crs, towgs84)
+        note = f"the local transformation towgs84 = {towgs84!r} given for {describe(crs.source_crs or crs)}"
+        problems.append(Problem(layer, "", note, "towgs84", "info", file))
     if not crs.equals(WGS84, ignore_axis_order=True):
-        out = out.to_crs(WGS84)
-        note = f"reprojected from {describe(crs)} to EPSG:4326"
-        problems.append(Problem(layer, "", note, "reprojected", "info", file))
+        out, how = _reproject(out, crs)
+        problems.append(Problem(layer, "", f"reprojected from {describe(crs)} to EPSG:4326 ({how.text})", "reprojected",
+                                "info", file))  # fmt: skip
+        if how.ballpark and how.datum not in NEGLIGIBLE_DATUMS:
+            problems.append(Problem(layer, "", ballpark_message(how.datum, layer), "datum_ballpark", "warning", file))
     else:
         out = out.set_crs(WGS84, allow_override=True)
     if crs_hint == "gcj02":
@@ -143,6 +158,63 @@ def to_wgs84(
     elif crs_hint not in (None, "", "wgs84"):
         raise ValueError(f"crs_hint must be one of {CRS_HINTS}, not {crs_hint!r}")
     return out, problems
+
+
+# Datums PROJ's ballpark (null) transformation to WGS 84 is good for at the metre level: CGCS2000 and the
+# WGS 84/ITRF realisations agree within centimetres to decimetres.
+NEGLIGIBLE_DATUMS = {"China 2000", "China Geodetic Coordinate System 2000", "World Geodetic System 1984"}
+
+
+@dataclass(frozen=True)
+class Reprojection:
+    """How a layer was reprojected: PROJ's operation in words, whether it was the ballpark fallback, the datum."""
+
+    text: str
+    ballpark: bool
+    datum: str
+
+
+def ballpark_message(datum: str, layer: str) -> str:
+    """The ``datum_ballpark`` warning: accuracy and the way to give the local parameters."""
+    return (
+        f"PROJ knows no transformation from {datum} to WGS 84 here and used its ballpark offset (accuracy unknown: "
+        f"typically 30–100 m for Beijing 1954 / Xi'an 1980 in eastern China); give the local parameters from your "
+        f'surveying bureau as towgs84 = "dx,dy,dz,rx,ry,rz,ds" for {layer} in onescreen.toml (or reproject the data '
+        "to CGCS2000, EPSG:4490/4549, with them)"
+    )
+
+
+def with_towgs84(crs: CRS, params: str) -> CRS:
+    """``crs`` bound to WGS 84 by the given 3- or 7-parameter Helmert transformation (``+towgs84`` convention:
+    dx dy dz in metres, rx ry rz in arc-seconds, ds in ppm). Raises ``ValueError`` for anything but 3 or 7
+    numbers."""
+    values = [float(v) for v in params.replace(" ", "").split(",") if v]
+    if len(values) not in (3, 7):
+        raise ValueError(f"towgs84 needs 3 or 7 numbers (dx,dy,dz[,rx,ry,rz,ds]), not {params!r}")
+    if crs.is_bound:
+        crs = crs.source_crs or crs
+    geodetic = crs.geodetic_crs or crs
+    return BoundCRS(source_crs=crs, target_crs=WGS84, transformation=ToWGS84Transformation(geodetic, *values))
+
+
+def _reproject(gdf: gpd.GeoDataFrame, crs: CRS) -> tuple[gpd.GeoDataFrame, Reprojection]:
+    """``gdf`` (in ``crs``) in EPSG:4326 with the transformation PROJ finds best *for the data's area* (a
+    datum's transformations are each valid in one region), and which one it was."""
+    datum = (crs.source_crs if crs.is_bound and crs.source_crs else crs).geodetic_crs
+    datum_name = datum.datum.name if datum is not None and datum.datum is not None else crs.name
+    rough = Transformer.from_crs(crs, WGS84, always_xy=True)
+    area = None
+    if len(gdf) and np.isfinite(gdf.total_bounds).all():
+        xs, ys = rough.transform(gdf.total_bounds[[0, 2, 0, 2]], gdf.total_bounds[[1, 1, 3, 3]])
+        if np.isfinite(xs).all() and np.isfinite(ys).all():
+            area = AreaOfInterest(float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
+    best = Transformer.from_crs(crs, WGS84, always_xy=True, area_of_interest=area)
+    moved = shifted(np.asarray(gdf.geometry.values, dtype=object), best.transform)
+    out = gdf.set_geometry(gpd.GeoSeries(moved, index=gdf.index, crs=WGS84), crs=WGS84)
+    steps = [s for s in best.description.split(" + ") if not s.startswith(("axis order", "Inverse of"))]
+    accuracy = f", accuracy {best.accuracy:g} m" if best.accuracy and best.accuracy > 0 else ""
+    text = "; ".join(steps) + accuracy if steps else "a conversion"
+    return out, Reprojection(text, "ballpark" in best.description.lower(), datum_name)
 
 
 def shifted(geoms: np.ndarray, fn: Callable[[Any, Any], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:

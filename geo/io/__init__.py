@@ -80,11 +80,11 @@ def read_source(src: LayerSource) -> LoadedLayer:
                     f"(~{'1.1 km' if hint == 'bd09' else '0.5 km'} off); set crs_hint = '{hint}' for {src.layer} "
                     "(or crs_hint = 'wgs84' if they are not)", "datum_fingerprint", "warning", src.label)
         )  # fmt: skip
-    wgs, crs_problems = to_wgs84(raw, src.layer, src.label, src.assume_crs, src.crs_hint)
+    wgs, crs_problems = to_wgs84(raw, src.layer, src.label, src.assume_crs, src.crs_hint, src.towgs84)
     problems += crs_problems
     if wgs is not None and recovered:
         rec = gpd.GeoDataFrame(geometry=gpd.GeoSeries(list(recovered.values()), crs=raw.crs))
-        moved, _ = to_wgs84(rec, src.layer, src.label, src.assume_crs, src.crs_hint)
+        moved, _ = to_wgs84(rec, src.layer, src.label, src.assume_crs, src.crs_hint, src.towgs84)
         recovered = dict(zip(recovered, moved.geometry if moved is not None else rec.geometry, strict=True))
     return LoadedLayer(src, wgs, problems, recovered, fingerprint)
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
+from pyproj import Geod
 
 from dashboard.cli import main
 from geo.io.encoding import TextEncodingError, decode_text
@@ -204,3 +205,36 @@ def test_validate_and_serve_agree_on_a_derived_layer(tmp_path: Path, capsys: pyt
         except GeoValidationError:
             served = False
         assert served == (status == 0), (case, report["problems"][:3])
+
+
+# ------------------------------------------------------------------------- 4. datums without a transformation
+
+
+@pytest.mark.parametrize(
+    ("name", "datum"), [("xian80_grids.gpkg", "Xian 1980"), ("beijing54_grids.gpkg", "Beijing 1954")]
+)
+def test_ballpark_datum_shift_is_a_warning_with_its_accuracy(
+    name: str, datum: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, report = _report(capsys, str(HERE / name))
+    (warn,) = [p for p in report["problems"] if p["kind"] == "datum_ballpark"]
+    assert status == 0 and f"from {datum} to WGS 84" in warn["message"] and "30–100 m" in warn["message"]
+    assert 'towgs84 = "dx,dy,dz,rx,ry,rz,ds"' in warn["message"]
+
+
+def test_local_towgs84_parameters_are_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Xi'an 1980 with a 3-parameter transformation: no warning, and the grids move by tens of metres."""
+    body = f'[layers.grids]\nsource = "{HERE / "xian80_grids.gpkg"}"\nlayer = "grids"\n'
+    (tmp_path / "onescreen.toml").write_text(body + 'towgs84 = "24,-123,-94"\n', encoding="utf-8")
+    status, report = _report(capsys, str(tmp_path / "onescreen.toml"))
+    assert status == 0 and "datum_ballpark" not in _kinds(report) and "towgs84" in _kinds(report)
+    local = load_layers(config_path=tmp_path / "onescreen.toml").grids.geometry.to_numpy()
+    ballpark = load_layers(HERE / "xian80_grids.gpkg").grids.geometry.to_numpy()
+    moved = Geod(ellps="WGS84").inv(
+        shapely.get_x(shapely.centroid(local)), shapely.get_y(shapely.centroid(local)),
+        shapely.get_x(shapely.centroid(ballpark)), shapely.get_y(shapely.centroid(ballpark)),
+    )[2]  # fmt: skip
+    assert (moved > 10).all() and (moved < 200).all()
+    (tmp_path / "onescreen.toml").write_text(body + 'towgs84 = "24,-123"\n', encoding="utf-8")
+    assert main(["validate", str(tmp_path / "onescreen.toml")]) == 1
+    assert "towgs84 needs 3 or 7 numbers" in capsys.readouterr().err
