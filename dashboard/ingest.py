@@ -64,8 +64,9 @@ def _open311_error(fmt: str, code: int, description: str) -> Response:
 
 
 def _limits(runtime: Runtime) -> dict[str, Any]:
-    """The checks the server's own feed applies (served area, allowed clock skew), for the durable path too."""
-    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s}
+    """The checks the server's own feed applies (served area, allowed clock skew, publishers' default CRS), for
+    the durable path too."""
+    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s, "source_crs": runtime.feed.source_crs}
 
 
 def build_ingest_router(runtime: Runtime) -> APIRouter:
