@@ -34,6 +34,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_TILES": ("http://tiles.intra/{z}/{x}/{y}.png", "http://tiles.intra/{z}/{x}/{y}.png"),
     "ONESCREEN_TILES_CRS": ("gcj02", "gcj02"),
     "ONESCREEN_WALL_LAYERS": ("zones, forces", ("zones", "forces")),
+    "ONESCREEN_SOURCE_CRS": ("amap-picker=gcj02,*=BD09", {"amap-picker": "gcj02", "*": "bd09"}),
 }
 
 
