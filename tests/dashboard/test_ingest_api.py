@@ -249,6 +249,18 @@ def test_open311_post_with_every_parameter_in_the_query_string(live_server: Live
     assert stored["title"] == "路边垃圾未清运"
 
 
+def test_a_grid_id_that_disagrees_with_the_point_is_flagged_on_healthz(live_server: LiveServer) -> None:
+    """gcj02-unflagged.json's point lies in G0070 as sent; a message that also says grid_id G0002 is flagged."""
+    case = json.loads((FIELD_CASES / "gcj02-unflagged.json").read_bytes())
+    doc = {**case, "id": "F-GRID-1", "ts": time.time(), "grid_id": "G0002"}
+    assert post_json(f"{live_server.url}/api/incidents", doc)[0] == 202
+
+    def flagged() -> Any:
+        return get_json(f"{live_server.url}/healthz")[1]["situation"]["grid_conflicts"].get("F-GRID-1")
+
+    assert wait_for(flagged, message="grid conflict on /healthz") == ["G0002", "G0070"]
+
+
 def test_open311_requests_list_shows_it_open_then_closed(live_server: LiveServer) -> None:
     url = live_server.url
     status, body, _ = call(f"{url}/open311/v2/requests.json", open311_form(description="路灯不亮"), ctype=FORM)
