@@ -475,9 +475,9 @@ def _coordinates(lon_v: Any, lat_v: Any, crs: Any) -> tuple[float, float] | None
     lon = _number("lon", lon_v)
     lat = _number("lat", lat_v)
     if not -180.0 <= lon <= 180.0:
-        raise WireError(f"field 'lon': {lon:g} out of range -180..180{coordinate_hint('lon', lon, lat)}")
+        raise WireError(f"field 'lon': {lon:.10g} out of range -180..180{coordinate_hint('lon', lon, lat)}")
     if not -90.0 <= lat <= 90.0 and abs(lat) >= 1e4:
-        raise WireError(f"field 'lat': {lat:g} out of range -90..90{coordinate_hint('lat', lat, lon)}")
+        raise WireError(f"field 'lat': {lat:.10g} out of range -90..90{coordinate_hint('lat', lat, lon)}")
     if not -90.0 <= lat <= 90.0:
         # e.g. Zhejiang sent as (30.27, 120.15): the swapped point would be a valid one.
         hint = " (lat/lon swapped?)" if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0 else ""

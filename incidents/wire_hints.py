@@ -232,7 +232,8 @@ def coordinate_hint(name: str, value: float, other: Any) -> str:
             and 0.8 <= lat / scale <= 56
             and value == int(value)
         ):
-            return f" (degrees × {scale:.0e} integers? {value:.0f} / {scale:.0e} = {value / scale:g}; send degrees)"
+            n = f"{int(scale):,}"
+            return f" (degrees × {n} integers? {value:.0f} / {n} = {value / scale:g}; send degrees)"
     if abs(value) >= 1e4:
         system = ""
         if name == "lon" and 1.1e7 <= abs(value) <= 1.55e7:
@@ -253,5 +254,5 @@ def epoch_hint(t: float) -> str:
                                 (1e6, "microseconds", "time.time_ns() // 1000"),
                                 (1e9, "nanoseconds", "time.time_ns(), Go's UnixNano()")):  # fmt: skip
         if 946684800.0 <= t / scale <= 4102444800.0:
-            return f" (epoch {unit}, as {source} give: send seconds, {t:.0f} / {scale:.0e})"
+            return f" (epoch {unit}, as {source} give: send seconds, {t:.0f} / {int(scale):,})"
     return ""

@@ -159,7 +159,7 @@ REASONS: list[tuple[str, Any, str]] = [
     ("slash date", json.dumps({**GOOD, "ts": "2026/11/30 09:00:00"}), "'/' date separators"),
     ("web mercator", json.dumps({**GOOD, "lon": 13393000.5, "lat": 3539000.2}), "Web Mercator (EPSG:3857)"),
     ("gauss-kruger", json.dumps({**GOOD, "lon": 40500123.0, "lat": 3350123.0}), "zone number 40 in front"),
-    ("degrees e7", json.dumps({**GOOD, "lon": 1203000000, "lat": 302900000}), "degrees × 1e+07 integers"),
+    ("degrees e7", json.dumps({**GOOD, "lon": 1203000000, "lat": 302900000}), "1203000000 / 10,000,000 = 120.3"),
     ("quoted number", json.dumps({**GOOD, "lon": "120.3"}), "a number in quotes: send 120.3 without quotes"),
     ("dms text", json.dumps({**GOOD, "lon": "120°18'05\"E"}), "degrees-minutes-seconds"),
     ("field aliases", json.dumps({**GOOD, "lng": 120.3, "latitude": 30.29}), "did you mean 'lat' for 'latitude'"),
