@@ -238,3 +238,22 @@ def test_local_towgs84_parameters_are_used(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "onescreen.toml").write_text(body + 'towgs84 = "24,-123"\n', encoding="utf-8")
     assert main(["validate", str(tmp_path / "onescreen.toml")]) == 1
     assert "towgs84 needs 3 or 7 numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("case", "line"),
+    [
+        (FIELD_CASES / "bom-crlf-empty-geometry.geojson", "grids[G0004]: empty geometry"),
+        (HERE / "empty_collection.geojson", "yields 0 grids"),
+    ],
+)
+def test_serve_refuses_with_the_report_s_own_line(
+    case: Path, line: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No traceback, no unrelated message: `serve` stops (exit 2) on the error `validate` reports."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    status, report = _report(capsys, str(case))
+    assert status == 1 and any(line in f"{p['layer']}[{p['feature_id']}]: {p['message']}" for p in report["problems"])
+    assert main(["serve", "--data", str(case), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert line in err and "Traceback" not in err
