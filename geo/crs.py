@@ -58,7 +58,8 @@ def guess_crs(bounds: np.ndarray) -> str:
     metres with a northing in China (2e5…6.5e6 m), the easting's leading digits as a Gauss-Krüger zone number
     (the Chinese convention of prefixing the false easting with the zone): zones 25–45 are 3-degree zones,
     EPSG:4513–4533 (CGCS2000) / EPSG:2401–2421 (Beijing 1954); zones 13–23 are 6-degree zones, EPSG:4491–4501
-    (CGCS2000), all from the EPSG registry. Eastings below 1e6 m carry no zone: a central-meridian CRS or UTM.
+    (CGCS2000), all from the EPSG registry; x of 1.1–1.56e7 m may also be Web Mercator (EPSG:3857) or Baidu's
+    BD-09MC. Eastings below 1e6 m carry no zone: a central-meridian CRS or UTM.
     """
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     if not np.isfinite([minx, miny, maxx, maxy]).all():
@@ -72,8 +73,17 @@ def guess_crs(bounds: np.ndarray) -> str:
                 f"the eastings carry zone number {zone}: 3-degree Gauss-Krüger zone {zone}, "
                 f"EPSG:{4513 + zone - 25} (CGCS2000) or EPSG:{2401 + zone - 25} (Beijing 1954)"
             )
+        mercator = (
+            "; or, with x 1.1–1.56e7 m, Web Mercator (EPSG:3857) — Baidu's own Mercator (BD-09MC) is not a CRS: "
+            "export degrees from Baidu and set crs_hint = 'bd09'"
+            if 1.1e7 <= minx <= maxx <= 1.56e7
+            else ""
+        )
         if 13 <= zone <= 23 and int(maxx // 1e6) == zone:
-            return f"the eastings carry zone number {zone}: 6-degree Gauss-Krüger, EPSG:{4491 + zone - 13} (CGCS2000)"
+            return (
+                f"the eastings carry zone number {zone}: 6-degree Gauss-Krüger, EPSG:{4491 + zone - 13} (CGCS2000)"
+                + mercator
+            )
         if 0 <= minx <= maxx <= 1e6:
             return (
                 "metres without a zone number: a Gauss-Krüger central meridian or UTM zone, e.g. EPSG:4549 "

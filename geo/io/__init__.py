@@ -28,6 +28,7 @@ from geo.config import FILE_SUFFIXES, LayerSource
 from geo.crs import COORD_COLUMNS, HINT_NAMES, datum_fingerprint, to_wgs84
 from geo.io._files import list_layers, read_file, recover_nested
 from geo.io._postgis import read_postgis
+from geo.io.encoding import TextEncodingError, decode_text
 from geo.problems import ConfigError, Problem
 from geo.validate import LAYER_NAMES
 
@@ -116,9 +117,10 @@ def discover(path: Path) -> dict[str, dict[str, str]]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file (UTF-8) as a dict. ``FileNotFoundError`` if absent; ``ConfigError`` naming the file and the
-    parser's line/column when it is not valid TOML or not UTF-8."""
+    """A TOML file as a dict. TOML is UTF-8, but Notepad on a Chinese Windows saves "ANSI" (GBK) or "UTF-8 with
+    BOM": those are read too (``geo.io.encoding.decode_text``). ``FileNotFoundError`` if absent; ``ConfigError``
+    naming the file and the parser's line/column when it is not valid TOML, or the byte no encoding decodes."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(decode_text(path.read_bytes()).text)
+    except (tomllib.TOMLDecodeError, TextEncodingError) as exc:
         raise ConfigError(str(path), [f"not a valid TOML file: {exc}"]) from exc

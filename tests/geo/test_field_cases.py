@@ -16,7 +16,7 @@ from pyproj import Geod
 from dashboard.cli import main
 from geo.io.encoding import TextEncodingError, decode_text
 from geo.problems import GeoValidationError
-from geo.sources import load_layers
+from geo.sources import load_config, load_layers
 from tests.support.paths import FIELD_CASES
 
 HERE = Path(__file__).parent / "field_cases"
@@ -257,3 +257,26 @@ def test_serve_refuses_with_the_report_s_own_line(
     assert main(["serve", "--data", str(case), "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert line in err and "Traceback" not in err
+
+
+def test_a_config_saved_by_notepad_in_gbk_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    """onescreen.toml in GBK with CR LF ("ANSI" Notepad on a Chinese Windows), naming a GBK GeoJSON."""
+    status, report = _report(capsys, str(HERE / "onescreen_gbk.toml"))
+    assert status == 0 and report["layers"]["grids"]["features"] == 4
+    assert load_config(HERE / "onescreen_gbk.toml").street_name == "示例街道"
+
+
+def test_mercator_metres_in_a_geojson_are_guessed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Web/Baidu Mercator metres (x ≈ 1.34e7 around Hangzhou) in a GeoJSON: the guess names them."""
+    ring = [[13393000, 3539000], [13394000, 3539000], [13394000, 3540000], [13393000, 3539000]]
+    feature = {
+        "type": "Feature",
+        "properties": {"grid_id": "G1"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    fc = {"type": "FeatureCollection", "features": [feature]}
+    (tmp_path / "grids.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    status, report = _report(capsys, str(tmp_path / "grids.geojson"))
+    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert status == 1 and err["kind"] == "crs_mismatch" and "Web Mercator (EPSG:3857)" in err["message"]
+    assert "BD-09MC" in err["message"]
