@@ -156,7 +156,7 @@ def _map_pushed_since(ws: RecordingSocket, n0: int) -> bool:
 
 
 async def _drive(runtime: Any, situation: Situation, ticks: Sequence[Callable[[], list[Any]]]) -> RecordingSocket:
-    from dashboard.callbacks.live import LivePage, Tab
+    from dashboard.callbacks.live import LivePage, Tab, Wakers
 
     ws = RecordingSocket({(URL, "pathname"): "/wall", (ROOT_LANG, "data"): "zh"})
     ctx = ScreenContext.of("wall", "zh")
@@ -164,7 +164,7 @@ async def _drive(runtime: Any, situation: Situation, ticks: Sequence[Callable[[]
     ws.tab = tab = Tab(context=ctx, token=runtime.hub.frame(ctx).token)
     runtime.hub.start()
     tick_s = runtime.settings.tick_ms / 1000
-    task = asyncio.create_task(LivePage(runtime.hub, tab, ws, "zh").run())
+    task = asyncio.create_task(LivePage(runtime.hub, tab, ws, "zh", Wakers(runtime.hub)).run())
     try:
         if not await _wait_until(lambda: bool(ws.batches), 20):
             raise RuntimeError("the live loop sent nothing on connect")

@@ -20,7 +20,7 @@ import redis
 
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis
-from tests.support.keyspace import delete_prefix, redis_answers
+from tests.support.keyspace import delete_prefix, suite_redis
 from tests.support.paths import FIELD_CASES, REALDATA
 
 
@@ -33,16 +33,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = os.environ.get("REDIS_URL")
-    if env:
-        yield env
-        return
-    local = f"redis://127.0.0.1:6379/{int(os.environ.get('ONESCREEN_TEST_DB', '13'))}"
-    if redis_answers(local):
-        yield local
-        return
-    with EmbeddedRedis(tmp_path_factory.mktemp("redis-session")) as server:
-        yield server.url
+    with suite_redis(lambda: tmp_path_factory.mktemp("redis-session")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -56,13 +56,22 @@
     return h ? h / 1080 : Math.min(window.innerWidth / 1920, window.innerHeight / 1080);
   }
 
+  // True when it issued a relayout: the map must not be fitted until that is drawn (its afterplot comes back here),
+  // or Plotly's map applies the zoom it held before the fit once the relayout lands (a 4K wall jumped back to the
+  // 1080p zoom for a moment after each start-up).
   function scaleFonts(gd) {
-    if (!window.Plotly || !gd.layout || !gd.closest || !gd.closest(".os-wall")) return;
+    if (!window.Plotly || !gd.layout || !gd.closest || !gd.closest(".os-wall")) return false;
     var base = gd.layout.meta && gd.layout.meta.base_font_size;
-    if (!base) return;
+    if (!base) return false;
     var want = Math.round(base * stageScale() * 10) / 10;
     var cur = gd.layout.font && gd.layout.font.size;
-    if (!cur || Math.abs(cur - want) > 0.4) window.Plotly.relayout(gd, { "font.size": want });
+    if (cur && Math.abs(cur - want) <= 0.4) return false;
+    window.Plotly.relayout(gd, { "font.size": want });
+    return true;
+  }
+
+  function scaleAll(gd) {
+    if (!scaleFonts(gd)) scaleMap(gd);
   }
 
   function scaleMap(gd) {
@@ -245,6 +254,14 @@
     return { type: "FeatureCollection", features: features };
   }
 
+  function setTraceSource(gd, map, i) {
+    var tr = gd.data[i], full = gd._fullData && gd._fullData[i];
+    if (!tr || !full) return;
+    var text = !!(tr.meta && tr.meta.counts); // a district's open counts: Plotly's symbol source holds the text
+    var src = map.getSource("source-" + full.uid + (text ? "-symbol" : "-circle"));
+    if (src) src.setData(pointsOf(tr, text));
+  }
+
   function recolourGrids(gd, map, changed) {
     var full = gd._fullData && gd._fullData[GRID_TRACE];
     var src = full && map.getSource("source-" + full.uid);
@@ -276,12 +293,12 @@
     }
     if (edit.base === null) resyncWanted = null; // everything came again
     Object.keys(edit.traces || {}).forEach(function (k) {
-      var i = +k, tr = gd.data[i], full = gd._fullData[i];
+      var i = +k, tr = gd.data[i];
       if (!tr) return;
       editArrays(tr, edit.traces[k]);
-      var text = !!(tr.meta && tr.meta.counts); // a district's open counts: Plotly's symbol source holds the text
-      var src = full && map.getSource("source-" + full.uid + (text ? "-symbol" : "-circle"));
-      if (src) src.setData(pointsOf(tr, text));
+      setTraceSource(gd, map, i);
+      gd._osEdited = gd._osEdited || {};
+      gd._osEdited[i] = true;
     });
     if (edit.z) {
       var z = gd.data[GRID_TRACE].z, changed = [];
@@ -299,6 +316,18 @@
     var drawn = function () { if (!done) { done = true; ack(gd); } };
     map.once("idle", drawn);
     setTimeout(drawn, 1500); // a map that never goes idle (an animation) must not stall the live push
+  }
+
+  // Live edits change gd.data and the MapLibre sources in place, behind Plotly's back: its calcdata keeps the values
+  // of the last full draw. Any later Plotly draw of the map (a restyle, a relayout that replots) puts those old values
+  // back into the sources — grids in old colours, markers where they were. After every Plotly draw of an edited map
+  // the sources are set from gd.data again.
+  function reimposeEdits(gd) {
+    var map = mapOf(gd);
+    if (!map || !gd._osEdited || !gd.data) return;
+    Object.keys(gd._osEdited).forEach(function (k) { setTraceSource(gd, map, +k); });
+    var z = gd.data[GRID_TRACE] && gd.data[GRID_TRACE].z;
+    if (z) recolourGrids(gd, map, z.map(function (_, k) { return k; }));
   }
 
   function flushEdits() {
@@ -360,13 +389,12 @@
         if (pendingEdits.length) setTimeout(flushEdits, 0); // edits that came before the first draw
         // defer: a relayout/restyle issued inside afterplot is not applied to the MapLibre map
         setTimeout(function () {
-          scaleFonts(gd);
-          scaleMap(gd);
+          reimposeEdits(gd);
+          scaleAll(gd);
           haloMapText(gd);
         }, 0);
       });
-      scaleFonts(gd);
-      scaleMap(gd);
+      scaleAll(gd);
     });
   }
 
@@ -413,10 +441,7 @@
   }
 
   window.addEventListener("resize", function () {
-    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-      scaleFonts(gd);
-      scaleMap(gd);
-    });
+    document.querySelectorAll(".js-plotly-plot").forEach(scaleAll);
   });
   setInterval(tickClock, 1000);
   setInterval(attach, 500);

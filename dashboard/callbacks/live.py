@@ -21,7 +21,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -50,6 +50,11 @@ LIVENESS_TIMEOUT_S: Final = 8.0
 LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
+# A tab gets at most one push per this many seconds: a change after a quiet spell goes out at once, a stream of
+# changes (10/s in a busy hour) reaches a screen 2.5 times a second — what a wall watched from across the room or an
+# official's map shows usefully. Each push costs a connection a send, a draw and its acknowledgement: with 50 walls
+# that, not the frame, is what more screens cost the server (bench fanout).
+PUSH_INTERVAL_S: Final = 0.4
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 
@@ -151,10 +156,50 @@ class Tabs:
             del self._tabs[key]
 
 
+class Wakers:
+    """The push loops' wake-ups (event-loop side only): one hub listener per screen context, so a new frame
+    crosses from the hub thread into the event loop once and wakes every tab showing that context there — not one
+    thread hand-off per tab (with 50 walls, 50 self-pipe writes per frame)."""
+
+    def __init__(self, hub: FrameHub) -> None:
+        self.hub = hub
+        self._events: dict[ScreenContext, set[asyncio.Event]] = {}
+        self._unwatch: dict[ScreenContext, Callable[[], None]] = {}
+
+    def add(self, ctx: ScreenContext, event: asyncio.Event) -> Callable[[], None]:
+        """Set ``event`` whenever ``ctx``'s frame changes (``FrameHub.watch``); returns the remove function."""
+        events = self._events.get(ctx)
+        if events is None:
+            loop = asyncio.get_running_loop()
+            events = self._events[ctx] = set()
+
+            def listener() -> None:  # the hub thread
+                loop.call_soon_threadsafe(self._wake, ctx)
+
+            self._unwatch[ctx] = self.hub.watch(ctx, listener)
+        events.add(event)
+
+        def remove() -> None:
+            left = self._events.get(ctx)
+            if left is None:
+                return
+            left.discard(event)
+            if not left:
+                del self._events[ctx]
+                self._unwatch.pop(ctx)()
+
+        return remove
+
+    def _wake(self, ctx: ScreenContext) -> None:
+        for event in self._events.get(ctx, ()):
+            event.set()
+
+
 class LivePage:
     """The push loop of one tab."""
 
-    def __init__(self, hub: FrameHub, tab: Tab, ws: Any, default_lang: str) -> None:
+    def __init__(self, hub: FrameHub, tab: Tab, ws: Any, default_lang: str, wakers: Wakers) -> None:
+        self.wakers = wakers
         self.hub = hub
         self.tab = tab
         self.ws = ws
@@ -194,10 +239,19 @@ class LivePage:
             self._set(ids.updated, "children", i18n.fmt_time(now, "%H:%M:%S"))
         self.last_beat = time.monotonic()
 
+    def _held_back(self) -> float | None:
+        """Seconds until this tab may get its next push (``PUSH_INTERVAL_S``); None when it may now."""
+        if self.holding is None:
+            return None  # a page that holds nothing known gets everything at once
+        left = self.last_push + PUSH_INTERVAL_S - time.monotonic()
+        return left if left > 0 else None
+
     async def _push(self, frame: Frame) -> None:
         holding = self.holding
         if holding is not None and holding.frame is frame and holding.map_frame is frame:
             return
+        if self._held_back() is not None:
+            return  # the turn at the end of the interval sends it (``_timeout``)
         map_ok = self.map_pacer.ready(self.tab.drawn, time.monotonic())
         if holding is not None and holding.frame is frame and not map_ok:
             return  # only the map is behind, and the browser is still drawing the last patch
@@ -241,6 +295,9 @@ class LivePage:
         pending = self.map_pacer.wait_s(now)
         if pending is not None:
             left = min(left, pending)
+        held = self._held_back()
+        if held is not None:
+            left = min(left, held)
         return max(0.01, left)
 
     async def _turn(self, context: ScreenContext) -> None:
@@ -271,12 +328,7 @@ class LivePage:
 
     async def run(self) -> None:
         """Push until the connection closes or the tab stops answering (see the module doc)."""
-        loop = asyncio.get_running_loop()
         wake = self.tab.wake
-
-        def listener() -> None:
-            loop.call_soon_threadsafe(wake.set)
-
         watching: ScreenContext | None = None
         unwatch = None
         probe = asyncio.create_task(self._probe())
@@ -288,7 +340,7 @@ class LivePage:
                     if context != watching:
                         if unwatch is not None:
                             unwatch()
-                        unwatch, watching = self.hub.watch(context, listener), context
+                        unwatch, watching = self.wakers.add(context, wake), context
                     await self._turn(context)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=self._timeout())
@@ -325,6 +377,7 @@ def _context_of(
 def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
     """The three WebSocket callbacks; returns the tab registry (for /healthz and tests)."""
     tabs = Tabs()
+    wakers = Wakers(hub)
 
     # @app.callback (not dash.callback): registered at once, so a reconnect after a server restart is accepted.
     @app.callback(
@@ -363,7 +416,7 @@ def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
         if tab is None:
             return  # a push loop already runs for this tab, or its connection has too many tabs
         try:
-            await LivePage(hub, tab, ws, default_lang).run()
+            await LivePage(hub, tab, ws, default_lang, wakers).run()
         finally:
             tabs.release(key)
 
