@@ -337,7 +337,13 @@ def _then(first: Move, second: Move) -> Move:
     return lambda x, y: second(*first(x, y))
 
 
-def datum_shift_suspects(ds: DataSet, pairs: list[tuple[str, str, str | None]]) -> list[Problem]:
+# What a datum shift between a layer and its reference shows up as, on the layer.
+CONSEQUENCES = ("outside_grids", "wrong_grid", "outside_parent", "orphan")
+
+
+def datum_shift_suspects(
+    ds: DataSet, pairs: list[tuple[str, str, str | None]], found: list[Problem] | None = None
+) -> list[Problem]:
     """A layer whose fit to a reference layer improves markedly when read as GCJ-02, BD-09 or WGS-84 instead of
     how it was read: the cause named, with the ``crs_hint`` that fixes it (kind ``gcj02_suspect`` /
     ``bd09_suspect`` / ``wgs84_suspect``).
@@ -349,7 +355,8 @@ def datum_shift_suspects(ds: DataSet, pairs: list[tuple[str, str, str | None]]) 
     (GCJ-02) and ~1.1 km (BD-09) in China, far above export noise: when ≥ 5 % lies outside and the best move
     cuts that at least threefold, that move names the shifted layer and its system. GCJ-02 alone leaves ~0.9 km
     of a BD-09 layer's offset, so the two are told apart by which fits better. Computed in degrees (WGS-84 both
-    sides)."""
+    sides). ``found``: the problems of the other checks; the message then counts those the shift explains
+    (``CONSEQUENCES`` on the layer)."""
     out = []
     for layer, ref, column in pairs:
         lg, target = _references(ds, layer, ref, column)
@@ -376,6 +383,9 @@ def datum_shift_suspects(ds: DataSet, pairs: list[tuple[str, str, str | None]]) 
         msg = (f"looks drawn in {DATUM_SHIFTS[hint][0]}{was}, against {other}: {base:.0%} of {layer} lies outside "
                f"{ref} as read, {after:.0%} with {blamed} read as {short}{also}; set crs_hint = '{hint}' for "
                f"{blamed} (--crs-hint {hint} for one file)")  # fmt: skip
+        explained = sum(1 for p in found or () if p.layer == layer and p.kind in CONSEQUENCES)
+        if explained:
+            msg += f"; it would explain the {explained:,} warning(s) below about where {layer} lie"
         out.append(Problem(blamed, "", msg, f"{hint}_suspect", "warning", ds.files[blamed]))
     return out
 
@@ -436,9 +446,9 @@ def spatial_checks(ds: DataSet, progress: bool = False, timings: dict[str, float
         jobs += [(f"{p} in grids", partial(points_outside, m, p)) for p in POINTS_IN_GRIDS if p in given]
     pairs: list[tuple[str, str, str | None]] = [(c, p, k) for c, p, k in NESTING if c in given and p in given]
     pairs += [(p, "grids", "grid_id") for p in POINTS_IN_GRIDS if p in given and "grids" in given]
-    if pairs:
-        jobs.append(("datum shifts", partial(datum_shift_suspects, ds, pairs)))
     problems: list[Problem] = []
+    if pairs:  # last: it counts what the other checks found that a shift explains
+        jobs.append(("datum shifts", partial(datum_shift_suspects, ds, pairs, problems)))
     with tqdm(total=len(jobs), desc="checking", unit="check", disable=not progress, leave=False) as bar:
         for name, job in jobs:
             with _step(timings, name, bar):

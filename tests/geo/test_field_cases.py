@@ -52,6 +52,7 @@ def test_bd09_grids_name_the_cause_first(capsys: pytest.CaptureFixture[str]) -> 
     assert "BD-09 (Baidu Map)" in first["message"] and "crs_hint = 'bd09'" in first["message"]
     assert "100% of members lies outside grids as read, 0% with grids read as BD-09" in first["message"]
     assert "file name says 'bd09'" in first["message"]
+    assert first["message"].endswith("it would explain the 2,992 warning(s) below about where members lie")
     assert "gcj02_suspect" not in _kinds(report)  # GCJ-02 alone does not explain it: not offered
     assert report["warnings"] == 2 + 2992  # the cause, the fingerprint, then what the shift makes of members
 
