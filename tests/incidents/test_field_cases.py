@@ -12,6 +12,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import redis
 from pyproj import Geod
@@ -22,12 +23,14 @@ from geo.gcj02 import gcj02_to_wgs84
 from geo.index import SpatialIndex
 from geo.layers import read_layers
 from incidents import store
+from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.publish import publish
 from incidents.situation import Situation
 from incidents.timeutil import parse_ts
 from incidents.wire import WireError, parse_message
 from tests.support.paths import DEMO_GPKG, FIELD_CASES
+from tests.support.wait import wait_for
 
 NOW = parse_ts("2026-11-30T12:00:00+08:00")  # after the cases' ts
 UNFLAGGED = FIELD_CASES / "gcj02-unflagged.json"
@@ -176,3 +179,22 @@ def test_dead_letter_reasons_name_the_sender_mistake(name: str, raw: Any, needle
 def test_the_js_case_is_not_called_an_array() -> None:
     reason = _reason((FIELD_CASES / "js-object-object.txt").read_bytes())
     assert "array" not in reason and "JSON.stringify(object)" in reason
+
+
+def test_the_feed_applies_the_per_source_default_to_a_bare_publish(r: redis.Redis, keys: Keys, redis_url: str) -> None:
+    """The case as its publisher sends it: a bare PUBLISH on the channel, without crs; the server declared it."""
+    situation = Situation(lambda lon, lat: no_grid(len(lon)), clock=lambda: NOW)
+    feed = Feed(redis_url, keys, situation, source_crs={"*": "gcj02"}, clock=lambda: NOW).start()
+    try:
+        wait_for(lambda: feed.health().connected, message="feed connected")
+        r.publish(keys.channel, UNFLAGGED.read_bytes())
+        inc = wait_for(lambda: situation.get("F-GCJ-1"), message="the case in the situation")
+    finally:
+        feed.stop()
+    case = json.loads(UNFLAGGED.read_bytes())
+    want = gcj02_to_wgs84(case["lon"], case["lat"])
+    assert abs(inc.lon - float(want[0])) < 1e-8 and abs(inc.lat - float(want[1])) < 1e-8
+
+
+def no_grid(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"micro_grid_id": [""] * n, "grid_id": [""] * n, "community_id": [""] * n})
