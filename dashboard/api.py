@@ -37,7 +37,12 @@ def _health_payload(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         "boot_id": runtime.boot_id,
         "redis": {"reachable": redis_ok, "error": redis_error, **stored},
         "feed": feed,
-        "situation": {"version": runtime.situation.version, "incidents": len(view.incidents)},
+        "situation": {
+            "version": runtime.situation.version,
+            "incidents": len(view.incidents),
+            # a message's grid_id vs the grid its point lies in: id → [given, located] (first 20)
+            "grid_conflicts": dict(list(runtime.situation.grid_conflicts().items())[:20]),
+        },
         "live": runtime.health(),
     }
     return (200 if redis_ok else 503), body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -266,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix", type=Path, metavar="OUT", help="write a repaired copy (.gpkg; one layer: any type)")
     p.add_argument("--encoding", help="text encoding of Shapefiles (default: .cpg, else detected)")
     p.add_argument("--assume-crs", help="CRS for files that have none, e.g. EPSG:4549")
-    p.add_argument("--crs-hint", choices=["gcj02", "wgs84"], help="gcj02: coordinates are GCJ-02 (Amap/DataV)")
+    p.add_argument(
+        "--crs-hint",
+        choices=["gcj02", "bd09", "wgs84"],
+        help="gcj02: coordinates are GCJ-02 (Amap/Tencent/DataV); bd09: BD-09 (Baidu Map); wgs84: as read",
+    )
     p.add_argument("--layer", help="which of our layers a single file is (default grids)")
     p.set_defaults(func=cmd_validate)
     return parser
@@ -308,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `onescreen validate … | head`: the reader left; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's documented recipe (signal docs)
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ def _open311_error(fmt: str, code: int, description: str) -> Response:
 
 
 def _limits(runtime: Runtime) -> dict[str, Any]:
-    """The checks the server's own feed applies (served area, allowed clock skew), for the durable path too."""
-    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s}
+    """The checks the server's own feed applies (served area, allowed clock skew, publishers' default CRS), for
+    the durable path too."""
+    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s, "source_crs": runtime.feed.source_crs}
 
 
 def build_ingest_router(runtime: Runtime) -> APIRouter:
@@ -185,7 +186,9 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             return _open311_error(fmt, 413, exc.reason)
         fields: o3.Fields = []
         try:
-            fields = parse_open311_body(body, request.headers.get("content-type", ""))
+            fields = o3.with_query(
+                parse_open311_body(body, request.headers.get("content-type", "")), request.query_params.multi_items()
+            )
             msg = o3.post_to_wire(fields, now=time.time())
         except Open311Error as exc:
             await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")

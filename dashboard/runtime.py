@@ -268,7 +268,9 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
     )
     keys = Keys.for_redis_url(settings.redis_prefix, redis_url)
     # Points outside the grids (or with lat/lon swapped) and future timestamps are dead-lettered by the feed.
-    feed = Feed(redis_url, keys, situation, area=geo.area, max_future_s=settings.max_future_s)
+    feed = Feed(
+        redis_url, keys, situation, area=geo.area, max_future_s=settings.max_future_s, source_crs=settings.source_crs
+    )
     # Drawn over a GCJ-02 basemap, every layer is shifted to match it; everything else stays WGS-84.
     shown = display_layers(geo.layers, settings.tiles_crs if settings.tiles else "wgs84")
     base = replace(

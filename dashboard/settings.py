@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     """Urgent incidents pulse on the wall (a repaint every 0.7 s)."""
     max_future_s: float = Field(600.0, ge=0, validation_alias=_env("ONESCREEN_MAX_FUTURE_S"))
     """A message whose ``ts`` is further ahead of this server's clock is rejected (seconds)."""
+    source_crs: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, validation_alias=_env("ONESCREEN_SOURCE_CRS")
+    )
+    """The coordinate system of publishers that never send ``crs``, by the ``source`` their messages carry:
+    ``amap-picker=gcj02,baidu-app=bd09``; ``*=gcj02`` for every other message without ``crs`` (only when all
+    publishers pick on one kind of map). A message's own ``crs`` always wins. Default: none (WGS-84)."""
     retention_days: float = Field(7.0, gt=0, validation_alias=_env("ONESCREEN_RETENTION_DAYS"))
     """Closed and cancelled incidents leave the in-memory situation this long after their last change (days);
     Redis and time travel keep them."""
@@ -133,6 +139,21 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown layers {', '.join(unknown)} (known: {', '.join(LAYER_KEYS)})")
         return tuple(items)
+
+    @field_validator("source_crs", mode="before")
+    @classmethod
+    def _source_crs(cls, value: Any) -> Any:
+        from incidents.wire import CRS_VALUES
+
+        if isinstance(value, str):
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(p) != 2 or not p[0].strip() for p in pairs):
+                raise ValueError("must be source=crs pairs, comma-separated (amap-picker=gcj02,*=bd09)")
+            value = {k.strip(): v.strip().lower() for k, v in pairs}
+        bad = {k: v for k, v in dict(value).items() if v not in CRS_VALUES}
+        if bad:
+            raise ValueError(f"unknown CRS {bad} (known: {', '.join(CRS_VALUES)})")
+        return dict(value)
 
     @field_validator("tiles")
     @classmethod

@@ -8,7 +8,8 @@ name = "示例街道"                 # shown when no street layer is given
 [defaults]                       # for every layer that does not say otherwise
 assume_crs = "EPSG:4549"         # used only where a file has no CRS
 encoding = "GB18030"             # Shapefile text encoding (detected when absent)
-crs_hint = "gcj02"               # the coordinates are GCJ-02 (Amap/DataV exports): converted to WGS-84
+crs_hint = "gcj02"               # GCJ-02 (Amap/Tencent/DataV) or "bd09" (Baidu Map): converted to WGS-84
+towgs84 = "15.8,-154.4,-82.3"    # Beijing 1954 / Xi'an 1980: the local 3- or 7-parameter transformation to WGS 84
 
 [validate]                       # report tolerances
 overlap_m2 = 1.0                 # sibling overlaps above this are reported
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geo.crs import CRS_HINTS, parse_crs
+from geo.crs import CRS_HINTS, WGS84, parse_crs, with_towgs84
 from geo.problems import ConfigError
 from geo.validate import LAYER_NAMES, LAYER_SPECS
 
@@ -56,9 +57,10 @@ _LAYER_KEYS = {
     "encoding",
     "assume_crs",
     "crs_hint",
+    "towgs84",
     "columns",
 }
-_DEFAULT_KEYS = {"encoding", "assume_crs", "crs_hint"}
+_DEFAULT_KEYS = {"encoding", "assume_crs", "crs_hint", "towgs84"}
 # Layer names people write, besides ours.
 _LAYER_ALIASES = {
     "micro-grids": "micro_grids",
@@ -92,6 +94,7 @@ class LayerSource:
     encoding: str | None = None
     assume_crs: str | None = None
     crs_hint: str | None = None
+    towgs84: str | None = None  # the local datum transformation, "dx,dy,dz[,rx,ry,rz,ds]" (geo.crs.with_towgs84)
     columns: dict[str, str] = field(default_factory=dict)  # theirs → ours
 
     @property
@@ -192,6 +195,7 @@ def config_from_dict(
             encoding=merged.get("encoding"),
             assume_crs=merged.get("assume_crs"),
             crs_hint=merged.get("crs_hint"),
+            towgs84=str(merged["towgs84"]) if merged.get("towgs84") else None,
             columns={str(k): str(v) for k, v in dict(spec.get("columns", {})).items()},
         )
         errors += _check_layer(raw_name, src)
@@ -226,6 +230,11 @@ def _check_layer(raw_name: str, src: LayerSource) -> list[str]:
         parse_crs(src.assume_crs)
     except ValueError as exc:
         errors.append(f"[layers.{raw_name}]: assume_crs: {exc}")
+    if src.towgs84:
+        try:
+            with_towgs84(WGS84, src.towgs84)
+        except ValueError as exc:
+            errors.append(f"[layers.{raw_name}]: {exc}")
     if src.encoding:
         try:
             codecs.lookup(src.encoding)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.config import Config
+from geo.config import REQUIRED_LAYERS, Config
 from geo.crs import WGS84
 from geo.io import LoadedLayer
 from geo.normalise import empty_layer, normalise_layer
@@ -92,6 +92,11 @@ class DataSet:
     problems: list[Problem] = field(default_factory=list)
     loaded: dict[str, LoadedLayer] = field(default_factory=dict)
     filled: dict[str, set[str]] = field(default_factory=dict)  # layer → columns we filled (defaults, location)
+
+    @property
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """Layer → (crs hint, why) for layers carrying a Chinese map service's fingerprint (``geo.crs``)."""
+        return {n: layer.fingerprint for n, layer in self.loaded.items() if layer.fingerprint is not None}
 
     @property
     def errors(self) -> list[Problem]:
@@ -263,6 +268,19 @@ def _explain_empty(
         problems[:] = [dataclasses.replace(p, severity="info") if p.kind == "gdal_warning" else p for p in problems]
 
 
+def _no_features(name: str, layer: LoadedLayer, problems: list[Problem]) -> Problem:
+    """A configured layer that read as nothing: an error for a required one (``REQUIRED_LAYERS``: the dashboard
+    cannot run without grids), else a warning; the cause when reading found one (features GDAL dropped)."""
+    dropped = any(p.layer == name and p.kind == "dropped_features" for p in problems)
+    cause = (
+        "GDAL dropped every feature: see the dropped_features warning" if dropped else "the file/table/layer holds none"
+    )
+    required = name in REQUIRED_LAYERS
+    need = f"; the dashboard needs at least one {name.removesuffix('s')}" if required else ""
+    return Problem(name, "", f"no features: {layer.file} yields 0 {name} ({cause}){need}", "no_features",
+                   "error" if required else "warning", layer.file)  # fmt: skip
+
+
 def complete(config: Config, loaded: dict[str, LoadedLayer]) -> DataSet:
     """The data set made complete from the layers as read (``geo.io.read_source`` per configured layer): each
     layer normalised (``geo.normalise``) and keyed, then checked (``geo.validate``, columns not required), names
@@ -287,6 +305,8 @@ def complete(config: Config, loaded: dict[str, LoadedLayer]) -> DataSet:
             for p in validate_layer(name, frames[name], layer.file, columns=False)
             if not (keyed_by_name and p.kind == "duplicate_id")  # reported as duplicate_name_key
         ]
+    problems += [_no_features(name, layer, problems) for name, layer in loaded.items()
+                 if layer.frame is not None and not len(layer.frame)]  # fmt: skip
     provided = set(frames)
     _resolve_names(frames, files, problems)
     for name in ("grids", "micro_grids", "communities", "street", *LAYER_NAMES):  # parents first, as derived

@@ -8,7 +8,7 @@ the spatial checks run in a metric CRS (the data's UTM zone), vectorised, on the
   holes enclosed by the siblings' union;
 * children outside their parent (by the declared parent id, else the parent layer's union; > ``outside_m2``);
 * members, households and basic units outside every grid, or in another grid than their ``grid_id`` says;
-* a layer that looks GCJ-02-shifted against another (see ``gcj02_suspects``).
+* a layer that looks GCJ-02- or BD-09-shifted against another (see ``datum_shift_suspects``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ import shapely
 from pyproj import CRS, Transformer
 from tqdm import tqdm
 
+from geo.bd09 import bd09_to_wgs84, wgs84_to_bd09
 from geo.config import Config, Tolerances
+from geo.crs import shifted
 from geo.dataset import POLYGON_LAYERS, DataSet
 from geo.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from geo.model import utm_crs_for
 from geo.problems import SEVERITIES, Problem
-from geo.sources import build_dataset
+from geo.sources import build_dataset, serve_check
 from geo.validate import LAYER_SPECS
 
 # (child, parent, the child's column naming its parent)
@@ -321,14 +323,40 @@ def _references(ds: DataSet, layer: str, ref: str, column: str | None) -> tuple[
     return g, target
 
 
-def gcj02_suspects(ds: DataSet, pairs: list[tuple[str, str, str | None]]) -> list[Problem]:
-    """A layer whose fit to a reference layer improves markedly when shifted by the GCJ-02 offset.
+Move = Callable[[Any, Any], tuple[np.ndarray, np.ndarray]]
+# The offsets a layer drawn on a Chinese web map carries: hint → (name, to WGS-84, from WGS-84).
+DATUM_SHIFTS: dict[str, tuple[str, Move, Move]] = {
+    "gcj02": ("GCJ-02 (Amap/Tencent/DataV)", gcj02_to_wgs84, wgs84_to_gcj02),
+    "bd09": ("BD-09 (Baidu Map)", bd09_to_wgs84, wgs84_to_bd09),
+    "wgs84": ("WGS-84", lambda x, y: (np.asarray(x), np.asarray(y)), lambda x, y: (np.asarray(x), np.asarray(y))),
+}
+SHIFT_KINDS = ("gcj02_suspect", "bd09_suspect", "wgs84_suspect")
+
+
+def _then(first: Move, second: Move) -> Move:
+    return lambda x, y: second(*first(x, y))
+
+
+# What a datum shift between a layer and its reference shows up as, on the layer.
+CONSEQUENCES = ("outside_grids", "wrong_grid", "outside_parent", "orphan")
+
+
+def datum_shift_suspects(
+    ds: DataSet, pairs: list[tuple[str, str, str | None]], found: list[Problem] | None = None
+) -> list[Problem]:
+    """A layer whose fit to a reference layer improves markedly when read as GCJ-02, BD-09 or WGS-84 instead of
+    how it was read: the cause named, with the ``crs_hint`` that fixes it (kind ``gcj02_suspect`` /
+    ``bd09_suspect`` / ``wgs84_suspect``).
 
     For each (layer, reference) pair given by the user: the share of the layer outside its reference — its
-    declared parent feature when the parent id was given, else the reference layer's union — as read, after
-    GCJ-02 → WGS-84 and after WGS-84 → GCJ-02 (area for polygons, count for points). The offset is 300–700 m in
-    China, far above export noise: when ≥ 5 % lies outside and one shift cuts that at least threefold, one of the
-    two layers is GCJ-02 while the other is WGS-84. Computed in degrees (WGS-84 both sides)."""
+    declared parent feature when the parent id was given, else the reference layer's union — as read, and after
+    reading either side with each other hint (the layer moved so: undo its hint, apply the other; for the
+    reference, the inverse move of the layer). Area for polygons, count for points. The offsets are 300–700 m
+    (GCJ-02) and ~1.1 km (BD-09) in China, far above export noise: when ≥ 5 % lies outside and the best move
+    cuts that at least threefold, that move names the shifted layer and its system. GCJ-02 alone leaves ~0.9 km
+    of a BD-09 layer's offset, so the two are told apart by which fits better. Computed in degrees (WGS-84 both
+    sides). ``found``: the problems of the other checks; the message then counts those the shift explains
+    (``CONSEQUENCES`` on the layer)."""
     out = []
     for layer, ref, column in pairs:
         lg, target = _references(ds, layer, ref, column)
@@ -337,19 +365,28 @@ def gcj02_suspects(ds: DataSet, pairs: list[tuple[str, str, str | None]]) -> lis
         base = _share_outside(lg, target)
         if base < GCJ_MIN_SHARE:
             continue
-        back = _share_outside(_shift(lg, gcj02_to_wgs84), target)
-        fwd = _share_outside(_shift(lg, wgs84_to_gcj02), target)
-        if back * GCJ_GAIN <= base and back <= fwd:
-            msg = (f"looks GCJ-02-shifted against {ref}: {base:.0%} lies outside as read, {back:.0%} after "
-                   f"GCJ-02 → WGS-84; if it is an Amap/DataV export set crs_hint = 'gcj02' for {layer}")  # fmt: skip
-        elif fwd * GCJ_GAIN <= base:
-            msg = (f"looks GCJ-02-shifted against {layer}: {base:.0%} of {layer} lies outside as read, "
-                   f"{fwd:.0%} with {layer} moved into GCJ-02; set crs_hint = 'gcj02' for {ref}")  # fmt: skip
-            out.append(Problem(ref, "", msg, "gcj02_suspect", "warning", ds.files[ref]))
+        read = {n: ds.loaded[n].source.crs_hint or "wgs84" if n in ds.loaded else "wgs84" for n in (layer, ref)}
+        tried: dict[tuple[str, str], float] = {}
+        for hint, (_, back, fwd) in DATUM_SHIFTS.items():
+            if hint != read[layer]:  # read the layer as `hint`: undo what was applied, then apply `hint`
+                tried[hint, layer] = _share_outside(_shift(lg, _then(DATUM_SHIFTS[read[layer]][2], back)), target)
+            if hint != read[ref]:  # read the reference as `hint`: move the layer the other way
+                tried[hint, ref] = _share_outside(_shift(lg, _then(fwd, DATUM_SHIFTS[read[ref]][1])), target)
+        (hint, blamed), after = min(tried.items(), key=lambda kv: kv[1])
+        if after * GCJ_GAIN > base:
             continue
-        else:
-            continue
-        out.append(Problem(layer, "", msg, "gcj02_suspect", "warning", ds.files[layer]))
+        other = ref if blamed == layer else layer
+        fp = ds.fingerprints.get(blamed)
+        also = f"; {fp[1]} too" if fp and fp[0] == hint else ""
+        short = DATUM_SHIFTS[hint][0].split(" ")[0]
+        was = f", not {DATUM_SHIFTS[read[blamed]][0].split(' ')[0]} as read" if read[blamed] != "wgs84" else ""
+        msg = (f"looks drawn in {DATUM_SHIFTS[hint][0]}{was}, against {other}: {base:.0%} of {layer} lies outside "
+               f"{ref} as read, {after:.0%} with {blamed} read as {short}{also}; set crs_hint = '{hint}' for "
+               f"{blamed} (--crs-hint {hint} for one file)")  # fmt: skip
+        explained = sum(1 for p in found or () if p.layer == layer and p.kind in CONSEQUENCES)
+        if explained:
+            msg += f"; it would explain the {explained:,} warning(s) below about where {layer} lie"
+        out.append(Problem(blamed, "", msg, f"{hint}_suspect", "warning", ds.files[blamed]))
     return out
 
 
@@ -360,12 +397,16 @@ def _valid(g: np.ndarray) -> np.ndarray:
     return g
 
 
-def _shift(geoms: np.ndarray, fn: Callable[[Any, Any], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    def move(xy: np.ndarray) -> np.ndarray:
-        x, y = fn(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
+_shift = shifted
 
-    return np.asarray(shapely.transform(geoms, move), dtype=object)
+
+class _NoBar:
+    def set_postfix_str(self, _: str) -> None: ...
+
+    def update(self, _: int) -> None: ...
+
+
+_NO_BAR = _NoBar()
 
 
 @contextmanager
@@ -405,9 +446,9 @@ def spatial_checks(ds: DataSet, progress: bool = False, timings: dict[str, float
         jobs += [(f"{p} in grids", partial(points_outside, m, p)) for p in POINTS_IN_GRIDS if p in given]
     pairs: list[tuple[str, str, str | None]] = [(c, p, k) for c, p, k in NESTING if c in given and p in given]
     pairs += [(p, "grids", "grid_id") for p in POINTS_IN_GRIDS if p in given and "grids" in given]
-    if pairs:
-        jobs.append(("gcj02", partial(gcj02_suspects, ds, pairs)))
     problems: list[Problem] = []
+    if pairs:  # last: it counts what the other checks found that a shift explains
+        jobs.append(("datum shifts", partial(datum_shift_suspects, ds, pairs, problems)))
     with tqdm(total=len(jobs), desc="checking", unit="check", disable=not progress, leave=False) as bar:
         for name, job in jobs:
             with _step(timings, name, bar):
@@ -422,7 +463,9 @@ def validate(config: Config, progress: bool = False) -> Report:
     ds = build_dataset(config, progress=progress)
     timings["read"] = time.perf_counter() - started
     problems = list(ds.problems) + spatial_checks(ds, progress, timings)
-    problems.sort(key=lambda p: p.kind != "gcj02_suspect")  # stable: a datum shift explains what follows it
+    with _step(timings, "serve check", _NO_BAR):
+        problems += serve_check(ds)  # what `serve` would refuse: the two always agree
+    problems.sort(key=lambda p: p.kind not in SHIFT_KINDS)  # stable: a datum shift explains what follows it
     timings["total"] = time.perf_counter() - started
     layers = {
         name: {"file": ds.files[name], "features": len(ds.frames[name]), "given": name in ds.provided}

@@ -24,7 +24,7 @@ from geo.config import Config, ConfigError, config_from_dict, missing_required
 from geo.dataset import DataSet, complete
 from geo.io import LoadedLayer, discover, list_layers, read_source, read_toml
 from geo.model import GeoLayers
-from geo.problems import GeoValidationError
+from geo.problems import GeoValidationError, Problem
 from geo.validate import LAYER_NAMES, REQUIRED_LAYER_NAMES
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ __all__ = [
     "read_all",
     "read_layers",
     "resolve_config",
+    "servable",
+    "serve_check",
 ]
 
 
@@ -178,4 +180,24 @@ def load_layers(
     for p in dataset.problems:
         if p.severity == "warning":
             log.warning("%s [%s]", p, p.file)
-    return GeoLayers.from_frames(dataset.frames, config.label, dataset.files)
+    return servable(dataset)
+
+
+def servable(dataset: DataSet) -> GeoLayers:
+    """The layers a server runs on, from a complete data set without errors: the strict contract check of
+    ``GeoLayers.from_frames``. ``validate`` runs this same function (``serve_check``), so `validate` and `serve`
+    always agree. Raises ``GeoValidationError``."""
+    return GeoLayers.from_frames(dataset.frames, dataset.config.label, dataset.files)
+
+
+def serve_check(dataset: DataSet) -> list[Problem]:
+    """What ``servable`` would refuse that the data set's own problems do not already say (``[]`` when it
+    serves, or when the data set already has errors: those are the cause)."""
+    if dataset.errors:
+        return []
+    try:
+        servable(dataset)
+    except GeoValidationError as exc:
+        known = {(p.layer, p.feature_id, p.kind) for p in dataset.problems}
+        return [p for p in exc.problems if p.is_error and (p.layer, p.feature_id, p.kind) not in known]
+    return []

@@ -2,8 +2,10 @@
 
 ``mojibake_score`` rates decoded text: the share of its non-ASCII characters that are U+FFFD, Latin-1/Latin-Extended
 letters (GBK or UTF-8 read as Latin-1), C1 controls, private-use characters, box drawing, or CJK characters outside
-GB2312 (UTF-8 read as GBK gives ``缃戞牸``; real names are almost all inside GB2312, the 6,763 common hanzi of
-GB/T 2312-1980). ``geo.io.encoding`` uses it to choose a DBF's encoding; ``text_problems`` to warn about columns.
+the script's common set (UTF-8 read as GBK gives ``缃戞牸``, a mix of rare simplified and traditional characters;
+real names are almost all inside GB2312, the 6,763 common hanzi of GB/T 2312-1980, or, written in traditional
+script, all inside Big5: then the GB2312 test is waived). ``geo.io.encoding`` uses it to choose a DBF's
+encoding; ``text_problems`` to warn about columns.
 """
 
 from __future__ import annotations
@@ -19,26 +21,31 @@ REPLACEMENT = "\ufffd"  # what a decoder puts for a character it cannot decode (
 
 
 def _suspicious(ch: str) -> bool:
+    """Suspicious in any script: U+FFFD, Latin-1/Latin-Extended letters, C1 controls, private use, box drawing."""
     o = ord(ch)
-    if ch == REPLACEMENT or 0x80 <= o <= 0x24F or 0xE000 <= o <= 0xF8FF or 0x2500 <= o <= 0x259F:
+    return ch == REPLACEMENT or 0x80 <= o <= 0x24F or 0xE000 <= o <= 0xF8FF or 0x2500 <= o <= 0x259F
+
+
+def _outside(ch: str, codec: str) -> bool:
+    try:
+        ch.encode(codec)
+    except UnicodeEncodeError:
         return True
-    if 0x3400 <= o <= 0x9FFF:  # CJK: suspicious when outside GB2312 (the 6,763 common hanzi)
-        try:
-            ch.encode("gb2312")
-        except UnicodeEncodeError:
-            return True
     return False
 
 
 def mojibake_score(texts: Iterable[str]) -> float:
     """Share of suspicious characters among the non-ASCII characters of ``texts`` (0 when all ASCII)."""
-    n = bad = 0
+    n = bad = not_gb = not_big5 = 0
     for text in texts:
         for ch in text:
             if ord(ch) > 0x7F:
                 n += 1
                 bad += _suspicious(ch)
-    return bad / n if n else 0.0
+                if 0x3400 <= ord(ch) <= 0x9FFF:  # CJK: real text keeps to one script's common set
+                    not_gb += _outside(ch, "gb2312")
+                    not_big5 += _outside(ch, "big5")
+    return (bad + (not_gb if not_big5 else 0)) / n if n else 0.0  # all in Big5: traditional text, not mojibake
 
 
 def text_problems(frame: pd.DataFrame, layer: str, file: str, renamed: Mapping[str, str]) -> list[Problem]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,6 +123,7 @@ class Feed:
         connect_timeout_s: float = 1.0,
         area: AreaGuard | None = None,
         max_future_s: float = MAX_FUTURE_S,
+        source_crs: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis_url = redis_url
@@ -136,6 +137,7 @@ class Feed:
         self.connect_timeout_s = connect_timeout_s
         self.area = area
         self.max_future_s = max_future_s
+        self.source_crs = dict(source_crs or {})  # publishers' default CRS by source (wire.parse_message)
         self.clock = clock
         url_db = Keys.for_redis_url(keys.prefix, redis_url).db
         if url_db != keys.db:
@@ -379,7 +381,9 @@ class Feed:
         now = self.clock()
         for raw in raws:
             try:
-                parsed.append((parse_message(raw, now=now, max_future_s=self.max_future_s), raw))
+                parsed.append(
+                    (parse_message(raw, now=now, max_future_s=self.max_future_s, source_crs=self.source_crs), raw)
+                )
             except WireError as exc:
                 rejected.append((raw, exc.reason))
             except Exception as exc:  # a parser bug: this message only

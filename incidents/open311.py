@@ -411,25 +411,70 @@ def parse_services_xml(data: bytes | str) -> list[Open311Service]:
 
 # --------------------------------------------------------------------------------------------- to the wire
 
-# Open311 statuses (spec: open/closed; some servers send more) → ours.
+# Open311 statuses → ours. GeoReport v2 itself has only open/closed; the servers in use send their own vocabulary
+# (keys normalised by ``status_key``: lower case, spaces and hyphens as ``_``):
+# * FixMyStreet (mySociety; UK councils, and forks elsewhere): its report states as Open311 extended statuses
+#   (perllib/Open311/Endpoint, FixMyStreet::DB::Result::Problem): confirmed, investigating, in_progress,
+#   action_scheduled, planned, fixed, fixed_user, fixed_council, closed, not_councils_responsibility, duplicate,
+#   unable_to_fix, internal_referral, no_further_action, reopened, for_triage, unconfirmed, hidden;
+# * SeeClickFix: open, acknowledged, closed, archived; Mark-a-Spot/Drupal and US city servers: new, submitted,
+#   pending, assigned, in_progress, completed, resolved, cancelled/canceled, rejected.
+# A city's "closed"/"fixed" means the work is done; 街道评单 (our closed, with a rating) is the street's own step,
+# and mapping them to resolved keeps open → closed feeds legal (reported → closed is not a transition).
 STATUS_FROM_OPEN311: Final[dict[str, Status]] = {
+    # reported: received, not yet handled
     "open": Status.REPORTED,
     "new": Status.REPORTED,
     "submitted": Status.REPORTED,
+    "pending": Status.REPORTED,
+    "confirmed": Status.REPORTED,
+    "unconfirmed": Status.REPORTED,
+    "for_triage": Status.REPORTED,
+    # dispatched: handed to someone
     "acknowledged": Status.DISPATCHED,
     "assigned": Status.DISPATCHED,
+    "internal_referral": Status.DISPATCHED,
+    "reopened": Status.DISPATCHED,  # rework: resolved → dispatched is the lifecycle's reopening
+    # accepted: someone is on it
     "in_progress": Status.ACCEPTED,
-    "in progress": Status.ACCEPTED,
+    "investigating": Status.ACCEPTED,
+    "action_scheduled": Status.ACCEPTED,
+    "planned": Status.ACCEPTED,
+    # resolved: done
     "resolved": Status.RESOLVED,
     "completed": Status.RESOLVED,
-    # A city's "closed" means the work is done; 街道评单 (our closed, with a rating) is the street's own step.
-    # Mapping it to resolved also keeps open → closed feeds legal (reported → closed is not a transition).
+    "fixed": Status.RESOLVED,
+    "fixed_user": Status.RESOLVED,
+    "fixed_council": Status.RESOLVED,
     "closed": Status.RESOLVED,
+    "archived": Status.RESOLVED,
+    # cancelled: not for us, or nothing will be done
     "cancelled": Status.CANCELLED,
     "canceled": Status.CANCELLED,
     "rejected": Status.CANCELLED,
     "duplicate": Status.CANCELLED,
+    "not_councils_responsibility": Status.CANCELLED,
+    "not_responsible": Status.CANCELLED,
+    "unable_to_fix": Status.CANCELLED,
+    "no_further_action": Status.CANCELLED,
+    "hidden": Status.CANCELLED,
 }
+# An unknown status is kept as an open request (its original in the description): losing a resident's request
+# because of a word we do not know is worse than showing it as new.
+UNKNOWN_STATUS_AS: Final = Status.REPORTED
+
+
+def status_key(status: str) -> str:
+    """A status as ``STATUS_FROM_OPEN311`` keys it: ``"Action Scheduled"``/``"ACTION-SCHEDULED"`` →
+    ``"action_scheduled"``."""
+    return re.sub(r"[\s\-]+", "_", status.strip().lower())
+
+
+def map_status(status: str) -> tuple[Status, bool]:
+    """Our status for an Open311 one, and whether it was known (``False``: ``UNKNOWN_STATUS_AS``)."""
+    ours = STATUS_FROM_OPEN311.get(status_key(status))
+    return (ours, True) if ours is not None else (UNKNOWN_STATUS_AS, False)
+
 
 _ID_BAD_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
@@ -477,19 +522,18 @@ def join_description(body: str | None, notes: Iterable[str]) -> str:
 def to_wire(req: Open311Request, *, now: float, id_prefix: str = ID_PREFIX, source: str = SOURCE) -> Conversion:
     """One foreign request → a wire message (validated against the contract), or ``None`` with the reason.
 
-    id = ``id_prefix`` + ``service_request_id``; status via ``STATUS_FROM_OPEN311``; ts = ``updated_datetime``,
+    id = ``id_prefix`` + ``service_request_id``; status via ``map_status`` (an unknown one kept as reported, the
+    original in the description, as is any status that says more than ours); ts = ``updated_datetime``,
     else ``requested_datetime``; category from the service code/name (``category_for``; ``other`` if none fits);
     title = the description's first line (else the service name); the service, address, status notes, agency
-    and media URL are kept as lines of the description. Unusable: no id, unknown status, no time, no location
+    and media URL are kept as lines of the description. Unusable: no id, no status, no time, no location
     (``null`` or ``0,0``), or anything the wire contract rejects (e.g. a time more than 10 minutes after ``now``).
     """
     if not req.service_request_id:
         return Conversion(None, "no service_request_id")
     if req.status is None:
         return Conversion(None, "no status")
-    status = STATUS_FROM_OPEN311.get(req.status)
-    if status is None:
-        return Conversion(None, f"unknown status {req.status[:40]!r}")
+    status, known = map_status(req.status)
     when = req.updated_datetime or req.requested_datetime
     if when is None:
         return Conversion(None, "no requested_datetime or updated_datetime")
@@ -502,6 +546,7 @@ def to_wire(req: Open311Request, *, now: float, id_prefix: str = ID_PREFIX, sour
     notes = [
         f"Open311 {req.service_request_id}: {service}" if service else f"Open311 {req.service_request_id}",
         f"Address: {req.address}" if req.address else "",
+        _status_line(req.status, status, known),
         f"Status notes: {req.status_notes}" if req.status_notes else "",
         f"Agency: {req.agency_responsible}" if req.agency_responsible else "",
         f"Media: {req.media_url}" if req.media_url else "",
@@ -520,6 +565,13 @@ def to_wire(req: Open311Request, *, now: float, id_prefix: str = ID_PREFIX, sour
     if req.expected_datetime is not None:
         msg["due"] = req.expected_datetime.timestamp()
     return _validated(msg, now)
+
+
+def _status_line(original: str, ours: Status, known: bool) -> str:
+    """The foreign status kept in the record when it says more than ours (or is unknown)."""
+    if not known:
+        return f"Open311 status: {original[:40]} (unknown here: kept as {ours})"
+    return f"Open311 status: {original[:40]}" if status_key(original) not in ("open", str(ours)) else ""
 
 
 def _validated(msg: dict[str, Any], now: float) -> Conversion:

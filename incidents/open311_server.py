@@ -112,6 +112,13 @@ def new_request_id() -> str:
     return f"{ID_PREFIX}{uuid.uuid4().hex}"
 
 
+def with_query(body: Fields, query: Iterable[tuple[str, str]]) -> Fields:
+    """A POST's fields: the body's, then the URL query's (some vendors' clients, Accela-style adapters among them,
+    put every parameter in the query string and send an empty body). The body wins where both give a field
+    (``post_to_wire`` takes each field's first value)."""
+    return [*body, *((str(k), str(v)) for k, v in query)]
+
+
 def post_to_wire(fields: Fields, *, now: float, request_id: str | None = None) -> dict[str, Any]:
     """A ``POST requests`` form → a wire message (``reported``, ts ``now``, ``source`` open311).
 

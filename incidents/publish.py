@@ -47,9 +47,15 @@ def _raw(payload: Payload) -> bytes:
     raise WireError(f"payload must be a dict, str or bytes, got {type(payload).__name__}")
 
 
-def _parse_in_area(raw: bytes, area: AreaGuard | None, now: float | None, max_future_s: float) -> WireMessage:
+def _parse_in_area(
+    raw: bytes,
+    area: AreaGuard | None,
+    now: float | None,
+    max_future_s: float,
+    source_crs: Mapping[str, str] | None = None,
+) -> WireMessage:
     """The wire contract, then (when the caller knows the served area) the same area check as the feed."""
-    msg = parse_message(raw, now=now, max_future_s=max_future_s)
+    msg = parse_message(raw, now=now, max_future_s=max_future_s, source_crs=source_crs)
     outside = area.check([msg])[0] if area is not None else None
     if outside:
         raise WireError(outside)
@@ -66,14 +72,16 @@ def publish(
     area: AreaGuard | None = None,
     now: float | None = None,
     max_future_s: float = MAX_FUTURE_S,
+    source_crs: Mapping[str, str] | None = None,
 ) -> ApplyResult:
     """Validate and apply durably (state + one log entry; servers see it by following the log).
 
     Returns the ``ApplyResult``: ``APPLIED`` (stored and logged), or ``DUPLICATE``/``STALE`` (nothing
     changed). Raises ``WireError`` for input that breaks the wire contract or that the
     store rejects (a first message without lon/lat/category); see the module doc for dead-lettering.
-    ``now`` (epoch s, default the wall clock) and ``max_future_s`` bound ``ts`` as in ``wire.parse_message``.
-    Redis errors (``redis.RedisError``) propagate: nothing is known to be stored then.
+    ``now`` (epoch s, default the wall clock) and ``max_future_s`` bound ``ts`` as in ``wire.parse_message``;
+    ``source_crs`` is the publishers' default CRS by source, as there. Redis errors (``redis.RedisError``)
+    propagate: nothing is known to be stored then.
     """
     try:
         raw = _raw(payload)
@@ -82,7 +90,7 @@ def publish(
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
         raise
     try:
-        msg = _parse_in_area(raw, area, now, max_future_s)
+        msg = _parse_in_area(raw, area, now, max_future_s, source_crs)
     except WireError as exc:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, exc.reason, source)
@@ -105,6 +113,7 @@ def publish_many(
     area: AreaGuard | None = None,
     now: float | None = None,
     max_future_s: float = MAX_FUTURE_S,
+    source_crs: Mapping[str, str] | None = None,
 ) -> list[ApplyResult]:
     """``publish`` for bulk input (simulator, imports): pipelined, never raises for bad input.
 
@@ -133,7 +142,7 @@ def publish_many(
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
             continue
         try:
-            msg = _parse_in_area(raw, area, now, max_future_s)
+            msg = _parse_in_area(raw, area, now, max_future_s, source_crs)
         except WireError as exc:
             results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
             store.dead_letter(r, keys, raw, exc.reason, source)

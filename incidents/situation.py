@@ -131,6 +131,7 @@ _OBJ_COLS = (
     "title",
     "assignee",
     "source",
+    "located_grid_id",  # the grid the point lies in (differs from grid_id when the message's grid_id says else)
 )
 
 
@@ -393,8 +394,12 @@ class Situation:
         for i, slot in enumerate(todo):
             inc = self._items[slot]
             g_loc = str(grid[i] or "")
+            c["located_grid_id"][slot] = g_loc
             if inc.grid_id and inc.grid_id != g_loc:
-                # Explicit grid on the incident wins; the located micro-grid then does not belong to it.
+                # Explicit grid on the incident wins (a dispatcher's decision); the located micro-grid then does not
+                # belong to it. A point in another grid is flagged (``grid_conflicts``): one of the two is wrong.
+                if g_loc and self._located[slot][2] != inc.grid_id:
+                    log.warning("incident %s: grid_id %r but its point lies in grid %r", inc.id, inc.grid_id, g_loc)
                 c["grid_id"][slot] = inc.grid_id
                 c["micro_grid_id"][slot] = ""
                 c["community_id"][slot] = self._grid_communities.get(inc.grid_id, "")
@@ -520,6 +525,17 @@ class Situation:
         with self._lock:
             slot = self._slots.get(incident_id)
             return None if slot is None else self._items[slot]
+
+    def grid_conflicts(self) -> dict[str, tuple[str, str]]:
+        """Incidents whose message's ``grid_id`` disagrees with the grid their point lies in: id → (grid_id given,
+        grid located). The given one is used (a dispatcher's decision); this says one of the two is wrong (a
+        point in another coordinate system, a stale grid list …). Points in no grid are not conflicts."""
+        with self._lock:
+            n = len(self._items)
+            c = self._cols
+            given, located = c["grid_id"][:n], c["located_grid_id"][:n]
+            hit = np.flatnonzero((located != "") & (given != located))
+            return {str(c["id"][i]): (str(given[i]), str(located[i])) for i in hit}
 
     def location(self, incident_id: str) -> tuple[str, str, str] | None:
         """(micro_grid_id, grid_id, community_id) of an incident, or None if unknown."""

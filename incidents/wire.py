@@ -19,7 +19,9 @@ Input (DESIGN.md "Wire contract"; JSON Schema: ``incidents/schema/incident.schem
   U+xFFFE/U+xFFFF) is rejected in every key and string value, nested ones too, naming the field and the
   code point: it cannot be encoded as UTF-8 for Redis, so letting it through would fail later, far from here;
 * ``lon``, ``lat``: finite numbers, lon in [-180, 180], lat in [-90, 90]; both or neither;
-  ``crs``: ``"wgs84"`` (default) or ``"gcj02"`` (converted to WGS-84 here; needs lon/lat);
+  ``crs``: ``"wgs84"`` (default), ``"gcj02"`` (Amap/Tencent) or ``"bd09"`` (Baidu Map), converted to WGS-84
+  here (needs lon/lat); without ``crs``, the receiver's ``source_crs`` for the message's ``source`` (a
+  publisher that picks points on a Chinese web map and never says so is declared once, not fixed per message);
 * ``category``: a code of ``incidents.model.CATEGORIES`` or its zh label (normalised to the code);
 * optional: ``title`` (≤ 200 chars), ``description`` (≤ 4000 chars, newlines/tabs allowed), ``priority``
   (low | normal | high | urgent), ``source`` (≤ 64), ``assignee`` (≤ 64), ``grid_id`` (≤ 64), ``due`` (like
@@ -52,11 +54,22 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 from incidents.model import CATEGORIES, CATEGORY_BY_LABEL, OVERLAY_FIELDS, Priority, Status
 from incidents.timeutil import format_ts
+from incidents.wire_hints import (
+    binary_hint,
+    coordinate_hint,
+    epoch_hint,
+    field_alias_hint,
+    json_error_hint,
+    number_text_hint,
+    status_hint,
+    text_hint,
+)
 
 MAX_BYTES: Final = 65536
 ID_MAX = 64
@@ -72,7 +85,9 @@ REOPENED_MAX: Final = 1000
 
 STATUSES: Final = tuple(s.value for s in Status)
 PRIORITIES: Final = tuple(p.value for p in Priority)
-CRS_VALUES: Final = ("wgs84", "gcj02")
+CRS_VALUES: Final = ("wgs84", "gcj02", "bd09")
+# ``source_crs`` key for every message without ``crs`` whose ``source`` is not listed itself.
+ANY_SOURCE: Final = "*"
 # Free-text string fields: max length, whether \n \r \t are allowed.
 STRING_FIELDS: Final[dict[str, tuple[int, bool]]] = {
     "title": (200, False),
@@ -158,10 +173,6 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
 
 
-# What a Node.js or browser publisher sends when it forgets JSON.stringify: String(obj) → "[object Object]".
-_JS_OBJECT_STRING: Final = re.compile(r"\[object [A-Za-z]+\]")
-
-
 def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     if isinstance(raw, str):
         # surrogatepass: a lone surrogate is counted here and reported with its field by ``check_text``.
@@ -175,20 +186,19 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
         try:
             text = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as e:
-            raise WireError(f"message is not valid UTF-8 (byte {e.start})") from None
+            hint = binary_hint(bytes(raw))
+            raise WireError(f"message is not valid UTF-8 (byte {e.start}){': ' + hint if hint else ''}") from None
     else:
         raise WireError(f"message must be bytes or str, got {type(raw).__name__}")
     text = text.lstrip("\ufeff \t\r\n")
     if not text:
         raise WireError("empty message")
     if text[0] != "{":
-        # Cheap: anything that is not an object is rejected before parsing.
-        if _JS_OBJECT_STRING.match(text):
-            raise WireError(
-                f"message is {text[:40].strip()!r}, JavaScript's default text for an object, not JSON: the "
-                "publisher sent the object itself instead of JSON.stringify(object)"
-            )
-        kind = {"[": "an array", '"': "a string"}.get(text[0], "not a JSON object")
+        # Cheap: anything that is not an object is rejected before parsing; the hint says what it is.
+        hint = text_hint(text.rstrip())
+        if hint and not hint.startswith(("an array", "a string")):
+            raise WireError(f"message is not a JSON object: {hint}")
+        kind = hint or {"[": "an array", '"': "a string"}.get(text[0], "not a JSON object")
         raise WireError(f"message must be a JSON object, got {kind}")
     try:
         obj = _DECODER.decode(text)
@@ -197,7 +207,9 @@ def _decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     except RecursionError:
         raise WireError("invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as e:
-        raise WireError(f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        hint = json_error_hint(text, e)
+        where = f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        raise WireError(f"{where}: {hint}" if hint else where) from None
     if not isinstance(obj, dict):  # pragma: no cover - guarded by the first-char check
         raise WireError("message must be a JSON object")
     return obj
@@ -267,7 +279,8 @@ def _type_name(v: Any) -> str:
 
 def _number(name: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise WireError(f"field {name!r}: expected a number, got {_type_name(v)}")
+        hint = number_text_hint(v) if isinstance(v, str) else ""
+        raise WireError(f"field {name!r}: expected a number, got {_type_name(v)}{hint}")
     f = float(v)
     if not math.isfinite(f):
         raise WireError(f"field {name!r}: must be finite")
@@ -302,7 +315,7 @@ def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
         except ValueError:
             dt = None
         if dt is None:
-            raise WireError(f"field {name!r}: not an ISO 8601 date-time: {s[:40]!r}")
+            raise WireError(f"field {name!r}: not an ISO 8601 date-time: {s[:40]!r}{_time_text_hint(s)}")
         if dt.utcoffset() is None:
             raise WireError(f"field {name!r}: ISO 8601 time has no UTC offset (add +08:00 or Z): {s[:40]!r}")
         t = dt.timestamp()
@@ -314,13 +327,26 @@ def _time(name: str, v: Any, now: float, max_ahead: float) -> float:
         raise WireError(f"field {name!r}: {t:.0f} is before 2000-01-01")
     if t > now + max_ahead:
         if t > 1e11:
-            raise WireError(f"field {name!r}: {t:.0f} is far in the future (milliseconds? send epoch seconds)")
+            unit = epoch_hint(t) or " (milliseconds? send epoch seconds)"
+            raise WireError(f"field {name!r}: {t:.0f} is far in the future{unit}")
         shown = format_ts(t) if t < 253402300799.0 else f"{t:.0f}"  # datetime stops at year 9999
         raise WireError(
             f"field {name!r}: {name} {shown} is {_ahead_text(t - now)} in the future"
             f" (allowed skew {_skew_text(max_ahead)})"
         )
     return t
+
+
+def _time_text_hint(s: str) -> str:
+    """Why a ``ts``/``due`` string is not ISO 8601: epoch numbers as text, ``/`` dates, a space-less zone."""
+    if re.fullmatch(r"\d{9,19}(\.\d+)?", s):
+        unit = epoch_hint(float(s)) if float(s) > 1e11 else ""
+        return f" (an epoch number as text{unit}: send it as a number, or ISO 8601 with an offset)"
+    if re.match(r"^\d{4}/\d{1,2}/\d{1,2}", s):
+        return " ('/' date separators: send 2026-11-30T09:00:00+08:00)"
+    if re.match(r"^\d{4}年", s):
+        return " (a Chinese date: send 2026-11-30T09:00:00+08:00)"
+    return ""
 
 
 def _string(name: str, v: Any, max_len: int, allow_newlines: bool) -> str:
@@ -348,23 +374,36 @@ def _enum(name: str, v: Any, allowed: tuple[str, ...]) -> str:
     if not isinstance(v, str):
         raise WireError(f"field {name!r}: expected a string, got {_type_name(v)}")
     if v not in allowed:
-        raise WireError(f"field {name!r}: {v[:40]!r} is not one of {', '.join(allowed)}")
+        hint = status_hint(v) if name == "status" else ""
+        raise WireError(f"field {name!r}: {v[:40]!r} is not one of {', '.join(allowed)}{hint}")
     return v
 
 
 def parse_message(
-    raw: bytes | bytearray | memoryview | str, *, now: float | None = None, max_future_s: float = MAX_FUTURE_S
+    raw: bytes | bytearray | memoryview | str,
+    *,
+    now: float | None = None,
+    max_future_s: float = MAX_FUTURE_S,
+    source_crs: Mapping[str, str] | None = None,
 ) -> WireMessage:
     """Validate and normalise one wire message (see module docstring). Pure; raises ``WireError``.
 
     ``now`` is the receiver's clock (epoch seconds, default ``time.time()``); ``ts`` may be at most
-    ``max_future_s`` seconds after it (default 600: clock skew), ``due`` at most 400 days.
+    ``max_future_s`` seconds after it (default 600: clock skew), ``due`` at most 400 days. ``source_crs``: the
+    CRS (``CRS_VALUES``) of publishers that never send ``crs``, by the ``source`` they send (``ANY_SOURCE``,
+    ``"*"``, for every other message without ``crs``); a message's own ``crs`` always wins.
     """
     obj = _decode(raw)
-    return parse_object(obj, now=now, max_future_s=max_future_s)
+    return parse_object(obj, now=now, max_future_s=max_future_s, source_crs=source_crs)
 
 
-def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MAX_FUTURE_S) -> WireMessage:
+def parse_object(
+    obj: Any,
+    *,
+    now: float | None = None,
+    max_future_s: float = MAX_FUTURE_S,
+    source_crs: Mapping[str, str] | None = None,
+) -> WireMessage:
     """Like ``parse_message`` for an already-decoded JSON value (e.g. from the HTTP API or the simulator)."""
     _check_shape(obj)
     if now is None:
@@ -374,7 +413,11 @@ def parse_object(obj: Any, *, now: float | None = None, max_future_s: float = MA
     status = _enum("status", obj["status"], STATUSES)
     out["status"] = status
     out["ts"] = _time("ts", obj["ts"], now, max_future_s)
-    point = _coordinates(obj.get("lon"), obj.get("lat"), obj.get("crs"))
+    crs = obj.get("crs")
+    if crs is None and source_crs and obj.get("lon") is not None:  # the publisher's declared default
+        src = obj.get("source")
+        crs = source_crs.get(src if isinstance(src, str) else "", source_crs.get(ANY_SOURCE))
+    point = _coordinates(obj.get("lon"), obj.get("lat"), crs)
     if point is not None:
         out["lon"], out["lat"] = point
     cat = obj.get("category")
@@ -396,7 +439,7 @@ def _check_shape(obj: Any) -> None:
     unknown = [k for k in obj if k not in _FIELD_SET]
     if unknown:
         names = ", ".join(repr(str(k)[:40]) for k in sorted(map(str, unknown))[:5])
-        raise WireError(f"unknown field(s): {names}")
+        raise WireError(f"unknown field(s): {names}{field_alias_hint(sorted(map(str, unknown)))}")
     for k, v in obj.items():
         if isinstance(v, dict | list):
             raise WireError(f"field {k!r}: expected a scalar, got {_type_name(v)}")
@@ -426,19 +469,23 @@ def _coordinates(lon_v: Any, lat_v: Any, crs: Any) -> tuple[float, float] | None
         given, other = ("lon", "lat") if lat_v is None else ("lat", "lon")
         raise WireError(f"field {other!r}: required when {given!r} is given")
     if lon_v is None:
-        if crs == "gcj02":
-            raise WireError("field 'crs': 'gcj02' given without lon/lat")
+        if crs in ("gcj02", "bd09"):
+            raise WireError(f"field 'crs': {crs!r} given without lon/lat")
         return None
     lon = _number("lon", lon_v)
     lat = _number("lat", lat_v)
     if not -180.0 <= lon <= 180.0:
-        raise WireError(f"field 'lon': {lon} out of range -180..180")
+        raise WireError(f"field 'lon': {lon:.10g} out of range -180..180{coordinate_hint('lon', lon, lat)}")
+    if not -90.0 <= lat <= 90.0 and abs(lat) >= 1e4:
+        raise WireError(f"field 'lat': {lat:.10g} out of range -90..90{coordinate_hint('lat', lat, lon)}")
     if not -90.0 <= lat <= 90.0:
         # e.g. Zhejiang sent as (30.27, 120.15): the swapped point would be a valid one.
         hint = " (lat/lon swapped?)" if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0 else ""
         raise WireError(f"field 'lat': {lat} out of range -90..90{hint}")
     if crs == "gcj02":
         return gcj02_to_wgs84_scalar(lon, lat)
+    if crs == "bd09":
+        return gcj02_to_wgs84_scalar(*bd09_to_gcj02_scalar(lon, lat))
     return lon, lat
 
 
@@ -512,6 +559,30 @@ def wgs84_to_gcj02_scalar(lon: float, lat: float) -> tuple[float, float]:
         return lon, lat
     dlon, dlat = _delta(lon, lat)
     return lon + dlon, lat + dlat
+
+
+_X_PI = math.pi * 3000.0 / 180.0
+
+
+def gcj02_to_bd09_scalar(lon: float, lat: float) -> tuple[float, float]:
+    """GCJ-02 → BD-09, the public formula (``geo.bd09`` has the vectorised one and its source)."""
+    z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
+    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+def bd09_to_gcj02_scalar(lon: float, lat: float) -> tuple[float, float]:
+    """BD-09 → GCJ-02: the public closed-form inverse refined by fixed-point iteration (error < 1e-9°)."""
+    x, y = lon - 0.0065, lat - 0.006
+    z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _X_PI)
+    theta = math.atan2(y, x) - 0.000003 * math.cos(x * _X_PI)
+    gx, gy = z * math.cos(theta), z * math.sin(theta)
+    for _ in range(5):
+        fx, fy = gcj02_to_bd09_scalar(gx, gy)
+        gx, gy = gx - (fx - lon), gy - (fy - lat)
+        if abs(fx - lon) < 1e-10 and abs(fy - lat) < 1e-10:
+            break
+    return gx, gy
 
 
 def gcj02_to_wgs84_scalar(lon: float, lat: float) -> tuple[float, float]:

@@ -21,13 +21,14 @@ import redis
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis
 from tests.support.keyspace import delete_prefix, suite_redis
-from tests.support.paths import REALDATA
+from tests.support.paths import FIELD_CASES, REALDATA
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Without the real-data files a developer's run skips those tests; CI must never skip them.
-    if os.environ.get("CI") and not REALDATA.is_dir():
-        raise pytest.UsageError(f"CI run without {REALDATA}: the real-data tests would be skipped")
+    for folder in (REALDATA, FIELD_CASES):
+        if os.environ.get("CI") and not folder.is_dir():
+            raise pytest.UsageError(f"CI run without {folder}: the tests reading it would be skipped")
 
 
 @pytest.fixture(scope="session")

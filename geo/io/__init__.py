@@ -25,9 +25,10 @@ import numpy as np
 import shapely
 
 from geo.config import FILE_SUFFIXES, LayerSource
-from geo.crs import to_wgs84
+from geo.crs import COORD_COLUMNS, HINT_NAMES, datum_fingerprint, to_wgs84
 from geo.io._files import list_layers, read_file, recover_nested
 from geo.io._postgis import read_postgis
+from geo.io.encoding import TextEncodingError, decode_text
 from geo.problems import ConfigError, Problem
 from geo.validate import LAYER_NAMES
 
@@ -43,6 +44,7 @@ class LoadedLayer:
     frame: gpd.GeoDataFrame | None
     problems: list[Problem] = field(default_factory=list)
     recovered: dict[int, Any] = field(default_factory=dict)  # row → EPSG:4326 geometry --fix can restore
+    fingerprint: tuple[str, str] | None = None  # (crs hint, why) when the source looks GCJ-02/BD-09 (geo.crs)
 
     @property
     def file(self) -> str:
@@ -69,15 +71,33 @@ def read_source(src: LayerSource) -> LoadedLayer:
     if not src.is_postgis:
         empty = np.flatnonzero(shapely.is_empty(np.asarray(raw.geometry.values, dtype=object)))
         if len(empty):
-            more, recovered = recover_nested(Path(src.source), empty, src.layer, src.label)
+            more, recovered = recover_nested(Path(src.source), empty, src.layer, src.label, src.encoding)
             problems += more
-    wgs, crs_problems = to_wgs84(raw, src.layer, src.label, src.assume_crs, src.crs_hint)
+    fingerprint = _fingerprint(src, raw)
+    if fingerprint is not None and not src.crs_hint:
+        hint, why = fingerprint
+        problems.append(
+            Problem(src.layer, "", f"{why}: its coordinates are probably {HINT_NAMES[hint]}, read here as WGS-84 "
+                    f"(~{'1.1 km' if hint == 'bd09' else '0.5 km'} off); set crs_hint = '{hint}' for {src.layer} "
+                    "(or crs_hint = 'wgs84' if they are not)", "datum_fingerprint", "warning", src.label)
+        )  # fmt: skip
+    wgs, crs_problems = to_wgs84(raw, src.layer, src.label, src.assume_crs, src.crs_hint, src.towgs84)
     problems += crs_problems
     if wgs is not None and recovered:
         rec = gpd.GeoDataFrame(geometry=gpd.GeoSeries(list(recovered.values()), crs=raw.crs))
-        moved, _ = to_wgs84(rec, src.layer, src.label, src.assume_crs, src.crs_hint)
+        moved, _ = to_wgs84(rec, src.layer, src.label, src.assume_crs, src.crs_hint, src.towgs84)
         recovered = dict(zip(recovered, moved.geometry if moved is not None else rec.geometry, strict=True))
-    return LoadedLayer(src, wgs, problems, recovered)
+    return LoadedLayer(src, wgs, problems, recovered, fingerprint)
+
+
+def _fingerprint(src: LayerSource, raw: gpd.GeoDataFrame) -> tuple[str, str] | None:
+    """``geo.crs.datum_fingerprint`` of a layer as read (only for geographic or unknown CRSs: a projected one
+    is no web map's)."""
+    if raw.crs is not None and not raw.crs.is_geographic:
+        return None
+    columns = [str(c) for c in raw.columns if c != raw.geometry.name]
+    values = {c: raw[c].dropna().head(3).tolist() for c in columns if c.lower() in COORD_COLUMNS}
+    return datum_fingerprint(src.source if not src.is_postgis else "", columns, values)
 
 
 def discover(path: Path) -> dict[str, dict[str, str]]:
@@ -97,9 +117,10 @@ def discover(path: Path) -> dict[str, dict[str, str]]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file (UTF-8) as a dict. ``FileNotFoundError`` if absent; ``ConfigError`` naming the file and the
-    parser's line/column when it is not valid TOML or not UTF-8."""
+    """A TOML file as a dict. TOML is UTF-8, but Notepad on a Chinese Windows saves "ANSI" (GBK) or "UTF-8 with
+    BOM": those are read too (``geo.io.encoding.decode_text``). ``FileNotFoundError`` if absent; ``ConfigError``
+    naming the file and the parser's line/column when it is not valid TOML, or the byte no encoding decodes."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(decode_text(path.read_bytes()).text)
+    except (tomllib.TOMLDecodeError, TextEncodingError) as exc:
         raise ConfigError(str(path), [f"not a valid TOML file: {exc}"]) from exc

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo.text import REPLACEMENT, mojibake_score
+from geo.text import MOJIBAKE_THRESHOLD, REPLACEMENT, mojibake_score
 
 CANDIDATES = ("UTF-8", "GB18030")
 
@@ -139,3 +139,109 @@ def shapefile_encoding(path: str | Path, override: str | None = None) -> Encodin
         return EncodingGuess(None, "cpg")
     data = dbf_bytes(path)
     return detect_dbf_encoding(data) if data else EncodingGuess(None, "ascii")
+
+
+# Byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's).
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE with BOM"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE with BOM"),
+    (codecs.BOM_UTF8, "utf-8", 'UTF-8 with BOM (Windows Notepad\'s "UTF-8 with BOM")'),
+    (codecs.BOM_UTF16_LE, "utf-16-le", 'UTF-16 LE with BOM (Windows Notepad\'s "Unicode")'),
+    (codecs.BOM_UTF16_BE, "utf-16-be", 'UTF-16 BE with BOM (Windows Notepad\'s "Unicode big endian")'),
+)
+
+
+_SAMPLE_CHARS = 200_000
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """A text file's contents and how they were decoded: ``encoding`` as Python names it, ``how`` in words for
+    the report (``""`` for plain UTF-8 without a BOM, the only encoding RFC 7946 allows for GeoJSON)."""
+
+    text: str
+    encoding: str
+    how: str
+
+
+class TextEncodingError(ValueError):
+    """A text file no candidate encoding decodes; the message names what was tried and the way out."""
+
+
+def decode_text(data: bytes, override: str | None = None) -> DecodedText:
+    """Decode a text file (GeoJSON, CSV …) as the tools that write Chinese data do.
+
+    Order: a byte-order mark (UTF-8/UTF-16/UTF-32: Windows Notepad writes them) wins, then ``override`` (the
+    ``--encoding`` option / ``encoding`` in onescreen.toml), then strict UTF-8, then UTF-16 without a BOM (NUL in
+    every other byte of ASCII text), then GB18030 (a superset of GBK/CP936 and GB2312, what "ANSI" is on a
+    Chinese Windows), or Big5 when that reads as mojibake (``geo.text.mojibake_score`` ≥ 0.3 on the first
+    200,000 characters: GBK text almost never does, Big5 text does) and Big5 decodes strictly. Line ends are
+    left alone (JSON does not care; CR LF is whitespace). Raises ``TextEncodingError`` naming the byte that no
+    candidate could decode and the option to use."""
+    found = _with_bom(data)
+    if found is not None:
+        return found
+    if override:
+        return _with_override(data, override)
+    try:
+        return DecodedText(data.decode("utf-8"), "utf-8", "")
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    found = _utf16_without_bom(data)
+    if found is not None:
+        return found
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise TextEncodingError(
+            f"neither UTF-8 (byte {first_bad}: 0x{data[first_bad]:02x}) nor GBK/GB18030 (byte {exc.start}); "
+            "give its encoding with --encoding (encoding = … in onescreen.toml), e.g. BIG5"
+        ) from None
+    if mojibake_score([text[:_SAMPLE_CHARS]]) >= MOJIBAKE_THRESHOLD:  # garbled as GBK: a Traditional-Chinese tool?
+        try:
+            big5 = data.decode("big5")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return DecodedText(big5, "big5", "Big5 (detected: not UTF-8, garbled as GBK; Traditional-Chinese Windows)")
+    return DecodedText(text, "gb18030", 'GBK/GB18030 (detected: not UTF-8; "ANSI" on a Chinese Windows)')
+
+
+def _with_bom(data: bytes) -> DecodedText | None:
+    for bom, codec, how in _BOMS:
+        if data.startswith(bom):
+            try:
+                return DecodedText(data[len(bom) :].decode(codec), codec, how)
+            except UnicodeDecodeError as exc:
+                raise TextEncodingError(
+                    f"starts with a {how} byte-order mark but byte {exc.start + len(bom)} is not {codec}"
+                ) from None
+    return None
+
+
+def _with_override(data: bytes, override: str) -> DecodedText:
+    try:
+        return DecodedText(data.decode(override), codecs.lookup(override).name, f"{override} (--encoding)")
+    except UnicodeDecodeError as exc:
+        try:
+            guess = f"; it reads as {decode_text(data).how or 'UTF-8'}"
+        except TextEncodingError:
+            guess = ""
+        raise TextEncodingError(
+            f"byte {exc.start} (0x{data[exc.start]:02x}) is not {override}, the --encoding/encoding given{guess}"
+        ) from None
+
+
+def _utf16_without_bom(data: bytes) -> DecodedText | None:
+    """UTF-16 text without a BOM: ASCII characters put a NUL in every other byte (odd ones: LE, even: BE)."""
+    head = data[:200]
+    if len(head) < 4:
+        return None
+    for zeros, other, codec, order in ((head[1::2], head[0::2], "utf-16-le", "LE"),
+                                       (head[0::2], head[1::2], "utf-16-be", "BE")):  # fmt: skip
+        if zeros.count(0) > len(head) // 4 and other.count(0) < len(head) // 8:
+            try:
+                return DecodedText(data.decode(codec), codec, f"UTF-16 {order} without a byte-order mark")
+            except UnicodeDecodeError:
+                return None
+    return None

@@ -5,6 +5,8 @@ it, requests.json/.xml with the status mapping), and 503 when Redis is gone."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -19,6 +21,7 @@ import pytest
 from incidents.model import CATEGORIES
 from incidents.open311 import parse_requests_xml, parse_services_xml
 from incidents.redis_server import EmbeddedRedis
+from tests.support.paths import FIELD_CASES
 from tests.support.server import LiveServer, spawn_server
 from tests.support.wait import wait_for
 
@@ -230,6 +233,32 @@ def test_open311_post_stores_the_incident_without_personal_data(live_server: Liv
     root = ET.fromstring(body)
     xml_id = root.findtext("request/service_request_id")
     assert xml_id and get_json(f"{url}/api/incidents/{xml_id}")[1]["category"] == "fire"
+
+
+def test_open311_post_with_every_parameter_in_the_query_string(live_server: LiveServer) -> None:
+    """../shared/field-cases/open311-post-query-string.sh, run as it is against the server: the request created."""
+    script = FIELD_CASES / "open311-post-query-string.sh"
+    out = subprocess.run(
+        ["bash", str(script)], env={**os.environ, "BASE": live_server.url}, capture_output=True, text=True, timeout=30
+    ).stdout
+    assert out.startswith("HTTP/1.1 201"), out
+    [reply] = json.loads(out.split("\n\n", 1)[1])  # text mode: CR LF read as LF
+    status, stored = get_json(f"{live_server.url}/api/incidents/{reply['service_request_id']}")
+    assert status == 200
+    assert (stored["category"], stored["lon"], stored["lat"]) == ("environment", 120.30161, 30.29268)
+    assert stored["title"] == "路边垃圾未清运"
+
+
+def test_a_grid_id_that_disagrees_with_the_point_is_flagged_on_healthz(live_server: LiveServer) -> None:
+    """gcj02-unflagged.json's point lies in G0070 as sent; a message that also says grid_id G0002 is flagged."""
+    case = json.loads((FIELD_CASES / "gcj02-unflagged.json").read_bytes())
+    doc = {**case, "id": "F-GRID-1", "ts": time.time(), "grid_id": "G0002"}
+    assert post_json(f"{live_server.url}/api/incidents", doc)[0] == 202
+
+    def flagged() -> Any:
+        return get_json(f"{live_server.url}/healthz")[1]["situation"]["grid_conflicts"].get("F-GRID-1")
+
+    assert wait_for(flagged, message="grid conflict on /healthz") == ["G0002", "G0070"]
 
 
 def test_open311_requests_list_shows_it_open_then_closed(live_server: LiveServer) -> None:

@@ -42,6 +42,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_SSO_HEADER": ("X-Forwarded-User", "X-Forwarded-User"),
     "ONESCREEN_TRUSTED_PROXIES": ("10.0.0.1, 192.168.8.0/24", ("10.0.0.1/32", "192.168.8.0/24")),
     "ONESCREEN_SECRET": ("a-long-random-string", SecretStr("a-long-random-string")),
+    "ONESCREEN_SOURCE_CRS": ("amap-picker=gcj02,*=BD09", {"amap-picker": "gcj02", "*": "bd09"}),
 }
 
 

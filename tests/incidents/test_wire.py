@@ -73,7 +73,7 @@ BAD: list[tuple[str, str | bytes, str]] = [
     ("lon as string", js(lon="120.1"), "'lon'"),
     ("bool as number", js(lat=True), "'lat': expected a number, got boolean"),
     ("unknown field", js(severity="high"), "severity"),
-    ("unknown crs", js(crs="bd09"), "'crs'"),
+    ("unknown crs", js(crs="epsg3857"), "'crs'"),
     ("crs without coordinates", js(crs="gcj02", lon=..., lat=...), "'crs'"),
     ("naive iso ts", js(ts="2024-05-01T08:30:00"), "'ts'"),
     ("date-only ts", js(ts="2024-05-01"), "'ts'"),
