@@ -31,6 +31,7 @@ from tests.dashboard.test_screens import (
     wait_sources_match,
 )
 from tests.dashboard.test_wall_formats import CATEGORIES, FRAMED_JS, STARTUP_WATCH_JS, assert_same_area, framed
+from tests.support.auth import credentials
 from tests.support.browser import MAP_SOURCES_MATCH_JS, chromium, wait_until_live
 from tests.support.keyspace import suite_redis
 from tests.support.server import LiveServer, spawn_server
@@ -190,6 +191,9 @@ def soak_wall(server: LiveServer, browser: Any, stop: threading.Event, seconds: 
             raise SoakStopped
 
     context = browser.new_context(viewport={"width": 3840, "height": 2160})
+    creds = credentials(server.url)  # its own Chromium: signed in by hand (the suite's browser does it for itself)
+    if creds is not None:
+        context.add_cookies(creds.playwright_cookies())
     try:
         context.add_init_script(STARTUP_WATCH_JS)
         page = context.new_page()
