@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from geo.gcj02 import Floats, gcj02_to_wgs84, wgs84_to_gcj02
+from geo.gcj02 import Floats, gcj02_to_wgs84, invert_by_iteration, wgs84_to_gcj02
 
 _X_PI = np.pi * 3000.0 / 180.0
 _DX, _DY = 0.0065, 0.006
@@ -43,14 +43,7 @@ def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike, tol: float = 1e-10, ma
     x, y = bx - _DX, by - _DY
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    gx, gy = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(max_iter):
-        fx, fy = gcj02_to_bd09(gx, gy)
-        ex, ey = fx - bx, fy - by
-        gx, gy = gx - ex, gy - ey
-        if not np.any(np.abs(ex) > tol) and not np.any(np.abs(ey) > tol):  # NaN input never blocks exit
-            break
-    return gx, gy
+    return invert_by_iteration(gcj02_to_bd09, bx, by, z * np.cos(theta), z * np.sin(theta), tol, max_iter)
 
 
 def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:

@@ -10,6 +10,8 @@ implementations do. Inputs and outputs are degrees (lon, lat), scalars or arrays
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -65,10 +67,23 @@ def gcj02_to_wgs84(
 ) -> tuple[Floats, Floats]:
     """GCJ-02 → WGS-84 by fixed-point iteration of the forward transform (round trip < ``tol`` degrees)."""
     gx, gy = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    x, y = gx.copy(), gy.copy()
+    return invert_by_iteration(wgs84_to_gcj02, gx, gy, gx.copy(), gy.copy(), tol, max_iter)
+
+
+def invert_by_iteration(
+    forward: Callable[[Floats, Floats], tuple[Floats, Floats]],
+    tx: Floats,
+    ty: Floats,
+    x: Floats,
+    y: Floats,
+    tol: float,
+    max_iter: int,
+) -> tuple[Floats, Floats]:
+    """The (x, y) that ``forward`` maps to (``tx``, ``ty``), by fixed-point iteration from the start (``x``,
+    ``y``) until the round trip is within ``tol`` (degrees) or ``max_iter`` steps; the inverse of a small shift."""
     for _ in range(max_iter):
-        fx, fy = wgs84_to_gcj02(x, y)
-        ex, ey = fx - gx, fy - gy
+        fx, fy = forward(x, y)
+        ex, ey = fx - tx, fy - ty
         x, y = x - ex, y - ey
         if not np.any(np.abs(ex) > tol) and not np.any(np.abs(ey) > tol):  # NaN input never blocks exit
             break
