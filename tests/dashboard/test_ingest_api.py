@@ -23,7 +23,7 @@ from incidents.model import CATEGORIES
 from incidents.open311 import parse_requests_xml, parse_services_xml
 from incidents.redis_server import EmbeddedRedis
 from tests.support.auth import cookie_header
-from tests.support.paths import FIELD_CASES
+from tests.support.paths import FIELD_CASES, read_shared
 from tests.support.server import LiveServer, spawn_server
 from tests.support.wait import wait_for
 
@@ -259,7 +259,7 @@ def test_open311_post_with_every_parameter_in_the_query_string(live_server: Live
 
 def test_a_grid_id_that_disagrees_with_the_point_is_flagged_on_healthz(live_server: LiveServer) -> None:
     """gcj02-unflagged.json's point lies in G0070 as sent; a message that also says grid_id G0002 is flagged."""
-    case = json.loads((FIELD_CASES / "gcj02-unflagged.json").read_bytes())
+    case = json.loads(read_shared(FIELD_CASES / "gcj02-unflagged.json"))
     doc = {**case, "id": "F-GRID-1", "ts": time.time(), "grid_id": "G0002"}
     assert post_json(f"{live_server.url}/api/incidents", doc)[0] == 202
 

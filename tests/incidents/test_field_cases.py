@@ -9,6 +9,7 @@ import gzip
 import json
 import pickle
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +30,16 @@ from incidents.publish import publish
 from incidents.situation import Situation
 from incidents.timeutil import parse_ts
 from incidents.wire import WireError, parse_message
-from tests.support.paths import DEMO_GPKG, FIELD_CASES
+from tests.support.paths import DEMO_GPKG, FIELD_CASES, read_shared
 from tests.support.wait import wait_for
 
 NOW = parse_ts("2026-11-30T12:00:00+08:00")  # after the cases' ts
 UNFLAGGED = FIELD_CASES / "gcj02-unflagged.json"
+JS_OBJECT = FIELD_CASES / "js-object-object.txt"
+
+
+def _case(raw: Any) -> Any:
+    return read_shared(raw) if isinstance(raw, Path) else raw
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +56,7 @@ def _grid(index: SpatialIndex, lon: float, lat: float) -> str:
 
 def test_unflagged_gcj02_lands_where_it_was_picked_with_a_per_source_default(index: SpatialIndex) -> None:
     """field-cases/gcj02-unflagged.json: declared once for the publisher (ONESCREEN_SOURCE_CRS), not per message."""
-    raw = UNFLAGGED.read_bytes()
+    raw = read_shared(UNFLAGGED)
     case = json.loads(raw)
     as_sent = parse_message(raw, now=NOW)
     assert (as_sent["lon"], as_sent["lat"]) == (case["lon"], case["lat"])  # without a declaration: as sent
@@ -89,7 +95,7 @@ def test_the_setting_and_the_durable_path(r: redis.Redis, keys: Keys, monkeypatc
     monkeypatch.setenv("ONESCREEN_SOURCE_CRS", "amap-picker=mars")
     with pytest.raises(SettingsError, match=r"(?i)unknown crs .*known: wgs84, gcj02, bd09"):
         Settings.from_env()
-    case = json.loads(UNFLAGGED.read_bytes())
+    case = json.loads(read_shared(UNFLAGGED))
     publish(r, keys, {**case, "ts": NOW - 60}, now=NOW, source_crs={"*": "gcj02"})
     stored = store.get_incident(r, keys, case["id"])
     assert stored is not None
@@ -97,7 +103,7 @@ def test_the_setting_and_the_durable_path(r: redis.Redis, keys: Keys, monkeypatc
 
 
 def test_a_grid_id_that_disagrees_with_its_point_is_flagged(index: SpatialIndex) -> None:
-    case = json.loads(UNFLAGGED.read_bytes())
+    case = json.loads(read_shared(UNFLAGGED))
     s = Situation(index.locate, clock=lambda: NOW)
     from incidents.model import Incident, Status
 
@@ -126,7 +132,7 @@ GOOD_JSON = json.dumps(GOOD)
 REASONS: list[tuple[str, Any, str]] = [
     (
         "js [object Object]",
-        (FIELD_CASES / "js-object-object.txt").read_bytes(),
+        JS_OBJECT,
         "JavaScript's default text for an object",
     ),
     ("js object literal", "{id: 'R-1', status: 'reported'}", "JavaScript object literal (unquoted keys"),
@@ -173,11 +179,11 @@ REASONS: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("name", "raw", "needle"), REASONS, ids=[r[0] for r in REASONS])
 def test_dead_letter_reasons_name_the_sender_mistake(name: str, raw: Any, needle: str) -> None:
-    assert needle in _reason(raw)
+    assert needle in _reason(_case(raw))
 
 
 def test_the_js_case_is_not_called_an_array() -> None:
-    reason = _reason((FIELD_CASES / "js-object-object.txt").read_bytes())
+    reason = _reason(read_shared(JS_OBJECT))
     assert "array" not in reason and "JSON.stringify(object)" in reason
 
 
@@ -187,11 +193,11 @@ def test_the_feed_applies_the_per_source_default_to_a_bare_publish(r: redis.Redi
     feed = Feed(redis_url, keys, situation, source_crs={"*": "gcj02"}, clock=lambda: NOW).start()
     try:
         wait_for(lambda: feed.health().connected, message="feed connected")
-        r.publish(keys.channel, UNFLAGGED.read_bytes())
+        r.publish(keys.channel, read_shared(UNFLAGGED))
         inc = wait_for(lambda: situation.get("F-GCJ-1"), message="the case in the situation")
     finally:
         feed.stop()
-    case = json.loads(UNFLAGGED.read_bytes())
+    case = json.loads(read_shared(UNFLAGGED))
     want = gcj02_to_wgs84(case["lon"], case["lat"])
     assert abs(inc.lon - float(want[0])) < 1e-8 and abs(inc.lat - float(want[1])) < 1e-8
 
