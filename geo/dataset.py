@@ -24,7 +24,7 @@ from geo.crs import WGS84
 from geo.io import LoadedLayer
 from geo.normalise import empty_layer, normalise_layer
 from geo.problems import Problem
-from geo.validate import FOREIGN_KEYS, LAYER_NAMES, LAYER_SPECS, validate_layer, validate_links
+from geo.validate import FOREIGN_KEYS, LAYER_NAMES, LAYER_SPECS, feature_ids, validate_layer, validate_links
 
 POLYGON_LAYERS = ("street", "communities", "grids", "micro_grids", "responsibility_zones")
 _ID_PREFIX = {
@@ -281,6 +281,34 @@ def _no_features(name: str, layer: LoadedLayer, problems: list[Problem]) -> Prob
                    "error" if required else "warning", layer.file)  # fmt: skip
 
 
+_NO_COORDINATES = ("empty_geometry", "missing_geometry")
+
+
+def _leave_out_unlocated(
+    name: str, frame: gpd.GeoDataFrame, problems: list[Problem], explained: set[tuple[str, str]]
+) -> gpd.GeoDataFrame:
+    """Features without coordinates (a null or EMPTY geometry the reader could not explain) can be neither drawn nor
+    located: they are left out and their problem becomes a warning that says so, so the rest of the layer serves
+    (field case ``bom-crlf-empty-geometry``). Nested coordinates (``explained``) stay errors: ``--fix`` recovers them.
+    A layer left with no feature at all is reported by ``_no_features``."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    ids = np.asarray(feature_ids(frame, LAYER_SPECS[name].id_column), dtype=object)
+    gone = (pd.isna(geoms) | shapely.is_empty(geoms)) & ~np.isin(ids, [f for layer, f in explained if layer == name])
+    if not gone.any():
+        return frame
+    kept = int((~gone).sum())
+    note = f"; left out, the other {kept} {name} are read" if kept else ""
+    problems[:] = [
+        dataclasses.replace(p, message=p.message + note, severity="warning") if kept and _unlocated(p, name) else p
+        for p in problems
+    ]
+    return frame[~gone] if kept else frame
+
+
+def _unlocated(p: Problem, name: str) -> bool:
+    return p.layer == name and p.kind in _NO_COORDINATES
+
+
 def complete(config: Config, loaded: dict[str, LoadedLayer]) -> DataSet:
     """The data set made complete from the layers as read (``geo.io.read_source`` per configured layer): each
     layer normalised (``geo.normalise``) and keyed, then checked (``geo.validate``, columns not required), names
@@ -305,6 +333,7 @@ def complete(config: Config, loaded: dict[str, LoadedLayer]) -> DataSet:
             for p in validate_layer(name, frames[name], layer.file, columns=False)
             if not (keyed_by_name and p.kind == "duplicate_id")  # reported as duplicate_name_key
         ]
+        frames[name] = _leave_out_unlocated(name, frames[name], problems, explained)
     problems += [_no_features(name, layer, problems) for name, layer in loaded.items()
                  if layer.frame is not None and not len(layer.frame)]  # fmt: skip
     provided = set(frames)

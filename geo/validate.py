@@ -142,7 +142,8 @@ FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def _feature_ids(gdf: pd.DataFrame, id_column: str) -> list[str]:
+def feature_ids(gdf: pd.DataFrame, id_column: str) -> list[str]:
+    """How problems name each row: its id, or ``row N`` (0-based) where it has none."""
     if id_column not in gdf.columns:
         return [f"row {i}" for i in range(len(gdf))]
     ids = gdf[id_column]
@@ -171,7 +172,7 @@ def validate_layer(name: str, gdf: gpd.GeoDataFrame, file: str = "", columns: bo
          for c in spec.required_columns if c not in gdf.columns]
         if columns else []
     )  # fmt: skip
-    fids = _feature_ids(gdf, spec.id_column)
+    fids = feature_ids(gdf, spec.id_column)
     problems += _unknown_codes(name, gdf, spec, fids, file)
 
     if spec.id_column in gdf.columns:
@@ -258,7 +259,7 @@ def validate_links(
             continue
         values = src[col].fillna("").astype(str)
         bad = ~values.isin(set(dst[ref_col].astype(str))) & (values != "")
-        fids = _feature_ids(src, LAYER_SPECS[layer].id_column)
+        fids = feature_ids(src, LAYER_SPECS[layer].id_column)
         problems += [
             Problem(
                 layer,

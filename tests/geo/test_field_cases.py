@@ -103,16 +103,30 @@ def test_fingerprint_in_a_copied_file_name(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_notepad_bom_crlf_with_an_empty_feature(capsys: pytest.CaptureFixture[str]) -> None:
-    """field-cases/bom-crlf-empty-geometry.geojson: no traceback; one line for the empty feature, the rest read."""
+    """field-cases/bom-crlf-empty-geometry.geojson: no traceback; one line for the empty feature, the rest read —
+    by validate and by serve alike."""
     case = FIELD_CASES / "bom-crlf-empty-geometry.geojson"
     status, report = _report(capsys, str(case))
-    assert status == 1 and report["layers"]["grids"]["features"] == 4
-    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
-    assert (err["layer"], err["feature_id"], err["kind"]) == ("grids", "G0004", "empty_geometry")
+    assert status == 0 and report["layers"]["grids"]["features"] == 3
+    (warn,) = [p for p in report["problems"] if p["severity"] != "info" and p["kind"] != "encoding_detected"]
+    where = (warn["layer"], warn["feature_id"], warn["kind"], warn["severity"])
+    assert where == ("grids", "G0004", "empty_geometry", "warning")
+    assert warn["message"].endswith("left out, the other 3 grids are read")
     (note,) = [p for p in report["problems"] if p["kind"] == "encoding_detected"]
     assert "UTF-8 with BOM" in note["message"]
-    with pytest.raises(GeoValidationError, match=r"grids\[G0004\]: empty geometry"):  # serve says the same
-        load_layers(case)
+    assert load_layers(case).grids["grid_id"].tolist() == ["G0001", "G0002", "G0003"]  # serve reads the same
+
+
+def test_a_layer_of_only_empty_features_still_refuses(tmp_path: Path) -> None:
+    """Leaving out stops where nothing would remain: every grid empty is the error it was, not an empty map."""
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"grid_id": f"G{i}"}, "geometry": {"type": "Polygon", "coordinates": []}}
+        for i in (1, 2)
+    ]}  # fmt: skip
+    target = tmp_path / "grids.geojson"
+    target.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(GeoValidationError, match=r"grids\[G1\]: empty geometry"):
+        load_layers(target)
 
 
 def test_gbk_geojson_is_detected_and_the_option_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,9 +204,9 @@ def test_every_feature_dropped_names_the_cause(tmp_path: Path, capsys: pytest.Ca
 
 def test_an_unclosed_ring_costs_its_feature_not_the_layer(capsys: pytest.CaptureFixture[str]) -> None:
     status, report = _report(capsys, str(HERE / "unclosed_ring.geojson"))
-    (err,) = [p for p in report["problems"] if p["severity"] == "error"]
-    assert status == 1 and report["layers"]["grids"]["features"] == 4
-    assert (err["feature_id"], err["kind"]) == ("G0004", "missing_geometry")
+    (warn,) = [p for p in report["problems"] if p["kind"] == "missing_geometry"]
+    assert status == 0 and report["layers"]["grids"]["features"] == 3
+    assert (warn["feature_id"], warn["severity"]) == ("G0004", "warning")
     assert any("Non closed ring" in p["message"] for p in report["problems"] if p["kind"] == "gdal_warning")
 
 
@@ -244,7 +258,6 @@ def test_local_towgs84_parameters_are_used(tmp_path: Path, capsys: pytest.Captur
 @pytest.mark.parametrize(
     ("case", "line"),
     [
-        (FIELD_CASES / "bom-crlf-empty-geometry.geojson", "grids[G0004]: empty geometry"),
         (HERE / "empty_collection.geojson", "yields 0 grids"),
     ],
 )
