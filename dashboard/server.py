@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import gc
 import signal
 import threading
@@ -51,6 +54,14 @@ def _banner(settings: Settings, runtime: Runtime, creds: tuple[str | None, str] 
     return "\n".join(lines)
 
 
+def release_freed_heap() -> None:
+    """Hand the heap's free pages back to the OS (glibc ``malloc_trim(0)``; a no-op elsewhere). Loading and indexing
+    the city-scale data set leave ~140 MB freed but resident (measured: 920 → 779 MB RSS after building the runtime
+    on the bench's city set); glibc only trims the top of the heap by itself."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim this way
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
 def run_server(
     settings: Settings, *, embedded_redis: bool, simulate_rate: float | None, insecure_demo: bool = False
 ) -> int:
@@ -90,6 +101,7 @@ def run_server(
         # cyclic collector's reach, so each full collection walks only what connections and frames allocate.
         gc.collect()
         gc.freeze()
+        release_freed_heap()
         uvicorn.Server(config).run()
     return 0
 
