@@ -28,7 +28,7 @@ def places(layers: GeoLayers) -> Gazetteer:
 
 def located(layers: GeoLayers, lon: float, lat: float) -> dict[str, str]:
     row = SpatialIndex(layers).locate([lon], [lat]).iloc[0]
-    return {k: str(v) for k, v in row.items()}
+    return {str(k): str(v) for k, v in row.items()}
 
 
 def test_every_placing_layer_is_in_the_gazetteer(places: Gazetteer, layers: GeoLayers) -> None:
