@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX_BYTES: Final = 1 << 20
 FORMATS: Final = ("json", "xml")
+READ: Final = ["GET", "HEAD"]  # the Open311 reads (HEAD: the same headers, no body)
 
 
 def _result_body(res: ApplyResult) -> dict[str, Any]:
@@ -171,8 +172,8 @@ def _add_open311_routes(router: APIRouter, runtime: Runtime) -> None:
 def _add_open311_discovery(router: APIRouter) -> None:
     changeset = format_ts(time.time())  # this document changes only with the server (its code and settings)
 
-    @router.get("/open311/discovery.{fmt}")
-    @router.get("/open311/v2/discovery.{fmt}")
+    @router.api_route("/open311/discovery.{fmt}", methods=READ)
+    @router.api_route("/open311/v2/discovery.{fmt}", methods=READ)
     def discovery(fmt: str, request: Request) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
@@ -194,13 +195,13 @@ def _add_open311_not_found(router: APIRouter) -> None:
 
 
 def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
-    @router.get("/open311/v2/services.{fmt}")
+    @router.api_route("/open311/v2/services.{fmt}", methods=READ)
     def services(fmt: str) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
         return _open311(fmt, o3.services(), root="services", item="service")
 
-    @router.get("/open311/v2/services/{code}.{fmt}")
+    @router.api_route("/open311/v2/services/{code}.{fmt}", methods=READ)
     def service_definition(code: str, fmt: str) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
@@ -209,7 +210,7 @@ def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
         except Open311Error as exc:
             return _open311_error(fmt, exc.code, exc.description)
 
-    @router.get("/open311/v2/requests.{fmt}")
+    @router.api_route("/open311/v2/requests.{fmt}", methods=READ)
     def list_requests(fmt: str, request: Request) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
@@ -223,8 +224,8 @@ def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
         rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in o3.select(incidents, query)]
         return _open311(fmt, rows, root="service_requests", item="request")
 
-    @router.get("/open311/v2/requests/{request_id}.{fmt}")
-    @router.get("/open311/v2/request/{request_id}.{fmt}")
+    @router.api_route("/open311/v2/requests/{request_id}.{fmt}", methods=READ)
+    @router.api_route("/open311/v2/request/{request_id}.{fmt}", methods=READ)
     def one_request(request_id: str, fmt: str) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")

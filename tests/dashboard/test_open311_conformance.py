@@ -192,6 +192,8 @@ def test_services_and_every_service_definition(base: str) -> None:
         assert xml_def.findtext("service_code") == code and len(xml_def.find("attributes")) == 0  # type: ignore[arg-type]
     for fmt in ("json", "xml"):
         assert "not found" in assert_error(call(f"{base}/open311/v2/services/nope.{fmt}"), fmt, 404)
+        head = call(f"{base}/open311/v2/services.{fmt}", method="HEAD")
+        assert (head.status, head.ctype, head.body) == (200, JSON_TYPE if fmt == "json" else XML_TYPE, b"")
 
 
 # --------------------------------------------------------------------------------------------- POST and GET
