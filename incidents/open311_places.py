@@ -24,13 +24,19 @@ two places at once, or places that contradict each other — each with the reaso
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
+
+import shapely
 
 from incidents.open311 import Open311Error
+
+if TYPE_CHECKING:
+    from geo.layers import GeoLayers
 
 # Specificity: a higher rank is a smaller place. Grid and finer place a request.
 RANK: Final[dict[str, int]] = {"street": 0, "community": 1, "grid": 2, "micro_grid": 3, "basic_unit": 4, "unit": 4}
@@ -43,6 +49,7 @@ KIND_LABEL: Final[dict[str, str]] = {
     "basic_unit": "basic unit",
     "unit": "unit",
 }
+POINT_KINDS: Final = frozenset(("basic_unit", "unit"))  # point layers: their own point; the others a point inside
 MIN_NAME: Final = 2  # shorter names (one character) would match almost any text
 
 
@@ -103,24 +110,37 @@ class Gazetteer:
 
     # ------------------------------------------------------------------------------------------------ building
     @classmethod
-    def from_layers(cls, layers: Any) -> Gazetteer:
-        """From ``geo.layers.GeoLayers`` (EPSG:4326): street, communities, grids, micro-grids (a point inside each),
-        basic units and co-building units (their points). Layers without names or rows add nothing."""
-        import shapely  # geo's own dependency; imported here so the matching above stays plain Python
+    def from_layers(cls, layers: GeoLayers) -> Gazetteer:
+        """From the layers (EPSG:4326): street, communities, grids, micro-grids (a point inside each), basic units
+        and co-building units (their points, placed in the micro-grid that contains them). Layers without a
+        ``name`` column or rows add nothing. Vectorised; ~0.1 s for the demo data."""
+        micro = layers.micro_grids
+        tree = shapely.STRtree(micro.geometry.to_numpy())
 
-        def rows(name: str, kind: str, id_col: str, parents: Mapping[str, str]) -> Iterable[Place]:
+        def rows(name: str, kind: str, id_col: str, parents: Mapping[str, str]) -> list[Place]:
             frame = getattr(layers, name)
             if not len(frame) or "name" not in frame.columns:
                 return []
-            pts = shapely.point_on_surface(frame.geometry.to_numpy())
-            out = []
-            for (_, row), pt in zip(frame.iterrows(), pts, strict=True):
-                if pt is None or pt.is_empty or not str(row["name"] or "").strip():
-                    continue
-                within = {f"{kind}:{row[id_col]}"}
-                within |= {f"{k}:{row[c]}" for c, k in parents.items() if c in frame.columns and str(row[c] or "")}
-                out.append(Place(kind, str(row[id_col]), str(row["name"]), float(pt.x), float(pt.y), frozenset(within)))
-            return out
+            geoms = frame.geometry.to_numpy()
+            pts = geoms if kind in POINT_KINDS else shapely.point_on_surface(geoms)
+            xs, ys = shapely.get_x(pts), shapely.get_y(pts)  # NaN for an empty geometry: left out below
+            ids = frame[id_col].astype(str).to_numpy()
+            names = frame["name"].fillna("").astype(str).to_numpy()
+            refs = [{f"{kind}:{i}"} for i in ids]
+            for col, parent in parents.items():
+                if col in frame.columns:
+                    for r, v in zip(refs, frame[col].fillna("").astype(str).to_numpy(), strict=True):
+                        if v:
+                            r.add(f"{parent}:{v}")
+            if kind in POINT_KINDS and len(micro):  # the micro-grid (so grid, community) each point lies in
+                inp, hit = tree.query(pts, predicate="intersects")
+                for i, m in zip(inp, hit, strict=True):
+                    refs[i] |= {f"micro_grid:{micro['micro_grid_id'].iat[m]}", f"grid:{micro['grid_id'].iat[m]}"}
+            return [
+                Place(kind, i, n.strip(), float(x), float(y), frozenset(r))
+                for i, n, x, y, r in zip(ids, names, xs, ys, refs, strict=True)
+                if n.strip() and math.isfinite(x) and math.isfinite(y)
+            ]
 
         places = [
             *rows("street", "street", "street_id", {}),

@@ -137,3 +137,16 @@ def test_a_post_by_address_becomes_a_wire_message_at_the_place(places: Gazetteer
         places=places,
     )
     assert (msg["lon"], msg["lat"]) == (120.3, 30.3) and "Location:" not in msg["description"]
+
+
+def test_points_know_the_grid_they_lie_in(places: Gazetteer, layers: GeoLayers) -> None:
+    """Co-building units carry only their community: the micro-grid and grid come from where their point lies, so
+    a grid name beside a unit's name narrows instead of contradicting."""
+    unit = next(p for p in places.places if p.ref == "unit:U001")
+    where = located(layers, unit.lon, unit.lat)
+    assert {f"grid:{where['grid_id']}", f"micro_grid:{where['micro_grid_id']}"} <= unit.within
+    grid_name = layers.grids.set_index("grid_id").loc[where["grid_id"], "name"]
+    assert places.place("", f"{grid_name} {unit.name}").place.ref == "unit:U001"
+    assert places.place("", "泉源产业园专属网格 霞庭村1号出租房").place.ref == "basic_unit:BU0001"  # in G0002
+    with pytest.raises(Open311Error, match="does not lie in grid 霞庭村第1网格"):
+        places.place("", "霞庭村第1网格 霞庭村1号出租房")
