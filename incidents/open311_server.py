@@ -131,8 +131,9 @@ Fields = list[tuple[str, str]]
 
 
 def redact(fields: Fields) -> str:
-    """The fields as JSON without personal data: what a rejected POST leaves in the dead-letter stream."""
-    kept = [(k, v) for k, v in fields if k not in PERSONAL_FIELDS]
+    """The fields as JSON without personal data and without the client's ``api_key`` (a credential): what a
+    rejected POST leaves in the dead-letter stream."""
+    kept = [(k, v) for k, v in fields if k not in PERSONAL_FIELDS and k != "api_key"]
     dropped = sorted({k for k, _ in fields if k in PERSONAL_FIELDS})
     return json.dumps({"open311_post": kept, "personal_fields_dropped": dropped}, ensure_ascii=False)
 

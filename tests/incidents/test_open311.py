@@ -384,7 +384,7 @@ def test_post_form_maps_to_a_wire_message_without_personal_data() -> None:
         "last_name",
         "phone",
     ]
-    for secret in ("zhang@", "三明", "13812341234", "dev-1", "acc-9"):
+    for secret in ("zhang@", "三明", "13812341234", "dev-1", "acc-9", "api_key"):
         assert secret not in o3.redact(fields)
     assert o3.new_request_id().startswith("O311-") and len(o3.new_request_id()) == 37
 
