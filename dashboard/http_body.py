@@ -6,7 +6,8 @@ values here; ``incidents`` only maps those values (``incidents.wire``, ``inciden
 * ``read_body(request, limit)`` — the body, refused (``BodyTooLarge``) by Content-Length or by the bytes read.
 * ``split_json_array(body)`` — the raw text of each element of a JSON array (``WireError`` if not one).
 * ``parse_open311_body(body, content_type)`` — an Open311 POST as ``(name, value)`` pairs: form-urlencoded (the
-  spec's), JSON object or multipart/form-data; ``Open311Error`` 400 (unreadable) / 415 (other content type).
+  spec's), JSON object or multipart/form-data; ``Open311Error`` 400 (unreadable, or another content type: the
+  spec's clients expect 400, not 415).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def split_json_array(body: bytes) -> list[str]:
 def parse_open311_body(body: bytes, content_type: str) -> Fields:
     """A POST body as (name, value) pairs: form-urlencoded (the spec's), multipart/form-data, or a JSON object.
 
-    Raises ``Open311Error`` 400 (unreadable) or 415 (another content type).
+    Raises ``Open311Error`` 400 (unreadable, or another content type).
     """
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind in ("", "application/x-www-form-urlencoded"):
@@ -107,7 +108,7 @@ def parse_open311_body(body: bytes, content_type: str) -> Fields:
         return _json_fields(body)
     if kind == "multipart/form-data":
         return _multipart_fields(body, content_type)
-    raise Open311Error(415, f"unsupported content type {kind!r}: send application/x-www-form-urlencoded")
+    raise Open311Error(400, f"unsupported content type {kind!r}: send application/x-www-form-urlencoded")
 
 
 def _json_fields(body: bytes) -> Fields:

@@ -12,16 +12,23 @@ Routes:
 * ``POST /api/incidents`` — one wire message (≤ 64 KiB): 202 applied, 200 duplicate/stale, both with
   ``{"id", "outcome", "log_id"}``; 422 ``{"detail": reason}``; 413 too large; 503 Redis unavailable.
 * ``POST /api/incidents/batch`` — a JSON array of wire messages (≤ 1 MiB, ≤ 1000): 200, one result each.
+* ``GET /open311/discovery.{json,xml}`` (also under ``/open311/v2/``) — the service discovery document.
 * ``GET /open311/v2/services.{json,xml}`` — our categories as services.
+* ``GET /open311/v2/services/{code}.{json,xml}`` — a service definition (no attributes; 404 unknown code).
 * ``GET /open311/v2/requests.{json,xml}`` — incidents as requests (filters: ``open311_server.parse_query``).
-* ``POST /open311/v2/requests.{json,xml}`` — form-encoded (or JSON / multipart) → 201
-  ``[{"service_request_id", "service_notice", "account_id"}]``; errors ``[{"code", "description"}]``.
-* ``GET /open311/v2/requests/{id}.{json,xml}`` — one request (404 if unknown).
+* ``POST /open311/v2/requests.{json,xml}`` — form-encoded (or JSON / multipart) → 200
+  ``[{"service_request_id", "service_notice", "account_id"}]``; errors ``[{"code", "description"}]`` (400, 404 for
+  an unknown ``service_code``, 503 Redis unavailable).
+* ``GET /open311/v2/requests/{id}.{json,xml}`` — one request (404 if unknown); ``request/{id}`` too (the swagger
+  definition's spelling).
+* anything else under ``/open311/`` — 404 (405 for a known resource with another method) as an Open311 error, XML
+  for a ``.xml`` path, else JSON: never the dashboard's page.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from functools import partial
 from typing import Any, Final
@@ -36,14 +43,17 @@ from dashboard.runtime import Runtime
 from incidents import open311_server as o3
 from incidents import store
 from incidents.open311 import Open311Error
+from incidents.open311_places import Gazetteer
 from incidents.publish import publish, publish_many
 from incidents.store import ApplyResult, Outcome
+from incidents.timeutil import format_ts
 from incidents.wire import MAX_BYTES, WireError
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX_BYTES: Final = 1 << 20
 FORMATS: Final = ("json", "xml")
+READ: Final = ["GET", "HEAD"]  # the Open311 reads (HEAD: the same headers, no body)
 
 
 def _result_body(res: ApplyResult) -> dict[str, Any]:
@@ -59,8 +69,26 @@ def _open311(fmt: str, rows: list[dict[str, Any]], status: int = 200, *, root: s
     return Response(body, status_code=status, media_type=media)
 
 
-def _open311_error(fmt: str, code: int, description: str) -> Response:
-    return _open311(fmt if fmt in FORMATS else "json", o3.errors(code, description), code, root="errors", item="error")
+def _open311_error(fmt: str, code: int, description: str, headers: dict[str, str] | None = None) -> Response:
+    body, media = o3.render(fmt if fmt in FORMATS else "json", "errors", "error", o3.errors(code, description))
+    return Response(body, status_code=code, media_type=media, headers=headers)
+
+
+def _open311_document(fmt: str, root: str, doc: dict[str, Any]) -> Response:
+    body, media = o3.render_document(fmt, root, doc)
+    return Response(body, media_type=media)
+
+
+def _suffix_format(path: str) -> str:
+    """The format an unknown Open311 path asks for by its suffix: ``xml`` for ``….xml``, else ``json``."""
+    return "xml" if path.lower().endswith(".xml") else "json"
+
+
+# Known resources (path under /open311/v2/ → the methods it takes), to tell 405 from 404 for the rest.
+_RESOURCES: Final = (
+    (re.compile(r"^(discovery|services|services/[^/]+|requests/[^/]+|request/[^/]+)\.[^/.]+$"), ("GET", "HEAD")),
+    (re.compile(r"^requests\.[^/.]+$"), ("GET", "HEAD", "POST")),
+)
 
 
 def _limits(runtime: Runtime) -> dict[str, Any]:
@@ -133,19 +161,56 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
 
 
 def _add_open311_routes(router: APIRouter, runtime: Runtime) -> None:
-    """Open311 GeoReport v2 as json or xml: services, requests (list, one), then posting a request."""
+    """Open311 GeoReport v2 as json or xml: discovery, services (list, definition), requests (list, one), posting
+    a request, and the Open311 404 for every other path under ``/open311/`` (registered last)."""
+    _add_open311_discovery(router)
     _add_open311_reads(router, runtime)
     _add_open311_post(router, runtime)
+    _add_open311_not_found(router)
+
+
+def _add_open311_discovery(router: APIRouter) -> None:
+    changeset = format_ts(time.time())  # this document changes only with the server (its code and settings)
+
+    @router.api_route("/open311/discovery.{fmt}", methods=READ)
+    @router.api_route("/open311/v2/discovery.{fmt}", methods=READ)
+    def discovery(fmt: str, request: Request) -> Response:
+        if fmt not in FORMATS:
+            return _open311_error("json", 404, "format must be json or xml")
+        endpoint = str(request.base_url).rstrip("/") + "/open311/v2"
+        return _open311_document(fmt, "discovery", o3.discovery(endpoint, changeset))
+
+
+def _add_open311_not_found(router: APIRouter) -> None:
+    @router.api_route("/open311/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    def not_found(rest: str, request: Request) -> Response:
+        fmt = _suffix_format(rest)
+        sub = rest.removeprefix("v2/") if rest.startswith("v2/") else None
+        for pattern, methods in _RESOURCES:
+            if sub is not None and pattern.match(sub) and request.method not in methods:
+                return _open311_error(fmt, 405, f"{request.method} is not allowed here", {"Allow": ", ".join(methods)})
+        if sub is not None and sub.startswith("tokens/"):
+            return _open311_error(fmt, 404, "no such token: every service here is realtime (POST returns the id)")
+        return _open311_error(fmt, 404, f"no Open311 resource /open311/{rest[:80]} (see /open311/discovery.json)")
 
 
 def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
-    @router.get("/open311/v2/services.{fmt}")
+    @router.api_route("/open311/v2/services.{fmt}", methods=READ)
     def services(fmt: str) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
         return _open311(fmt, o3.services(), root="services", item="service")
 
-    @router.get("/open311/v2/requests.{fmt}")
+    @router.api_route("/open311/v2/services/{code}.{fmt}", methods=READ)
+    def service_definition(code: str, fmt: str) -> Response:
+        if fmt not in FORMATS:
+            return _open311_error("json", 404, "format must be json or xml")
+        try:
+            return _open311_document(fmt, "service_definition", o3.service_definition(code))
+        except Open311Error as exc:
+            return _open311_error(fmt, exc.code, exc.description)
+
+    @router.api_route("/open311/v2/requests.{fmt}", methods=READ)
     def list_requests(fmt: str, request: Request) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
@@ -159,7 +224,8 @@ def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
         rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in o3.select(incidents, query)]
         return _open311(fmt, rows, root="service_requests", item="request")
 
-    @router.get("/open311/v2/requests/{request_id}.{fmt}")
+    @router.api_route("/open311/v2/requests/{request_id}.{fmt}", methods=READ)
+    @router.api_route("/open311/v2/request/{request_id}.{fmt}", methods=READ)
     def one_request(request_id: str, fmt: str) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
@@ -183,13 +249,13 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             body = await read_body(request, MAX_BYTES)
         except BodyTooLarge as exc:  # the body may hold personal data: only the reason is kept
             await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "open311")
-            return _open311_error(fmt, 413, exc.reason)
+            return _open311_error(fmt, 400, exc.reason)  # the spec's errors are 400/404: clients expect no 413
         fields: o3.Fields = []
         try:
             fields = o3.with_query(
                 parse_open311_body(body, request.headers.get("content-type", "")), request.query_params.multi_items()
             )
-            msg = o3.post_to_wire(fields, now=time.time())
+            msg = await run_in_threadpool(_post_to_wire, runtime, fields)
         except Open311Error as exc:
             await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
@@ -202,4 +268,14 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
         except redis.RedisError as exc:
             return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
         row = {"service_request_id": res.id, "service_notice": o3.SERVICE_NOTICE, "account_id": None}
-        return _open311(fmt, [row], 201, root="service_requests", item="request")
+        return _open311(fmt, [row], root="service_requests", item="request")  # 200: the spec's swagger says so
+
+
+def _post_to_wire(runtime: Runtime, fields: o3.Fields) -> dict[str, Any]:
+    """``post_to_wire`` with the street's places (off the event loop: the first call builds them)."""
+    return o3.post_to_wire(fields, now=time.time(), places=_places(runtime))
+
+
+def _places(runtime: Runtime) -> Gazetteer:
+    """The street's place names and ids for POSTs located by address (built once, on first use)."""
+    return runtime.memo("open311:gazetteer", lambda: Gazetteer.from_layers(runtime.layers))

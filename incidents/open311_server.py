@@ -3,6 +3,12 @@ Open311 requests, query filters, JSON/XML rendering. Pure (no Redis, no web fram
 does the HTTP and ``dashboard.http_body`` reads request bodies (form, JSON, multipart) into the ``Fields`` that
 ``post_to_wire`` maps.
 
+Conformance (GeoReport v2, http://wiki.open311.org/GeoReport_v2, and the open311/schema-validation swagger):
+``Content-Type`` with ``charset=utf-8``; the XML declaration ``<?xml version="1.0" encoding="utf-8"?>``; a null
+datetime (or coordinate) is left out of XML (an empty element is no ``xs:dateTime``) and ``null`` in JSON; a
+description is at most 4,000 characters; ``address``, ``address_id`` and ``media_url`` given to a POST come back
+in ``GET requests``; an unknown ``service_code`` is 404; every error is an ``errors`` list.
+
 Status mapping (ours → Open311): reported, dispatched, accepted → ``open``; resolved, closed, cancelled →
 ``closed``; our own status goes into ``status_notes`` (``已派单 dispatched``).
 
@@ -13,7 +19,6 @@ are never read into the message and never stored, not even masked; rejected inpu
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -26,6 +31,7 @@ from typing import Any, Final
 
 from incidents.model import CATEGORIES, OPEN_STATUSES, Incident, Status
 from incidents.open311 import (
+    DESCRIPTION_MAX,
     ID_PREFIX,
     SERVICE_INFO,
     SOURCE,
@@ -36,6 +42,7 @@ from incidents.open311 import (
     join_description,
     title_from,
 )
+from incidents.open311_places import Gazetteer
 from incidents.timeutil import SHANGHAI, format_ts
 
 PERSONAL_FIELDS: Final = frozenset(("first_name", "last_name", "phone", "email", "device_id", "account_id"))
@@ -43,6 +50,16 @@ MAX_ATTRIBUTES: Final = 20
 DEFAULT_PAGE_SIZE: Final = 1000
 WINDOW: Final = timedelta(days=90)
 SERVICE_NOTICE: Final = "已受理，将派至所在网格处理 Received; it will be dispatched to the grid it lies in."
+SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
+JSON_TYPE: Final = "application/json; charset=utf-8"
+XML_TYPE: Final = "text/xml; charset=utf-8"
+XML_DECLARATION: Final = b'<?xml version="1.0" encoding="utf-8"?>\n'
+# The description lines a POST's location and media are kept in (also written by ``open311.to_wire``), read back
+# into ``address`` / ``address_id`` / ``media_url`` by ``incident_to_request``.
+NOTE_ADDRESS: Final = "Address: "
+NOTE_ADDRESS_ID: Final = "Address ID: "
+NOTE_MEDIA: Final = "Media: "
+NOTE_LOCATION: Final = "Location: "
 
 STATUS_NOTES: Final[dict[Status, str]] = {
     Status.REPORTED: "已上报 reported",
@@ -81,14 +98,42 @@ def services() -> list[dict[str, Any]]:
     return out
 
 
+def service_definition(code: str) -> dict[str, Any]:
+    """``GET services/{code}``: our categories take no attributes, so ``{"service_code": code, "attributes": []}``;
+    ``Open311Error`` 404 for a code that is not in ``services()`` (exactly as listed)."""
+    if code not in CATEGORIES:
+        raise Open311Error(404, f"service_code {clip(code, 60)!r} not found (GET services lists ours)")
+    return {"service_code": code, "attributes": []}
+
+
+def discovery(endpoint_url: str, changeset: str) -> dict[str, Any]:
+    """The service discovery document (http://wiki.open311.org/Service_Discovery) for the GeoReport v2 endpoint at
+    ``endpoint_url`` (absolute, without a trailing ``/``); ``changeset`` a W3C datetime."""
+    return {
+        "changeset": changeset,
+        "contact": "街道网格化治理中心 — the street's grid governance centre (the onescreen operators)",
+        "key_service": "API keys are issued by the onescreen administrators of this street",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": endpoint_url,
+                "changeset": changeset,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+
+
 # --------------------------------------------------------------------------------------------- POST requests
 
 Fields = list[tuple[str, str]]
 
 
 def redact(fields: Fields) -> str:
-    """The fields as JSON without personal data: what a rejected POST leaves in the dead-letter stream."""
-    kept = [(k, v) for k, v in fields if k not in PERSONAL_FIELDS]
+    """The fields as JSON without personal data and without the client's ``api_key`` (a credential): what a
+    rejected POST leaves in the dead-letter stream."""
+    kept = [(k, v) for k, v in fields if k not in PERSONAL_FIELDS and k != "api_key"]
     dropped = sorted({k for k, _ in fields if k in PERSONAL_FIELDS})
     return json.dumps({"open311_post": kept, "personal_fields_dropped": dropped}, ensure_ascii=False)
 
@@ -119,13 +164,17 @@ def with_query(body: Fields, query: Iterable[tuple[str, str]]) -> Fields:
     return [*body, *((str(k), str(v)) for k, v in query)]
 
 
-def post_to_wire(fields: Fields, *, now: float, request_id: str | None = None) -> dict[str, Any]:
+def post_to_wire(
+    fields: Fields, *, now: float, request_id: str | None = None, places: Gazetteer | None = None
+) -> dict[str, Any]:
     """A ``POST requests`` form → a wire message (``reported``, ts ``now``, ``source`` open311).
 
-    Category from ``service_code`` (ours, a zh label, or an alias; else ``other`` with the code in the
-    description); lon/lat from ``long``/``lat`` (required: addresses are not geocoded); title = the
-    description's first line; address_string, media_url and ``attribute[...]`` become description lines.
-    Personal fields are never read. Raises ``Open311Error`` 400 with the reason.
+    Category from ``service_code`` (ours, a zh label, or an alias: ``category_for``); a code none of these know is
+    ``Open311Error`` 404, as the spec says. Location: ``lat``/``long`` (both), else ``address_id`` or
+    ``address_string`` placed by ``places`` (``incidents.open311_places``: names and ids of the street's data).
+    Title = the description's first line; ``address_string``, ``address_id``, the placement, ``media_url`` and
+    ``attribute[...]`` become description lines (``NOTE_*``). Personal fields are never read. Raises
+    ``Open311Error`` 400 (or 404) with the reason.
     """
     first: dict[str, str] = {}
     attributes: list[tuple[str, str]] = []
@@ -138,25 +187,25 @@ def post_to_wire(fields: Fields, *, now: float, request_id: str | None = None) -
     code = first.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
-    if not first.get("lat", "").strip() or not first.get("long", "").strip():
-        has_address = first.get("address_string", "").strip() or first.get("address_id", "").strip()
-        why = " (address_string/address_id are not geocoded here)" if has_address else ""
-        raise Open311Error(400, f"lat and long are required{why}")
-    lat = _coordinate(first, "lat", 90.0)
-    lon = _coordinate(first, "long", 180.0)
-    if lat == 0 and lon == 0:
-        raise Open311Error(400, "lat/long 0,0 is not a location")
     category = category_for(code)
-    notes = [] if category else [f"Open311 service_code: {clip(clean_text(code, newlines=False), 100)}"]
-    category = category or "other"
-    address = first.get("address_string", "").strip()
+    if category is None:
+        raise Open311Error(404, f"service_code {clip(clean_text(code, newlines=False), 60)!r} not found (GET services)")
+    description = first.get("description", "")
+    if len(description) > DESCRIPTION_MAX:
+        raise Open311Error(400, f"description is {len(description)} characters; at most {DESCRIPTION_MAX}")
     media = first.get("media_url", "").strip()
-    notes += [
-        f"Address: {clip(address, 500)}" if address else "",
-        f"Media: {clip(media, 1000)}" if media.lower().startswith(("http://", "https://")) else "",
+    if media and not media.lower().startswith(("http://", "https://")):
+        raise Open311Error(400, f"media_url must be an http(s) URL, got {clip(media, 40)!r}")
+    address = clean_text(first.get("address_string", ""), newlines=False)
+    address_id = clean_text(first.get("address_id", ""), newlines=False)
+    lon, lat, placed = _location(first, address_id, address, places)
+    notes = [
+        f"{NOTE_ADDRESS}{clip(address, 500)}" if address else "",
+        f"{NOTE_ADDRESS_ID}{clip(address_id, 100)}" if address_id else "",
+        placed,
+        f"{NOTE_MEDIA}{clip(media, 1000)}" if media else "",
         *(f"Attribute {clip(a, 64)}: {clip(v, 200)}" for a, v in attributes),
     ]
-    description = first.get("description", "")
     return {
         "id": request_id or new_request_id(),
         "status": str(Status.REPORTED),
@@ -164,19 +213,67 @@ def post_to_wire(fields: Fields, *, now: float, request_id: str | None = None) -
         "lon": lon,
         "lat": lat,
         "category": category,
-        "title": title_from(description, CATEGORIES[category] + (f" {code}" if category == "other" else "")),
+        "title": title_from(description, CATEGORIES[category]),
         "description": join_description(description, notes),
         "source": SOURCE,
     }
 
 
+def _location(
+    first: Mapping[str, str], address_id: str, address: str, places: Gazetteer | None
+) -> tuple[float, float, str]:
+    """(lon, lat, the placement's description line or "") of a POST: lat/long when given, else its address."""
+    if first.get("lat", "").strip() or first.get("long", "").strip():
+        if not first.get("lat", "").strip() or not first.get("long", "").strip():
+            raise Open311Error(400, "lat and long must be sent together")
+        lat = _coordinate(first, "lat", 90.0)
+        lon = _coordinate(first, "long", 180.0)
+        if lat == 0 and lon == 0:
+            raise Open311Error(400, "lat/long 0,0 is not a location")
+        return lon, lat, ""
+    if not address and not address_id:
+        raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
+    if places is None:
+        raise Open311Error(
+            400, "address_string/address_id cannot be placed here (no place names loaded): send lat/long"
+        )
+    placement = places.place(address_id, address)
+    return placement.place.lon, placement.place.lat, placement.note()
+
+
 # --------------------------------------------------------------------------------------------- GET requests
 
 
+def split_notes(description: str) -> tuple[str, dict[str, str]]:
+    """A stored description → (the text without the address/media lines, ``{"address", "address_id",
+    "media_url"}`` found in its last paragraph, where ``post_to_wire`` and ``open311.to_wire`` put them)."""
+    head, sep, last = description.rpartition("\n\n")
+    if not sep:
+        head, last = "", description
+    found: dict[str, str] = {}
+    kept: list[str] = []
+    for line in last.split("\n"):
+        for field_name, prefix in (
+            ("address", NOTE_ADDRESS),
+            ("address_id", NOTE_ADDRESS_ID),
+            ("media_url", NOTE_MEDIA),
+        ):
+            if line.startswith(prefix) and field_name not in found and line[len(prefix) :].strip():
+                found[field_name] = line[len(prefix) :].strip()
+                break
+        else:
+            kept.append(line)
+    rest = "\n".join(kept).strip()
+    return (f"{head}\n\n{rest}" if head and rest else head or rest), found
+
+
 def incident_to_request(inc: Incident, *, grid_id: str = "") -> dict[str, Any]:
-    """One incident as an Open311 request (times ISO 8601 +08:00; ``agency_responsible`` = its grid)."""
+    """One incident as an Open311 request, the spec's fields in the spec's order (times W3C ``+08:00``;
+    ``agency_responsible`` = its grid; ``description`` at most 4,000 characters; ``address``, ``address_id``,
+    ``media_url`` from the description lines a POST left)."""
     title, desc = inc.title.strip(), inc.description.strip()
-    text = desc if not title or desc.startswith(title) else f"{title}\n{desc}".strip()
+    body, found = split_notes(desc)
+    text = body if not title or body.startswith(title.rstrip("…")) else f"{title}\n{body}".strip()
     notes = STATUS_NOTES[inc.status] + (f"；返工 {inc.reopened} 次 reworked" if inc.reopened else "")
     return {
         "service_request_id": inc.id,
@@ -184,18 +281,18 @@ def incident_to_request(inc: Incident, *, grid_id: str = "") -> dict[str, Any]:
         "status_notes": notes,
         "service_name": CATEGORIES.get(inc.category, inc.category),
         "service_code": inc.category,
-        "description": text or None,
+        "description": clip(text, DESCRIPTION_MAX) if text else None,
         "agency_responsible": grid_id or inc.grid_id or None,
         "service_notice": None,
         "requested_datetime": format_ts(inc.created_ts),
         "updated_datetime": format_ts(inc.ts),
         "expected_datetime": None if inc.due is None else format_ts(inc.due),
-        "address": None,
-        "address_id": None,
+        "address": found.get("address"),
+        "address_id": found.get("address_id"),
         "zipcode": None,
         "lat": inc.lat,
         "long": inc.lon,
-        "media_url": None,
+        "media_url": found.get("media_url"),
     }
 
 
@@ -239,8 +336,9 @@ def _csv(value: str) -> list[str]:
 def parse_query(params: Mapping[str, str], *, now: float) -> RequestQuery:
     """Query parameters → filters. Without dates: the last 90 days; a range may not span more than 90 days.
 
-    Dates without a zone are +08:00. ``service_code`` and ``status`` take comma lists; ``page_size`` (≤ 1000,
-    default 1000) and ``page`` page through the newest-first list. Raises ``Open311Error`` 400.
+    An empty parameter means the same as an absent one (the spec's "optional"). Dates without a zone are +08:00.
+    ``service_code`` and ``status`` take comma lists; ``page_size`` (≤ 1000, default 1000) and ``page`` page
+    through the newest-first list. Raises ``Open311Error`` 400.
     """
     ids = tuple(_csv(params.get("service_request_id", "")))
     statuses = {s.lower() for s in _csv(params.get("status", ""))}
@@ -261,16 +359,15 @@ def parse_query(params: Mapping[str, str], *, now: float) -> RequestQuery:
         raise Open311Error(400, "end_date is before start_date")
     if math.isfinite(end) and end - start > window:
         raise Open311Error(400, "start_date and end_date may not span more than 90 days")
+    page_size, page = params.get("page_size", "").strip(), params.get("page", "").strip()  # empty = absent (spec)
     return RequestQuery(
         ids=ids,
         categories=frozenset(categories) if categories else None,
         statuses=frozenset(statuses) if statuses else None,
         start=start,
         end=end,
-        page_size=_positive("page_size", params["page_size"], DEFAULT_PAGE_SIZE)
-        if "page_size" in params
-        else DEFAULT_PAGE_SIZE,
-        page=_positive("page", params["page"], 1_000_000) if "page" in params else 1,
+        page_size=_positive("page_size", page_size, DEFAULT_PAGE_SIZE) if page_size else DEFAULT_PAGE_SIZE,
+        page=_positive("page", page, 1_000_000) if page else 1,
     )
 
 
@@ -310,17 +407,51 @@ def _xml_text(v: Any) -> str | None:
     return _XML_BAD.sub("", str(v))
 
 
+# Typed fields left out of XML when null: an empty element is no xs:dateTime / xs:decimal for a strict parser.
+XML_OMIT_NULL: Final = frozenset(("requested_datetime", "updated_datetime", "expected_datetime", "lat", "long"))
+
+
+def _xml_children(parent: ET.Element, doc: Mapping[str, Any]) -> None:
+    for k, v in doc.items():
+        if v is None and k in XML_OMIT_NULL:
+            continue
+        el = ET.SubElement(parent, k)
+        if isinstance(v, Mapping):
+            _xml_children(el, v)
+        elif isinstance(v, list):  # the spec's plural containers: attributes/attribute, formats/format, ...
+            item = _XML_ITEMS.get(k, k.removesuffix("s"))
+            for x in v:
+                if isinstance(x, Mapping):
+                    _xml_children(ET.SubElement(el, item), x)
+                else:
+                    ET.SubElement(el, item).text = _xml_text(x)
+        else:
+            el.text = _xml_text(v)
+
+
+_XML_ITEMS: Final = {"endpoints": "endpoint", "formats": "format", "attributes": "attribute", "values": "value"}
+
+
+def _xml_bytes(top: ET.Element) -> bytes:
+    """The document after the spec's declaration (double quotes, as its examples and strict tools expect)."""
+    return XML_DECLARATION + ET.tostring(top, encoding="unicode").encode("utf-8")
+
+
 def to_xml(root: str, item: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """``<root><item><field>text</field>…</item>…</root>``; ``None`` is an empty element. Escaped by ElementTree."""
+    """``<root><item><field>text</field>…</item>…</root>`` after ``XML_DECLARATION``. A null is an empty element,
+    except in ``XML_OMIT_NULL`` fields (left out). Lists and mappings nest (``_XML_ITEMS``). Escaped by
+    ElementTree."""
     top = ET.Element(root)
     for row in rows:
-        el = ET.SubElement(top, item)
-        for k, v in row.items():
-            ET.SubElement(el, k).text = _xml_text(v)
-    # What ET.tostring does for a byte encoding, whose result typeshed can only type as Any.
-    out = io.BytesIO()
-    ET.ElementTree(top).write(out, encoding="utf-8", xml_declaration=True)
-    return out.getvalue()
+        _xml_children(ET.SubElement(top, item), row)
+    return _xml_bytes(top)
+
+
+def to_xml_document(root: str, doc: Mapping[str, Any]) -> bytes:
+    """One object as ``<root>…</root>`` (service definition, discovery), as ``to_xml`` writes fields."""
+    top = ET.Element(root)
+    _xml_children(top, doc)
+    return _xml_bytes(top)
 
 
 def errors(code: int, description: str) -> list[dict[str, Any]]:
@@ -329,7 +460,14 @@ def errors(code: int, description: str) -> list[dict[str, Any]]:
 
 
 def render(fmt: str, root: str, item: str, rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
-    """(body, media type) for ``fmt`` ``json`` or ``xml``."""
+    """(body, media type with ``charset=utf-8``) of a list for ``fmt`` ``json`` or ``xml``."""
     if fmt == "xml":
-        return to_xml(root, item, rows), "text/xml; charset=utf-8"
-    return to_json(list(rows)), "application/json"
+        return to_xml(root, item, rows), XML_TYPE
+    return to_json(list(rows)), JSON_TYPE
+
+
+def render_document(fmt: str, root: str, doc: Mapping[str, Any]) -> tuple[bytes, str]:
+    """(body, media type) of one object (``service_definition``, ``discovery``): a JSON object, or ``<root>``."""
+    if fmt == "xml":
+        return to_xml_document(root, doc), XML_TYPE
+    return to_json(doc), JSON_TYPE

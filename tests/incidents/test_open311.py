@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl
@@ -383,7 +384,7 @@ def test_post_form_maps_to_a_wire_message_without_personal_data() -> None:
         "last_name",
         "phone",
     ]
-    for secret in ("zhang@", "三明", "13812341234", "dev-1", "acc-9"):
+    for secret in ("zhang@", "三明", "13812341234", "dev-1", "acc-9", "api_key"):
         assert secret not in o3.redact(fields)
     assert o3.new_request_id().startswith("O311-") and len(o3.new_request_id()) == 37
 
@@ -392,8 +393,10 @@ def test_post_form_maps_to_a_wire_message_without_personal_data() -> None:
     ("form", "reason"),
     [
         ("lat=30&long=120", "service_code is required"),
-        ("service_code=fire&address_string=x", "lat and long are required (address_string/address_id are not geocoded"),
-        ("service_code=fire&lat=30", "lat and long are required"),
+        ("service_code=fire", "a location is required: lat and long, address_string or address_id"),
+        ("service_code=fire&address_string=x", "cannot be placed here (no place names loaded): send lat/long"),
+        ("service_code=fire&lat=30", "lat and long must be sent together"),
+        ("service_code=fire&lat=30&long=120&media_url=file:///etc/passwd", "media_url must be an http(s) URL"),
         ("service_code=fire&lat=north&long=120", "lat is not a number"),
         ("service_code=fire&lat=30&long=200", "long '200' is out of range"),
         ("service_code=fire&lat=30&long=nan", "out of range"),
@@ -406,13 +409,28 @@ def test_post_errors_are_400_with_a_reason(form: str, reason: str) -> None:
     assert err.value.code == 400 and reason in err.value.description
 
 
-def test_post_unknown_service_code_is_other_with_the_code_kept() -> None:
-    msg = o3.post_to_wire(form_fields(b"service_code=XYZ-9&lat=30.3&long=120.2"), now=NOW)
-    assert msg["category"] == "other" and msg["title"] == "其他 XYZ-9"
-    assert msg["description"] == "Open311 service_code: XYZ-9"
+def test_post_unknown_service_code_is_404_as_the_spec_says() -> None:
+    with pytest.raises(Open311Error) as err:
+        o3.post_to_wire(form_fields(b"service_code=XYZ-9&lat=30.3&long=120.2"), now=NOW)
+    assert (err.value.code, err.value.description) == (404, "service_code 'XYZ-9' not found (GET services)")
     assert (
         o3.post_to_wire(form_fields(b"service_code=%E6%B6%88%E9%98%B2&lat=30&long=120"), now=NOW)["category"] == "fire"
     )  # zh label
+    assert o3.post_to_wire(form_fields(b"service_code=Pot+hole&lat=30&long=120"), now=NOW)["category"] == (
+        "infrastructure"
+    )  # another system's name, by keyword
+
+
+def test_post_description_over_4000_characters_is_400() -> None:
+    ok = o3.post_to_wire(
+        [("service_code", "fire"), ("lat", "30"), ("long", "120"), ("description", "火" * 4000)], now=NOW
+    )
+    assert len(ok["description"]) == 4000
+    with pytest.raises(Open311Error) as err:
+        o3.post_to_wire(
+            [("service_code", "fire"), ("lat", "30"), ("long", "120"), ("description", "火" * 4001)], now=NOW
+        )
+    assert (err.value.code, err.value.description) == (400, "description is 4001 characters; at most 4000")
 
 
 def incident(iid: str, status: Status, created: float, category: str = "environment", **kw: object) -> Incident:
@@ -505,10 +523,57 @@ def test_query_defaults_filters_and_errors() -> None:
 def test_our_xml_escapes_and_reads_back_with_our_parser() -> None:
     inc = incident("E-2", Status.RESOLVED, NOW - 60, title='<b>&"引号"</b>', description="")
     xml = o3.to_xml("service_requests", "request", [o3.incident_to_request(inc)])
-    assert b"&lt;b&gt;&amp;" in xml and xml.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    assert b"&lt;b&gt;&amp;" in xml and xml.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<service_requests>')
+    assert b"expected_datetime" not in xml  # null datetime: left out, not an empty element
+    assert b"<address_id />" in xml  # a null string: empty, as the spec's examples
     [back] = parse_requests_xml(xml)
     assert back.description == '<b>&"引号"</b>' and back.status == "closed"
     assert back.requested_datetime == datetime.fromtimestamp(NOW - 60, UTC).replace(microsecond=0)
     assert back.address_id is None and back.lat == 30.31 and back.long == 120.29
     msg = to_wire(back, now=NOW).message
     assert msg is not None and (msg["id"], msg["status"], msg["category"]) == ("O311-E-2", "resolved", "environment")
+
+
+def test_description_is_at_most_4000_characters_with_the_title_prepended() -> None:
+    inc = incident("E-3", Status.REPORTED, NOW - 60, title="标题不在描述里", description="长" * 3999)
+    row = o3.incident_to_request(inc)
+    assert len(row["description"]) == 4000 and row["description"].startswith("标题不在描述里\n长")
+    assert row["description"].endswith("…")
+    # a clipped title (200 chars with …) is the description's first line: not prepended again
+    first = "字" * 300
+    inc = incident("E-4", Status.REPORTED, NOW - 60, title=first[:199] + "…", description=first + "\n第二行")
+    assert o3.incident_to_request(inc)["description"] == first + "\n第二行"
+
+
+def test_address_and_media_come_back_from_the_description_lines() -> None:
+    msg = o3.post_to_wire(form_fields(FORM), now=NOW, request_id="O311-x")
+    inc = incident("O311-x", Status.REPORTED, NOW - 60, title=msg["title"], description=msg["description"])
+    row = o3.incident_to_request(inc)
+    assert (row["address"], row["address_id"], row["media_url"]) == ("澜湾街道 1号", None, "https://example.com/a.jpg")
+    assert row["description"] == "墙上涂鸦\n很大\n\nAttribute size: large\nAttribute tags: wall"
+    # a description that is only the notes; a user's own "Address:" in the first paragraph stays text
+    body, found = o3.split_notes("Address: 门口\n\nAddress ID: BU0001\nMedia: http://m/1.jpg")
+    assert (body, found) == ("Address: 门口", {"address_id": "BU0001", "media_url": "http://m/1.jpg"})
+
+
+def test_empty_page_parameters_mean_absent() -> None:
+    q = o3.parse_query({"page": "", "page_size": " ", "start_date": "", "status": "", "service_code": ""}, now=NOW)
+    assert (q.page, q.page_size, q.statuses, q.categories) == (1, 1000, None, None)
+
+
+def test_service_definition_and_discovery_documents() -> None:
+    assert o3.service_definition("fire") == {"service_code": "fire", "attributes": []}
+    with pytest.raises(Open311Error) as err:
+        o3.service_definition("消防")  # only the codes GET services lists
+    assert err.value.code == 404
+    xml = o3.to_xml_document("service_definition", o3.service_definition("fire"))
+    assert xml == (
+        b'<?xml version="1.0" encoding="utf-8"?>\n'
+        b"<service_definition><service_code>fire</service_code><attributes /></service_definition>"
+    )
+    doc = o3.discovery("http://h:1/open311/v2", "2026-11-26T09:30:00+08:00")
+    assert doc["endpoints"][0]["formats"] == ["text/xml", "application/json"]
+    root = ET.fromstring(o3.to_xml_document("discovery", doc))
+    assert [f.text for f in root.iterfind("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]
+    assert root.findtext("endpoints/endpoint/specification") == "http://wiki.open311.org/GeoReport_v2"
+    assert [c.tag for c in root] == ["changeset", "contact", "key_service", "endpoints"]
