@@ -5,7 +5,9 @@ it in the log);
 invalid input is answered with the reason and dead-lettered (``source`` ``http`` or ``open311``), so
 ``/healthz`` counts it like any other rejected message. Mapping rules live in the pure modules
 ``incidents.open311`` (reading other cities' responses) and ``incidents.open311_server`` (serving ours); request
-bodies are read by ``dashboard.http_body``.
+bodies are read by ``dashboard.http_body``. Who may post is the access gate's (an ``ingest`` API key); an
+area-scoped key is refused (403, naming its areas) for an incident outside them, and a batch counts its items
+against the key's rate limit (429 + ``Retry-After``) — ``dashboard.access.ingest_guard``.
 
 Routes:
 
@@ -38,6 +40,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from dashboard.access import ingest_guard
+from dashboard.access.actor import actor_of
 from dashboard.http_body import BodyTooLarge, parse_open311_body, read_body, split_json_array
 from dashboard.runtime import Runtime
 from incidents import open311_server as o3
@@ -131,6 +135,9 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
             await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "http")
             return _detail(413, exc.reason)
         try:
+            (refused,) = await run_in_threadpool(ingest_guard.refusals, runtime, actor_of(request), [body])
+            if refused:
+                return _detail(403, refused)
             res = await run_in_threadpool(
                 partial(publish, source="http", **_limits(runtime)), runtime.redis, runtime.keys, body
             )
@@ -150,6 +157,16 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
         except WireError as exc:
             return _detail(422, exc.reason)
         try:
+            actor = actor_of(request)
+            retry = await run_in_threadpool(ingest_guard.charge, runtime, actor, len(items))
+            if retry:
+                detail = f"rate limit of API key {actor.name!r}: a batch counts its {len(items)} items"
+                return JSONResponse({"detail": detail}, 429, headers={"Retry-After": str(retry)})
+            refused = [
+                (i, r) for i, r in enumerate(await run_in_threadpool(ingest_guard.refusals, runtime, actor, items)) if r
+            ]
+            if refused:
+                return JSONResponse({"detail": refused[0][1], "refused": [i for i, _ in refused]}, 403)
             results = await run_in_threadpool(
                 partial(publish_many, source="http", **_limits(runtime)), runtime.redis, runtime.keys, items
             )
@@ -260,6 +277,9 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:
+            (refused,) = await run_in_threadpool(ingest_guard.refusals, runtime, actor_of(request), [msg])
+            if refused:
+                return _open311_error(fmt, 403, refused)
             res = await run_in_threadpool(
                 partial(publish, source="open311", **_limits(runtime)), runtime.redis, runtime.keys, msg
             )
