@@ -32,16 +32,21 @@ def _scope(headers: dict[str, str]) -> dict[str, Any]:
     return {"type": "http", "method": "POST", "path": "/api/incidents", "query_string": b"", "headers": raw}
 
 
+def _b(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
 def _all_values(r: redis.Redis, keys: Keys) -> bytes:
-    out = b""
+    """Every key name and hash/string value under the test's prefix, concatenated."""
+    out: list[bytes] = []
     for k in r.scan_iter(match=f"{keys.prefix}:*"):
         kind = r.type(k)
         if kind == b"hash":
-            out += b" ".join(v for pair in r.hgetall(k).items() for v in pair)
+            out += [_b(v) for pair in r.hgetall(k).items() for v in pair]
         elif kind == b"string":
-            out += r.get(k) or b""
-        out += k
-    return out
+            out.append(_b(r.get(k) or b""))
+        out.append(_b(k))
+    return b" ".join(out)
 
 
 def test_a_key_is_shown_once_stored_hashed_and_revocable(r: redis.Redis, keys: Keys) -> None:
