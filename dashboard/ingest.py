@@ -46,6 +46,7 @@ from dashboard.http_body import BodyTooLarge, parse_open311_body, read_body, spl
 from dashboard.runtime import Runtime
 from incidents import open311_server as o3
 from incidents import store
+from incidents.acl import refusal, user_of
 from incidents.open311 import Open311Error
 from incidents.open311_places import Gazetteer
 from incidents.publish import publish, publish_many
@@ -62,6 +63,11 @@ READ: Final = ["GET", "HEAD"]  # the Open311 reads (HEAD: the same headers, no b
 
 def _result_body(res: ApplyResult) -> dict[str, Any]:
     return {"id": res.id, "outcome": str(res.outcome), "log_id": res.log_id}
+
+
+def _redis_error(runtime: Runtime, exc: redis.RedisError) -> str:
+    """``Redis unavailable: …``, or the ACL refusal naming the command (``incidents.acl``): never "applied"."""
+    return refusal(exc, user_of(runtime.redis_url)) or f"Redis unavailable: {exc}"
 
 
 def _detail(status: int, detail: str) -> JSONResponse:
@@ -144,7 +150,7 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
         except WireError as exc:
             return _detail(422, exc.reason)
         except redis.RedisError as exc:
-            return _detail(503, f"Redis unavailable: {exc}")
+            return _detail(503, _redis_error(runtime, exc))
         return JSONResponse(_result_body(res), status_code=202 if res.applied else 200)
 
     @router.post("/api/incidents/batch")
@@ -171,7 +177,7 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
                 partial(publish_many, source="http", **_limits(runtime)), runtime.redis, runtime.keys, items
             )
         except redis.RedisError as exc:
-            return _detail(503, f"Redis unavailable: {exc}")
+            return _detail(503, _redis_error(runtime, exc))
         out = [{**_result_body(res), "reason": res.reason} for res in results]
         counts = {o.value: sum(1 for res in results if res.outcome is o) for o in Outcome}
         return JSONResponse({"results": out, "counts": counts})
@@ -237,7 +243,7 @@ def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
         except Open311Error as exc:
             return _open311_error(fmt, exc.code, exc.description)
         except redis.RedisError as exc:
-            return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
+            return _open311_error(fmt, 503, _redis_error(runtime, exc))
         rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in o3.select(incidents, query)]
         return _open311(fmt, rows, root="service_requests", item="request")
 
@@ -286,7 +292,7 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
         except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
             return _open311_error(fmt, 400, exc.reason)
         except redis.RedisError as exc:
-            return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
+            return _open311_error(fmt, 503, _redis_error(runtime, exc))
         row = {"service_request_id": res.id, "service_notice": o3.SERVICE_NOTICE, "account_id": None}
         return _open311(fmt, [row], root="service_requests", item="request")  # 200: the spec's swagger says so
 
