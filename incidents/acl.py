@@ -4,15 +4,17 @@
 (checked against a real ACL user by tests/incidents/test_acl.py, which also keeps the README's copy identical):
 
 - a publisher may ``PUBLISH`` on the wire channel (the at-most-once path) and run the durable path
-  (``incidents.publish``: the apply script by ``EVALSHA``, loaded with ``SCRIPT LOAD`` after a ``NOSCRIPT``; inside
+  (``incidents.publish``: the apply script by ``EVALSHA``, loaded with ``SCRIPT EXISTS``/``LOAD`` when missing; inside
   it ``HGET``/``HSET``/``XADD``/``HINCRBY``; dead-lettering is ``XADD`` + ``HINCRBY`` in ``MULTI``/``EXEC``) on
-  the state, log, stats and dead-letter keys only — never the access keys (accounts, sessions, API keys, the signing secret);
+  the state, log, stats and dead-letter keys only — never the access keys (accounts, sessions, API keys, the
+  signing secret);
 - the server needs every key under the prefix (the access stores too) and the commands of the feed (``SUBSCRIBE``,
   ``XREAD``, ``XINFO STREAM``, ``HSCAN``, ``TIME`` for its clock offset), the durable path, ``/healthz``, time travel
   (``XRANGE``/``XREVRANGE``) and the access stores (hashes, sets, counters with ``EXPIRE``).
 
-Both need ``SELECT`` (a ``redis://…/N`` URL selects its db), ``PING`` and ``CLIENT SETINFO`` (redis-py names
-itself on connect). ``refusal(exc, user)`` words a refusal the way ``/healthz`` and the ingest routes show it:
+Both need ``SELECT`` (a ``redis://…/N`` URL selects its db) and ``PING``. Not ``CLIENT SETINFO``: redis-py names
+itself with it on connect but ignores a refusal (and Redis 7.0 has no such command, so the rule would not load).
+``refusal(exc, user)`` words a refusal the way ``/healthz`` and the ingest routes show it:
 ``redis refused EVALSHA for user onescreen-publisher: NOPERM …``; a command refused inside the apply script (Redis
 answers that with a script error, not ``NOPERM``) is named as the script's commands.
 """
@@ -27,9 +29,10 @@ from redis.connection import parse_url
 
 from incidents.keys import Keys
 
-COMMON: Final = ("ping", "select", "client|setinfo")
+COMMON: Final = ("ping", "select")
 SCRIPT_COMMANDS: Final = ("hget", "hset", "hincrby", "xadd")  # what apply.lua runs
-DURABLE: Final = ("evalsha", "script|load", *SCRIPT_COMMANDS, "multi", "exec")  # exec: the dead-letter MULTI
+# the durable path: the script (redis-py pipelines check SCRIPT EXISTS first), dead-lettering in MULTI/EXEC
+DURABLE: Final = ("evalsha", "script|exists", "script|load", *SCRIPT_COMMANDS, "multi", "exec")
 PUBLISHER_COMMANDS: Final = (*COMMON, "publish", *DURABLE)
 SERVER_COMMANDS: Final = (
     *COMMON,
