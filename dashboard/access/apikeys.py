@@ -98,6 +98,10 @@ class ApiKeys:
         names = sorted(_text(n) for n in self._r.smembers(self._keys.apikeys))
         return [k for k in (self.get(n) for n in names) if k is not None]
 
+    def count(self) -> int:
+        """How many keys exist."""
+        return int(self._r.scard(self._keys.apikeys))
+
     def resolve(self, token: str) -> ApiKey | None:
         """The key ``token`` is, or None: unknown, malformed or revoked."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN:
