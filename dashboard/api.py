@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from dashboard.ingest import build_ingest_router
 from dashboard.runtime import Runtime
+from incidents.acl import describe, user_of
 from incidents.store import get_incident, read_stats
 
 
@@ -30,7 +31,7 @@ def _health_payload(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         }
     except redis.RedisError as exc:
         redis_ok = False
-        redis_error = str(exc)
+        redis_error = describe(exc, user_of(runtime.redis_url))  # an ACL refusal names the command
     view = runtime.situation.view(time.time())  # cached per version and clock: cheap
     body = {
         "status": "ok" if redis_ok and feed.get("connected") else "degraded",

@@ -8,10 +8,12 @@ from typing import Any
 from dash import Dash
 from dash._utils import to_json
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from dashboard import i18n
 from dashboard.access.actor import actor_of
 from dashboard.access.gate import AccessGate, CallbackRules
+from dashboard.access.headers import SecurityHeaders, content_security_policy, host_allow_list
 from dashboard.access.login import build_login_router
 from dashboard.api import build_router
 from dashboard.areas_api import build_areas_router
@@ -57,7 +59,8 @@ class OnescreenDash(Dash):
 def create_app(settings: Settings, runtime: Runtime) -> Dash:
     """The Dash app (on FastAPI) serving ``runtime``: routes, pages, callbacks, middleware. Starts nothing."""
     # Our routes go on the FastAPI app first, so Dash's catch-all page route cannot shadow them.
-    server = FastAPI(title="onescreen", docs_url=None, redoc_url=None)
+    # No OpenAPI document and no docs pages, for anyone: the routes are documented in the README.
+    server = FastAPI(title="onescreen", docs_url=None, redoc_url=None, openapi_url=None)
     server.include_router(build_login_router(runtime.access, settings.lang))
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
@@ -91,10 +94,13 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
-    # Added last, so outermost: nothing answers a request the gate refused.
+    # Added after the app's own, so outside them: nothing answers a request the gate refused.
     server.add_middleware(AccessGate, access=runtime.access, rules=rules, tree=runtime.geo.areas)
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start
     # would come up without onescreen.css — an unstyled wall.
     Dash._setup_server(app)
+    # Outermost: a foreign Host is refused before anything else; every answer (refusals too) gets the headers.
+    server.add_middleware(TrustedHostMiddleware, allowed_hosts=host_allow_list(settings), www_redirect=False)
+    server.add_middleware(SecurityHeaders, csp=content_security_policy(app.csp_hashes(), settings.tiles))
     return app

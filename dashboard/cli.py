@@ -86,6 +86,13 @@ def cmd_wall_link(args: argparse.Namespace) -> int:
     return run_wall_link(_settings(args), args)
 
 
+def cmd_apikey(args: argparse.Namespace) -> int:
+    """``onescreen apikey create|list|revoke`` (``dashboard.access.cli``); 0, or 2."""
+    from dashboard.access.cli import run_apikey
+
+    return run_apikey(_settings(args), args)
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     """``onescreen publish``: publish one wire message; prints the result. 0, 1 (Redis error), 2 (rejected)."""
     import redis
@@ -258,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--port", type=int, help=argparse.SUPPRESS)
 
     add_access_parsers(sub.add_parser, access_options)
-    for name, func in (("user", cmd_user), ("wall-link", cmd_wall_link)):
+    for name, func in (("user", cmd_user), ("wall-link", cmd_wall_link), ("apikey", cmd_apikey)):
         sub.choices[name].set_defaults(func=func)
 
     p = sub.add_parser("validate", help="check a data set (onescreen.toml, GeoPackage, folder or file) before go-live")

@@ -5,7 +5,9 @@ it in the log);
 invalid input is answered with the reason and dead-lettered (``source`` ``http`` or ``open311``), so
 ``/healthz`` counts it like any other rejected message. Mapping rules live in the pure modules
 ``incidents.open311`` (reading other cities' responses) and ``incidents.open311_server`` (serving ours); request
-bodies are read by ``dashboard.http_body``.
+bodies are read by ``dashboard.http_body``. Who may post is the access gate's (an ``ingest`` API key); an
+area-scoped key is refused (403, naming its areas) for an incident outside them, and a batch counts its items
+against the key's rate limit (429 + ``Retry-After``) — ``dashboard.access.ingest_guard``.
 
 Routes:
 
@@ -38,10 +40,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from dashboard.access import ingest_guard
+from dashboard.access.actor import actor_of
 from dashboard.http_body import BodyTooLarge, parse_open311_body, read_body, split_json_array
 from dashboard.runtime import Runtime
 from incidents import open311_server as o3
 from incidents import store
+from incidents.acl import refusal, user_of
 from incidents.open311 import Open311Error
 from incidents.open311_places import Gazetteer
 from incidents.publish import publish, publish_many
@@ -58,6 +63,11 @@ READ: Final = ["GET", "HEAD"]  # the Open311 reads (HEAD: the same headers, no b
 
 def _result_body(res: ApplyResult) -> dict[str, Any]:
     return {"id": res.id, "outcome": str(res.outcome), "log_id": res.log_id}
+
+
+def _redis_error(runtime: Runtime, exc: redis.RedisError) -> str:
+    """``Redis unavailable: …``, or the ACL refusal naming the command (``incidents.acl``): never "applied"."""
+    return refusal(exc, user_of(runtime.redis_url)) or f"Redis unavailable: {exc}"
 
 
 def _detail(status: int, detail: str) -> JSONResponse:
@@ -131,13 +141,16 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
             await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "http")
             return _detail(413, exc.reason)
         try:
+            (refused,) = await run_in_threadpool(ingest_guard.refusals, runtime, actor_of(request), [body])
+            if refused:
+                return _detail(403, refused)
             res = await run_in_threadpool(
                 partial(publish, source="http", **_limits(runtime)), runtime.redis, runtime.keys, body
             )
         except WireError as exc:
             return _detail(422, exc.reason)
         except redis.RedisError as exc:
-            return _detail(503, f"Redis unavailable: {exc}")
+            return _detail(503, _redis_error(runtime, exc))
         return JSONResponse(_result_body(res), status_code=202 if res.applied else 200)
 
     @router.post("/api/incidents/batch")
@@ -150,11 +163,21 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
         except WireError as exc:
             return _detail(422, exc.reason)
         try:
+            actor = actor_of(request)
+            retry = await run_in_threadpool(ingest_guard.charge, runtime, actor, len(items))
+            if retry:
+                detail = f"rate limit of API key {actor.name!r}: a batch counts its {len(items)} items"
+                return JSONResponse({"detail": detail}, 429, headers={"Retry-After": str(retry)})
+            refused = [
+                (i, r) for i, r in enumerate(await run_in_threadpool(ingest_guard.refusals, runtime, actor, items)) if r
+            ]
+            if refused:
+                return JSONResponse({"detail": refused[0][1], "refused": [i for i, _ in refused]}, 403)
             results = await run_in_threadpool(
                 partial(publish_many, source="http", **_limits(runtime)), runtime.redis, runtime.keys, items
             )
         except redis.RedisError as exc:
-            return _detail(503, f"Redis unavailable: {exc}")
+            return _detail(503, _redis_error(runtime, exc))
         out = [{**_result_body(res), "reason": res.reason} for res in results]
         counts = {o.value: sum(1 for res in results if res.outcome is o) for o in Outcome}
         return JSONResponse({"results": out, "counts": counts})
@@ -220,7 +243,7 @@ def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
         except Open311Error as exc:
             return _open311_error(fmt, exc.code, exc.description)
         except redis.RedisError as exc:
-            return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
+            return _open311_error(fmt, 503, _redis_error(runtime, exc))
         rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in o3.select(incidents, query)]
         return _open311(fmt, rows, root="service_requests", item="request")
 
@@ -260,13 +283,16 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:
+            (refused,) = await run_in_threadpool(ingest_guard.refusals, runtime, actor_of(request), [msg])
+            if refused:
+                return _open311_error(fmt, 403, refused)
             res = await run_in_threadpool(
                 partial(publish, source="open311", **_limits(runtime)), runtime.redis, runtime.keys, msg
             )
         except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
             return _open311_error(fmt, 400, exc.reason)
         except redis.RedisError as exc:
-            return _open311_error(fmt, 503, f"Redis unavailable: {exc}")
+            return _open311_error(fmt, 503, _redis_error(runtime, exc))
         row = {"service_request_id": res.id, "service_notice": o3.SERVICE_NOTICE, "account_id": None}
         return _open311(fmt, [row], root="service_requests", item="request")  # 200: the spec's swagger says so
 

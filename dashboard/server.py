@@ -18,7 +18,7 @@ from dashboard.access.startup import DEMO_ADMIN, demo_credentials, refuse_unprot
 from dashboard.runtime import Runtime, build_runtime, load_geo, redis_client, simulator_for
 from dashboard.settings import Settings
 from incidents.keys import Keys
-from incidents.redis_server import EmbeddedRedis
+from incidents.redis_server import EmbeddedRedis, shown_url
 
 DEMO_BACKFILL_H = 24.0
 
@@ -73,9 +73,9 @@ def run_server(
         if not url:
             if not embedded_redis:
                 raise RuntimeError("no REDIS_URL")
-            server = stack.enter_context(EmbeddedRedis(settings.state_dir / "redis"))
-            url = server.url
-            print(f"onescreen: embedded redis-server at {url} (data in {settings.state_dir / 'redis'})")
+            server = stack.enter_context(EmbeddedRedis(settings.state_dir / "redis", requirepass=True))
+            url = server.url  # holds the generated password: never printed (shown_url)
+            print(f"onescreen: embedded redis-server at {server.shown_url} (data in {settings.state_dir / 'redis'})")
         runtime = build_runtime(settings, url)
         demo = embedded_redis or simulate_rate is not None
         creds = demo_credentials(runtime.access) if demo else None  # before the check: a demo has its admin
@@ -117,7 +117,7 @@ def run_simulator_forever(settings: Settings, redis_url: str, *, rate: float, ba
     signal.signal(signal.SIGTERM, on_signal)
     client = redis_client(redis_url, 5.0)
     sim = simulator_for(load_geo(settings), client, Keys.for_redis_url(settings.redis_prefix, redis_url), rate)
-    print(f"simulating {rate}/s into {redis_url} (Ctrl-C to stop)", flush=True)
+    print(f"simulating {rate}/s into {shown_url(redis_url)} (Ctrl-C to stop)", flush=True)
     if backfill > 0:
         sim.backfill(hours=backfill)
     sim.run(stop)

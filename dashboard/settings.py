@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     are believed. Empty (the default): none — every peer is the client itself."""
     secret: SecretStr | None = Field(None, validation_alias=_env("ONESCREEN_SECRET"))
     """Key signing wall links. Unset: generated once and kept in Redis (never printed)."""
+    key_rate: int = Field(3000, ge=1, validation_alias=_env("ONESCREEN_KEY_RATE"))
+    """Requests per API key per ``key_rate_window_s`` (a batch counts its items); then HTTP 429 + Retry-After."""
+    key_rate_window_s: int = Field(60, ge=1, validation_alias=_env("ONESCREEN_KEY_RATE_WINDOW_S"))
+    """The window of ``key_rate`` (seconds)."""
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias=_env("ONESCREEN_ALLOWED_HOSTS"))
+    """Comma-separated host names a request's ``Host`` may carry (port ignored; ``*.example.org`` allowed), on
+    top of the loopback names and the served host (``dashboard.access.headers.host_allow_list``). Anything else
+    (DNS rebinding) is refused with 400, WebSockets too."""
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -113,6 +121,15 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or CIDR") from None
         return tuple(out)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        items = [v.strip().lower() for v in value.split(",")] if isinstance(value, str) else list(value)
+        for item in items:
+            if item and not re.fullmatch(r"(\*\.)?[a-z0-9.:\[\]_-]+", item):
+                raise ValueError(f"{item!r} is not a host name")
+        return tuple(i for i in items if i)
 
     @field_validator("sso_header")
     @classmethod

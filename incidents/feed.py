@@ -44,6 +44,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from incidents import store
+from incidents.acl import refusal, user_of
 from incidents.area import AreaGuard
 from incidents.keys import Keys
 from incidents.model import Incident
@@ -362,7 +363,7 @@ class Feed:
                 self._set_up("follower", False, f"follower: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: follower failed; rebuilding after backoff", self.name)
-                self._set_up("follower", False, f"follower: {exc!r}")
+                self._set_up("follower", False, f"follower: {refusal(exc, user_of(self.redis_url)) or repr(exc)}")
             finally:
                 client.close()
             backoff = self._wait_backoff(backoff)
@@ -438,7 +439,7 @@ class Feed:
                 self._ingress_lost(up, f"ingress: Redis connection: {exc}")
             except Exception as exc:
                 log.exception("%s: ingress failed; resubscribing after backoff", self.name)
-                self._ingress_lost(up, f"ingress: {exc!r}")
+                self._ingress_lost(up, f"ingress: {refusal(exc, user_of(self.redis_url)) or repr(exc)}")
             finally:
                 pubsub.close()
                 client.close()

@@ -9,7 +9,8 @@ The rq pattern: names are constants here, connections are passed in.
     onescreen:log         stream, one entry per accepted change: ``id``, ``data`` (merged incident JSON)
     onescreen:deadletter  stream of rejected input: raw, encoding, size, reason, source, ts
     onescreen:stats       hash of counters: accepted, duplicate, stale, invalid, rejected
-    onescreen:access:…    accounts, sessions, wall links, login attempts, the signing secret (``dashboard.access``)
+    onescreen:access:…    accounts, sessions, wall links, API keys, login attempts, the signing secret
+                          (``dashboard.access``)
 
 A different prefix lets several deployments (or parallel test runs) share one Redis. So does a different db
 number, with one catch that ``db`` handles: keys live in a db, but pub/sub channels are global to the server
@@ -117,6 +118,23 @@ class Keys:
     def login_attempts(self, name: str, client: str) -> str:
         """Counter of failed logins for (account name, client address); expires with the rate-limit window."""
         return f"{self.prefix}:access:login:{name}:{client}"
+
+    @property
+    def apikeys(self) -> str:
+        """Set of API-key names."""
+        return f"{self.prefix}:access:apikeys"
+
+    def apikey(self, name: str) -> str:
+        """Hash of one API key: scope (ingest/read), areas (JSON list), digest (SHA-256 of the key), created."""
+        return f"{self.prefix}:access:apikey:{name}"
+
+    def apikey_digest(self, digest: str) -> str:
+        """String: the name of the API key whose SHA-256 (hex) is ``digest`` (the lookup on every request)."""
+        return f"{self.prefix}:access:apikey-digest:{digest}"
+
+    def apikey_rate(self, name: str, window: int) -> str:
+        """Counter of one API key's requests (a batch: its items) in rate window number ``window``; expires."""
+        return f"{self.prefix}:access:apikey-rate:{name}:{window}"
 
     @property
     def secret(self) -> str:

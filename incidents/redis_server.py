@@ -5,6 +5,11 @@ Never an in-process imitation: the binary is ``redis-server`` from PATH, else th
 (``--appendonly yes --save ""``) so a demo keeps its incidents across restarts.
 Stopping sends SIGTERM: Redis then flushes the AOF and exits cleanly.
 
+``requirepass=True`` (``onescreen demo``) protects it with a generated password, kept in ``data_dir/password``
+(mode 0600) so a restart reuses it; ``url`` carries it — print ``shown_url`` instead, never the URL. The data
+directory is made private (0700) and the server runs with umask 077, so its AOF files are 0600: other local
+users can neither read the incidents nor the access stores (accounts, sessions, API keys, the signing secret).
+
 The server must not outlive us: it is stopped on ``__exit__``/``stop()``, at interpreter exit (atexit), and on
 Linux the kernel sends it SIGTERM when the thread that started it dies (``PR_SET_PDEATHSIG``, set only when
 started from the main thread, because the signal follows the creating *thread*), which covers SIGKILL of the
@@ -18,6 +23,8 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -40,6 +47,11 @@ INSTALL_HINT = (
 )
 # AF_UNIX paths are limited to 108 bytes on Linux (including the NUL).
 _UNIX_PATH_MAX = 107
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``: what may be printed or logged."""
+    return re.sub(r"//([^@/]*):[^@/]*@", r"//\1:***@", url)
 
 
 class RedisServerNotFound(RuntimeError):
@@ -121,6 +133,7 @@ class EmbeddedRedis:
         executable: str | None = None,
         extra_args: Sequence[str] = (),
         start_timeout: float = 10.0,
+        requirepass: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.unix_socket = unix_socket
@@ -129,6 +142,8 @@ class EmbeddedRedis:
         self.start_timeout = start_timeout
         self._port = port
         self._proc: subprocess.Popen[bytes] | None = None
+        self.requirepass = requirepass
+        self._password: str | None = None
 
     # -- addresses ---------------------------------------------------------------------------------------
     @property
@@ -144,11 +159,47 @@ class EmbeddedRedis:
         return self._port
 
     @property
+    def password_path(self) -> Path:
+        """Where the generated password is kept (``requirepass``), mode 0600."""
+        return self.data_dir / "password"
+
+    @property
     def url(self) -> str:
-        """``redis://127.0.0.1:{port}/0`` or ``unix://{socket_path}``; ``RuntimeError`` as ``port``."""
+        """``redis://127.0.0.1:{port}/0`` or ``unix://{socket_path}`` (with ``:PASSWORD@`` when ``requirepass``);
+        ``RuntimeError`` as ``port``. Holds the password: print ``shown_url``."""
+        auth = f":{self._password}@" if self._password else ""
         if self.unix_socket:
-            return f"unix://{self.socket_path}"
-        return f"redis://127.0.0.1:{self.port}/0"
+            return f"unix://{auth}{self.socket_path}"
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def shown_url(self) -> str:
+        """``url`` without the password."""
+        return shown_url(self.url)
+
+    def _private_dir(self) -> None:
+        """Make ``data_dir`` (0700) and its files (0600) private; read or generate the password."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        for path in self.data_dir.rglob("*"):
+            if not path.is_symlink() and not path.is_socket():
+                os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        if not self.requirepass:
+            return
+        if not self.password_path.exists():
+            fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+        self._password = self.password_path.read_text().strip()
+        # the password reaches redis-server in a private config file, never on its command line (ps shows that)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"requirepass {self._password}\n")
+
+    @property
+    def config_path(self) -> Path:
+        """The private config file holding ``requirepass`` (with ``requirepass``)."""
+        return self.data_dir / "redis.conf"
 
     @property
     def pid(self) -> int | None:
@@ -172,6 +223,7 @@ class EmbeddedRedis:
     def _command(self, exe: str) -> list[str]:
         args = [
             exe,
+            *([str(self.config_path)] if self._password else []),
             "--dir",
             str(self.data_dir),
             "--appendonly",
@@ -194,7 +246,7 @@ class EmbeddedRedis:
         if self.is_running():
             return self
         exe = self.executable or find_redis_server()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._private_dir()
         if self.unix_socket and len(str(self.socket_path)) > _UNIX_PATH_MAX:
             raise RedisServerError(
                 f"unix socket path too long ({len(str(self.socket_path))} > 107): {self.socket_path}"
@@ -223,6 +275,7 @@ class EmbeddedRedis:
             stderr=subprocess.PIPE,
             preexec_fn=_parent_death_signal(),  # only a prctl call: safe after fork
             cwd=str(self.data_dir),
+            umask=0o077,  # the AOF and everything Redis writes: 0600
         )
         _RUNNING.add(self)
         deadline = time.monotonic() + self.start_timeout

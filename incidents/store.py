@@ -24,6 +24,7 @@ import redis
 from redis.commands.core import Script
 from redis.typing import EncodableT, FieldT
 
+from incidents.acl import is_refusal
 from incidents.keys import DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
 from incidents.model import OVERLAY_FIELDS, REWORK_FROM, REWORK_TO, TRANSITIONS, Incident, allowed_next
 
@@ -198,6 +199,8 @@ def apply_many(
             script(keys=_keys(keys), args=_args(payload), client=pipe)
         replies = pipe.execute(raise_on_error=False)
         for (idx, mid, _), reply in zip(batch, replies, strict=True):
+            if isinstance(reply, Exception) and is_refusal(reply):
+                raise reply  # an ACL refusal is the deployment's problem, never the message's (incidents.acl)
             if isinstance(reply, Exception):
                 results[idx] = ApplyResult(Outcome.ERROR, mid, detail=f"redis error: {reply}")
             else:
@@ -236,6 +239,8 @@ def apply_many_isolated(
     except CONNECTION_ERRORS:
         raise
     except Exception as exc:
+        if is_refusal(exc):  # an ACL refusal: every message would get it; the caller shows it (incidents.acl)
+            raise
         log.warning("batch of %d message(s) failed (%r); applying them one by one", len(msgs), exc)
     results: list[ApplyResult] = []
     for msg in msgs:
@@ -244,6 +249,8 @@ def apply_many_isolated(
         except CONNECTION_ERRORS:
             raise
         except Exception as exc:
+            if is_refusal(exc):
+                raise
             mid = str(msg.get("id") or "") if isinstance(msg, Mapping) else ""
             reason = f"cannot apply message for id {mid!a}: {exc!r}"
             results.append(ApplyResult(Outcome.ERROR, mid, detail=reason))

@@ -1,5 +1,5 @@
-"""``onescreen user …`` and ``onescreen wall-link …`` on the real test Redis (in-process ``main``), and the safe
-start: ``serve --host 0.0.0.0`` with no account refuses (a real process)."""
+"""``onescreen user …``, ``onescreen wall-link …`` and ``onescreen apikey …`` on the real test Redis (in-process
+``main``), and the safe start: ``serve --host 0.0.0.0`` with no account refuses (a real process)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from dashboard.access.accounts import AccountStore
+from dashboard.access.apikeys import ApiKeys
 from dashboard.access.walls import WallLinks, deployment_secret
 from dashboard.cli import main
 from incidents.keys import Keys
@@ -63,6 +64,8 @@ def test_user_add_list_passwd_disable_enable(
         (("user", "disable", "nobody"), "", "no account 'nobody'"),
         (("wall-link", "revoke", "nobody"), "", "no wall link 'nobody'"),
         (("wall-link", "create", "w", "--scope", "street:NOPE"), "", "no such area"),
+        (("apikey", "revoke", "nobody"), "", "no API key 'nobody'"),
+        (("apikey", "create", "k", "--scope", "ingest", "--area", "grid:NOPE"), "", "no such area"),
     ],
 )  # fmt: skip
 def test_bad_commands_say_why_and_exit_2(
@@ -70,6 +73,27 @@ def test_bad_commands_say_why_and_exit_2(
 ) -> None:
     assert _run(cli, *args, stdin=stdin) == 2
     assert message in capsys.readouterr().err
+
+
+def test_apikey_create_prints_the_key_once_list_never_and_revoke_stops_it(
+    cli: pytest.MonkeyPatch, r: redis.Redis, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(cli, "apikey", "create", "hotline", "--scope", "ingest", "--area", "community:C003") == 0
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert token.startswith("osk_") and "created API key hotline (ingest; community:C003)" in err
+    store = ApiKeys(r, keys, limit=1, window_s=1)
+    found = store.resolve(token)
+    assert found is not None and (found.name, found.scope, found.areas) == ("hotline", "ingest", ("community:C003",))
+    assert _run(cli, "apikey", "create", "hotline", "--scope", "read") == 2
+    assert "exists" in capsys.readouterr().err
+    assert _run(cli, "apikey", "list") == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("hotline\tingest\tcommunity:C003\t") and token not in listed
+    assert _run(cli, "apikey", "revoke", "hotline") == 0
+    assert store.resolve(token) is None
+    with pytest.raises(SystemExit):
+        _run(cli, "apikey", "create", "x", "--scope", "write")  # argparse: one of ingest, read
 
 
 def test_an_existing_user_is_not_replaced(cli: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

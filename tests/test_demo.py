@@ -53,10 +53,13 @@ class Demo:
         return self.log_path.read_text(errors="replace")
 
     def redis_url(self) -> str:
-        """The embedded Redis' URL, as the demo printed it."""
-        found = re.search(r"embedded redis-server at (redis://\S+)", self.output())
+        """The embedded Redis' URL as the demo printed it (password masked), with the generated password from
+        its private file (as the operator would read it); checks the password was never printed."""
+        found = re.search(r"embedded redis-server at redis://:\*\*\*@(\S+)", self.output())
         assert found, self.output()
-        return found.group(1)
+        password = (self.state_dir / "redis" / "password").read_text().strip()
+        assert len(password) >= 32 and password not in self.output()
+        return f"redis://:{password}@{found.group(1)}"
 
     def healthz(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + "/healthz", timeout=5) as resp:

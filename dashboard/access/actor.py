@@ -8,20 +8,24 @@ from typing import Final, Literal, get_args
 Role = Literal["viewer", "official", "dispatcher", "admin"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 ActorKind = Literal["user", "wall", "key", "anonymous"]
+KeyScope = Literal["ingest", "read"]
+KEY_SCOPES: Final[tuple[KeyScope, ...]] = get_args(KeyScope)
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """A principal. ``kind``: ``user`` (login session or SSO), ``wall`` (a wall link), ``key`` (an API key, part B),
+    """A principal. ``kind``: ``user`` (login session or SSO), ``wall`` (a wall link), ``key`` (an API key),
     ``anonymous``. ``name``: the account, wall link or key name ("" when anonymous). ``role``: the account's role
     (a wall acts as a ``viewer``; anonymous has none). ``areas``: ``geo.areas`` refs it is confined to (empty: the
-    whole data set). ``via``: how it was recognised (``session``, ``sso``, ``wall-link``; "" for anonymous)."""
+    whole data set). ``via``: how it was recognised (``session``, ``sso``, ``wall-link``, ``api-key``; "" for
+    anonymous). ``scope``: an API key's scope (``ingest`` or ``read``; None for every other kind)."""
 
     kind: ActorKind
     name: str = ""
     role: Role | None = None
     areas: tuple[str, ...] = ()
     via: str = ""
+    scope: KeyScope | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -1,6 +1,7 @@
-"""``onescreen user …`` and ``onescreen wall-link …``: the accounts and wall links of the deployment that
-``REDIS_URL`` / ``ONESCREEN_PREFIX`` name (the same Settings as the server). Errors: one line, exit code 2.
-Never prints a password or hash; ``wall-link create``/``url`` print the link, which is what it is for."""
+"""``onescreen user …``, ``onescreen wall-link …`` and ``onescreen apikey …``: the accounts, wall links and API
+keys of the deployment that ``REDIS_URL`` / ``ONESCREEN_PREFIX`` name (the same Settings as the server). Errors:
+one line, exit code 2. Never prints a password or hash; ``wall-link create``/``url`` print the link, which is what
+it is for; ``apikey create`` prints the new key once (it is never stored, so never shown again)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from dashboard.access.actor import ROLES
+from dashboard.access.actor import KEY_SCOPES, ROLES
 from dashboard.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # the commands import their stores when they run: `onescreen --help` stays instant
@@ -53,6 +54,19 @@ def add_parsers(sub: Callable[..., argparse.ArgumentParser], common: Callable[[a
     q = walls.add_parser("list", help="name, scope, created")
     common(q)
     q = walls.add_parser("revoke", help="the link stops working on every server within seconds")
+    q.add_argument("name")
+    common(q)
+
+    p = sub("apikey", help="API keys for other systems (ingest, read): create, list, revoke")
+    keys = p.add_subparsers(dest="action", required=True)
+    q = keys.add_parser("create", help="a new key; prints it once (send it as Authorization: Bearer KEY)")
+    q.add_argument("name")
+    q.add_argument("--scope", required=True, choices=KEY_SCOPES, help="ingest: post incidents; read: read the API")
+    q.add_argument("--area", action="append", default=[], metavar="KIND:ID", help="confine to this area (repeat)")
+    common(q)
+    q = keys.add_parser("list", help="name, scope, areas, created (never the key)")
+    common(q)
+    q = keys.add_parser("revoke", help="the key stops working on every server within seconds")
     q.add_argument("name")
     common(q)
 
@@ -149,5 +163,32 @@ def run_wall_link(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{link.name}\t{link.scope or '(all)'}")
     except AccountError as exc:
         print(f"onescreen wall-link {args.action}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_apikey(settings: Settings, args: argparse.Namespace) -> int:
+    """``onescreen apikey ACTION``; 0, or 2 with one line on stderr."""
+    import time
+
+    from dashboard.access.accounts import AccountError
+
+    try:
+        access = _access(settings)
+        if args.action == "create":
+            areas = _areas(settings, args.area)
+            key, token = access.apikeys.create(args.name, args.scope, areas)
+            where = f"; {', '.join(key.areas)}" if key.areas else ""
+            print(f"created API key {key.name} ({key.scope}{where}); it is shown this once:", file=sys.stderr)
+            print(token)
+        elif args.action == "revoke":
+            access.apikeys.revoke(args.name)
+            print(f"revoked {args.name}")
+        else:
+            for key in access.apikeys.all():
+                created = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(key.created))
+                print(f"{key.name}\t{key.scope}\t{','.join(key.areas) or '(all)'}\t{created}")
+    except AccountError as exc:
+        print(f"onescreen apikey {args.action}: {exc}", file=sys.stderr)
         return 2
     return 0

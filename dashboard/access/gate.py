@@ -6,7 +6,17 @@ puts it in the scope (``actor.actor_of``) and refuses what that actor may not re
 - a wall link: the wall pages inside its scope, their layout, and exactly the wall's Dash callbacks
   (``CallbackRules.wall``) over HTTP and over the WebSocket — anything else 403;
 - a user: everything its role may do (``policy.can``): reading needs ``view``, the officials' page ``console``,
-  every other write (a write callback in ``CallbackRules.writes``, a POST to the API) ``act``.
+  every other write (a write callback in ``CallbackRules.writes``, a POST to the API) ``act`` — but never the
+  ingest routes, which need an API key (``ingest``);
+- an API key (``Authorization: Bearer KEY``; Open311 POST also ``api_key`` in the form or query, as the spec
+  has it): only its scope's routes (``machine.machine_action``), counted against its rate limit (429 with
+  ``Retry-After``; a batch counts its items, in ``dashboard.ingest``); JSON ingest takes ``application/json``
+  only (415 otherwise: no simple cross-site request).
+
+A write that rides on a cookie (a session or wall link: Dash callbacks, any non-GET) is refused (403) when its
+``Origin`` (else ``Referer``) names another origin, or is ``null``; the WebSocket handshake likewise. A request with
+neither header is no browser's cross-site request (browsers send ``Origin`` with every cross-origin POST and
+WebSocket) and is judged by its credential alone.
 
 ``/wall?key=TOKEN`` turns a wall link into the wall cookie (302 to the same URL without the key). A WebSocket is
 re-checked every ``RECHECK_S`` seconds and closed (4401) when its credential no longer holds (logout, disabled
@@ -29,10 +39,20 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.access.actor import SCOPE_KEY, Actor
+from dashboard.access.machine import (
+    BATCH_PATH,
+    JSON_TYPES,
+    OPEN311_POST,
+    is_json_ingest,
+    machine_action,
+    media_type,
+)
 from dashboard.access.policy import Action, can
-from dashboard.access.service import Access
+from dashboard.access.service import Access, bearer_token
+from dashboard.http_body import parse_open311_body
 from dashboard.page_request import page_request, screen_of_path
 from geo.areas import AreaError, AreaTree
+from incidents.open311 import Open311Error
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +164,10 @@ class AccessGate:
             await self._wall_key(scope, receive, send, query)
             return
         try:
-            actor = await anyio.to_thread.run_sync(self.access.actor_for, scope)
+            actor, receive = await self._resolve(scope, receive, path, query)
+        except _TooLarge:
+            await PlainTextResponse("request too large", 413)(scope, receive, send)
+            return
         except redis.RedisError as exc:
             log.warning("access: Redis unavailable: %s", exc)
             await self._refuse(scope, receive, send, 503, "access check unavailable (Redis)")
@@ -155,9 +178,29 @@ class AccessGate:
             return
         await self._http(actor, scope, receive, send, path, query)
 
+    async def _resolve(self, scope: Scope, receive: Receive, path: str, query: str) -> tuple[Actor, Receive]:
+        """The request's actor; an Open311 POST without an ``Authorization`` header is read for its ``api_key``
+        (query or body; the body is then replayed to the route)."""
+        open311_post = scope["type"] == "http" and scope["method"] == "POST" and OPEN311_POST.match(path)
+        if open311_post and bearer_token(scope) is None:
+            body = await _read_body(receive)
+            if body is None:
+                raise _TooLarge
+            receive = _replay(body, receive)
+            token = _open311_api_key(scope, query, body)
+            if token:
+                return await anyio.to_thread.run_sync(self.access.api_key_actor, token), receive
+        return await anyio.to_thread.run_sync(self.access.actor_for, scope), receive
+
     # --- HTTP ---------------------------------------------------------------------------------------------
     async def _http(self, actor: Actor, scope: Scope, receive: Receive, send: Send, path: str, query: str) -> None:
         method = scope["method"]
+        if actor.kind == "key":
+            await self._machine(actor, scope, receive, send, method, path)
+            return
+        if method not in ("GET", "HEAD", "OPTIONS") and not actor.is_anonymous and not same_origin(scope):
+            await self._refuse(scope, receive, send, 403, "cross-origin request refused")
+            return
         if path == DASH_CALLBACK and method == "POST" and not actor.is_anonymous:
             body = await _read_body(receive)
             if body is None:
@@ -172,12 +215,37 @@ class AccessGate:
                 return
             await self.app(scope, _replay(body, receive), send)
             return
+        ingest = machine_action(method, path) == "ingest"
         if actor.is_anonymous:
-            await self._refuse(scope, receive, send, 401, "login required")
+            reason = "API key required (Authorization: Bearer KEY)" if ingest else "login required"
+            await self._refuse(scope, receive, send, 401, reason)
             return
         if not self._http_allowed(actor, scope, method, path, query):
-            await self._refuse(scope, receive, send, 403, "not allowed for " + actor.label())
+            reason = "ingest needs an API key (Authorization: Bearer KEY), " if ingest else ""
+            await self._refuse(scope, receive, send, 403, reason + "not allowed for " + actor.label())
             return
+        await self.app(scope, receive, send)
+
+    async def _machine(self, actor: Actor, scope: Scope, receive: Receive, send: Send, method: str, path: str) -> None:
+        """An API key's request: its scope's routes only, JSON ingest as JSON, within its rate limit."""
+        action = machine_action(method, path)
+        if action is None or not can(actor, action):
+            reason = f"API key {actor.name!r} (scope {actor.scope}) may not {method} {path}"
+            await self._refuse(scope, receive, send, 403, reason)
+            return
+        if is_json_ingest(path) and media_type(Headers(scope=scope).get("content-type", "")) not in JSON_TYPES:
+            await JSONResponse({"error": "send the body as application/json"}, 415)(scope, receive, send)
+            return
+        if path != BATCH_PATH:  # a batch is charged its item count once read (dashboard.ingest)
+            try:
+                retry = await anyio.to_thread.run_sync(self.access.apikeys.charge, actor.name, 1)
+            except redis.RedisError:
+                await self._refuse(scope, receive, send, 503, "access check unavailable (Redis)")
+                return
+            if retry:
+                body = {"error": f"rate limit of API key {actor.name!r}: retry after {retry} s"}
+                await JSONResponse(body, 429, headers={"Retry-After": str(retry)})(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     def _http_allowed(self, actor: Actor, scope: Scope, method: str, path: str, query: str) -> bool:
@@ -193,6 +261,8 @@ class AccessGate:
                 url = urlsplit(referer)
                 return wall_page_allowed(actor, self.tree, url.path or "/", url.query)
             return wall_page_allowed(actor, self.tree, path, query)
+        if machine_action(method, path) == "ingest":
+            return can(actor, "ingest")
         if method not in ("GET", "HEAD"):
             return can(actor, "act")
         return can(actor, "view" if screen_of_path(path) == "wall" else "console")
@@ -243,6 +313,9 @@ class AccessGate:
             return
         if not can(actor, "view"):
             await self._refuse(scope, receive, send, 403, "not allowed")
+            return
+        if not same_origin(scope):
+            await self._refuse(scope, receive, send, 403, "cross-origin WebSocket refused")
             return
         closed = asyncio.Event()
 
@@ -295,6 +368,34 @@ async def _close(send: Send, closed: asyncio.Event, code: int, reason: str) -> N
         await send({"type": "websocket.close", "code": code, "reason": reason})
     except Exception:  # already closed by the other side or the app
         log.debug("access: close after close", exc_info=True)
+
+
+class _TooLarge(Exception):
+    """A body over ``MAX_CALLBACK_BODY``."""
+
+
+def same_origin(scope: Scope) -> bool:
+    """Whether a request comes from this server's own pages: its ``Origin`` (else ``Referer``) names the host it
+    was sent to; True when it carries neither (no browser's cross-site request), False for ``Origin: null``."""
+    headers = Headers(scope=scope)
+    source = headers.get("origin") or headers.get("referer")
+    if source is None:
+        return True
+    if source == "null":
+        return False
+    return urlsplit(source).netloc.lower() == headers.get("host", "").lower()
+
+
+def _open311_api_key(scope: Scope, query: str, body: bytes) -> str:
+    """The ``api_key`` of an Open311 POST: the query's, else the body's (form, multipart or JSON); "" if none."""
+    found = dict(parse_qsl(query)).get("api_key")
+    if found:
+        return found
+    try:
+        fields = parse_open311_body(body, Headers(scope=scope).get("content-type", ""))
+    except Open311Error:
+        return ""
+    return next((v for k, v in fields if k == "api_key"), "")
 
 
 def _wants_page(scope: Scope) -> bool:

@@ -1,7 +1,9 @@
 """``Access``: the account, session and wall-link stores of one deployment, and who a request is.
 
-``actor_for(scope)`` (an ASGI scope; blocking Redis calls — run it off the event loop) tries, in order: the session
-cookie, the SSO header (only from a trusted proxy, only for an enabled account), the wall cookie. A resolved actor
+``actor_for(scope)`` (an ASGI scope; blocking Redis calls — run it off the event loop) tries, in order: an
+``Authorization: Bearer`` API key (when the header is there it alone decides: a wrong key is anonymous, never a
+fall-back to a cookie), the session cookie, the SSO header (only from a trusted proxy, only for an enabled
+account), the wall cookie. A resolved actor
 is cached for ``CACHE_S`` seconds per credential, so a disabled account or revoked wall link loses access on every
 process within that time (plus a WebSocket's next re-check, ``gate.RECHECK_S``). While Redis is unreachable a
 credential this process has seen keeps its last answer (a wall PC restarting its browser in an outage still gets its
@@ -24,6 +26,7 @@ from starlette.types import Scope
 
 from dashboard.access.accounts import Account, AccountStore
 from dashboard.access.actor import ANONYMOUS, Actor
+from dashboard.access.apikeys import ApiKey, ApiKeys, digest_of
 from dashboard.access.sessions import LoginLimiter, SessionStore
 from dashboard.access.walls import WallLink, WallLinks, deployment_secret
 from dashboard.settings import Settings
@@ -44,6 +47,21 @@ def user_actor(account: Account, via: str) -> Actor:
     return Actor("user", account.name, account.role, account.areas, via)
 
 
+def key_actor(key: ApiKey) -> Actor:
+    """The actor of an API key: its scope's routes only, confined to its areas, always masked."""
+    return Actor("key", key.name, None, key.areas, "api-key", key.scope)
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header ("" for another scheme or an empty one); None
+    when there is no such header."""
+    header = HTTPConnection(scope).headers.get("authorization")
+    if header is None:
+        return None
+    kind, _, token = header.strip().partition(" ")
+    return token.strip() if kind.lower() == "bearer" else ""
+
+
 def wall_actor(link: WallLink) -> Actor:
     """The actor of a wall link: a masked viewer of the walls, confined to the link's scope."""
     return Actor("wall", link.name, "viewer", (link.scope,) if link.scope else (), "wall-link")
@@ -59,6 +77,7 @@ class Access:
         self.accounts = AccountStore(client, keys)
         self.sessions = SessionStore(client, keys, idle_s=settings.session_idle_s, max_s=settings.session_max_s)
         self.limiter = LoginLimiter(client, keys, attempts=settings.login_attempts, window_s=settings.login_window_s)
+        self.apikeys = ApiKeys(client, keys, limit=settings.key_rate, window_s=settings.key_rate_window_s)
         self.session_cookie, self.wall_cookie = cookie_names(keys.prefix)
         self._proxies = [ipaddress.ip_network(n) for n in settings.trusted_proxies]
         self._cache: dict[tuple[str, str], tuple[Actor, float]] = {}
@@ -107,6 +126,9 @@ class Access:
         """The actor of an HTTP or WebSocket scope (``ANONYMOUS`` when no credential holds). ``fresh``: skip the
         cache; ``touch=False``: a re-check that is no use of the session (its idle timer keeps running). Raises
         ``redis.RedisError`` when Redis cannot be asked."""
+        token = bearer_token(scope)
+        if token is not None:
+            return self.api_key_actor(token, fresh)
         conn = HTTPConnection(scope)
         sid = conn.cookies.get(self.session_cookie)
         if sid:
@@ -119,10 +141,18 @@ class Access:
             actor = self._cached(("sso", sso_name), lambda: self._account_actor(sso_name, "sso"), fresh)
             if not actor.is_anonymous:
                 return actor
-        token = conn.cookies.get(self.wall_cookie)
-        if token:
-            return self._cached(("wall", token), lambda: self.wall_token_actor(token), fresh)
+        wall = conn.cookies.get(self.wall_cookie)
+        if wall:
+            return self._cached(("wall", wall), lambda: self.wall_token_actor(wall), fresh)
         return ANONYMOUS
+
+    def api_key_actor(self, token: str, fresh: bool = False) -> Actor:
+        """The actor of an API key (``ANONYMOUS`` when unknown or revoked); cached like every credential, by the
+        key's digest (the secret itself is not kept). Raises ``redis.RedisError``."""
+        if not token:
+            return ANONYMOUS
+        key = self.apikeys.resolve  # bound now: the lambda runs inside _cached
+        return self._cached(("key", digest_of(token)), lambda: _key_or_anonymous(key(token)), fresh)
 
     def wall_token_actor(self, token: str) -> Actor:
         """The actor of a wall-link token (``ANONYMOUS`` when forged or revoked)."""
@@ -159,3 +189,7 @@ class Access:
         """Drop a session from this process's cache (logout)."""
         with self._lock:
             self._cache.pop(("session", sid), None)
+
+
+def _key_or_anonymous(key: ApiKey | None) -> Actor:
+    return key_actor(key) if key else ANONYMOUS

@@ -25,9 +25,9 @@ def is_loopback(host: str) -> bool:
 
 
 def refuse_unprotected(access: Access, host: str, *, insecure_demo: bool) -> str | None:
-    """``SettingsError`` when serving on a non-loopback ``host`` with no account (and no ``--insecure-demo``);
-    else a warning to print (or None)."""
-    if is_loopback(host) or access.accounts.count() > 0:
+    """``SettingsError`` when serving on a non-loopback ``host`` with no account and no API key (and no
+    ``--insecure-demo``); else a warning to print (or None)."""
+    if is_loopback(host) or access.accounts.count() > 0 or access.apikeys.count() > 0:
         return None
     if not insecure_demo:
         raise SettingsError(

@@ -50,14 +50,16 @@ def _scope(*, headers: dict[str, str] | None = None, client: str = "10.1.2.3", c
 def test_the_policy_grants_each_role_its_actions_and_nothing_to_anonymous() -> None:
     granted = {role: {a for a in ACTIONS if can(Actor("user", "u", role), a)} for role in ROLES}
     assert granted == {
-        "viewer": {"view", "console"},
-        "official": {"view", "console", "act", "unmasked"},
-        "dispatcher": {"view", "console", "act", "dispatch", "unmasked"},
-        "admin": set(ACTIONS),
+        "viewer": {"view", "console", "read"},
+        "official": {"view", "console", "act", "unmasked", "read"},
+        "dispatcher": {"view", "console", "act", "dispatch", "unmasked", "read"},
+        "admin": set(ACTIONS) - {"ingest"},  # ingest is for machines: no session, not even an admin's
     }
     assert not any(can(ANONYMOUS, a) for a in ACTIONS)
     assert {a for a in ACTIONS if can(Actor("wall", "lobby", "viewer"), a)} == {"view"}
-    assert not any(can(Actor("key", "erp"), a) for a in ACTIONS)  # API keys: decided by their own part
+    assert {a for a in ACTIONS if can(Actor("key", "erp", scope="ingest"), a)} == {"ingest"}
+    assert {a for a in ACTIONS if can(Actor("key", "bi", scope="read"), a)} == {"read"}  # never unmasked
+    assert not any(can(Actor("key", "erp"), a) for a in ACTIONS)  # a key without a scope: nothing
     with pytest.raises(ValueError, match="unknown action"):
         can(ANONYMOUS, "fly")  # type: ignore[arg-type]
 

@@ -23,11 +23,12 @@ from websockets.typing import Origin
 
 from dashboard.access.accounts import AccountStore
 from dashboard.access.gate import CallbackRules, is_public
+from dashboard.access.machine import machine_action
 from dashboard.access.walls import WallLinks, deployment_secret
 from dashboard.app import create_app
 from dashboard.runtime import build_runtime
 from dashboard.settings import Settings
-from tests.support.auth import anonymous_opener
+from tests.support.auth import anonymous_opener, api_key
 from tests.support.browser import wait_until_live
 from tests.support.dash_ws import ws_url
 from tests.support.server import LiveServer, spawn_server
@@ -122,6 +123,43 @@ def test_every_route_refuses_anonymous_requests(app: Dash, live_server: LiveServ
                 page = _status(live_server.url + path, headers={"Accept": "text/html"})
                 assert page in (302, 401), f"a browser's GET {path}: {page}"
     assert seen_public <= PUBLIC, f"routes public beyond the allow-list: {seen_public - PUBLIC}"
+
+
+def test_an_api_key_reaches_exactly_its_scopes_routes_and_no_callback_page_or_websocket(
+    app: Dash, live_server: LiveServer
+) -> None:
+    for scope in ("ingest", "read"):
+        token = api_key(live_server.client, live_server.keys, f"enum-{scope}", scope)
+        bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for kind, path, methods in [*_routes(app.server.routes), ("http", "/no-such-page", {"GET"})]:
+            if is_public(path):
+                continue
+            if kind == "websocket":
+                with pytest.raises(InvalidStatus) as refused:
+                    connect(ws_url(live_server.url), origin=Origin(live_server.url), additional_headers=bearer)
+                assert refused.value.response.status_code == 403, path
+                continue
+            for method in methods:
+                body = b"{}" if method in ("POST", "PUT", "PATCH") else None
+                code = _status(live_server.url + path, method, body, bearer)
+                if machine_action(method, path) == scope:
+                    assert code not in (401, 403), f"{scope} key: {method} {path} answered {code}"
+                else:
+                    assert code == 403, f"a {scope} key reached {method} {path} ({code})"
+        for output in app.callback_map:
+            code = _status(live_server.url + "/_dash-update-component", "POST", _callback_body(output), bearer)
+            assert code == 403, f"a {scope} key ran callback {output}"
+        revoke = {"Authorization": f"Bearer {token}x"}  # a wrong key is anonymous, not a fall-back to a cookie
+        assert (
+            _status(live_server.url + "/api/areas", headers={**revoke, "Cookie": live_server.creds.cookie_header()})
+            == 401
+        )
+
+
+def test_a_session_cannot_post_to_the_ingest_routes(live_server: LiveServer) -> None:
+    admin = {"Cookie": live_server.creds.cookie_header(), "Content-Type": "application/json"}
+    for path in ("/api/incidents", "/api/incidents/batch", "/open311/v2/requests.json"):
+        assert _status(live_server.url + path, "POST", b"{}", admin) == 403, path
 
 
 def test_every_callback_refuses_the_anonymous_and_console_callbacks_refuse_a_wall_link(

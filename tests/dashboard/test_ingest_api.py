@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -22,7 +21,6 @@ import pytest
 from incidents.model import CATEGORIES
 from incidents.open311 import parse_requests_xml, parse_services_xml
 from incidents.redis_server import EmbeddedRedis
-from tests.support.auth import cookie_header
 from tests.support.paths import FIELD_CASES, read_shared
 from tests.support.server import LiveServer, spawn_server
 from tests.support.wait import wait_for
@@ -240,14 +238,8 @@ def test_open311_post_stores_the_incident_without_personal_data(live_server: Liv
 def test_open311_post_with_every_parameter_in_the_query_string(live_server: LiveServer, tmp_path: Path) -> None:
     """../shared/field-cases/open311-post-query-string.sh, run as it is against the server: the request created."""
     script = FIELD_CASES / "open311-post-query-string.sh"
-    # the script's curl, signed in (until API keys exist, a writer needs a session): a curl on PATH that adds it
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    real = shutil.which("curl")
-    assert real is not None
-    (shim / "curl").write_text(f'#!/bin/sh\nexec {real} -H "Cookie: {cookie_header(live_server.url)["Cookie"]}" "$@"\n')
-    (shim / "curl").chmod(0o755)
-    env = {**os.environ, "BASE": live_server.url, "PATH": f"{shim}:{os.environ['PATH']}"}
+    # the script's own way: its API_KEY goes into the query as Open311's api_key (an ingest key of the server)
+    env = {**os.environ, "BASE": live_server.url, "API_KEY": live_server.creds.ingest_key}
     out = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=30).stdout
     assert out.startswith("HTTP/1.1 200"), out
     [reply] = json.loads(out.split("\n\n", 1)[1])  # text mode: CR LF read as LF

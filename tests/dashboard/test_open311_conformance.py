@@ -366,7 +366,8 @@ def test_the_pypi_georeport_client_works_first_time(live_server: LiveServer, fmt
         assert definition["service_code"] == "fire" and not definition["attributes"]
 
         # georeport does not POST (its README says so): the POST as the spec writes it, with the same HTTP library
-        fields = {**SPEC_POST, "service_code": "environment", "description": f"georeport {fmt}\n垃圾满溢"}
+        fields = {**SPEC_POST, "api_key": live_server.creds.ingest_key}  # the spec's way: the key in the form
+        fields.update(service_code="environment", description=f"georeport {fmt}\n垃圾满溢")
         answer = requests.post(f"{proxy}/open311/v2/requests.{fmt}", data=fields, timeout=15)
         assert answer.status_code == 200 and answer.headers["content-type"] == (
             JSON_TYPE if fmt == "json" else XML_TYPE

@@ -43,6 +43,9 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_TRUSTED_PROXIES": ("10.0.0.1, 192.168.8.0/24", ("10.0.0.1/32", "192.168.8.0/24")),
     "ONESCREEN_SECRET": ("a-long-random-string", SecretStr("a-long-random-string")),
     "ONESCREEN_SOURCE_CRS": ("amap-picker=gcj02,*=BD09", {"amap-picker": "gcj02", "*": "bd09"}),
+    "ONESCREEN_KEY_RATE": ("100", 100),
+    "ONESCREEN_KEY_RATE_WINDOW_S": ("10", 10),
+    "ONESCREEN_ALLOWED_HOSTS": ("Yiping.Street.gov.cn, *.intra", ("yiping.street.gov.cn", "*.intra")),
 }
 
 

@@ -127,3 +127,23 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_a_password_protected_server_keeps_its_password_and_data_private(tmp_path: Path) -> None:
+    data = tmp_path / "private"
+    with EmbeddedRedis(data, requirepass=True) as server:
+        password = server.password_path.read_text().strip()
+        assert len(password) >= 32 and password in server.url and password not in server.shown_url
+        assert server.shown_url == f"redis://:***@127.0.0.1:{server.port}/0"
+        assert password not in " ".join(server._command("redis-server"))  # never on the command line (ps)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(port=server.port).ping()  # no password: refused
+        client = server.client()
+        client.set("k", "v")
+        client.close()
+    modes = {p.relative_to(data).as_posix(): p.stat().st_mode & 0o777 for p in [data, *data.rglob("*")]}
+    assert modes.pop(".") == 0o700
+    assert modes and all(m == (0o700 if (data / p).is_dir() else 0o600) for p, m in modes.items()), modes
+    with EmbeddedRedis(data, requirepass=True) as again:  # a restart: the same password, the data kept
+        assert password in again.url
+        assert again.client().get("k") == b"v"

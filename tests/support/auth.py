@@ -3,7 +3,10 @@ straight in their Redis, before they start), and every test client presents them
 
 ``provision(client, keys, origin)`` makes the credentials and registers them for ``origin``
 (``http://127.0.0.1:PORT``): from then on ``urllib.request.urlopen`` (the global opener), ``dash_ws.dial`` and the
-browser contexts of ``track`` send that server's session cookie. Cookies are named after the server's key prefix,
+browser contexts of ``track`` send that server's session cookie. Ingest needs an API key, not a session: the
+credentials hold an ``ingest`` key (``Credentials.ingest_key``, ``ingest_headers``), which the global opener sends
+as ``Authorization: Bearer`` on a POST to an ingest route (unless the request sets its own ``Authorization``).
+Cookies are named after the server's key prefix,
 so contexts talking to several servers at once hold them side by side. A test that must be anonymous builds its
 own opener (``anonymous_opener``) or browser context without ``track``.
 """
@@ -21,6 +24,8 @@ from typing import Any
 import redis
 
 from dashboard.access.accounts import AccountStore
+from dashboard.access.apikeys import ApiKeys
+from dashboard.access.machine import machine_action
 from dashboard.access.service import cookie_names
 from dashboard.access.sessions import SessionStore
 from dashboard.access.walls import WallLinks, deployment_secret
@@ -28,6 +33,7 @@ from incidents.keys import Keys
 
 ADMIN = "e2e-admin"
 WALL = "e2e-wall"
+INGEST_KEY = "e2e-ingest"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,11 @@ class Credentials:
     sid: str
     wall_cookie: str
     wall_token: str
+    ingest_key: str = ""  # an unscoped ``ingest`` API key of the server
+
+    def ingest_headers(self) -> dict[str, str]:
+        """``Authorization: Bearer`` with the ingest key."""
+        return {"Authorization": f"Bearer {self.ingest_key}"}
 
     def cookie_header(self) -> str:
         return f"{self.session_cookie}={self.sid}"
@@ -65,9 +76,20 @@ def provision(client: redis.Redis, keys: Keys, origin: str) -> Credentials:
     if walls.get(WALL) is None:
         walls.create(WALL)
     session_cookie, wall_cookie = cookie_names(keys.prefix)
-    creds = Credentials(origin, ADMIN, password, session_cookie, session.sid, wall_cookie, walls.token(WALL))
+    ingest_key = api_key(client, keys, INGEST_KEY, "ingest")
+    creds = Credentials(
+        origin, ADMIN, password, session_cookie, session.sid, wall_cookie, walls.token(WALL), ingest_key
+    )
     register(creds)
     return creds
+
+
+def api_key(client: redis.Redis, keys: Keys, name: str, scope: str, areas: tuple[str, ...] = ()) -> str:
+    """A new API key ``name`` (revoked first if it exists) in a server's Redis; its secret."""
+    store = ApiKeys(client, keys, limit=1, window_s=1)
+    if store.get(name) is not None:
+        store.revoke(name)
+    return store.create(name, scope, areas)[1]
 
 
 def register(creds: Credentials) -> None:
@@ -148,6 +170,11 @@ class _SessionCookies(urllib.request.BaseHandler):
         if not req.has_header("Cookie"):
             for name, value in cookie_header(req.full_url).items():
                 req.add_unredirected_header(name, value)
+        creds = credentials(req.full_url)
+        path = urllib.parse.urlsplit(req.full_url).path
+        ingest = machine_action(req.get_method(), path) == "ingest"
+        if ingest and creds and creds.ingest_key and not req.has_header("Authorization"):
+            req.add_unredirected_header("Authorization", f"Bearer {creds.ingest_key}")
         return req
 
     https_request = http_request

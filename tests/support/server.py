@@ -100,6 +100,7 @@ def spawn_server(
         "ONESCREEN_PREFIX": prefix,
         "ONESCREEN_TICK_MS": "100",
         "ONESCREEN_WALL_PULSE": "0",
+        "ONESCREEN_KEY_RATE": "1000000",  # the tests' ingest key is not rate-limited unless a test asks
         **(env or {}),
     }
     with log_path.open("wb") as log_file:  # (the credentials are made in Redis before it answers: no race)
