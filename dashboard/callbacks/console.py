@@ -115,7 +115,7 @@ def incident_detail_children(
     return components.incident_detail(
         {**row, "history": incident.history, "due": incident.due, "escalated": incident.escalated},
         lang=lang,
-        history=incident.history,
+        history=[(s, t, incident.actor_at(i)) for i, (s, t) in enumerate(incident.history)],  # who did each step
         nearest=nearest,
         grid_name=str(grids.get(row.get("grid_id"), row.get("grid_id") or "")),
         community_name=str(communities.get(row.get("community_id"), row.get("community_id") or "")),
