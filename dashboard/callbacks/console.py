@@ -100,10 +100,12 @@ def incident_detail_children(
     if masked(actor):
         row = {**row, **{k: scrub_text(str(row.get(k) or "")) for k in ("title", "description")}}
     nearest = runtime.index.nearest_members([incident.lon], [incident.lat], n=NEAREST_MEMBERS, on_duty_only=True)
+    if masked(actor) and len(nearest):  # a viewer learns who is near, not how many metres from the door
+        nearest = nearest.assign(distance_m=(nearest["distance_m"].astype(float) / 100).round().clip(lower=1) * 100)
     grids = runtime.layers.grids.set_index("grid_id")["name"]
     communities = runtime.layers.communities.set_index("community_id")["name"]
     suggestions = None
-    if assigner is not None and can_dispatch(incident.status):
+    if assigner is not None and can_dispatch(incident.status) and can(actor, "dispatch"):
         suggestions = assigner.suggest(
             incident.lon,
             incident.lat,
@@ -121,7 +123,7 @@ def incident_detail_children(
         community_name=str(communities.get(row.get("community_id"), row.get("community_id") or "")),
         now=now,
         suggestions=suggestions,
-        actions=[str(a) for a in offered_actions(incident.status)],
+        actions=[str(a) for a in offered_actions(incident.status)] if can(actor, "act") else [],
         result=result,
     )
 
