@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from dashboard.runtime import Runtime
 
 
+NOWHERE = "nowhere:-"  # a scope no area lies in (``AreaTree.contains`` is False for it): an empty page
+
+
 def masked(actor: Actor, screen: str = "console") -> bool:
     """Whether ``actor`` gets personal data masked on ``screen`` (``wall``: always)."""
     return screen == "wall" or not can(actor, "unmasked")
@@ -49,6 +52,8 @@ def confine(req: PageRequest, actor: Actor, tree: AreaTree) -> PageRequest:
     """``req`` as ``actor`` may see it: masked or not, confined to its areas. A page asking for an area outside
     them (or for the whole data set) shows the actor's area instead — its only one, or with several the whole map
     limited to their union (``PageRequest.scope``); a tour keeps the areas inside them."""
+    if actor.is_anonymous:  # the gate lets nobody anonymous this far: should it happen, show nothing
+        return replace(req, area="", tour=(), masked=True, scope=(NOWHERE,))
     hidden = masked(actor, req.screen)
     confined = scopes(actor, tree)
     if not confined:

@@ -127,9 +127,11 @@ def area_scope(runtime: Runtime, area: str, confined: tuple[str, ...] = ()) -> A
     """The ``figures.layers`` scope of ``area`` ("" = everything: None), or with no area of the union of
     ``confined`` (a confined actor's areas: ``PageRequest.scope``); static, computed once per area."""
     if not area and confined:
+        tree = runtime.geo.areas
+        known = [r for r in confined if r in tree.areas]  # an unknown ref (an area gone from the data) adds nothing
         return runtime.memo(
             ("scope", confined),
-            lambda: AreaScope.union([AreaScope.from_tree(runtime.geo.areas, r, runtime.layers) for r in confined]),
+            lambda: AreaScope.union([AreaScope.from_tree(tree, r, runtime.layers) for r in known]),
         )
     if not area:
         return None
