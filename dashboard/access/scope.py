@@ -60,7 +60,7 @@ def confine(req: PageRequest, actor: Actor, tree: AreaTree) -> PageRequest:
         return replace(req, masked=hidden, scope=())
     area = req.area
     if not tree.inside(area, confined):
-        area = confined[0] if len(confined) == 1 else ""
+        area = confined[0] if len(confined) == 1 and confined[0] in tree.areas else ""
     if area == tree.root:
         area = ""
     tour = tuple(ref for ref in req.tour if tree.inside(ref, confined))
