@@ -157,14 +157,14 @@ def area_rows(view: SituationView, ctx: ScreenContext, areas: AreaTree | None) -
     return rows
 
 
-_SCOPE_CACHE: dict[tuple[int, tuple[str, ...], str, int], np.ndarray] = {}
+_SCOPE_CACHE: dict[tuple[int, str, int, tuple[str, ...], str, int], np.ndarray] = {}
 
 
 def ids_in_scope(areas: AreaTree, scope: tuple[str, ...], kind: AreaKind, ids: Sequence[str]) -> np.ndarray:
     """Boolean array over ``ids`` (areas of ``kind``: ``grid``, ``community``, ``street``): those lying wholly
     inside the union of ``scope`` (``AreaTree.within``; an area only partly inside — a grid of a confined
     micro-grid — is not). Static per (tree, scope, kind, ids): cached."""
-    key = (id(areas), scope, kind, len(ids))
+    key = (id(areas), areas.root, len(areas.areas), scope, kind, len(ids))
     hit = _SCOPE_CACHE.get(key)
     if hit is not None:
         return hit
