@@ -235,8 +235,8 @@ def _audited(world: World, incident_id: str) -> list[audit.AuditEntry]:
 def test_acting_outside_the_areas_is_refused_and_changes_nothing(world: World) -> None:
     before = len(_audited(world, world.in_b))
     resp = _act(world, "wang", world.in_b, status="accepted")
-    assert resp.status_code in (200, 204)
-    assert _status(world, world.in_b) == "reported"
+    assert resp.status_code == 200 and "管辖区域" in _text(resp)  # said so, and nothing of the incident shown
+    assert "B区" not in _text(resp) and _status(world, world.in_b) == "reported"
     resp = _act(world, "zhao", world.in_b, member=world.member_b)  # a dispatcher of community a, on b's incident
     assert _status(world, world.in_b) == "reported"
     assert len(_audited(world, world.in_b)) == before
