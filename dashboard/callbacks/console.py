@@ -277,7 +277,11 @@ class MapPicks:
     def incident_near(self, lon: float, lat: float) -> str | None:
         """The incident within ``SNAP_M`` of the position, if any."""
         x, y = self.wgs84_of(lon, lat)
-        return incident_near(self.runtime.situation.view(time.time()).incidents, x, y, SNAP_M)
+        incidents = self.runtime.situation.view(time.time()).incidents
+        areas = current_actor().areas
+        if areas:  # only what the actor may see can be picked
+            incidents = incidents[self.runtime.geo.areas.mask_any(incidents, areas)]
+        return incident_near(incidents, x, y, SNAP_M)
 
     def street_zoomed_into(self, view: tuple[float, float, float] | None) -> str | None:
         """The street a district map's ``view`` (``zoomed_view``) has zoomed into: the one under its centre, once
