@@ -7,11 +7,14 @@ import time
 from typing import Any
 
 import redis
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from dashboard.access.actor import ANONYMOUS, actor_of
+from dashboard.access.scope import masked, may_see_incident
 from dashboard.ingest import build_ingest_router
 from dashboard.runtime import Runtime
+from geo.privacy import scrub_text
 from incidents.acl import describe, user_of
 from incidents.store import get_incident, read_stats
 
@@ -49,25 +52,55 @@ def _health_payload(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     return (200 if redis_ok else 503), body
 
 
+def counts_only(body: dict[str, Any]) -> dict[str, Any]:
+    """``/healthz`` for someone not logged in: states and counts, no text (an error or a rejected message may
+    quote what a resident typed), no ids, no area refs."""
+    feed = {k: v for k, v in body["feed"].items() if isinstance(v, bool | int | float) and k != "since"}
+    redis_part = {k: v for k, v in body["redis"].items() if isinstance(v, bool | int | float)}
+    situation = {"version": body["situation"]["version"], "incidents": body["situation"]["incidents"]}
+    live = {k: (len(v) if isinstance(v, list) else v) for k, v in body["live"].items()}
+    return {"status": body["status"], "redis": redis_part, "feed": feed, "situation": situation, "live": live}
+
+
+def scrub_health(body: dict[str, Any]) -> dict[str, Any]:
+    """``/healthz`` for a logged-in role that sees personal data masked: the text fields scrubbed."""
+    body["feed"] = {k: scrub_text(v) if isinstance(v, str) else v for k, v in body["feed"].items()}
+    body["redis"]["error"] = scrub_text(body["redis"].get("error", ""))
+    return body
+
+
 def build_router(runtime: Runtime) -> APIRouter:
-    """``GET /healthz`` (200, or 503 while Redis is down), ``GET /api/incidents/{id}`` (the stored incident as
-    JSON; 404 unknown, 503 Redis down) and the ingest routes (``dashboard.ingest``).
+    """``GET /healthz`` (200, or 503 while Redis is down; without a login counts only: ``counts_only``),
+    ``GET /api/incidents/{id}`` (the stored incident as JSON; 404 unknown or outside the caller's areas, 503 Redis
+    down; free text scrubbed unless the caller's role may see personal data) and the ingest routes
+    (``dashboard.ingest``).
     """
     router = APIRouter()
 
     @router.get("/healthz")
-    def healthz() -> JSONResponse:
+    def healthz(request: Request) -> JSONResponse:
         code, body = _health_payload(runtime)
+        try:  # a public route: the gate resolved nobody
+            actor = runtime.access.actor_for(request.scope, touch=False)
+        except redis.RedisError:
+            actor = ANONYMOUS
+        if actor.is_anonymous:
+            body = counts_only(body)
+        elif masked(actor):
+            body = scrub_health(body)
         return JSONResponse(body, status_code=code)
 
     @router.get("/api/incidents/{incident_id}")
-    def incident(incident_id: str) -> JSONResponse:
+    def incident(incident_id: str, request: Request) -> JSONResponse:
+        actor = actor_of(request)
         try:
             found = get_incident(runtime.redis, runtime.keys, incident_id)
         except redis.RedisError as exc:
             raise HTTPException(status_code=503, detail=f"Redis unavailable: {exc}") from exc
-        if found is None:
+        if found is None or not may_see_incident(actor, runtime, found):  # outside: as if there were none
             raise HTTPException(status_code=404, detail=f"no incident with id {incident_id!r}")
+        if masked(actor):
+            found = dataclasses.replace(found, title=scrub_text(found.title), description=scrub_text(found.description))
         return JSONResponse(found.to_dict())
 
     router.include_router(build_ingest_router(runtime))

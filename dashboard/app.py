@@ -17,6 +17,7 @@ from dashboard.access.headers import SecurityHeaders, content_security_policy, h
 from dashboard.access.login import build_login_router
 from dashboard.api import build_router
 from dashboard.areas_api import build_areas_router
+from dashboard.audit_api import build_audit_router
 from dashboard.briefing_api import build_briefing_router
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
@@ -65,6 +66,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
     server.include_router(build_areas_router(runtime))
+    server.include_router(build_audit_router(runtime))
     app = OnescreenDash(
         __name__,
         server=server,  # type: ignore[arg-type]  # Dash's hint predates backends; a FastAPI app is accepted
@@ -78,7 +80,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     )
     app.layout = lambda: root_layout(settings.lang)  # the shell; pages come from the page cache or the router
     app.page_cache = PageCache(
-        key_for=lambda path, query: page_callbacks.request_of(runtime, path, query),
+        key_for=lambda path, query: page_callbacks.request_of(runtime, path, query),  # as the caller may see it
         frame_for=lambda req: runtime.hub.frame(req.context()),
         layout_for=lambda req, frame: root_layout(
             req.lang, page_callbacks.page_from_frame(runtime, frame, req), req.as_store(), frame.token

@@ -7,7 +7,7 @@ full render, a sequence of live updates and a PNG cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,8 +17,9 @@ import pandas as pd
 from dashboard.figures.incident_map import MapBase, grid_fill_z, incident_trace_updates
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, KpiTile, kpi_tiles
 from dashboard.list_edits import KeyIndex, stable_order_keyed
-from geo.areas import AreaTree
+from geo.areas import AREA_KINDS, AreaKind, AreaTree
 from geo.gcj02 import wgs84_to_gcj02
+from geo.privacy import scrub_text
 from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState
 from incidents.situation import Funnel, Kpis, SituationView
 
@@ -39,6 +40,10 @@ class ScreenContext:
     Hashable: the frame hub keys frames by it. The wall and the briefing ignore filters (``of`` drops them),
     so every wall of one area in one language shares one frame. ``area``: a ``geo.areas`` ref (``KIND:ID``),
     already checked against the data set by whoever built the context; "" is the whole data set.
+    ``scope``: the areas of the actor looking (``AreaTree.normalise``d; empty: unconfined) — incidents, KPIs and
+    area states outside their union are left out. ``masked``: free text scrubbed of phone and ID numbers
+    (``geo.privacy.scrub_text``); the wall is always masked. Both are part of the key: a frame made for an
+    official is never pushed to a viewer, a wall, or an official of another area.
     """
 
     screen: Screen = "wall"
@@ -46,12 +51,23 @@ class ScreenContext:
     statuses: tuple[str, ...] = ()  # empty = all
     communities: tuple[str, ...] = ()  # empty = all
     area: str = ""  # "" = the root area
+    scope: tuple[str, ...] = ()  # the looking actor's areas; empty = unconfined
+    masked: bool = True
 
     @classmethod
     def of(
-        cls, screen: str, lang: str | None, statuses: Any = None, communities: Any = None, area: str = ""
+        cls,
+        screen: str,
+        lang: str | None,
+        statuses: Any = None,
+        communities: Any = None,
+        area: str = "",
+        *,
+        scope: tuple[str, ...] = (),
+        masked: bool = True,
     ) -> ScreenContext:
-        """Normalised context: unknown screens become ``wall``, languages ``zh``; filters sorted (console only)."""
+        """Normalised context: unknown screens become ``wall``, languages ``zh``; filters sorted (console only);
+        the wall always masked."""
         kind: Screen = "console" if screen == "console" else "briefing" if screen == "briefing" else "wall"
         filtered = kind == "console"
         return cls(
@@ -60,6 +76,8 @@ class ScreenContext:
             statuses=tuple(sorted(str(s) for s in statuses or ())) if filtered else (),
             communities=tuple(sorted(str(c) for c in communities or ())) if filtered else (),
             area=area,
+            scope=tuple(sorted(scope)),
+            masked=masked or kind == "wall",
         )
 
     @property
@@ -72,6 +90,9 @@ class ScreenContext:
             parts.append("c=" + ",".join(self.communities))
         if self.area:
             parts.append("a=" + self.area)
+        if self.scope:
+            parts.append("in=" + "+".join(self.scope))
+        parts.append("m" if self.masked else "u")
         return ".".join(parts)
 
 
@@ -122,11 +143,58 @@ class Frame:
 
 
 def area_rows(view: SituationView, ctx: ScreenContext, areas: AreaTree | None) -> np.ndarray | None:
-    """Boolean array over ``view.incidents``: the rows in ``ctx.area`` (``AreaTree.mask``); None for the whole
-    data set. ``AreaError`` when the area is not in ``areas``."""
-    if not ctx.area or areas is None or ctx.area == areas.root:
-        return None
-    return areas.mask(view.incidents, ctx.area)
+    """Boolean array over ``view.incidents``: the rows in ``ctx.area`` (``AreaTree.mask``) and in the union of
+    ``ctx.scope`` (``AreaTree.mask_any``); None for the whole data set. ``AreaError`` when the area is not in
+    ``areas``. Without ``areas`` a scoped context shows nothing (never everything)."""
+    if ctx.scope and areas is None:
+        return np.zeros(len(view.incidents), dtype=bool)
+    rows = None
+    if ctx.area and areas is not None and ctx.area != areas.root:
+        rows = areas.mask(view.incidents, ctx.area)
+    if ctx.scope and areas is not None:
+        inside = areas.mask_any(view.incidents, ctx.scope)
+        rows = inside if rows is None else rows & inside
+    return rows
+
+
+_SCOPE_CACHE: dict[tuple[int, str, int, tuple[str, ...], str, int], np.ndarray] = {}
+
+
+def ids_in_scope(areas: AreaTree, scope: tuple[str, ...], kind: AreaKind, ids: Sequence[str]) -> np.ndarray:
+    """Boolean array over ``ids`` (areas of ``kind``: ``grid``, ``community``, ``street``): those lying wholly
+    inside the union of ``scope`` (``AreaTree.within``; an area only partly inside — a grid of a confined
+    micro-grid — is not). Static per (tree, scope, kind, ids): cached."""
+    key = (id(areas), areas.root, len(areas.areas), scope, kind, len(ids))
+    hit = _SCOPE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    series = pd.Series(list(ids), dtype=object)
+    out = np.zeros(len(series), dtype=bool)
+    for ref in scope:
+        if ref not in areas.areas:
+            continue
+        if AREA_KINDS.index(areas.areas[ref].kind) <= AREA_KINDS.index(kind):
+            out |= areas.within(series, kind, ref)
+    if len(_SCOPE_CACHE) > 256:
+        _SCOPE_CACHE.clear()
+    _SCOPE_CACHE[key] = out
+    return out
+
+
+def communities_in_scope(areas: AreaTree | None, scope: tuple[str, ...]) -> frozenset[str]:
+    """The ids of the communities lying wholly inside the union of ``scope`` (none without ``areas``)."""
+    if areas is None:
+        return frozenset()
+    ids = sorted(a.id for a in areas.areas.values() if a.kind == "community")
+    return frozenset(c for c, y in zip(ids, ids_in_scope(areas, scope, "community", ids), strict=True) if y)
+
+
+def scrub_frame_text(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its free-text columns (title, description, address) scrubbed (``geo.privacy.scrub_text``)."""
+    cols = [c for c in ("title", "description", "address") if c in df.columns]
+    if not cols or len(df) == 0:
+        return df
+    return df.assign(**{c: df[c].fillna("").astype(str).map(scrub_text) for c in cols})
 
 
 def map_incidents(view: SituationView, ctx: ScreenContext, rows: np.ndarray | None = None) -> pd.DataFrame:
@@ -179,10 +247,15 @@ def _feed(view: SituationView, base: MapBase, ctx: ScreenContext, rows: np.ndarr
     return feed
 
 
-def overview_values(view: SituationView, kpis: Kpis, base: MapBase) -> tuple[list[int], list[int]]:
+def overview_values(
+    view: SituationView, kpis: Kpis, base: MapBase, communities: Callable[[str], bool] | None = None
+) -> tuple[list[int], list[int]]:
     """A district overview's grid-state rank and open count per area, in ``base.grid_ids`` order: the communities'
-    (``view.community_states``, ``kpis.by_community``), rolled up to streets by ``base.rollup`` (worst state, sum)."""
+    (``view.community_states``, ``kpis.by_community``), rolled up to streets by ``base.rollup`` (worst state, sum).
+    ``communities``: which communities' states count (a confined actor's); None: all."""
     states: Mapping[str, GridState] = view.community_states
+    if communities is not None:
+        states = {c: st for c, st in states.items() if communities(c)}
     counts: Mapping[str, int] = kpis.by_community
     if base.rollup is not None:
         worst: dict[str, GridState] = {}
@@ -222,6 +295,8 @@ def screen_frame(
     k = view.kpis if rows is None else view.kpis_for(rows)
     feed = _feed(view, base, ctx, rows)
     drawn = map_incidents(view, ctx, rows)
+    if ctx.masked:
+        feed, drawn = scrub_frame_text(feed), scrub_frame_text(drawn)
     if base.display_crs == "gcj02" and len(drawn):  # drawn over GCJ-02 tiles: markers move with the layers
         lon, lat = wgs84_to_gcj02(drawn["lon"].to_numpy(dtype=float), drawn["lat"].to_numpy(dtype=float))
         drawn = drawn.assign(lon=lon, lat=lat)
@@ -236,14 +311,21 @@ def screen_frame(
         for idx, v in unordered.items()
     }
     traces = {idx: values for idx, (values, _) in ordered.items()}
-    overview_z, overview_counts = overview_values(view, k, base) if base.level != "grid" else ([], [])
+    in_scope: Callable[[str], bool] | None = None
+    if ctx.scope and base.level != "grid":
+        in_scope = communities_in_scope(areas, ctx.scope).__contains__
+    overview_z, overview_counts = overview_values(view, k, base, in_scope) if base.level != "grid" else ([], [])
+    grid_z = grid_fill_z(base.grid_ids, view.grid_states) if base.level == "grid" else overview_z
+    if ctx.scope and base.level == "grid":  # grids outside the actor's areas are drawn clear: their state is not theirs
+        keep = ids_in_scope(areas, ctx.scope, "grid", base.grid_ids) if areas is not None else None
+        grid_z = [z if keep is not None and keep[i] else 0 for i, z in enumerate(grid_z)]
     return Frame(
         ctx=ctx,
         seq=seq,
         token=f"{boot_id or view.boot_id}:{ctx.key}:{seq}",
         now=view.now,
         version_token=view.version_token,
-        grid_z=grid_fill_z(base.grid_ids, view.grid_states) if base.level == "grid" else overview_z,
+        grid_z=grid_z,
         traces=traces,
         kpis=kpi_tiles(k, kpi_keys, ctx.lang),
         kpi_values=k,

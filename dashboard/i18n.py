@@ -161,6 +161,8 @@ _ZH: dict[str, str] = {
     "action.rejected": "操作被拒绝：{reason}",
     "action.not_applied": "未生效：该事件已有更新的状态",
     "action.failed": "操作失败：{reason}",
+    "action.outside": "操作被拒绝：该事件不在您的管辖区域内",
+    "action.not_allowed": "操作被拒绝：您的角色不能执行此操作",
     # priorities
     "priority.low": "低",
     "priority.normal": "一般",
@@ -293,6 +295,8 @@ _EN: dict[str, str] = {
     "action.rejected": "Rejected: {reason}",
     "action.not_applied": "Not applied: the incident has a newer state",
     "action.failed": "Failed: {reason}",
+    "action.outside": "Refused: this incident is outside your areas",
+    "action.not_allowed": "Refused: your role may not do this",
     "priority.low": "Low",
     "priority.normal": "Normal",
     "priority.high": "High",

@@ -29,6 +29,7 @@ Routes:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -42,11 +43,14 @@ from starlette.concurrency import run_in_threadpool
 
 from dashboard.access import ingest_guard
 from dashboard.access.actor import actor_of
+from dashboard.access.scope import ActorGuard, masked, may_see_incident
 from dashboard.http_body import BodyTooLarge, parse_open311_body, read_body, split_json_array
 from dashboard.runtime import Runtime
+from geo.privacy import scrub_text
 from incidents import open311_server as o3
 from incidents import store
 from incidents.acl import refusal, user_of
+from incidents.model import Incident
 from incidents.open311 import Open311Error
 from incidents.open311_places import Gazetteer
 from incidents.publish import publish, publish_many
@@ -101,10 +105,34 @@ _RESOURCES: Final = (
 )
 
 
-def _limits(runtime: Runtime) -> dict[str, Any]:
+def _limits(runtime: Runtime, request: Request | None = None) -> dict[str, Any]:
     """The checks the server's own feed applies (served area, allowed clock skew, publishers' default CRS), for
-    the durable path too."""
-    return {"area": runtime.feed.area, "max_future_s": runtime.feed.max_future_s, "source_crs": runtime.feed.source_crs}
+    the durable path too; with the ``request``: the caller's areas too (``access.scope.ActorGuard``), and who it is
+    and from where, recorded with the change (history, audit)."""
+    limits: dict[str, Any] = {
+        "area": runtime.feed.area,
+        "max_future_s": runtime.feed.max_future_s,
+        "source_crs": runtime.feed.source_crs,
+    }
+    if request is not None:
+        actor = actor_of(request)
+        limits.update(
+            area=ActorGuard(runtime, actor, runtime.feed.area),
+            actor=actor.label(),
+            client=runtime.access.client_address(request.scope),
+        )
+    return limits
+
+
+def _readable(runtime: Runtime, request: Request, incidents: list[Incident]) -> list[Incident]:
+    """The incidents the caller may see (its areas), free text scrubbed unless its role may see personal data."""
+    actor = actor_of(request)
+    shown = [inc for inc in incidents if may_see_incident(actor, runtime, inc)] if actor.areas else incidents
+    if not masked(actor):
+        return shown
+    return [
+        dataclasses.replace(inc, title=scrub_text(inc.title), description=scrub_text(inc.description)) for inc in shown
+    ]
 
 
 def build_ingest_router(runtime: Runtime) -> APIRouter:
@@ -145,7 +173,7 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
             if refused:
                 return _detail(403, refused)
             res = await run_in_threadpool(
-                partial(publish, source="http", **_limits(runtime)), runtime.redis, runtime.keys, body
+                partial(publish, source="http", **_limits(runtime, request)), runtime.redis, runtime.keys, body
             )
         except WireError as exc:
             return _detail(422, exc.reason)
@@ -174,7 +202,7 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
             if refused:
                 return JSONResponse({"detail": refused[0][1], "refused": [i for i, _ in refused]}, 403)
             results = await run_in_threadpool(
-                partial(publish_many, source="http", **_limits(runtime)), runtime.redis, runtime.keys, items
+                partial(publish_many, source="http", **_limits(runtime, request)), runtime.redis, runtime.keys, items
             )
         except redis.RedisError as exc:
             return _detail(503, _redis_error(runtime, exc))
@@ -244,20 +272,26 @@ def _add_open311_reads(router: APIRouter, runtime: Runtime) -> None:
             return _open311_error(fmt, exc.code, exc.description)
         except redis.RedisError as exc:
             return _open311_error(fmt, 503, _redis_error(runtime, exc))
-        rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in o3.select(incidents, query)]
+        actor = actor_of(request)
+        if actor.areas:  # before the page is cut: a confined caller's page is full of its own
+            incidents = [inc for inc in incidents if may_see_incident(actor, runtime, inc)]
+        shown = _readable(runtime, request, o3.select(incidents, query))
+        rows = [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id)) for inc in shown]
         return _open311(fmt, rows, root="service_requests", item="request")
 
     @router.api_route("/open311/v2/requests/{request_id}.{fmt}", methods=READ)
     @router.api_route("/open311/v2/request/{request_id}.{fmt}", methods=READ)
-    def one_request(request_id: str, fmt: str) -> Response:
+    def one_request(request_id: str, fmt: str, request: Request) -> Response:
         if fmt not in FORMATS:
             return _open311_error("json", 404, "format must be json or xml")
         try:
-            inc = store.get_incident(runtime.redis, runtime.keys, request_id)
+            found = store.get_incident(runtime.redis, runtime.keys, request_id)
         except (redis.RedisError, ValueError) as exc:
             return _open311_error(fmt, 503, f"cannot read the request: {exc}")
-        if inc is None:
+        shown = _readable(runtime, request, [found]) if found is not None else []
+        if not shown:  # outside the caller's areas: as if there were none
             return _open311_error(fmt, 404, f"no service request {request_id!r}")
+        inc = shown[0]
         return _open311(
             fmt, [o3.incident_to_request(inc, grid_id=_grid(runtime, inc.id))], root="service_requests", item="request"
         )
@@ -287,7 +321,7 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             if refused:
                 return _open311_error(fmt, 403, refused)
             res = await run_in_threadpool(
-                partial(publish, source="open311", **_limits(runtime)), runtime.redis, runtime.keys, msg
+                partial(publish, source="open311", **_limits(runtime, request)), runtime.redis, runtime.keys, msg
             )
         except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
             return _open311_error(fmt, 400, exc.reason)

@@ -40,6 +40,9 @@ class PageRequest:
 
     ``area``: a ref of the data set, "" for the root. ``bad_area``: the URL's area when it names none (then
     ``area`` is ""). ``tour``: refs a wall cycles through (empty: no tour), ``dwell_s`` seconds each.
+    ``scope``/``masked``: who looks at it (``dashboard.access.scope.confine``): the areas the page is limited to
+    (empty: everything) and whether personal data is masked — part of the key, so pages and frames made for one
+    actor are never served to another who may see less.
     """
 
     path: str
@@ -48,6 +51,8 @@ class PageRequest:
     bad_area: str = ""
     tour: tuple[str, ...] = ()
     dwell_s: int = TOUR_DWELL_S
+    scope: tuple[str, ...] = ()
+    masked: bool = False
 
     @property
     def screen(self) -> str:
@@ -56,7 +61,7 @@ class PageRequest:
 
     def context(self) -> ScreenContext:
         """The frame context of the page (no console filters: a fresh page has none)."""
-        return ScreenContext.of(self.screen, self.lang, area=self.area)
+        return ScreenContext.of(self.screen, self.lang, area=self.area, scope=self.scope, masked=self.masked)
 
     def as_store(self) -> dict[str, Any]:
         """What ``PAGE_RENDERED`` holds for this page (JSON)."""
@@ -67,6 +72,8 @@ class PageRequest:
             "bad_area": self.bad_area,
             "tour": list(self.tour),
             "dwell_s": self.dwell_s,
+            "scope": list(self.scope),
+            "masked": self.masked,
         }
 
     def search_for(self, area: str) -> str:

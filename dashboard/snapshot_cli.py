@@ -57,12 +57,16 @@ def scoped_briefing(
     frame_of: Callable[[ScreenContext], Frame],
     *,
     at: float | None = None,
+    scope: tuple[str, ...] = (),
+    masked: bool = False,
 ) -> go.Figure:
     """The briefing of area ``area`` (a ``geo.areas`` ref; None or the root: everything), ``frame_of(ctx)``
-    giving its frame: named after the area and framed on it. ``AreaError`` for a ref the data set lacks."""
+    giving its frame: named after the area and framed on it. ``AreaError`` for a ref the data set lacks.
+    ``scope``: a confined actor's areas (only their incidents and KPIs); ``masked``: free text scrubbed
+    (``ScreenContext``)."""
     tree = runtime.geo.areas
     ref = tree.get(area).ref if area else tree.root
-    ctx = ScreenContext.of("briefing", lang, area="" if ref == tree.root else ref)
+    ctx = ScreenContext.of("briefing", lang, area="" if ref == tree.root else ref, scope=scope, masked=masked)
     path = tree.path(ref)
     return briefing_from_frame(
         runtime.hub.base_for(ctx),

@@ -77,6 +77,14 @@ class Area:
         }
 
 
+def place_ref(micro_grid_id: str = "", grid_id: str = "", community_id: str = "") -> str:
+    """The most specific area ref of a place (an incident's micro-grid, grid, community as located); "" for none."""
+    for kind, ident in (("micro_grid", micro_grid_id), ("grid", grid_id), ("community", community_id)):
+        if ident and ident not in ("nan", "None"):
+            return f"{kind}:{ident}"
+    return ""
+
+
 def parse_ref(ref: str) -> tuple[AreaKind, str]:
     """``"community:C003"`` → ``("community", "C003")``; ``AreaError`` naming what is wrong otherwise."""
     kind, sep, ident = ref.partition(":")
@@ -123,6 +131,49 @@ class AreaTree:
             return chain[min(chain.index(current) + 1, len(chain) - 1)]
         depth = len(self.path(current)) - 1
         return chain[min(depth, len(chain) - 1)]
+
+    def contains(self, scope: str, ref: str) -> bool:
+        """Whether area ``ref`` ("" = the whole data set) lies inside area ``scope`` ("" or the root: everything).
+
+        The one containment rule of access control (an account's or wall link's areas, ``inside``): a ref that is
+        malformed or unknown lies inside nothing but the whole data set, and an unknown ``scope`` contains nothing
+        (an account confined to an area the data set no longer has sees nothing, never everything)."""
+        if not scope or scope == self.root:
+            return True
+        if not ref:
+            return False
+        try:
+            return scope in [a.ref for a in self.path(ref)]
+        except AreaError:
+            return False
+
+    def inside(self, ref: str, scopes: Iterable[str]) -> bool:
+        """Whether area ``ref`` lies inside any of ``scopes`` (a union); no scopes = unconfined: True."""
+        found = False
+        for scope in scopes:
+            found = True
+            if self.contains(scope, ref):
+                return True
+        return not found
+
+    def normalise(self, scopes: Iterable[str]) -> tuple[str, ...]:
+        """``scopes`` as a confinement: sorted, duplicates and areas inside another one dropped; ``()`` (nothing
+        confined) when one is the root or "". Unknown refs are kept: they contain nothing (``contains``)."""
+        given = sorted(set(scopes))
+        if any(not s or s == self.root for s in given):
+            return ()
+        return tuple(s for s in given if not any(o != s and self.contains(o, s) for o in given))
+
+    def mask_any(self, incidents: pd.DataFrame, scopes: Iterable[str]) -> np.ndarray:
+        """``mask`` of the union of ``scopes`` (all rows when none; an unknown ref adds no row)."""
+        refs = list(scopes)
+        if not refs:
+            return np.ones(len(incidents), dtype=bool)
+        out = np.zeros(len(incidents), dtype=bool)
+        for ref in refs:
+            if ref in self.areas:
+                out |= self.mask(incidents, ref)
+        return out
 
     def mask(self, incidents: pd.DataFrame, ref: str) -> np.ndarray:
         """Boolean array over ``incidents``' rows: those in area ``ref`` (all rows for the root)."""

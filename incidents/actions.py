@@ -54,7 +54,10 @@ def apply_action(
     *,
     assignee: str | None = None,
     now: float | None = None,
+    actor: str = "",
+    client: str = "",
 ) -> tuple[dict[str, Any], ApplyResult]:
-    """Publish the action durably. Returns (message, result); raises ``WireError`` if it is rejected."""
+    """Publish the action durably, recorded as ``actor``'s (an ``Actor.label()``) from ``client`` (an address).
+    Returns (message, result); raises ``WireError`` if it is rejected."""
     msg = action_message(incident, status, assignee=assignee, now=now)
-    return msg, publish(r, keys, msg, source=SOURCE)
+    return msg, publish(r, keys, msg, source=SOURCE, actor=actor, client=client)

@@ -1,8 +1,14 @@
 -- onescreen: apply one validated wire message atomically (incidents/store.py runs it with EVALSHA).
 --
--- KEYS[1] state hash (id -> incident JSON)   KEYS[2] log stream   KEYS[3] stats hash
+-- KEYS[1] state hash (id -> incident JSON)   KEYS[2] log stream   KEYS[3] stats hash   KEYS[4] audit stream
 -- ARGV[1] message JSON: a validated partial update with id, status, ts (+ any of the optional fields)
 -- ARGV[2] log MAXLEN (approximate trim)      ARGV[3] max history entries kept
+-- ARGV[4] actor label (user:alice, key:erp, publisher, ...; '' = not known)   ARGV[5] way in (http, console,
+-- pubsub, ...)   ARGV[6] client address ('' = none)   ARGV[7] audit MAXLEN (approximate trim)
+--
+-- Every applied change appends one audit entry (actor, via, client, incident, what = created/status/update, from,
+-- to, ts, assignee) in the same atomic step, and a status change's history entry is [status, ts, actor] (older
+-- entries may have two elements: written before actors were recorded, or with no actor known).
 --
 -- Returns a two-element array {outcome, detail}:
 --   {"applied",   <log entry id>}   state written and one log entry appended
@@ -72,7 +78,11 @@ end
 local function history_json(h)
   local parts = {}
   for i, pair in ipairs(h) do
-    parts[i] = '[' .. cjson.encode(tostring(pair[1])) .. ',' .. num(tonumber(pair[2]) or 0) .. ']'
+    local who = ''
+    if type(pair[3]) == 'string' and pair[3] ~= '' then
+      who = ',' .. cjson.encode(pair[3])
+    end
+    parts[i] = '[' .. cjson.encode(tostring(pair[1])) .. ',' .. num(tonumber(pair[2]) or 0) .. who .. ']'
   end
   return '[' .. table.concat(parts, ',') .. ']'
 end
@@ -178,7 +188,7 @@ if rework or (msg['reopened'] ~= nil and msg['reopened'] ~= cjson.null) then
   merged['reopened'] = (given > reopened) and given or reopened
 end
 if current == nil or previous_status ~= status or #history == 0 then
-  history[#history + 1] = {status, ts}
+  history[#history + 1] = {status, ts, ARGV[4] or ''}
   local cap = tonumber(ARGV[3]) or 0
   if cap > 1 and #history > cap then
     -- keep the first entry (creation) and the newest cap-1
@@ -193,5 +203,18 @@ end
 local json = encode(merged, history)
 redis.call('HSET', KEYS[1], id, json)
 local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', id, 'data', json)
+local what = 'update'
+if current == nil then
+  what = 'created'
+elseif previous_status ~= status then
+  what = 'status'
+end
+local assignee = msg['assignee']
+if type(assignee) ~= 'string' then
+  assignee = ''
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7] or '100000', '*',
+  'actor', ARGV[4] or '', 'via', ARGV[5] or '', 'client', ARGV[6] or '', 'incident', id, 'what', what,
+  'from', previous_status or '', 'to', status, 'ts', num(ts), 'assignee', assignee, 'log', entry)
 redis.call('HINCRBY', KEYS[3], 'accepted', 1)
 return {'applied', entry}

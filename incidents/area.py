@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,12 @@ import pandas as pd
 from incidents.wire import WireMessage
 
 Locator = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
+
+
+class MessageGuard(Protocol):
+    """Anything that judges where messages may be: ``check(msgs)`` → per message None (accept) or the reason."""
+
+    def check(self, msgs: Sequence[WireMessage]) -> list[str | None]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,10 +48,13 @@ from incidents.acl import refusal, user_of
 from incidents.area import AreaGuard
 from incidents.keys import Keys
 from incidents.model import Incident
-from incidents.store import CONNECTION_ERRORS, Outcome, as_text
+from incidents.store import CONNECTION_ERRORS, Origin, Outcome, as_text
 from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
 log = logging.getLogger(__name__)
+
+# Who a message heard on the wire channel is recorded as (history, audit): a publisher trusted through Redis ACLs.
+PUBSUB_ORIGIN = Origin("publisher", "pubsub")
 
 BACKOFF_MIN_S = 0.1
 # Reconnect attempts are cheap (a refused TCP connect on a dead Redis); a cap of 0.5 s notices a restarted Redis
@@ -401,7 +404,7 @@ class Feed:
                 rejected += [(raw, why) for (_, raw), why in zip(parsed, reasons, strict=True) if why]
                 parsed = [p for p, why in zip(parsed, reasons, strict=True) if not why]
         if parsed:
-            results = store.apply_many_isolated(client, self.keys, [m for m, _ in parsed])
+            results = store.apply_many_isolated(client, self.keys, [m for m, _ in parsed], origin=PUBSUB_ORIGIN)
             for (_, raw), res in zip(parsed, results, strict=True):
                 if res.outcome is Outcome.APPLIED:
                     accepted += 1

@@ -8,6 +8,7 @@ The rq pattern: names are constants here, connections are passed in.
     onescreen:state       hash id → incident JSON (the source of truth; merged by apply.lua)
     onescreen:log         stream, one entry per accepted change: ``id``, ``data`` (merged incident JSON)
     onescreen:deadletter  stream of rejected input: raw, encoding, size, reason, source, ts
+    onescreen:audit       stream, one entry per applied change: who (actor), via, client address, what, from → to
     onescreen:stats       hash of counters: accepted, duplicate, stale, invalid, rejected
     onescreen:access:…    accounts, sessions, wall links, API keys, login attempts, the signing secret
                           (``dashboard.access``)
@@ -31,6 +32,10 @@ from redis.connection import parse_url
 # cap bounds memory, not correctness. 200,000 entries ≈ 40 s at the 5,000 events/s ingest budget and
 # ≈ 100–150 MB of Redis memory with ~600-byte incidents.
 LOG_MAXLEN = 200_000
+# The audit stream (one entry per applied change: who, what, from where) is trimmed with ``MAXLEN ~`` too: at
+# ~250 bytes an entry, 1,000,000 entries ≈ 250 MB of Redis memory — weeks of a street's changes, hours of a bulk
+# import. Export it (``GET /api/audit.csv``) to keep it longer.
+AUDIT_MAXLEN = 1_000_000
 # Rejected input is for people to look at; the newest 10,000 are plenty.
 DEADLETTER_MAXLEN = 10_000
 # Dead-letter entries keep at most this many bytes of the raw message (the wire allows 64 KiB).
@@ -81,6 +86,12 @@ class Keys:
     def deadletter(self) -> str:
         """Stream of rejected input (raw, encoding, size, reason, source, ts)."""
         return f"{self.prefix}:deadletter"
+
+    @property
+    def audit(self) -> str:
+        """Stream, one entry per applied change: actor, via, client, incident, what, from, to, ts, assignee, log
+        (written by apply.lua with the change; ``incidents.audit`` reads it)."""
+        return f"{self.prefix}:audit"
 
     @property
     def stats(self) -> str:
@@ -143,4 +154,4 @@ class Keys:
 
     def all(self) -> tuple[str, ...]:
         """Every key name (not the channel), e.g. to DEL a test's data."""
-        return (self.state, self.log, self.deadletter, self.stats)
+        return (self.state, self.log, self.deadletter, self.stats, self.audit)

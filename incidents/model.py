@@ -92,7 +92,10 @@ GRID_STATE_RANK: dict[GridState, int] = {
 class Incident:
     """The current state of one incident (upserted by id; newer ``ts`` wins).
 
-    ``history`` holds ``(status, ts)`` pairs, oldest first; ``created_ts`` is the ts of the first message.
+    ``history`` holds ``(status, ts)`` pairs, oldest first; ``actors[i]`` is who made ``history[i]`` (an
+    ``Actor.label()``: ``user:alice``, ``key:erp``, ``publisher``; "" when not recorded — entries written before
+    actors were, or with no actor known; ``actor_at``). Stored and served as ``[[status, ts, actor], …]`` (two
+    elements when the actor is not known). ``created_ts`` is the ts of the first message.
     ``lon``/``lat`` are WGS-84 (GCJ-02 input is converted at the wire).
     """
 
@@ -114,14 +117,24 @@ class Incident:
     reopened: int = 0
     escalated: bool = False
     history: list[tuple[str, float]] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)
+
+    def actor_at(self, i: int) -> str:
+        """Who made ``history[i]`` ("" when not recorded)."""
+        return self.actors[i] if 0 <= i < len(self.actors) else ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of every field; enums as their values, ``history`` as ``[[status, ts], ...]``."""
+        """JSON-ready dict of every field; enums as their values, ``history`` as ``[[status, ts, actor], ...]``
+        (``[status, ts]`` where the actor is not known); no separate ``actors``."""
         d = asdict(self)
+        d.pop("actors", None)
         d["status"] = str(self.status)
         d["priority"] = str(self.priority)
-        d["history"] = [[s, t] for s, t in self.history]
+        d["history"] = [[s, t, a] if a else [s, t] for (s, t), a in zip(self.history, self._actors(), strict=True)]
         return d
+
+    def _actors(self) -> list[str]:
+        return [self.actor_at(i) for i in range(len(self.history))]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Incident:
@@ -148,7 +161,8 @@ class Incident:
             rating=None if d.get("rating") is None else int(d["rating"]),
             reopened=int(d.get("reopened") or 0),
             escalated=bool(d.get("escalated") or False),
-            history=[(str(s), float(t)) for s, t in (d.get("history") or [])],
+            history=[(str(h[0]), float(h[1])) for h in (d.get("history") or [])],
+            actors=[str(h[2]) if len(h) > 2 and h[2] else "" for h in (d.get("history") or [])],
         )
 
     def first_ts(self, status: Status) -> float | None:

@@ -21,12 +21,13 @@ from typing import Any
 import redis
 
 from incidents import store
-from incidents.area import AreaGuard
+from incidents.area import MessageGuard
 from incidents.keys import Keys
-from incidents.store import ApplyResult, Outcome
+from incidents.store import ApplyResult, Origin, Outcome
 from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
 Payload = Mapping[str, Any] | str | bytes
+PUBLISHER = "publisher"  # the actor of a change that names no person or key: the wire channel, the publish API
 
 
 def _raw(payload: Payload) -> bytes:
@@ -49,7 +50,7 @@ def _raw(payload: Payload) -> bytes:
 
 def _parse_in_area(
     raw: bytes,
-    area: AreaGuard | None,
+    area: MessageGuard | None,
     now: float | None,
     max_future_s: float,
     source_crs: Mapping[str, str] | None = None,
@@ -69,10 +70,12 @@ def publish(
     *,
     source: str = "api",
     dead_letter_invalid: bool = True,
-    area: AreaGuard | None = None,
+    area: MessageGuard | None = None,
     now: float | None = None,
     max_future_s: float = MAX_FUTURE_S,
     source_crs: Mapping[str, str] | None = None,
+    actor: str = PUBLISHER,
+    client: str = "",
 ) -> ApplyResult:
     """Validate and apply durably (state + one log entry; servers see it by following the log).
 
@@ -80,8 +83,10 @@ def publish(
     changed). Raises ``WireError`` for input that breaks the wire contract or that the
     store rejects (a first message without lon/lat/category); see the module doc for dead-lettering.
     ``now`` (epoch s, default the wall clock) and ``max_future_s`` bound ``ts`` as in ``wire.parse_message``;
-    ``source_crs`` is the publishers' default CRS by source, as there. Redis errors (``redis.RedisError``)
-    propagate: nothing is known to be stored then.
+    ``source_crs`` is the publishers' default CRS by source, as there. ``actor`` (an ``Actor.label()``; default
+    ``publisher``) and ``client`` (an address) are recorded with the change, ``source`` as the way in
+    (``store.Origin``: the history and the audit stream). Redis errors (``redis.RedisError``) propagate: nothing
+    is known to be stored then.
     """
     try:
         raw = _raw(payload)
@@ -95,7 +100,7 @@ def publish(
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, exc.reason, source)
         raise
-    (result,) = store.apply_many_isolated(r, keys, [msg])
+    (result,) = store.apply_many_isolated(r, keys, [msg], origin=Origin(actor, source, client))
     if result.outcome is Outcome.ERROR:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, result.detail, source)
@@ -110,10 +115,12 @@ def publish_many(
     *,
     source: str = "api",
     chunk: int = 500,
-    area: AreaGuard | None = None,
+    area: MessageGuard | None = None,
     now: float | None = None,
     max_future_s: float = MAX_FUTURE_S,
     source_crs: Mapping[str, str] | None = None,
+    actor: str = PUBLISHER,
+    client: str = "",
 ) -> list[ApplyResult]:
     """``publish`` for bulk input (simulator, imports): pipelined, never raises for bad input.
 
@@ -124,7 +131,9 @@ def publish_many(
     parsed: list[tuple[int, WireMessage, bytes]] = []  # (index in results, message, raw)
 
     def flush() -> None:
-        applied = store.apply_many_isolated(r, keys, [m for _, m, _ in parsed], chunk=chunk)
+        applied = store.apply_many_isolated(
+            r, keys, [m for _, m, _ in parsed], chunk=chunk, origin=Origin(actor, source, client)
+        )
         rejected: list[tuple[bytes, str]] = []
         for (idx, _, raw), res in zip(parsed, applied, strict=True):
             results[idx] = res

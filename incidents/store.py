@@ -25,7 +25,7 @@ from redis.commands.core import Script
 from redis.typing import EncodableT, FieldT
 
 from incidents.acl import is_refusal
-from incidents.keys import DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
+from incidents.keys import AUDIT_MAXLEN, DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
 from incidents.model import OVERLAY_FIELDS, REWORK_FROM, REWORK_TO, TRANSITIONS, Incident, allowed_next
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,22 @@ class ApplyResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Who makes a change and how it came in, recorded with it (the incident's history and the audit stream).
+
+    ``actor``: ``Actor.label()`` of a person or key (``user:alice``, ``key:erp``), ``publisher`` for the wire
+    channel and the publish API ("" = not known); ``via``: the way in (``http``, ``open311``, ``console``,
+    ``pubsub``, ``simulator``, ``api``); ``client``: the client's address ("" when not over the network)."""
+
+    actor: str = ""
+    via: str = ""
+    client: str = ""
+
+
+NO_ORIGIN = Origin()
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """One dead-letter stream entry, decoded."""
 
@@ -166,23 +182,29 @@ def _result(mid: str, reply: Any) -> ApplyResult:
     return ApplyResult(Outcome(outcome), mid, detail=detail)
 
 
-def _args(msg_json: str) -> list[str | int]:
-    return [msg_json, LOG_MAXLEN, HISTORY_MAX]
+def _args(msg_json: str, origin: Origin) -> list[str | int]:
+    return [msg_json, LOG_MAXLEN, HISTORY_MAX, origin.actor, origin.via, origin.client, AUDIT_MAXLEN]
 
 
 def _keys(keys: Keys) -> list[str]:
-    return [keys.state, keys.log, keys.stats]
+    return [keys.state, keys.log, keys.stats, keys.audit]
 
 
-def apply(r: redis.Redis, keys: Keys, msg: Mapping[str, Any] | Any) -> ApplyResult:
-    """Apply one validated message (a ``WireMessage`` or dict) atomically; see ``apply.lua`` for the rules."""
+def apply(r: redis.Redis, keys: Keys, msg: Mapping[str, Any] | Any, *, origin: Origin = NO_ORIGIN) -> ApplyResult:
+    """Apply one validated message (a ``WireMessage`` or dict) atomically; see ``apply.lua`` for the rules.
+    ``origin``: who and how, recorded in the history and the audit stream with the change."""
     mid, payload = message_json(msg)
-    reply = _script(r)(keys=_keys(keys), args=_args(payload))
+    reply = _script(r)(keys=_keys(keys), args=_args(payload, origin))
     return _result(mid, reply)
 
 
 def apply_many(
-    r: redis.Redis, keys: Keys, msgs: Iterable[Mapping[str, Any] | Any], *, chunk: int = 500
+    r: redis.Redis,
+    keys: Keys,
+    msgs: Iterable[Mapping[str, Any] | Any],
+    *,
+    chunk: int = 500,
+    origin: Origin = NO_ORIGIN,
 ) -> list[ApplyResult]:
     """Apply many messages in order, pipelining EVALSHA (no MULTI: each script is atomic on its own).
 
@@ -196,7 +218,7 @@ def apply_many(
     def flush() -> None:
         pipe = r.pipeline(transaction=False)
         for _, _, payload in batch:
-            script(keys=_keys(keys), args=_args(payload), client=pipe)
+            script(keys=_keys(keys), args=_args(payload, origin), client=pipe)
         replies = pipe.execute(raise_on_error=False)
         for (idx, mid, _), reply in zip(batch, replies, strict=True):
             if isinstance(reply, Exception) and is_refusal(reply):
@@ -223,7 +245,12 @@ def apply_many(
 
 
 def apply_many_isolated(
-    r: redis.Redis, keys: Keys, msgs: Sequence[Mapping[str, Any] | Any], *, chunk: int = 500
+    r: redis.Redis,
+    keys: Keys,
+    msgs: Sequence[Mapping[str, Any] | Any],
+    *,
+    chunk: int = 500,
+    origin: Origin = NO_ORIGIN,
 ) -> list[ApplyResult]:
     """``apply_many`` that one bad message cannot break: results in order, one per message, never raises for
     content.
@@ -235,7 +262,7 @@ def apply_many_isolated(
     propagate: nothing is known then, and the caller reconnects.
     """
     try:
-        return apply_many(r, keys, msgs, chunk=chunk)
+        return apply_many(r, keys, msgs, chunk=chunk, origin=origin)
     except CONNECTION_ERRORS:
         raise
     except Exception as exc:
@@ -245,7 +272,7 @@ def apply_many_isolated(
     results: list[ApplyResult] = []
     for msg in msgs:
         try:
-            results.append(apply(r, keys, msg))
+            results.append(apply(r, keys, msg, origin=origin))
         except CONNECTION_ERRORS:
             raise
         except Exception as exc:

@@ -116,6 +116,7 @@ def at_history(inc: Incident, at: float) -> Incident | None:
         status=status,
         ts=hist[-1][1],
         history=hist,
+        actors=inc.actors[: len(hist)],  # the history is oldest first: the kept entries are a prefix
         reopened=reworks,
         rating=inc.rating if status == Status.CLOSED else None,
     )

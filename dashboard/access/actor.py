@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
@@ -46,3 +47,23 @@ def actor_of(scope: object) -> Actor:
     raw = getattr(scope, "scope", scope)
     found = raw.get(SCOPE_KEY) if isinstance(raw, dict) else None
     return found if isinstance(found, Actor) else ANONYMOUS
+
+
+# Who the code running now acts for, and from which client address: set by the gate for every request and
+# WebSocket (a context variable, so Dash callbacks — HTTP, WebSocket, in a worker thread — read their own).
+_CURRENT: ContextVar[tuple[Actor, str]] = ContextVar("onescreen_actor", default=(ANONYMOUS, ""))
+
+
+def bind(actor: Actor, client: str) -> None:
+    """Make ``actor`` (from ``client``, an address) the current one for this request's context (the gate)."""
+    _CURRENT.set((actor, client))
+
+
+def current_actor() -> Actor:
+    """The actor of the request being served (``ANONYMOUS`` outside one)."""
+    return _CURRENT.get()[0]
+
+
+def current_client() -> str:
+    """The client address of the request being served ("" outside one)."""
+    return _CURRENT.get()[1]

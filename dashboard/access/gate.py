@@ -38,7 +38,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboard.access.actor import SCOPE_KEY, Actor
+from dashboard.access.actor import SCOPE_KEY, Actor, bind
 from dashboard.access.machine import (
     BATCH_PATH,
     JSON_TYPES,
@@ -51,7 +51,7 @@ from dashboard.access.policy import Action, can
 from dashboard.access.service import Access, bearer_token
 from dashboard.http_body import parse_open311_body
 from dashboard.page_request import page_request, screen_of_path
-from geo.areas import AreaError, AreaTree
+from geo.areas import AreaTree
 from incidents.open311 import Open311Error
 
 log = logging.getLogger(__name__)
@@ -87,15 +87,9 @@ def is_public(path: str) -> bool:
 
 
 def within(tree: AreaTree, scope_ref: str, ref: str) -> bool:
-    """Whether area ``ref`` ("" = the whole data set) lies inside ``scope_ref`` ("" = everything)."""
-    if not scope_ref or scope_ref == tree.root:
-        return True
-    if not ref:
-        return False
-    try:
-        return scope_ref in [a.ref for a in tree.path(ref)]
-    except AreaError:
-        return False
+    """Whether area ``ref`` ("" = the whole data set) lies inside ``scope_ref`` ("" = everything):
+    ``AreaTree.contains``, the one containment rule (``dashboard.access.scope`` asks it too)."""
+    return tree.contains(scope_ref, ref)
 
 
 def wall_page_allowed(actor: Actor, tree: AreaTree, path: str, query: str) -> bool:
@@ -109,7 +103,7 @@ def wall_page_allowed(actor: Actor, tree: AreaTree, path: str, query: str) -> bo
     if req.bad_area:
         return False
     shown = [req.area, *req.tour]
-    return all(any(within(tree, s, ref) for s in actor.areas) for ref in shown)
+    return all(tree.inside(ref, actor.areas) for ref in shown)
 
 
 def _url_inputs(payload: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -173,6 +167,7 @@ class AccessGate:
             await self._refuse(scope, receive, send, 503, "access check unavailable (Redis)")
             return
         scope[SCOPE_KEY] = actor
+        bind(actor, self.access.client_address(scope))  # callbacks and routes read it (actor.current_actor)
         if scope["type"] == "websocket":
             await self._websocket(actor, scope, receive, send)
             return

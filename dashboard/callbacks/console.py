@@ -9,6 +9,9 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from dashboard import i18n
+from dashboard.access.actor import Actor, current_actor, current_client
+from dashboard.access.policy import can
+from dashboard.access.scope import masked, may_see_incident
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, INCIDENT_TRACES, TRACE_GRIDS, fit_view
 from dashboard.figures.layer_stack import PLACE_NAMES, Stack, layer_trace_dicts
@@ -19,8 +22,9 @@ from dashboard.layouts import ids as layer_ids
 from dashboard.layouts.ids import Console
 from dashboard.layouts.root import LIVE_FILTERS, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.runtime import Runtime
-from geo.areas import AreaTree
+from geo.areas import AreaTree, place_ref
 from geo.gcj02 import gcj02_to_wgs84
+from geo.privacy import scrub_text
 from incidents.actions import apply_action, can_dispatch, offered_actions
 from incidents.assign import Assigner
 from incidents.model import Status
@@ -89,14 +93,19 @@ def incident_detail_children(
     view = runtime.situation.view(now)
     rows = view.incidents[view.incidents["id"] == incident_id]
     incident = runtime.situation.get(incident_id)
-    if incident is None or len(rows) == 0:
-        return components.incident_detail(None, lang=lang)
+    actor = current_actor()
+    if incident is None or len(rows) == 0 or not may_see_incident(actor, runtime, incident):
+        return components.incident_detail(None, lang=lang)  # outside the actor's areas: as if there were none
     row = rows.iloc[0].to_dict()
+    if masked(actor):
+        row = {**row, **{k: scrub_text(str(row.get(k) or "")) for k in ("title", "description")}}
     nearest = runtime.index.nearest_members([incident.lon], [incident.lat], n=NEAREST_MEMBERS, on_duty_only=True)
+    if masked(actor) and len(nearest):  # a viewer learns who is near, not how many metres from the door
+        nearest = nearest.assign(distance_m=(nearest["distance_m"].astype(float) / 100).round().clip(lower=1) * 100)
     grids = runtime.layers.grids.set_index("grid_id")["name"]
     communities = runtime.layers.communities.set_index("community_id")["name"]
     suggestions = None
-    if assigner is not None and can_dispatch(incident.status):
+    if assigner is not None and can_dispatch(incident.status) and can(actor, "dispatch"):
         suggestions = assigner.suggest(
             incident.lon,
             incident.lat,
@@ -108,13 +117,13 @@ def incident_detail_children(
     return components.incident_detail(
         {**row, "history": incident.history, "due": incident.due, "escalated": incident.escalated},
         lang=lang,
-        history=incident.history,
+        history=[(s, t, incident.actor_at(i)) for i, (s, t) in enumerate(incident.history)],  # who did each step
         nearest=nearest,
         grid_name=str(grids.get(row.get("grid_id"), row.get("grid_id") or "")),
         community_name=str(communities.get(row.get("community_id"), row.get("community_id") or "")),
         now=now,
         suggestions=suggestions,
-        actions=[str(a) for a in offered_actions(incident.status)],
+        actions=[str(a) for a in offered_actions(incident.status)] if can(actor, "act") else [],
         result=result,
     )
 
@@ -138,10 +147,26 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
     incident = runtime.situation.get(incident_id)
     if incident is None:
         return components.incident_detail(None, lang=lang)
+    actor = current_actor()
+    if not may_see_incident(actor, runtime, incident):  # nothing changes, and nothing about the incident is shown
+        refused = components.action_result((False, i18n.t("action.outside", lang)))
+        return [refused, *components.incident_detail(None, lang=lang)]
     member = str(trigger.get("member") or "")
     status = Status.DISPATCHED if trigger.get("type") == layer_ids.DISPATCH_BTN else Status(str(trigger.get("status")))
+    refused = action_refused(runtime, actor, status, member)
+    if refused:
+        result = (False, i18n.t(refused, lang))
+        return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
     try:
-        msg, res = apply_action(runtime.redis, runtime.keys, incident, status, assignee=member or None)
+        msg, res = apply_action(
+            runtime.redis,
+            runtime.keys,
+            incident,
+            status,
+            assignee=member or None,
+            actor=actor.label(),
+            client=current_client(),
+        )
     except WireError as exc:
         result = (False, i18n.t("action.rejected", lang, reason=exc.reason))
     except Exception as exc:  # Redis down, timeouts: say so in the panel
@@ -160,6 +185,27 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
             else:
                 result = (True, i18n.t("action.done_status", lang, status=i18n.status_label(status, lang)))
     return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
+
+
+def action_refused(runtime: Runtime, actor: Actor, status: Status, member: str) -> str | None:
+    """Why ``actor`` may not take this action (an i18n key), or None when it may: changing an incident needs
+    ``act``, dispatching (派单/改派) ``dispatch``, and a member to dispatch to must lie inside the actor's areas
+    (the incident's own place is checked by the caller: ``may_see_incident``)."""
+    if not can(actor, "act"):
+        return "action.not_allowed"
+    if status == Status.DISPATCHED:
+        if not can(actor, "dispatch"):
+            return "action.not_allowed"
+        if member and actor.areas:
+            m = runtime.layers.members
+            row = m.loc[m["member_id"].astype(str) == member]
+            ref = place_ref(*(str(row[c].iloc[0]) if len(row) and c in row else "" for c in PLACE_COLUMNS))
+            if not runtime.geo.areas.inside(ref, actor.areas):
+                return "action.outside"
+    return None
+
+
+PLACE_COLUMNS = ("micro_grid_id", "grid_id", "community_id")
 
 
 def incident_clicked(click: dict[str, Any] | None, nearby: Callable[[float, float], str | None]) -> str | None:
@@ -231,7 +277,11 @@ class MapPicks:
     def incident_near(self, lon: float, lat: float) -> str | None:
         """The incident within ``SNAP_M`` of the position, if any."""
         x, y = self.wgs84_of(lon, lat)
-        return incident_near(self.runtime.situation.view(time.time()).incidents, x, y, SNAP_M)
+        incidents = self.runtime.situation.view(time.time()).incidents
+        areas = current_actor().areas
+        if areas:  # only what the actor may see can be picked
+            incidents = incidents[self.runtime.geo.areas.mask_any(incidents, areas)]
+        return incident_near(incidents, x, y, SNAP_M)
 
     def street_zoomed_into(self, view: tuple[float, float, float] | None) -> str | None:
         """The street a district map's ``view`` (``zoomed_view``) has zoomed into: the one under its centre, once
@@ -264,7 +314,7 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
     def toggle_layers(layers: list[str], stack: Any, rendered: Any) -> Any:
         page = rendered if isinstance(rendered, dict) else {}
         lang = page.get("lang") or runtime.settings.lang
-        scope = page_callbacks.area_scope(runtime, str(page.get("area") or ""))
+        scope = page_callbacks.client_area_scope(runtime, page.get("area"))  # the store is the browser's word
 
         def load(key: str) -> list[dict[str, Any]]:
             return layer_trace_dicts(runtime.shown_layers, key, lang, theme="console", area=scope, wall=False)

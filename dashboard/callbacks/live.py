@@ -30,6 +30,8 @@ from dash.backends.ws import FLUSH_SIGNAL
 from dash.exceptions import WebsocketDisconnected
 
 from dashboard import i18n
+from dashboard.access.actor import current_actor
+from dashboard.access.scope import confine
 from dashboard.frame_hub import FrameHub
 from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.root import LIVE_DRAWN, LIVE_FILTERS, LIVE_TOKEN, ROOT_LANG, URL, screen_of_path
@@ -362,15 +364,20 @@ def _context_of(
 ) -> ScreenContext:
     f = filters if isinstance(filters, dict) else {}
     path = pathname if isinstance(pathname, str) else None
-    area = ""
-    if areas is not None:
-        area = page_request(path, search if isinstance(search, str) else "", default_lang="zh", areas=areas).area
+    area, hidden = "", True
+    scope: tuple[str, ...] = ()
+    if areas is not None:  # the page as the connection's actor may see it (access.scope.confine)
+        req = page_request(path, search if isinstance(search, str) else "", default_lang="zh", areas=areas)
+        req = confine(req, current_actor(), areas)
+        area, scope, hidden = req.area, req.scope, req.masked
     return ScreenContext.of(
         screen_of_path(path),
         lang if isinstance(lang, str) else default_lang,
         f.get("statuses"),
         f.get("communities"),
         area=area,
+        scope=scope,
+        masked=hidden,
     )
 
 

@@ -14,9 +14,11 @@ from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, State, dcc, no_update
 
+from dashboard.access.actor import Actor, current_actor
+from dashboard.access.scope import confine
 from dashboard.figures.incident_map import build_incident_map
 from dashboard.figures.layer_stack import counts_by_layer, stack_layers
-from dashboard.figures.layers import LAYER_KEYS, AreaScope
+from dashboard.figures.layers import LAYER_KEYS, AreaScope, rows_in_scope
 from dashboard.frames import Frame
 from dashboard.layouts.areas import area_bar, area_title
 from dashboard.layouts.console import DEFAULT_LAYERS, console_layout
@@ -28,9 +30,13 @@ from dashboard.runtime import Runtime
 from geo.areas import area_outline, layer_counts
 
 
-def request_of(runtime: Runtime, path: str | None, query: str | None, lang: str | None = None) -> PageRequest:
-    """The ``PageRequest`` of a page URL; ``lang`` (the tab's chosen language) wins over the URL's."""
+def request_of(
+    runtime: Runtime, path: str | None, query: str | None, lang: str | None = None, actor: Actor | None = None
+) -> PageRequest:
+    """The ``PageRequest`` of a page URL as ``actor`` (default: the request's, ``current_actor``) may see it
+    (``access.scope.confine``: its areas, masked or not); ``lang`` (the tab's chosen language) wins over the URL's."""
     req = page_request(path, query, default_lang=runtime.settings.lang, areas=runtime.geo.areas)
+    req = confine(req, current_actor() if actor is None else actor, runtime.geo.areas)
     return replace(req, lang=lang) if lang in ("zh", "en") else req
 
 
@@ -59,8 +65,9 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         focus=path[-1].bbox if focused else None,
         focus_key=req.area,
         outline=area_outline(runtime.shown_layers, ref) if focused else None,
+        member_ids=member_ids(runtime, req),
     )
-    scope = area_scope(runtime, req.area)
+    scope = area_scope(runtime, req.area, req.scope)
     counts = area_counts(runtime, ref)
     if wall:
         if not runtime.settings.show_members_on_wall:
@@ -87,8 +94,17 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         theme="console", area=scope,
     )  # fmt: skip
     stack.shown = sorted(defaults)
-    communities = dict(zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True))
-    children = [tree.areas[c] for c in tree.children.get(ref, ())]
+    communities = {
+        c: n
+        for c, n in zip(runtime.layers.communities["community_id"], runtime.layers.communities["name"], strict=True)
+        if not req.scope or tree.inside(f"community:{c}", req.scope)
+    }
+    # a confined actor's breadcrumb leads only where it may go: areas inside its own, or holding one of them
+    children = [
+        tree.areas[c]
+        for c in tree.children.get(ref, ())
+        if not req.scope or tree.inside(c, req.scope) or any(tree.contains(c, s) for s in req.scope)
+    ]
     return console_layout(
         street_name=area_title(path),
         lang=frame.ctx.lang,
@@ -107,11 +123,37 @@ LAZY_ABOVE_FEATURES = 20_000  # a default layer with more features in the area i
 WALL_MAX_FEATURES = 5_000  # a wall layer with more features in its area is left out there (shown when scoped in)
 
 
-def area_scope(runtime: Runtime, area: str) -> AreaScope | None:
-    """The ``figures.layers`` scope of ``area`` ("" = everything: None); static, computed once per area."""
+def area_scope(runtime: Runtime, area: str, confined: tuple[str, ...] = ()) -> AreaScope | None:
+    """The ``figures.layers`` scope of ``area`` ("" = everything: None), or with no area of the union of
+    ``confined`` (a confined actor's areas: ``PageRequest.scope``); static, computed once per area."""
+    if not area and confined:
+        tree = runtime.geo.areas
+        known = [r for r in confined if r in tree.areas]  # an unknown ref (an area gone from the data) adds nothing
+        return runtime.memo(
+            ("scope", confined),
+            lambda: AreaScope.union([AreaScope.from_tree(tree, r, runtime.layers) for r in known]),
+        )
     if not area:
         return None
     return runtime.memo(("scope", area), lambda: AreaScope.from_tree(runtime.geo.areas, area, runtime.layers))
+
+
+def member_ids(runtime: Runtime, req: PageRequest) -> frozenset[str] | None:
+    """The members a page of a confined actor may draw (its areas'); None: all."""
+    if not req.scope:
+        return None
+    scope = area_scope(runtime, req.area, req.scope)
+    return runtime.memo(
+        ("members", req.area, req.scope),
+        lambda: frozenset(rows_in_scope(runtime.layers.members, scope)["member_id"].astype(str)),
+    )
+
+
+def client_area_scope(runtime: Runtime, area: object) -> AreaScope | None:
+    """``area_scope`` of an area a page says it shows (a store the browser sends back: not to be believed), as the
+    current actor may see it."""
+    req = request_of(runtime, "/", "?area=" + area if isinstance(area, str) and area else "")
+    return area_scope(runtime, req.area, req.scope)
 
 
 def area_counts(runtime: Runtime, ref: str) -> dict[str, int | None]:

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import i18n
+from geo.privacy import plotly_text
 from incidents.model import OPEN_STATUS_VALUES
 
 from .incident_map import (
@@ -282,12 +283,12 @@ def _overdue_lines(incidents: pd.DataFrame | None, lang: str, now: float, n: int
             if lang == "zh" and r.get("category_label")
             else i18n.category_label(r.get("category"), lang)
         )
-        title = str(r.get("title") or cat)[:16]
+        title = plotly_text(str(r.get("title") or cat)[:16])  # drawn as typed: no <br>/<span> of its own
         age = i18n.fmt_age(now - float(r.get("created_ts") or r.get("ts") or now), lang)
         status = i18n.status_label(r.get("status"), lang)
         lines.append(
             f"<span style='color:{OVERDUE_COLOR}'>●</span> <b>{title}</b>"
-            f"  <span style='color:{TEXT_DIM}'>{r.get('grid_id', '')} · {status} · {age}</span>"
+            f"  <span style='color:{TEXT_DIM}'>{plotly_text(str(r.get('grid_id', '')))} · {status} · {age}</span>"
         )
     return lines
 
@@ -359,9 +360,9 @@ def build_briefing(
         }
     )
     if at is None:
-        title = i18n.t("briefing.title", lang, street=street_name)
+        title = i18n.t("briefing.title", lang, street=plotly_text(street_name))
     else:
-        title = i18n.t("briefing.title_at", lang, street=street_name, time=i18n.fmt_datetime(at, lang))
+        title = i18n.t("briefing.title_at", lang, street=plotly_text(street_name), time=i18n.fmt_datetime(at, lang))
     notes += [
         {
             "text": i18n.t("briefing.generated", lang, time=i18n.fmt_datetime(generated, lang)),

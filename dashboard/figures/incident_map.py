@@ -24,6 +24,7 @@ import shapely
 
 from dashboard import i18n
 from geo.gcj02 import wgs84_to_gcj02
+from geo.privacy import plotly_texts, snap_positions
 from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState, Status
 
 Theme = Literal["wall", "console"]
@@ -449,8 +450,8 @@ def _hovertext(df: pd.DataFrame, lang: str) -> list[str]:
         cat = col("category_label")
     else:
         cat = col("category").map(lambda c: i18n.category_label(c, lang))
-    title = col("title")
-    title = title.where(title.str.len() > 0, cat)
+    title = col("title").str.slice(0, 40)
+    title = plotly_texts(title.where(title.str.len() > 0, cat))
     status = col("status").map(lambda s: i18n.status_label(s, lang))
     ts = df["ts"] if "ts" in df.columns else pd.Series([np.nan] * n, index=df.index)
     hhmm = ts.map(lambda v: i18n.fmt_time(v, "%H:%M"))
@@ -459,7 +460,7 @@ def _hovertext(df: pd.DataFrame, lang: str) -> list[str]:
         tags = tags.where(~df["overdue"].fillna(False).astype(bool), " ⚠" + i18n.t("feed.overdue_tag", lang))
     return (
         "<b>"
-        + title.str.slice(0, 40)
+        + title
         + "</b>"
         + tags
         + "<br>"
@@ -467,11 +468,11 @@ def _hovertext(df: pd.DataFrame, lang: str) -> list[str]:
         + " · "
         + cat
         + "<br>"
-        + col("grid_id")
+        + plotly_texts(col("grid_id"))
         + " · "
         + hhmm
         + "  #"
-        + col("id")
+        + plotly_texts(col("id"))
     ).tolist()
 
 
@@ -517,13 +518,20 @@ def incident_trace_updates(
     return out
 
 
-def member_points(members: pd.DataFrame | None, on_duty_only: bool = False) -> dict[str, list[Any]]:
-    """lon/lat of the members layer (no names, no hover)."""
+def member_points(
+    members: pd.DataFrame | None, on_duty_only: bool = False, snapped: bool = False
+) -> dict[str, list[Any]]:
+    """lon/lat of the members layer (no names, no hover). ``snapped``: each position moved to its ~100 m cell's
+    centre (``geo.privacy.snap_positions``), one point per occupied cell — what a wall shows."""
     if members is None or len(members) == 0:
         return {"lon": [], "lat": []}
     df = members
     if on_duty_only and "on_duty" in df.columns:
-        df = df[df["on_duty"].astype(bool)]
+        df = df[df["on_duty"].fillna(False).astype(bool)]
+    if snapped:
+        x, y = snap_positions(df["lon"].to_numpy(dtype=float), df["lat"].to_numpy(dtype=float))
+        cells = pd.DataFrame({"lon": np.round(x, COORD_DECIMALS), "lat": np.round(y, COORD_DECIMALS)}).drop_duplicates()
+        return {"lon": cells["lon"].tolist(), "lat": cells["lat"].tolist()}
     return {"lon": df["lon"].tolist(), "lat": df["lat"].tolist()}
 
 
@@ -546,8 +554,12 @@ def build_incident_map(
     focus: tuple[float, float, float, float] | None = None,
     focus_key: str = "",
     outline: Mapping[str, Any] | None = None,
+    member_ids: frozenset[str] | None = None,
 ) -> go.Figure:
     """The full map figure (geometry + current values). Trace order = the TRACE_* constants.
+
+    ``member_ids``: the members that may be drawn (a confined actor's areas'); None: all. On the wall members are
+    on duty only and snapped (``member_points``).
 
     ``focus``: the bbox (min lon, min lat, max lon, max lat) to frame instead of the whole data set (an area's;
     also in ``layout.meta.bounds`` for clients that fit it to their own viewport), ``focus_key`` naming it (the
@@ -584,7 +596,11 @@ def build_incident_map(
             showlegend=False,
         )
     )
-    mp = member_points(base.members)  # sent once; the console toggles `visible` only
+    # sent once; the console toggles `visible` only. The wall: on-duty members only, snapped (no doorway, no id)
+    members = base.members
+    if member_ids is not None and members is not None and "member_id" in members.columns:
+        members = members[members["member_id"].astype(str).isin(member_ids)]
+    mp = member_points(members, on_duty_only=theme == "wall", snapped=theme == "wall")
     # A city has ~100,000 members: drawn one by one they stall a wall for seconds on every redraw. Past a
     # street's worth, MapLibre clusters them (counts at low zoom, points when zoomed in).
     clustered = len(mp["lon"]) > MEMBERS_CLUSTER_ABOVE

@@ -25,7 +25,7 @@ import shapely
 
 from dashboard import i18n
 from dashboard.figures.incident_map import COORD_DECIMALS, FONT_FAMILY, THEMES, Theme, compact_geojson, label_points
-from geo.privacy import mask_name, mask_phone
+from geo.privacy import mask_name, mask_phone, snap_positions
 from geo.validate import BASIC_UNIT_KINDS, FORCE_KINDS
 
 LayerKey = Literal[
@@ -136,6 +136,25 @@ class AreaScope:
             ids(layers.micro_grids, "micro_grid_id", "micro_grid"),
         )
 
+    @classmethod
+    def union(cls, scopes: Iterable[AreaScope]) -> AreaScope:
+        """The scope of several areas together (a confined actor's): at each level the union of their ids, every id
+        when one of them has every id."""
+
+        def level(values: list[frozenset[str] | None]) -> frozenset[str] | None:
+            if any(v is None for v in values):
+                return None
+            return frozenset().union(*[v for v in values if v is not None])
+
+        given = list(scopes)
+        if not given:
+            return cls(frozenset(), frozenset(), frozenset())
+        return cls(
+            level([s.communities for s in given]),
+            level([s.grids for s in given]),
+            level([s.micro_grids for s in given]),
+        )
+
 
 AreaArg = AreaScope | tuple[Any, str] | None  # a scope, or (AreaTree, "KIND:ID"), or None = everything
 
@@ -146,6 +165,11 @@ def _scope(layers: Any, area: AreaArg) -> AreaScope | None:
     tree, ref = area
     scope = AreaScope.from_tree(tree, ref, layers)
     return None if scope == AreaScope() else scope
+
+
+def rows_in_scope(frame: pd.DataFrame, scope: AreaScope | None) -> pd.DataFrame:
+    """The rows of a layer (members, households …) inside ``scope`` (all for None)."""
+    return _in_scope(frame, scope)
 
 
 def _in_scope(frame: pd.DataFrame, scope: AreaScope | None) -> pd.DataFrame:
@@ -479,6 +503,18 @@ def member_traces(
                 hover[off], {"size": size, "color": color("off_duty", theme), "opacity": 0.45},
             )
         )  # fmt: skip
+    return [_on_the_wall(t) for t in out] if wall else out
+
+
+def _on_the_wall(trace: dict[str, Any]) -> dict[str, Any]:
+    """A members trace as a wall shows it: positions snapped to ~100 m cells, one point per occupied cell
+    (``geo.privacy.snap_positions``), no names, no ids, no hover — the wall is read from across a room by anyone
+    who walks past it."""
+    x, y = snap_positions(np.asarray(trace["lon"], dtype=float), np.asarray(trace["lat"], dtype=float))
+    cells = pd.DataFrame({"lon": np.round(x, 6), "lat": np.round(y, 6)}).drop_duplicates()
+    out = {k: v for k, v in trace.items() if k not in ("hovertext", "hovertemplate", "customdata")}
+    out.update(lon=cells["lon"].tolist(), lat=cells["lat"].tolist(), hoverinfo="skip")
+    out["meta"] = {**trace.get("meta", {}), "features": len(cells)}
     return out
 
 

@@ -268,7 +268,7 @@ def incident_detail(
 ) -> list[Any]:
     """Children of ``ids.Console.DETAIL``: title + status, facts, status timeline, 5 nearest members.
 
-    ``incident``: a row of the incidents table (or an ``Incident``/dict); ``history``: ``[(status, ts), …]``
+    ``incident``: a row of the incidents table (or an ``Incident``/dict); ``history``: ``[(status, ts[, actor]), …]``
     oldest first (defaults to ``incident.history``); ``nearest``: ``SpatialIndex.nearest_members`` output
     (member_id, name, role, grid_id, distance_m). Names are masked here.
     ``suggestions`` (``incidents.assign``): members to dispatch to, each with a 派单 button (None: no
@@ -318,10 +318,11 @@ def incident_detail(
                 html.Span(i18n.status_label(s, lang), className="os-timeline__status"),
                 html.Span(i18n.fmt_datetime(float(ts), lang), className="os-timeline__time"),
                 html.Span(i18n.fmt_age(now - float(ts), lang), className="os-timeline__age"),
+                *([html.Span(str(who[0]), className="os-timeline__actor")] if who and who[0] else []),
             ],
             className=f"os-timeline__step os-timeline__step--{s}",
         )
-        for s, ts in hist
+        for s, ts, *who in hist
     ]
     if not steps:
         ts = _val(incident, "ts", None)

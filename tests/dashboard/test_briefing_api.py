@@ -19,7 +19,7 @@ def test_briefing_png_is_drawn_from_the_hubs_frame(live_server: LiveServer) -> N
             assert png_size(resp.read()) == (1920, 1080)
     with urllib.request.urlopen(live_server.url + "/healthz", timeout=30) as resp:
         contexts = json.loads(resp.read())["live"]["contexts"]
-    assert {"briefing.zh", "briefing.en"} <= set(contexts)
+    assert {"briefing.zh.u", "briefing.en.u"} <= set(contexts)  # an admin: unmasked
 
 
 def test_an_unknown_language_is_refused(live_server: LiveServer) -> None:
@@ -36,7 +36,7 @@ def test_a_briefing_of_one_community_is_drawn_from_that_communitys_frame(live_se
         assert png_size(resp.read()) == (1920, 1080)
     with urllib.request.urlopen(live_server.url + "/healthz", timeout=30) as resp:
         contexts = json.loads(resp.read())["live"]["contexts"]
-    assert f"briefing.zh.a={comm}" in contexts
+    assert f"briefing.zh.a={comm}.u" in contexts
 
 
 @pytest.mark.parametrize(("area", "code"), [("community:NOPE", 404), ("nonsense", 422)])

@@ -221,9 +221,26 @@ def test_a_city_of_members_is_clustered_a_street_is_not(base: im.MapBase, incide
     assert not street.data[im.TRACE_MEMBERS].cluster.enabled
     many = sample_members(im.MEMBERS_CLUSTER_ABOVE + 1)
     city = im.MapBase.from_geojson(base.geojson, members=many)
-    fig = im.build_incident_map(city, [0] * len(city.grid_ids), im.incident_trace_updates(incidents))
+    fig = im.build_incident_map(
+        city, [0] * len(city.grid_ids), im.incident_trace_updates(incidents), theme="console"
+    )  # the console draws each member (the wall: one dot per occupied ~100 m cell, test below)
     assert fig.data[im.TRACE_MEMBERS].cluster.enabled
     assert len(fig.data[im.TRACE_MEMBERS].lon) == im.MEMBERS_CLUSTER_ABOVE + 1  # all members, clustered by MapLibre
+
+
+def test_the_wall_draws_members_on_duty_snapped_to_cells(base: im.MapBase, incidents: pd.DataFrame) -> None:
+    many = sample_members(500)
+    many["on_duty"] = [i % 2 == 0 for i in range(len(many))]
+    city = im.MapBase.from_geojson(base.geojson, members=many)
+    wall = im.build_incident_map(city, [0] * len(city.grid_ids), im.incident_trace_updates(incidents), theme="wall")
+    console = im.build_incident_map(
+        city, [0] * len(city.grid_ids), im.incident_trace_updates(incidents), theme="console"
+    )
+    assert len(console.data[im.TRACE_MEMBERS].lon) == 500
+    shown = set(zip(wall.data[im.TRACE_MEMBERS].lon, wall.data[im.TRACE_MEMBERS].lat, strict=True))
+    exact = set(zip(many["lon"].round(5), many["lat"].round(5), strict=True))
+    assert 0 < len(shown) <= 250 and not shown & exact  # on duty only, moved, one dot per cell
+    assert wall.data[im.TRACE_MEMBERS].customdata is None and wall.data[im.TRACE_MEMBERS].hoverinfo == "skip"
 
 
 def test_a_basemap_is_the_only_thing_fetched_and_sits_under_every_layer(base: im.MapBase) -> None:

@@ -177,7 +177,12 @@ def test_wall_leaves_off_duty_members_out(full: Any) -> None:
     off = set(full.members.loc[~full.members["on_duty"].astype(bool), "member_id"])
     assert off and set(_ids(console, "off_duty")) == off
     assert not off & set(_ids(wall)) and "off_duty" not in {t["meta"]["class"] for t in wall}
-    assert len(_ids(wall)) == _expected(full, None)["members_on_duty"]
+    # on the wall no ids at all: positions snapped to ~100 m cells, one dot per occupied cell, no hover
+    assert not _ids(wall) and all("hovertext" not in t for t in wall)
+    on = full.members[full.members["on_duty"].astype(bool)]
+    exact = set(zip(on.geometry.x.round(6), on.geometry.y.round(6), strict=True))
+    dots = {(x, y) for t in wall for x, y in zip(t["lon"], t["lat"], strict=True)}
+    assert 0 < len(dots) <= _expected(full, None)["members_on_duty"] and not dots & exact
     roles = {t["meta"]["class"] for t in wall}
     assert roles == {f"role:{r}" for r in ("网格长", "网格员", "党小组长", "党员", "志愿者")}
 

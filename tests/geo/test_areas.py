@@ -133,3 +133,25 @@ def test_an_area_outline_is_its_boundary_and_the_district_has_none() -> None:
     assert line.hausdorff_distance(comm.geometry.boundary) < 1e-4  # ≈ 10 m: simplified by ~1 m only
     assert area_outline(three_streets(), "district:all") is None
     assert area_outline(layers, "grid:NOPE") is None
+
+
+def test_contains_inside_and_normalise_are_the_one_containment_rule() -> None:
+    from dashboard.access.gate import within
+    from dashboard.runtime import load_geo
+    from dashboard.settings import Settings
+
+    tree = load_geo(Settings.from_env()).areas
+    community = next(r for r in tree.areas if r.startswith("community:"))
+    other = next(r for r in tree.areas if r.startswith("community:") and r != community)
+    grid = tree.children[community][0]
+    micro = tree.children[grid][0]
+    assert tree.contains(community, micro) and tree.contains(community, grid) and tree.contains(community, community)
+    assert not tree.contains(community, other) and not tree.contains(grid, community)
+    assert not tree.contains(community, "") and tree.contains("", community) and tree.contains(tree.root, "")
+    assert not tree.contains("community:NOPE", community) and not tree.contains(community, "grid:NOPE")
+    assert within(tree, community, micro) == tree.contains(community, micro)  # the gate asks the same function
+    assert tree.inside(grid, (other, community)) and not tree.inside(grid, (other,)) and tree.inside(grid, ())
+    assert tree.normalise((grid, community, community)) == (community,)
+    assert tree.normalise((other, community)) == tuple(sorted((other, community)))
+    assert tree.normalise((community, tree.root)) == ()
+    assert tree.normalise(("community:NOPE",)) == ("community:NOPE",)  # kept: it contains nothing, never all
