@@ -84,7 +84,7 @@
   // The wall's map is hidden until it shows its framed view (assets/onescreen.css: .os-framed): a 4K wall never
   // shows the figure's 1080p zoom first. Revealed on the first frame MapLibre renders after the fit, or after
   // REVEAL_MS whatever happened (a wall must never stay blank).
-  var REVEAL_MS = 15000;
+  var REVEAL_MS = 60000;
   function revealWhenDrawn(gd, map) {
     if (gd.classList.contains("os-framed") || gd._osRevealing) return;
     gd._osRevealing = true;
