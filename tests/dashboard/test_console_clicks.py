@@ -115,12 +115,13 @@ def test_a_click_while_the_map_redraws_is_replayed_after_the_redraw(live_server:
     x, y = screen_xy(page, lon, lat)
     page.mouse.move(x, y)
     page.wait_for_function(HOVER_JS, timeout=UI_WAIT_MS)
-    # A live patch arrives (an incident elsewhere) and the page is given a whole new figure, as dcc.Graph does with
-    # one: the map redraws, and the click comes while it does.
+    # A live patch arrives (an incident elsewhere) and the map is given a new figure (started, not awaited): the
+    # click comes while it redraws.
     publish_raw(live_server, incident("reported", grid_point_by_community()[list(grid_point_by_community())[3]]))
-    page.evaluate(
+    page.evaluate(  # what dcc.Graph does with a new figure: Plotly.react
         f"""() => {{ const gd = {MAP_JS};
-            Plotly.react(gd, gd.data.map((d) => Object.assign({{}}, d)), Object.assign({{}}, gd.layout)); }}"""
+            Plotly.react(gd, gd.data.map((d) => Object.assign({{}}, d)),
+                         Object.assign({{}}, gd.layout, {{ datarevision: Date.now() }})); }}"""
     )
     page.mouse.click(x, y)
     page.wait_for_function(AT_JS, arg=f"community:{comm}", timeout=UI_WAIT_MS)
