@@ -328,6 +328,7 @@ LAYER_STRINGS: dict[str, tuple[str, str]] = {
     "layer.forces": ("治理力量", "Governance forces"),
     "layer.basic_units": ("基本单元", "Basic units"),
     "layer.place_names": ("地名", "Place names"),
+    "layer.counts_scope": ("数量：所选区域", "Counts: selected area"),
     "grid_type.comprehensive": ("综合网格", "Comprehensive grid"),
     "grid_type.dedicated": ("专属网格", "Dedicated grid"),
     "dedicated_kind.industrial_park": ("产业园专属网格", "Industrial park"),

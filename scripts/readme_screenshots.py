@@ -1,6 +1,9 @@
 """Take the README's screenshots: the wall at 1080p, 4K and 32:9, the officials' page drilled into a community, and
-a district wall (the city-scale data set). Each from a real `onescreen demo` (embedded Redis, simulator) in
-headless Chromium; run `python scripts/readme_screenshots.py` from the repository root (a few minutes)."""
+a district wall (the city-scale data set). Each from a real `onescreen demo` (simulator) on the Redis of `$REDIS_URL`
+(default db 15 of the local Redis) under a key prefix of its own, deleted afterwards; signed in as the tests sign in
+(an admin session made in that Redis: tests/support/auth.py). Headless Chromium; run
+`python scripts/readme_screenshots.py` from the repository root (a few minutes; the city set is generated once).
+Writes JPEGs into docs/screens/."""
 
 from __future__ import annotations
 
@@ -11,32 +14,60 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from incidents.keys import Keys  # noqa: E402
 from incidents.redis_server import free_port  # noqa: E402
-from tests.support.browser import chromium, wait_until_live  # noqa: E402
+from tests.support.auth import provision, tracked, unregister  # noqa: E402
+from tests.support.browser import MAP_IDLE_JS, chromium, wait_until_live  # noqa: E402
+from tests.support.keyspace import delete_prefix  # noqa: E402
 from tests.support.server import stop_process, wait_http  # noqa: E402
 
 OUT = ROOT / "docs" / "screens"
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+QUALITY = 72  # JPEG quality: small files, text still sharp
 
 
-def demo(data: Path | None, state: Path) -> tuple[subprocess.Popen[bytes], str]:
+@contextmanager
+def demo(data: Path | None, state: Path) -> Iterator[str]:
+    """A `onescreen demo` (its simulator at 1 incident/s) with a signed-in admin; yields its URL."""
     port = free_port()
-    log = state / "server.log"
+    prefix = f"shots-{uuid.uuid4().hex[:8]}"
+    keys = Keys.for_redis_url(prefix, REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL)
+    url = f"http://127.0.0.1:{port}"
+    provision(client, keys, url)  # before the start: the demo then makes no account of its own
     state.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ONESCREEN_STATE_DIR": str(state), "ONESCREEN_WALL_PULSE": "0"}
-    env.pop("REDIS_URL", None)
+    log = state / "server.log"
+    env = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "ONESCREEN_PREFIX": prefix,
+        "ONESCREEN_STATE_DIR": str(state),
+        "ONESCREEN_WALL_PULSE": "0",
+    }
     cmd = [sys.executable, "-m", "dashboard.cli", "demo", "--port", str(port), "--rate", "1"]
     if data is not None:
         cmd += ["--data", str(data)]
     with log.open("wb") as f:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/wall", proc, log, timeout=180)
-    return proc, url
+    try:
+        wait_http(url + "/healthz", proc, log, timeout=300)
+        yield url
+    finally:
+        stop_process(proc)
+        unregister(url)
+        delete_prefix(client, prefix)
+        client.close()
 
 
 def open_count(url: str) -> int:
@@ -44,42 +75,39 @@ def open_count(url: str) -> int:
         return int(json.load(r)["kpis"]["open"])
 
 
-def shoot(browser: object, url: str, name: str, width: int, height: int) -> None:
-    context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+def shoot(browser: Any, url: str, name: str, width: int, height: int) -> None:
+    """One screenshot once the page is live and its map framed and drawn."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.goto(url)
-    wait_until_live(page, 60_000)
-    page.wait_for_timeout(4000)  # let MapLibre settle and the live push catch up: a picture, not a test
-    page.screenshot(path=str(OUT / name), type="jpeg", quality=82)
+    wait_until_live(page, 120_000)
+    if "/wall" in url:  # the wall shows its map once framed for the screen (assets/onescreen.js)
+        page.wait_for_selector(".os-wall .js-plotly-plot.os-framed", state="attached", timeout=120_000)
+    page.wait_for_function(MAP_IDLE_JS, arg="#" + ("wall-map" if "/wall" in url else "console-map"), timeout=120_000)
+    page.wait_for_timeout(1500)  # the live push catches up: a picture, not a test
+    page.screenshot(path=str(OUT / name), type="jpeg", quality=QUALITY)
     context.close()
-    print("wrote", OUT / name)
+    print("wrote", OUT / name, f"{(OUT / name).stat().st_size // 1024} KB")
 
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url = demo(None, Path(tmp) / "demo")
-        try:
+    with tempfile.TemporaryDirectory() as tmp, chromium() as raw:
+        browser = tracked(raw)
+        with demo(None, Path(tmp) / "demo") as url:
             deadline = time.time() + 120
             while open_count(url) < 30 and time.time() < deadline:
                 time.sleep(2)
             with urllib.request.urlopen(url + "/api/areas", timeout=30) as r:
                 comm = next(a["ref"] for a in json.load(r)["areas"] if a["kind"] == "community")
-            with chromium() as browser:
-                shoot(browser, url + "/wall", "wall-1080p.jpg", 1920, 1080)
-                shoot(browser, url + "/wall", "wall-4k.jpg", 3840, 2160)
-                shoot(browser, url + "/wall", "wall-32x9.jpg", 3840, 1080)
-                shoot(browser, url + f"/?area={comm}", "console-community.jpg", 1600, 900)
-        finally:
-            stop_process(proc)
+            shoot(browser, url + "/wall", "wall-1080p.jpg", 1920, 1080)
+            shoot(browser, url + "/wall", "wall-4k.jpg", 3840, 2160)
+            shoot(browser, url + "/wall", "wall-32x9.jpg", 3840, 1080)
+            shoot(browser, url + f"/?area={comm}", "console-community.jpg", 1600, 900)
         from bench.env import city_path
 
-        proc, url = demo(city_path(), Path(tmp) / "city")
-        try:
-            with chromium() as browser:
-                shoot(browser, url + "/wall", "district-wall.jpg", 1920, 1080)
-        finally:
-            stop_process(proc)
+        with demo(city_path(), Path(tmp) / "city") as url:
+            shoot(browser, url + "/wall", "district-wall.jpg", 1920, 1080)
     return 0
 
 

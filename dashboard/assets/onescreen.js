@@ -74,14 +74,34 @@
     if (!scaleFonts(gd)) scaleMap(gd);
   }
 
+  // MapLibre has fired its one "load" and Plotly's map creation has run on from it: Plotly records the view it
+  // applied there (viewInitial) in the same step. Not MapLibre's loaded(): it flips back to false while a large
+  // software-rendered canvas (a 4K wall) keeps repainting, which held a 4K wall at the 1080p zoom for seconds.
+  function mapLoaded(sub) {
+    return !!(sub && sub.map && sub.viewInitial && sub.map._loaded !== false);
+  }
+
+  // The wall's map is hidden until it shows its framed view (assets/onescreen.css: .os-framed): a 4K wall never
+  // shows the figure's 1080p zoom first. Revealed on the first frame MapLibre renders after the fit, or after
+  // REVEAL_MS whatever happened (a wall must never stay blank).
+  var REVEAL_MS = 60000;
+  function revealWhenDrawn(gd, map) {
+    if (gd.classList.contains("os-framed") || gd._osRevealing) return;
+    gd._osRevealing = true;
+    var done = function () { gd.classList.add("os-framed"); };
+    map.once("render", done);
+    map.triggerRepaint();
+  }
+
   function scaleMap(gd) {
     var meta = gd.layout && gd.layout.meta;
     if (!window.Plotly || !meta || meta.base_zoom === undefined || !gd.closest(".os-wall")) return;
     var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-    // before the map's first draw (Plotly resolves it after MapLibre's load), the initial view would override a
-    // relayout: retry on the next tick. Not MapLibre's loaded(): it flips back to false while a large software-
-    // rendered canvas (a 4K wall) keeps repainting, which held a 4K wall at the 1080p zoom for seconds.
-    if (!sub || !sub.map || !gd._osAckN) return;
+    // Framed only once MapLibre has loaded and Plotly has applied its first view to it (mapLoaded). Before that,
+    // Plotly's map creation still waits for MapLibre's load and then sets the figure's own center and zoom (the
+    // 1080p zoom): a fit made earlier — after the afterplot of a font relayout that overtook the first draw — was
+    // undone a moment later, and a 4K wall jumped back to the 1080p zoom. Retried on the next tick / afterplot.
+    if (!sub || !sub.map || !gd._osAckN || !mapLoaded(sub)) return;
     var s = stageScale();
     lockMap(gd, sub.map);
     // marker sizes first: a restyle re-applies the layout's camera, which must not undo a fit made just before it
@@ -106,10 +126,12 @@
       window.Plotly.restyle(gd, { "textfont.size": vals }, idx);
       return;
     }
-    if (meta.bounds) fitArea(gd, sub.map, meta.bounds);
-    else {
+    if (meta.bounds) {
+      if (fitArea(gd, sub.map, meta.bounds)) revealWhenDrawn(gd, sub.map);
+    } else {
       var zoom = Math.round((meta.base_zoom + Math.log2(s)) * 100) / 100;
       if (Math.abs(sub.map.getZoom() - zoom) > 0.02) window.Plotly.relayout(gd, { "map.zoom": zoom });
+      else revealWhenDrawn(gd, sub.map);
     }
   }
 
@@ -154,10 +176,11 @@
     return [base, beside, above].filter(function (p) { return p.left + p.right < w * 0.9 && p.top + p.bottom < h * 0.9; });
   }
 
+  // True once the map's camera is the fitted one (jumped there now, or already there).
   function fitArea(gd, map, b) {
     var box = map.getContainer();
     var w = box.clientWidth, h = box.clientHeight;
-    if (!w || !h) return;
+    if (!w || !h) return false;
     // The canvas's CSS box follows the container at once; MapLibre's own size (its transform, what cameraForBounds
     // and getBounds use) only on resize(): compare with that, or a fit right after a screen change is made for the
     // old size and cut when Plotly resizes the map a moment later.
@@ -168,7 +191,7 @@
     var area = [[b[0], b[1]], [b[2], b[3]]];
     var pads = legendPaddings(box, w, h);
     var cam = map.cameraForBounds(area, { padding: pads[0] });
-    if (!cam || !cam.center) return;
+    if (!cam || !cam.center) return false;
     pads.slice(1).forEach(function (pad) {
       var c = map.cameraForBounds(area, { padding: pad });
       if (c && c.center && c.zoom >= cam.zoom - LEGEND_MAX_COST && (!cam.clear || c.zoom > cam.zoom)) {
@@ -189,6 +212,7 @@
       jumps += 1;
     }
     gd._osFitted = { zoom: zoom, w: w, h: h, n: jumps }; // the box the view was last fitted for (tests wait on it)
+    return true;
   }
 
   // A resync request rides on every message until everything has come again: the draw acknowledgements write the
@@ -348,6 +372,128 @@
     },
   };
 
+  // ---- 7. clicks on the officials' map ------------------------------------------------------------------
+  // Plotly answers a MapLibre click with plotly_click carrying the points of its last hover (gd._hoverdata); dcc.Graph
+  // turns that into clickData (a click on a grid drills one level down: callbacks/console.py). Two clicks got lost:
+  //  - one that comes while the map is redrawing (a live patch, a layer toggle): the redraw took the hover away and
+  //    the pointer has not moved since, so Plotly has no points and emits nothing;
+  //  - one that comes within Plotly's hover throttle (50 ms) of the pointer's last move: the hover of the new
+  //    position is still pending, and the click carries the points of the previous one (a stale hover: the grid
+  //    next door).
+  // Every hover Plotly computes is counted against the pointer's moves (a hover is computed for the latest move),
+  // so a click on a stale hover is known when it is emitted: it is held back. A click Plotly dropped or held back is
+  // replayed once the map is idle: the pointer moved to the click's position (Plotly hovers there), then the click.
+  // A replay that gets no hover in REPLAY_HOVER_MS lets a held-back click through as Plotly made it.
+  var CLICK_MAPS = { "console-map": true }; // layouts/ids.py Console.MAP; the wall takes no clicks (kiosk)
+  var REPLAY_TRIES = 4;
+  var REPLAY_HOVER_MS = 400;
+  var REPLAY_WITHIN_MS = 4000; // a click older than this is not replayed (the page may have moved on)
+
+  function clickState(gd) {
+    if (!gd._osClick) gd._osClick = { moves: 0, hoverMove: -1, emitted: null, replay: null, last: null };
+    return gd._osClick;
+  }
+
+  // gd._hoverdata is written by every hover computation (points, or undefined for none); Plotly's purge deletes the
+  // property, so this is re-installed on every attach tick.
+  function trackHover(gd) {
+    var d = Object.getOwnPropertyDescriptor(gd, "_hoverdata");
+    if (d && d.get) return;
+    var st = clickState(gd), value = d ? d.value : undefined;
+    Object.defineProperty(gd, "_hoverdata", {
+      configurable: true,
+      enumerable: true,
+      get: function () { return value; },
+      set: function (v) { value = v; st.hoverMove = st.moves; },
+    });
+  }
+
+  function wrapEmit(gd) {
+    if (!gd.emit || gd.emit._osWrapped) return;
+    var emit = gd.emit;
+    var wrapped = function (name, data) {
+      var st = gd._osClick;
+      if (name === "plotly_click" && st && data && data.event) {
+        var stale = st.hoverMove !== st.moves;
+        st.emitted = { event: data.event, held: stale ? { self: this, args: arguments } : null };
+        if (stale) return; // a stale hover: replayed (map click listener)
+      }
+      return emit.apply(this, arguments);
+    };
+    wrapped._osWrapped = true;
+    wrapped._osRaw = emit;
+    gd.emit = wrapped;
+  }
+
+  function fireMouse(el, type, x, y) {
+    var r = el.getBoundingClientRect();
+    el.dispatchEvent(new MouseEvent(type, {
+      bubbles: true, cancelable: true, view: window, button: 0, buttons: type === "mousedown" ? 1 : 0,
+      clientX: r.left + x, clientY: r.top + y,
+    }));
+  }
+
+  function replayClick(gd, map) {
+    var st = gd._osClick, rp = st && st.replay;
+    if (!rp) return;
+    if (Date.now() - rp.t > REPLAY_WITHIN_MS || rp.tries >= REPLAY_TRIES || mapOf(gd) !== map) {
+      st.replay = null; // the page moved on (another map, too late) or the click keeps failing
+      return;
+    }
+    if (map.isMoving() || !mapLoaded(gd._fullLayout.map._subplot)) {
+      map.once("idle", function () { replayClick(gd, map); });
+      return;
+    }
+    rp.tries += 1;
+    var canvas = map.getCanvas(), movesBefore = st.moves;
+    fireMouse(canvas, "mousemove", rp.x, rp.y);
+    var started = Date.now();
+    (function waitHover() {
+      if (st.replay !== rp) return;
+      if (st.hoverMove >= movesBefore + 1) {
+        st.replay = null;
+        if (!gd._hoverdata || !gd._hoverdata.length) return; // nothing under the click: nothing to replay
+        st.last = rp; // a replayed click that fails again counts its tries on
+        fireMouse(canvas, "mousedown", rp.x, rp.y);
+        fireMouse(canvas, "mouseup", rp.x, rp.y);
+        fireMouse(canvas, "click", rp.x, rp.y);
+        return;
+      }
+      if (Date.now() - started < REPLAY_HOVER_MS) { setTimeout(waitHover, 20); return; }
+      st.replay = null; // no hover came: let a held-back click through as Plotly made it
+      if (rp.held && gd.emit._osRaw) gd.emit._osRaw.apply(rp.held.self, rp.held.args);
+    })();
+  }
+
+  function hookClicks(gd) {
+    var host = gd.parentElement && gd.parentElement.closest("[id]");
+    var map = mapOf(gd);
+    if (!host || !CLICK_MAPS[host.id] || !map) return;
+    trackHover(gd);
+    wrapEmit(gd);
+    if (map._osClicks) return;
+    map._osClicks = true;
+    var st = clickState(gd);
+    // capture phase on the canvas container: counted before MapLibre (and Plotly's hover behind it) see the move
+    map.getCanvasContainer().addEventListener("mousemove", function () { st.moves += 1; }, true);
+    map.on("click", function (e) {
+      var ev = e.originalEvent, x = e.point.x, y = e.point.y;
+      // after every listener of this click (Plotly's among them, in whatever order they were added)
+      setTimeout(function () {
+        var em = st.emitted, prev = st.last;
+        st.emitted = null;
+        st.last = null;
+        if (em && em.event === ev && !em.held) return; // answered
+        var again = !!prev && Math.abs(prev.x - x) < 1 && Math.abs(prev.y - y) < 1;
+        st.replay = {
+          x: x, y: y, t: again ? prev.t : Date.now(), held: em && em.event === ev ? em.held : null,
+          tries: again ? prev.tries : 0,
+        };
+        replayClick(gd, map);
+      }, 0);
+    });
+  }
+
   // Place names (figures/layers.py place_name_layers) get a halo in the background colour: Plotly's symbol layers
   // have no halo attribute, MapLibre's paint does (drawn into the locally made glyphs: nothing is fetched).
   // Map text gets a halo in the background colour (layout.meta.text_halo): the place names (layout layers) and a
@@ -381,9 +527,11 @@
 
   function attach() {
     document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      hookClicks(gd); // idempotent; the officials' map once it exists
       if (gd._osHooked) scaleMap(gd); // idempotent; catches the first MapLibre load
       if (gd._osHooked || !gd.on) return;
       gd._osHooked = true;
+      if (gd.closest(".os-wall")) setTimeout(function () { gd.classList.add("os-framed"); }, REVEAL_MS);
       gd.on("plotly_afterplot", function () {
         ack(gd);
         if (pendingEdits.length) setTimeout(flushEdits, 0); // edits that came before the first draw

@@ -5,7 +5,9 @@ fixed traces and the place names to ``layout.map.layers``, and returns a ``Stack
 the console toggles a layer by those indices (``callbacks.console``) and loads a layer the page does not carry yet
 by appending its traces at ``Stack.next``; the wall carries its configured set.
 
-Legend entries carry the number of features in the area (``网格员 (412)``): the counts per kind for the area in view.
+Legend entries carry the number of features in the area (``网格员 (412)``): the counts per kind for the area the
+page or wall shows — the selected area (breadcrumb, ``?area=``/``?scope=``), not whatever part of it the map's
+current view shows after a pan or zoom; the legend's title says so (``layer.counts_scope``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from dashboard import i18n
 from dashboard.figures.incident_map import Theme
 from dashboard.figures.layers import LAYER_KEYS, AreaScope, layer_traces, place_name_layers
 
@@ -150,6 +153,7 @@ def stack_layers(
         fig.update_layout(meta={**meta, "marker_sizes": {**meta.get("marker_sizes", {}), **sizes}})
     if shown & set(wanted):
         # top right: the wall's HTML legend of the incident states sits bottom left
-        legend = {"x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top", "title": {"text": ""}}
+        title = {"text": i18n.t("layer.counts_scope", lang)}  # the legend's font: scaled with a wall's stage
+        legend = {"x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top", "title": title}
         fig.update_layout(showlegend=True, legend=legend, legend_groupclick="togglegroup")
     return stack

@@ -49,6 +49,9 @@ DEDICATED_KINDS: Final = ("industrial_park", "market", "rental_housing", "office
 PARTY_LEVELS: Final = ("street_committee", "community_org", "grid_branch", "party_group")
 PARTY_LEVEL_SIZE: Final = {"street_committee": 22, "community_org": 16, "grid_branch": 11, "party_group": 7}
 COMMUNITY_LABEL_ZOOM: Final = (0.0, 14.5)  # (minzoom, maxzoom) of community names
+# With several streets (a district) street names come first, and community names from the zoom at which a typical
+# (median) community is this wide on screen — at a district's zoom 1,000 community names would be a heap.
+COMMUNITY_NAME_PX: Final = 90.0
 GRID_LABEL_ZOOM: Final = (14.5, 16.5)  # grid names once grids are large enough on screen to hold them
 MICRO_GRID_LABEL_ZOOM: Final = (16.5, 24.0)  # micro-grid names closer still (a grid holds about four)
 # Micro-grid names come with an area of at most this many micro-grids (a community, a grid): a page framed on a
@@ -90,6 +93,7 @@ _PALETTE: Final[dict[str, tuple[str, str]]] = {
     "unknown": ("#ced4da", "#868e96"),
     "rental_house": ("#ffd43b", "#d4a500"),
     "shop_street": ("#da77f2", "#9c36b5"),
+    "street_label": ("#ffe8a3", "#5c3d00"),
     "community_label": ("#ffffff", "#1d2b3a"),
     "grid_label": ("#b8d4ff", "#364fc7"),
 }
@@ -660,10 +664,24 @@ def _name_points(frame: Any, id_col: str, decimals: int = COORD_DECIMALS) -> dic
     }
 
 
+def community_label_zoom(communities: Any) -> float:
+    """The zoom from which a typical (median-width) community of ``communities`` (EPSG:4326) is
+    ``COMMUNITY_NAME_PX`` wide on screen (Web-Mercator, 512 px tiles as MapLibre's), at most half a level below
+    the end of ``COMMUNITY_LABEL_ZOOM``; 0 for no communities."""
+    if len(communities) == 0:
+        return 0.0
+    b = communities.geometry.bounds
+    dx = max(float((b["maxx"] - b["minx"]).median()), 1e-9) / 360.0
+    zoom = float(np.log2(COMMUNITY_NAME_PX / 512.0 / dx))
+    return round(min(max(zoom, 0.0), COMMUNITY_LABEL_ZOOM[1] - 0.5), 2)
+
+
 def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: AreaArg = None) -> list[dict[str, Any]]:
-    """``layout.map.layers`` symbol layers: community names at low zoom (``COMMUNITY_LABEL_ZOOM``), grid names
-    closer in (``GRID_LABEL_ZOOM``), micro-grid names closest (``MICRO_GRID_LABEL_ZOOM``; in an area of at most
-    ``MAX_MICRO_GRID_LABELS`` micro-grids, else grid names stay). Text comes from each
+    """``layout.map.layers`` symbol layers: street names at a district's zoom (a data set with several streets,
+    shown whole: up to ``community_label_zoom``), community names at low zoom (``COMMUNITY_LABEL_ZOOM``; from
+    ``community_label_zoom`` on in a district), grid names closer in (``GRID_LABEL_ZOOM``), micro-grid names
+    closest (``MICRO_GRID_LABEL_ZOOM``; in an area of at most ``MAX_MICRO_GRID_LABELS`` micro-grids, else grid
+    names stay). Text comes from each
     GeoJSON feature's ``name`` (``{name}`` token); MapLibre draws the glyphs locally (no ``glyphs`` URL in
     ``incident_map.map_style``). Names are of places, never persons; ``lang`` does not change them (the data holds
     zh names). Plotly exposes no text halo: the colours contrast with the theme's background (light on the wall,
@@ -676,9 +694,12 @@ def place_name_layers(layers: Any, lang: str, theme: Theme = "console", area: Ar
     if len(micro) > MAX_MICRO_GRID_LABELS:
         micro = micro.iloc[:0]
     grid_zoom = GRID_LABEL_ZOOM if len(micro) else (GRID_LABEL_ZOOM[0], MICRO_GRID_LABEL_ZOOM[1])
+    streets = layers.street if scope is None and len(layers.street) > 1 else layers.street.iloc[:0]
+    split = community_label_zoom(comms) if len(streets) else COMMUNITY_LABEL_ZOOM[0]
     out = []
     for name, frame, id_col, (z0, z1), size, cls in (
-        ("place_names:communities", comms, "community_id", COMMUNITY_LABEL_ZOOM, 15, "community_label"),
+        ("place_names:streets", streets, "street_id", (0.0, split), 17, "street_label"),
+        ("place_names:communities", comms, "community_id", (split, COMMUNITY_LABEL_ZOOM[1]), 15, "community_label"),
         ("place_names:grids", grids, "grid_id", grid_zoom, 12, "grid_label"),
         ("place_names:micro_grids", micro, "micro_grid_id", MICRO_GRID_LABEL_ZOOM, 11, "grid_label"),
     ):

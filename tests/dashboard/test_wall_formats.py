@@ -1,21 +1,32 @@
-"""The wall on the screens it is shown on: 1920×1080, 3840×2160 and 32:9 (3840×1080), in a real headless Chromium.
+"""The wall on the screens it is shown on: 1920×1080, 3840×2160 and 32:9 (3840×1080, 7680×2160), in a real headless
+Chromium.
 
 The map frames the same area at 1080p and 4K and keeps it through live updates, full resyncs and a whole new
-figure; a 32:9 wall uses its width; no text is smaller than 18 px at 1080p; the feed shows at least 8 whole rows;
-the wall is a kiosk (no controls); and a busy 4K start-up raises no "feed lost" banner.
+figure; a 4K wall shows nothing but its framed view from start-up on and its camera does not move while live; a
+32:9 wall uses its width; no text is smaller than 18 px at 1080p; the feed shows at least 8 whole rows; the wall is
+a kiosk (no controls, no cursor); nothing is fetched from anywhere but the server; and a busy 4K start-up raises no
+"feed lost" banner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from dashboard.figures.incident_map import N_TRACES, TRACE_REPORTED
+from dashboard.figures.incident_map import N_TRACES, TRACE_DISPATCHED, TRACE_REPORTED, TRACE_RESOLVED
 from dashboard.layouts.ids import Wall
-from tests.dashboard.test_screens import MAP_JS, PUSH_WAIT_MS, new_incident, publish_raw, wait_on_map
-from tests.support.browser import wait_until_live
+from tests.dashboard.test_screens import (
+    MAP_JS,
+    PUSH_WAIT_MS,
+    new_incident,
+    publish_raw,
+    wait_on_map,
+    wait_sources_match,
+)
+from tests.support.browser import MAP_IDLE_JS, wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -30,8 +41,9 @@ FRAMED_JS = f"""(m) => {{ const gd = ({MAP_JS})(m);
   const box = [map.getContainer().clientWidth, map.getContainer().clientHeight], fit = gd._osFitted;
   if (!fit || fit.w !== box[0] || fit.h !== box[1] || map.isMoving()) return null;
   const b = map.getBounds();
+  const c = map.getCenter();
   return {{ bounds: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom: map.getZoom(),
-    layoutZoom: gd.layout.map.zoom, area: gd.layout.meta.bounds,
+    center: [c.lng, c.lat], layoutZoom: gd.layout.map.zoom, area: gd.layout.meta.bounds,
     box }}; }}"""
 
 # Per trace index in layout.meta.marker_sizes: [size on a 1920×1080 stage, size as drawn now].
@@ -101,6 +113,24 @@ BUSY_DRAW_JS = """
 """
 
 
+# Every camera move of the wall's map from its creation on (installed before the page's scripts): MapLibre's "move"
+# events, each with the view it moved to, whether the map was shown then (onescreen.js hides it until framed:
+# .os-framed) and whether onescreen.js had fitted it. A jump that is re-fitted within a frame is caught here, where
+# samples of the view would miss it.
+CAMERA_WATCH_JS = """
+window.__camera = [];
+(function hook() {
+  const gd = document.querySelector('#MAP_ID .js-plotly-plot');
+  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  if (!sub || !sub.map) { setTimeout(hook, 5); return; }
+  const map = sub.map;
+  map.on('move', () => { const c = map.getCenter();
+    window.__camera.push({ t: Math.round(performance.now()), zoom: map.getZoom(), lon: c.lng, lat: c.lat,
+      shown: getComputedStyle(map.getCanvasContainer()).visibility !== 'hidden', fitted: !!gd._osFitted }); });
+})();
+""".replace("MAP_ID", Wall.MAP)
+
+
 @pytest.fixture
 def wall_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """Open /wall at a given viewport (optionally with a script run before the page's own) and wait until live."""
@@ -112,6 +142,8 @@ def wall_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         if init_script:
             context.add_init_script(init_script)
         page = context.new_page()
+        page.requests = []  # every URL the page and its workers asked for
+        context.on("request", lambda req: page.requests.append(req.url))
         if throttle:
             context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
         page.goto(live_server.url + "/wall")
@@ -194,23 +226,73 @@ def test_1080p_and_4k_frame_the_same_area_and_keep_it_through_live_updates(
         assert page.evaluate(FEED_ROWS_JS)["cut"] == 0
 
 
-def test_a_32_9_wall_uses_its_width_and_frames_the_area_in_its_own_map(live_server: LiveServer, wall_page: Any) -> None:
+def assert_fetched_nothing_foreign(page: Any, server: LiveServer) -> None:
+    """Offline: the page and its workers asked the server only (no CDN, tiles, glyphs or fonts)."""
+    foreign = [u for u in page.requests if not u.startswith((server.url, "data:", "blob:"))]
+    assert foreign == [], f"requests that left the server: {foreign[:10]}"
+
+
+def test_a_4k_wall_shows_only_its_framed_view_and_its_camera_does_not_move_while_live(
+    live_server: LiveServer, wall_page: Any
+) -> None:
+    """From start-up on, whatever a 3840×2160 wall shows of its map is the framed view (never the figure's 1080p
+    zoom first, no jump back after the fit); through live updates (new incidents, dispatches, resolutions, a full
+    resync) MapLibre's camera does not move at all. Every camera move is recorded by the page (CAMERA_WATCH_JS)."""
+    page = wall_page(3840, 2160, init_script=CAMERA_WATCH_JS)
+    view = framed(page)
+    fitted = page.evaluate(f"(m) => ({MAP_JS})(m)._osFitted", Wall.MAP)
+    assert view["zoom"] == pytest.approx(fitted["zoom"], abs=0.005)
+    page.wait_for_function(f"(m) => ({MAP_JS})(m).classList.contains('os-framed')", arg=Wall.MAP, timeout=20_000)
+    start = page.evaluate("() => window.__camera.length")
+
+    msgs = publish_and_wait(live_server, [page], 200, 3)
+    for msg, status in ((msgs[0], "dispatched"), (msgs[1], "resolved")):
+        later = {**msg, "status": status, "ts": datetime.now(UTC).isoformat(), "assignee": "M000001"}
+        publish_raw(live_server, later)
+        trace = TRACE_DISPATCHED if status == "dispatched" else TRACE_RESOLVED
+        wait_on_map(page, Wall.MAP, trace, msg["id"], PUSH_WAIT_MS)
+    page.evaluate(f"(m) => {{ ({MAP_JS})(m)._osMapToken = 'lost'; }}", Wall.MAP)  # next edit: a full resync
+    publish_and_wait(live_server, [page], 203, 2)
+    wait_sources_match(page, Wall.MAP)  # the last edit is drawn
+    page.wait_for_function(MAP_IDLE_JS, arg="#" + Wall.MAP, timeout=20_000)
+
+    moves = page.evaluate("() => window.__camera")
+    live = moves[start:]
+    assert live == [], f"the camera moved {len(live)} times during live updates: {live[:5]}"
+    after = framed(page)
+    assert_same_area(view["bounds"], after["bounds"], "4K before vs after the live updates", rel=0.001)
+    shown = [m for m in moves if m["shown"]]
+    off = [
+        m for m in shown
+        if abs(m["zoom"] - view["zoom"]) > 0.01 or abs(m["lon"] - view["center"][0]) > 1e-5
+        or abs(m["lat"] - view["center"][1]) > 1e-5
+    ]  # fmt: skip
+    assert off == [], f"the wall showed another view than its framed one ({view['zoom']:.3f}): {off[:5]}"
+    assert_fetched_nothing_foreign(page, live_server)
+
+
+@pytest.mark.parametrize(("width", "height"), [(3840, 1080), (7680, 2160)])
+def test_a_32_9_wall_uses_its_width_and_frames_the_area_in_its_own_map(
+    live_server: LiveServer, wall_page: Any, width: int, height: int
+) -> None:
+    scale = height / 1080  # CSS px per design px: the stage is 3840×1080 design px on a 32:9 screen
     publish_and_wait(live_server, [], 40, 12)  # a full feed
-    page = wall_page(3840, 1080)
+    page = wall_page(width, height)
     root = page.locator("#" + Wall.ROOT).bounding_box()
     stage = page.locator("#" + Wall.STAGE).bounding_box()
     assert root is not None and stage is not None
     for box in (root, stage):  # no black bands: the stage is the whole screen
-        assert (round(box["x"]), round(box["y"]), round(box["width"]), round(box["height"])) == (0, 0, 3840, 1080)
-    view = framed(page)
+        assert (round(box["x"]), round(box["y"]), round(box["width"]), round(box["height"])) == (0, 0, width, height)
+    view = framed(page, timeout_ms=60_000)
     map_w, map_h = view["box"]
-    assert map_w > 2 * 1232 * 0.85 and map_w / map_h > 2.0  # far wider than the 16:9 wall's 1232×816 map
-    assert_shows_area(view, "32:9")
+    # far wider than the 16:9 wall's 1232×816 design-px map
+    assert map_w > 2 * 1232 * 0.85 * scale and map_w / map_h > 2.0, view["box"]
+    assert_shows_area(view, f"32:9 at {width}×{height}")
     page.wait_for_function("() => document.querySelectorAll('#wall-feed > li').length >= 12", timeout=PUSH_WAIT_MS)
     rows = page.evaluate(FEED_ROWS_JS)
     assert rows["whole"] >= 8 and rows["cut"] == 0, rows
     title = page.evaluate("parseFloat(getComputedStyle(document.getElementById('wall-title')).fontSize)")
-    assert title == pytest.approx(42, abs=0.5)  # a 3840×1080 stage is 1 design px per CSS px
+    assert title == pytest.approx(42 * scale, abs=0.5)  # 42 design px
 
 
 @pytest.mark.parametrize(("width", "height", "scale"), [(1920, 1080, 1), (3840, 2160, 2)])
@@ -259,10 +341,12 @@ def test_the_wall_is_a_kiosk_without_controls(wall_page: Any) -> None:
           controls: shown('#wall-root .maplibregl-ctrl:not(.maplibregl-attrib-empty) button, #wall-root input'),
           handlers: ['scrollZoom', 'dragPan', 'boxZoom', 'doubleClickZoom', 'keyboard', 'touchZoomRotate']
             .filter((h) => map[h].isEnabled()),
-          scroll: [document.scrollingElement.scrollWidth, document.scrollingElement.scrollHeight] }}; }}""",
+          scroll: [document.scrollingElement.scrollWidth, document.scrollingElement.scrollHeight],
+          cursor: [...document.querySelectorAll('#wall-root, #wall-root *')]
+            .filter((e) => getComputedStyle(e).cursor !== 'none').map((e) => e.tagName + '.' + e.className) }}; }}""",
         Wall.MAP,
     )
-    assert state == {"modebar": 0, "controls": 0, "handlers": [], "scroll": [1920, 1080]}
+    assert state == {"modebar": 0, "controls": 0, "handlers": [], "scroll": [1920, 1080], "cursor": []}
 
 
 def test_a_busy_4k_start_up_shows_no_feed_lost_banner(live_server: LiveServer, wall_page: Any) -> None:

@@ -30,7 +30,14 @@ from tests.dashboard.test_screens import (
     wait_on_map,
     wait_sources_match,
 )
-from tests.dashboard.test_wall_formats import CATEGORIES, FRAMED_JS, STARTUP_WATCH_JS, assert_same_area, framed
+from tests.dashboard.test_wall_formats import (
+    CAMERA_WATCH_JS,
+    CATEGORIES,
+    FRAMED_JS,
+    STARTUP_WATCH_JS,
+    assert_same_area,
+    framed,
+)
 from tests.support.auth import credentials
 from tests.support.browser import MAP_SOURCES_MATCH_JS, chromium, wait_until_live
 from tests.support.keyspace import suite_redis
@@ -64,13 +71,15 @@ VIEW_JS = f"""(m) => {{ const gd = ({MAP_JS})(m);
   }}"""
 
 # The page's own sampler: VIEW_JS every `every` ms into window.__soak. Samples can miss a view that jumps away and
-# is re-fitted within a second, so every camera move's end is logged too ([t, zoom, what moved it] in
-# window.__soakMoves): a re-fit to the same view is fine, a stop at another zoom is not. Installed once framed.
+# is re-fitted within a second, so every camera move is logged too ([t, zoom, what moved it, shown] per MapLibre
+# "move" event in window.__soakMoves; `shown`: the map was visible, onescreen.js hides it until framed). While live
+# the camera must not move at all. Installed once framed; the start-up's moves come from CAMERA_WATCH_JS.
 SAMPLER_JS = f"""(a) => {{ const [m, every] = a, view = ({VIEW_JS});
   const map = ({MAP_JS})(m)._fullLayout.map._subplot.map;
   window.__soak = [view(m)]; window.__soakMoves = [];
-  map.on('moveend', (e) => window.__soakMoves.push([Math.round(performance.now()), map.getZoom(),
-    (e.originalEvent && e.originalEvent.type) || 'plotly/maplibre']));
+  map.on('move', (e) => window.__soakMoves.push([Math.round(performance.now()), map.getZoom(),
+    (e.originalEvent && e.originalEvent.type) || 'plotly/maplibre',
+    getComputedStyle(map.getCanvasContainer()).visibility !== 'hidden']));
   window.__soakTimer = setInterval(() => window.__soak.push(view(m)), every); }}"""
 
 
@@ -100,8 +109,9 @@ class SoakRecord:
     updates: list[Update] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)  # the page's sampler (from the framing on)
     watch: dict[str, Any] = field(default_factory=dict)  # STARTUP_WATCH_JS: "feed lost" shown, heartbeats
-    moves: list[tuple[float, float, str]] = field(default_factory=list)  # SAMPLER_JS: [t, zoom, what] per move
-    # (from the framing on: the start-up's moves too)
+    moves: list[tuple[float, float, str, bool]] = field(default_factory=list)  # SAMPLER_JS: per camera move
+    # [t, zoom, what, shown], from the framing on
+    startup: list[dict[str, Any]] = field(default_factory=list)  # CAMERA_WATCH_JS: every move from the map's creation
     live_from: float = 0.0  # the page's clock when the first update was published
     sources_mismatch: list[str] = field(default_factory=list)  # MAP_SOURCES_MATCH_JS 10 s after the last update
 
@@ -195,7 +205,7 @@ def soak_wall(server: LiveServer, browser: Any, stop: threading.Event, seconds: 
     if creds is not None:
         context.add_cookies(creds.playwright_cookies())
     try:
-        context.add_init_script(STARTUP_WATCH_JS)
+        context.add_init_script(STARTUP_WATCH_JS + CAMERA_WATCH_JS)
         page = context.new_page()
         page.goto(server.url + "/wall")
         wait_until_live(page, 45_000)
@@ -234,6 +244,7 @@ def soak_wall(server: LiveServer, browser: Any, stop: threading.Event, seconds: 
         record.samples = page.evaluate("() => window.__soak")
         record.watch = page.evaluate("() => window.__wallWatch")
         record.moves = [tuple(move) for move in page.evaluate("() => window.__soakMoves")]
+        record.startup = page.evaluate("() => window.__camera")
         try:  # and MapLibre draws exactly what the data says (judged by the test, after the zoom)
             wait_sources_match(page, Wall.MAP)
         except AssertionError:
@@ -270,15 +281,17 @@ def test_a_4k_wall_keeps_its_zoom_through_5_minutes_of_live_updates(wall_soak: W
     for sample in (s for s in record.samples if s["t"] >= record.first["t"]):  # from the reference on
         assert_keeps_view(sample, record.first, f"sample at {(sample['t'] - record.live_from) / 1000:.0f} s")
     live_moves = [move for move in record.moves if move[0] >= record.live_from]
-    # while live; at start-up a 4K wall still jumps back to the 1080p zoom for a moment after its first fit (a Plotly
-    # map update landing late): printed below, a known defect
-    off = [move for move in live_moves if abs(move[1] - record.first["zoom"]) > 0.01]
-    assert off == [], f"the map stopped at another zoom than {record.first['zoom']} (then re-fitted?): {off[:5]}"
+    # while live the camera does not move at all (live edits change the map's sources, never its view) ...
+    assert live_moves == [], f"the camera moved {len(live_moves)} times while live: {live_moves[:5]}"
+    # ... and from start-up on the wall shows its framed zoom only (hidden until framed; no jump back after the fit)
+    shown_off = [m for m in record.startup if m["shown"] and abs(m["zoom"] - record.first["zoom"]) > 0.01]
+    assert shown_off == [], f"the wall showed another zoom than {record.first['zoom']}: {shown_off[:5]}"
     assert record.watch["lost"] == [], f"'feed lost' shown: {record.watch['lost'][:5]}"
     assert record.sources_mismatch == [], f"MapLibre draws other than the data: {record.sources_mismatch[:10]}"
     slowest = max(updates, key=lambda u: u.drawn_s)
     print(
         f"\n{len(updates)} updates over {record.covered_s:.0f} s, {len(record.samples)} samples, "
-        f"{len(live_moves)} camera moves while live (start-up: {record.moves[: len(record.moves) - len(live_moves)]}); "
+        f"{len(record.startup)} camera moves from the map's creation "
+        f"({sum(m['shown'] for m in record.startup)} shown); "
         f"slowest publish → map {slowest.drawn_s * 1000:.0f} ms"
     )
