@@ -219,7 +219,8 @@ def test_demo_runs_on_its_own_redis_and_stops_cleanly_on_sigint(tmp_path: Path) 
         first = ready(demo)
         assert first["status"] == "ok" and first["feed"]["connected"]
         assert_the_way_in_works(demo)
-        assert re.search(rf"redis://127\.0\.0\.1:\d+/0 \(data in {re.escape(str(demo.state_dir))}", demo.output())
+        shown = rf"redis://:\*\*\*@127\.0\.0\.1:\d+/0 \(data in {re.escape(str(demo.state_dir))}"  # no password
+        assert re.search(shown, demo.output())
         redis_pid = embedded_redis(demo)
 
         # The simulator keeps going after its backfill: changes stamped later than the backfill keep arriving

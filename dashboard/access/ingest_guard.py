@@ -8,6 +8,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from dashboard.access.actor import Actor
 from dashboard.access.machine import Point, area_label, outside_areas
 from incidents.wire import WireError, parse_message
@@ -21,7 +23,10 @@ def charge(runtime: Runtime, actor: Actor, units: int) -> int:
     the limit, else 0."""
     if actor.kind != "key":
         return 0
-    return runtime.access.apikeys.charge(actor.name, units)
+    try:
+        return runtime.access.apikeys.charge(actor.name, units)
+    except redis.RedisError:  # Redis away: the write itself answers 503, nothing to protect meanwhile
+        return 0
 
 
 def _message(item: bytes | str | dict[str, Any], runtime: Runtime) -> dict[str, Any] | None:
