@@ -6,7 +6,7 @@
 - a publisher may ``PUBLISH`` on the wire channel (the at-most-once path) and run the durable path
   (``incidents.publish``: the apply script by ``EVALSHA``, loaded with ``SCRIPT EXISTS``/``LOAD`` when missing; inside
   it ``HGET``/``HSET``/``XADD``/``HINCRBY``; dead-lettering is ``XADD`` + ``HINCRBY`` in ``MULTI``/``EXEC``) on
-  the state, log, stats and dead-letter keys only — never the access keys (accounts, sessions, API keys, the
+  the state, log, stats, dead-letter and audit keys only (the script records each change in the audit stream) — never the access keys (accounts, sessions, API keys, the
   signing secret);
 - the server needs every key under the prefix (the access stores too) and the commands of the feed (``SUBSCRIBE``,
   ``XREAD``, ``XINFO STREAM``, ``HSCAN``, ``TIME`` for its clock offset), the durable path, ``/healthz``, time travel
@@ -74,7 +74,7 @@ def publisher_rules(keys: Keys) -> list[str]:
         "resetchannels",
         "-@all",
         *(f"+{c}" for c in PUBLISHER_COMMANDS),
-        *(f"~{k}" for k in (keys.state, keys.log, keys.stats, keys.deadletter)),
+        *(f"~{k}" for k in (keys.state, keys.log, keys.stats, keys.deadletter, keys.audit)),
         f"&{keys.channel}",
     ]
 
