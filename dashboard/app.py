@@ -97,7 +97,13 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     rules.writes.update(console_callbacks.register(app, runtime))
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
     # Added after the app's own, so outside them: nothing answers a request the gate refused.
-    server.add_middleware(AccessGate, access=runtime.access, rules=rules, tree=runtime.geo.areas)
+    server.add_middleware(
+        AccessGate,
+        access=runtime.access,
+        rules=rules,
+        tree=runtime.geo.areas,
+        open311_public=settings.open311_public,
+    )
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start
     # would come up without onescreen.css — an unstyled wall.

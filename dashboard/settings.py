@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     """Requests per API key per ``key_rate_window_s`` (a batch counts its items); then HTTP 429 + Retry-After."""
     key_rate_window_s: int = Field(60, ge=1, validation_alias=_env("ONESCREEN_KEY_RATE_WINDOW_S"))
     """The window of ``key_rate`` (seconds)."""
+    open311_public: bool = Field(False, validation_alias=_env("ONESCREEN_OPEN311_PUBLIC"))
+    """Open311 reads (``GET``/``HEAD`` under ``/open311/v2/``: discovery, services, requests) without a credential,
+    as GeoReport v2 intends, masked and scrubbed like any anonymous output. Off (the default): reads need a login, an
+    SSO header or a ``read`` API key like every other route. POST always needs an ``ingest`` key (``api_key``)."""
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias=_env("ONESCREEN_ALLOWED_HOSTS"))
     """Comma-separated host names a request's ``Host`` may carry (port ignored; ``*.example.org`` allowed), on
     top of the loopback names and the served host (``dashboard.access.headers.host_allow_list``). Anything else

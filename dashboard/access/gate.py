@@ -1,7 +1,8 @@
 """The gate: one ASGI middleware in front of everything. It resolves the request's ``Actor`` (``Access.actor_for``),
 puts it in the scope (``actor.actor_of``) and refuses what that actor may not reach:
 
-- anonymous: only ``PUBLIC_PATHS`` and ``PUBLIC_PREFIXES`` (the login page, its static files, ``/healthz``);
+- anonymous: only ``PUBLIC_PATHS`` and ``PUBLIC_PREFIXES`` (the login page, its static files, ``/healthz``), and
+  the Open311 reads when ``Settings.open311_public`` is on;
   a browser asking for a page is sent to ``/login?next=…`` (302), anything else gets 401 JSON;
 - a wall link: the wall pages inside its scope, their layout, and exactly the wall's Dash callbacks
   (``CallbackRules.wall``) over HTTP and over the WebSocket — anything else 403;
@@ -86,6 +87,12 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+def is_open311_read(method: str, path: str) -> bool:
+    """Whether ``method path`` is an Open311 read (``GET``/``HEAD`` under ``/open311/``): public when
+    ``Settings.open311_public`` is on."""
+    return method in ("GET", "HEAD") and path.startswith("/open311/")
+
+
 def within(tree: AreaTree, scope_ref: str, ref: str) -> bool:
     """Whether area ``ref`` ("" = the whole data set) lies inside ``scope_ref`` ("" = everything):
     ``AreaTree.contains``, the one containment rule (``dashboard.access.scope`` asks it too)."""
@@ -139,11 +146,14 @@ def callback_allowed(actor: Actor, rules: CallbackRules, tree: AreaTree, payload
 class AccessGate:
     """ASGI middleware: the gate of the module docstring, for ``access`` (stores) and ``rules`` (callbacks)."""
 
-    def __init__(self, app: ASGIApp, access: Access, rules: CallbackRules, tree: AreaTree) -> None:
+    def __init__(
+        self, app: ASGIApp, access: Access, rules: CallbackRules, tree: AreaTree, open311_public: bool = False
+    ) -> None:
         self.app = app
         self.access = access
         self.rules = rules
         self.tree = tree
+        self.open311_public = open311_public  # Settings.open311_public: anonymous Open311 reads, masked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -211,6 +221,9 @@ class AccessGate:
             await self.app(scope, _replay(body, receive), send)
             return
         ingest = machine_action(method, path) == "ingest"
+        if actor.is_anonymous and self.open311_public and is_open311_read(method, path):
+            await self.app(scope, receive, send)  # the route masks and scrubs for the anonymous actor
+            return
         if actor.is_anonymous:
             reason = "API key required (Authorization: Bearer KEY)" if ingest else "login required"
             await self._refuse(scope, receive, send, 401, reason)

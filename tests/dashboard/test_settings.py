@@ -46,6 +46,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_KEY_RATE": ("100", 100),
     "ONESCREEN_KEY_RATE_WINDOW_S": ("10", 10),
     "ONESCREEN_ALLOWED_HOSTS": ("Yiping.Street.gov.cn, *.intra", ("yiping.street.gov.cn", "*.intra")),
+    "ONESCREEN_OPEN311_PUBLIC": ("1", True),
 }
 
 
