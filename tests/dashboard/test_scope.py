@@ -424,3 +424,11 @@ def test_titles_are_escaped_wherever_plotly_draws_them(world: World) -> None:
     texts = list(_strings(fig.to_plotly_json()))
     assert any('&lt;span style="fon' in s for s in texts)  # its overdue line: the title's first 16 characters
     assert not any('<span style="fon' in s for s in texts)
+
+
+def test_every_change_made_in_these_tests_has_its_audit_entry_and_actor(world: World) -> None:
+    keys = world.runtime.keys
+    logged = {e[0].decode() for e in world.redis.xrange(keys.log)}
+    audited = {f[b"log"].decode(): f[b"actor"].decode() for _, f in world.redis.xrange(keys.audit)}
+    assert logged and set(audited) == logged  # one audit entry per change, written with it
+    assert all(audited.values())  # each names who made it
