@@ -37,7 +37,7 @@ from dashboard.snapshot_cli import scoped_briefing
 from incidents import audit
 from incidents.publish import publish
 from incidents.redis_server import free_port
-from incidents.store import get_incident
+from incidents.store import as_text, get_incident
 from tests.support.auth import anonymous_opener
 from tests.support.keyspace import delete_prefix
 from tests.support.wait import wait_for
@@ -428,7 +428,9 @@ def test_titles_are_escaped_wherever_plotly_draws_them(world: World) -> None:
 
 def test_every_change_made_in_these_tests_has_its_audit_entry_and_actor(world: World) -> None:
     keys = world.runtime.keys
-    logged = {e[0].decode() for e in world.redis.xrange(keys.log)}
-    audited = {f[b"log"].decode(): f[b"actor"].decode() for _, f in world.redis.xrange(keys.audit)}
+    log: Any = world.redis.xrange(keys.log)
+    trail: Any = world.redis.xrange(keys.audit)
+    logged = {as_text(entry_id) for entry_id, _ in log}
+    audited = {as_text(f[b"log"]): as_text(f[b"actor"]) for _, f in trail}
     assert logged and set(audited) == logged  # one audit entry per change, written with it
     assert all(audited.values())  # each names who made it
