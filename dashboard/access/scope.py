@@ -71,11 +71,10 @@ def incident_place(runtime: Runtime, incident: Incident) -> str:
     """The most specific area ref an incident lies in: as this process's situation placed it, else located now
     from its position; "" outside every area."""
     loc = runtime.situation.location(incident.id)
-    if loc is None:
-        found = runtime.index.locate([incident.lon], [incident.lat])
-        loc = tuple(str(found[c].iloc[0]) for c in ("micro_grid_id", "grid_id", "community_id"))  # type: ignore[assignment]
-    assert loc is not None
-    return place_ref(*loc)
+    if loc is not None:
+        return place_ref(*loc)
+    found = runtime.index.locate([incident.lon], [incident.lat])
+    return place_ref(*(str(found[c].iloc[0]) for c in ("micro_grid_id", "grid_id", "community_id")))
 
 
 def may_see_incident(actor: Actor, runtime: Runtime, incident: Incident) -> bool:

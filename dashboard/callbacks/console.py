@@ -149,8 +149,8 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
         return components.incident_detail(None, lang=lang)
     actor = current_actor()
     if not may_see_incident(actor, runtime, incident):  # nothing changes, and nothing about the incident is shown
-        refused = components.action_result((False, i18n.t("action.outside", lang)))
-        return [refused, *components.incident_detail(None, lang=lang)]
+        said = components.action_result((False, i18n.t("action.outside", lang)))
+        return [said, *components.incident_detail(None, lang=lang)]
     member = str(trigger.get("member") or "")
     status = Status.DISPATCHED if trigger.get("type") == layer_ids.DISPATCH_BTN else Status(str(trigger.get("status")))
     refused = action_refused(runtime, actor, status, member)

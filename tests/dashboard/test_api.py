@@ -55,7 +55,8 @@ def test_incident_lookup_returns_stored_state_and_404_for_unknown(live_server: L
     status, body = get_json(f"{live_server.url}/api/incidents/API-1")
     assert status == 200
     assert body["status"] == "dispatched" and body["category"] == "environment" and body["assignee"] == "M1"
-    assert [s for s, _ in body["history"]] == ["reported", "dispatched"]
+    assert [h[0] for h in body["history"]] == ["reported", "dispatched"]
+    assert [h[2] for h in body["history"]] == ["publisher", "publisher"]  # [status, ts, actor]: the publish API
 
     status, body = get_json(f"{live_server.url}/api/incidents/NOPE-404")
     assert status == 404 and "NOPE-404" in body["detail"]
