@@ -15,7 +15,7 @@ from dashboard.access.scope import masked, may_see_incident
 from dashboard.ingest import build_ingest_router
 from dashboard.runtime import Runtime
 from geo.privacy import scrub_text
-from incidents.acl import describe, user_of
+from incidents.acl import REFUSAL_PREFIX, describe, user_of
 from incidents.store import get_incident, read_stats
 
 
@@ -54,12 +54,20 @@ def _health_payload(runtime: Runtime) -> tuple[int, dict[str, Any]]:
 
 def counts_only(body: dict[str, Any]) -> dict[str, Any]:
     """``/healthz`` for someone not logged in: states and counts, no text (an error or a rejected message may
-    quote what a resident typed), no ids, no area refs."""
+    quote what a resident typed), no ids, no area refs — but a Redis ACL refusal (``redis.refused``), which names
+    a command and a user, never a message."""
     feed = {k: v for k, v in body["feed"].items() if isinstance(v, bool | int | float) and k != "since"}
     redis_part = {k: v for k, v in body["redis"].items() if isinstance(v, bool | int | float)}
     situation = {"version": body["situation"]["version"], "incidents": body["situation"]["incidents"]}
     live = {k: (len(v) if isinstance(v, list) else v) for k, v in body["live"].items()}
+    # An ACL refusal is the deployment's setup, never a resident's text: a monitor without a login must see it
+    for text in (body["redis"].get("error", ""), body["feed"].get("last_error", "")):
+        at = text.find(REFUSAL_PREFIX) if isinstance(text, str) else -1
+        if at >= 0:
+            redis_part["refused"] = text[at:]
+            break
     return {"status": body["status"], "redis": redis_part, "feed": feed, "situation": situation, "live": live}
+
 
 
 def scrub_health(body: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,8 @@
 - a publisher may ``PUBLISH`` on the wire channel (the at-most-once path) and run the durable path
   (``incidents.publish``: the apply script by ``EVALSHA``, loaded with ``SCRIPT EXISTS``/``LOAD`` when missing; inside
   it ``HGET``/``HSET``/``XADD``/``HINCRBY``; dead-lettering is ``XADD`` + ``HINCRBY`` in ``MULTI``/``EXEC``) on
-  the state, log, stats, dead-letter and audit keys only (the script records each change in the audit stream) — never the access keys (accounts, sessions, API keys, the
-  signing secret);
+  the state, log, stats, dead-letter and audit keys only (the script records each change in the audit stream) —
+  never the access keys (accounts, sessions, API keys, the signing secret);
 - the server needs every key under the prefix (the access stores too) and the commands of the feed (``SUBSCRIBE``,
   ``XREAD``, ``XINFO STREAM``, ``HSCAN``, ``TIME`` for its clock offset), the durable path, ``/healthz``, time travel
   (``XRANGE``/``XREVRANGE``) and the access stores (hashes, sets, counters with ``EXPIRE``).
@@ -63,6 +63,7 @@ SERVER_COMMANDS: Final = (
     "smembers",
     "scard",
 )
+REFUSAL_PREFIX: Final = "redis refused "  # how every ``refusal`` text starts
 _NOPERM_COMMAND: Final = re.compile(r"no permissions to run the '([^']+)' command")
 _SCRIPT_REFUSED: Final = "can't run this command or subcommand"
 
@@ -111,11 +112,11 @@ def refusal(exc: BaseException, user: str = "default") -> str | None:
     if isinstance(exc, redis.exceptions.NoPermissionError):
         found = _NOPERM_COMMAND.search(text)
         if found:
-            return f"redis refused {found.group(1).upper()} for user {user}: NOPERM {text}"
-        return f"redis refused a key or channel outside the ACL patterns of user {user}: NOPERM {text}"
+            return f"{REFUSAL_PREFIX}{found.group(1).upper()} for user {user}: NOPERM {text}"
+        return f"{REFUSAL_PREFIX}a key or channel outside the ACL patterns of user {user}: NOPERM {text}"
     if isinstance(exc, redis.exceptions.ResponseError) and _SCRIPT_REFUSED in text:
         inner = "/".join(c.upper() for c in SCRIPT_COMMANDS)
-        return f"redis refused a command of the apply script ({inner}) for user {user}: NOPERM {text}"
+        return f"{REFUSAL_PREFIX}a command of the apply script ({inner}) for user {user}: NOPERM {text}"
     return None
 
 

@@ -365,3 +365,32 @@ def test_the_screens_run_under_the_csp_without_a_violation(live_server: LiveServ
         assert sorted(v.split()[0] for v in page.evaluate("() => window.__csp")) == ["script-src", "script-src-elem"]
     finally:
         context.close()
+
+
+# ---- Open311 reads public on request ---------------------------------------------------------------------------
+
+
+def test_open311_reads_are_closed_by_default_and_public_masked_when_asked(
+    live_server: LiveServer, redis_url: str, tmp_path: Path, geo: Geo
+) -> None:
+    assert _call(live_server.url + "/open311/v2/services.json")[0] == 401  # secure by default
+    with spawn_server(redis_url, tmp_path, env={"ONESCREEN_OPEN311_PUBLIC": "1"}) as server:
+        lon, lat = _point(geo, "C003", True)
+        doc = {**_wire("PUB-1", lon, lat), "title": "楼道漏水 请联系13812345678 身份证330102199001011234"}
+        assert _post_json(server.url + "/api/incidents", server.creds.ingest_key, doc)[0] == 202
+        assert _call(server.url + "/open311/v2/services.json")[0] == 200  # as GeoReport v2 intends
+
+        def listed() -> list[Any] | None:
+            code, _, body = _call(server.url + "/open311/v2/requests.json")
+            rows = json.loads(body) if code == 200 else []
+            return [r for r in rows if r["service_request_id"] == "PUB-1"] or None
+
+        (row,) = wait_for(listed, 30, message="PUB-1 in the public list")
+        text = json.dumps(row, ensure_ascii=False)
+        assert "13812345678" not in text and "330102199001011234" not in text and "楼道漏水" in text, text
+        assert _call(server.url + "/open311/v2/requests/PUB-1.json")[0] == 200
+        # only the reads: everything else still needs a credential
+        assert _call(server.url + "/api/areas")[0] == 401
+        form = urllib.parse.urlencode({"service_code": "environment", "lat": lat, "long": lon}).encode()
+        ctype = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert _call(server.url + "/open311/v2/requests.json", "POST", form, ctype)[0] in (401, 403)

@@ -52,7 +52,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
 
 def documented() -> set[str]:
     section = (REPO / "README.md").read_text(encoding="utf-8").split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"`((?:ONESCREEN_[A-Z_]+)|REDIS_URL)`", section))
+    return set(re.findall(r"`((?:ONESCREEN_[A-Z0-9_]+)|REDIS_URL)`", section))
 
 
 @pytest.fixture

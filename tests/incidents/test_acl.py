@@ -26,6 +26,7 @@ from incidents.keys import Keys
 from incidents.publish import publish
 from incidents.store import Outcome
 from incidents.wire import WireError
+from tests.support.auth import anonymous_opener
 from tests.support.paths import REPO
 from tests.support.server import spawn_server
 from tests.support.wait import wait_for
@@ -164,6 +165,10 @@ def test_a_command_the_acl_refuses_names_itself_in_healthz(redis_url: str, tmp_p
 
         error = wait_for(named, 30, message="the feed's refusal in /healthz")
         assert f"redis refused TIME for user {user}: NOPERM" in error
+        with anonymous_opener().open(server.url + "/healthz", timeout=15) as resp:  # a monitor without a login
+            public = json.loads(resp.read())
+        assert public["redis"]["refused"].startswith(f"redis refused TIME for user {user}: NOPERM"), public
+        assert "last_error" not in public["feed"]  # other text stays hidden from the anonymous
         code, body = _post(server.url + "/api/incidents", wire("ACL-R1"))
         assert code == 503 and body["detail"].startswith(f"redis refused EVALSHA for user {user}: NOPERM"), body
         assert admin.hget(keys.state, "ACL-R1") is None
