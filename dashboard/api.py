@@ -69,7 +69,6 @@ def counts_only(body: dict[str, Any]) -> dict[str, Any]:
     return {"status": body["status"], "redis": redis_part, "feed": feed, "situation": situation, "live": live}
 
 
-
 def scrub_health(body: dict[str, Any]) -> dict[str, Any]:
     """``/healthz`` for a logged-in role that sees personal data masked: the text fields scrubbed."""
     body["feed"] = {k: scrub_text(v) if isinstance(v, str) else v for k, v in body["feed"].items()}
