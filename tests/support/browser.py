@@ -93,25 +93,23 @@ def wait_until_live(page: Any, timeout_ms: int = 30_000) -> None:
 
 
 def click_map_until(page: Any, map_id: str, lon: float, lat: float, done_js: str, arg: Any, timeout_ms: int) -> None:
-    """Click the Plotly map in ``#map_id`` at (``lon``, ``lat``) until ``done_js(arg)`` holds in the page.
+    """Click the Plotly map in ``#map_id`` at (``lon``, ``lat``) once, as an official does, and wait until
+    ``done_js(arg)`` holds in the page.
 
-    A click that lands while Plotly re-plots the map (a live patch) is dropped by plotly.js, as it would be for an
-    official, who clicks again: up to three clicks, each waited on. ``AssertionError`` naming the page's URL when
-    the third is not answered either."""
+    The pointer rests there until Plotly hovers, then clicks. One click: a click that lands while Plotly re-plots the
+    map (a live patch) or on a stale hover is replayed by the page itself (assets/onescreen.js), so it is never
+    clicked again here. ``AssertionError`` naming the page's URL when it is not answered in ``timeout_ms``."""
     graph = f"document.querySelector('#{map_id} .js-plotly-plot')"
+    page.wait_for_function(MAP_IDLE_JS, arg="#" + map_id, timeout=timeout_ms)
     xy = page.evaluate(
         f"""(ll) => {{ const map = {graph}._fullLayout.map._subplot.map; const p = map.project(ll);
             const r = map.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }}""",
         [float(lon), float(lat)],
     )
-    for attempt in range(3):
-        page.mouse.move(xy[0], xy[1])  # Plotly clicks what the pointer hovers: hover first, as a hand does
-        page.locator(f"#{map_id} .hoverlayer .hovertext").first.wait_for(timeout=timeout_ms)
-        page.mouse.click(xy[0], xy[1])
-        try:
-            page.wait_for_function(done_js, arg=arg, timeout=timeout_ms // 2)
-            return
-        except Exception as exc:
-            if attempt == 2:
-                raise AssertionError(f"a click at {lon}, {lat} was not answered: url {page.url}") from exc
-            page.mouse.move(5, 5)
+    page.mouse.move(xy[0], xy[1])  # Plotly clicks what the pointer hovers: hover first, as a hand does
+    page.locator(f"#{map_id} .hoverlayer .hovertext").first.wait_for(timeout=timeout_ms)
+    page.mouse.click(xy[0], xy[1])
+    try:
+        page.wait_for_function(done_js, arg=arg, timeout=timeout_ms)
+    except Exception as exc:
+        raise AssertionError(f"a click at {lon}, {lat} was not answered: url {page.url}") from exc
