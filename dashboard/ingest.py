@@ -43,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dashboard.access import ingest_guard
 from dashboard.access.actor import actor_of
-from dashboard.access.scope import ActorGuard, masked, may_see_incident
+from dashboard.access.scope import masked, may_see_incident
 from dashboard.http_body import BodyTooLarge, parse_open311_body, read_body, split_json_array
 from dashboard.runtime import Runtime
 from geo.privacy import scrub_text
@@ -107,8 +107,9 @@ _RESOURCES: Final = (
 
 def _limits(runtime: Runtime, request: Request | None = None) -> dict[str, Any]:
     """The checks the server's own feed applies (served area, allowed clock skew, publishers' default CRS), for
-    the durable path too; with the ``request``: the caller's areas too (``access.scope.ActorGuard``), and who it is
-    and from where, recorded with the change (history, audit)."""
+    the durable path too; with the ``request``: who it is and from where, recorded with the change (history,
+    audit). The caller's areas were checked before (``access.ingest_guard.refusals``: only API keys reach these
+    routes, and an area key's incidents must lie in its areas)."""
     limits: dict[str, Any] = {
         "area": runtime.feed.area,
         "max_future_s": runtime.feed.max_future_s,
@@ -116,11 +117,7 @@ def _limits(runtime: Runtime, request: Request | None = None) -> dict[str, Any]:
     }
     if request is not None:
         actor = actor_of(request)
-        limits.update(
-            area=ActorGuard(runtime, actor, runtime.feed.area),
-            actor=actor.label(),
-            client=runtime.access.client_address(request.scope),
-        )
+        limits.update(actor=actor.label(), client=runtime.access.client_address(request.scope))
     return limits
 
 

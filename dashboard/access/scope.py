@@ -13,18 +13,14 @@ What masking does to text is ``geo.privacy``'s business.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from dashboard.access.actor import Actor
 from dashboard.access.policy import can
 from dashboard.page_request import PageRequest
 from geo.areas import AreaTree, place_ref
-from incidents.area import MessageGuard
 from incidents.model import Incident
-from incidents.store import get_incident
-from incidents.wire import WireMessage
 
 if TYPE_CHECKING:
     from dashboard.runtime import Runtime
@@ -82,43 +78,3 @@ def may_see_incident(actor: Actor, runtime: Runtime, incident: Incident) -> bool
     if not actor.areas:
         return True
     return runtime.geo.areas.inside(incident_place(runtime, incident), actor.areas)
-
-
-@dataclass(frozen=True)
-class ActorGuard:
-    """The served area's check (``inner``, e.g. ``Geo.area``) and then ``actor``'s areas: a message for an incident
-    outside them — where it is, or where the message would put it — is refused with a reason naming the actor.
-    Pass it as ``publish(..., area=...)``: refused messages change nothing and are dead-lettered."""
-
-    runtime: Runtime
-    actor: Actor
-    inner: MessageGuard | None = None
-
-    def check(self, msgs: Sequence[WireMessage]) -> list[str | None]:
-        out: list[str | None] = list(self.inner.check(msgs)) if self.inner is not None else [None] * len(msgs)
-        if not self.actor.areas:
-            return out
-        tree = self.runtime.geo.areas
-        for i, msg in enumerate(msgs):
-            if out[i] is not None:
-                continue
-            places = []
-            if msg.get("lon") is not None and msg.get("lat") is not None:
-                found = self.runtime.index.locate([msg["lon"]], [msg["lat"]])
-                places.append(place_ref(*(str(found[c].iloc[0]) for c in ("micro_grid_id", "grid_id", "community_id"))))
-            stored = _stored(self.runtime, msg.id)
-            if stored is not None:
-                places.append(incident_place(self.runtime, stored))
-            if not places or not all(tree.inside(ref, self.actor.areas) for ref in places):
-                out[i] = f"incident {msg.id} lies outside the areas of {self.actor.label()}"
-        return out
-
-
-def _stored(runtime: Runtime, incident_id: str) -> Incident | None:
-    found = runtime.situation.get(incident_id)
-    if found is not None:
-        return found
-    try:
-        return get_incident(runtime.redis, runtime.keys, incident_id)
-    except ValueError:
-        return None
