@@ -28,7 +28,7 @@ from tests.dashboard.test_console import (
     stored,
     wait_map,
 )
-from tests.support.browser import click_map_until, wait_until_live
+from tests.support.browser import click_map_until, wait_text, wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -71,11 +71,7 @@ def test_console_drilled_into_a_community_shows_that_community_and_its_numbers(
     expected = open_in_community(live_server, comm_a)
     assert expected >= 2
     assert summary(live_server, f"community:{comm_a}")["kpis"]["open"] == expected
-    page.wait_for_function(
-        "(a) => document.getElementById(a.id).innerText.trim() === a.want",
-        arg={"id": kpi_value_id("open", "console"), "want": str(expected)},
-        timeout=UI_WAIT_MS,
-    )
+    wait_text(page, kpi_value_id("open", "console"), str(expected), UI_WAIT_MS)
 
     # Today's loop for the community, as /api/summary counts it.
     numbers = summary(live_server, f"community:{comm_a}")
@@ -144,11 +140,7 @@ def test_a_wall_scoped_to_a_community_shows_its_name_and_numbers(live_server: Li
     wait_until_live(page)
     assert name in page.inner_text(f"#{Wall.TITLE}")
     want = summary(live_server, f"community:{comm}")["kpis"]["open"]
-    page.wait_for_function(
-        "(a) => document.getElementById(a.id).innerText.trim() === a.want",
-        arg={"id": kpi_value_id("open", "wall"), "want": str(want)},
-        timeout=UI_WAIT_MS,
-    )
+    wait_text(page, kpi_value_id("open", "wall"), str(want), UI_WAIT_MS)
 
 
 def test_a_touring_wall_moves_through_the_communities(live_server: LiveServer, page: Any) -> None:

@@ -17,7 +17,7 @@ import pytest
 from dashboard.layouts.ids import Areas, Console, kpi_value_id
 from tests.dashboard.test_area_screens import CURRENT_AREA_JS, open_in_community, summary
 from tests.dashboard.test_console import MAP_JS, UI_WAIT_MS, grid_point_by_community, incident, layers, publish_raw
-from tests.support.browser import MAP_IDLE_JS, wait_until_live
+from tests.support.browser import MAP_IDLE_JS, wait_text, wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -92,11 +92,7 @@ def test_a_click_drills_into_a_community_then_a_grid_and_the_breadcrumb_goes_bac
     expected = open_in_community(live_server, comm)
     assert expected >= 2
     assert summary(live_server, f"community:{comm}")["kpis"]["open"] == expected
-    page.wait_for_function(
-        "(a) => document.getElementById(a.id).innerText.trim() === a.want",
-        arg={"id": kpi_value_id("open", "console"), "want": str(expected)},
-        timeout=UI_WAIT_MS,
-    )
+    wait_text(page, kpi_value_id("open", "console"), str(expected), UI_WAIT_MS)
 
     click_once(page, lon, lat, f"grid:{grid}")  # the same spot, now a grid of the community
     crumbs = page.locator(f"#{Areas.CRUMBS} [data-area]").evaluate_all("els => els.map(e => e.dataset.area)")

@@ -92,6 +92,16 @@ def wait_until_live(page: Any, timeout_ms: int = 30_000) -> None:
     page.wait_for_function(FIRST_DRAW_JS, timeout=timeout_ms)
 
 
+def wait_text(page: Any, element_id: str, want: str, timeout_ms: int) -> None:
+    """Until the element ``element_id`` shows exactly ``want`` (its ``innerText``, trimmed): a KPI tile, a count
+    (Playwright's ``TimeoutError`` after ``timeout_ms``)."""
+    page.wait_for_function(
+        "(a) => { const el = document.getElementById(a.id); return !!el && el.innerText.trim() === a.want; }",
+        arg={"id": element_id, "want": want},
+        timeout=timeout_ms,
+    )
+
+
 def click_map_until(page: Any, map_id: str, lon: float, lat: float, done_js: str, arg: Any, timeout_ms: int) -> None:
     """Click the Plotly map in ``#map_id`` at (``lon``, ``lat``) once, as an official does, and wait until
     ``done_js(arg)`` holds in the page.
