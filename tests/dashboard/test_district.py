@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -25,13 +27,15 @@ from dashboard.figures.incident_map import (
     MapBase,
     fit_view,
 )
-from dashboard.frames import overview_values
+from dashboard.frames import ScreenContext, overview_values, screen_frame
 from dashboard.layouts.ids import Areas, Console, Wall
 from geo.areas import build_area_tree
 from geo.model import GeoLayers
 from geo.synthetic import build, write_gpkg
 from incidents.model import GRID_STATE_RANK, GridState
+from incidents.situation import Situation
 from tests.dashboard.test_screens import publish_raw
+from tests.incidents.test_situation import NOW, mk
 from tests.support.browser import click_map_until, wait_until_live
 from tests.support.geodata import SMALL, SMALL_SEED
 from tests.support.server import LiveServer, spawn_server
@@ -295,3 +299,58 @@ def test_a_district_of_many_communities_shows_its_streets_with_their_worst_state
     assert by_street[streets[0]] == (rank[GridState.OVERDUE], 5)  # the worst of its communities, their sum
     assert by_street[streets[1]] == (rank[GridState.UNASSIGNED], 1)
     assert by_street[streets[2]] == (0, 0)
+
+
+@pytest.mark.parametrize("by_street", [False, True])
+def test_a_confined_actors_overview_counts_only_its_areas(
+    district_layers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, by_street: bool
+) -> None:
+    """The overview's counts (and colours) of an official confined to one community: that community's, nothing
+    of the others — the numbers ``/api/summary?area=`` gives (``SituationView.kpis_for`` of the area's rows)."""
+    if by_street:
+        monkeypatch.setattr(incident_map, "OVERVIEW_MAX_AREAS", 4)  # the district's streets, not its communities
+    layers = GeoLayers.from_frames(district_layers)
+    tree = build_area_tree(layers)
+    base = MapBase.from_layers(layers).overview(layers.communities, layers.street)
+    assert base.level == ("street" if by_street else "community")
+    comms = layers.communities
+    mine, other = (
+        str(comms[comms["street_id"] == s]["community_id"].iloc[0]) for s in sorted(set(comms["street_id"]))[:2]
+    )
+    street_of = dict(zip(comms["community_id"].astype(str), comms["street_id"].astype(str), strict=True))
+    grid_of = {
+        c: str(district_layers["grids"][district_layers["grids"]["community_id"] == c]["grid_id"].iloc[0])
+        for c in (mine, other)
+    }
+    lons = {120.001: mine, 120.002: other}
+
+    def locator(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+        del lat
+        at = [lons[round(float(x), 3)] for x in lon]
+        return pd.DataFrame(
+            {"micro_grid_id": [grid_of[c] + "-m" for c in at], "grid_id": [grid_of[c] for c in at],
+             "community_id": at}
+        )  # fmt: skip
+
+    situation = Situation(locator, boot_id="t")
+    for i, (lon, status) in enumerate([(120.001, "reported"), (120.001, "dispatched"), (120.002, "reported")]):
+        situation.apply(mk(f"I{i}", ("reported", -600), (status, -60), lon=lon))
+    situation.apply(mk("I9", ("reported", -600), ("resolved", -60), lon=120.001))  # done: not counted
+    view = situation.view(NOW)
+
+    def counts(scope: tuple[str, ...]) -> dict[str, int]:
+        ctx = ScreenContext.of("console", "zh", scope=scope)
+        frame = screen_frame(view, base, ctx, areas=tree)
+        return {a: n for a, n in zip(base.grid_ids, frame.area_counts, strict=True) if n}
+
+    def key(community: str) -> str:
+        return street_of[community] if by_street else community
+
+    def summary(ref: str, scope: tuple[str, ...] = ()) -> int:  # what /api/summary?area=ref answers
+        rows = tree.mask(view.incidents, ref) & tree.mask_any(view.incidents, scope)
+        return view.kpis_for(rows).open
+
+    assert counts(()) == {key(mine): 2, key(other): 1}
+    assert counts((f"community:{mine}",)) == {key(mine): 2}  # the other community's incident is not theirs
+    assert summary(f"community:{mine}") == 2 and summary(f"community:{other}") == 1
+    assert summary(f"community:{other}", (f"community:{mine}",)) == 0
