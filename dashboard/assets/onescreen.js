@@ -251,6 +251,13 @@
 
   function editArrays(tr, e) {
     var keys, j, k;
+    if (e.set) { // single values by index (a district's changed count labels)
+      Object.keys(e.set).forEach(function (key) {
+        if (!Array.isArray(tr[key])) tr[key] = [];
+        Object.keys(e.set[key]).forEach(function (i) { tr[key][+i] = e.set[key][i]; });
+      });
+      return;
+    }
     if (e.replace) {
       Object.keys(e.replace).forEach(function (key) {
         if (!Array.isArray(tr[key])) tr[key] = [];
