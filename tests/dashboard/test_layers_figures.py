@@ -273,6 +273,9 @@ def test_the_overview_counts_read_on_a_wall_under_the_names(demo: GeoLayers) -> 
     the area's name is centred (an invisible marker of the text's size pushes the text down past the name)."""
     base = im.MapBase.from_layers(demo).overview(demo.communities)
     counts = [3] * len(base.grid_ids)
+    console = im.build_incident_map(base, [0] * len(counts), {}, theme="console", area_counts=counts)
+    assert console.data[im.TRACE_AREA_COUNTS].textfont.size >= im.WALL_MIN_FONT_PX  # the officials' page on a wall
+    assert console.layout.meta["text_halo"]["text-halo-color"] == im.THEMES["console"].background
     fig = im.build_incident_map(base, [0] * len(counts), {}, theme="wall", area_counts=counts)
     tr = fig.data[im.TRACE_AREA_COUNTS]
     assert tr.textfont.size >= im.WALL_MIN_FONT_PX and tr.textfont.weight == "bold"
