@@ -113,6 +113,15 @@ class MapPlan:
             self.before is None or self.before.area_counts != self.frame.area_counts
         )
 
+    def changed_counts(self) -> list[int] | None:
+        """Indices of the overview's areas whose open count changed; None when sending all the labels is as cheap
+        (or there is no drawn frame of the same context to edit)."""
+        before, after = self.before.area_counts if self.before is not None else None, self.frame.area_counts
+        if before is None or len(before) != len(after):
+            return None
+        changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+        return None if len(changed) * 4 > len(after) else changed
+
     def changed_grids(self) -> list[int] | None:
         """Indices of the grids whose colour changed; None when sending the whole array is as cheap."""
         before, after = self.grid_before, self.frame.grid_z
@@ -170,7 +179,13 @@ def map_step(before: Frame | None, frame: Frame) -> Patch | None:
             for i in changed:
                 patch["data"][TRACE_GRIDS]["z"][i] = frame.grid_z[i]
     if plan.counts_changed:
-        patch["data"][TRACE_AREA_COUNTS]["text"] = area_count_text(frame.area_counts)
+        texts = area_count_text(frame.area_counts)
+        changed_counts = plan.changed_counts()
+        if changed_counts is None:
+            patch["data"][TRACE_AREA_COUNTS]["text"] = texts
+        else:
+            for i in changed_counts:
+                patch["data"][TRACE_AREA_COUNTS]["text"][i] = texts[i]
     return patch
 
 
@@ -178,10 +193,11 @@ def map_edit(before: Frame | None, frame: Frame) -> dict[str, Any] | None:
     """The map's edits as data for ``assets/onescreen.js`` (the wall), or None if nothing changed.
 
     Shape: ``{"base": token | None, "to": token, "traces": {"<trace index>": {"replace": {key: list}} |
-    {"delete": [old indices, descending], "add": {key: list}}}, "z": {"all": list[int]} | {"set": {"<grid
-    index>": rank}}}``. ``base`` is the frame the edit applies to: a page holding another one asks for a resync
-    instead of applying it; None means "whatever you hold" (a full replacement). The wall shows no hover or click
-    data, so its map is edited in place (the MapLibre sources directly), not re-plotted by Plotly — see
+    {"delete": [old indices, descending], "add": {key: list}} | {"set": {key: {"<index>": value}}}}, "z":
+    {"all": list[int]} | {"set": {"<grid index>": rank}}}`` (a trace's ``set``: a district overview's changed
+    count labels). ``base`` is the frame the edit applies to: a page holding another one asks for a resync instead
+    of applying it; None means "whatever you hold" (a full replacement). The wall shows no hover or click data, so
+    its map is edited in place (the MapLibre sources directly), not re-plotted by Plotly — see
     ``docs/ARCHITECTURE.md``, "The wall's map edits".
     """
     plan = plan_map(before, frame)
@@ -197,8 +213,14 @@ def map_edit(before: Frame | None, frame: Frame) -> dict[str, Any] | None:
                 "delete": list(edit.delete),
                 "add": {key: [column[i] for i in edit.add] for key, column in values.items()},
             }
-    if plan.counts_changed:
-        traces[str(TRACE_AREA_COUNTS)] = {"replace": {"text": area_count_text(frame.area_counts)}}
+    if plan.counts_changed:  # the few labels that changed: a district's counts move one or two at a time
+        texts = area_count_text(frame.area_counts)
+        changed_counts = plan.changed_counts()
+        traces[str(TRACE_AREA_COUNTS)] = (
+            {"replace": {"text": texts}}
+            if changed_counts is None
+            else {"set": {"text": {str(i): texts[i] for i in changed_counts}}}
+        )
     out: dict[str, Any] = {"base": None if plan.before is None else plan.before.token, "to": frame.token}
     out["traces"] = traces
     if plan.grid_changed or plan.before is None:

@@ -3,7 +3,8 @@ a district wall (the city-scale data set). Each from a real `onescreen demo` (si
 (default db 15 of the local Redis) under a key prefix of its own, deleted afterwards; signed in as the tests sign in
 (an admin session made in that Redis: tests/support/auth.py). Headless Chromium; run
 `python scripts/readme_screenshots.py` from the repository root (a few minutes; the city set is generated once).
-Writes JPEGs into docs/screens/."""
+Writes JPEGs into docs/screens/; names given as arguments (`python scripts/readme_screenshots.py district-wall.jpg`)
+take only those shots (and start only the demos they need)."""
 
 from __future__ import annotations
 
@@ -90,26 +91,48 @@ def shoot(browser: Any, url: str, name: str, width: int, height: int) -> None:
     print("wrote", OUT / name, f"{(OUT / name).stat().st_size // 1024} KB")
 
 
-def main() -> int:
+DEMO_SHOTS = ("wall-1080p.jpg", "wall-4k.jpg", "wall-32x9.jpg", "console-community.jpg")
+CITY_SHOTS = ("district-wall.jpg",)
+
+
+def main(names: list[str]) -> int:
+    """``names``: the shots to take (``DEMO_SHOTS``, ``CITY_SHOTS``); empty: all. 2 for an unknown name."""
+    unknown = set(names) - {*DEMO_SHOTS, *CITY_SHOTS}
+    if unknown:
+        print("unknown shots:", ", ".join(sorted(unknown)), "— known:", ", ".join((*DEMO_SHOTS, *CITY_SHOTS)))
+        return 2
+    wanted = set(names) or {*DEMO_SHOTS, *CITY_SHOTS}
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, chromium() as raw:
         browser = tracked(raw)
-        with demo(None, Path(tmp) / "demo") as url:
-            deadline = time.time() + 120
-            while open_count(url) < 30 and time.time() < deadline:
-                time.sleep(2)
-            with urllib.request.urlopen(url + "/api/areas", timeout=30) as r:
-                comm = next(a["ref"] for a in json.load(r)["areas"] if a["kind"] == "community")
-            shoot(browser, url + "/wall", "wall-1080p.jpg", 1920, 1080)
-            shoot(browser, url + "/wall", "wall-4k.jpg", 3840, 2160)
-            shoot(browser, url + "/wall", "wall-32x9.jpg", 3840, 1080)
-            shoot(browser, url + f"/?area={comm}", "console-community.jpg", 1600, 900)
-        from bench.env import city_path
+        if wanted & set(DEMO_SHOTS):
+            shoot_demo(browser, Path(tmp) / "demo", wanted)
+        if wanted & set(CITY_SHOTS):
+            from bench.env import city_path
 
-        with demo(city_path(), Path(tmp) / "city") as url:
-            shoot(browser, url + "/wall", "district-wall.jpg", 1920, 1080)
+            with demo(city_path(), Path(tmp) / "city") as url:
+                shoot(browser, url + "/wall", "district-wall.jpg", 1920, 1080)
     return 0
 
 
+def shoot_demo(browser: Any, state: Path, wanted: set[str]) -> None:
+    """The demo data set's shots among ``wanted``."""
+    with demo(None, state) as url:
+        deadline = time.time() + 120
+        while open_count(url) < 30 and time.time() < deadline:
+            time.sleep(2)
+        with urllib.request.urlopen(url + "/api/areas", timeout=30) as r:
+            comm = next(a["ref"] for a in json.load(r)["areas"] if a["kind"] == "community")
+        shots = {
+            "wall-1080p.jpg": (url + "/wall", 1920, 1080),
+            "wall-4k.jpg": (url + "/wall", 3840, 2160),
+            "wall-32x9.jpg": (url + "/wall", 3840, 1080),
+            "console-community.jpg": (url + f"/?area={comm}", 1600, 900),
+        }
+        for name, (page_url, width, height) in shots.items():
+            if name in wanted:
+                shoot(browser, page_url, name, width, height)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -251,6 +251,13 @@
 
   function editArrays(tr, e) {
     var keys, j, k;
+    if (e.set) { // single values by index (a district's changed count labels)
+      Object.keys(e.set).forEach(function (key) {
+        if (!Array.isArray(tr[key])) tr[key] = [];
+        Object.keys(e.set[key]).forEach(function (i) { tr[key][+i] = e.set[key][i]; });
+      });
+      return;
+    }
     if (e.replace) {
       Object.keys(e.replace).forEach(function (key) {
         if (!Array.isArray(tr[key])) tr[key] = [];
@@ -509,7 +516,21 @@
     var halo = gd.layout && gd.layout.meta && gd.layout.meta.text_halo;
     var sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     var map = sub && sub.map;
-    if (!halo || !map || !map.getStyle || !map.isStyleLoaded()) return;
+    if (!halo || !map || !map.getStyle) return;
+    try {
+      paintMapText(gd, map, halo);
+    } catch (e) {
+      // Plotly's afterplot can come while MapLibre is still loading (a city's sources): setting a property then
+      // throws, and live edits write MapLibre's sources without another afterplot — the counts stayed hidden
+      // behind the names for good. Retried once the map is idle.
+      if (!gd._osHaloWait) {
+        gd._osHaloWait = true;
+        map.once("idle", function () { gd._osHaloWait = false; haloMapText(gd); });
+      }
+    }
+  }
+
+  function paintMapText(gd, map, halo) {
     var counts = {};
     (gd._fullData || []).forEach(function (t) {
       if (t.meta && t.meta.counts) counts["plotly-trace-layer-" + t.uid + "-symbol"] = true;

@@ -673,7 +673,8 @@ def build_incident_map(
         )
     )
     lon, lat = base.label_points
-    count_size = 22 if theme == "wall" else 15
+    # ≥ WALL_MIN_FONT_PX on both: the officials' page also goes up on a wall at 1080p; bold digits read at a glance
+    count_size = 22 if theme == "wall" else WALL_MIN_FONT_PX
     counts = list(area_counts) if len(area_counts) == len(lon) else [0] * len(lon)
     fig.add_trace(
         go.Scattermap(

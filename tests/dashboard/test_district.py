@@ -13,19 +13,29 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from dashboard.callbacks.console import ZOOM_INTO_STREET, street_at_zoom, zoomed_view
 from dashboard.figures import incident_map
-from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, TRACE_AREA_COUNTS, MapBase, fit_view
-from dashboard.frames import overview_values
+from dashboard.figures.incident_map import (
+    CONSOLE_MAP_VIEWPORT,
+    TRACE_AREA_COUNTS,
+    WALL_MIN_FONT_PX,
+    MapBase,
+    fit_view,
+)
+from dashboard.frames import ScreenContext, overview_values, screen_frame
 from dashboard.layouts.ids import Areas, Console, Wall
 from geo.areas import build_area_tree
 from geo.model import GeoLayers
 from geo.synthetic import build, write_gpkg
 from incidents.model import GRID_STATE_RANK, GridState
+from incidents.situation import Situation
 from tests.dashboard.test_screens import publish_raw
+from tests.incidents.test_situation import NOW, mk
 from tests.support.browser import click_map_until, wait_until_live
 from tests.support.geodata import SMALL, SMALL_SEED
 from tests.support.server import LiveServer, spawn_server
@@ -73,30 +83,47 @@ def open_counts(server: LiveServer) -> dict[str, int]:
     return by
 
 
-# The overview's count labels of one community as held by Plotly (gd.data), as MapLibre's source holds them, and
-# whether MapLibre drew that text: [plotly text, source text, drawn].
-COUNT_JS = f"""([graphJs, community]) => {{ const gd = eval(graphJs);
-  const i = [...gd.data[0].locations].indexOf(community), tr = gd.data[{TRACE_AREA_COUNTS}];
-  const full = gd._fullData[{TRACE_AREA_COUNTS}], map = gd._fullLayout.map._subplot.map;
-  const src = map.getSource('source-' + full.uid + '-symbol').serialize().data.features[i].properties.text || '';
-  const drawn = map.queryRenderedFeatures({{layers: ['plotly-trace-layer-' + full.uid + '-symbol']}})
-    .some((f) => f.properties.text === src && src !== '');
-  return [tr.text[i] || '', src, drawn]; }}"""
+def area_open(server: LiveServer, ref: str) -> int:
+    """Open incidents in area ``ref`` (``KIND:ID``), as ``/api/summary?area=`` says."""
+    return int(get_json(server, f"/api/summary?area={ref}")["kpis"]["open"])
 
 
-def wait_count(page: Any, map_id: str, community: str, want: int) -> None:
-    """Until ``community``'s count label reads ``want`` in Plotly's data and in MapLibre's source, and is drawn
-    (no label for zero)."""
-    text = str(want) if want else ""
+# The overview's count labels as held by Plotly (gd.data), as MapLibre's source holds them, and as MapLibre drew
+# them: {ids, plotly, source, drawn (the non-empty texts on screen, sorted), size (px), halo (px)}. No eval: the
+# page's Content-Security-Policy has no 'unsafe-eval'.
+LABELS_JS = f"""(mapId) => {{
+  const gd = document.getElementById(mapId).querySelector('.js-plotly-plot');
+  const tr = gd.data[{TRACE_AREA_COUNTS}], full = gd._fullData[{TRACE_AREA_COUNTS}];
+  const map = gd._fullLayout.map._subplot.map, layer = 'plotly-trace-layer-' + full.uid + '-symbol';
+  const src = map.getSource('source-' + full.uid + '-symbol').serialize().data.features;
+  const seen = new Set(), drawn = [];
+  for (const f of map.queryRenderedFeatures({{layers: [layer]}})) {{
+    const key = f.properties.text + '@' + JSON.stringify(f.geometry.coordinates);
+    if (f.properties.text && !seen.has(key)) {{ seen.add(key); drawn.push(f.properties.text); }}
+  }}
+  return {{ids: [...gd.data[0].locations], plotly: [...tr.text].map((t) => t || ''),
+    source: src.map((f) => f.properties.text || ''), drawn: drawn.sort(),
+    size: map.getLayoutProperty(layer, 'text-size'), halo: map.getPaintProperty(layer, 'text-halo-width') || 0}};
+}}"""
+
+
+def wait_counts(page: Any, map_id: str, want: dict[str, int]) -> dict[str, Any]:
+    """Until every area's count label reads ``want[area]`` (nothing for zero) in Plotly's data and in MapLibre's
+    source, and MapLibre has drawn exactly those texts; returns the labels (``LABELS_JS``)."""
+    texts = {a: str(n) if n else "" for a, n in want.items()}
     try:
         page.wait_for_function(
-            f"(arg) => {{ const [t, s, d] = ({COUNT_JS})(arg); return t === s && s === arg[2] && (d || !s); }}",
-            arg=[graph(map_id), community, text],
+            f"""([mapId, want]) => {{ const l = ({LABELS_JS})(mapId);
+              const exp = l.ids.map((a) => want[a] ?? ''), same = (x, y) => JSON.stringify(x) === JSON.stringify(y);
+              return same(l.plotly, exp) && same(l.source, exp) && same(l.drawn, exp.filter((t) => t).sort()); }}""",
+            arg=[map_id, texts],
             timeout=UI_WAIT_MS,
         )
     except PlaywrightTimeoutError:
-        held = page.evaluate(f"(arg) => ({COUNT_JS})(arg)", [graph(map_id), community])
-        raise AssertionError(f"{map_id}: {community} should read {text!r}; [plotly, source, drawn] = {held}") from None
+        held = page.evaluate(f"(mapId) => ({LABELS_JS})(mapId)", map_id)
+        raise AssertionError(f"{map_id}: the counts should read {texts}; the map holds {held}") from None
+    labels: dict[str, Any] = page.evaluate(f"(mapId) => ({LABELS_JS})(mapId)", map_id)
+    return labels
 
 
 def test_the_district_wall_colours_communities_and_a_street_wall_its_grids(district: LiveServer, page: Any) -> None:
@@ -145,16 +172,24 @@ def test_the_officials_page_drills_from_the_district_into_a_street(district: Liv
 def test_the_district_map_writes_each_communitys_open_count_and_keeps_it_live(
     district: LiveServer, district_layers: dict[str, Any], page_factory: Any
 ) -> None:
+    communities = [str(c) for c in district_layers["communities"]["community_id"]]
     grids = district_layers["grids"]
     community = str(grids["community_id"].iloc[0])
     point = grids[grids["community_id"] == community].geometry.iloc[0].representative_point()
-    wall = page_factory(district.url + "/wall")
+    wall = page_factory(district.url + "/wall")  # 1920×1080: a wall
     console = page_factory(district.url + "/")
     for p in (wall, console):
         wait_until_live(p)
-    before = open_counts(district).get(community, 0)
+
+    def summary_counts() -> dict[str, int]:
+        return {c: area_open(district, f"community:{c}") for c in communities}
+
+    want = summary_counts()
     for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
-        wait_count(p, map_id, community, before)
+        labels = wait_counts(p, map_id, want)  # every community: the number /api/summary?area= gives
+        assert sorted(labels["ids"]) == sorted(communities)
+    labels = wait_counts(wall, Wall.MAP, want)
+    assert labels["size"] >= WALL_MIN_FONT_PX and labels["halo"] > 0, "readable on a wall, over any fill"
 
     def message(incident_id: str, status: str) -> dict[str, Any]:
         return {
@@ -165,12 +200,15 @@ def test_the_district_map_writes_each_communitys_open_count_and_keeps_it_live(
     ids = [f"T-{uuid.uuid4().hex[:10]}" for _ in range(3)]
     for incident_id in ids:  # three reported: the label goes up by three, on the wall (map edit) and the console
         publish_raw(district, message(incident_id, "reported"))
+    up = {**want, community: want[community] + 3}
     for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
-        wait_count(p, map_id, community, before + 3)
+        wait_counts(p, map_id, up)
     publish_raw(district, message(ids[0], "resolved"))  # one done: down by one
+    down = {**want, community: want[community] + 2}
     for p, map_id in ((wall, Wall.MAP), (console, Console.MAP)):
-        wait_count(p, map_id, community, before + 2)
-    assert open_counts(district)[community] == before + 2  # the same number /api/summary gives
+        wait_counts(p, map_id, down)
+    assert summary_counts() == down  # the same numbers /api/summary gives, area by area
+    assert open_counts(district)[community] == down[community]
 
 
 def test_zooming_the_district_map_into_a_street_shows_it_once_the_street_fills_the_view(
@@ -261,3 +299,58 @@ def test_a_district_of_many_communities_shows_its_streets_with_their_worst_state
     assert by_street[streets[0]] == (rank[GridState.OVERDUE], 5)  # the worst of its communities, their sum
     assert by_street[streets[1]] == (rank[GridState.UNASSIGNED], 1)
     assert by_street[streets[2]] == (0, 0)
+
+
+@pytest.mark.parametrize("by_street", [False, True])
+def test_a_confined_actors_overview_counts_only_its_areas(
+    district_layers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, by_street: bool
+) -> None:
+    """The overview's counts (and colours) of an official confined to one community: that community's, nothing
+    of the others — the numbers ``/api/summary?area=`` gives (``SituationView.kpis_for`` of the area's rows)."""
+    if by_street:
+        monkeypatch.setattr(incident_map, "OVERVIEW_MAX_AREAS", 4)  # the district's streets, not its communities
+    layers = GeoLayers.from_frames(district_layers)
+    tree = build_area_tree(layers)
+    base = MapBase.from_layers(layers).overview(layers.communities, layers.street)
+    assert base.level == ("street" if by_street else "community")
+    comms = layers.communities
+    mine, other = (
+        str(comms[comms["street_id"] == s]["community_id"].iloc[0]) for s in sorted(set(comms["street_id"]))[:2]
+    )
+    street_of = dict(zip(comms["community_id"].astype(str), comms["street_id"].astype(str), strict=True))
+    grid_of = {
+        c: str(district_layers["grids"][district_layers["grids"]["community_id"] == c]["grid_id"].iloc[0])
+        for c in (mine, other)
+    }
+    lons = {120.001: mine, 120.002: other}
+
+    def locator(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+        del lat
+        at = [lons[round(float(x), 3)] for x in lon]
+        return pd.DataFrame(
+            {"micro_grid_id": [grid_of[c] + "-m" for c in at], "grid_id": [grid_of[c] for c in at],
+             "community_id": at}
+        )  # fmt: skip
+
+    situation = Situation(locator, boot_id="t")
+    for i, (lon, status) in enumerate([(120.001, "reported"), (120.001, "dispatched"), (120.002, "reported")]):
+        situation.apply(mk(f"I{i}", ("reported", -600), (status, -60), lon=lon))
+    situation.apply(mk("I9", ("reported", -600), ("resolved", -60), lon=120.001))  # done: not counted
+    view = situation.view(NOW)
+
+    def counts(scope: tuple[str, ...]) -> dict[str, int]:
+        ctx = ScreenContext.of("console", "zh", scope=scope)
+        frame = screen_frame(view, base, ctx, areas=tree)
+        return {a: n for a, n in zip(base.grid_ids, frame.area_counts, strict=True) if n}
+
+    def key(community: str) -> str:
+        return street_of[community] if by_street else community
+
+    def summary(ref: str, scope: tuple[str, ...] = ()) -> int:  # what /api/summary?area=ref answers
+        rows = tree.mask(view.incidents, ref) & tree.mask_any(view.incidents, scope)
+        return view.kpis_for(rows).open
+
+    assert counts(()) == {key(mine): 2, key(other): 1}
+    assert counts((f"community:{mine}",)) == {key(mine): 2}  # the other community's incident is not theirs
+    assert summary(f"community:{mine}") == 2 and summary(f"community:{other}") == 1
+    assert summary(f"community:{other}", (f"community:{mine}",)) == 0

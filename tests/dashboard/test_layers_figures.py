@@ -267,6 +267,32 @@ def test_a_district_overview_writes_each_communitys_open_count(demo: GeoLayers) 
     assert texts == [["", *map(str, counts[1:])]]  # the PNG writes the same numbers
 
 
+def test_the_overview_counts_read_on_a_wall_under_the_names(demo: GeoLayers) -> None:
+    """The count labels: ≥ ``WALL_MIN_FONT_PX`` on the wall (scaled with the stage), bold, with a halo in the
+    background colour (painted by assets/onescreen.js from ``layout.meta.text_halo``), below the label point where
+    the area's name is centred (an invisible marker of the text's size pushes the text down past the name)."""
+    base = im.MapBase.from_layers(demo).overview(demo.communities)
+    counts = [3] * len(base.grid_ids)
+    console = im.build_incident_map(base, [0] * len(counts), {}, theme="console", area_counts=counts)
+    assert console.data[im.TRACE_AREA_COUNTS].textfont.size >= im.WALL_MIN_FONT_PX  # the officials' page on a wall
+    assert console.layout.meta["text_halo"]["text-halo-color"] == im.THEMES["console"].background
+    fig = im.build_incident_map(base, [0] * len(counts), {}, theme="wall", area_counts=counts)
+    tr = fig.data[im.TRACE_AREA_COUNTS]
+    assert tr.textfont.size >= im.WALL_MIN_FONT_PX and tr.textfont.weight == "bold"
+    assert tr.textposition == "bottom center" and tr.mode == "markers+text"
+    assert tr.marker.opacity == 0 and tr.marker.size >= tr.textfont.size  # the offset: clear of a centred name
+    assert tr.meta == {"counts": True} and tr.hoverinfo == "skip" and tr.showlegend is False
+    assert fig.layout.meta["text_sizes"] == {str(im.TRACE_AREA_COUNTS): tr.textfont.size}  # 4K: scaled up
+    halo = fig.layout.meta["text_halo"]
+    assert halo["text-halo-width"] > 0 and halo["text-halo-color"] == im.THEMES["wall"].background
+    names = place_name_layers(demo, "zh", "wall")
+    communities = next(layer for layer in names if layer["name"] == "place_names:communities")
+    assert communities["symbol"]["textposition"] == "middle center"  # the name on the point, the count below it
+    named = {f["id"]: f["geometry"]["coordinates"] for f in communities["source"]["features"]}
+    at = dict(zip(base.grid_ids, zip(tr.lon, tr.lat, strict=True), strict=True))
+    assert all(tuple(named[c]) == at[c] for c in base.grid_ids), "count and name share the label point"
+
+
 def test_new_fields_are_used_when_present_and_missing_ones_degrade(demo: GeoLayers) -> None:
     micro = layer_traces(demo, "micro_grids", "zh")[1]["hovertext"]
     assert "微网格长" in micro[0] and "*" in micro[0]

@@ -8,6 +8,7 @@ page with exactly the newest frame's markers and grid colours.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from typing import Any
 
@@ -15,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_REPORTED
+from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_AREA_COUNTS, TRACE_REPORTED, area_count_text
 from dashboard.figures.sample import sample_base
 from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.layouts.ids import Wall
 from dashboard.pacing import MapPacer
-from dashboard.push import PAGE_IDS, Holding, map_edit, step
+from dashboard.push import PAGE_IDS, Holding, map_edit, map_step, step
 from incidents.situation import Situation
 from tests.incidents.test_situation import NOW, mk
 
@@ -42,6 +43,8 @@ class Page:
 
     def __init__(self, frame: Frame) -> None:
         self.traces = copy.deepcopy(frame.traces)
+        if frame.area_counts:  # a district overview's count labels (the figure's TRACE_AREA_COUNTS text)
+            self.traces[TRACE_AREA_COUNTS] = {"text": area_count_text(frame.area_counts)}
         self.z = list(frame.grid_z)
         self.token: str | None = frame.token
 
@@ -51,6 +54,11 @@ class Page:
             return False
         for key, e in edit["traces"].items():
             tr = self.traces[int(key)]
+            if "set" in e:
+                for k, values in e["set"].items():
+                    for i, v in values.items():
+                        tr[k][int(i)] = v
+                continue
             if "replace" in e:
                 for k, column in e["replace"].items():
                     tr[k] = list(column)
@@ -177,3 +185,31 @@ def test_the_pacer_keeps_one_patch_in_flight_until_drawn_or_timed_out() -> None:
     assert pacer.ready(drawn=1, now=4.0)
     with pytest.raises(ValueError, match="at least 1"):
         MapPacer(window=0)
+
+
+def test_a_district_overviews_changed_counts_go_as_single_labels() -> None:
+    """One area's open count changes: the wall's edit and the console's patch carry that label only (a few bytes,
+    not every area's); the wall's page then holds exactly the new labels. Many changed: all labels, once."""
+    situation = Situation(sample_locator, boot_id="t")
+    first = screen_frame(situation.view(NOW), BASE, WALL, seq=1, boot_id="t")
+    n = 40
+    before = dataclasses.replace(first, area_counts=[1] * n)
+    after = dataclasses.replace(first, token=first.token + "b", area_counts=[1] * 7 + [0, 5] + [1] * (n - 9))
+    edit = map_edit(before, after)
+    assert edit is not None and edit["base"] == before.token
+    assert edit["traces"] == {str(TRACE_AREA_COUNTS): {"set": {"text": {"7": "", "8": "5"}}}}
+    page = Page(before)
+    assert page.apply(edit) and page.traces[TRACE_AREA_COUNTS]["text"] == area_count_text(after.area_counts)
+    patch = map_step(before, after)
+    assert patch is not None
+    ops = patch.to_plotly_json()["operations"]
+    assert [(op["location"], op["params"]["value"]) for op in ops] == [
+        (["data", TRACE_AREA_COUNTS, "text", 7], ""),
+        (["data", TRACE_AREA_COUNTS, "text", 8], "5"),
+    ]
+    many = dataclasses.replace(first, token=first.token + "c", area_counts=list(range(n)))
+    whole = map_edit(before, many)
+    assert whole is not None and whole["traces"] == {
+        str(TRACE_AREA_COUNTS): {"replace": {"text": area_count_text(many.area_counts)}}
+    }
+    assert map_edit(None, before)["traces"][str(TRACE_AREA_COUNTS)] == {"replace": {"text": ["1"] * n}}  # type: ignore[index]
