@@ -73,6 +73,12 @@ _ZH: dict[str, str] = {
     "kpi.mean_resolve_min": "平均办结时长",
     "kpi.rework": "返工",
     "kpi.satisfaction": "满意度",
+    "kpi.median_accept_min": "响应时长中位数",
+    "kpi.median_resolve_min": "办结时长中位数",
+    "kpi.rework_rate": "返工率",
+    "kpi.satisfied_share": "满意率",
+    "kpi.window.24h": "近24小时",
+    "kpi.window.today": "今日",
     "kpi.by_category": "分类统计",
     "kpi.by_community": "社区统计",
     "kpi.trend_24h": "24小时趋势",
@@ -211,6 +217,12 @@ _EN: dict[str, str] = {
     "kpi.mean_resolve_min": "Mean time to resolve",
     "kpi.rework": "Rework",
     "kpi.satisfaction": "Satisfaction",
+    "kpi.median_accept_min": "Median time to accept",
+    "kpi.median_resolve_min": "Median time to resolve",
+    "kpi.rework_rate": "Rework rate",
+    "kpi.satisfied_share": "Satisfied (≥ 4)",
+    "kpi.window.24h": "last 24 h",
+    "kpi.window.today": "today",
     "kpi.by_category": "By category",
     "kpi.by_community": "By community",
     "kpi.trend_24h": "24 h trend",
@@ -387,8 +399,11 @@ def norm_lang(lang: str | None) -> Lang:
 
 
 def t(key: str, lang: str | None = DEFAULT_LANG, **fmt: object) -> str:
-    """The UI string for ``key`` (falls back to zh, then to the key); ``fmt`` fills ``{placeholders}``."""
-    text = STRINGS[norm_lang(lang)].get(key) or _ZH.get(key) or key
+    """The UI string for ``key`` (falls back to zh, then to the key; an empty string is a translation, e.g. the
+    English count unit); ``fmt`` fills ``{placeholders}``."""
+    text = STRINGS[norm_lang(lang)].get(key)
+    if text is None:
+        text = _ZH.get(key, key)
     return text.format(**fmt) if fmt else text
 
 

@@ -20,19 +20,7 @@ Versioning: ``version`` increases by one per accepted change batch (``apply``/``
 ``version_token`` = ``f"{boot_id}:{version}"`` tells a client whether its cached state belongs to this
 process; waiters use ``wait_for_change(version)`` (the frame hub).
 
-KPI definitions (all relative to ``now``; local day = Asia/Shanghai):
-  today_reported      incidents created since local midnight
-  open / overdue      current open (reported/dispatched/accepted) / open and past an SLA deadline
-  on_time_rate        按期办结率: share of incidents resolved in the last 24 h (rolling, so the rate is
-                      meaningful right after midnight) that met their resolve deadline; None if none resolved
-  mean_accept_min     mean created → first accept, minutes, over incidents first accepted in the last 24 h
-  mean_resolve_min    mean created → (latest) resolution, minutes, over incidents resolved in the last 24 h
-  rework              返工: incidents with reopened > 0 that are open or changed in the last 24 h
-  satisfaction        mean rating (1-5) of incidents closed in the last 24 h (None if no rating)
-  by_category         open incidents per category code; by_category_24h: reported in the last 24 h
-  by_community        open incidents per community id ("" = outside every community)
-  trend_24h           reported per local hour, 24 buckets, oldest first; the last is the current hour
-                      (bucket 0 starts at ``trend_start``)
+KPI definitions: ``incidents.kpis`` (one module owns them; ``Kpis`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -42,7 +30,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -50,6 +37,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from incidents.kpis import Kpis
+from incidents.kpis import compute as compute_kpis
 from incidents.model import (
     CATEGORIES,
     ENDED_STATUSES,
@@ -61,7 +50,7 @@ from incidents.model import (
     Status,
 )
 from incidents.sla import SlaPolicy
-from incidents.timeutil import local_hour_start, local_midnight
+from incidents.timeutil import local_midnight
 
 log = logging.getLogger(__name__)
 
@@ -135,28 +124,6 @@ _OBJ_COLS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Kpis:
-    """The screen's key figures; each field is described in the module doc."""
-
-    today_reported: int
-    open: int
-    overdue: int
-    on_time_rate: float | None
-    resolved_24h: int
-    mean_accept_min: float | None
-    mean_resolve_min: float | None
-    rework: int
-    satisfaction: float | None
-    rated_24h: int
-    by_category: dict[str, int]
-    by_category_24h: dict[str, int]
-    by_community: dict[str, int]
-    by_status: dict[str, int]
-    trend_24h: list[int]
-    trend_start: float
-
-
 FUNNEL_STAGES: Final = ("reported", "dispatched", "accepted", "resolved", "rated")  # 点单 派单 接单 办结 评单
 
 
@@ -227,7 +194,7 @@ class SituationView:
         if len(rows) != len(self.incidents):
             raise ValueError(f"row selection has {len(rows)} entries for {len(self.incidents)} incidents")
         a = {name: column[rows] for name, column in self._arrays.items()}
-        return _kpis(a, self.now, self._open[rows], self.incidents["overdue"].to_numpy()[rows])
+        return compute_kpis(a, self.now, self._open[rows], self.incidents["overdue"].to_numpy()[rows])
 
     def funnel_for(self, rows: np.ndarray | None = None) -> Funnel:
         """Today's loop (``Funnel``) over the incidents selected by ``rows`` (default: all)."""
@@ -602,57 +569,6 @@ def _states(keys: np.ndarray, rank: np.ndarray) -> dict[str, GridState]:
     return {str(k): states[r] for k, r in zip(uniques.tolist(), worst.tolist(), strict=True)}
 
 
-def _counts(keys: np.ndarray) -> dict[str, int]:
-    return dict(Counter(keys.tolist()))
-
-
-def _mean(x: np.ndarray) -> float | None:
-    return float(x.mean()) if len(x) else None
-
-
-def _kpis(a: Mapping[str, np.ndarray], now: float, is_open: np.ndarray, overdue: np.ndarray) -> Kpis:
-    """The key figures over the rows of ``a`` (column arrays, all of one length)."""
-    created = a["created_ts"]
-    w24 = now - DAY_S
-    day0 = local_midnight(now)
-    today_reported = int(np.count_nonzero((created >= day0) & (created <= now)))
-
-    res = a["resolved_ts"]
-    r24 = (res >= w24) & (res <= now)
-    on_time = a["on_time"][r24]
-    on_time = on_time[~np.isnan(on_time)]
-    acc = a["accepted_ts"]
-    a24 = (acc >= w24) & (acc <= now)
-    closed = a["closed_ts"]
-    rated = (closed >= w24) & (closed <= now) & ~np.isnan(a["rating"])
-    rework = int(np.count_nonzero((a["reopened"] > 0) & (is_open | (a["ts"] >= w24))))
-
-    rep24 = (created >= w24) & (created <= now)
-    hour0 = local_hour_start(now) - 23 * 3600.0
-    b = np.floor((created[created <= now] - hour0) / 3600.0)
-    b = b[(b >= 0) & (b < 24)].astype(np.int64)
-    trend = np.bincount(b, minlength=24)[:24]
-
-    return Kpis(
-        today_reported=today_reported,
-        open=int(np.count_nonzero(is_open)),
-        overdue=int(np.count_nonzero(overdue)),
-        on_time_rate=_mean(on_time),
-        resolved_24h=int(np.count_nonzero(r24)),
-        mean_accept_min=_mean((acc[a24] - created[a24]) / 60.0),
-        mean_resolve_min=_mean((res[r24] - created[r24]) / 60.0),
-        rework=rework,
-        satisfaction=_mean(a["rating"][rated]),
-        rated_24h=int(np.count_nonzero(rated)),
-        by_category=_counts(a["category"][is_open]),
-        by_category_24h=_counts(a["category"][rep24]),
-        by_community=_counts(a["community_id"][is_open]),
-        by_status=_counts(a["status"]),
-        trend_24h=[int(x) for x in trend],
-        trend_start=hour0,
-    )
-
-
 def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], base: pd.DataFrame) -> SituationView:
     code = a["status_code"]
     is_open = np.isin(code, _OPEN_CODES)
@@ -664,7 +580,7 @@ def _build_view(version: int, boot: str, now: float, a: dict[str, np.ndarray], b
     grid_states = _states(a["grid_id"][is_open], rank)
     micro_states = _states(a["micro_grid_id"][is_open], rank)
     community_states = _states(a["community_id"][is_open], rank)
-    kpis = _kpis(a, now, is_open, overdue)
+    kpis = compute_kpis(a, now, is_open, overdue)
     return SituationView(
         version=version,
         boot_id=boot,

@@ -147,7 +147,7 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
         )
         notes.append(
             {
-                "text": tile.label,
+                "text": tile.label + (f"<span style='font-size:14px'> {tile.window}</span>" if tile.window else ""),
                 "x": x0 + 18 / WIDTH,
                 "y": KPI_Y1 - 12 / HEIGHT,
                 "xanchor": "left",

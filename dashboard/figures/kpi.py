@@ -28,9 +28,26 @@ KPI_KINDS: dict[str, Kind] = {
     "overdue": "count",
     "on_time_rate": "percent",
     "mean_accept_min": "minutes",
+    "median_accept_min": "minutes",
     "mean_resolve_min": "minutes",
+    "median_resolve_min": "minutes",
     "rework": "count",
+    "rework_rate": "percent",
     "satisfaction": "score",
+    "satisfied_share": "percent",
+}
+# The window each KPI is over (``incidents.kpis.KPI_DEFINITIONS``): the i18n key of its caption, "" = now.
+KPI_WINDOWS: dict[str, str] = {
+    "today_reported": "kpi.window.today",
+    "on_time_rate": "kpi.window.24h",
+    "mean_accept_min": "kpi.window.24h",
+    "median_accept_min": "kpi.window.24h",
+    "mean_resolve_min": "kpi.window.24h",
+    "median_resolve_min": "kpi.window.24h",
+    "rework": "kpi.window.24h",
+    "rework_rate": "kpi.window.24h",
+    "satisfaction": "kpi.window.24h",
+    "satisfied_share": "kpi.window.24h",
 }
 WALL_KPIS: tuple[str, ...] = ("today_reported", "open", "overdue", "on_time_rate", "mean_accept_min")
 BRIEFING_KPIS: tuple[str, ...] = (
@@ -40,7 +57,7 @@ BRIEFING_KPIS: tuple[str, ...] = (
     "on_time_rate",
     "mean_accept_min",
     "mean_resolve_min",
-    "rework",
+    "rework_rate",
     "satisfaction",
 )
 
@@ -55,6 +72,7 @@ class KpiTile:
     unit: str
     severity: Severity
     raw: float | None
+    window: str = ""  # the window the figure is over, e.g. "近24小时" ("" = now)
 
 
 def kpi_get(kpis: Any, key: str) -> Any:
@@ -78,6 +96,9 @@ def _severity(key: str, v: float | None) -> Severity:
         return "good" if v <= 15 else "warn" if v <= 30 else "alert"
     if key == "rework":
         return "warn" if v > 0 else "normal"
+    if key == "rework_rate":
+        pct = v * 100 if v <= 1 else v
+        return "normal" if pct == 0 else "warn" if pct <= 5 else "alert"
     if key == "satisfaction":
         return "good" if v >= 4.5 else "warn" if v >= 4.0 else "alert"
     return "normal"
@@ -105,7 +126,10 @@ def kpi_tile(kpis: Any, key: str, lang: str = "zh") -> KpiTile:
     raw = kpi_get(kpis, key)
     value, unit = format_kpi(key, raw, lang)
     num = None if i18n.is_missing(raw) else float(raw)
-    return KpiTile(key, i18n.t(f"kpi.{key}", lang), value, unit, _severity(key, num), num)
+    window = KPI_WINDOWS.get(key, "")
+    return KpiTile(
+        key, i18n.t(f"kpi.{key}", lang), value, unit, _severity(key, num), num, i18n.t(window, lang) if window else ""
+    )
 
 
 def kpi_tiles(kpis: Any, keys: Sequence[str] = WALL_KPIS, lang: str = "zh") -> list[KpiTile]:

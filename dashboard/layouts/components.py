@@ -68,12 +68,17 @@ def header(
 
 
 def kpi_tile(tile: KpiTile, screen: str = "wall") -> html.Div:
-    """One KPI tile: label, big value (id ``ids.kpi_value_id``), unit. Severity is in the className."""
+    """One KPI tile: label, big value (id ``ids.kpi_value_id``), unit, and the window it is over (static, also
+    the tile's tooltip). Severity is in the className."""
     return html.Div(
         id=ids.kpi_tile_id(tile.key, screen),
         className=f"os-kpi os-kpi--{tile.severity}",
+        title=f"{tile.label} · {tile.window}" if tile.window else tile.label,
         children=[
-            html.Div(tile.label, className="os-kpi__label"),
+            html.Div(
+                [tile.label, html.Span(tile.window, className="os-kpi__window")] if tile.window else tile.label,
+                className="os-kpi__label",
+            ),
             html.Div(
                 className="os-kpi__value-row",
                 children=[
