@@ -15,6 +15,9 @@ from dashboard.access.cli import add_parsers as add_access_parsers
 from dashboard.settings import Settings, SettingsError
 from geo.problems import ConfigError, GeoValidationError
 
+# The demo's normal day: new incidents per hour on average (~480 a day; one a minute or two in the daytime peak).
+DEMO_PER_HOUR = 20.0
+
 log = logging.getLogger("onescreen")
 
 
@@ -39,6 +42,21 @@ def _add_redis_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redis-url", help="Redis to use (default: $REDIS_URL)")
 
 
+def _add_pace_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--per-hour",
+        type=float,
+        default=DEMO_PER_HOUR,
+        help=f"a normal day: new incidents per hour on average, quiet nights and busy days (default {DEMO_PER_HOUR:g})",
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="instead of a normal day: a constant R new incidents per second, lifecycles 60x faster (load tests)",
+    )
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         redis_url=getattr(args, "redis_url", None),
@@ -60,7 +78,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``onescreen demo``: serve with an embedded Redis and the simulator; the exit code."""
     from dashboard.server import run_server
 
-    return run_server(_settings(args), embedded_redis=True, simulate_rate=args.rate, insecure_demo=args.insecure_demo)
+    return run_server(
+        _settings(args),
+        embedded_redis=True,
+        simulate_rate=args.rate,
+        simulate_per_hour=args.per_hour,
+        insecure_demo=args.insecure_demo,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -143,7 +167,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from dashboard.server import run_simulator_forever
 
     settings = _settings(args)
-    return run_simulator_forever(settings, _require_redis_url(settings), rate=args.rate, backfill=args.backfill)
+    url = _require_redis_url(settings)
+    return run_simulator_forever(settings, url, rate=args.rate, backfill=args.backfill, per_hour=args.per_hour)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -208,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="embedded Redis + demo data + simulator + dashboard")
     _add_server_options(p)
     _add_redis_option(p)
-    p.add_argument("--rate", type=float, default=0.3, help="simulated new incidents per second (default 0.3)")
+    _add_pace_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="the dashboard alone, on $REDIS_URL")
@@ -233,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="realistic incidents moving through their lifecycle")
     _add_redis_option(p)
     _add_data_options(p)
-    p.add_argument("--rate", type=float, default=0.3, help="new incidents per second")
+    _add_pace_options(p)
     p.add_argument("--backfill", type=float, default=0.0, help="hours of history to write first")
     p.set_defaults(func=cmd_simulate)
 

@@ -89,9 +89,13 @@ def redis_client(url: str, timeout_s: float = 2.0) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 
-def simulator_for(geo: Geo, client: redis.Redis, keys: Keys, rate: float, seed: int | None = None) -> Simulator:
+def simulator_for(
+    geo: Geo, client: redis.Redis, keys: Keys, rate: float, seed: int | None = None, *, per_hour: float | None = None
+) -> Simulator:
     """A simulator writing through the durable publish path, placing incidents where members live (or at
-    micro-grid label points for a grids-only data set)."""
+    micro-grid label points for a grids-only data set). ``per_hour``: a normal day (``Simulator(daily=True)``:
+    live and backfill at ``per_hour`` on average, following the daily curve, at real speed); else a constant
+    ``rate`` per second with compressed lifecycles (load tests)."""
     members = geo.layers.members
     if len(members):
         points = np.column_stack([members.geometry.x.to_numpy(), members.geometry.y.to_numpy()])
@@ -111,6 +115,8 @@ def simulator_for(geo: Geo, client: redis.Redis, keys: Keys, rate: float, seed: 
     return Simulator(
         points=points,
         rate_per_s=rate,
+        daily=per_hour is not None,
+        backfill_per_hour=per_hour if per_hour is not None else 12.0,
         publish=send,
         seed=seed if seed is not None else int(time.time()),
         assignees=members["member_id"].tolist(),
@@ -202,9 +208,13 @@ class Runtime:
         if snap is not None:
             snap.close()
 
-    def attach_simulator(self, rate: float, *, backfill_hours: float = 0.0, seed: int | None = None) -> None:
-        """Run a simulator with the runtime (started by ``start``; backfill first if asked)."""
-        self.simulator = simulator_for(self.geo, redis_client(self.redis_url, 5.0), self.keys, rate, seed)
+    def attach_simulator(
+        self, rate: float, *, backfill_hours: float = 0.0, seed: int | None = None, per_hour: float | None = None
+    ) -> None:
+        """Run a simulator with the runtime (started by ``start``; backfill first if asked); ``per_hour``: a
+        normal day (``simulator_for``)."""
+        client = redis_client(self.redis_url, 5.0)
+        self.simulator = simulator_for(self.geo, client, self.keys, rate, seed, per_hour=per_hour)
         self.simulator_backfill_h = backfill_hours
 
     def load_state_once(self) -> None:

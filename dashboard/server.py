@@ -19,6 +19,7 @@ from dashboard.runtime import Runtime, build_runtime, load_geo, redis_client, si
 from dashboard.settings import Settings
 from incidents.keys import Keys
 from incidents.redis_server import EmbeddedRedis, shown_url
+from incidents.simulator import MAX_LIFE_H
 
 DEMO_BACKFILL_H = 24.0
 
@@ -63,9 +64,16 @@ def release_freed_heap() -> None:
 
 
 def run_server(
-    settings: Settings, *, embedded_redis: bool, simulate_rate: float | None, insecure_demo: bool = False
+    settings: Settings,
+    *,
+    embedded_redis: bool,
+    simulate_rate: float | None,
+    insecure_demo: bool = False,
+    simulate_per_hour: float | None = None,
 ) -> int:
-    """`onescreen demo` / `onescreen serve`: blocks until Ctrl-C. ``SettingsError`` when it must not start."""
+    """`onescreen demo` / `onescreen serve`: blocks until Ctrl-C. ``SettingsError`` when it must not start.
+    ``simulate_per_hour``: simulate a normal day (incidents per hour on average); ``simulate_rate``: a constant
+    rate per second with compressed lifecycles instead (load tests); neither: no simulator."""
     from dashboard.app import create_app
 
     with ExitStack() as stack:
@@ -83,6 +91,11 @@ def run_server(
         if simulate_rate:
             empty = _state_is_empty(runtime.redis, runtime.keys)
             runtime.attach_simulator(simulate_rate, backfill_hours=DEMO_BACKFILL_H if empty else 0.0)
+        elif simulate_per_hour:
+            # a backfill as long as the longest lifecycle: the demo starts in its steady state
+            empty = _state_is_empty(runtime.redis, runtime.keys)
+            backfill = float(MAX_LIFE_H) if empty else 0.0
+            runtime.attach_simulator(0.0, backfill_hours=backfill, per_hour=simulate_per_hour)
         stack.enter_context(runtime)
         app = create_app(settings, runtime)
         print(_banner(settings, runtime, creds, warning), flush=True)
@@ -106,8 +119,11 @@ def run_server(
     return 0
 
 
-def run_simulator_forever(settings: Settings, redis_url: str, *, rate: float, backfill: float) -> int:
-    """`onescreen simulate`: no dashboard, just incidents into Redis through the durable path."""
+def run_simulator_forever(
+    settings: Settings, redis_url: str, *, rate: float | None, backfill: float, per_hour: float = 12.0
+) -> int:
+    """`onescreen simulate`: no dashboard, just incidents into Redis through the durable path: a normal day at
+    ``per_hour`` on average, or (``rate`` given) a constant ``rate`` per second with compressed lifecycles."""
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:
@@ -116,8 +132,10 @@ def run_simulator_forever(settings: Settings, redis_url: str, *, rate: float, ba
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     client = redis_client(redis_url, 5.0)
-    sim = simulator_for(load_geo(settings), client, Keys.for_redis_url(settings.redis_prefix, redis_url), rate)
-    print(f"simulating {rate}/s into {shown_url(redis_url)} (Ctrl-C to stop)", flush=True)
+    keys = Keys.for_redis_url(settings.redis_prefix, redis_url)
+    sim = simulator_for(load_geo(settings), client, keys, rate or 0.0, per_hour=None if rate else per_hour)
+    pace = f"{rate}/s" if rate else f"a normal day, {per_hour:g}/h on average"
+    print(f"simulating {pace} into {shown_url(redis_url)} (Ctrl-C to stop)", flush=True)
     if backfill > 0:
         sim.backfill(hours=backfill)
     sim.run(stop)

@@ -11,15 +11,23 @@ code).
   sources 网格员巡查 / 居民随手拍 / 12345热线 / 浙里办, priorities mostly normal, some high, few urgent.
 * **Lifecycle** (``incidents.model.TRANSITIONS``): reported → dispatched (社区派单; a 网格员 may take their
   own report directly: reported → accepted) → accepted → resolved → closed with a rating. About 4 % are
-  cancelled (duplicate reports), ~4 % are never accepted and ~3 % get stuck in progress (they turn overdue),
-  ~5 % are reworked (返工: resolved → dispatched with ``reopened`` + 1, then again to closed).
+  cancelled (duplicate reports), ~4 % are accepted only long after their deadline (1.5–24 h late) and ~3 % get
+  stuck in progress (resolved at 1.2–2× the resolve window): they turn overdue, and end — every lifecycle ends
+  within ``MAX_LIFE_H``, so the open count has a steady state. ~5 % are reworked (返工: resolved → dispatched
+  with ``reopened`` + 1, then again to closed).
   Delays are drawn from log-normal distributions around realistic medians (dispatch ~5 min, accept ~8 min,
   resolve ~20 % of the category's SLA window with 12 % hard cases drawn around the deadline, 评单 ~3 h),
   so a few miss their deadlines.
-* **Time**: live incidents (``step``/``run``) arrive at ``rate_per_s`` and their delays are divided by
-  ``time_scale`` (default 60: a real minute passes in a demo second). ``backfill(hours)`` generates the past
-  ``hours`` at real speed (``backfill_per_hour`` arrivals, busier in daytime) so the screens start with
-  realistic KPIs and some overdue incidents; its incidents still open at ``now`` continue in real time.
+* **Time**: ``backfill(hours)`` generates the past ``hours`` at real speed: ``backfill_per_hour`` arrivals on
+  average over a day, shaped by ``HOURLY_PROFILE`` (quiet nights, busy days); its incidents still open at
+  ``now`` continue in real time. Live incidents (``step``/``run``) then come one of two ways:
+
+  - ``daily=True`` (the demo, "a normal day"): the same process goes on — arrivals at the same daily curve,
+    delays at real speed. Backfill and live are one stationary process: the open count stays around its
+    steady level (arrivals × mean time to resolve) and the 24 h trend keeps its daily rhythm.
+    ``rate_per_s`` and ``time_scale`` are unused.
+  - ``daily=False`` (load and benchmarks): a constant ``rate_per_s`` with delays divided by ``time_scale``
+    (default 60: a real minute passes in a demo second) — far busier than any real street.
 * **Deterministic**: the same ``seed`` and the same sequence of ``now`` values give the same messages.
 """
 
@@ -115,7 +123,22 @@ HOURLY_PROFILE: tuple[float, ...] = (
     0.15, 0.1, 0.08, 0.08, 0.1, 0.2, 0.45, 0.9, 1.4, 1.6, 1.6, 1.4,
     1.1, 1.2, 1.5, 1.6, 1.5, 1.3, 1.1, 0.9, 0.7, 0.5, 0.35, 0.2,
 )  # fmt: skip
+PROFILE_PEAK = max(HOURLY_PROFILE)
+PROFILE_MEAN = sum(HOURLY_PROFILE) / len(HOURLY_PROFILE)
+# Every lifecycle ends within this (the stuck ones: 2× the longest default resolve window, 72 h).
+MAX_LIFE_H = 2 * 72 + 24
 _BUILDING_PARTS = ("号楼", "幢")
+
+
+def local_hour(ts: float) -> int:
+    """The Asia/Shanghai (UTC+8, no DST) hour of ``ts`` (epoch s), 0–23."""
+    return int((ts // 3600 + 8) % 24)
+
+
+def arrivals_per_hour(per_hour: float, ts: float) -> float:
+    """The arrival rate (incidents per hour) at ``ts`` of a simulator averaging ``per_hour`` over a day:
+    ``per_hour × HOURLY_PROFILE[local hour] / PROFILE_MEAN``."""
+    return per_hour * HOURLY_PROFILE[local_hour(ts)] / PROFILE_MEAN
 
 
 def _keys_probs(d: dict[Any, float]) -> tuple[list[Any], np.ndarray]:
@@ -134,6 +157,9 @@ class _Event:
 class Simulator:
     """Generates and publishes realistic incident lifecycles (see the module doc for the model).
 
+    ``daily=True``: live arrivals follow the backfill's daily curve at real speed (the demo); otherwise a constant
+    ``rate_per_s`` with delays compressed by ``time_scale``.
+
     ``points``: an ``(N, 2)`` lon/lat array or a sampler; ``ValueError`` for a bad shape or negative rates.
     """
 
@@ -151,6 +177,7 @@ class Simulator:
         sla: SlaPolicy | None = None,
         id_prefix: str = "SIM",
         jitter_deg: float = 0.0002,
+        daily: bool = False,
     ) -> None:
         if callable(points):
             self._sampler: PointSampler | None = points
@@ -166,6 +193,7 @@ class Simulator:
         self.rate_per_s = rate_per_s
         self.time_scale = time_scale
         self.backfill_per_hour = backfill_per_hour
+        self.daily = daily
         self.publish = publish
         self.now = now
         self.sla = sla or SlaPolicy()
@@ -260,32 +288,37 @@ class Simulator:
             if self._rng.random() < 0.5:
                 add(dispatch_delay, {"status": "dispatched", "assignee": assignee})
             add(self._lognormal(900.0, 0.7), {"status": "cancelled"})
-        elif fate == "never_accepted":
-            if self._rng.random() < 0.6:
-                add(dispatch_delay, {"status": "dispatched", "assignee": assignee})
         else:
-            if self_handled:
+            if fate == "never_accepted":  # accepted only long after the deadline (超时接单), 1.5–24 h late
+                late = float(self._rng.uniform(1.5, 24.0)) * 3600.0
+                if self._rng.random() < 0.6:
+                    add(dispatch_delay, {"status": "dispatched", "assignee": assignee})
+                    add(accept_s + late, {"status": "accepted"})
+                else:
+                    add(accept_s + late, {"status": "accepted", "assignee": assignee})
+            elif self_handled:
                 add(self._lognormal(120.0, 0.5), {"status": "accepted", "assignee": assignee})
             else:
                 add(dispatch_delay, {"status": "dispatched", "assignee": assignee})
                 add(accept_delay, {"status": "accepted"})
-            if fate != "stuck":
-                if self._rng.random() < LATE_SHARE:  # the hard cases: around or past the deadline
-                    resolve_delay = resolve_s * float(self._rng.uniform(0.85, 1.5))
-                else:
-                    resolve_delay = self._lognormal(0.2 * resolve_s, 0.8)
-                add(resolve_delay, {"status": "resolved"})
-                rating_bias = 0
-                if fate == "rework":
-                    add(self._lognormal(2 * 3600.0, 0.6), {"status": "dispatched", "reopened": 1})
-                    add(self._lognormal(accept_s * 0.3, 0.6), {"status": "accepted"})
-                    add(self._lognormal(0.15 * resolve_s, 0.6), {"status": "resolved"})
-                    rating_bias = 1
-                rating = int(self._choice(self._ratings, self._rating_p))
-                add(
-                    self._lognormal(3 * 3600.0, 0.8),
-                    {"status": "closed", "rating": max(1, rating - rating_bias)},
-                )
+            if fate == "stuck":  # stuck in progress, resolved at last at 1.2–2× the window
+                resolve_delay = resolve_s * float(self._rng.uniform(1.2, 2.0))
+            elif self._rng.random() < LATE_SHARE:  # the hard cases: around or past the deadline
+                resolve_delay = resolve_s * float(self._rng.uniform(0.85, 1.5))
+            else:
+                resolve_delay = min(self._lognormal(0.2 * resolve_s, 0.8), 1.5 * resolve_s)
+            add(resolve_delay, {"status": "resolved"})
+            rating_bias = 0
+            if fate == "rework":
+                add(self._lognormal(2 * 3600.0, 0.6), {"status": "dispatched", "reopened": 1})
+                add(self._lognormal(accept_s * 0.3, 0.6), {"status": "accepted"})
+                add(self._lognormal(0.15 * resolve_s, 0.6), {"status": "resolved"})
+                rating_bias = 1
+            rating = int(self._choice(self._ratings, self._rating_p))
+            add(
+                self._lognormal(3 * 3600.0, 0.8),
+                {"status": "closed", "rating": max(1, rating - rating_bias)},
+            )
 
         t = t0
         for i, (delay, msg) in enumerate(steps):
@@ -312,30 +345,34 @@ class Simulator:
         """Emit the past ``hours`` (ts order, all ts <= now) at real speed; later messages stay scheduled.
 
         Like ``step``, the messages are handed to ``publish`` (if one was given and ``publish=True``) and
-        returned. Arrivals follow ``backfill_per_hour`` shaped by ``HOURLY_PROFILE`` (local time).
+        returned. Arrivals: ``arrivals_per_hour(backfill_per_hour, t)`` (local time).
         """
         if now is None:
             now = self.now()
-        start = now - hours * 3600.0
-        peak = max(HOURLY_PROFILE)
-        lam = self.backfill_per_hour / 3600.0 * peak
-        t = start
-        if lam > 0:
-            while True:
-                t += float(self._rng.exponential(1.0 / lam))
-                if t > now:
-                    break
-                hour = int((t // 3600 + 8) % 24)  # Asia/Shanghai hour (UTC+8)
-                if self._rng.random() < HOURLY_PROFILE[hour] / peak:
-                    self._new_incident(round(t, 3), 1.0)
+        t = self._daily_arrivals(now - hours * 3600.0 + self._candidate_gap(), now)
         msgs = self._pop_due(now)
         if self._next_arrival is None or self._next_arrival < now:
-            self._next_arrival = now
+            self._next_arrival = t if self.daily else now
         if publish:
             self._emit(msgs)
         else:
             self.emitted += len(msgs)
         return msgs
+
+    def _candidate_gap(self) -> float:
+        """The gap (s) to the next candidate arrival of the daily process (at the peak rate, thinned after)."""
+        lam = self.backfill_per_hour * PROFILE_PEAK / PROFILE_MEAN / 3600.0
+        return float(self._rng.exponential(1.0 / lam)) if lam > 0 else math.inf
+
+    def _daily_arrivals(self, t: float, end: float) -> float:
+        """Create the arrivals of the daily process from the candidate at ``t`` up to ``end`` at real speed: a
+        Poisson process at the peak rate thinned by ``HOURLY_PROFILE``, i.e. ``arrivals_per_hour
+        (backfill_per_hour, t)``. Returns the first candidate after ``end`` (where the next call starts)."""
+        while t <= end:
+            if self._rng.random() < HOURLY_PROFILE[local_hour(t)] / PROFILE_PEAK:
+                self._new_incident(round(t, 3), 1.0)
+            t += self._candidate_gap()
+        return t
 
     def step(self, now: float | None = None) -> list[dict[str, Any]]:
         """Create live arrivals up to ``now``, then emit (publish + return) every message due by ``now``."""
@@ -343,7 +380,9 @@ class Simulator:
             now = self.now()
         if self._next_arrival is None:
             self._next_arrival = now
-        if self.rate_per_s > 0:
+        if self.daily:
+            self._next_arrival = self._daily_arrivals(self._next_arrival, now)
+        elif self.rate_per_s > 0:
             while self._next_arrival <= now:
                 self._new_incident(round(self._next_arrival, 3), self.time_scale)
                 self._next_arrival += float(self._rng.exponential(1.0 / self.rate_per_s))
@@ -368,7 +407,7 @@ class Simulator:
     def run(self, stop_event: threading.Event, tick_s: float | None = None) -> None:
         """Call ``step`` until ``stop_event`` is set (tick: half the mean arrival gap, within 0.05-1 s)."""
         if tick_s is None:
-            gap = 1.0 / self.rate_per_s if self.rate_per_s > 0 else 1.0
+            gap = 1.0 / self.rate_per_s if self.rate_per_s > 0 and not self.daily else 1.0
             tick_s = min(1.0, max(0.05, gap / 2))
         while not stop_event.is_set():
             try:

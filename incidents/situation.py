@@ -37,7 +37,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from incidents.kpis import Kpis
+from incidents.kpis import Kpis as Kpis  # re-exported: the view carries it
 from incidents.kpis import compute as compute_kpis
 from incidents.model import (
     CATEGORIES,

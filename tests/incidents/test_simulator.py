@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from incidents.model import CATEGORIES, TRANSITIONS, Incident, MergeOutcome, Status, merge_message
-from incidents.simulator import TITLES, Simulator, lifecycle_ok
+from incidents.simulator import MAX_LIFE_H, TITLES, Simulator, lifecycle_ok, local_hour
 from incidents.situation import Situation
 from incidents.sla import SlaPolicy
 from incidents.wire import parse_message
@@ -201,3 +201,45 @@ def test_publish_errors_do_not_stop_the_simulator() -> None:
     assert len(sim.step(NOW)) >= 1
     assert len(sim.step(NOW + 10)) >= 1
     assert sim.emitted > 0
+
+
+def test_a_demo_day_is_steady_and_live_follows_the_backfills_daily_curve() -> None:
+    """``daily=True`` (the demo): after a backfill as long as the longest lifecycle, four days of live steps on an
+    injected clock keep the open count within a band around its level (no climb), and the live arrivals per
+    6-hour block of the local day agree with the backfill's."""
+    per_hour, h = 12.0, 3600.0
+    sim = Simulator(POINTS, seed=11, daily=True, backfill_per_hour=per_hour)
+    status: dict[str, str] = {}
+
+    def fold_status(msgs: list[dict[str, Any]]) -> list[float]:
+        for m in msgs:
+            status[m["id"]] = m["status"]
+        return [parse_message(json.dumps(m), now=NOW + 400 * h).ts for m in msgs if m["status"] == "reported"]
+
+    def open_now() -> int:
+        return sum(1 for s in status.values() if s in ("reported", "dispatched", "accepted"))
+
+    backfill_h, live_h = float(MAX_LIFE_H), 96
+    backfilled = fold_status(sim.backfill(backfill_h, NOW))
+    opens = [open_now()]
+    live: list[float] = []
+    for k in range(1, live_h * 30 + 1):  # a step every 2 minutes
+        live += fold_status(sim.step(NOW + k * 120.0))
+        if k % 30 == 0:
+            opens.append(open_now())
+
+    level = float(np.mean(opens))
+    assert 0.6 * level <= min(opens) and max(opens) <= 1.4 * level, opens  # a daily swing, not a crisis
+    first, last = np.mean(opens[1:49]), np.mean(opens[-48:])
+    assert abs(last - first) <= 0.15 * level, (first, last)  # no drift: the steady state
+    assert abs(opens[0] - level) <= 0.3 * level  # the backfill ends where live goes on
+
+    def per_block(ts: list[float], hours: float) -> np.ndarray:
+        blocks = np.bincount([local_hour(t) // 6 for t in ts], minlength=4)
+        return blocks / (hours / 24.0)  # arrivals per day in each 6-hour block
+
+    b, lv = per_block(backfilled, backfill_h), per_block(live, live_h)
+    assert len(live) / live_h == pytest.approx(per_hour, rel=0.15)
+    assert len(backfilled) / backfill_h == pytest.approx(per_hour, rel=0.15)
+    assert np.all(np.abs(lv - b) <= 0.3 * b + 3), (b, lv)
+    assert b[0] < b[2] / 3 and lv[0] < lv[2] / 3  # quiet nights, busy days in both
