@@ -68,10 +68,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _require_redis_url(settings: Settings) -> str:
-    if not settings.redis_url:
+def _require_redis_url(settings: Settings, *, demo: bool = True) -> str:
+    """``REDIS_URL`` / ``--redis-url``, else (``demo``) the running demo's embedded Redis (``dashboard.demo_redis``).
+    ``SettingsError`` when there is none, or the recorded one does not answer."""
+    if settings.redis_url:
+        return settings.redis_url
+    from dashboard import demo_redis
+
+    url = demo_redis.running_url(settings) if demo else None
+    if url is None:
         raise SettingsError("no Redis given: set REDIS_URL or pass --redis-url (or use `onescreen demo`)")
-    return settings.redis_url
+    return url
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -92,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dashboard.server import run_server
 
     settings = _settings(args)
-    _require_redis_url(settings)
+    _require_redis_url(settings, demo=False)
     return run_server(settings, embedded_redis=False, simulate_rate=None, insecure_demo=args.insecure_demo)
 
 

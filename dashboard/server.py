@@ -14,6 +14,7 @@ from types import FrameType
 import redis
 import uvicorn
 
+from dashboard import demo_redis
 from dashboard.access.startup import DEMO_ADMIN, demo_credentials, refuse_unprotected, shown_addresses
 from dashboard.runtime import Runtime, build_runtime, load_geo, redis_client, simulator_for
 from dashboard.settings import Settings
@@ -83,6 +84,8 @@ def run_server(
                 raise RuntimeError("no REDIS_URL")
             server = stack.enter_context(EmbeddedRedis(settings.state_dir / "redis", requirepass=True))
             url = server.url  # holds the generated password: never printed (shown_url)
+            demo_redis.record(settings.state_dir, url)  # for `onescreen snapshot` & co. (0600)
+            stack.callback(demo_redis.forget, settings.state_dir, url)
             print(f"onescreen: embedded redis-server at {server.shown_url} (data in {settings.state_dir / 'redis'})")
         runtime = build_runtime(settings, url)
         demo = embedded_redis or simulate_rate is not None

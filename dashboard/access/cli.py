@@ -75,12 +75,14 @@ def _access(settings: Settings) -> Access:
     import redis
 
     from dashboard.access.service import Access
+    from dashboard.demo_redis import running_url
     from incidents.keys import Keys
 
-    if not settings.redis_url:
+    url = settings.redis_url or running_url(settings)  # else the running demo's embedded Redis
+    if not url:
         raise SettingsError("no Redis given: set REDIS_URL or pass --redis-url")
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=10)
-    return Access(settings, client, Keys.for_redis_url(settings.redis_prefix, settings.redis_url))
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    return Access(settings, client, Keys.for_redis_url(settings.redis_prefix, url))
 
 
 def _areas(settings: Settings, refs: list[str]) -> tuple[str, ...]:
