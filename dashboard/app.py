@@ -24,6 +24,7 @@ from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.callbacks import wall as wall_callbacks
 from dashboard.layouts.root import root_layout
+from dashboard.not_found import NotFound
 from dashboard.page_cache import PageCache
 from dashboard.runtime import Runtime
 from dashboard.settings import Settings
@@ -96,6 +97,8 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
+    # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
+    server.add_middleware(NotFound, routes=lambda: server.router.routes)
     # Added after the app's own, so outside them: nothing answers a request the gate refused.
     server.add_middleware(
         AccessGate,
