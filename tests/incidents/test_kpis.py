@@ -139,3 +139,28 @@ def test_compute_is_pure_over_arrays() -> None:
     assert (k.open, k.overdue, k.on_time_rate, k.satisfaction) == (1, 1, None, None)
     assert "dash" not in vars(module) and "redis" not in vars(module)
     assert sys.modules["incidents.kpis"] is module
+
+
+def test_summary_json_and_the_frames_tiles_show_the_same_numbers() -> None:
+    """``GET /api/summary`` serves ``asdict(Kpis)`` as JSON; a frame's tiles are ``kpi_tiles(Kpis)``: drawn from
+    either, every tile is the same (one definition, no second arithmetic)."""
+    import json
+    from dataclasses import asdict
+
+    k = kpis(
+        mk(
+            "a",
+            ("reported", -2 * H),
+            ("accepted", -2 * H + 3 * MIN),
+            ("resolved", -1 * H),
+            ("closed", -1 * H),
+            rating=4,
+        ),
+        mk("b", ("reported", -30 * H), ("accepted", -29 * H), ("resolved", -3 * H), reopened=1),
+        mk("o", ("reported", -3 * H)),
+    )
+    served = json.loads(json.dumps(asdict(k)))
+    for lang in ("zh", "en"):
+        assert kpi_tiles(served, BRIEFING_KPIS, lang) == kpi_tiles(k, BRIEFING_KPIS, lang)
+        assert kpi_tiles(served, WALL_KPIS, lang) == kpi_tiles(k, WALL_KPIS, lang)
+    assert served["on_time_rate"] == 1.0 and served["rework_rate"] == pytest.approx(0.5) and served["overdue"] == 1
