@@ -187,7 +187,11 @@ class SampleKpis:
     mean_accept_min: float = 6.4
     mean_resolve_min: float = 142.0
     rework: int = 2
+    rework_rate: float = 0.021
     satisfaction: float = 4.6
+    satisfied_share: float = 0.89
+    median_accept_min: float = 4.8
+    median_resolve_min: float = 96.0
     by_category: dict[str, int] = field(default_factory=dict)
     by_community: dict[str, int] = field(default_factory=dict)
     trend_24h: list[int] = field(default_factory=list)
