@@ -112,8 +112,23 @@ def test_publish_rejects_json_that_does_not_parse_with_exit_2_and_dead_letters_i
     assert len(dead_letters(r, keys)) == 2
 
 
-def test_publish_without_redis_says_so_plainly(keys: Keys) -> None:
-    done = onescreen("publish", "--id", "CLI-X", "--status", "reported", *INCIDENT, env={})
+def test_publish_finds_the_running_demos_redis_without_redis_url(
+    redis_url: str, keys: Keys, r: redis.Redis, tmp_path: Path
+) -> None:
+    from dashboard import demo_redis
+
+    demo_redis.record(tmp_path, redis_url)  # what `onescreen demo` writes while it runs
+    env = {"ONESCREEN_STATE_DIR": str(tmp_path), "ONESCREEN_PREFIX": keys.prefix}
+    done = onescreen("publish", "--id", "CLI-D", "--status", "reported", *INCIDENT, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "using the demo's Redis" in done.stderr
+    assert json.loads(r.hget(keys.state, "CLI-D") or b"null")["status"] == "reported"
+
+
+def test_publish_without_redis_says_so_plainly(keys: Keys, tmp_path: Path) -> None:
+    # a state folder of its own: no running demo's Redis record to fall back on (dashboard.demo_redis)
+    alone = {"ONESCREEN_STATE_DIR": str(tmp_path)}
+    done = onescreen("publish", "--id", "CLI-X", "--status", "reported", *INCIDENT, env=alone)
     assert done.returncode == 2 and "REDIS_URL" in done.stderr and "Traceback" not in done.stderr
 
     nowhere = "redis://127.0.0.1:1/0"  # port 1: nothing listens there
