@@ -7,7 +7,8 @@ open cases past their deadline are counted apart (``overdue``) rather than hidde
 Every window ends at ``now``; "24 h" is rolling (so a rate means something right after midnight), "today" is
 the local day (Asia/Shanghai). A rate or mean over nothing is ``None`` (the tiles show "—", never 100 %).
 
-``KPI_DEFINITIONS`` carries each figure's names, formula and window (the README's table is the same text).
+``KPI_DEFINITIONS`` carries each figure's names, formula, window and source; the README's "Key figures" table
+documents each of them (a test holds it to that).
 
 Input: column arrays over one set of incidents (``incidents.situation`` column store), all of one length:
 ``created_ts``, ``accepted_ts``, ``resolved_ts``, ``closed_ts`` (epoch seconds, NaN = never), ``on_time``

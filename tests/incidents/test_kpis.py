@@ -164,3 +164,13 @@ def test_summary_json_and_the_frames_tiles_show_the_same_numbers() -> None:
         assert kpi_tiles(served, BRIEFING_KPIS, lang) == kpi_tiles(k, BRIEFING_KPIS, lang)
         assert kpi_tiles(served, WALL_KPIS, lang) == kpi_tiles(k, WALL_KPIS, lang)
     assert served["on_time_rate"] == 1.0 and served["rework_rate"] == pytest.approx(0.5) and served["overdue"] == 1
+
+
+def test_the_readme_documents_every_kpi() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Key figures (KPIs)") :]
+    table = table[: table.index("\n## ")]
+    for d in KPI_DEFINITIONS:
+        assert f"`{d.key}`" in table and d.zh in table, d.key
