@@ -245,6 +245,11 @@ class Runtime:
         assert sim is not None
         if self.simulator_backfill_h > 0:
             sim.backfill(hours=self.simulator_backfill_h)
+        else:  # a restart on the demo's own data: end what the previous run left open, number after it
+            try:
+                sim.adopt(load_state(self.redis, self.keys))
+            except redis.RedisError as exc:
+                log.warning("simulator: could not read the state to carry on (%s)", exc)
         sim.run(self._stop)
 
     def stop(self) -> None:

@@ -28,6 +28,8 @@ code).
     ``rate_per_s`` and ``time_scale`` are unused.
   - ``daily=False`` (load and benchmarks): a constant ``rate_per_s`` with delays divided by ``time_scale``
     (default 60: a real minute passes in a demo second) — far busier than any real street.
+* **Restart**: ``adopt(incidents)`` carries on the lifecycles a previous run left open (the demo restarted on
+  its own Redis) and numbers new incidents after the old ones.
 * **Deterministic**: the same ``seed`` and the same sequence of ``now`` values give the same messages.
 """
 
@@ -37,15 +39,16 @@ import heapq
 import itertools
 import logging
 import math
+import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from incidents.model import TRANSITIONS, Priority, Status
+from incidents.model import OPEN_STATUSES, TRANSITIONS, Incident, Priority, Status
 from incidents.sla import SlaPolicy
 from incidents.timeutil import SHANGHAI, format_ts
 
@@ -373,6 +376,42 @@ class Simulator:
                 self._new_incident(round(t, 3), 1.0)
             t += self._candidate_gap()
         return t
+
+    def adopt(self, incidents: Iterable[Incident], now: float | None = None) -> int:
+        """Carry on where a previous run stopped (a demo restarted on its own Redis, ``backfill`` not called):
+        number new incidents after this prefix's existing ids, and schedule the rest of the lifecycle of each
+        of its incidents still open (else they would stay open, and turn overdue, for ever). Delays as a new
+        incident's, from ``now`` (compressed by ``time_scale`` unless ``daily``). Returns how many were adopted.
+        """
+        if now is None:
+            now = self.now()
+        scale = 1.0 if self.daily else self.time_scale
+        ours = re.compile(rf"{re.escape(self.id_prefix)}-\d{{8}}-(\d+)")
+        adopted = 0
+        for inc in incidents:
+            m = ours.fullmatch(inc.id)
+            if m is None:
+                continue
+            self._n_created = max(self._n_created, int(m.group(1)))
+            if inc.status not in OPEN_STATUSES:
+                continue
+            accept_s = self.sla.accept_within_s(inc.category, inc.priority)
+            resolve_s = self.sla.resolve_within_s(inc.category, inc.priority)
+            steps: list[tuple[float, dict[str, Any]]] = []
+            if inc.status == Status.REPORTED:
+                steps.append((self._lognormal(accept_s * 0.15, 0.6), {"status": "dispatched"}))
+                steps[-1][1]["assignee"] = inc.assignee or self._assignee(inc.lon, inc.lat)
+            if inc.status in (Status.REPORTED, Status.DISPATCHED):
+                steps.append((self._lognormal(accept_s * 0.25, 0.8), {"status": "accepted"}))
+            steps.append((min(self._lognormal(0.2 * resolve_s, 0.8), 1.5 * resolve_s), {"status": "resolved"}))
+            rating = int(self._choice(self._ratings, self._rating_p))
+            steps.append((self._lognormal(3 * 3600.0, 0.8), {"status": "closed", "rating": rating}))
+            t = max(now, inc.ts)
+            for delay, msg in steps:
+                t = round(t + max(delay / scale, 1.0), 3)
+                self._push(t, {"id": inc.id, **msg})
+            adopted += 1
+        return adopted
 
     def step(self, now: float | None = None) -> list[dict[str, Any]]:
         """Create live arrivals up to ``now``, then emit (publish + return) every message due by ``now``."""

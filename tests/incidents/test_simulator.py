@@ -243,3 +243,27 @@ def test_a_demo_day_is_steady_and_live_follows_the_backfills_daily_curve() -> No
     assert len(backfilled) / backfill_h == pytest.approx(per_hour, rel=0.15)
     assert np.all(np.abs(lv - b) <= 0.3 * b + 3), (b, lv)
     assert b[0] < b[2] / 3 and lv[0] < lv[2] / 3  # quiet nights, busy days in both
+
+
+def test_a_restarted_demo_carries_on_the_open_incidents_and_numbers_after_them() -> None:
+    """``adopt``: a second simulator on the first one's state (no backfill) ends what was left open and does not
+    reuse its ids."""
+    first = Simulator(POINTS, seed=12, daily=True, backfill_per_hour=12.0)
+    state = fold(first.backfill(48, NOW), NOW)
+    left_open = {i for i, inc in state.items() if inc.status in ("reported", "dispatched", "accepted")}
+    assert len(left_open) > 20
+
+    again = Simulator(POINTS, seed=13, daily=True, backfill_per_hour=12.0)
+    assert again.adopt(state.values(), NOW) == len(left_open)
+    later = NOW + 10 * 24 * 3600.0
+    msgs = [m for k in range(1, 241) for m in again.step(NOW + k * 3600.0)]
+    state2 = dict(state)
+    for m in msgs:  # the whole story of each incident stays a legal lifecycle, merged onto the old state
+        w = parse_message(json.dumps(m, ensure_ascii=False).encode("utf-8"), now=later)
+        inc, outcome = merge_message(state2.get(w.id), w)
+        assert outcome in (MergeOutcome.CREATED, MergeOutcome.UPDATED), (outcome, m)
+        assert inc is not None
+        state2[w.id] = inc
+    assert all(state2[i].status not in ("reported", "dispatched", "accepted") for i in left_open)
+    new = {m["id"] for m in msgs if m["status"] == "reported"}
+    assert new and not (new & set(state))  # fresh ids, after the old ones
