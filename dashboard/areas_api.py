@@ -14,11 +14,13 @@ from dashboard.access.actor import actor_of
 from dashboard.access.scope import may_see, scopes
 from dashboard.runtime import Runtime
 from geo.areas import AreaError, AreaTree, UnknownAreaError, layer_counts
+from incidents.kpis import WINDOWS as KPI_WINDOWS
 
 
 def summary(runtime: Runtime, ref: str, now: float | None = None) -> dict[str, Any]:
-    """The numbers of area ``ref``: KPIs (``incidents.situation.Kpis``), today's funnel, open incidents by
-    category and status, and how many of each layer's features lie in it. ``AreaError`` for a bad ``ref``."""
+    """The numbers of area ``ref``: KPIs (``incidents.kpis.Kpis``; ``kpi_windows``: the window of each), today's
+    funnel, open incidents by category and status, and how many of each layer's features lie in it. ``AreaError``
+    for a bad ``ref``."""
     tree = runtime.geo.areas
     area = tree.get(ref)
     view = runtime.situation.view(time.time() if now is None else now)
@@ -30,6 +32,7 @@ def summary(runtime: Runtime, ref: str, now: float | None = None) -> dict[str, A
         "path": [a.as_json() for a in tree.path(ref)],
         "now": view.now,
         "kpis": asdict(kpis),
+        "kpi_windows": KPI_WINDOWS,
         "funnel": {"stages": funnel.today, "median_minutes": funnel.median_min},
         "layers": layer_counts(tree, runtime.layers, ref),
     }
@@ -52,6 +55,7 @@ def union_summary(runtime: Runtime, refs: tuple[str, ...], now: float | None = N
         "areas": [tree.get(r).as_json() for r in refs],
         "now": view.now,
         "kpis": asdict(kpis),
+        "kpi_windows": KPI_WINDOWS,
         "funnel": {"stages": funnel.today, "median_minutes": funnel.median_min},
         "layers": layers,
     }

@@ -145,6 +145,10 @@ KPI_DEFINITIONS: Final[tuple[KpiDefinition, ...]] = (
 )
 
 
+# key → the window it is over, as ``GET /api/summary`` states it beside the numbers (``kpi_windows``).
+WINDOWS: Final[dict[str, str]] = {d.key: d.window for d in KPI_DEFINITIONS}
+
+
 @dataclass(frozen=True, slots=True)
 class Kpis:
     """The key figures over one set of incidents at ``now`` (see ``KPI_DEFINITIONS``; rates are 0–1, times are

@@ -174,3 +174,10 @@ def test_the_readme_documents_every_kpi() -> None:
     table = table[: table.index("\n## ")]
     for d in KPI_DEFINITIONS:
         assert f"`{d.key}`" in table and d.zh in table, d.key
+
+
+def test_every_kpi_has_its_window_for_the_api() -> None:
+    from incidents.kpis import WINDOWS
+
+    assert set(WINDOWS) == {d.key for d in KPI_DEFINITIONS}
+    assert WINDOWS["on_time_rate"] == "rolling 24 h" and WINDOWS["overdue"] == "now"
