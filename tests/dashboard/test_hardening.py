@@ -394,3 +394,18 @@ def test_open311_reads_are_closed_by_default_and_public_masked_when_asked(
         form = urllib.parse.urlencode({"service_code": "environment", "lat": lat, "long": lon}).encode()
         ctype = {"Content-Type": "application/x-www-form-urlencoded"}
         assert _call(server.url + "/open311/v2/requests.json", "POST", form, ctype)[0] in (401, 403)
+
+
+def test_unknown_paths_answer_404_and_the_pages_stay(live_server: LiveServer) -> None:
+    """Dash's catch-all no longer answers every unknown path with the app's HTML (``dashboard.not_found``); the
+    gate still comes first, so an anonymous browser is sent to the login page whatever the path."""
+    admin = {"Cookie": live_server.creds.cookie_header()}
+    for path in ("/api/incidents.csv", "/no-such-page", "/wall/extra", "/api/summary/x"):
+        code, _, body = _call(live_server.url + path, headers=admin)
+        assert code == 404 and b"<html" not in body.lower(), (path, code)
+    assert _call(live_server.url + "/api/incidents", headers=admin)[0] == 405  # POST-only: not a page either
+    for path in ("/", "/wall", "/?area=community:C003", "/login"):
+        code, headers, _ = _call(live_server.url + path, headers=admin)
+        assert code == 200 and headers["content-type"].startswith("text/html"), (path, code)
+    code, headers, _ = _call(live_server.url + "/no-such-page", headers={"Accept": "text/html"})
+    assert code == 302 and headers["location"].startswith("/login?"), code  # the anonymous: login, as before
