@@ -163,7 +163,7 @@ def _data(**attrs: Any) -> dict[str, Any]:
 
 
 def feed_item(row: Mapping[str, Any] | Any, lang: str = "zh", now: float | None = None) -> html.Li:
-    """One live-feed line: time · status badge · title · category · grid (+ overdue/urgent tags)."""
+    """One live-feed line: time · status badge · title · category · grid (+ overdue/urgent/催办 tags)."""
     status = str(_val(row, "status"))
     cat = _val(row, "category_label") if i18n.norm_lang(lang) == "zh" else ""
     cat = cat or i18n.category_label(_val(row, "category"), lang)
@@ -173,9 +173,12 @@ def feed_item(row: Mapping[str, Any] | Any, lang: str = "zh", now: float | None 
         tags.append(html.Span(i18n.t("feed.overdue_tag", lang), className="os-tag os-tag--overdue"))
     if bool(_val(row, "urgent", False)):
         tags.append(html.Span(i18n.t("feed.urgent_tag", lang), className="os-tag os-tag--urgent"))
+    flagged = bool(tags)
+    if bool(_val(row, "escalated", False)):
+        tags.append(html.Span(i18n.t("action.escalate", lang), className="os-tag os-tag--escalated"))
     ts = _val(row, "ts", None)
     return html.Li(
-        className=f"os-feed__item os-feed__item--{status}" + (" is-overdue" if tags else ""),
+        className=f"os-feed__item os-feed__item--{status}" + (" is-overdue" if flagged else ""),
         children=[
             html.Span(i18n.fmt_time(ts, "%H:%M") if ts is not None else "—", className="os-feed__time"),
             status_badge(status, lang),
