@@ -137,4 +137,4 @@ def test_on_duty_members_of_an_area_with_their_workload() -> None:
 def test_the_feed_marks_escalated_incidents() -> None:
     item = components.feed_item({"id": "X1", "status": "accepted", "category": "fire", "escalated": True})
     assert "催办" in [n for n in walk(item) if isinstance(n, str)]
-    assert "is-overdue" not in (item.className or "")
+    assert "is-overdue" not in str(getattr(item, "className", ""))
