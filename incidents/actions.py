@@ -5,7 +5,7 @@ obeys the same lifecycle rules (an illegal transition raises ``WireError`` with 
 every screen through the normal feed. Pure helpers decide what to offer for a status.
 
 评单 is ``closed`` with a ``rating`` (1-5); 返工 is ``dispatched`` from resolved/closed (the merge counts it in
-``reopened``); 催办 sets the wire's ``escalated`` flag without changing the status (open incidents only).
+``reopened``); 催办 sets the wire's ``escalated`` flag without changing the status (dispatched or accepted work).
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ def can_rework(status: Status | str) -> bool:
     return Status(status) in REWORK_FROM and is_transition_allowed(status, Status.DISPATCHED)
 
 
+ESCALATE_FROM: frozenset[Status] = frozenset({Status.DISPATCHED, Status.ACCEPTED})
+
+
 def can_escalate(incident: Incident) -> bool:
-    """Whether 催办 is offered: an open incident not escalated yet."""
-    return incident.is_open and not incident.escalated
+    """Whether 催办 is offered: work someone holds (``ESCALATE_FROM``: dispatched or accepted — a reported incident
+    has nobody to press yet: dispatch it) that is not escalated yet."""
+    return incident.status in ESCALATE_FROM and not incident.escalated
 
 
 def can_dispatch(status: Status | str) -> bool:

@@ -295,7 +295,7 @@ def action_refused(
     ``act``; dispatching (派单/改派) ``dispatch``, and a member to dispatch to must lie inside the actor's areas
     (the incident's own place is checked by the caller: ``may_see_incident``); 返工 (dispatched again from
     resolved/closed, no member) ``act``; 评单 (a rate button) ``act``, a resolved incident and a rating 1-5;
-    催办 (the escalate button) ``dispatch`` and an open incident not escalated yet."""
+    催办 (the escalate button) ``dispatch`` and dispatched or accepted work not escalated yet."""
     if not can(actor, "act"):
         return "action.not_allowed"
     if kind == layer_ids.ESCALATE_BTN:

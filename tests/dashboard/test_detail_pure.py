@@ -92,7 +92,7 @@ def test_lifecycle_gates() -> None:
     assert can_rate(Status.RESOLVED) and not can_rate(Status.CLOSED) and not can_rate(Status.ACCEPTED)
     assert can_rework(Status.RESOLVED) and can_rework(Status.CLOSED) and not can_rework(Status.ACCEPTED)
     assert can_escalate(incident(Status.ACCEPTED)) and not can_escalate(incident(Status.ACCEPTED, escalated=True))
-    assert not can_escalate(incident(Status.RESOLVED))
+    assert not can_escalate(incident(Status.RESOLVED)) and not can_escalate(incident(Status.REPORTED))
 
 
 def test_refusals_by_role_and_lifecycle() -> None:
