@@ -294,7 +294,8 @@ def action_refused(
     """Why ``actor`` may not take this action (an i18n key), or None when it may: changing an incident needs
     ``act``; dispatching (派单/改派) ``dispatch``, and a member to dispatch to must lie inside the actor's areas
     (the incident's own place is checked by the caller: ``may_see_incident``); 返工 (dispatched again from
-    resolved/closed, no member) ``act``; 评单 (a rate button) ``act``, a resolved incident and a rating 1-5;
+    resolved/closed, no member) ``act``; 评单 (a rate button) ``act``, a resolved incident and a rating 1-5 — a
+    close without a rating is refused;
     催办 (the escalate button) ``dispatch`` and dispatched or accepted work not escalated yet."""
     if not can(actor, "act"):
         return "action.not_allowed"
@@ -304,6 +305,8 @@ def action_refused(
         return None if incident is None or can_escalate(incident) else "action.not_now"
     if kind == layer_ids.RATE_BTN:
         return None if rating is not None and (incident is None or can_rate(incident.status)) else "action.not_now"
+    if status == Status.CLOSED:
+        return "action.not_now"  # 评单 closes, with a rating: never a bare close
     rework = kind == layer_ids.ACTION_BTN and incident is not None and can_rework(incident.status)
     if status == Status.DISPATCHED and not (rework and not member):
         if not can(actor, "dispatch"):
@@ -514,12 +517,14 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
     def show_detail(incident_id: str | None, lang: str | None) -> list[Any]:
         return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang, assigner=assigner)
 
-    # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's)
+    # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's).
+    # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall.
     @app.callback(
         Output(Console.ON_DUTY, "children"),
-        Input(PAGE_RENDERED, "data"),
+        Input(Console.ON_DUTY, "id"),
+        State(PAGE_RENDERED, "data"),
     )
-    def show_on_duty(rendered: Any) -> list[Any]:
+    def show_on_duty(_panel: str, rendered: Any) -> list[Any]:
         page = rendered if isinstance(rendered, dict) else {}
         return on_duty_children(runtime, page.get("area"), page.get("lang") or runtime.settings.lang)
 

@@ -252,9 +252,9 @@ def test_the_on_duty_panel_lists_members_with_their_open_tasks(world: World) -> 
     body = {
         "output": f"{Console.ON_DUTY}.children",
         "outputs": {"id": Console.ON_DUTY, "property": "children"},
-        "inputs": [{"id": "page-rendered", "property": "data", "value": {"area": f"grid:{grid}", "lang": "zh"}}],
-        "state": [],
-        "changedPropIds": ["page-rendered.data"],
+        "inputs": [{"id": Console.ON_DUTY, "property": "id", "value": Console.ON_DUTY}],
+        "state": [{"id": "page-rendered", "property": "data", "value": {"area": f"grid:{grid}", "lang": "zh"}}],
+        "changedPropIds": [],
     }
 
     def listed() -> list[str] | None:

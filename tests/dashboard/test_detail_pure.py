@@ -105,6 +105,7 @@ def test_refusals_by_role_and_lifecycle() -> None:
     assert action_refused(rt, OFFICIAL, Status.CLOSED, "", incident=resolved, kind=rate, rating=4) is None
     assert action_refused(rt, OFFICIAL, Status.CLOSED, "", incident=accepted, kind=rate, rating=4) == "action.not_now"
     assert action_refused(rt, OFFICIAL, Status.CLOSED, "", incident=resolved, kind=rate, rating=None)
+    assert action_refused(rt, OFFICIAL, Status.CLOSED, "", incident=resolved, kind=act) == "action.not_now"  # bare
     assert action_refused(rt, OFFICIAL, Status.ACCEPTED, "", incident=accepted, kind=esc) == "action.not_allowed"
     assert action_refused(rt, DISPATCHER, Status.ACCEPTED, "", incident=accepted, kind=esc) is None
     assert action_refused(rt, DISPATCHER, Status.RESOLVED, "", incident=resolved, kind=esc) == "action.not_now"
