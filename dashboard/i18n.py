@@ -534,3 +534,52 @@ def fmt_minutes(v: object, lang: str | None = DEFAULT_LANG) -> tuple[str, str]:
     if m < 100:
         return (f"{m:.1f}" if m < 10 else f"{m:.0f}"), t("unit.minutes", lang)
     return f"{m / 60:.1f}", t("unit.hours", lang)
+
+
+# --- the incident detail (描述, 地址, SLA countdown, 评单/返工/催办) and the on-duty panel (在岗值守): new keys only
+_ZH.update(
+    {
+        "console.description": "描述",
+        "console.source": "来源",
+        "console.address": "地址",
+        "console.overdue_multiple": "超时倍数",
+        "console.rating": "评价",
+        "console.time_left": "剩余 {t}",
+        "console.time_over": "已超时 {t}",
+        "console.days": "{d}天",
+        "console.open_tasks": "在办 {n}",
+        "console.on_duty": "在岗值守",
+        "console.no_on_duty": "本区域暂无在岗人员",
+        "action.rework": "返工",
+        "action.escalate": "催办",
+        "action.rate": "评单",
+        "action.rate_n": "评单：{n} 星",
+        "action.done_rated": "已评单：{n} 星",
+        "action.done_rework": "已返工（第 {n} 次）",
+        "action.done_escalated": "已催办",
+    }
+)
+_EN.update(
+    {
+        "console.description": "Description",
+        "console.source": "Source",
+        "console.address": "Address",
+        "console.overdue_multiple": "Overdue ×SLA",
+        "console.rating": "Rating",
+        "console.time_left": "{t} left",
+        "console.time_over": "{t} overdue",
+        "console.days": "{d}d",
+        "console.open_tasks": "{n} open",
+        "console.on_duty": "On duty",
+        "console.no_on_duty": "Nobody on duty in this area",
+        "action.rework": "Rework",
+        "action.escalate": "Escalate",
+        "action.rate": "Close with rating",
+        "action.rate_n": "Close with {n} stars",
+        "action.done_rated": "Closed, rated {n} stars",
+        "action.done_rework": "Sent back for rework (#{n})",
+        "action.done_escalated": "Escalated",
+    }
+)
+_ZH.update({"action.not_now": "操作被拒绝：事件当前状态不能执行此操作"})
+_EN.update({"action.not_now": "Refused: not possible in the incident's current status"})

@@ -5,11 +5,16 @@ Pure domain logic over the geo layers (no Redis, no Dash). Ranking rules:
 1. **Eligible**: on duty (``on_duty``), and fitting the incident's category (``CATEGORY_NEEDS``): a role in
    the category's roles (if it names any) *and* at least one of its skills (if it names any). A category
    without needs (环境卫生, 其他 …) takes any member on duty.
-2. **Own grid first** (属地管理): members of the incident's grid come before everyone else,
-3. then **by distance**: straight-line metres in the layers' metric CRS (UTM), ties by member order.
+2. **Not the busy first** (workload): a member with ``BUSY_OPEN_TASKS`` (5) or more open incidents assigned
+   (``workload``: reported/dispatched/accepted with them as assignee) comes after every member with fewer,
+3. then **own grid first** (属地管理): members of the incident's grid come before everyone else,
+4. then **by distance plus a workload penalty**: straight-line metres in the layers' metric CRS (UTM) plus
+   ``PENALTY_M_PER_TASK`` (300 m) per open task — a member 300 m farther but with one task fewer ranks equal —
+   ties by member order.
 
-Each ``Suggestion`` carries the distance in metres, the role, the member's skills, which of them matched,
-and whether the member is in the incident's grid. Names are returned as stored; screens mask them.
+Each ``Suggestion`` carries the distance in metres, the member's open tasks, the role, the member's skills,
+which of them matched, and whether the member is in the incident's grid. Names are returned as stored; screens
+mask them.
 """
 
 from __future__ import annotations
@@ -20,11 +25,26 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
+from incidents.model import OPEN_STATUS_VALUES
 
 GRID_ROLES: Final = frozenset({"网格长", "网格员"})
+BUSY_OPEN_TASKS: Final = 5  # this many open tasks or more: after every less busy member
+PENALTY_M_PER_TASK: Final = 300.0  # metres added to the distance per open task
+
+
+def workload(incidents: pd.DataFrame) -> dict[str, int]:
+    """Open incidents per assignee: ``{member_id: n}`` over rows of an incidents table (``status`` and
+    ``assignee`` columns; rows with another status or no assignee do not count). Empty for an empty table."""
+    if not len(incidents) or "assignee" not in incidents or "status" not in incidents:
+        return {}
+    rows = incidents[incidents["status"].astype(str).isin(OPEN_STATUS_VALUES)]
+    who = rows["assignee"].fillna("").astype(str)
+    counts = who[who != ""].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +82,7 @@ class Suggestion:
     matched_skills: tuple[str, ...]
     same_grid: bool
     distance_m: float
+    open_tasks: int = 0
 
 
 def _skills(value: object) -> tuple[str, ...]:
@@ -107,8 +128,10 @@ class Assigner:
         *,
         n: int = 5,
         exclude: Iterable[str] = (),
+        workload: Mapping[str, int] | None = None,
     ) -> list[Suggestion]:
-        """The ``n`` best members for an incident at (lon, lat) in ``grid_id`` (see the module's rules)."""
+        """The ``n`` best members for an incident at (lon, lat) in ``grid_id`` (see the module's rules);
+        ``workload``: open tasks per member id (``workload()``; absent members have none)."""
         if n <= 0 or not len(self._ids):
             return []
         mask = self._eligible(category).copy()
@@ -123,7 +146,11 @@ class Assigner:
             return []
         d = np.hypot(self._xy[cand, 0] - q[0], self._xy[cand, 1] - q[1])
         same = (self._grids[cand] == grid_id) if grid_id else np.zeros(cand.size, dtype=bool)
-        order = np.lexsort((cand, d, ~same))[:n]  # own grid first, then distance, then member order
+        load = workload or {}
+        tasks = np.fromiter((int(load.get(str(m), 0)) for m in self._ids[cand]), np.int64, cand.size)
+        score = d + PENALTY_M_PER_TASK * tasks
+        busy = tasks >= BUSY_OPEN_TASKS
+        order = np.lexsort((cand, score, ~same, busy))[:n]  # not busy, own grid, distance + penalty, member order
         need = CATEGORY_NEEDS.get(category, Need())
         out: list[Suggestion] = []
         for k in order:
@@ -139,6 +166,7 @@ class Assigner:
                     matched_skills=tuple(s for s in skills if s in need.skills),
                     same_grid=bool(same[k]),
                     distance_m=float(d[k]),
+                    open_tasks=int(tasks[k]),
                 )
             )
         return out

@@ -87,6 +87,7 @@ COLUMNS: Final = (
     "assignee",
     "source",
     "reopened",
+    "escalated",
     "rating",
     "overdue_at",
     "resolve_due",
@@ -107,7 +108,7 @@ _FLOAT_COLS = (
     "rating",
 )
 _INT_COLS = ("status_code", "reopened", "seq")
-_BOOL_COLS = ("urgent",)
+_BOOL_COLS = ("urgent", "escalated")
 _OBJ_COLS = (
     "id",
     "status",
@@ -411,6 +412,7 @@ class Situation:
         c["assignee"][slot] = inc.assignee
         c["source"][slot] = inc.source
         c["reopened"][slot] = inc.reopened
+        c["escalated"][slot] = inc.escalated
         c["rating"][slot] = np.nan if inc.rating is None else float(inc.rating)
         c["overdue_at"][slot] = sla.overdue_at(inc)
         c["resolve_due"][slot] = sla.resolve_due(inc)

@@ -4,8 +4,8 @@
 |------------|--------------------------------------------------------------|----------------------------------|
 | ``view``     | see the screens and read the API (masked unless ``unmasked``) | every user, every wall link     |
 | ``console``  | use the officials' page (not only walls)                     | every user                       |
-| ``act``      | change incidents (accept, resolve, close …)                  | official, dispatcher, admin      |
-| ``dispatch`` | assign incidents to members or units                         | dispatcher, admin                |
+| ``act``      | change incidents (accept, resolve, cancel, 评单, 返工 …)      | official, dispatcher, admin      |
+| ``dispatch`` | assign incidents to members or units; 催办 (escalate)         | dispatcher, admin                |
 | ``unmasked`` | see personal data (names, phone numbers) unmasked            | official, dispatcher, admin      |
 | ``admin``    | manage accounts, wall links and keys                         | admin                            |
 | ``read``     | read the machine API (summary, areas, incidents, Open311, PNG) | every user, ``read`` API keys  |

@@ -14,6 +14,9 @@
  *     "feed lost" banner — never a silently frozen screen.
  *  4. Urgent pulse hook (opt-in: add class `os-pulse` to the page root): animates the circle opacity of
  *     traces whose `meta.pulse` is true directly on the MapLibre layer (no Plotly redraw, no afterplot).
+ *  7. SLA countdowns: every `.os-countdown[data-deadline]` (epoch seconds; the incident detail's 办理时限) shows
+ *     the time left or overdue, once a second, from its `data-left` / `data-over` / `data-days` templates
+ *     (`{t}`, `{d}`), formatted like `layouts.components.fmt_countdown`.
  *  6. Live map edits (the wall): `dash_clientside.onescreen.applyMapEdit` applies one edit of push.map_edit
  *     in place — the trace arrays in gd.data and the MapLibre GeoJSON sources Plotly made for them — instead
  *     of a Plotly re-plot, which re-clones the layout, recomputes every trace and re-uploads every source
@@ -35,8 +38,29 @@
     return fmtCache[key];
   }
 
+  function pad2(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  function tickCountdowns(nowMs) {
+    document.querySelectorAll(".os-countdown[data-deadline]").forEach(function (el) {
+      var deadline = parseFloat(el.getAttribute("data-deadline"));
+      if (!isFinite(deadline)) return;
+      var left = deadline - nowMs / 1000;
+      var s = Math.floor(Math.abs(left));
+      var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+      var clock = h + ":" + pad2(m) + ":" + pad2(s % 60);
+      if (d) clock = (el.getAttribute("data-days") || "{d}d").replace("{d}", String(d)) + " " + clock;
+      var tpl = el.getAttribute(left >= 0 ? "data-left" : "data-over") || "{t}";
+      var text = tpl.replace("{t}", clock);
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("os-countdown--over", left < 0);
+    });
+  }
+
   function tickClock() {
     var now = new Date();
+    tickCountdowns(now.getTime());
     document.querySelectorAll(".os-clock").forEach(function (el) {
       var lang = el.getAttribute("data-lang") || "zh";
       el.textContent = fmt(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }).format(now);

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
@@ -13,6 +13,7 @@ from dashboard.access.actor import Actor, current_actor, current_client
 from dashboard.access.policy import can
 from dashboard.access.scope import masked, may_see_incident
 from dashboard.callbacks import pages as page_callbacks
+from dashboard.duty import on_duty_members
 from dashboard.figures.incident_map import CONSOLE_MAP_VIEWPORT, INCIDENT_TRACES, TRACE_GRIDS, fit_view
 from dashboard.figures.layer_stack import PLACE_NAMES, Stack, layer_trace_dicts
 from dashboard.figures.layers import LAYER_KEYS
@@ -25,9 +26,9 @@ from dashboard.runtime import Runtime
 from geo.areas import AreaTree, place_ref
 from geo.gcj02 import gcj02_to_wgs84
 from geo.privacy import scrub_text
-from incidents.actions import apply_action, can_dispatch, offered_actions
-from incidents.assign import Assigner
-from incidents.model import Status
+from incidents.actions import apply_action, can_dispatch, can_escalate, can_rate, can_rework, offered_actions
+from incidents.assign import Assigner, workload
+from incidents.model import Incident, Status
 from incidents.situation import Situation
 from incidents.store import Outcome
 from incidents.wire import WireError
@@ -97,10 +98,12 @@ def incident_detail_children(
     if incident is None or len(rows) == 0 or not may_see_incident(actor, runtime, incident):
         return components.incident_detail(None, lang=lang)  # outside the actor's areas: as if there were none
     row = rows.iloc[0].to_dict()
-    if masked(actor):
+    hidden = masked(actor)
+    row = {**row, "description": incident.description}  # the table has no descriptions: the record has
+    if hidden:
         row = {**row, **{k: scrub_text(str(row.get(k) or "")) for k in ("title", "description")}}
     nearest = runtime.index.nearest_members([incident.lon], [incident.lat], n=NEAREST_MEMBERS, on_duty_only=True)
-    if masked(actor) and len(nearest):  # a viewer learns who is near, not how many metres from the door
+    if hidden and len(nearest):  # a viewer learns who is near, not how many metres from the door
         nearest = nearest.assign(distance_m=(nearest["distance_m"].astype(float) / 100).round().clip(lower=1) * 100)
     grids = runtime.layers.grids.set_index("grid_id")["name"]
     communities = runtime.layers.communities.set_index("community_id")["name"]
@@ -113,7 +116,11 @@ def incident_detail_children(
             str(row.get("grid_id") or ""),
             n=SUGGESTIONS,
             exclude=[incident.assignee] if incident.assignee else (),
+            workload=workload(view.incidents),
         )
+    sla = runtime.situation.sla
+    due_at = sla.overdue_at(incident) if incident.is_open else sla.resolve_due(incident)
+    acts = can(actor, "act")
     return components.incident_detail(
         {**row, "history": incident.history, "due": incident.due, "escalated": incident.escalated},
         lang=lang,
@@ -123,9 +130,55 @@ def incident_detail_children(
         community_name=str(communities.get(row.get("community_id"), row.get("community_id") or "")),
         now=now,
         suggestions=suggestions,
-        actions=[str(a) for a in offered_actions(incident.status)] if can(actor, "act") else [],
+        actions=[str(a) for a in offered_actions(incident.status)] if acts else [],
         result=result,
+        place=place_names(runtime, row),
+        assignee=assignee_of(runtime, incident.assignee, lang, masked=hidden),
+        deadline=due_at,
+        overdue_multiple=sla.overdue_multiple(incident, now) if sla.is_overdue(incident, now) else 0.0,
+        ratings=acts and can_rate(incident.status),
+        rework=acts and can_rework(incident.status),
+        escalate=can(actor, "dispatch") and can_escalate(incident),
     )
+
+
+def place_names(runtime: Runtime, row: Mapping[Any, Any]) -> dict[str, str]:
+    """``{"micro_grid": name, "address": "街道 社区 微网格"}`` of an incidents-table row, from the area tree's names
+    ("" for what the row does not name)."""
+    tree = runtime.geo.areas
+    micro = str(row.get("micro_grid_id") or "")
+    ref = place_ref(micro, str(row.get("grid_id") or ""), str(row.get("community_id") or ""))
+    if not ref or ref not in tree.areas:
+        return {"micro_grid": "", "address": ""}
+    chain = [a for a in tree.path(ref) if a.kind != "district" and a.kind != "grid"]  # micro-grid names hold the grid
+    mg = tree.areas.get(f"micro_grid:{micro}")
+    return {"micro_grid": mg.name if mg is not None else "", "address": " ".join(a.name for a in chain)}
+
+
+def assignee_of(runtime: Runtime, member_id: str, lang: str, *, masked: bool) -> tuple[str, str] | None:
+    """(name, role label) of the member ``member_id`` — the name masked when ``masked`` —; None when no member
+    has that id (none assigned, a unit or an outside system's id: shown as given)."""
+    if not member_id:
+        return None
+    m = runtime.layers.members
+    row = m.loc[m["member_id"].astype(str) == member_id]
+    if not len(row):
+        return None
+    name = str(row["name"].iloc[0])
+    return (i18n.mask_name(name) if masked else name), i18n.role_label(row["role"].iloc[0], lang)
+
+
+def on_duty_children(runtime: Runtime, area: object, lang: str) -> list[Any]:
+    """The on-duty panel's children for the area a page shows (``area``: the page store's word, confined here to
+    what the current actor may see), names and phones masked unless the actor's role shows them."""
+    search = "?area=" + area if isinstance(area, str) and area else ""
+    req = page_callbacks.request_of(runtime, "/", search)
+    load = workload(runtime.situation.view(time.time()).incidents)
+    rows = on_duty_members(runtime.layers.members, runtime.geo.areas, req.area, req.scope, load)
+    grids = dict(
+        zip(runtime.layers.grids["grid_id"].astype(str), runtime.layers.grids["name"].astype(str), strict=True)
+    )
+    return components.on_duty_panel(rows, lang, masked=masked(current_actor()), grid_names=grids)
 
 
 def wait_for_ts(situation: Situation, incident_id: str, ts: float, timeout: float = ACTION_WAIT_S) -> bool:
@@ -152,8 +205,21 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
         said = components.action_result((False, i18n.t("action.outside", lang)))
         return [said, *components.incident_detail(None, lang=lang)]
     member = str(trigger.get("member") or "")
-    status = Status.DISPATCHED if trigger.get("type") == layer_ids.DISPATCH_BTN else Status(str(trigger.get("status")))
-    refused = action_refused(runtime, actor, status, member)
+    kind = trigger.get("type")
+    rating: int | None = None
+    escalated: bool | None = None
+    if kind == layer_ids.DISPATCH_BTN:
+        status = Status.DISPATCHED
+    elif kind == layer_ids.RATE_BTN:
+        status, rating = Status.CLOSED, _rating_of(trigger.get("rating"))
+    elif kind == layer_ids.ESCALATE_BTN:
+        status, escalated = incident.status, True
+    else:
+        try:
+            status = Status(str(trigger.get("status")))
+        except ValueError:
+            return incident_detail_children(runtime, incident_id, lang, assigner=assigner)
+    refused = action_refused(runtime, actor, status, member, incident=incident, kind=str(kind), rating=rating)
     if refused:
         result = (False, i18n.t(refused, lang))
         return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
@@ -166,6 +232,8 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
             assignee=member or None,
             actor=actor.label(),
             client=current_client(),
+            rating=rating,
+            escalated=escalated,
         )
     except WireError as exc:
         result = (False, i18n.t("action.rejected", lang, reason=exc.reason))
@@ -176,24 +244,71 @@ def run_action(runtime: Runtime, assigner: Assigner, incident_id: str, trigger: 
             result = (False, i18n.t("action.not_applied", lang))
         else:
             wait_for_ts(runtime.situation, incident_id, float(msg["ts"]))
-            if member:
-                m = runtime.layers.members
-                row = m.loc[m["member_id"] == member]
-                name = i18n.mask_name(row["name"].iloc[0]) if len(row) else member
-                role = i18n.role_label(row["role"].iloc[0], lang) if len(row) else ""
-                result = (True, i18n.t("action.done_dispatched", lang, name=name, role=role))
-            else:
-                result = (True, i18n.t("action.done_status", lang, status=i18n.status_label(status, lang)))
+            result = (
+                True,
+                done_message(runtime, incident_id, status, member, lang, rating=rating, escalated=escalated),
+            )
     return incident_detail_children(runtime, incident_id, lang, assigner=assigner, result=result)
 
 
-def action_refused(runtime: Runtime, actor: Actor, status: Status, member: str) -> str | None:
+def _rating_of(value: object) -> int | None:
+    """A rate button's rating (1-5), None for anything else (a forged id)."""
+    try:
+        k = int(str(value))
+    except ValueError:
+        return None
+    return k if 1 <= k <= 5 else None
+
+
+def done_message(
+    runtime: Runtime, incident_id: str, status: Status, member: str, lang: str, *, rating: int | None,
+    escalated: bool | None,
+) -> str:  # fmt: skip
+    """What the panel says after an applied action."""
+    if escalated:
+        return i18n.t("action.done_escalated", lang)
+    if rating is not None:
+        return i18n.t("action.done_rated", lang, n=rating)
+    if member:
+        m = runtime.layers.members
+        row = m.loc[m["member_id"] == member]
+        name = i18n.mask_name(row["name"].iloc[0]) if len(row) else member
+        role = i18n.role_label(row["role"].iloc[0], lang) if len(row) else ""
+        return i18n.t("action.done_dispatched", lang, name=name, role=role)
+    after = runtime.situation.get(incident_id)
+    if status == Status.DISPATCHED and after is not None and after.reopened:
+        return i18n.t("action.done_rework", lang, n=after.reopened)
+    return i18n.t("action.done_status", lang, status=i18n.status_label(status, lang))
+
+
+def action_refused(
+    runtime: Runtime,
+    actor: Actor,
+    status: Status,
+    member: str,
+    *,
+    incident: Incident | None = None,
+    kind: str = "",
+    rating: int | None = None,
+) -> str | None:
     """Why ``actor`` may not take this action (an i18n key), or None when it may: changing an incident needs
-    ``act``, dispatching (派单/改派) ``dispatch``, and a member to dispatch to must lie inside the actor's areas
-    (the incident's own place is checked by the caller: ``may_see_incident``)."""
+    ``act``; dispatching (派单/改派) ``dispatch``, and a member to dispatch to must lie inside the actor's areas
+    (the incident's own place is checked by the caller: ``may_see_incident``); 返工 (dispatched again from
+    resolved/closed, no member) ``act``; 评单 (a rate button) ``act``, a resolved incident and a rating 1-5 — a
+    close without a rating is refused;
+    催办 (the escalate button) ``dispatch`` and dispatched or accepted work not escalated yet."""
     if not can(actor, "act"):
         return "action.not_allowed"
-    if status == Status.DISPATCHED:
+    if kind == layer_ids.ESCALATE_BTN:
+        if not can(actor, "dispatch"):
+            return "action.not_allowed"
+        return None if incident is None or can_escalate(incident) else "action.not_now"
+    if kind == layer_ids.RATE_BTN:
+        return None if rating is not None and (incident is None or can_rate(incident.status)) else "action.not_now"
+    if status == Status.CLOSED:
+        return "action.not_now"  # 评单 closes, with a rating: never a bare close
+    rework = kind == layer_ids.ACTION_BTN and incident is not None and can_rework(incident.status)
+    if status == Status.DISPATCHED and not (rework and not member):
         if not can(actor, "dispatch"):
             return "action.not_allowed"
         if member and actor.areas:
@@ -402,17 +517,37 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
     def show_detail(incident_id: str | None, lang: str | None) -> list[Any]:
         return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang, assigner=assigner)
 
+    # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's).
+    # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall.
+    @app.callback(
+        Output(Console.ON_DUTY, "children"),
+        Input(Console.ON_DUTY, "id"),
+        State(PAGE_RENDERED, "data"),
+    )
+    def show_on_duty(_panel: str, rendered: Any) -> list[Any]:
+        page = rendered if isinstance(rendered, dict) else {}
+        return on_duty_children(runtime, page.get("area"), page.get("lang") or runtime.settings.lang)
+
     before = set(app.callback_map)
 
     @app.callback(
         Output(Console.DETAIL, "children", allow_duplicate=True),
         Input({"type": layer_ids.DISPATCH_BTN, "member": ALL}, "n_clicks"),
         Input({"type": layer_ids.ACTION_BTN, "status": ALL}, "n_clicks"),
+        Input({"type": layer_ids.RATE_BTN, "rating": ALL}, "n_clicks"),
+        Input({"type": layer_ids.ESCALATE_BTN, "flag": ALL}, "n_clicks"),
         State(Console.STORE_SELECTED, "data"),
         State(ROOT_LANG, "data"),
         prevent_initial_call=True,
     )
-    def act(_dispatch: list[int | None], _actions: list[int | None], incident_id: str | None, lang: str | None) -> Any:
+    def act(
+        _dispatch: list[int | None],
+        _actions: list[int | None],
+        _rates: list[int | None],
+        _escalate: list[int | None],
+        incident_id: str | None,
+        lang: str | None,
+    ) -> Any:
         trigger = ctx.triggered_id
         clicked = bool(ctx.triggered and ctx.triggered[0].get("value"))
         if not incident_id or not clicked or not isinstance(trigger, dict):

@@ -26,6 +26,7 @@ from dashboard.figures.incident_map import (
 )
 from dashboard.figures.kpi import KpiTile
 from incidents.assign import Suggestion
+from incidents.model import OPEN_STATUS_VALUES
 from incidents.situation import FUNNEL_STAGES, Funnel
 
 from . import ids
@@ -167,7 +168,7 @@ def _data(**attrs: Any) -> dict[str, Any]:
 
 
 def feed_item(row: Mapping[str, Any] | Any, lang: str = "zh", now: float | None = None) -> html.Li:
-    """One live-feed line: time · status badge · title · category · grid (+ overdue/urgent tags)."""
+    """One live-feed line: time · status badge · title · category · grid (+ overdue/urgent/催办 tags)."""
     status = str(_val(row, "status"))
     cat = _val(row, "category_label") if i18n.norm_lang(lang) == "zh" else ""
     cat = cat or i18n.category_label(_val(row, "category"), lang)
@@ -177,9 +178,12 @@ def feed_item(row: Mapping[str, Any] | Any, lang: str = "zh", now: float | None 
         tags.append(html.Span(i18n.t("feed.overdue_tag", lang), className="os-tag os-tag--overdue"))
     if bool(_val(row, "urgent", False)):
         tags.append(html.Span(i18n.t("feed.urgent_tag", lang), className="os-tag os-tag--urgent"))
+    flagged = bool(tags)
+    if bool(_val(row, "escalated", False)):
+        tags.append(html.Span(i18n.t("action.escalate", lang), className="os-tag os-tag--escalated"))
     ts = _val(row, "ts", None)
     return html.Li(
-        className=f"os-feed__item os-feed__item--{status}" + (" is-overdue" if tags else ""),
+        className=f"os-feed__item os-feed__item--{status}" + (" is-overdue" if flagged else ""),
         children=[
             html.Span(i18n.fmt_time(ts, "%H:%M") if ts is not None else "—", className="os-feed__time"),
             status_badge(status, lang),
@@ -270,6 +274,13 @@ def incident_detail(
     suggestions: Sequence[Suggestion] | None = None,
     actions: Sequence[str] = (),
     result: tuple[bool, str] | None = None,
+    place: Mapping[str, str] | None = None,
+    assignee: tuple[str, str] | None = None,
+    deadline: float | None = None,
+    overdue_multiple: float = 0.0,
+    ratings: bool = False,
+    rework: bool = False,
+    escalate: bool = False,
 ) -> list[Any]:
     """Children of ``ids.Console.DETAIL``: title + status, facts, status timeline, 5 nearest members.
 
@@ -279,6 +290,10 @@ def incident_detail(
     ``suggestions`` (``incidents.assign``): members to dispatch to, each with a 派单 button (None: no
     dispatching from this status); ``actions``: the statuses offered as buttons (接单/办结/取消);
     ``result``: ``(ok, message)`` of the last action, shown at the top.
+    ``place``: names by key (``address``, ``micro_grid``; grid/community come as ``grid_name``/``community_name``);
+    ``assignee``: (name as it may be shown — masked by the caller per role —, role label); ``deadline``: the SLA
+    deadline (epoch s, ``SlaPolicy.overdue_at``/``resolve_due``) with a live countdown; ``overdue_multiple``:
+    超时倍数 (shown when > 0); ``ratings``/``rework``/``escalate``: offer 评单 (1-5), 返工, 催办.
     """
     if incident is None:
         return [html.Div(i18n.t("console.detail_hint", lang), className="os-detail__hint")]
@@ -289,6 +304,7 @@ def incident_detail(
     hist = list(history if history is not None else _val(incident, "history", []) or [])
     created = _val(incident, "created_ts", None)
     due = _val(incident, "due", None)
+    names = dict(place or {})
     tags = []
     if bool(_val(incident, "overdue", False)):
         tags.append(html.Span(i18n.t("feed.overdue_tag", lang), className="os-tag os-tag--overdue"))
@@ -308,12 +324,27 @@ def incident_detail(
                 i18n.t("console.priority", lang),
                 i18n.t(f"priority.{_val(incident, 'priority', 'normal')}", lang),
             ),
-            _row(i18n.t("console.grid", lang), grid_name or _val(incident, "grid_id")),
-            _row(i18n.t("console.micro_grid", lang), _val(incident, "micro_grid_id")),
+            *_text_rows(incident, lang),
+            _row(i18n.t("console.address", lang), names.get("address") or "—"),
             _row(i18n.t("console.community", lang), community_name or _val(incident, "community_id")),
+            _row(i18n.t("console.grid", lang), grid_name or _val(incident, "grid_id")),
+            _row(i18n.t("console.micro_grid", lang), names.get("micro_grid") or _val(incident, "micro_grid_id")),
             _row(i18n.t("console.created", lang), i18n.fmt_datetime(created, lang) if created else "—"),
-            _row(i18n.t("console.due", lang), i18n.fmt_datetime(due, lang) if due else "—"),
-            _row(i18n.t("console.assignee", lang), _val(incident, "assignee")),
+            _row(
+                i18n.t("console.due", lang),
+                sla_countdown(deadline if deadline is not None else due, now, lang, live=status in OPEN_STATUS_VALUES),
+            ),
+            *(
+                [_row(i18n.t("console.overdue_multiple", lang), f"{overdue_multiple:.1f}×")]
+                if overdue_multiple > 0
+                else []
+            ),
+            _row(i18n.t("console.assignee", lang), assignee_text(assignee, _val(incident, "assignee"), lang)),
+            *(
+                [_row(i18n.t("console.rating", lang), "★" * int(rating) + f" {int(rating)}/5")]
+                if (rating := _rating(incident)) is not None
+                else []
+            ),
         ],
     )
     steps = [
@@ -356,7 +387,7 @@ def incident_detail(
             className="os-detail__body",
             children=[
                 action_result(result),
-                *action_bar(actions, lang),
+                *action_bar(actions, lang, ratings=ratings, rework=rework, escalate=escalate),
                 facts,
                 *suggestion_list(suggestions, lang),
                 html.H4(i18n.t("console.timeline", lang), className="os-detail__h"),
@@ -400,25 +431,172 @@ def action_result(result: tuple[bool, str] | None) -> html.Div:
     return html.Div(text, id=ids.Console.DETAIL_RESULT, className="os-detail__result" + state, role="status")
 
 
-def action_bar(actions: Sequence[str], lang: str = "zh") -> list[Any]:
-    """接单 / 办结 / 取消 buttons, one per status the incident may move to."""
-    if not actions:
-        return []
-    return [
-        html.Div(
-            [
-                html.Button(
-                    i18n.t(f"action.{status}", lang),
-                    id=ids.action_button_id(status),
-                    className=f"os-btn os-btn--{status}",
-                    n_clicks=0,
-                )
-                for status in actions
-            ],
-            className="os-actions",
-            title=i18n.t("console.actions", lang),
+def action_bar(
+    actions: Sequence[str], lang: str = "zh", *, ratings: bool = False, rework: bool = False, escalate: bool = False
+) -> list[Any]:
+    """接单 / 办结 / 取消 buttons, one per status the incident may move to; 返工 (``rework``: dispatched again),
+    催办 (``escalate``) and 评单 with one button per rating 1-5 (``ratings``) when offered. Nothing at all when
+    nothing is offered (a viewer sees no buttons)."""
+    buttons = [
+        html.Button(
+            i18n.t(f"action.{status}", lang),
+            id=ids.action_button_id(status),
+            className=f"os-btn os-btn--{status}",
+            n_clicks=0,
         )
+        for status in actions
     ]
+    if rework:
+        buttons.append(
+            html.Button(
+                i18n.t("action.rework", lang),
+                id=ids.action_button_id("dispatched"),
+                className="os-btn os-btn--rework",
+                n_clicks=0,
+            )
+        )
+    if escalate:
+        buttons.append(
+            html.Button(
+                i18n.t("action.escalate", lang), id=ids.escalate_button_id(), className="os-btn os-btn--escalate",
+                n_clicks=0,
+            )
+        )  # fmt: skip
+    out: list[Any] = []
+    if buttons:
+        out.append(html.Div(buttons, className="os-actions", title=i18n.t("console.actions", lang)))
+    if ratings:
+        out.append(
+            html.Div(
+                [
+                    html.Span(i18n.t("action.rate", lang), className="os-rate__label"),
+                    *(
+                        html.Button(
+                            "★" * k,
+                            id=ids.rate_button_id(k),
+                            className=f"os-btn os-btn--rate os-btn--rate-{k}",
+                            title=i18n.t("action.rate_n", lang, n=k),
+                            n_clicks=0,
+                        )
+                        for k in range(1, 6)
+                    ),
+                ],
+                className="os-actions os-rate",
+            )
+        )
+    return out
+
+
+def _text_rows(incident: Mapping[str, Any] | Any, lang: str) -> list[Any]:
+    """描述 and 来源 rows (description as given, already scrubbed for a masked actor by the caller)."""
+    return [
+        _row(i18n.t("console.description", lang), str(_val(incident, "description") or "") or "—"),
+        _row(i18n.t("console.source", lang), str(_val(incident, "source") or "") or "—"),
+    ]
+
+
+def _rating(incident: Mapping[str, Any] | Any) -> int | None:
+    value = _val(incident, "rating", None)
+    if value is None or i18n.is_missing(value):
+        return None
+    return int(float(value))
+
+
+def assignee_text(assignee: tuple[str, str] | None, raw: object, lang: str = "zh") -> html.Span:
+    """承办人 as ``name（role）`` (``ids.Console.DETAIL_ASSIGNEE``); "—" for none. A member id the caller could not
+    resolve to a person (a unit, an outside system's id) is shown as given."""
+    if assignee is not None:
+        name, role = assignee
+        text = f"{name}（{role}）" if role else name
+    else:
+        text = str(raw or "") or "—"
+    return html.Span(text, id=ids.Console.DETAIL_ASSIGNEE, className="os-detail__assignee")
+
+
+def fmt_countdown(seconds: float, lang: str = "zh") -> str:
+    """A countdown as the panel shows it: ``剩余 1:02:03`` / ``已超时 0:05:00`` (days as ``2天 3:04:05``).
+    onescreen.js formats the same way every second (``data-left``/``data-over`` templates, ``{t}``)."""
+    left = seconds >= 0
+    s = int(abs(seconds))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    clock = f"{h}:{m:02d}:{sec:02d}"
+    text = (i18n.t("console.days", lang, d=d) + " " + clock) if d else clock
+    return i18n.t("console.time_left" if left else "console.time_over", lang, t=text)
+
+
+def sla_countdown(deadline: float | None, now: float, lang: str = "zh", *, live: bool = True) -> Any:
+    """办理时限: the deadline's date and time and (``live``: an open incident) a live countdown
+    (``ids.Console.DETAIL_COUNTDOWN``, ticked by onescreen.js from ``data-deadline``, epoch seconds); "—" without
+    a deadline."""
+    if deadline is None or i18n.is_missing(deadline) or not math.isfinite(float(deadline)):
+        return "—"
+    if not live:
+        return i18n.fmt_datetime(float(deadline), lang)
+    return html.Span(
+        [
+            html.Span(i18n.fmt_datetime(float(deadline), lang), className="os-detail__deadline"),
+            " ",
+            html.Span(
+                fmt_countdown(float(deadline) - now, lang),
+                id=ids.Console.DETAIL_COUNTDOWN,
+                className="os-countdown" + (" os-countdown--over" if now > float(deadline) else ""),
+                **attrs(
+                    {
+                        "data-deadline": f"{float(deadline):.3f}",
+                        "data-left": i18n.t("console.time_left", lang, t="{t}"),
+                        "data-over": i18n.t("console.time_over", lang, t="{t}"),
+                        "data-days": i18n.t("console.days", lang, d="{d}"),
+                    }
+                ),
+            ),
+        ]
+    )
+
+
+def on_duty_panel(
+    rows: pd.DataFrame, lang: str = "zh", *, masked: bool = True, grid_names: Mapping[str, str] | None = None,
+    per_role: int = 8,
+) -> list[Any]:  # fmt: skip
+    """在岗值守: the area's on-duty members (``dashboard.duty.on_duty_members`` rows: member_id, name, phone, role,
+    grid_id, open_tasks) by role, each role's count and its ``per_role`` busiest members with masked (``masked``)
+    name and phone, grid name and open tasks (在办 n)."""
+    if not len(rows):
+        return [html.Div(i18n.t("console.no_on_duty", lang), className="os-detail__hint")]
+    grids = grid_names or {}
+    roles = [r for r in i18n.ROLES_ZH if r in set(rows["role"])] + sorted(set(rows["role"]) - set(i18n.ROLES_ZH))
+    out: list[Any] = []
+    for role in roles:
+        group = rows[rows["role"] == role]
+        out.append(
+            html.H4(
+                f"{i18n.role_label(role, lang)} · {len(group)}",
+                className="os-duty__role",
+                **attrs({"data-role": role}),
+            )
+        )
+        items = []
+        for r in group.head(per_role).to_dict("records"):
+            name = i18n.mask_name(r["name"]) if masked else str(r["name"])
+            phone = i18n.mask_phone(r["phone"]) if masked else str(r["phone"] or "")
+            items.append(
+                html.Li(
+                    [
+                        html.Span(name, className="os-duty__name"),
+                        html.Span(phone, className="os-duty__phone"),
+                        html.Span(str(grids.get(str(r["grid_id"]), r["grid_id"])), className="os-duty__grid"),
+                        html.Span(
+                            i18n.t("console.open_tasks", lang, n=int(r["open_tasks"])),
+                            className="os-duty__load" + (" os-duty__load--busy" if int(r["open_tasks"]) >= 5 else ""),
+                        ),
+                    ],
+                    className="os-duty__item",
+                    title=str(r["member_id"]) if not masked else None,
+                )
+            )
+        out.append(html.Ol(items, className="os-duty"))
+    return out
 
 
 def suggestion_list(suggestions: Sequence[Suggestion] | None, lang: str = "zh") -> list[Any]:
@@ -443,6 +621,7 @@ def suggestion_list(suggestions: Sequence[Suggestion] | None, lang: str = "zh") 
                     i18n.t("console.distance_m", lang, d=f"{s.distance_m:,.0f}"),
                     className="os-suggest__dist",
                 ),
+                html.Span(i18n.t("console.open_tasks", lang, n=s.open_tasks), className="os-suggest__load"),
                 html.Button(
                     i18n.t("action.dispatch", lang),
                     id=ids.dispatch_button_id(s.member_id),

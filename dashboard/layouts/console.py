@@ -131,6 +131,8 @@ def console_layout(
                 _filter(Console.COMMUNITY_FILTER, community_options(communities), lang),
             ),
             html.Div(c.map_legend(lang, theme="console"), className="os-console__legend"),
+            # 在岗值守: filled for the page's area by callbacks.console.show_on_duty
+            _control(i18n.t("console.on_duty", lang), html.Div(id=Console.ON_DUTY, className="os-duty-panel")),
         ],
     )
     lang_switch = dcc.RadioItems(

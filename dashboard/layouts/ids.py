@@ -42,6 +42,9 @@ class Console:
     DETAIL_BODY: Final = "console-detail-body"
     DETAIL_CLOSE: Final = "console-detail-close"
     DETAIL_RESULT: Final = "console-detail-result"  # outcome of the last action (inside the detail panel)
+    DETAIL_COUNTDOWN: Final = "console-detail-countdown"  # the SLA deadline's live countdown (onescreen.js ticks it)
+    DETAIL_ASSIGNEE: Final = "console-detail-assignee"  # 承办人: masked name and role
+    ON_DUTY: Final = "console-on-duty"  # 在岗值守: the current area's on-duty members by role, with their workload
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
     FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
     LAYER_STACK: Final = "console-layer-stack"  # dcc.Store: figures.layer_stack.Stack of the map on the page
@@ -88,6 +91,8 @@ CONSOLE_LAYERS: Final = (
 # Pattern-matching ids of the detail panel's buttons (one per suggested member / per allowed status change).
 DISPATCH_BTN: Final = "dispatch-btn"
 ACTION_BTN: Final = "incident-action-btn"
+RATE_BTN: Final = "incident-rate-btn"
+ESCALATE_BTN: Final = "incident-escalate-btn"
 
 
 def dispatch_button_id(member_id: str) -> dict[str, str]:
@@ -96,8 +101,18 @@ def dispatch_button_id(member_id: str) -> dict[str, str]:
 
 
 def action_button_id(status: str) -> dict[str, str]:
-    """``{"type": "incident-action-btn", "status": s}``: 接单 / 办结 / 取消 (the status it moves to)."""
+    """``{"type": "incident-action-btn", "status": s}``: 接单 / 办结 / 取消 / 返工 (the status it moves to)."""
     return {"type": ACTION_BTN, "status": status}
+
+
+def rate_button_id(rating: int) -> dict[str, str]:
+    """``{"type": "incident-rate-btn", "rating": "1".."5"}``: 评单 with that rating (closes the incident)."""
+    return {"type": RATE_BTN, "rating": str(rating)}
+
+
+def escalate_button_id() -> dict[str, str]:
+    """``{"type": "incident-escalate-btn", "flag": "on"}``: 催办 (sets the incident's ``escalated`` flag)."""
+    return {"type": ESCALATE_BTN, "flag": "on"}
 
 
 def kpi_value_id(key: str, screen: str = "wall") -> str:

@@ -148,7 +148,7 @@ def _act_payload(app: Dash, incident_id: str, status: str) -> dict[str, Any]:
     return {
         "output": _act_key(app),
         "outputs": {"id": "console-detail", "property": "children"},
-        "inputs": [[], [{"id": trigger, "property": "n_clicks", "value": 1}]],
+        "inputs": [[], [{"id": trigger, "property": "n_clicks", "value": 1}], [], []],  # dispatch, action, rate, 催办
         "changedPropIds": [json.dumps(trigger, sort_keys=True, separators=(",", ":")) + ".n_clicks"],
         "state": [
             {"id": "console-selected", "property": "data", "value": incident_id},

@@ -100,7 +100,13 @@ def test_console_layout_has_every_console_id(inputs: dict[str, Any]) -> None:
         communities={"C1": "翠苑一区", "C2": "翠苑二区"},
     )
     found = ids_in(tree)
-    on_selection = {ids.Console.DETAIL_TITLE, ids.Console.DETAIL_BODY, ids.Console.DETAIL_RESULT}  # incident_detail
+    on_selection = {  # incident_detail
+        ids.Console.DETAIL_TITLE,
+        ids.Console.DETAIL_BODY,
+        ids.Console.DETAIL_RESULT,
+        ids.Console.DETAIL_COUNTDOWN,
+        ids.Console.DETAIL_ASSIGNEE,
+    }
     missing = set(ids.all_ids(ids.Console)) - found - on_selection
     assert not missing
     by_id = by_ids(tree)

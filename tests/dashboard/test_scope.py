@@ -271,7 +271,7 @@ def _act(world: World, who: str, incident_id: str, *, status: str = "", member: 
     body = {
         "output": key,
         "outputs": {"id": "console-detail", "property": "children"},
-        "inputs": [dispatch, actions],
+        "inputs": [dispatch, actions, [], []],  # the act callback's inputs: dispatch, action, rate, 催办 buttons
         "state": [
             {"id": "console-selected", "property": "data", "value": incident_id},
             {"id": "root-lang", "property": "data", "value": "zh"},

@@ -6,6 +6,7 @@ import dataclasses
 from functools import cache
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from pyproj import Geod
 from shapely.geometry import Point
@@ -13,7 +14,7 @@ from shapely.geometry import Point
 from dashboard.settings import DEFAULT_DATA
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers, read_layers
-from incidents.assign import CATEGORY_NEEDS, Assigner
+from incidents.assign import BUSY_OPEN_TASKS, CATEGORY_NEEDS, PENALTY_M_PER_TASK, Assigner, workload
 
 GEOD = Geod(ellps="WGS84")
 
@@ -84,6 +85,47 @@ def test_skill_and_role_filters_own_grid_first_and_metres() -> None:
     # unknown grid: pure distance order
     assert [s.member_id for s in a.suggest(lon, lat, "fire")] == ["M1", "M6", "M2"]
     assert a.suggest(lon, lat, "fire", grid, n=0) == []
+
+
+def test_workload_counts_open_incidents_per_assignee() -> None:
+    table = pd.DataFrame(
+        {
+            "status": ["reported", "dispatched", "accepted", "resolved", "closed", "cancelled", "accepted"],
+            "assignee": ["M1", "M1", "M1", "M1", "M2", "M2", ""],
+        }
+    )
+    assert workload(table) == {"M1": 3}  # resolved/closed/cancelled and unassigned rows do not count
+    assert workload(pd.DataFrame()) == {}
+
+
+def test_a_member_with_five_open_tasks_is_not_the_first_suggestion() -> None:
+    grid, lon, lat = spot()
+    dlat = 0.001  # ≈ 111 m
+    layers = with_members(
+        [
+            ("M1", "网格员", grid, "", True, lon, lat + 0.1 * dlat),  # nearest, own grid, busy
+            ("M2", "网格员", "OTHER", "", True, lon, lat + 20 * dlat),  # far, other grid, idle
+            ("M3", "网格员", grid, "", True, lon, lat + 2 * dlat),  # own grid, 222 m
+            ("M4", "网格员", grid, "", True, lon, lat + 3 * dlat),  # own grid, 333 m
+        ]
+    )
+    a = Assigner(layers, SpatialIndex(layers))
+    assert [s.member_id for s in a.suggest(lon, lat, "environment", grid)] == ["M1", "M3", "M4", "M2"]
+    busy = {"M1": BUSY_OPEN_TASKS}
+    ranked = a.suggest(lon, lat, "environment", grid, workload=busy)
+    assert [s.member_id for s in ranked] == ["M3", "M4", "M2", "M1"]  # busy: after everyone, even the far idle
+    assert ranked[-1].open_tasks == BUSY_OPEN_TASKS and ranked[0].open_tasks == 0
+    # below the busy mark: PENALTY_M_PER_TASK metres per task — M3 (one task, 222 m + 300) drops behind M4 (333 m)
+    assert PENALTY_M_PER_TASK == 300.0
+    assert [s.member_id for s in a.suggest(lon, lat, "environment", grid, workload={"M3": 1})][:3] == [
+        "M1",
+        "M4",
+        "M3",
+    ]
+    # only busy members: still suggested, least busy first
+    only = with_members([("M1", "网格员", grid, "", True, lon, lat), ("M2", "网格员", grid, "", True, lon, lat + dlat)])
+    b = Assigner(only, SpatialIndex(only))
+    assert [s.member_id for s in b.suggest(lon, lat, "environment", grid, workload={"M1": 9, "M2": 5})] == ["M2", "M1"]
 
 
 def test_on_the_demo_data_every_suggestion_fits() -> None:
