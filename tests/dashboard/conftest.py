@@ -85,6 +85,17 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def console_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """The module server's officials' page at 1600×1000 in its own browser context, live and drawn once."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    p = context.new_page()
+    p.goto(live_server.url + "/")
+    wait_until_live(p)
+    yield p
+    context.close()
+
+
+@pytest.fixture
 def page_factory(browser: Any) -> Iterator[Any]:
     """Open pages (each in its own browser context; ``page.requests`` logs every URL it asked for) and wait
     until each is live; ``open_page(url, width=1920, height=1080)``."""

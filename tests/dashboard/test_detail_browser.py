@@ -5,7 +5,6 @@ the rating and the signed-in admin as the actor of that step."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from dashboard.layouts.ids import Console
 from tests.dashboard.test_dispatch import WAIT_MS, open_detail, publish_raw, wait_stored
 from tests.support.auth import ADMIN
-from tests.support.browser import wait_until_live
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -22,13 +20,8 @@ COUNTDOWN = "#" + Console.DETAIL_COUNTDOWN
 
 
 @pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    pg = context.new_page()
-    pg.goto(live_server.url + "/")
-    wait_until_live(pg)
-    yield pg
-    context.close()
+def page(console_page: Any) -> Any:
+    return console_page
 
 
 def test_the_countdown_moves_and_rating_closes_with_the_actor(live_server: LiveServer, page: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -24,7 +23,7 @@ from dashboard.settings import DEFAULT_DATA
 from geo.layers import read_layers
 from incidents.model import Incident
 from incidents.store import get_incident
-from tests.support.browser import MAP_IDLE_JS, wait_until_live
+from tests.support.browser import MAP_IDLE_JS
 from tests.support.server import LiveServer
 from tests.support.wait import wait_for
 
@@ -59,13 +58,8 @@ def publish_raw(server: LiveServer, grid: int, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    pg = context.new_page()
-    pg.goto(live_server.url + "/")
-    wait_until_live(pg)
-    yield pg
-    context.close()
+def page(console_page: Any) -> Any:
+    return console_page
 
 
 def wait_in_trace(page: Any, trace: int, incident_id: str) -> None:
