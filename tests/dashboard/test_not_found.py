@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -62,7 +63,10 @@ def call(app: FastAPI, method: str, path: str) -> tuple[int, str]:
     async def run() -> None:
         await app(scope, receive, send)
 
-    anyio.run(run)
+    # In a thread of its own: once a browser test has run, Playwright's sync API keeps an asyncio loop running
+    # in this one, and anyio.run refuses to start another here
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, run).result()
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, body.decode("utf-8", "replace")
