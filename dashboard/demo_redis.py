@@ -26,9 +26,17 @@ def url_path(state_dir: Path) -> Path:
     return state_dir / "redis" / URL_FILE
 
 
+def cli_form(url: str) -> str:
+    """``url`` as ``redis-cli -u`` reads it: a password without a user name (``redis://:PW@…``) gets the user
+    ``default`` (``redis://default:PW@…``) — redis-cli 7.0 sends no AUTH for an empty user name (NOAUTH), while
+    ``AUTH default PW`` is the same login for Redis ≥ 6 and redis-py."""
+    return "redis://default:" + url[len("redis://:") :] if url.startswith("redis://:") else url
+
+
 def record(state_dir: Path, url: str) -> Path:
-    """Write ``url`` to ``url_path(state_dir)`` (created 0600, the folder 0700); returns the path. ``OSError``
-    when the folder cannot be written."""
+    """Write ``cli_form(url)`` to ``url_path(state_dir)`` (created 0600, the folder 0700); returns the path.
+    ``OSError`` when the folder cannot be written."""
+    url = cli_form(url)
     path = url_path(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -42,7 +50,7 @@ def forget(state_dir: Path, url: str) -> None:
     """Remove the record if it is still ``url`` (another demo may have replaced it)."""
     path = url_path(state_dir)
     with contextlib.suppress(OSError):
-        if path.read_text().strip() == url:
+        if path.read_text().strip() == cli_form(url):
             path.unlink()
 
 
