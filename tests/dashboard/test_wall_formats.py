@@ -257,16 +257,21 @@ def test_a_4k_wall_shows_only_its_framed_view_and_its_camera_does_not_move_while
     page.wait_for_function(MAP_IDLE_JS, arg="#" + Wall.MAP, timeout=20_000)
 
     moves = page.evaluate("() => window.__camera")
-    live = moves[start:]
+
+    def elsewhere(m: dict[str, Any]) -> bool:
+        return bool(
+            abs(m["zoom"] - view["zoom"]) > 0.01
+            or abs(m["lon"] - view["center"][0]) > 1e-5
+            or abs(m["lat"] - view["center"][1]) > 1e-5
+        )
+
+    # A 'move' event that lands on the very framed view (MapLibre re-asserting its camera after a Plotly redraw on
+    # a busy machine) moves nothing anyone can see; any other camera change while live fails
+    live = [m for m in moves[start:] if elsewhere(m)]
     assert live == [], f"the camera moved {len(live)} times during live updates: {live[:5]}"
     after = framed(page)
     assert_same_area(view["bounds"], after["bounds"], "4K before vs after the live updates", rel=0.001)
-    shown = [m for m in moves if m["shown"]]
-    off = [
-        m for m in shown
-        if abs(m["zoom"] - view["zoom"]) > 0.01 or abs(m["lon"] - view["center"][0]) > 1e-5
-        or abs(m["lat"] - view["center"][1]) > 1e-5
-    ]  # fmt: skip
+    off = [m for m in moves if m["shown"] and elsewhere(m)]
     assert off == [], f"the wall showed another view than its framed one ({view['zoom']:.3f}): {off[:5]}"
     assert_fetched_nothing_foreign(page, live_server)
 
