@@ -82,7 +82,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     app.layout = lambda: root_layout(settings.lang)  # the shell; pages come from the page cache or the router
     app.page_cache = PageCache(
         key_for=lambda path, query: page_callbacks.request_of(runtime, path, query),  # as the caller may see it
-        frame_for=lambda req: runtime.hub.frame(req.context()),
+        frame_for=lambda req: page_callbacks.frame_for(runtime, req),  # the hub's, or a past moment's (?at=)
         layout_for=lambda req, frame: root_layout(
             req.lang, page_callbacks.page_from_frame(runtime, frame, req), req.as_store(), frame.token
         ),

@@ -27,8 +27,7 @@ from urllib.parse import parse_qs, urlencode
 
 from dashboard.frames import ScreenContext
 from geo.areas import AREA_KINDS, AreaError, AreaTree
-from incidents.timeutil import parse_at
-from incidents.timeutil import SHANGHAI
+from incidents.timeutil import SHANGHAI, parse_at
 
 TOUR_DWELL_S: Final = 30
 TOUR_DWELL_MIN_S: Final = 5

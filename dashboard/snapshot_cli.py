@@ -2,8 +2,8 @@
 area) as a 1920×1080 briefing PNG.
 
 The PNG is one more consumer of the frames the screens use: the current situation's briefing frame comes from
-the Runtime's frame hub, a past moment's from the same ``screen_frame`` over the rebuilt view — so the PNG shows
-what the wall shows.
+the Runtime's frame hub, a past moment's from the screens' replay (``dashboard.replay``: ``screen_frame`` over
+``situation_at``'s view, as ``?at=`` shows it) — so the PNG shows what the wall shows.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import plotly.graph_objects as go
 
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.incident_map import MapBase
-from dashboard.frames import Frame, ScreenContext, screen_frame
+from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.areas import area_title
-from dashboard.runtime import Runtime, build_runtime, load_sla, redis_client
+from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
 from dashboard.snapshot import render_png
-from incidents.timetravel import situation_at
 
 
 def briefing_from_frame(
@@ -94,15 +93,11 @@ def snapshot_from_redis(
         runtime.load_state_once()
         frame_of = runtime.hub.frame
     else:
-        client = redis_client(redis_url, 10.0)
-        try:
-            view, _ = situation_at(client, runtime.keys, at, runtime.index.locate, load_sla(settings))
-        finally:
-            client.close()
+        # the screens' own replay (``?at=``, the scrubber): the same rebuild and the same frames, read cold here
+        replay = runtime.replay
 
         def frame_of(ctx: ScreenContext) -> Frame:
-            base = runtime.hub.base_for(ctx)
-            return screen_frame(view, base, ctx, boot_id=runtime.boot_id, areas=runtime.geo.areas)
+            return replay.frame(ctx, at)[0]
 
     render_png(scoped_briefing(runtime, lang, area, frame_of, at=at), out)
     return out
