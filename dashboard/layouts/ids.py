@@ -70,6 +70,7 @@ class Replay:
     LIVE: Final = "replay-live"  # back to live
     AT: Final = "replay-at"  # dcc.Store: the moment shown (epoch seconds) or None (live)
     PLAYING: Final = "replay-playing"  # dcc.Store: bool
+    PLAY_LABELS: Final = "replay-play-labels"  # dcc.Store {"play", "pause"}: the play button's two labels
     TICK: Final = "replay-tick"  # dcc.Interval: one second of play = one minute of situation
     REACH_TICK: Final = "replay-reach-tick"  # dcc.Interval: the slider's reach follows the clock
     SHOWN: Final = "replay-shown"  # dcc.Store {"at", "token", "approximate"}: the moment the page shows

@@ -70,6 +70,7 @@ def replay_bar(
                     marks=None,
                     updatemode="mouseup",
                     included=True,
+                    allow_direct_input=False,
                 ),
                 className="os-replay__slider",
             ),
@@ -95,6 +96,14 @@ def replay_bar(
             ),
             dcc.Store(id=Replay.AT, data=at),
             dcc.Store(id=Replay.PLAYING, data=False),
+            dcc.Store(
+                id=Replay.PLAY_LABELS,
+                data={
+                    "play": i18n.t("replay.play", lang),
+                    "pause": i18n.t("replay.pause", lang),
+                    "live": i18n.t("replay.now", lang),
+                },
+            ),
             dcc.Store(id=Replay.SHOWN, data={"at": at}),
             dcc.Interval(id=Replay.TICK, interval=1000, disabled=True),
             dcc.Interval(id=Replay.REACH_TICK, interval=60_000),
