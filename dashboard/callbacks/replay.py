@@ -19,7 +19,7 @@ from dash import Dash, Input, Output, State, no_update, set_props
 
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.frames import ScreenContext
-from dashboard.layouts.ids import Console, Replay
+from dashboard.layouts.ids import Replay
 from dashboard.layouts.replay import PLAY_SPEED, STEP_S, badge_text, slider_marks
 from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG, URL
 from dashboard.page_request import FUTURE_SLACK_S
@@ -37,7 +37,7 @@ CONTROLLER_JS = (
     const query = (s, t) => {
         const p = new URLSearchParams(s || '');
         if (t === null) { p.delete('at'); } else { p.set('at', iso(t)); }
-        const q = p.toString().replace(/%3A/g, ':').replace(/%2B/g, '+').replace(/%2C/g, ',');
+        const q = p.toString().replace(/%3A/g, ':').replace(/%2C/g, ',');
         return q ? '?' + q : '';
     };
     const live_now = at === null || at === undefined;
@@ -177,7 +177,6 @@ def register(app: Dash, runtime: Runtime) -> None:
         set_props(Replay.NOTICE, {"hidden": True})
         set_props(Replay.LIVE, {"disabled": False})
         set_props(Replay.BAR, {"className": "os-replay is-history"})
-        set_props(Console.STORE_SELECTED, {"data": None})  # a detail of the present does not belong to the past
         return {
             "at": moment,
             "token": frame.token,
