@@ -177,22 +177,25 @@ PAGE_STATE_JS = """(screen) => {
     const gd = document.querySelector('#' + screen + '-map .js-plotly-plot');
     if (!gd || !gd.data) return null;
     const ids = [];
-    for (const i of %(traces)s) ((gd.data[i] && gd.data[i].customdata) || []).forEach((c) => ids.push(String(c)));
+    for (const i of __TRACES__) ((gd.data[i] && gd.data[i].customdata) || []).forEach((c) => ids.push(String(c)));
     const z = {};
-    const g = gd.data[%(grids)d];
+    const g = gd.data[__GRIDS__];
     (g.locations || []).forEach((loc, j) => { if (g.z[j] > 0) z[loc] = g.z[j]; });
     const k = {};
     document.querySelectorAll('[id^=' + screen + '-kpi-][id$=-value]').forEach((e) => {
         k[e.id.slice(screen.length + 5, -6)] = e.innerText.trim(); });
     const at = new URLSearchParams(location.search).get('at');
     return {ids: Array.from(new Set(ids)).sort(), z: z, k: k, at: at};
-}""" % {"traces": json.dumps(list(INCIDENT_TRACES)), "grids": TRACE_GRIDS}
+}""".replace("__TRACES__", json.dumps(list(INCIDENT_TRACES))).replace("__GRIDS__", str(TRACE_GRIDS))
 
-SAME_JS = """(a) => { const s = (%s)(a.screen); if (!s) return false;
+SAME_JS = """(a) => { const s = (__STATE__)(a.screen); if (!s) return false;
     const eq = (x, y) => JSON.stringify(x) === JSON.stringify(y);
     const sorted = (o) => Object.keys(o).sort().reduce((r, k) => { r[k] = o[k]; return r; }, {});
-    return eq(s.ids, a.want.ids) && eq(sorted(s.z), sorted(a.want.z)) && eq(sorted(s.k), sorted(a.want.k)); }""" % (
-    PAGE_STATE_JS
+    return eq(s.ids, a.want.ids) && eq(sorted(s.z), sorted(a.want.z))
+        && eq(sorted(s.k), sorted(a.want.k)); }""".replace("__STATE__", PAGE_STATE_JS)
+# The page's map shows incident ``id`` (argument).
+SHOWS_JS = "(id) => { const s = (__STATE__)('console'); return !!s && s.ids.includes(id); }".replace(
+    "__STATE__", PAGE_STATE_JS
 )
 
 
@@ -246,15 +249,14 @@ def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server:
     assert url_at(page) == history
     wait_same(page, expected(live_server, history))
     assert "历史回放" in page.inner_text(f"#{Replay.BADGE}")
-    # a drag with the mouse to a third of the way: whatever minute it lands on, the page shows that moment
+    # a press on the track a third of the way along (the thumb jumps there, as when dragged and let go): whatever
+    # minute it lands on, the page shows that moment
+    before = page.evaluate("() => new URLSearchParams(location.search).get('at')")
     box = page.locator(f"#{Replay.SLIDER} .dash-slider-track").bounding_box()
-    thumb = slider.bounding_box()
-    page.mouse.move(thumb["x"] + thumb["width"] / 2, thumb["y"] + thumb["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.35, thumb["y"] + thumb["height"] / 2, steps=8)
-    page.mouse.up()
-    page.wait_for_function("(t) => new URLSearchParams(location.search).get('at') !== t", arg=page.evaluate(
-        "() => new URLSearchParams(location.search).get('at')"), timeout=UI_WAIT_MS)  # fmt: skip
+    page.mouse.click(box["x"] + box["width"] * 0.35, box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        "(t) => new URLSearchParams(location.search).get('at') !== t", arg=before, timeout=UI_WAIT_MS
+    )
     moment = url_at(page)
     assert history < moment < time.time() - H
     wait_same(page, expected(live_server, moment))
@@ -283,7 +285,7 @@ def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server:
     wait_url_at(page, present=False)
     page.wait_for_selector(f"#{Replay.BADGE}", state="hidden", timeout=UI_WAIT_MS)
     assert "R4" in expected(live_server, time.time())["ids"]
-    page.wait_for_function("(s) => (%s)('console').ids.includes('R4')" % PAGE_STATE_JS, arg=None, timeout=UI_WAIT_MS)
+    page.wait_for_function(SHOWS_JS, arg="R4", timeout=UI_WAIT_MS)
 
 
 @pytest.mark.browser
@@ -305,12 +307,12 @@ def test_a_past_page_is_not_overwritten_by_live_pushes_and_offers_no_actions(
         live = context.new_page()
         live.goto(live_server.url + "/")
         wait_until_live(live)
-        live.wait_for_function("() => (%s)('console').ids.includes('R9')" % PAGE_STATE_JS, timeout=UI_WAIT_MS)
+        live.wait_for_function(SHOWS_JS, arg="R9", timeout=UI_WAIT_MS)
         past.wait_for_function("() => !!document.querySelector('.os-live-dot.is-live')")
         assert past.evaluate(PAGE_STATE_JS, "console")["ids"] == want["ids"]
         wait_same(past, want)
         # the detail of a past moment: as it was, and no action offered
-        past.evaluate(f"() => window.dash_clientside.set_props('console-selected', {{data: 'R1'}})")
+        past.evaluate("() => window.dash_clientside.set_props('console-selected', {data: 'R1'})")
         past.wait_for_function(
             "() => document.getElementById('console-detail').innerText.includes('历史回放中不可操作')"
         )

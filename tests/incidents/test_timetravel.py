@@ -187,11 +187,11 @@ def test_timeline_follows_new_entries_and_trims(published: redis.Redis, keys: Ke
     assert publish(r, keys, msg("B", "dispatched", 4.5 * H, assignee="M0002")).applied
     assert publish(r, keys, msg("E", "reported", 4.6 * H, lon=120.25, lat=30.27, category="fire")).applied
     assert refresh_timeline(r, keys, tl) == 2
-    for dt in MOMENTS + [4.55 * H, 4.7 * H]:
+    for dt in [*MOMENTS, 4.55 * H, 4.7 * H]:
         same_view(r, keys, T0 + dt, tl)
     # the log trimmed under a warm timeline: the approximate cases come out as a cold rebuild's
     r.xtrim(keys.log, maxlen=3, approximate=False)
-    for dt in MOMENTS + [4.55 * H, 4.7 * H]:
+    for dt in [*MOMENTS, 4.55 * H, 4.7 * H]:
         same_view(r, keys, T0 + dt, tl)
     rb = tl.rebuild(T0 + 2700)
     assert rb.approximate >= 1 and len(tl) == 3
