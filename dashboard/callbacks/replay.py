@@ -12,19 +12,21 @@ log timeline), the frame ``frames.screen_frame``, the page updates ``push.step``
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from dash import Dash, Input, Output, State, no_update, set_props
 
 from dashboard.callbacks import pages as page_callbacks
-from dashboard.frames import ScreenContext
+from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.ids import Replay
 from dashboard.layouts.replay import PLAY_SPEED, STEP_S, badge_text, slider_marks
 from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG, URL
 from dashboard.page_request import FUTURE_SLACK_S
-from dashboard.push import step
+from dashboard.push import PropUpdate, step
 from dashboard.runtime import Runtime
+from incidents.timetravel import Rebuild
 
 # The controller. Inputs: the slider's value (a drag released), play, live, the play tick; it writes the moment,
 # the playing flag, the tick's switch, the URL's query and the slider's value. A moment at the slider's right end
@@ -89,6 +91,12 @@ def moment_of(value: object, now: float) -> float | None:
     return float(int(value)) if value <= now + FUTURE_SLACK_S else None
 
 
+def _step_to(runtime: Runtime, ctx: ScreenContext, moment: float) -> tuple[Frame, Rebuild, tuple[PropUpdate, ...]]:
+    """The frame of ``ctx`` at ``moment``, its rebuild, and what turns any page of ``ctx`` into it."""
+    frame, rebuild = runtime.replay.frame(ctx, moment)
+    return frame, rebuild, step(None, frame).props
+
+
 def register(app: Dash, runtime: Runtime) -> None:
     """The scrubber's callbacks (officials' page only: the gate asks ``console`` of each, ``access.gate``)."""
 
@@ -100,9 +108,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input(Replay.REACH_TICK, "n_intervals"),
         State(Replay.AT, "data"),
     )
-    def replay_reach(_tick: int | None, at: Any) -> Any:
+    async def replay_reach(_tick: int | None, at: Any) -> Any:
         now = float(int(time.time()))
-        reach = runtime.replay.reach(now)
+        reach = await asyncio.to_thread(runtime.replay.reach, now)  # the first use reads the whole log
         start, end = reach if reach is not None else (now - STEP_S, now)
         start = float(int(start // STEP_S * STEP_S))
         shown = moment_of(at, now)
@@ -153,7 +161,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         State(ROOT_LANG, "data"),
         prevent_initial_call=True,
     )
-    def replay_step(at: Any, filters: Any, pathname: Any, search: Any, lang: Any) -> Any:
+    async def replay_step(at: Any, filters: Any, pathname: Any, search: Any, lang: Any) -> Any:
         moment = moment_of(at, time.time())
         if moment is None:
             return no_update  # live: the live push draws the page (back to live re-renders it)
@@ -170,8 +178,9 @@ def register(app: Dash, runtime: Runtime) -> None:
             scope=req.scope,
             masked=req.masked,
         )
-        frame, rebuild = runtime.replay.frame(ctx, moment)
-        for component, prop, value in step(None, frame).props:
+        # off the event loop (Dash runs a callback on it): the rebuild, the frame and the page's updates
+        frame, rebuild, props = await asyncio.to_thread(_step_to, runtime, ctx, moment)
+        for component, prop, value in props:
             set_props(component, {prop: value})
         set_props(Replay.BADGE, {"children": badge_text(moment, req.lang, rebuild.approximate), "hidden": False})
         set_props(Replay.NOTICE, {"hidden": True})
