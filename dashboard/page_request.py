@@ -19,6 +19,7 @@ area it could not find (``PageRequest.bad_area``).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -120,7 +121,13 @@ def parse_page_at(text: str, now: float) -> tuple[float | None, str]:
         return None, "invalid"
     if at > now + FUTURE_SLACK_S:
         return None, "future"
-    return float(int(min(at, now))), ""
+    return whole_moment(at, now), ""
+
+
+def whole_moment(at: float, now: float) -> float:
+    """``at`` to the whole second; a moment from now on (within ``FUTURE_SLACK_S``) is now, rounded up so that
+    everything that happened by now is in it."""
+    return float(math.floor(at)) if at < now else float(math.ceil(now))
 
 
 def _last(params: dict[str, list[str]], *names: str) -> str:

@@ -23,7 +23,7 @@ from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.ids import Replay
 from dashboard.layouts.replay import PLAY_SPEED, STEP_S, badge_text, slider_marks
 from dashboard.layouts.root import LIVE_FILTERS, ROOT_LANG, URL
-from dashboard.page_request import FUTURE_SLACK_S
+from dashboard.page_request import FUTURE_SLACK_S, whole_moment
 from dashboard.push import PropUpdate, step
 from dashboard.runtime import Runtime
 from incidents.timetravel import Rebuild
@@ -88,7 +88,7 @@ def moment_of(value: object, now: float) -> float | None:
     """A moment the browser sent (epoch seconds), whole, or None when it is no number or in the future."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return None
-    return float(int(value)) if value <= now + FUTURE_SLACK_S else None
+    return whole_moment(float(value), now) if value <= now + FUTURE_SLACK_S else None
 
 
 def _step_to(runtime: Runtime, ctx: ScreenContext, moment: float) -> tuple[Frame, Rebuild, tuple[PropUpdate, ...]]:
