@@ -29,6 +29,7 @@ from dashboard.runtime import Geo, load_geo, load_sla
 from dashboard.settings import Settings
 from incidents.model import GRID_STATE_RANK, GridState
 from incidents.publish import publish
+from incidents.situation import FUNNEL_STAGES
 from incidents.timetravel import situation_at
 from tests.support.browser import wait_until_live
 from tests.support.server import LiveServer
@@ -108,6 +109,7 @@ def expected(server: LiveServer, at: float, screen: str = "console") -> dict[str
         "k": {t.key: t.value for t in kpi_tiles(view.kpis, keys, "zh")},
         "ids": ids,
         "z": {k: v for k, v in z.items() if v > 0},
+        "funnel": {stage: str(view.funnel_for(None).today.get(stage, 0)) for stage in FUNNEL_STAGES},
     }
 
 
@@ -154,6 +156,12 @@ def test_a_past_page_over_http_shows_the_rebuilt_kpis_map_and_badge(live_server:
     assert ids == want["ids"] == ["R1", "R2"]
     grid = fig["data"][TRACE_GRIDS]
     assert {loc: z for loc, z in zip(grid["locations"], grid["z"], strict=True) if z} == want["z"]
+    funnel = {
+        item["props"]["data-stage"]: _text(item["props"]["children"][1])
+        for item in props["console-funnel"]["children"]
+        if isinstance(item, dict) and "data-stage" in item.get("props", {})
+    }
+    assert funnel == want["funnel"]  # today's loop as it was
     assert "历史回放" in _text(props[Replay.BADGE]["children"]) and not props[Replay.BADGE].get("hidden")
     assert props[Replay.AT]["data"] == at
     assert not props[Replay.LIVE].get("disabled")
