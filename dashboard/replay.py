@@ -71,6 +71,7 @@ class Replay:
         now = time.monotonic()
         if self._timeline is None or now - self._used > self.idle_s:
             self._timeline = Timeline()
+            self._schedule_drop(self.idle_s)
         self._used = now
         refresh_timeline(self._client(), self.keys, self._timeline)
         if (len(self._timeline), self._timeline.last_id) != (self._log_len, self._log_last):
@@ -78,6 +79,30 @@ class Replay:
             self._frames.clear()
             self._log_len, self._log_last = len(self._timeline), self._timeline.last_id
         return self._timeline
+
+    def _schedule_drop(self, after_s: float) -> None:
+        timer = threading.Timer(after_s, self._drop_if_idle)
+        timer.daemon = True
+        timer.start()
+
+    def _drop_if_idle(self) -> None:
+        """Free the timeline (and the cached views and frames) once nobody used it for ``idle_s``."""
+        with self._lock:
+            if self._timeline is None:
+                return
+            idle = time.monotonic() - self._used
+            if idle < self.idle_s:
+                self._schedule_drop(self.idle_s - idle + 1.0)
+                return
+            self._timeline = None
+            self._views.clear()
+            self._frames.clear()
+            self._log_len, self._log_last = -1, None
+
+    @property
+    def warm(self) -> bool:
+        """Whether a timeline is held (for /healthz and tests)."""
+        return self._timeline is not None
 
     def view_at(self, at: float) -> tuple[SituationView, Rebuild]:
         """``situation_at`` of ``at`` (epoch seconds) over the warm timeline."""

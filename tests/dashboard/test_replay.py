@@ -18,15 +18,17 @@ from functools import cache
 from typing import Any
 
 import pytest
+import redis
 
 from dashboard.callbacks.pages import same_page_but_moment
-from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_GRIDS
+from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_GRIDS, MapBase
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, kpi_tiles
 from dashboard.frames import ScreenContext, map_incidents
 from dashboard.layouts.ids import Replay
 from dashboard.page_request import at_param, page_request
 from dashboard.runtime import Geo, load_geo, load_sla
 from dashboard.settings import Settings
+from incidents.keys import Keys
 from incidents.model import GRID_STATE_RANK, GridState
 from incidents.publish import publish
 from incidents.situation import FUNNEL_STAGES
@@ -337,3 +339,30 @@ def test_at_on_the_wall_shows_that_moment(page: Any, live_server: LiveServer, hi
     wait_until_live(page)
     wait_same(page, expected(live_server, at, "wall"), screen="wall")
     assert "历史回放" in page.inner_text(f"#{Replay.WALL_BADGE}")
+
+
+def test_the_replay_frees_its_timeline_when_idle(r: redis.Redis, keys: Keys) -> None:
+    """``dashboard.replay.Replay``: a past frame equals ``screen_frame`` over ``situation_at``'s view, and the
+    timeline is dropped after ``idle_s`` without use."""
+    from dashboard.frames import screen_frame
+    from dashboard.replay import Replay
+    from tests.support.wait import wait_for
+
+    g = geo()
+    (a,) = _points(1)
+    t0 = time.time() - H
+    assert publish(r, keys, {"id": "Q1", "status": "reported", "ts": t0, "lon": a[0], "lat": a[1],
+                             "category": "fire"}).applied  # fmt: skip
+    base = MapBase.from_layers(g.layers)
+    sla = load_sla(Settings.from_env())
+    replay = Replay(lambda: r, keys, g.index.locate, sla, base_for=lambda _c: base, areas=g.areas, boot_id="t",
+                    idle_s=0.5)  # fmt: skip
+    ctx = ScreenContext.of("console", "zh")
+    frame, rebuild = replay.frame(ctx, t0 + 60)
+    view, cold = situation_at(r, keys, t0 + 60, g.index.locate, sla)
+    want = screen_frame(view, base, ctx, areas=g.areas)
+    assert frame.kpis == want.kpis and frame.grid_z == want.grid_z and frame.traces == want.traces
+    assert (rebuild.from_log, rebuild.approximate) == (cold.from_log, cold.approximate) == (1, 0)
+    assert replay.warm
+    wait_for(lambda: not replay.warm, 10, message="the idle timeline dropped")
+    assert replay.view_at(t0 - 60)[1].incidents == [] and replay.warm  # read again on the next use
