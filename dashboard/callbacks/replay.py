@@ -60,7 +60,7 @@ CONTROLLER_JS = (
         return [next, nu, nu, nu, next];
     }
     if (value === null || value === undefined || value === at) { return [nu, nu, nu, nu, nu]; }
-    if (value >= top - __STEP__ / 2) {
+    if (value >= (max || top) - __STEP__ / 2) {
         return live_now ? [nu, nu, nu, nu, nu] : [null, false, true, query(search, null), nu];
     }
     return [value, false, true, query(search, value), nu];
