@@ -27,7 +27,7 @@ from geo.areas import AreaTree
 from incidents.keys import Keys
 from incidents.situation import Locator, SituationView
 from incidents.sla import SlaPolicy
-from incidents.timetravel import Rebuild, Timeline, refresh_timeline, situation_at
+from incidents.timetravel import Rebuild, Timeline, oldest_entry_ts, refresh_timeline, situation_at
 
 IDLE_S: Final = 600.0  # a timeline nobody asked anything of for this long is dropped (its memory freed)
 VIEWS_KEPT: Final = 8
@@ -133,9 +133,15 @@ class Replay:
 
     def reach(self, now: float, window_s: float = DEFAULT_WINDOW_S) -> tuple[float, float] | None:
         """The scrubber's (start, end) in epoch seconds: from ``window_s`` before ``now`` or the oldest moment the
-        log reaches exactly (``Timeline.exact_since``), whichever is later, to ``now``; None for an empty log."""
+        log reaches, whichever is later, to ``now``; None for an empty log. With a warm timeline the oldest moment
+        is the oldest *exact* one (``Timeline.exact_since``); without one it is the oldest entry's time (one
+        ``XRANGE``: a page load never reads the whole log — the first scrubber step does, and tightens it)."""
         with self._lock:
-            since = self._warm().exact_since()
+            if self._timeline is not None:
+                refresh_timeline(self._client(), self.keys, self._timeline)
+                since = self._timeline.exact_since()
+            else:
+                since = oldest_entry_ts(self._client(), self.keys)
         if since is None:
             return None
         return min(max(since, now - window_s), now), now

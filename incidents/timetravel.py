@@ -300,6 +300,25 @@ def refresh_timeline(r: redis.Redis, keys: Keys, timeline: Timeline, *, chunk: i
     return n
 
 
+def oldest_entry_ts(r: redis.Redis, keys: Keys) -> float | None:
+    """The ``ts`` of the log's oldest readable entry (how far back it reaches), None for an empty log; reads from
+    the head of the log until one is readable (one ``XRANGE`` in practice)."""
+    start = "-"
+    while True:
+        entries: Any = r.xrange(keys.log, min=start, max="+", count=100)
+        for _raw_id, fields in entries:
+            data = _field(fields, "data")
+            if data is None:
+                continue
+            try:
+                return float(json.loads(data)["ts"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        if len(entries) < 100:
+            return None
+        start = "(" + as_text(entries[-1][0])
+
+
 def _entries_added(info: Any) -> int | None:
     """``XINFO STREAM``'s entries-added (Redis 7), None for an absent stream or an older Redis."""
     if not isinstance(info, dict):

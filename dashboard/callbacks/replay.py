@@ -91,10 +91,22 @@ def moment_of(value: object, now: float) -> float | None:
     return whole_moment(float(value), now) if value <= now + FUTURE_SLACK_S else None
 
 
-def _step_to(runtime: Runtime, ctx: ScreenContext, moment: float) -> tuple[Frame, Rebuild, tuple[PropUpdate, ...]]:
-    """The frame of ``ctx`` at ``moment``, its rebuild, and what turns any page of ``ctx`` into it."""
+def slider_range(runtime: Runtime, shown: float | None, now: float) -> tuple[float, float]:
+    """The slider's (min, max): ``Replay.reach`` on whole minutes, stretched to a ``shown`` moment beyond it (a URL's
+    ``at`` older than the exact reach: the slider still says where it is)."""
+    reach = runtime.replay.reach(now)
+    start, end = reach if reach is not None else (now - STEP_S, now)
+    start = float(int(start // STEP_S * STEP_S))
+    return (min(start, shown) if shown is not None else start), end
+
+
+def _step_to(
+    runtime: Runtime, ctx: ScreenContext, moment: float
+) -> tuple[Frame, Rebuild, tuple[PropUpdate, ...], tuple[float, float]]:
+    """The frame of ``ctx`` at ``moment``, its rebuild, what turns any page of ``ctx`` into it, and the slider's
+    range now that the timeline is warm (its exact left end)."""
     frame, rebuild = runtime.replay.frame(ctx, moment)
-    return frame, rebuild, step(None, frame).props
+    return frame, rebuild, step(None, frame).props, slider_range(runtime, moment, time.time())
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -110,12 +122,8 @@ def register(app: Dash, runtime: Runtime) -> None:
     )
     async def replay_reach(_tick: int | None, at: Any) -> Any:
         now = float(int(time.time()))
-        reach = await asyncio.to_thread(runtime.replay.reach, now)  # the first use reads the whole log
-        start, end = reach if reach is not None else (now - STEP_S, now)
-        start = float(int(start // STEP_S * STEP_S))
         shown = moment_of(at, now)
-        if shown is not None and shown < start:
-            start = shown  # a moment from the URL beyond the exact reach: the slider still shows where it is
+        start, end = await asyncio.to_thread(slider_range, runtime, shown, now)
         return start, end, slider_marks(start, end), (end if shown is None else no_update)
 
     app.clientside_callback(
@@ -179,9 +187,10 @@ def register(app: Dash, runtime: Runtime) -> None:
             masked=req.masked,
         )
         # off the event loop (Dash runs a callback on it): the rebuild, the frame and the page's updates
-        frame, rebuild, props = await asyncio.to_thread(_step_to, runtime, ctx, moment)
+        frame, rebuild, props, (start, end) = await asyncio.to_thread(_step_to, runtime, ctx, moment)
         for component, prop, value in props:
             set_props(component, {prop: value})
+        set_props(Replay.SLIDER, {"min": start, "marks": slider_marks(start, end)})
         set_props(Replay.BADGE, {"children": badge_text(moment, req.lang, rebuild.approximate), "hidden": False})
         set_props(Replay.NOTICE, {"hidden": True})
         set_props(Replay.LIVE, {"disabled": False})

@@ -13,7 +13,15 @@ import redis
 from incidents.keys import Keys
 from incidents.model import GridState, Status
 from incidents.publish import publish
-from incidents.timetravel import Timeline, at_history, incidents_at, parse_at, refresh_timeline, situation_at
+from incidents.timetravel import (
+    Timeline,
+    at_history,
+    incidents_at,
+    oldest_entry_ts,
+    parse_at,
+    refresh_timeline,
+    situation_at,
+)
 
 H = 3600.0
 # six hours ago, on a whole minute, so every ts below is in the wire's past
@@ -195,6 +203,7 @@ def test_timeline_follows_new_entries_and_trims(published: redis.Redis, keys: Ke
         same_view(r, keys, T0 + dt, tl)
     rb = tl.rebuild(T0 + 2700)
     assert rb.approximate >= 1 and len(tl) == 3
+    assert oldest_entry_ts(r, keys) == tl.oldest_ts == rb.log_oldest_ts  # what a page's scrubber starts from, cold
     # B's reported state is gone from the log (created at T0+1800, first surviving entry at 4.5 h)
     assert tl.exact_since() == T0 + 4.5 * H
     # the log deleted and rewritten (another run on the same prefix): read again from scratch
@@ -209,3 +218,4 @@ def test_exact_since_is_the_oldest_entry_of_an_untrimmed_log(published: redis.Re
     refresh_timeline(published, keys, tl)
     assert tl.exact_since() == T0 and tl.oldest_ts == T0
     assert Timeline().exact_since() is None
+    assert oldest_entry_ts(published, Keys("nothing-here")) is None
