@@ -173,6 +173,9 @@ def test_a_past_page_over_http_shows_the_rebuilt_kpis_map_and_badge(live_server:
     assert "历史回放" in _text(wall[Replay.WALL_BADGE]["children"])
 
     # no time, or the future: the live page with a notice, never an error page
+    for page in ("/?at=yesterday", "/wall?at=-2h", "/?at=" + urllib.parse.quote(at_param(at))):
+        with urllib.request.urlopen(live_server.url + page, timeout=30) as resp:
+            assert resp.status == 200 and b"<html" in resp.read().lower(), page
     for bad, words in (("yesterday", "不是有效时间"), (at_param(time.time() + 2 * H), "在未来")):
         live = _by_id(_layout(live_server, "/?at=" + urllib.parse.quote(bad)), {})
         assert words in _text(live[Replay.NOTICE]["children"]) and not live[Replay.NOTICE].get("hidden")
