@@ -27,6 +27,7 @@ from dashboard.figures.incident_map import MapBase
 from dashboard.frame_hub import FrameHub
 from dashboard.settings import Settings
 from dashboard.snapshot import Snapshotter
+from dashboard.worklist import Directory
 from geo.areas import AreaTree, build_area_tree
 from geo.display import display_layers
 from geo.index import SpatialIndex
@@ -173,6 +174,11 @@ class Runtime:
     def index(self) -> SpatialIndex:
         """The spatial index over the layers."""
         return self.geo.index
+
+    @property
+    def directory(self) -> Directory:
+        """Area names and members' names and roles by id, for the work list and its exports."""
+        return self.memo("directory", lambda: Directory.of(self.geo.areas, self.layers.members))
 
     @property
     def street_name(self) -> str:
