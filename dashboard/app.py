@@ -23,6 +23,7 @@ from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.callbacks import wall as wall_callbacks
+from dashboard.export_api import build_export_router
 from dashboard.layouts.root import root_layout
 from dashboard.not_found import NotFound
 from dashboard.page_cache import PageCache
@@ -66,6 +67,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     server.include_router(build_login_router(runtime.access, settings.lang))
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
+    server.include_router(build_export_router(runtime))
     server.include_router(build_areas_router(runtime))
     server.include_router(build_audit_router(runtime))
     app = OnescreenDash(
