@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.env import BenchEnv
 from bench.report import Measurement, failed, summary, table, write_json
 
-FAMILIES: tuple[str, ...] = ("pointgrid", "ingest", "patchsize", "fanout", "screens", "png")
+FAMILIES: tuple[str, ...] = ("pointgrid", "ingest", "patchsize", "fanout", "screens", "png", "export")
 
 
 def _family(name: str) -> Callable[[BenchEnv], list[Measurement]]:
