@@ -128,6 +128,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """``onescreen publish``: publish one wire message; prints the result. 0, 1 (Redis error), 2 (rejected)."""
     import redis
 
+    from incidents.connection import connect
     from incidents.keys import Keys
     from incidents.publish import publish
     from incidents.wire import WireError
@@ -153,7 +154,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         message.setdefault("source", "cli")
     else:  # --json that is not a JSON object: the wire rejects it (and dead-letters it) as the feed would
         message = args.json
-    r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    r = connect(url, socket_connect_timeout=5, socket_timeout=10)
     try:
         result = publish(r, Keys.for_redis_url(settings.redis_prefix, url), message, source="cli")
     except WireError as exc:

@@ -34,6 +34,7 @@ from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.publish import publish
@@ -87,7 +88,7 @@ def load_sla(settings: Settings) -> SlaPolicy:
 
 def redis_client(url: str, timeout_s: float = 2.0) -> redis.Redis:
     """A client for request handlers and commands (the feed keeps its own connections)."""
-    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    return connect(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 
 def simulator_for(
