@@ -64,6 +64,7 @@ _ZH: dict[str, str] = {
     "briefing.by_category": "事件分类",
     "briefing.trend": "近24小时上报趋势",
     "briefing.none": "暂无",
+    "briefing.watermark": "内部资料",
     # KPIs
     "kpi.today_reported": "今日上报",
     "kpi.open": "办理中",
@@ -209,6 +210,7 @@ _EN: dict[str, str] = {
     "briefing.by_category": "By category",
     "briefing.trend": "Reported, last 24 h",
     "briefing.none": "None",
+    "briefing.watermark": "INTERNAL",
     "kpi.today_reported": "Reported today",
     "kpi.open": "Open",
     "kpi.overdue": "Overdue",
