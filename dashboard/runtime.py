@@ -283,6 +283,7 @@ class Runtime:
             "frames_computed": self.hub.computed,
             "watchers": self.hub.watchers(),
             "push_loops": 0 if self.tabs is None else self.tabs.running(),
+            "exporter": None if self._snapshotter is None else self._snapshotter.status(),
         }
 
 

@@ -229,6 +229,15 @@ class Snapshotter:
         """Renders submitted and not finished."""
         return self._pending
 
+    def status(self) -> dict[str, Any]:
+        """For ``/healthz``: ``ready`` (a browser is open), ``started_s``, ``pending``, ``restarts``."""
+        return {
+            "ready": self._kaleido is not None,
+            "started_s": None if self.started_s is None else round(self.started_s, 2),
+            "pending": self._pending,
+            "restarts": self.restarts,
+        }
+
     def start(self) -> Snapshotter:
         """Open the browser in the background (no-op when started); returns ``self`` at once."""
         with self._lock:
