@@ -127,6 +127,17 @@ def frames_at(runtime: Runtime, at: float) -> Callable[[ScreenContext], Frame]:
     return frame_of
 
 
+def frames_now(runtime: Runtime) -> Callable[[ScreenContext], Frame]:
+    """A ``frame_of`` computing each frame from the runtime's situation as it is now, past the hub's cache: for a
+    process whose hub does not run (the CLI's archive reloads the state each round, ``Runtime.load_state_once``)."""
+
+    def frame_of(ctx: ScreenContext) -> Frame:
+        view = runtime.situation.view(time.time())
+        return screen_frame(view, runtime.hub.base_for(ctx), ctx, boot_id=runtime.boot_id, areas=runtime.geo.areas)
+
+    return frame_of
+
+
 def compose(
     runtime: Runtime, spec: BriefingSpec, frame_of: Callable[[ScreenContext], Frame] | None = None
 ) -> go.Figure:
@@ -235,7 +246,7 @@ def run_archive(
         started = clock()
         try:
             runtime.load_state_once()
-            data = render(compose(runtime, spec), spec, snapshotter)
+            data = render(compose(runtime, spec, frames_now(runtime)), spec, snapshotter)
             path = folder / archive_name(started, spec.fmt)
             path.with_suffix(".tmp").write_bytes(data)
             path.with_suffix(".tmp").replace(path)

@@ -172,6 +172,20 @@ def test_compose_masks_by_role_and_names_the_area(seeded: tuple[Runtime, str, st
     assert "态势回溯" in past.layout.title.text and "堆物" not in _texts(past)
 
 
+def test_each_archive_round_draws_the_state_it_reloaded(
+    seeded: tuple[Runtime, str, str], r: redis.Redis, keys: Keys
+) -> None:
+    runtime = seeded[0]
+    spec = bx.BriefingSpec()
+    assert "漏水" not in _texts(bx.compose(runtime, spec, bx.frames_now(runtime)))
+    pt = read_layers(DEFAULT_DATA).grids.geometry.representative_point().iloc[1]
+    t0 = time.time() - 86400
+    publish(r, keys, {"id": "B2", "status": "reported", "ts": t0, "lon": pt.x, "lat": pt.y, "category": "environment",
+                      "title": "漏水"})  # fmt: skip
+    runtime.load_state_once()  # what run_archive does each round
+    assert "漏水" in _texts(bx.compose(runtime, spec, bx.frames_now(runtime)))
+
+
 # ---- missing Chromium or fonts: one line ----
 
 
