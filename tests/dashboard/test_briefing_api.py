@@ -3,6 +3,7 @@ refusals, masking for a key, the watermark, missing Chromium — and the 简报 
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import re
 import struct
@@ -26,8 +27,10 @@ SIZES = {"1920x1080": (1920, 1080), "3840x2160": (3840, 2160), "a4": (2480, 3508
 
 @pytest.fixture(scope="module")
 def live_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """This module's server, with the exporter warmed at start (the test servers' default is off)."""
-    with spawn_server(redis_url, tmp_path_factory.mktemp("server"), env={"ONESCREEN_BRIEFING_WARM": "1"}) as server:
+    """This module's server, with the exporter warmed at start (the test servers' default is off) and no queue:
+    a briefing asked for while another is drawn is refused at once."""
+    env = {"ONESCREEN_BRIEFING_WARM": "1", "ONESCREEN_BRIEFING_QUEUE": "0"}
+    with spawn_server(redis_url, tmp_path_factory.mktemp("server"), env=env) as server:
         yield server
 
 
@@ -122,6 +125,27 @@ def test_the_watermark_changes_the_picture(live_server: LiveServer) -> None:
 def test_bad_parameters_are_refused_clearly(live_server: LiveServer, query: str, code: int, detail: str) -> None:
     got, body, _ = _code(f"{live_server.url}/api/briefing.png?{query}")
     assert got == code and detail in str(body.get("detail")), body
+
+
+@pytest.mark.browser
+def test_a_busy_exporter_answers_503_with_retry_after(live_server: LiveServer) -> None:
+    url = f"{live_server.url}/api/briefing.png?size=3840x2160"
+
+    def one() -> tuple[int, str | None]:
+        try:
+            _get(url)
+            return 200, None
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get("Retry-After")
+
+    def burst() -> list[tuple[int, str | None]] | None:
+        with cf.ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda _: one(), range(4)))
+        return got if any(code == 503 for code, _ in got) else None
+
+    got = wait_for(burst, 120, poll=0.5, message="four briefings at once: the queue is full for some")
+    assert {code for code, _ in got} == {200, 503}, got
+    assert all(retry and int(retry) > 0 for code, retry in got if code == 503)
 
 
 def test_an_unknown_language_is_refused(live_server: LiveServer) -> None:
