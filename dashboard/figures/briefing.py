@@ -415,6 +415,13 @@ def _overdue_lines(
     return lines
 
 
+def title_size(text: str, width_px: float, largest: int = 40, smallest: int = 22) -> int:
+    """The title's font size (px) so ``text`` fits ``width_px``: a wide (CJK) character is one em, anything else
+    ~0.6 em (bold Noto Sans); between ``smallest`` and ``largest``."""
+    ems = sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
+    return max(smallest, min(largest, int(width_px / max(ems, 1.0))))
+
+
 def build_briefing(
     base: MapBase,
     grid_z: Sequence[int],
@@ -604,6 +611,17 @@ def build_briefing(
             hoverinfo="skip",
         )
     )
+    if not items:  # no open incidents by category: say so rather than draw an empty axis
+        notes.append(
+            {
+                "text": f"<span style='color:{TEXT_DIM}'>{i18n.t('briefing.none', lang)}</span>",
+                "x": page.fx(page.category[0] + 18),
+                "y": page.fy(page.category[1] + 48),
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"size": 18, "color": TEXT},
+            }
+        )
     # overdue list
     lines = _overdue_lines(
         incidents,
@@ -656,7 +674,10 @@ def build_briefing(
             "yanchor": "middle",
             "xref": "paper",
             "yref": "container",
-            "font": {"size": 40, "color": "#f1f7ff"},
+            "font": {
+                "size": title_size(title, page.w - 48 - (600 if page.kind == "landscape" else 0)),
+                "color": "#f1f7ff",
+            },
         },
         xaxis={
             **axis_off,
@@ -690,6 +711,7 @@ def build_briefing(
             "tickfont": {"size": 14, "color": TEXT_DIM},
             "zeroline": False,
             "nticks": 4,
+            "rangemode": "nonnegative",
             "fixedrange": True,
         },
         xaxis3={
@@ -702,6 +724,7 @@ def build_briefing(
         yaxis3={
             "domain": [cy0 + 14 / page.h, cy1 - 50 / page.h],
             "anchor": "x3",
+            "visible": bool(items),
             "tickfont": {"size": 16, "color": TEXT},
             "ticks": "",
             "showgrid": False,

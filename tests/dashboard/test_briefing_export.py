@@ -20,7 +20,7 @@ import redis
 
 from dashboard import briefing_export as bx
 from dashboard.briefing_api import parse_at_param
-from dashboard.figures.briefing import A4, LANDSCAPE, WATERMARK, build_briefing
+from dashboard.figures.briefing import A4, LANDSCAPE, WATERMARK, build_briefing, title_size
 from dashboard.figures.incident_map import grid_fill_z
 from dashboard.figures.sample import sample_base, sample_grid_states, sample_incidents, sample_kpis
 from dashboard.layouts.briefing_menu import briefing_href
@@ -74,6 +74,16 @@ def test_a4_is_its_own_portrait_layout_not_a_squashed_landscape() -> None:
     kpi_rows = {round(s.y0, 3) for s in a4.layout.shapes if s.fillcolor == "rgba(18,52,104,0.85)"}
     assert len(kpi_rows) == 2
     assert land.layout.xaxis2.domain[0] > land.layout.xaxis.domain[1]  # landscape: side panels right of the map
+
+
+def test_a_long_area_title_shrinks_to_fit_the_page() -> None:
+    long = "澜湾街道 › 港洲社区 › 桥墩出租房集中区专属网格态势回溯 · 2026年12月1日 17:01"
+    assert title_size("翠苑街道基层治理态势简报", A4.w - 48) == 40
+    size = title_size(long, A4.w - 48)
+    assert 22 <= size < 40 and sum(1 if ord(c) > 0x2E80 else 0.6 for c in long) * size <= A4.w - 48
+    base = sample_base()
+    fig = build_briefing(base, [], None, None, street_name=long, now=NOW, page=A4)
+    assert fig.layout.title.font.size < 40
 
 
 def test_the_overdue_list_names_grids_and_assignees_never_ids() -> None:
