@@ -24,7 +24,6 @@ hand one caller another caller's result under concurrency. ``render_png`` is the
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import shutil
@@ -96,8 +95,21 @@ def find_chromium(explicit: str | os.PathLike[str] | None = None) -> str:
     raise SnapshotError("no Chromium found")
 
 
-@functools.lru_cache(maxsize=16)
-def _cjk_fonts(_config: tuple[str | None, ...]) -> tuple[bool, str]:
+_FONTS_FOUND: set[tuple[str | None, ...]] = set()  # fontconfig setups known to have a CJK font
+
+
+def _cjk_fonts(config: tuple[str | None, ...]) -> tuple[bool, str]:
+    """Whether fontconfig (``config``: its environment) has a font for Chinese; only a yes is remembered, so fonts
+    installed while a server runs are found on the next briefing."""
+    if config in _FONTS_FOUND:
+        return True, ""
+    ok, why = _fc_list_zh()
+    if ok:
+        _FONTS_FOUND.add(config)
+    return ok, why
+
+
+def _fc_list_zh() -> tuple[bool, str]:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return False, "no fontconfig (fc-list)"
@@ -113,7 +125,7 @@ def _cjk_fonts(_config: tuple[str | None, ...]) -> tuple[bool, str]:
 def missing_render_deps(chromium: str | None = None) -> str | None:
     """One line saying what is missing to draw a briefing (Chromium, a CJK font) and what to install; None when
     both are there. Font lookup is fontconfig's (``fc-list :lang=zh``, the fonts Chromium will use; honours
-    ``FONTCONFIG_FILE``), cached per configuration."""
+    ``FONTCONFIG_FILE``), remembered per configuration once found."""
     problems = []
     try:
         find_chromium(chromium)
