@@ -59,7 +59,11 @@ def test_what_one_server_accepts_both_show(pair: tuple[LiveServer, LiveServer]) 
     assert code == 202, body
     expected = {iid: "待派单" for iid in ids[1:]} | {ids[0]: "已派单"}
     for server in (a, b):
-        wait_for(lambda s=server: listed(s, tag) == expected, 20, message=f"{server.url} lists all four")
+
+        def lists_all(s: LiveServer = server) -> bool:
+            return listed(s, tag) == expected
+
+        wait_for(lists_all, 20, message=f"{server.url} lists all four")
     area = f"community:{community}"
     wait_for(lambda: summary(a, area)["kpis"] == summary(b, area)["kpis"], 20, message="the same numbers on both")
     assert summary(a, area)["kpis"]["open"] >= 4
