@@ -19,11 +19,13 @@ from dashboard.api import build_router
 from dashboard.areas_api import build_areas_router
 from dashboard.audit_api import build_audit_router
 from dashboard.briefing_api import build_briefing_router
+from dashboard.callbacks import briefing as briefing_callbacks
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.callbacks import replay as replay_callbacks
 from dashboard.callbacks import wall as wall_callbacks
+from dashboard.export_api import build_export_router
 from dashboard.layouts.root import root_layout
 from dashboard.not_found import NotFound
 from dashboard.page_cache import PageCache
@@ -67,6 +69,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     server.include_router(build_login_router(runtime.access, settings.lang))
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
+    server.include_router(build_export_router(runtime))
     server.include_router(build_areas_router(runtime))
     server.include_router(build_audit_router(runtime))
     app = OnescreenDash(
@@ -97,6 +100,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
+    briefing_callbacks.register(app)  # the 简报 menu's link (a read)
     replay_callbacks.register(app, runtime)  # the officials' scrubber: the gate asks ``console`` of it
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).

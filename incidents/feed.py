@@ -46,6 +46,7 @@ from redis.retry import Retry
 from incidents import store
 from incidents.acl import refusal, user_of
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.keys import Keys
 from incidents.model import Incident
 from incidents.store import CONNECTION_ERRORS, Origin, Outcome, as_text
@@ -233,7 +234,7 @@ class Feed:
 
     # -- shared helpers ------------------------------------------------------------------------------------
     def _client(self) -> redis.Redis:
-        return redis.Redis.from_url(
+        return connect(
             self.redis_url,
             socket_connect_timeout=self.connect_timeout_s,
             # XREAD BLOCK must fit inside the socket timeout; +1 s is the margin for a busy Redis.

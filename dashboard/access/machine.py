@@ -3,7 +3,8 @@
 ``machine_action(method, path)`` names the ``policy`` action a route needs when a machine calls it:
 
 - ``ingest``: ``POST /api/incidents``, ``POST /api/incidents/batch``, ``POST /open311/v2/requests.{json,xml}``;
-- ``read``: ``GET``/``HEAD`` of ``/api/summary``, ``/api/areas``, ``/api/incidents/{id}``, ``/api/briefing.png``
+- ``read``: ``GET``/``HEAD`` of ``/api/summary``, ``/api/areas``, ``/api/incidents/{id}``, ``/api/briefing.png``,
+  ``/api/briefing.pdf``, the work list's exports ``/api/incidents.csv`` and ``/api/incidents.xlsx``
   and every Open311 read under ``/open311/``;
 - None: everything else (screens, callbacks, the WebSocket, login): never reached with a key.
 
@@ -28,7 +29,16 @@ MachineAction = Literal["ingest", "read"]
 INGEST_PATHS: Final = frozenset({"/api/incidents", "/api/incidents/batch"})
 BATCH_PATH: Final = "/api/incidents/batch"
 OPEN311_POST: Final = re.compile(r"^/open311/v2/requests\.[A-Za-z]+$")
-_READ_PATHS: Final = frozenset({"/api/summary", "/api/areas", "/api/briefing.png"})
+_READ_PATHS: Final = frozenset(
+    {
+        "/api/summary",
+        "/api/areas",
+        "/api/briefing.png",
+        "/api/briefing.pdf",
+        "/api/incidents.csv",
+        "/api/incidents.xlsx",
+    }
+)
 _READ_INCIDENT: Final = re.compile(r"^/api/incidents/[^/]+$")
 JSON_TYPES: Final = frozenset({"application/json"})
 
