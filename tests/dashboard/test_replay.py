@@ -273,6 +273,13 @@ def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server:
     moment = url_at(page)
     assert history < moment < time.time() - H
     wait_same(page, expected(live_server, moment))
+    # the 简报 button briefs the moment shown
+    page.wait_for_function(
+        "(a) => { const l = document.getElementById('briefing-download');"
+        " const at = l && new URL(l.href).searchParams.get('at'); return !!at && Date.parse(at) / 1000 === a; }",
+        arg=moment,
+        timeout=UI_WAIT_MS,
+    )
     # a reload reproduces it (the moment lives in the URL)
     page.reload()
     wait_until_live(page)
