@@ -285,6 +285,21 @@ def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server:
     wait_until_live(page)
     wait_same(page, expected(live_server, moment))
     assert url_at(page) == moment
+    # a drag of the thumb with the mouse, two thirds of the way along: the page shows the moment it was let go at
+    before = page.evaluate("() => new URLSearchParams(location.search).get('at')")
+    thumb = slider.bounding_box()
+    box = page.locator(f"#{Replay.SLIDER} .dash-slider-track").bounding_box()
+    page.mouse.move(thumb["x"] + thumb["width"] / 2, thumb["y"] + thumb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.65, thumb["y"] + thumb["height"] / 2, steps=10)
+    page.mouse.up()
+    page.wait_for_function(
+        "(t) => new URLSearchParams(location.search).get('at') !== t", arg=before, timeout=UI_WAIT_MS
+    )
+    dragged = url_at(page)
+    assert moment < dragged < time.time()
+    wait_same(page, expected(live_server, dragged))
+    moment = dragged
     # play at 60×: one minute of situation per second, the clock follows; pause; the page shows where it stopped
     page.click(f"#{Replay.PLAY}")
     page.wait_for_function(
