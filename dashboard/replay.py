@@ -65,6 +65,7 @@ class Replay:
         self._frames: OrderedDict[tuple[ScreenContext, float], Frame] = OrderedDict()
         self._log_len = -1  # the timeline's length when the cached views were made
         self._log_last: object = None
+        self._generation = 0
 
     def _warm(self) -> Timeline:
         """The timeline, brought up to the log (read whole on first use or after an idle drop)."""
@@ -77,6 +78,7 @@ class Replay:
         if (len(self._timeline), self._timeline.last_id) != (self._log_len, self._log_last):
             self._views.clear()  # a new or trimmed entry may change any past moment (a late message)
             self._frames.clear()
+            self._generation += 1  # and the frames of it get new tokens (a cached page of the moment is redone)
             self._log_len, self._log_last = len(self._timeline), self._timeline.last_id
         return self._timeline
 
@@ -119,12 +121,15 @@ class Replay:
             return found
 
     def frame(self, ctx: ScreenContext, at: float) -> tuple[Frame, Rebuild]:
-        """The frame of ``ctx`` at ``at``; its token (``{boot}@:{context}:{at}``) names the moment."""
+        """The frame of ``ctx`` at ``at``; its token (``{boot}@{at}:{context}:{generation}``) names the moment and
+        the log it was rebuilt from."""
         view, rebuild = self.view_at(at)
         with self._lock:
             hit = self._frames.get((ctx, at))
+            generation = self._generation
         if hit is None:
-            hit = screen_frame(view, self.base_for(ctx), ctx, seq=int(at), boot_id=self.boot_id + "@", areas=self.areas)
+            boot = f"{self.boot_id}@{int(at)}"
+            hit = screen_frame(view, self.base_for(ctx), ctx, seq=generation, boot_id=boot, areas=self.areas)
             with self._lock:
                 self._frames[(ctx, at)] = hit
                 while len(self._frames) > FRAMES_KEPT:
