@@ -2,7 +2,8 @@
 log timeline), the frame ``frames.screen_frame``, the page updates ``push.step`` — what a live push would send.
 
 - ``replay_reach`` (on render and every minute): the slider's reach (``Replay.reach``) and its tick labels;
-- the controller (client side): a drag, play / pause, a play tick (one second = ``PLAY_SPEED`` seconds of
+- the controller (client side): a drag (the page follows the thumb, a step at most every ``DRAG_STEP_MS``; the
+  release commits it to the URL), play / pause, a play tick (one second = ``PLAY_SPEED`` seconds of
   situation) or "back to live" sets the moment (``Replay.AT``) and the URL's ``at=`` (play ticks rewrite the
   URL in place, so a reload or a shared link lands on the moment shown);
 - ``replay_step``: the moment → the frame of the page's own context (area, filters, the actor's scope and
@@ -28,13 +29,16 @@ from dashboard.push import PropUpdate, step
 from dashboard.runtime import Runtime
 from incidents.timetravel import Rebuild
 
-# The controller. Inputs: the slider's value (a drag released), play, live, the play tick; it writes the moment,
-# the playing flag, the tick's switch, the URL's query and the slider's value. A moment at the slider's right end
-# is "live". Times in the URL are Beijing time (+08:00).
+DRAG_STEP_MS = 250  # while the thumb is dragged, the page follows it at most this often
+
+# The controller. Inputs: the slider's value (a drag released) and its value while dragged, play, live, the play
+# tick; it writes the moment, the playing flag, the tick's switch, the URL's query and the slider's value. A moment
+# at the slider's right end is "live". Times in the URL are Beijing time (+08:00).
 CONTROLLER_JS = (
-    """function (value, play, live, tick, at, playing, min, max, search) {
+    """function (value, drag, play, live, tick, at, playing, min, max, search) {
     const nu = window.dash_clientside.no_update;
-    const trig = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id)[0] || '';
+    const ids = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
+    const trig = (p) => ids.includes(p);  // a release and its last drag can come together: the release wins
     const iso = (t) => new Date((t + 8 * 3600) * 1000).toISOString().slice(0, 19) + '+08:00';
     const query = (s, t) => {
         const p = new URLSearchParams(s || '');
@@ -45,13 +49,13 @@ CONTROLLER_JS = (
     const live_now = at === null || at === undefined;
     const end = Math.floor(Date.now() / 1000);
     const top = Math.max(max || 0, end);
-    if (trig.startsWith('__LIVE__.')) { return [null, false, true, query(search, null), top]; }
-    if (trig.startsWith('__PLAY__.')) {
+    if (trig('__LIVE__.n_clicks')) { return [null, false, true, query(search, null), top]; }
+    if (trig('__PLAY__.n_clicks')) {
         if (playing) { return [nu, false, true, query(search, at), nu]; }
         const from = (live_now || at >= top - __STEP__) ? min : at;
         return [from, true, false, query(search, from), from];
     }
-    if (trig.startsWith('__TICK__.')) {
+    if (trig('__TICK__.n_intervals')) {
         if (!playing || live_now) { return [nu, nu, true, nu, nu]; }
         const next = at + __SPEED__;
         if (next >= end) { return [null, false, true, query(search, null), top]; }
@@ -59,16 +63,40 @@ CONTROLLER_JS = (
         window.history.replaceState(window.history.state, '', url);
         return [next, nu, nu, nu, next];
     }
-    if (value === null || value === undefined || value === at) { return [nu, nu, nu, nu, nu]; }
-    if (value >= (max || top) - __STEP__ / 2) {
-        return live_now ? [nu, nu, nu, nu, nu] : [null, false, true, query(search, null), nu];
+    clearTimeout(window.__osReplayDragTimer);
+    if (trig('__SLIDER__.value')) {
+        if (value === null || value === undefined) { return [nu, nu, nu, nu, nu]; }
+        if (value >= (max || top) - __STEP__ / 2) {
+            return live_now ? [nu, nu, nu, nu, nu] : [null, false, true, query(search, null), nu];
+        }
+        return [value === at ? nu : value, false, true, query(search, value), nu];
     }
-    return [value, false, true, query(search, value), nu];
+    if (trig('__SLIDER__.drag_value')) {
+        // the page follows the thumb while it is dragged: a step at most every __THROTTLE__ ms, and one for where
+        // it rests (the release commits it to the URL); leaving live sets the URL at once, so the live push stops
+        // drawing over the past
+        const echo = drag === at || (live_now && drag >= (max || top) - __STEP__ / 2);
+        if (playing || echo || drag === null || drag === undefined) { return [nu, nu, nu, nu, nu]; }
+        const wait = (window.__osReplayDragAt || 0) + __THROTTLE__ - Date.now();
+        if (wait > 0) {
+            window.__osReplayDragTimer = setTimeout(() => {
+                window.__osReplayDragAt = Date.now();
+                window.dash_clientside.set_props('__AT__', {data: drag});
+            }, wait);
+            return [nu, nu, nu, nu, nu];
+        }
+        window.__osReplayDragAt = Date.now();
+        return [drag, nu, nu, live_now ? query(search, drag) : nu, nu];
+    }
+    return [nu, nu, nu, nu, nu];
 }""".replace("__LIVE__", Replay.LIVE)
     .replace("__PLAY__", Replay.PLAY)
     .replace("__TICK__", Replay.TICK)
     .replace("__STEP__", str(STEP_S))
     .replace("__SPEED__", str(PLAY_SPEED))
+    .replace("__THROTTLE__", str(DRAG_STEP_MS))
+    .replace("__AT__", Replay.AT)
+    .replace("__SLIDER__", Replay.SLIDER)
 )
 
 # The clock beside the slider: the moment under the thumb while dragging, else the moment shown ("live" for none;
@@ -134,6 +162,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(URL, "search", allow_duplicate=True),
         Output(Replay.SLIDER, "value", allow_duplicate=True),
         Input(Replay.SLIDER, "value"),
+        Input(Replay.SLIDER, "drag_value"),
         Input(Replay.PLAY, "n_clicks"),
         Input(Replay.LIVE, "n_clicks"),
         Input(Replay.TICK, "n_intervals"),

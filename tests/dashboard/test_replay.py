@@ -221,6 +221,12 @@ def wait_same(page: Any, want: dict[str, Any], screen: str = "console") -> None:
         raise AssertionError(f"page {page.url} shows {got}, situation_at gives {want}") from exc
 
 
+# The page's URL says the moment ``t`` (argument, epoch seconds).
+URL_AT_JS = (
+    "(t) => { const a = new URLSearchParams(location.search).get('at'); return !!a && Date.parse(a) / 1000 === t; }"
+)
+
+
 def url_at(page: Any) -> float:
     """The moment in the page's URL (``at=``)."""
     values = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query).get("at") or []
@@ -255,6 +261,18 @@ def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server:
         timeout=UI_WAIT_MS,
     )
     assert page.locator(f"#{Replay.BADGE}").is_hidden()
+    # while the thumb is dragged (the mouse still down) the page follows it: it shows the moment under the thumb
+    thumb = slider.bounding_box()
+    box = page.locator(f"#{Replay.SLIDER} .dash-slider-track").bounding_box()
+    page.mouse.move(thumb["x"] + thumb["width"] / 2, thumb["y"] + thumb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, thumb["y"] + thumb["height"] / 2, steps=12)
+    page.wait_for_selector(f"#{Replay.BADGE}", state="visible", timeout=UI_WAIT_MS)
+    under = float(slider.get_attribute("aria-valuenow") or 0)
+    assert history < under < time.time() - H
+    wait_same(page, expected(live_server, under))
+    page.mouse.up()
+    page.wait_for_function(URL_AT_JS, arg=under, timeout=UI_WAIT_MS)  # the release commits it to the URL
     # Home: the left end
     slider.focus()
     page.keyboard.press("Home")
