@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.auth import anonymous_opener, api_key
+from tests.support.dash_ws import FakeTab
 from tests.support.paths import FIELD_CASES, REPO, read_shared
 from tests.support.server import LiveServer, spawn_server
 from tests.support.wait import wait_for
@@ -159,6 +160,52 @@ def test_frames_are_timed_and_the_process_is_described(server: LiveServer, read_
     assert value(found, "process_resident_memory_bytes") > 10e6
     assert value(found, "onescreen_incidents") >= 0
     assert ("onescreen_feed_backlog_entries", ()) in found
+
+
+def test_live_pages_push_latency_and_bytes(server: LiveServer, read_key: str) -> None:
+    """A tab (a WebSocket client speaking as the page) counts as a wall page while its push loop runs; an event
+    reaching it is measured from Redis to the push, with the push's bytes."""
+
+    def now() -> Samples:
+        return samples(scrape(server, read_key))
+
+    before = now()
+    tab = FakeTab(server.url, "/wall")
+    try:
+        wait_for(lambda: value(now(), "onescreen_pages", screen="wall") == 1, timeout=15, message="the tab's push loop")
+        assert value(now(), "onescreen_websocket_connections") == 1
+        wait_for(lambda: tab.props, timeout=15, message="the tab's first push")  # the mark the latency starts after
+        assert post(server, first("MET-LIVE-1")) == 202
+
+        def pushed() -> Samples | None:
+            found = now()
+            got = value(found, "onescreen_push_latency_seconds_count")
+            return found if got > value(before, "onescreen_push_latency_seconds_count") else None
+
+        found = wait_for(pushed, timeout=15, message="a push carrying the new incident")
+        latency = value(found, "onescreen_push_latency_seconds_sum") - value(
+            before, "onescreen_push_latency_seconds_sum"
+        )
+        assert 0 < latency < 10
+        assert value(found, "onescreen_push_bytes_count") > value(before, "onescreen_push_bytes_count")
+        assert value(found, "onescreen_push_bytes_sum") > value(before, "onescreen_push_bytes_sum")
+    finally:
+        tab.close()
+    wait_for(lambda: value(now(), "onescreen_pages", screen="wall") == 0, timeout=15, message="the loop to end")
+    wait_for(lambda: value(now(), "onescreen_websocket_connections") == 0, message="the connection to close")
+
+
+def test_metrics_public_networks_scrape_without_a_credential(redis_url: str, tmp_path: Any) -> None:
+    """``ONESCREEN_METRICS_PUBLIC=127.0.0.1``: a Prometheus on the same machine scrapes anonymously, and nothing else
+    opens (the address rule itself: ``test_metrics_units.py``)."""
+    with spawn_server(redis_url, tmp_path, env={"ONESCREEN_METRICS_PUBLIC": "127.0.0.1"}) as open_server:
+        with anonymous_opener().open(f"{open_server.url}/metrics", timeout=10) as resp:
+            assert resp.status == 200
+            assert b"onescreen_messages_total" in resp.read()
+        # only /metrics: every other route still needs a credential
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            anonymous_opener().open(f"{open_server.url}/api/summary", timeout=10)
+        assert caught.value.code == 401
 
 
 def test_no_incident_text_or_id_is_ever_exposed(server: LiveServer, read_key: str) -> None:
