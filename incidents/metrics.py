@@ -16,13 +16,12 @@ import re
 import threading
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-if TYPE_CHECKING:
-    from incidents.store import ApplyResult
+from incidents.store import ApplyResult, Outcome
 
 # The ways in (``store.Origin.via``); anything else is counted as ``other``.
 VIAS: Final = ("pubsub", "http", "open311", "simulator", "api", "console", "other")
@@ -119,6 +118,7 @@ class IngestMetrics:
         self._rejected: dict[tuple[str, RejectReason], Any] = {}
         self._trips: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._redis_class: type[redis.Redis] | None = None
         for via in VIAS:  # every series exists from the start: rate() and dashboards see zeros, not gaps
             for reason in RejectReason:
                 self._rejected[(via, reason)] = self.rejected.labels(via, reason.value)
@@ -133,12 +133,12 @@ class IngestMetrics:
         """Count the store's results (``store.ApplyResult``) of one batch; ``ERROR`` ones with their reason."""
         applied = dup = stale = 0
         for res in results:
-            kind = res.outcome.value
-            if kind == "applied":
+            outcome = res.outcome
+            if outcome is Outcome.APPLIED:
                 applied += 1
-            elif kind == "duplicate":
+            elif outcome is Outcome.DUPLICATE:
                 dup += 1
-            elif kind == "stale":
+            elif outcome is Outcome.STALE:
                 stale += 1
             else:
                 self.reject(via, res.detail)
@@ -172,8 +172,11 @@ class IngestMetrics:
         child.inc()
 
     def redis_class(self) -> type[redis.Redis]:
-        """A ``redis.Redis`` subclass counting each round trip here (``from_url`` works on it as on Redis)."""
-        return counting_redis(self)
+        """A ``redis.Redis`` subclass counting each round trip here (``from_url`` works on it as on Redis); made
+        once per ``IngestMetrics``."""
+        if self._redis_class is None:
+            self._redis_class = counting_redis(self)
+        return self._redis_class
 
 
 def counting_redis(metrics: IngestMetrics) -> type[redis.Redis]:
