@@ -145,10 +145,21 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _rejected(runtime: Runtime, via: str, reason: str, incident_id: str = "", *, count: bool = False) -> None:
+def _rejected(
+    runtime: Runtime,
+    via: str,
+    reason: str,
+    incident_id: str = "",
+    *,
+    count: bool = False,
+    kind: RejectReason | None = None,
+) -> None:
     """Log one rejected message (``incident_id`` as a field when known); ``count``: also count it in the metrics
-    (the durable path counts what it rejects itself: only rejections before it need this)."""
-    kind = runtime.metrics.ingest.reject(via, reason) if count else reject_reason(reason)
+    (the durable path counts what it rejects itself: only rejections before it need this), as ``kind`` (default:
+    ``reject_reason(reason)``)."""
+    kind = kind or reject_reason(reason)
+    if count:
+        runtime.metrics.ingest.reject(via, kind)
     log.info(
         "rejected %s message%s: %s",
         via,
@@ -335,8 +346,9 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             )
             msg = await run_in_threadpool(_post_to_wire, runtime, fields)
         except Open311Error as exc:
-            runtime.metrics.ingest.reject("open311", RejectReason.INVALID_FIELD)
-            _rejected(runtime, "open311", exc.description)
+            kind = reject_reason(exc.description)  # a request that is no incident: a missing or bad field
+            kind = RejectReason.INVALID_FIELD if kind is RejectReason.OTHER else kind
+            _rejected(runtime, "open311", exc.description, count=True, kind=kind)
             await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:

@@ -9,6 +9,7 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +72,29 @@ def post(server: LiveServer, doc: dict[str, Any]) -> int:
         return exc.code
 
 
+def open311(server: LiveServer, **fields: str) -> int:
+    form = {
+        "lat": "30.31",
+        "long": "120.29",
+        "description": TITLE,
+        "first_name": "小明",
+        "last_name": "王",
+        "phone": "13912345678",
+        **fields,
+    }
+    req = urllib.request.Request(
+        f"{server.url}/open311/v2/requests.json",
+        urllib.parse.urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # the registered opener adds the ingest key
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def first(incident_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "id": incident_id,
@@ -111,6 +135,9 @@ def test_counters_move_by_exactly_what_was_sent(server: LiveServer, read_key: st
         {"id": "MET-5", "status": "reported", "ts": time.time()},  # a first message without a place
     ]
     assert [post(server, m) for m in bad] == [422, 422, 422]
+    # Open311, as a real client posts a resident's report (name and phone included): one good, one unknown service
+    assert open311(server, service_code="Illegal_Dumping") == 200
+    assert open311(server, service_code="No_Such_Service") == 404
     # bare on the wire channel (the feed's ingress): one good, two bad
     channel = server.keys.channel
     server.client.publish(channel, json.dumps(first("MET-6"), ensure_ascii=False))
@@ -131,13 +158,15 @@ def test_counters_move_by_exactly_what_was_sent(server: LiveServer, read_key: st
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    total = "onescreen_messages_total"
+    total, reasons = "onescreen_messages_total", "onescreen_messages_rejected_total"
     assert delta(total, via="http", outcome="accepted") == 2
     assert delta(total, via="http", outcome="duplicate") == 1
     assert delta(total, via="http", outcome="rejected") == 3
+    assert delta(total, via="open311", outcome="accepted") == 1
+    assert delta(total, via="open311", outcome="rejected") == 1
+    assert delta(reasons, via="open311", reason="invalid_field") == 1
     assert delta(total, via="pubsub", outcome="accepted") == 1
     assert delta(total, via="pubsub", outcome="rejected") == 2
-    reasons = "onescreen_messages_rejected_total"
     assert delta(reasons, via="http", reason="unknown_field") == 1
     assert delta(reasons, via="http", reason="invalid_field") == 1
     assert delta(reasons, via="http", reason="missing_field") == 1
