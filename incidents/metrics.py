@@ -194,6 +194,8 @@ def counting_redis(metrics: IngestMetrics) -> type[redis.Redis]:
             return super().execute(raise_on_error)
 
     class CountingRedis(redis.Redis):
+        ingest_metrics = metrics  # ``metrics_of``: what the durable path counts messages in, for this client
+
         def execute_command(self, *args: Any, **options: Any) -> Any:
             metrics.round_trip(args[0] if args and isinstance(args[0], str) else "?")  # redis-py's names: upper case
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
@@ -202,3 +204,11 @@ def counting_redis(metrics: IngestMetrics) -> type[redis.Redis]:
             return CountingPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
     return CountingRedis
+
+
+def metrics_of(client: Any) -> IngestMetrics | None:
+    """The ``IngestMetrics`` a client made by ``IngestMetrics.redis_class()`` counts in (None for any other client):
+    the durable path (``publish``) counts its messages there when the caller passes none, so every way in that
+    writes with a Runtime's client — the officials' actions too — is counted."""
+    found = getattr(client, "ingest_metrics", None)
+    return found if isinstance(found, IngestMetrics) else None

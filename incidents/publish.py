@@ -23,7 +23,7 @@ import redis
 from incidents import store
 from incidents.area import MessageGuard
 from incidents.keys import Keys
-from incidents.metrics import IngestMetrics
+from incidents.metrics import IngestMetrics, metrics_of
 from incidents.store import ApplyResult, Origin, Outcome
 from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
@@ -88,8 +88,10 @@ def publish(
     ``source_crs`` is the publishers' default CRS by source, as there. ``actor`` (an ``Actor.label()``; default
     ``publisher``) and ``client`` (an address) are recorded with the change, ``source`` as the way in
     (``store.Origin``: the history and the audit stream). Redis errors (``redis.RedisError``) propagate: nothing
-    is known to be stored then. ``metrics``: counted there by ``source`` (``IngestMetrics``), rejections by reason.
+    is known to be stored then. ``metrics``: counted there by ``source`` (``IngestMetrics``), rejections by reason;
+    default: the client's own (``metrics_of(r)``: a Runtime's clients count), else not counted.
     """
+    metrics = metrics if metrics is not None else metrics_of(r)
     try:
         raw = _raw(payload)
     except WireError as exc:
@@ -136,6 +138,7 @@ def publish_many(
     Each payload gets a result in order; invalid ones come back as ``ERROR`` with the reason (and are
     dead-lettered with ``source``). Nothing is broadcast (see the module doc). ``metrics``: as in ``publish``.
     """
+    metrics = metrics if metrics is not None else metrics_of(r)
     results: list[ApplyResult] = []
     parsed: list[tuple[int, WireMessage, bytes]] = []  # (index in results, message, raw)
 

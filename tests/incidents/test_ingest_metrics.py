@@ -129,3 +129,21 @@ def test_unknown_ways_in_are_counted_as_other() -> None:
     reg = metrics.registry
     assert reg.get_sample_value("onescreen_messages_rejected_total", {"via": "other", "reason": "invalid_field"}) == 1
     assert reg.get_sample_value("onescreen_messages_total", {"via": "other", "outcome": "accepted"}) == 1
+
+
+def test_a_runtime_client_counts_what_is_published_through_it(redis_url: str, r: redis.Redis, keys: Keys) -> None:
+    """The officials' actions publish with the Runtime's client and pass no metrics: the client's own count them."""
+    from incidents.publish import publish
+
+    metrics = IngestMetrics(CollectorRegistry())
+    client = metrics.redis_class().from_url(redis_url)
+    try:
+        publish(client, keys, GOOD, source="console")
+        with pytest.raises(wire.WireError):
+            publish(client, keys, {**GOOD, "status": "lost"}, source="console")
+        publish(r, keys, {**GOOD, "id": "R-3"}, source="console")  # a plain client: nothing to count in
+    finally:
+        client.close()
+    get = metrics.registry.get_sample_value
+    assert get("onescreen_messages_total", {"via": "console", "outcome": "accepted"}) == 1
+    assert get("onescreen_messages_rejected_total", {"via": "console", "reason": "invalid_field"}) == 1
