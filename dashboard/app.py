@@ -19,6 +19,7 @@ from dashboard.api import build_router
 from dashboard.areas_api import build_areas_router
 from dashboard.audit_api import build_audit_router
 from dashboard.briefing_api import build_briefing_router
+from dashboard.callbacks import briefing as briefing_callbacks
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
@@ -98,6 +99,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang, runtime.metrics)
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
+    briefing_callbacks.register(app)  # the 简报 menu's link (a read)
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client, metrics=runtime.metrics)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
     server.add_middleware(NotFound, routes=lambda: server.router.routes)

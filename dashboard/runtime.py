@@ -27,7 +27,7 @@ from dashboard.figures.incident_map import MapBase
 from dashboard.frame_hub import FrameHub
 from dashboard.metrics import Metrics
 from dashboard.settings import Settings
-from dashboard.snapshot import Snapshotter
+from dashboard.snapshot import Snapshotter, missing_render_deps
 from dashboard.worklist import Directory
 from geo.areas import AreaTree, build_area_tree
 from geo.display import display_layers
@@ -35,6 +35,7 @@ from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.feed import Feed
 from incidents.keys import Keys
 from incidents.metrics import IngestMetrics
@@ -91,7 +92,7 @@ def redis_client(url: str, timeout_s: float = 2.0, metrics: IngestMetrics | None
     """A client for request handlers and commands (the feed keeps its own connections); with ``metrics``, each of
     its round trips is counted there (``IngestMetrics.redis_class``)."""
     cls = redis.Redis if metrics is None else metrics.redis_class()
-    return cls.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    return connect(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, redis_class=cls)
 
 
 def simulator_for(
@@ -221,9 +222,21 @@ class Runtime:
         """The warm kaleido browser for briefing PNGs, started on first use and stopped with the Runtime."""
         with self._snap_lock:
             if self._snapshotter is None:
-                self._snapshotter = Snapshotter().start()
+                self._snapshotter = Snapshotter(
+                    max_pending=self.settings.briefing_queue, render_timeout=self.settings.briefing_timeout_s
+                ).start()
                 self._stack.callback(self._close_snapshotter)
             return self._snapshotter
+
+    def warm_exporter(self) -> str | None:
+        """Start the briefing exporter's browser in the background (``Settings.briefing_warm``); the one line
+        saying what is missing (``snapshot.missing_render_deps``), logged, instead when it cannot draw."""
+        missing = missing_render_deps()
+        if missing:
+            log.warning("%s", missing)
+            return missing
+        self.snapshotter()
+        return None
 
     def _close_snapshotter(self) -> None:
         with self._snap_lock:
@@ -296,6 +309,7 @@ class Runtime:
             "frames_computed": self.hub.computed,
             "watchers": self.hub.watchers(),
             "push_loops": 0 if self.tabs is None else self.tabs.running(),
+            "exporter": None if self._snapshotter is None else self._snapshotter.status(),
         }
 
 

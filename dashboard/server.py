@@ -100,6 +100,8 @@ def run_server(
             backfill = float(MAX_LIFE_H) if empty else 0.0
             runtime.attach_simulator(0.0, backfill_hours=backfill, per_hour=simulate_per_hour)
         stack.enter_context(runtime)
+        if settings.briefing_warm:  # off the startup path: fc-list and the browser's start run on their own thread
+            threading.Thread(target=runtime.warm_exporter, name="warm-exporter", daemon=True).start()
         app = create_app(settings, runtime)
         print(_banner(settings, runtime, creds, warning), flush=True)
         # No permessage-deflate: a push is ~2 KB and the same bytes go to every wall, but deflate runs per

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     """Open311 reads (``GET``/``HEAD`` under ``/open311/v2/``: discovery, services, requests) without a credential,
     as GeoReport v2 intends, masked and scrubbed like any anonymous output. Off (the default): reads need a login, an
     SSO header or a ``read`` API key like every other route. POST always needs an ``ingest`` key (``api_key``)."""
+    briefing_warm: bool = Field(True, validation_alias=_env("ONESCREEN_BRIEFING_WARM"))
+    """Open the briefing exporter's browser when the server starts (in the background: startup does not wait), so
+    the first ``/api/briefing.png`` is warm. Off: it opens on the first briefing asked for."""
+    briefing_queue: int = Field(4, ge=0, le=64, validation_alias=_env("ONESCREEN_BRIEFING_QUEUE"))
+    """Briefings that may wait behind the one being drawn; more get ``503`` with ``Retry-After`` at once."""
+    briefing_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("ONESCREEN_BRIEFING_TIMEOUT_S"))
+    """Seconds one briefing render may take; then ``503`` and the exporter's browser is replaced."""
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias=_env("ONESCREEN_ALLOWED_HOSTS"))
     """Comma-separated host names a request's ``Host`` may carry (port ignored; ``*.example.org`` allowed), on
     top of the loopback names and the served host (``dashboard.access.headers.host_allow_list``). Anything else

@@ -46,6 +46,7 @@ from redis.retry import Retry
 from incidents import store
 from incidents.acl import refusal, user_of
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.keys import Keys
 from incidents.metrics import IngestMetrics
 from incidents.model import Incident
@@ -242,9 +243,9 @@ class Feed:
 
     # -- shared helpers ------------------------------------------------------------------------------------
     def _client(self) -> redis.Redis:
-        cls = redis.Redis if self.metrics is None else self.metrics.redis_class()
-        return cls.from_url(
+        return connect(
             self.redis_url,
+            redis_class=redis.Redis if self.metrics is None else self.metrics.redis_class(),
             socket_connect_timeout=self.connect_timeout_s,
             # XREAD BLOCK must fit inside the socket timeout; +1 s is the margin for a busy Redis.
             socket_timeout=self.block_ms / 1000 + 1.0,

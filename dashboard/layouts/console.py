@@ -15,6 +15,7 @@ from dashboard.figures.kpi import BRIEFING_KPIS, kpi_tiles
 
 from . import components as c
 from . import ids
+from .briefing_menu import briefing_menu
 from .ids import Console
 
 MAP_CONFIG: dcc.Graph.Config = {
@@ -160,6 +161,7 @@ def console_layout(
                 extra=html.Div(
                     [
                         html.Span(id=Console.STATUS_DOT, className="os-live-dot", title="connecting"),
+                        briefing_menu(lang),  # 简报: size, watermark, download (layouts.briefing_menu)
                         lang_switch,
                         # a plain form post (dashboard.access.login): ends the session, back to the login page
                         html.Form(

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from incidents import store, wire
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.keys import Keys
 from incidents.metrics import IngestMetrics, RejectReason, reject_reason
 from incidents.publish import publish_many
@@ -96,7 +97,8 @@ def test_id_hint_names_only_well_formed_ids() -> None:
 
 def test_counting_client_counts_round_trips_and_outcomes(redis_url: str, r: redis.Redis, keys: Keys) -> None:
     metrics = IngestMetrics(CollectorRegistry())
-    client = metrics.redis_class().from_url(redis_url)
+    client = connect(redis_url, redis_class=metrics.redis_class())  # as the Runtime and the feed make theirs
+    assert isinstance(client, metrics.redis_class())
     try:
         client.ping()
         client.hlen(keys.state)
