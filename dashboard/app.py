@@ -97,12 +97,12 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     before = set(app.callback_map)
     page_callbacks.register(app, runtime)
     wall_callbacks.register(app)
-    runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
+    runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang, runtime.metrics)
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
     briefing_callbacks.register(app)  # the 简报 menu's link (a read)
     replay_callbacks.register(app, runtime)  # the officials' scrubber: the gate asks ``console`` of it
-    server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
+    server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client, metrics=runtime.metrics)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
     server.add_middleware(NotFound, routes=lambda: server.router.routes)
     # Added after the app's own, so outside them: nothing answers a request the gate refused.
@@ -112,6 +112,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
         rules=rules,
         tree=runtime.geo.areas,
         open311_public=settings.open311_public,
+        metrics_public=settings.metrics_public,
     )
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start

@@ -10,9 +10,10 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from dashboard.access.cli import add_parsers as add_access_parsers
+from dashboard.logs import configure as configure_logging
 from dashboard.settings import Settings, SettingsError
 from geo.problems import ConfigError, GeoValidationError
 
@@ -416,18 +417,21 @@ def _join_relative_at(argv: list[str]) -> list[str]:
     return out
 
 
+def _log_format() -> Literal["text", "json"]:
+    """``ONESCREEN_LOG_FORMAT`` as the Settings read it; ``text`` when the environment is wrong (the command then
+    reports that itself, in text)."""
+    try:
+        return Settings.from_env().log_format
+    except SettingsError:
+        return "text"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``onescreen`` with ``argv`` (default ``sys.argv[1:]``); the exit code. Configuration errors are one line
     on stderr and exit 2, Ctrl-C exits 130.
     """
     args = build_parser().parse_args(_join_relative_at(sys.argv[1:] if argv is None else list(argv)))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # kaleido's browser driver logs every step at INFO, pyogrio every layer it writes
-    for noisy in ("choreographer", "kaleido", "logistro", "pyogrio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(_log_format(), verbose=args.verbose)
     try:
         return int(args.func(args))
     except SettingsError as exc:

@@ -114,6 +114,8 @@ def run_server(
             ws="websockets-sansio",
             proxy_headers=False,  # the access gate reads X-Forwarded-* itself, from ONESCREEN_TRUSTED_PROXIES only
             ws_per_message_deflate=False,
+            # JSON logs: uvicorn's own loggers go through the root logger's JSON handler, not its text config
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
         # Everything built so far (layers, situation, Dash app) lives as long as the process: move it out of the
         # cyclic collector's reach, so each full collection walks only what connections and frames allocate.

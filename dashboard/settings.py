@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     Redis and time travel keep them."""
     ws_per_client: int = Field(64, ge=1, validation_alias=_env("ONESCREEN_WS_PER_CLIENT"))
     """Open WebSocket connections allowed per client address."""
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("ONESCREEN_LOG_FORMAT"))
+    """``text`` (the default: one readable line per record, for a console) or ``json`` (one JSON object per line,
+    for a log shipper: ``time``, ``level``, ``logger``, ``message`` and the record's fields, ``incident_id`` on every
+    line about an incident)."""
+    metrics_public: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias=_env("ONESCREEN_METRICS_PUBLIC"))
+    """Comma-separated addresses or CIDRs that may scrape ``/metrics`` without a credential (e.g. ``127.0.0.1`` for
+    a Prometheus on the same machine, or the monitoring network). Empty (the default): ``/metrics`` needs a ``read``
+    API key or a user who may open the officials' page, like every other route."""
 
     # Access (dashboard.access; README "Access")
     session_idle_s: int = Field(1800, ge=30, validation_alias=_env("ONESCREEN_SESSION_IDLE_S"))
@@ -121,7 +129,7 @@ class Settings(BaseSettings):
     top of the loopback names and the served host (``dashboard.access.headers.host_allow_list``). Anything else
     (DNS rebinding) is refused with 400, WebSockets too."""
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_public", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)

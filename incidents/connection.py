@@ -139,17 +139,18 @@ def _sentinel_url(url: str, scheme: str, rest: str, params: dict[str, str], wait
     return RedisUrl(url, tuple(sentinels), parts[0], data, sentinel_kwargs, wait, wait_ms)
 
 
-def connect(url: str, **kwargs: Any) -> redis.Redis:
+def connect(url: str, *, redis_class: type[redis.Redis] = redis.Redis, **kwargs: Any) -> redis.Redis:
     """A redis-py client for ``url`` (module doc); ``kwargs`` (timeouts, retry, …) go to the data connections
     and, for Sentinel, to the Sentinel connections too (timeouts only). The client carries the URL's
-    ``wait_replicas`` for ``replicas_wanted``."""
+    ``wait_replicas`` for ``replicas_wanted``. ``redis_class``: a ``redis.Redis`` subclass to build (the metrics'
+    round-trip counting client, ``incidents.metrics.IngestMetrics.redis_class``)."""
     parsed = parse_redis_url(url)
     if parsed.sentinels:
         timeouts = {k: v for k, v in kwargs.items() if k in ("socket_timeout", "socket_connect_timeout")}
         sentinel = Sentinel(list(parsed.sentinels), sentinel_kwargs={**timeouts, **parsed.sentinel_kwargs})
-        client: redis.Redis = sentinel.master_for(parsed.service, redis_class=redis.Redis, **parsed.kwargs, **kwargs)
+        client: redis.Redis = sentinel.master_for(parsed.service, redis_class=redis_class, **parsed.kwargs, **kwargs)
     else:
-        client = redis.Redis.from_url(parsed.plain, **kwargs)
+        client = redis_class.from_url(parsed.plain, **kwargs)
     client.onescreen_wait = (parsed.wait_replicas, parsed.wait_timeout_ms)  # type: ignore[attr-defined]
     return client
 

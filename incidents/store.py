@@ -313,7 +313,7 @@ def load_state(r: redis.Redis, keys: Keys, *, errors: list[tuple[str, str]] | No
             out.append(decode_incident(data))
         except (ValueError, KeyError, TypeError) as exc:
             iid = as_text(raw_id)
-            log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc)
+            log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc, extra={"incident_id": iid})
             if errors is not None:
                 errors.append((iid, str(exc)))
     return out

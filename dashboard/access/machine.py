@@ -4,8 +4,8 @@
 
 - ``ingest``: ``POST /api/incidents``, ``POST /api/incidents/batch``, ``POST /open311/v2/requests.{json,xml}``;
 - ``read``: ``GET``/``HEAD`` of ``/api/summary``, ``/api/areas``, ``/api/incidents/{id}``, ``/api/briefing.png``,
-  ``/api/briefing.pdf``, the work list's exports ``/api/incidents.csv`` and ``/api/incidents.xlsx``
-  and every Open311 read under ``/open311/``;
+  ``/api/briefing.pdf``, the work list's exports ``/api/incidents.csv`` and ``/api/incidents.xlsx``,
+  every Open311 read under ``/open311/`` and ``/metrics`` (Prometheus: counts and timings only);
 - None: everything else (screens, callbacks, the WebSocket, login): never reached with a key.
 
 ``outside_areas`` is the area rule of an ingest key made with ``--area``: an incident is accepted only when its
@@ -37,6 +37,7 @@ _READ_PATHS: Final = frozenset(
         "/api/briefing.pdf",
         "/api/incidents.csv",
         "/api/incidents.xlsx",
+        "/metrics",
     }
 )
 _READ_INCIDENT: Final = re.compile(r"^/api/incidents/[^/]+$")
