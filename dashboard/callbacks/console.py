@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -149,6 +150,14 @@ def incident_detail_children(
         rework=acts and can_rework(incident.status),
         escalate=can(actor, "dispatch") and can_escalate(incident) and not history,
     )
+
+
+async def detail_at(runtime: Runtime, assigner: Assigner, incident_id: str | None, lang: str, at: object) -> list[Any]:
+    """``incident_detail_children`` for a page showing the moment ``at`` (``Replay.AT``: epoch seconds, None when
+    live). A past moment's rebuild (after an idle spell, a read of the whole log) runs off the event loop."""
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return incident_detail_children(runtime, incident_id, lang, assigner=assigner)
+    return await asyncio.to_thread(incident_detail_children, runtime, incident_id, lang, at=float(at))
 
 
 def place_names(runtime: Runtime, row: Mapping[Any, Any]) -> dict[str, str]:
@@ -524,11 +533,8 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         State(ROOT_LANG, "data"),
         State(Replay.AT, "data"),
     )
-    def show_detail(incident_id: str | None, lang: str | None, at: Any) -> list[Any]:
-        moment = at if isinstance(at, int | float) and not isinstance(at, bool) else None
-        return incident_detail_children(
-            runtime, incident_id, lang or runtime.settings.lang, assigner=assigner, at=moment
-        )
+    async def show_detail(incident_id: str | None, lang: str | None, at: Any) -> list[Any]:
+        return await detail_at(runtime, assigner, incident_id, lang or runtime.settings.lang, at)
 
     # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's).
     # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall.
