@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from dashboard.figures.layers import LAYER_KEYS
 from dashboard.frames import ScreenContext, incident_near
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
-from dashboard.layouts.ids import Console
+from dashboard.layouts.ids import Console, Replay
 from dashboard.layouts.root import LIVE_FILTERS, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.runtime import Runtime
 from geo.areas import AreaTree, place_ref
@@ -83,18 +84,27 @@ def incident_detail_children(
     *,
     assigner: Assigner | None = None,
     result: tuple[bool, str] | None = None,
+    at: float | None = None,
 ) -> list[Any]:
     """The detail panel's children for ``incident_id`` as the Situation holds it now: status, nearest on-duty
     members and, if it can be dispatched, assignment suggestions; ``result`` is an action's (ok, message). An
-    empty panel for ``None`` or an unknown id.
+    empty panel for ``None`` or an unknown id. ``at``: the page shows that past moment (``?at=``): the incident
+    as it was then (``Runtime.replay``), and no action is offered.
     """
     if not incident_id:
         return components.incident_detail(None, lang=lang)
-    now = time.time()
-    view = runtime.situation.view(now)
+    if at is not None:
+        now = at
+        view, rebuild = runtime.replay.view_at(at)
+        incident = next((i for i in rebuild.incidents if i.id == incident_id), None)
+        assigner, result = None, (False, i18n.t("replay.no_actions", lang))
+    else:
+        now = time.time()
+        view = runtime.situation.view(now)
+        incident = runtime.situation.get(incident_id)
     rows = view.incidents[view.incidents["id"] == incident_id]
-    incident = runtime.situation.get(incident_id)
     actor = current_actor()
+    history = at is not None
     if incident is None or len(rows) == 0 or not may_see_incident(actor, runtime, incident):
         return components.incident_detail(None, lang=lang)  # outside the actor's areas: as if there were none
     row = rows.iloc[0].to_dict()
@@ -120,7 +130,7 @@ def incident_detail_children(
         )
     sla = runtime.situation.sla
     due_at = sla.overdue_at(incident) if incident.is_open else sla.resolve_due(incident)
-    acts = can(actor, "act")
+    acts = can(actor, "act") and not history
     return components.incident_detail(
         {**row, "history": incident.history, "due": incident.due, "escalated": incident.escalated},
         lang=lang,
@@ -138,8 +148,16 @@ def incident_detail_children(
         overdue_multiple=sla.overdue_multiple(incident, now) if sla.is_overdue(incident, now) else 0.0,
         ratings=acts and can_rate(incident.status),
         rework=acts and can_rework(incident.status),
-        escalate=can(actor, "dispatch") and can_escalate(incident),
+        escalate=can(actor, "dispatch") and can_escalate(incident) and not history,
     )
+
+
+async def detail_at(runtime: Runtime, assigner: Assigner, incident_id: str | None, lang: str, at: object) -> list[Any]:
+    """``incident_detail_children`` for a page showing the moment ``at`` (``Replay.AT``: epoch seconds, None when
+    live). A past moment's rebuild (after an idle spell, a read of the whole log) runs off the event loop."""
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return incident_detail_children(runtime, incident_id, lang, assigner=assigner)
+    return await asyncio.to_thread(incident_detail_children, runtime, incident_id, lang, at=float(at))
 
 
 def place_names(runtime: Runtime, row: Mapping[Any, Any]) -> dict[str, str]:
@@ -513,9 +531,10 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         Output(Console.DETAIL, "children"),
         Input(Console.STORE_SELECTED, "data"),
         State(ROOT_LANG, "data"),
+        State(Replay.AT, "data"),
     )
-    def show_detail(incident_id: str | None, lang: str | None) -> list[Any]:
-        return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang, assigner=assigner)
+    async def show_detail(incident_id: str | None, lang: str | None, at: Any) -> list[Any]:
+        return await detail_at(runtime, assigner, incident_id, lang or runtime.settings.lang, at)
 
     # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's).
     # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall.

@@ -102,12 +102,13 @@ def console_layout(
     layer_counts: Mapping[str, int | None] | None = None,
     layer_stack: Mapping[str, Any] | None = None,
     layers_on: Sequence[str] = DEFAULT_LAYERS,
+    replay: Any = None,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
     ``communities``: ``{community_id: name}`` for the filter; ``area_bar``: ``layouts.areas.area_bar``;
     ``funnel``: today's loop (``incidents.situation.Funnel``); ``layer_counts``: features per layer in the area;
     ``layer_stack``: where the figure's layers are (``figures.layer_stack.Stack.as_json``); ``layers_on``: the
-    layers the figure shows."""
+    layers the figure shows; ``replay``: the time scrubber (``layouts.replay.replay_bar``)."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
     controls = html.Aside(
@@ -176,6 +177,7 @@ def console_layout(
             ),
             c.feed_lost_banner(Console.BANNER, lang),
             area_bar,
+            replay,
             c.kpi_row(kpi_tiles(kpis, BRIEFING_KPIS, lang), "console", row_id=Console.KPIS),
             html.Div(c.funnel_stages(funnel, lang), id=Console.FUNNEL, className="os-funnel"),
             html.Main(

@@ -58,6 +58,25 @@ class Tour:
     TICK: Final = "wall-tour-tick"  # dcc.Interval, one tick per dwell
 
 
+class Replay:
+    """Time on screen: the officials' scrubber (``layouts.replay.replay_bar``) and a past page's badge."""
+
+    BAR: Final = "replay-bar"
+    BADGE: Final = "replay-badge"  # "历史回放 …" (hidden on the live page)
+    NOTICE: Final = "replay-notice"  # the URL's ``at`` was no time or in the future
+    SLIDER: Final = "replay-slider"  # dcc.Slider over the log's reach, epoch seconds (max: now)
+    CLOCK: Final = "replay-clock"  # the slider's moment, Asia/Shanghai
+    PLAY: Final = "replay-play"  # play / pause at 60×
+    LIVE: Final = "replay-live"  # back to live
+    AT: Final = "replay-at"  # dcc.Store: the moment shown (epoch seconds) or None (live)
+    PLAYING: Final = "replay-playing"  # dcc.Store: bool
+    PLAY_LABELS: Final = "replay-play-labels"  # dcc.Store {"play", "pause"}: the play button's two labels
+    TICK: Final = "replay-tick"  # dcc.Interval: one second of play = one minute of situation
+    REACH_TICK: Final = "replay-reach-tick"  # dcc.Interval: the slider's reach follows the clock
+    SHOWN: Final = "replay-shown"  # dcc.Store {"at", "token", "approximate"}: the moment the page shows
+    WALL_BADGE: Final = "replay-wall-badge"  # a past wall's badge (or notice)
+
+
 class Areas:
     """The area bar (breadcrumb and the areas below) on the officials' page."""
 

@@ -27,7 +27,7 @@ import uvicorn
 from dashboard.access.actor import Actor, bind
 from dashboard.app import create_app
 from dashboard.callbacks.console import run_action
-from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, ESCALATE_BTN, RATE_BTN, Console
+from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, ESCALATE_BTN, RATE_BTN, Console, Replay
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
 from incidents import audit
@@ -116,7 +116,10 @@ def _detail(world: World, who: str, incident_id: str) -> Any:
         "output": f"{Console.DETAIL}.children",
         "outputs": {"id": Console.DETAIL, "property": "children"},
         "inputs": [{"id": Console.STORE_SELECTED, "property": "data", "value": incident_id}],
-        "state": [{"id": "root-lang", "property": "data", "value": "zh"}],
+        "state": [
+            {"id": "root-lang", "property": "data", "value": "zh"},
+            {"id": Replay.AT, "property": "data", "value": None},  # the live page (a past one offers no actions)
+        ],
         "changedPropIds": [f"{Console.STORE_SELECTED}.data"],
     }
     resp = world.post(who, body)
