@@ -23,6 +23,7 @@ from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.callbacks import wall as wall_callbacks
+from dashboard.callbacks import worklist as worklist_callbacks
 from dashboard.layouts.root import root_layout
 from dashboard.not_found import NotFound
 from dashboard.page_cache import PageCache
@@ -96,6 +97,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
+    worklist_callbacks.register(app, runtime)  # reads: the table shows what the actor may see
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
     server.add_middleware(NotFound, routes=lambda: server.router.routes)

@@ -25,6 +25,7 @@ from dashboard.layouts.console import DEFAULT_LAYERS, console_layout
 from dashboard.layouts.ids import Tour
 from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.layouts.wall import wall_layout
+from dashboard.layouts.worklist import work_list_block
 from dashboard.page_request import PageRequest, page_request
 from dashboard.runtime import Runtime
 from geo.areas import area_outline, layer_counts
@@ -116,6 +117,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         layer_counts=counts,
         layer_stack=stack.as_json(),
         layers_on=defaults,
+        work_list=work_list_block(frame.ctx.lang),
     )
 
 
