@@ -187,7 +187,8 @@ def table(world: World, who: str, search: str, page: int = 0, selected: str | No
         ],
         "changedPropIds": [trigger],
     }
-    return world.post(who, body)
+    answer: dict[str, Any] = world.post(who, body)
+    return answer
 
 
 def ids_of(answer: dict[str, Any]) -> list[str]:
