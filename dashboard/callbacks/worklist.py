@@ -82,9 +82,12 @@ def sync(trigger: Any, search: str | None, values: list[Any], sort_by: Any) -> t
         sort = url_sort if (sort_by or []) == sort_by_of(url_sort) else sort_of(sort_by, url_sort)
         q, status, category, priority, assignee, window, since, until = values
         wanted = Controls.of(q, status, category, priority, assignee, window, since, until, sort=sort)
+        # the header shows the order applied: a cleared sort (a third click) is the default order again
+        want_sort = sort_by_of(wanted.sort)
+        header = no_update if (sort_by or []) == want_sort or not want_sort else want_sort
         if wanted == shown:
-            return no_update, [no_update] * len(values), no_update
-        return merged_search(search, wanted.params()), [no_update] * len(values), no_update
+            return no_update, [no_update] * len(values), header
+        return merged_search(search, wanted.params()), [no_update] * len(values), header
     return no_update, *_shown(shown, values, sort_by)
 
 

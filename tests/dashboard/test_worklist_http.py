@@ -371,3 +371,34 @@ def test_a_picked_row_selects_and_flies_only_inside_the_actors_areas(world: Worl
     assert abs(fly["lon"] - incident.lon) < 0.01 and abs(fly["lat"] - incident.lat) < 0.01 and fly["id"] == inside
     refused = pick("zhou", outside)
     assert refused.status_code == 204 or refused.json()["response"] == {}  # no selection, no position
+
+
+def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order(world: World) -> None:
+    def sort_click(search: str, sort_by: list[dict[str, str]]) -> Any:
+        body_inputs = [{"id": URL, "property": "search", "value": search}]
+        body_inputs += [{"id": c, "property": "value", "value": v}
+                        for c, v in zip(CONTROLS, ["x", [], [], [], [], None, "", ""], strict=True)]  # fmt: skip
+        body_inputs += [
+            {"id": WorkList.TABLE, "property": "sort_by", "value": sort_by},
+            {"id": WorkList.RESET, "property": "n_clicks", "value": 0},
+        ]
+        body_inputs += [{"id": kpi_tile_id(k, "console"), "property": "n_clicks", "value": 0} for k in KPI_TILES]
+        body = {
+            "output": world.keys["sync"],
+            "outputs": _outputs(world.keys["sync"]),
+            "inputs": body_inputs,
+            "state": [
+                {"id": WorkList.ASSIGNEE, "property": "options", "value": []},
+                {"id": ROOT_LANG, "property": "data", "value": "zh"},
+            ],
+            "changedPropIds": [f"{WorkList.TABLE}.sort_by"],
+        }
+        return world.post("wang", body)
+
+    by_deadline = sort_click("?q=x", [{"column_id": "deadline", "direction": "asc"}])
+    assert parse_qs(by_deadline[URL]["search"].lstrip("?")) == {"q": ["x"], "sort": ["deadline"]}
+    cleared = sort_click("?q=x&sort=deadline", [])
+    assert parse_qs(cleared[URL]["search"].lstrip("?")) == {"q": ["x"]}
+    assert cleared[WorkList.TABLE]["sort_by"] == [{"column_id": "reported", "direction": "desc"}]
+    answer = table(world, "wang", f"?{_q(world)}&sort=deadline")
+    assert ids_of(answer) == world.expected({"q": f"WH{world.tag}", "sort": "deadline"})[:PAGE_SIZE]
