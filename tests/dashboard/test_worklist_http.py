@@ -375,9 +375,9 @@ def test_a_picked_row_selects_and_flies_only_inside_the_actors_areas(world: Worl
 
 def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order(world: World) -> None:
     def sort_click(search: str, sort_by: list[dict[str, str]]) -> Any:
-        body_inputs = [{"id": URL, "property": "search", "value": search}]
-        body_inputs += [{"id": c, "property": "value", "value": v}
-                        for c, v in zip(CONTROLS, ["x", [], [], [], [], None, "", ""], strict=True)]  # fmt: skip
+        shown: list[Any] = ["x", [], [], [], [], None, "", ""]  # the controls show the URL's q=x
+        body_inputs: list[dict[str, Any]] = [{"id": URL, "property": "search", "value": search}]
+        body_inputs += [{"id": c, "property": "value", "value": v} for c, v in zip(CONTROLS, shown, strict=True)]
         body_inputs += [
             {"id": WorkList.TABLE, "property": "sort_by", "value": sort_by},
             {"id": WorkList.RESET, "property": "n_clicks", "value": 0},
