@@ -615,6 +615,7 @@ _ZH.update(
         "work.view.escalated": "催办",
         "work.view.cancelled": "已取消",
         "work.kpi_hint": "点击筛选工单列表",
+        "work.toggle": "展开 / 收起工单列表",
     }
 )
 _EN.update(
@@ -647,5 +648,6 @@ _EN.update(
         "work.view.escalated": "Escalated",
         "work.view.cancelled": "Cancelled",
         "work.kpi_hint": "Click to filter the work list",
+        "work.toggle": "Show / hide the work list",
     }
 )

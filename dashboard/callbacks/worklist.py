@@ -207,6 +207,20 @@ def fly_target(runtime: Runtime, incident_id: str) -> dict[str, Any] | None:
     return {"id": incident_id, "lon": round(float(lon), 7), "lat": round(float(lat), 7), "zoom": FLY_ZOOM}
 
 
+def list_open(trigger: Any, root: str, filtered: bool, *, tiles: list[str]) -> Any:
+    """The work list root's className after ``trigger``: the toggle flips the table open or shut; a KPI tile
+    opens it, and so does a URL with a filter (``filtered``: a shared link, a page load, a filter just chosen —
+    the list it selects is shown); anything else leaves it (``no_update``). The toolbar is always shown."""
+    now_open = "os-work--open" in root.split()
+    if trigger == WorkList.TOGGLE:
+        now_open = not now_open
+    elif trigger in tiles or (trigger in (None, URL) and filtered):
+        now_open = True
+    else:
+        return no_update
+    return "os-work os-work--open" if now_open else "os-work"
+
+
 def register(app: Dash, runtime: Runtime) -> None:
     """Register the work list's callbacks on ``app`` (reads only: the gate asks ``view``)."""
     tiles = [kpi_tile_id(k, "console") for k in KPI_TILES]
@@ -220,22 +234,29 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(WorkList.RANGE, "hidden"),
         Output(Console.KPIS, "className"),
         Output(WorkList.ASSIGNEE, "options", allow_duplicate=True),
+        Output(WorkList.ROOT, "className"),
         Input(URL, "search"),
         *(Input(c, "value") for c in CONTROL_INPUTS),
         Input(WorkList.TABLE, "sort_by"),
         Input(WorkList.RESET, "n_clicks"),
         *(Input(t, "n_clicks") for t in tiles),
+        Input(WorkList.TOGGLE, "n_clicks"),
         State(WorkList.ASSIGNEE, "options"),
         State(ROOT_LANG, "data"),
+        State(WorkList.ROOT, "className"),
         prevent_initial_call="initial_duplicate",
     )
     def sync_filters(search: str | None, *args: Any) -> Any:
-        options, lang = args[-2], i18n.norm_lang(args[-1] or runtime.settings.lang)
+        options, lang, root = args[-3], i18n.norm_lang(args[-2] or runtime.settings.lang), str(args[-1] or "")
         values = list(args[: len(CONTROL_INPUTS)])
         sort_by = args[len(CONTROL_INPUTS)]
         trigger = ctx.triggered_id
-        if trigger in tiles and not (ctx.triggered and ctx.triggered[0].get("value")):
-            trigger = None  # a re-rendered tile (n_clicks 0), not a click
+        clicked = bool(ctx.triggered and ctx.triggered[0].get("value"))
+        if trigger in (*tiles, WorkList.TOGGLE) and not clicked:
+            trigger = None  # a re-rendered tile or button (n_clicks 0), not a click
+        is_open = list_open(trigger, root, bool(filter_params(search)), tiles=tiles)
+        if trigger == WorkList.TOGGLE:
+            return (no_update,) * (len(CONTROL_INPUTS) + 4) + (no_update, is_open)
         new_search, new_values, new_sort = sync(trigger, search, values, sort_by)
         now = new_search if isinstance(new_search, str) else search
         shown = controls_of(now)
@@ -250,7 +271,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         more: Any = no_update
         if missing:
             more = [*(options or ()), *member_options(runtime, missing, lang, hidden=masked(current_actor()))]
-        return new_search, *new_values, new_sort, hidden, kpis, more
+        return new_search, *new_values, new_sort, hidden, kpis, more, is_open
 
     @app.callback(
         Output(WorkList.TABLE, "data"),

@@ -15,6 +15,7 @@ from dashboard.worklist import COLUMNS, PRIORITY_LABELS
 from incidents.model import CATEGORIES
 from incidents.worklist import DEFAULT_SORT, STATUS_VALUES, WINDOWS_S
 
+from . import components as c
 from .ids import WorkList
 
 REFRESH_MS = 5000  # the table follows the situation at most this often (only when something changed)
@@ -72,7 +73,14 @@ def work_list_block(lang: str = "zh") -> html.Section:
     toolbar = html.Div(
         className="os-work__toolbar",
         children=[
-            html.H2(i18n.t("work.title", lang), className="os-panel__title os-work__title"),
+            html.Button(
+                [html.Span("▲", className="os-work__chevron"), i18n.t("work.title", lang)],
+                id=WorkList.TOGGLE,
+                n_clicks=0,
+                className="os-work__toggle os-panel__title",
+                title=i18n.t("work.toggle", lang),
+                **c.attrs({"aria-controls": WorkList.TABLE}),
+            ),
             dcc.Input(
                 id=WorkList.SEARCH,
                 type="search",

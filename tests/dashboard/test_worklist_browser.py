@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from dashboard.figures.incident_map import INCIDENT_TRACES
 from dashboard.layouts.ids import Console, WorkList, kpi_tile_id
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
@@ -121,6 +122,10 @@ def page(console_page: Any, seeded: Seeded) -> Any:
 
     console_page.on("request", on_request)
     console_page.on("response", on_response)
+    shut = console_page.locator(f"#{WorkList.ROOT}:not(.os-work--open)")
+    shut.wait_for(state="attached", timeout=WAIT_MS)  # a page without a filter: the toolbar only
+    console_page.locator(f"#{WorkList.TOGGLE}").click()
+    console_page.locator(f"#{WorkList.ROOT}.os-work--open").wait_for(state="attached", timeout=WAIT_MS)
     console_page.wait_for_function(f"() => ({IDS_JS})().length > 0", timeout=WAIT_MS)
     return console_page
 
@@ -243,6 +248,13 @@ def test_kpi_tile_overdue_filters_the_list(live_server: LiveServer, seeded: Seed
     page.wait_for_function(  # the status control shows it too
         f"() => document.getElementById('{WorkList.STATUS}').innerText.includes('超期')", timeout=WAIT_MS
     )
+    page.wait_for_function(  # the map shows the overdue ones only (the list's status filter drives its markers)
+        f"""(want) => {{ const gd = {MAP_JS}; const ids = [];
+            for (const i of {list(INCIDENT_TRACES)}) ids.push(...((gd && gd.data[i] && gd.data[i].customdata) || []));
+            return ids.length > 0 && ids.every((id) => want.includes(id)); }}""",
+        arg=want,
+        timeout=WAIT_MS,
+    )
     tile.click()  # again: the filter is cleared
     wait_url(page, "status", None)
     wait_ids(page, seeded.expected(live_server)[:PAGE_SIZE])
@@ -256,6 +268,7 @@ def test_a_url_with_filters_opens_filtered_and_a_bad_one_says_so(
     try:
         p.goto(live_server.url + f"/?q=WL{seeded.tag}&category=dispute&priority=high")
         wait_until_live(p)
+        p.locator(f"#{WorkList.ROOT}.os-work--open").wait_for(state="attached", timeout=WAIT_MS)  # a shared list
         wait_ids(p, seeded.expected(live_server, q=f"WL{seeded.tag}", category="dispute", priority="high"))
         assert "矛盾纠纷" in p.inner_text(f"#{WorkList.CATEGORY}")
         p.goto(live_server.url + f"/?q=WL{seeded.tag}&status=bogus&window=2d")

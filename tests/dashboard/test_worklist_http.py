@@ -195,7 +195,7 @@ def ids_of(answer: dict[str, Any]) -> list[str]:
     return [row["id"] for row in answer[WorkList.TABLE]["data"]]
 
 
-def sync(world: World, search: str, trigger: str, value: Any = None, values: list[Any] | None = None) -> Any:
+def sync(world: World, search: str, trigger: str | None, value: Any = None, values: list[Any] | None = None) -> Any:
     """The sync_filters callback's answer for ``trigger`` changed to ``value`` (controls otherwise empty)."""
     controls = list(values or ["", [], [], [], [], None, "", ""])
     if trigger in CONTROLS:
@@ -212,6 +212,7 @@ def sync(world: World, search: str, trigger: str, value: Any = None, values: lis
         for t in (kpi_tile_id(k, "console") for k in KPI_TILES)
     ]
     prop = "search" if trigger == URL else "value" if trigger in CONTROLS else "n_clicks"
+    inputs.append({"id": WorkList.TOGGLE, "property": "n_clicks", "value": 1 if trigger == WorkList.TOGGLE else 0})
     body = {
         "output": world.keys["sync"],
         "outputs": _outputs(world.keys["sync"]),
@@ -219,8 +220,9 @@ def sync(world: World, search: str, trigger: str, value: Any = None, values: lis
         "state": [
             {"id": WorkList.ASSIGNEE, "property": "options", "value": []},
             {"id": ROOT_LANG, "property": "data", "value": "zh"},
+            {"id": WorkList.ROOT, "property": "className", "value": "os-work"},
         ],
-        "changedPropIds": [f"{trigger}.{prop}"],
+        "changedPropIds": [f"{trigger}.{prop}"] if trigger else [],  # none: a page's first call
     }
     return world.post("wang", body)
 
@@ -286,6 +288,7 @@ def test_kpi_tile_writes_its_filter_and_a_second_click_clears_it(world: World) -
     assert "lang=zh" in search
     assert answer[Console.KPIS]["className"] == "os-kpis os-kpis--filter-overdue"
     assert answer[WorkList.STATUS]["value"] == ["overdue"]  # the control shows it
+    assert answer[WorkList.ROOT]["className"] == "os-work os-work--open"  # and the list opens
     again = sync(world, search, kpi_tile_id("overdue", "console"))
     assert "status" not in parse_qs(again[URL]["search"].lstrip("?"))
     today = sync(world, "?status=overdue", kpi_tile_id("today_reported", "console"))
@@ -383,6 +386,7 @@ def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order
             {"id": WorkList.RESET, "property": "n_clicks", "value": 0},
         ]
         body_inputs += [{"id": kpi_tile_id(k, "console"), "property": "n_clicks", "value": 0} for k in KPI_TILES]
+        body_inputs.append({"id": WorkList.TOGGLE, "property": "n_clicks", "value": 0})
         body = {
             "output": world.keys["sync"],
             "outputs": _outputs(world.keys["sync"]),
@@ -390,6 +394,7 @@ def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order
             "state": [
                 {"id": WorkList.ASSIGNEE, "property": "options", "value": []},
                 {"id": ROOT_LANG, "property": "data", "value": "zh"},
+                {"id": WorkList.ROOT, "property": "className", "value": "os-work"},
             ],
             "changedPropIds": [f"{WorkList.TABLE}.sort_by"],
         }
@@ -402,3 +407,10 @@ def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order
     assert cleared[WorkList.TABLE]["sort_by"] == [{"column_id": "reported", "direction": "desc"}]
     answer = table(world, "wang", f"?{_q(world)}&sort=deadline")
     assert ids_of(answer) == world.expected({"q": f"WH{world.tag}", "sort": "deadline"})[:PAGE_SIZE]
+
+
+def test_the_toggle_opens_and_shuts_the_table_and_a_shared_filter_opens_it(world: World) -> None:
+    assert sync(world, "", WorkList.TOGGLE)[WorkList.ROOT]["className"] == "os-work os-work--open"
+    first = sync(world, "?status=overdue", None)  # the first call of a page opened with a filter
+    assert first[WorkList.ROOT]["className"] == "os-work os-work--open"
+    assert WorkList.ROOT not in sync(world, "", None)  # no filter: left as it is
