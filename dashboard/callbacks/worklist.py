@@ -214,7 +214,7 @@ def list_open(trigger: Any, root: str, filtered: bool, *, tiles: list[str]) -> A
     now_open = "os-work--open" in root.split()
     if trigger == WorkList.TOGGLE:
         now_open = not now_open
-    elif trigger in tiles or (trigger in (None, URL) and filtered):
+    elif trigger in tiles or (trigger in (None, WorkList.QUERY) and filtered):
         now_open = True
     else:
         return no_update
@@ -224,6 +224,14 @@ def list_open(trigger: Any, root: str, filtered: bool, *, tiles: list[str]) -> A
 def register(app: Dash, runtime: Runtime) -> None:
     """Register the work list's callbacks on ``app`` (reads only: the gate asks ``view``)."""
     tiles = [kpi_tile_id(k, "console") for k in KPI_TILES]
+
+    # The URL's query as the work list's own input: on a page without the list (a wall, whose tour moves the URL)
+    # this has no output and never runs, and neither does anything below.
+    app.clientside_callback(
+        "function (search) { return search || ''; }",
+        Output(WorkList.QUERY, "data"),
+        Input(URL, "search"),
+    )
 
     # One callback both ways (Dash allows a cycle inside one callback only): a control, the sort, a KPI tile or
     # reset writes the URL; the URL (a load, back/forward, a shared link) sets the controls.
@@ -235,7 +243,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(Console.KPIS, "className"),
         Output(WorkList.ASSIGNEE, "options", allow_duplicate=True),
         Output(WorkList.ROOT, "className"),
-        Input(URL, "search"),
+        Input(WorkList.QUERY, "data"),
         *(Input(c, "value") for c in CONTROL_INPUTS),
         Input(WorkList.TABLE, "sort_by"),
         Input(WorkList.RESET, "n_clicks"),
@@ -285,7 +293,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(WorkList.EXPORT_XLSX, "href"),
         Output(WorkList.ASSIGNEE, "options"),
         Output(WorkList.BUILT, "data"),
-        Input(URL, "search"),
+        Input(WorkList.QUERY, "data"),
         Input(WorkList.TABLE, "page_current"),
         Input(Console.STORE_SELECTED, "data"),
         Input(WorkList.TICK, "n_intervals"),
@@ -310,7 +318,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             # nothing changed since the table on screen was built (a tick can replace a pending call made for a
             # new URL, page or selection — Dash keeps the newest call of a callback — so those are compared too)
             return (no_update,) * 11
-        if trigger == URL and before.get("filter") != filter_key:
+        if trigger == WorkList.QUERY and before.get("filter") != filter_key:
             page = 0  # another list: from its first page
         answer = table_answer(runtime, search, page or 0, selected, lang, jump=trigger == Console.STORE_SELECTED)
         flt: WorkFilter = answer["filter"]

@@ -55,6 +55,7 @@ class WorkList:
     """The work list (工单列表) on the officials' page: toolbar, table and their stores (callbacks.worklist)."""
 
     ROOT: Final = "work-root"  # className "os-work os-work--open" while the table is shown
+    QUERY: Final = "work-query"  # dcc.Store: the page URL's query, mirrored (the wall has no work list to fire)
     TOGGLE: Final = "work-toggle"  # html.Button: show / hide the table (the toolbar stays)
     SEARCH: Final = "work-search"  # dcc.Input: q (id, title, address or grid name)
     STATUS: Final = "work-status"  # dcc.Dropdown multi: statuses and views (open, overdue, urgent, ...)

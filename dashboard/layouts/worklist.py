@@ -168,6 +168,7 @@ def work_list_block(lang: str = "zh") -> html.Section:
             html.Div(id=WorkList.NOTICE, className="os-notice os-work__notice", hidden=True, role="status"),
             html.Div(table, className="os-work__table"),
             dcc.Interval(id=WorkList.TICK, interval=REFRESH_MS),
+            dcc.Store(id=WorkList.QUERY, data=None),
             dcc.Store(id=WorkList.BUILT, data=None),
             dcc.Store(id=WorkList.FLY, data=None),
             dcc.Store(id=WorkList.FLOWN, data=None),

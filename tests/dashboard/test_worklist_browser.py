@@ -31,6 +31,7 @@ from incidents.store import load_state
 from incidents.worklist import WorkFilter
 from tests.dashboard.test_console import choose, clear
 from tests.dashboard.test_dispatch import MAP_JS, grid_point
+from tests.dashboard.test_hardening import CSP_WATCH
 from tests.support.browser import MAP_IDLE_JS, click_map_until, wait_until_live
 from tests.support.server import LiveServer
 
@@ -265,6 +266,7 @@ def test_a_url_with_filters_opens_filtered_and_a_bad_one_says_so(
 ) -> None:
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     p = context.new_page()
+    p.add_init_script(f"({CSP_WATCH})()")
     try:
         p.goto(live_server.url + f"/?q=WL{seeded.tag}&category=dispute&priority=high")
         wait_until_live(p)
@@ -278,6 +280,10 @@ def test_a_url_with_filters_opens_filtered_and_a_bad_one_says_so(
         text = notice.inner_text()
         assert "status" in text and "bogus" in text and "window" in text, text
         wait_ids(p, seeded.expected(live_server, q=f"WL{seeded.tag}")[:PAGE_SIZE])  # the rest still applies
+        p.locator(f'#{WorkList.TABLE} th[data-dash-column="priority"] .column-header--sort').click()  # sorts
+        wait_url(p, "sort", "priority")
+        wait_ids(p, seeded.expected(live_server, q=f"WL{seeded.tag}", sort="priority")[:PAGE_SIZE])
+        assert p.evaluate("() => window.__csp") == []  # the table runs under the CSP (no eval, no inline)
     finally:
         context.close()
 

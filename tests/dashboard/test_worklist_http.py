@@ -170,13 +170,17 @@ def world(redis_url: str) -> Iterator[World]:
 def table(world: World, who: str, search: str, page: int = 0, selected: str | None = None) -> dict[str, Any]:
     """The show_table callback's answer, as the URL changed (or the selection, with ``selected``; or the page)."""
     trigger = (
-        f"{Console.STORE_SELECTED}.data" if selected else f"{WorkList.TABLE}.page_current" if page else f"{URL}.search"
+        f"{Console.STORE_SELECTED}.data"
+        if selected
+        else f"{WorkList.TABLE}.page_current"
+        if page
+        else f"{WorkList.QUERY}.data"
     )
     body = {
         "output": world.keys["table"],
         "outputs": _outputs(world.keys["table"]),
         "inputs": [
-            {"id": URL, "property": "search", "value": search},
+            {"id": WorkList.QUERY, "property": "data", "value": search},
             {"id": WorkList.TABLE, "property": "page_current", "value": page},
             {"id": Console.STORE_SELECTED, "property": "data", "value": selected},
             {"id": WorkList.TICK, "property": "n_intervals", "value": None},
@@ -200,7 +204,7 @@ def sync(world: World, search: str, trigger: str | None, value: Any = None, valu
     controls = list(values or ["", [], [], [], [], None, "", ""])
     if trigger in CONTROLS:
         controls[CONTROLS.index(trigger)] = value
-    inputs: list[dict[str, Any]] = [{"id": URL, "property": "search", "value": search}]
+    inputs: list[dict[str, Any]] = [{"id": WorkList.QUERY, "property": "data", "value": search}]
     props = ["value"] * len(CONTROLS)
     inputs += [{"id": c, "property": p, "value": v} for c, p, v in zip(CONTROLS, props, controls, strict=True)]
     inputs += [
@@ -211,7 +215,7 @@ def sync(world: World, search: str, trigger: str | None, value: Any = None, valu
         {"id": t, "property": "n_clicks", "value": 1 if trigger == t else 0}
         for t in (kpi_tile_id(k, "console") for k in KPI_TILES)
     ]
-    prop = "search" if trigger == URL else "value" if trigger in CONTROLS else "n_clicks"
+    prop = "data" if trigger == WorkList.QUERY else "value" if trigger in CONTROLS else "n_clicks"
     inputs.append({"id": WorkList.TOGGLE, "property": "n_clicks", "value": 1 if trigger == WorkList.TOGGLE else 0})
     body = {
         "output": world.keys["sync"],
@@ -301,7 +305,7 @@ def test_a_control_writes_the_url_and_the_url_sets_the_controls(world: World) ->
     answer = sync(world, "?area=community:X&lang=en", WorkList.CATEGORY, ["fire", "dispute"])
     search = answer[URL]["search"]
     assert parse_qs(search.lstrip("?")) == {"area": ["community:X"], "lang": ["en"], "category": ["fire,dispute"]}
-    back = sync(world, "?q=abc&status=overdue,bogus&window=6h&since=2026-11-30T08:00%2B08:00", URL)
+    back = sync(world, "?q=abc&status=overdue,bogus&window=6h&since=2026-11-30T08:00%2B08:00", WorkList.QUERY)
     assert URL not in back  # reading the URL never writes it
     assert back[WorkList.SEARCH]["value"] == "abc"
     assert back[WorkList.STATUS]["value"] == ["overdue"]  # 'bogus' is no option: left to the notice
@@ -379,7 +383,7 @@ def test_a_picked_row_selects_and_flies_only_inside_the_actors_areas(world: Worl
 def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order(world: World) -> None:
     def sort_click(search: str, sort_by: list[dict[str, str]]) -> Any:
         shown: list[Any] = ["x", [], [], [], [], None, "", ""]  # the controls show the URL's q=x
-        body_inputs: list[dict[str, Any]] = [{"id": URL, "property": "search", "value": search}]
+        body_inputs: list[dict[str, Any]] = [{"id": WorkList.QUERY, "property": "data", "value": search}]
         body_inputs += [{"id": c, "property": "value", "value": v} for c, v in zip(CONTROLS, shown, strict=True)]
         body_inputs += [
             {"id": WorkList.TABLE, "property": "sort_by", "value": sort_by},
