@@ -48,6 +48,7 @@ from incidents.worklist import UNASSIGNED, WorkFilter
 REBUILD_S = 60.0  # an unchanged situation's table is built again this often (relative time windows move on)
 FLY_ZOOM = 16.0  # the map flies at least this close to a picked row's incident
 SELECTED_STYLE = {"backgroundColor": "#d0ebff", "fontWeight": "600"}
+TILE_OF = {kpi_tile_id(k, "console"): k for k in KPI_TILES}  # the officials' KPI tiles that filter, by element id
 CONTROL_INPUTS = (
     WorkList.SEARCH,
     WorkList.STATUS,
@@ -71,8 +72,8 @@ def sync(trigger: Any, search: str | None, values: list[Any], sort_by: Any) -> t
     ``no_update``, the table's ``sort_by`` or ``no_update``) for a change of ``trigger`` (a control, the table's
     sort, a KPI tile, the reset button; anything else — the URL, the first call — reads the URL)."""
     shown = controls_of(search)
-    if isinstance(trigger, str) and trigger.startswith(kpi_tile_id("", "console")) and trigger != WorkList.RESET:
-        tile = trigger[len(kpi_tile_id("", "console")) :]
+    tile = TILE_OF.get(trigger) if isinstance(trigger, str) else None
+    if tile is not None:
         return _to(merged_search(search, kpi_params(tile, search)), values, sort_by)
     if trigger == WorkList.RESET:
         kept = {k: v for k, v in filter_params(search).items() if k == "sort"}
@@ -222,8 +223,9 @@ def list_open(trigger: Any, root: str, filtered: bool, *, tiles: list[str]) -> A
 
 
 def register(app: Dash, runtime: Runtime) -> None:
-    """Register the work list's callbacks on ``app`` (reads only: the gate asks ``view``)."""
-    tiles = [kpi_tile_id(k, "console") for k in KPI_TILES]
+    """Register the work list's callbacks on ``app``: reads only, so the gate asks what the officials' page needs
+    (``console``); none is a wall's."""
+    tiles = list(TILE_OF)
 
     # The URL's query as the work list's own input: on a page without the list (a wall, whose tour moves the URL)
     # this has no output and never runs, and neither does anything below.
