@@ -21,7 +21,7 @@ from dashboard.access.actor import current_actor
 from dashboard.access.scope import masked, may_see_incident
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.layouts.ids import Console, WorkList, kpi_tile_id
-from dashboard.layouts.root import ROOT_LANG, URL
+from dashboard.layouts.root import PAGE_RENDERED, URL
 from dashboard.page_request import PageRequest
 from dashboard.runtime import Runtime
 from dashboard.work_table import (
@@ -110,6 +110,13 @@ def _same(a: Any, b: Any) -> bool:
         return list(v) if isinstance(v, list | tuple) else v
 
     return bool(norm(a) == norm(b))
+
+
+def page_lang(runtime: Runtime, rendered: Any) -> str:
+    """The language the page on screen was rendered in (``PAGE_RENDERED``'s ``lang``): the table speaks the
+    page's language, which a language switch re-renders."""
+    lang = rendered.get("lang") if isinstance(rendered, dict) else None
+    return i18n.norm_lang(lang if isinstance(lang, str) else runtime.settings.lang)
 
 
 def _page_req(runtime: Runtime, search: str | None, lang: str | None) -> PageRequest:
@@ -252,12 +259,12 @@ def register(app: Dash, runtime: Runtime) -> None:
         *(Input(t, "n_clicks") for t in tiles),
         Input(WorkList.TOGGLE, "n_clicks"),
         State(WorkList.ASSIGNEE, "options"),
-        State(ROOT_LANG, "data"),
+        State(PAGE_RENDERED, "data"),
         State(WorkList.ROOT, "className"),
         prevent_initial_call="initial_duplicate",
     )
     def sync_filters(search: str | None, *args: Any) -> Any:
-        options, lang, root = args[-3], i18n.norm_lang(args[-2] or runtime.settings.lang), str(args[-1] or "")
+        options, lang, root = args[-3], page_lang(runtime, args[-2]), str(args[-1] or "")
         values = list(args[: len(CONTROL_INPUTS)])
         sort_by = args[len(CONTROL_INPUTS)]
         trigger = ctx.triggered_id
@@ -299,13 +306,13 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input(WorkList.TABLE, "page_current"),
         Input(Console.STORE_SELECTED, "data"),
         Input(WorkList.TICK, "n_intervals"),
-        State(ROOT_LANG, "data"),
+        State(PAGE_RENDERED, "data"),
         State(WorkList.BUILT, "data"),
     )
     def show_table(
-        search: str | None, page: int | None, selected: Any, _tick: int | None, lang: str | None, built: Any
+        search: str | None, page: int | None, selected: Any, _tick: int | None, rendered: Any, built: Any
     ) -> Any:
-        lang = i18n.norm_lang(lang or runtime.settings.lang)
+        lang = page_lang(runtime, rendered)
         trigger = ctx.triggered_id
         selected = selected if isinstance(selected, str) else None
         before = built if isinstance(built, dict) else {}

@@ -155,8 +155,21 @@ def work_list_block(lang: str = "zh") -> html.Section:
         cell_selectable=True,
         fixed_rows={"headers": True},
         style_table={"height": "100%", "overflowY": "auto", "overflowX": "auto"},
-        style_cell={"fontSize": "13px", "padding": "4px 8px", "textAlign": "left", "whiteSpace": "nowrap",
-                    "overflow": "hidden", "textOverflow": "ellipsis", "maxWidth": "220px", "cursor": "pointer"},
+        style_cell={
+            "fontFamily": "var(--font)",  # the page's, not the table's monospace
+            "fontSize": "13px",
+            "padding": "4px 8px",
+            "textAlign": "left",
+            "whiteSpace": "nowrap",
+            "overflow": "hidden",
+            "textOverflow": "ellipsis",
+            "maxWidth": "220px",
+            "cursor": "pointer",
+        },
+        style_cell_conditional=[  # short values keep their header readable
+            {"if": {"column_id": k}, "minWidth": "64px"}
+            for k in ("priority", "status", "overdue", "source", "rating", "reopened")
+        ],
         style_header={"fontWeight": "600", "backgroundColor": "#f3f6fa"},
         css=[{"selector": ".dash-spreadsheet-menu", "rule": "display: none"}],
     )  # fmt: skip

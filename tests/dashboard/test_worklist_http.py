@@ -31,7 +31,7 @@ import uvicorn
 
 from dashboard.app import create_app
 from dashboard.layouts.ids import Console, WorkList, kpi_tile_id
-from dashboard.layouts.root import ROOT_LANG, URL
+from dashboard.layouts.root import PAGE_RENDERED, URL
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
 from dashboard.work_table import KPI_TILES, PAGE_SIZE
@@ -167,7 +167,9 @@ def world(redis_url: str) -> Iterator[World]:
         delete_prefix(redis.Redis.from_url(redis_url), prefix)
 
 
-def table(world: World, who: str, search: str, page: int = 0, selected: str | None = None) -> dict[str, Any]:
+def table(
+    world: World, who: str, search: str, page: int = 0, selected: str | None = None, lang: str = "zh"
+) -> dict[str, Any]:
     """The show_table callback's answer, as the URL changed (or the selection, with ``selected``; or the page)."""
     trigger = (
         f"{Console.STORE_SELECTED}.data"
@@ -186,7 +188,7 @@ def table(world: World, who: str, search: str, page: int = 0, selected: str | No
             {"id": WorkList.TICK, "property": "n_intervals", "value": None},
         ],
         "state": [
-            {"id": ROOT_LANG, "property": "data", "value": "zh"},
+            {"id": PAGE_RENDERED, "property": "data", "value": {"lang": lang}},
             {"id": WorkList.BUILT, "property": "data", "value": None},
         ],
         "changedPropIds": [trigger],
@@ -223,7 +225,7 @@ def sync(world: World, search: str, trigger: str | None, value: Any = None, valu
         "inputs": inputs,
         "state": [
             {"id": WorkList.ASSIGNEE, "property": "options", "value": []},
-            {"id": ROOT_LANG, "property": "data", "value": "zh"},
+            {"id": PAGE_RENDERED, "property": "data", "value": {"lang": "zh"}},
             {"id": WorkList.ROOT, "property": "className", "value": "os-work"},
         ],
         "changedPropIds": [f"{trigger}.{prop}"] if trigger else [],  # none: a page's first call
@@ -397,7 +399,7 @@ def test_sorting_by_a_header_writes_sort_and_a_cleared_sort_is_the_default_order
             "inputs": body_inputs,
             "state": [
                 {"id": WorkList.ASSIGNEE, "property": "options", "value": []},
-                {"id": ROOT_LANG, "property": "data", "value": "zh"},
+                {"id": PAGE_RENDERED, "property": "data", "value": {"lang": "zh"}},
                 {"id": WorkList.ROOT, "property": "className", "value": "os-work"},
             ],
             "changedPropIds": [f"{WorkList.TABLE}.sort_by"],
@@ -418,3 +420,10 @@ def test_the_toggle_opens_and_shuts_the_table_and_a_shared_filter_opens_it(world
     first = sync(world, "?status=overdue", None)  # the first call of a page opened with a filter
     assert first[WorkList.ROOT]["className"] == "os-work os-work--open"
     assert WorkList.ROOT not in sync(world, "", None)  # no filter: left as it is
+
+
+def test_the_table_speaks_the_pages_language(world: World) -> None:
+    answer = table(world, "wang", f"?q={world.ids[2]}", lang="en")
+    (row,) = answer[WorkList.TABLE]["data"]
+    assert (row["category"], row["priority"], row["status"]) == ("Fire safety", "High", "Reported"), row
+    assert answer[WorkList.COUNT]["children"] == "1 in all"
