@@ -8,11 +8,12 @@ from typing import Any
 
 import redis
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from dashboard.access.actor import ANONYMOUS, actor_of
 from dashboard.access.scope import masked, may_see_incident
 from dashboard.ingest import build_ingest_router
+from dashboard.metrics import CONTENT_TYPE
 from dashboard.runtime import Runtime
 from geo.privacy import scrub_text
 from incidents.acl import REFUSAL_PREFIX, describe, user_of
@@ -79,8 +80,8 @@ def scrub_health(body: dict[str, Any]) -> dict[str, Any]:
 def build_router(runtime: Runtime) -> APIRouter:
     """``GET /healthz`` (200, or 503 while Redis is down; without a login counts only: ``counts_only``),
     ``GET /api/incidents/{id}`` (the stored incident as JSON; 404 unknown or outside the caller's areas, 503 Redis
-    down; free text scrubbed unless the caller's role may see personal data) and the ingest routes
-    (``dashboard.ingest``).
+    down; free text scrubbed unless the caller's role may see personal data), ``GET /metrics`` (Prometheus text
+    format: ``dashboard.metrics``) and the ingest routes (``dashboard.ingest``).
     """
     router = APIRouter()
 
@@ -109,6 +110,12 @@ def build_router(runtime: Runtime) -> APIRouter:
         if masked(actor):
             found = dataclasses.replace(found, title=scrub_text(found.title), description=scrub_text(found.description))
         return JSONResponse(found.to_dict())
+
+    @router.get("/metrics")
+    def metrics() -> Response:
+        """This process's series in the Prometheus text format (``dashboard.metrics``; who may scrape: the gate).
+        A worker thread: the scrape reads three stream sizes from Redis."""
+        return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
     router.include_router(build_ingest_router(runtime))
     return router

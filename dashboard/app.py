@@ -19,11 +19,13 @@ from dashboard.api import build_router
 from dashboard.areas_api import build_areas_router
 from dashboard.audit_api import build_audit_router
 from dashboard.briefing_api import build_briefing_router
+from dashboard.callbacks import briefing as briefing_callbacks
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.callbacks import wall as wall_callbacks
 from dashboard.callbacks import worklist as worklist_callbacks
+from dashboard.export_api import build_export_router
 from dashboard.layouts.root import root_layout
 from dashboard.not_found import NotFound
 from dashboard.page_cache import PageCache
@@ -67,6 +69,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     server.include_router(build_login_router(runtime.access, settings.lang))
     server.include_router(build_router(runtime))
     server.include_router(build_briefing_router(runtime))
+    server.include_router(build_export_router(runtime))
     server.include_router(build_areas_router(runtime))
     server.include_router(build_audit_router(runtime))
     app = OnescreenDash(
@@ -94,11 +97,12 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     before = set(app.callback_map)
     page_callbacks.register(app, runtime)
     wall_callbacks.register(app)
-    runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang)
+    runtime.tabs = live_callbacks.register(app, runtime.hub, settings.lang, runtime.metrics)
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
+    briefing_callbacks.register(app)  # the 简报 menu's link (a read)
     worklist_callbacks.register(app, runtime)  # reads: the table shows what the actor may see
-    server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client)
+    server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client, metrics=runtime.metrics)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
     server.add_middleware(NotFound, routes=lambda: server.router.routes)
     # Added after the app's own, so outside them: nothing answers a request the gate refused.
@@ -108,6 +112,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
         rules=rules,
         tree=runtime.geo.areas,
         open311_public=settings.open311_public,
+        metrics_public=settings.metrics_public,
     )
     # Walk assets and build the script/CSS tags now. Dash does this lazily "before the first request", but the
     # FastAPI backend renders the very first page before that hook has run: the first screen after a (re)start

@@ -10,10 +10,16 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from dashboard.access.cli import add_parsers as add_access_parsers
+from dashboard.logs import configure as configure_logging
 from dashboard.settings import Settings, SettingsError
 from geo.problems import ConfigError, GeoValidationError
+
+if TYPE_CHECKING:
+    from dashboard.briefing_export import BriefingSpec
+    from dashboard.snapshot import Format
 
 # The demo's normal day: new incidents per hour on average (~480 a day; one a minute or two in the daytime peak).
 DEMO_PER_HOUR = 20.0
@@ -128,6 +134,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """``onescreen publish``: publish one wire message; prints the result. 0, 1 (Redis error), 2 (rejected)."""
     import redis
 
+    from incidents.connection import connect
     from incidents.keys import Keys
     from incidents.publish import publish
     from incidents.wire import WireError
@@ -153,7 +160,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         message.setdefault("source", "cli")
     else:  # --json that is not a JSON object: the wire rejects it (and dead-letters it) as the feed would
         message = args.json
-    r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    r = connect(url, socket_connect_timeout=5, socket_timeout=10)
     try:
         result = publish(r, Keys.for_redis_url(settings.redis_prefix, url), message, source="cli")
     except WireError as exc:
@@ -179,14 +186,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    """``onescreen snapshot``: write the briefing PNG, now or ``--at`` a past moment, of everything or ``--area``.
-    0, or 2 for a bad ``--at`` or ``--area``."""
-    from dashboard.snapshot_cli import snapshot_from_redis
+    """``onescreen snapshot``: write the briefing (``dashboard.briefing_export``), now or ``--at`` a past moment,
+    of everything or ``--area``, in ``--size``; with ``--every`` a rolling archive in the folder ``--out`` (the
+    newest ``--keep``) until Ctrl-C. 0, or 2 for a bad option, or Chromium / CJK fonts missing (one line)."""
+    from dashboard.briefing_export import BriefingSpec, parse_every, parse_size
+    from dashboard.snapshot import SnapshotError, missing_render_deps
     from incidents.timetravel import parse_at
 
     settings = _settings(args)
     at: float | None = None
     if args.at:
+        if args.every:
+            print("onescreen snapshot: --at and --every do not go together", file=sys.stderr)
+            return 2
         try:
             at = parse_at(args.at)
         except ValueError as exc:
@@ -195,17 +207,84 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         if at > time.time() + 60:
             print(f"onescreen snapshot: --at {args.at!r} is in the future", file=sys.stderr)
             return 2
-    started = time.perf_counter()
+    fmt: Format = "pdf" if (args.format or ("pdf" if args.out.suffix.lower() == ".pdf" else "png")) == "pdf" else "png"
+    try:
+        size = parse_size(args.size or ("a4" if fmt == "pdf" else None))
+        size.scale(fmt)
+        every = parse_every(args.every) if args.every else None
+    except ValueError as exc:
+        print(f"onescreen snapshot: {exc}", file=sys.stderr)
+        return 2
+    missing = missing_render_deps()
+    if missing:
+        print(f"onescreen snapshot: {missing}", file=sys.stderr)
+        return 2
+    lang = args.lang or settings.lang
     from geo.areas import AreaError
+
+    if every is not None:
+        return _snapshot_archive(args, settings, BriefingSpec(
+            area=args.area, size=size, fmt=fmt, watermark=args.watermark, lang=lang, masked=not args.unmasked
+        ), every)  # fmt: skip
+    started = time.perf_counter()
+    from dashboard.snapshot_cli import snapshot_from_redis
 
     try:
         out = snapshot_from_redis(
-            settings, _require_redis_url(settings), args.out, lang=args.lang or settings.lang, at=at, area=args.area
+            settings,
+            _require_redis_url(settings),
+            args.out,
+            lang=lang,
+            at=at,
+            area=args.area,
+            size=size.key,
+            fmt=fmt,
+            watermark=args.watermark,
+            masked=not args.unmasked,
         )
     except AreaError as exc:
         print(f"onescreen snapshot: --area: {exc}", file=sys.stderr)
         return 2
+    except SnapshotError as exc:
+        print(f"onescreen snapshot: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {out} in {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def _snapshot_archive(args: argparse.Namespace, settings: Settings, spec: BriefingSpec, every: float) -> int:
+    """``snapshot --every``: one runtime and one warm browser for every round; SIGINT/SIGTERM end it cleanly."""
+    import signal
+    import threading
+
+    from dashboard.briefing_export import run_archive
+    from dashboard.runtime import build_runtime
+    from dashboard.snapshot import Snapshotter
+    from geo.areas import AreaError
+
+    runtime = build_runtime(settings, _require_redis_url(settings))
+    if spec.area:
+        try:
+            runtime.geo.areas.get(spec.area)
+        except AreaError as exc:
+            print(f"onescreen snapshot: --area: {exc}", file=sys.stderr)
+            return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _s, _f: stop.set())
+    print(f"onescreen snapshot: every {every:g} s into {args.out} (keeping {args.keep}); Ctrl-C stops", flush=True)
+    with Snapshotter(max_pending=1, render_timeout=settings.briefing_timeout_s) as snap:
+        written = run_archive(
+            runtime,
+            spec,
+            args.out,
+            every_s=every,
+            keep=args.keep,
+            stop=stop,
+            snapshotter=snap,
+            say=lambda line: print(line, flush=True),
+        )
+    print(f"onescreen snapshot: stopped after {written} briefings", flush=True)
     return 0
 
 
@@ -269,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backfill", type=float, default=0.0, help="hours of history to write first")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("snapshot", help="briefing PNG of the current situation, or of a past moment (--at)")
+    p = sub.add_parser(
+        "snapshot", help="briefing PNG/PDF of the situation now or at a past moment; --every: an archive"
+    )
     _add_redis_option(p)
     _add_data_options(p)
     p.add_argument(
@@ -279,7 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lang", choices=["zh", "en"])
     p.add_argument("--area", help="one area only, KIND:ID (e.g. community:C003; GET /api/areas lists them)")
-    p.add_argument("--out", type=Path, default=Path("brief.png"))
+    p.add_argument("--size", help="1920x1080 (default), 3840x2160 (4k), a4 (PNG 2480×3508, or PDF)")
+    p.add_argument("--format", choices=["png", "pdf"], help="default: from --out's suffix, else png; pdf: a4 only")
+    p.add_argument("--watermark", action="store_true", help="内部资料 / INTERNAL across the page")
+    p.add_argument("--unmasked", action="store_true", help="personal data unmasked (default: masked, as for a viewer)")
+    p.add_argument("--every", help="a rolling archive: a briefing every 1h / 15m / 30s into the folder --out")
+    p.add_argument("--keep", type=int, default=48, help="with --every: the newest N files kept (default 48)")
+    p.add_argument("--out", type=Path, default=Path("brief.png"), help="the file; with --every the folder")
     p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("generate-data", help="deterministic synthetic data set (GeoPackage)")
@@ -330,18 +417,21 @@ def _join_relative_at(argv: list[str]) -> list[str]:
     return out
 
 
+def _log_format() -> Literal["text", "json"]:
+    """``ONESCREEN_LOG_FORMAT`` as the Settings read it; ``text`` when the environment is wrong (the command then
+    reports that itself, in text)."""
+    try:
+        return Settings.from_env().log_format
+    except SettingsError:
+        return "text"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``onescreen`` with ``argv`` (default ``sys.argv[1:]``); the exit code. Configuration errors are one line
     on stderr and exit 2, Ctrl-C exits 130.
     """
     args = build_parser().parse_args(_join_relative_at(sys.argv[1:] if argv is None else list(argv)))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # kaleido's browser driver logs every step at INFO, pyogrio every layer it writes
-    for noisy in ("choreographer", "kaleido", "logistro", "pyogrio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(_log_format(), verbose=args.verbose)
     try:
         return int(args.func(args))
     except SettingsError as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from dashboard.settings import Settings, SettingsError
+from incidents.connection import connect
 from incidents.redis_server import shown_url
 
 URL_FILE = "url"
@@ -70,7 +71,7 @@ def running_url(settings: Settings) -> str | None:
     if url is None:
         return None
     try:
-        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as r:
+        with connect(url, socket_connect_timeout=2, socket_timeout=2) as r:
             r.ping()
     except redis.RedisError as exc:
         raise SettingsError(

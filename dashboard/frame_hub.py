@@ -24,13 +24,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.figures.incident_map import MapBase
 from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.push import Holding, Step, step
 from geo.areas import AreaTree
 from incidents.situation import Situation
+
+if TYPE_CHECKING:
+    from dashboard.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class FrameHub:
         clock: Callable[[], float] = time.time,
         areas: AreaTree | None = None,
         overview: MapBase | None = None,
+        metrics: Metrics | None = None,
+        event_time: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.situation = situation
         self.base = base
@@ -90,6 +95,10 @@ class FrameHub:
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-step")
         self.computed = 0  # frames computed (for /healthz and the bench)
+        self.metrics = metrics  # frame compute times (None: not measured)
+        # when Redis took the newest change the Situation holds (epoch s; 0: unknown): ``event_at`` per frame
+        self._event_time = event_time
+        self._event_at: dict[str, float] = {}  # frame token → event time, for the frames in ``_tokens``
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> FrameHub:
@@ -131,8 +140,9 @@ class FrameHub:
                 found = self._latest.get(ctx)
             if found is not None:
                 return found
+            event_at = self._event_time()
             view = self.situation.view(self._clock())
-            self._publish(ctx, view)
+            self._publish(ctx, view, event_at)
             with self._lock:
                 return self._latest[ctx]
 
@@ -145,6 +155,12 @@ class FrameHub:
         """The frame with this token, if it is among the last ``TOKENS_KEPT``."""
         with self._lock:
             return self._tokens.get(token) if isinstance(token, str) else None
+
+    def event_at(self, token: str) -> float:
+        """When Redis took the newest change frame ``token`` shows (epoch s; 0.0 unknown): the live push's latency
+        starts there."""
+        with self._lock:
+            return self._event_at.get(token, 0.0)
 
     def rendered_holding(self, token: object) -> Holding | None:
         """What a page rendered from frame ``token`` holds (None: a frame this process no longer knows)."""
@@ -206,14 +222,18 @@ class FrameHub:
         return await asyncio.shield(fut)
 
     # -- the hub thread ------------------------------------------------------------------------------------
-    def _publish(self, ctx: ScreenContext, view: Any) -> bool:
-        """Compute ``ctx``'s frame from ``view``; keep the old object when the picture is the same."""
+    def _publish(self, ctx: ScreenContext, view: Any, event_at: float = 0.0) -> bool:
+        """Compute ``ctx``'s frame from ``view`` (``event_at``: when Redis took the newest change in it); keep the
+        old object when the picture is the same."""
         with self._lock:
             seq = self._seq + 1
             old = self._latest.get(ctx)
+        started = time.perf_counter()
         frame = screen_frame(
             view, self.base_for(ctx), ctx, seq=seq, boot_id=self.boot_id, previous=old, areas=self.areas
         )
+        if self.metrics is not None:
+            self.metrics.computed(ctx.screen, time.perf_counter() - started)
         self.computed += 1
         if frame.same_picture(old):
             return False
@@ -221,8 +241,10 @@ class FrameHub:
             self._seq = max(self._seq, seq)
             self._latest[ctx] = frame
             self._tokens[frame.token] = frame
+            self._event_at[frame.token] = event_at
             while len(self._tokens) > TOKENS_KEPT:
-                self._tokens.popitem(last=False)
+                gone, _ = self._tokens.popitem(last=False)
+                self._event_at.pop(gone, None)
             listeners = list(self._listeners.get(ctx, ()))
         for listener in listeners:
             listener()
@@ -239,10 +261,11 @@ class FrameHub:
             return list(self._used)
 
     def _compute(self) -> None:
+        event_at = self._event_time()  # before the view: the view holds at least this change
         view = self.situation.view(self._clock())
         with self._compute_lock:
             for ctx in self._active():
-                self._publish(ctx, view)
+                self._publish(ctx, view, event_at)
 
     def _poll_health(self) -> None:
         try:

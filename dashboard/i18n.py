@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Literal, SupportsFloat, SupportsIndex
+from typing import Final, Literal, SupportsFloat, SupportsIndex
 
 from incidents.model import CATEGORIES
 from incidents.timeutil import SHANGHAI
@@ -64,6 +64,11 @@ _ZH: dict[str, str] = {
     "briefing.by_category": "事件分类",
     "briefing.trend": "近24小时上报趋势",
     "briefing.none": "暂无",
+    "briefing.watermark": "内部资料",
+    "briefing.button": "简报",
+    "briefing.size": "尺寸",
+    "briefing.watermark_option": "加“内部资料”水印",
+    "briefing.download": "下载简报",
     # KPIs
     "kpi.today_reported": "今日上报",
     "kpi.open": "办理中",
@@ -209,6 +214,11 @@ _EN: dict[str, str] = {
     "briefing.by_category": "By category",
     "briefing.trend": "Reported, last 24 h",
     "briefing.none": "None",
+    "briefing.watermark": "INTERNAL",
+    "briefing.button": "Briefing",
+    "briefing.size": "Size",
+    "briefing.watermark_option": "“INTERNAL” watermark",
+    "briefing.download": "Download briefing",
     "kpi.today_reported": "Reported today",
     "kpi.open": "Open",
     "kpi.overdue": "Overdue",
@@ -430,6 +440,23 @@ def role_label(role: object, lang: str | None = DEFAULT_LANG) -> str:
     """The label of a member role in ``lang``; an unknown role as given."""
     key = f"role.{role}"
     return t(key, lang) if key in _ZH else str(role)
+
+
+_ACTOR_KINDS: Final = {"user": ("账号", "account"), "key": ("接口", "API key"), "wall": ("大屏", "wall")}
+_ACTOR_WORDS: Final = {"publisher": ("外部系统", "external system"), "anonymous": ("匿名", "anonymous")}
+
+
+def actor_label(actor: object, lang: str | None = DEFAULT_LANG) -> str:
+    """Who made a change, for people: ``user:wang`` → ``账号 wang`` / ``account wang``, ``key:erp`` → ``接口 erp``,
+    ``publisher`` → ``外部系统``; anything else as given ("" for none)."""
+    text = str(actor or "")
+    zh = norm_lang(lang) == "zh"
+    kind, sep, name = text.partition(":")
+    if sep and kind in _ACTOR_KINDS:
+        return f"{_ACTOR_KINDS[kind][0 if zh else 1]} {name}"
+    if text in _ACTOR_WORDS:
+        return _ACTOR_WORDS[text][0 if zh else 1]
+    return text
 
 
 def layer_label(layer: str, lang: str | None = DEFAULT_LANG) -> str:

@@ -50,13 +50,14 @@ from geo.privacy import scrub_text
 from incidents import open311_server as o3
 from incidents import store
 from incidents.acl import refusal, user_of
+from incidents.metrics import RejectReason, reject_reason
 from incidents.model import Incident
 from incidents.open311 import Open311Error
 from incidents.open311_places import Gazetteer
 from incidents.publish import publish, publish_many
 from incidents.store import ApplyResult, Outcome
 from incidents.timeutil import format_ts
-from incidents.wire import MAX_BYTES, WireError
+from incidents.wire import MAX_BYTES, WireError, id_hint
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def _limits(runtime: Runtime, request: Request | None = None) -> dict[str, Any]:
         "area": runtime.feed.area,
         "max_future_s": runtime.feed.max_future_s,
         "source_crs": runtime.feed.source_crs,
+        "metrics": runtime.metrics.ingest,
     }
     if request is not None:
         actor = actor_of(request)
@@ -143,6 +145,30 @@ def build_ingest_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+def _rejected(
+    runtime: Runtime,
+    via: str,
+    reason: str,
+    incident_id: str = "",
+    *,
+    count: bool = False,
+    kind: RejectReason | None = None,
+) -> None:
+    """Log one rejected message (``incident_id`` as a field when known); ``count``: also count it in the metrics
+    (the durable path counts what it rejects itself: only rejections before it need this), as ``kind`` (default:
+    ``reject_reason(reason)``)."""
+    kind = kind or reject_reason(reason)
+    if count:
+        runtime.metrics.ingest.reject(via, kind)
+    log.info(
+        "rejected %s message%s: %s",
+        via,
+        f" for incident {incident_id}" if incident_id else "",
+        ascii(reason[:300]),
+        extra={"incident_id": incident_id, "reason": kind.value, "via": via},
+    )
+
+
 def _dead_letter(runtime: Runtime, raw: bytes | str, reason: str, source: str) -> None:
     try:
         store.dead_letter(runtime.redis, runtime.keys, raw, reason, source)
@@ -163,16 +189,19 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
         try:
             body = await read_body(request, MAX_BYTES)
         except BodyTooLarge as exc:
+            _rejected(runtime, "http", exc.reason, count=True)
             await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "http")
             return _detail(413, exc.reason)
         try:
             (refused,) = await run_in_threadpool(ingest_guard.refusals, runtime, actor_of(request), [body])
             if refused:
+                runtime.metrics.ingest.reject("http", RejectReason.REFUSED)
                 return _detail(403, refused)
             res = await run_in_threadpool(
                 partial(publish, source="http", **_limits(runtime, request)), runtime.redis, runtime.keys, body
             )
         except WireError as exc:
+            _rejected(runtime, "http", exc.reason, id_hint(body))
             return _detail(422, exc.reason)
         except redis.RedisError as exc:
             return _detail(503, _redis_error(runtime, exc))
@@ -197,12 +226,17 @@ def _add_wire_routes(router: APIRouter, runtime: Runtime) -> None:
                 (i, r) for i, r in enumerate(await run_in_threadpool(ingest_guard.refusals, runtime, actor, items)) if r
             ]
             if refused:
+                for _ in refused:
+                    runtime.metrics.ingest.reject("http", RejectReason.REFUSED)
                 return JSONResponse({"detail": refused[0][1], "refused": [i for i, _ in refused]}, 403)
             results = await run_in_threadpool(
                 partial(publish_many, source="http", **_limits(runtime, request)), runtime.redis, runtime.keys, items
             )
         except redis.RedisError as exc:
             return _detail(503, _redis_error(runtime, exc))
+        for item, res in zip(items, results, strict=True):
+            if res.reason:
+                _rejected(runtime, "http", res.reason, res.id or id_hint(item))
         out = [{**_result_body(res), "reason": res.reason} for res in results]
         counts = {o.value: sum(1 for res in results if res.outcome is o) for o in Outcome}
         return JSONResponse({"results": out, "counts": counts})
@@ -302,6 +336,7 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
         try:
             body = await read_body(request, MAX_BYTES)
         except BodyTooLarge as exc:  # the body may hold personal data: only the reason is kept
+            _rejected(runtime, "open311", exc.reason, count=True)
             await run_in_threadpool(_dead_letter, runtime, b"", exc.reason, "open311")
             return _open311_error(fmt, 400, exc.reason)  # the spec's errors are 400/404: clients expect no 413
         fields: o3.Fields = []
@@ -311,16 +346,21 @@ def _add_open311_post(router: APIRouter, runtime: Runtime) -> None:
             )
             msg = await run_in_threadpool(_post_to_wire, runtime, fields)
         except Open311Error as exc:
+            kind = reject_reason(exc.description)  # a request that is no incident: a missing or bad field
+            kind = RejectReason.INVALID_FIELD if kind is RejectReason.OTHER else kind
+            _rejected(runtime, "open311", exc.description, count=True, kind=kind)
             await run_in_threadpool(_dead_letter, runtime, o3.redact(fields), exc.description, "open311")
             return _open311_error(fmt, exc.code, exc.description)
         try:
             (refused,) = await run_in_threadpool(ingest_guard.refusals, runtime, actor_of(request), [msg])
             if refused:
+                runtime.metrics.ingest.reject("open311", RejectReason.REFUSED)
                 return _open311_error(fmt, 403, refused)
             res = await run_in_threadpool(
                 partial(publish, source="open311", **_limits(runtime, request)), runtime.redis, runtime.keys, msg
             )
-        except WireError as exc:  # dead-lettered by publish (the message holds no personal fields)
+        except WireError as exc:  # dead-lettered and counted by publish (the message holds no personal fields)
+            _rejected(runtime, "open311", exc.reason, str(msg.get("id") or ""))
             return _open311_error(fmt, 400, exc.reason)
         except redis.RedisError as exc:
             return _open311_error(fmt, 503, _redis_error(runtime, exc))

@@ -74,12 +74,14 @@ class Step:
     """``props`` to send, in order, and the same already encoded (``payloads``: the ``payload`` of each Dash
     ``set_props`` message, JSON — encoded once, whatever the number of connections); ``holding`` once the browser
     applied them; ``map_sent``: a map patch is among them (the sender then waits for the browser's "drawn"
-    acknowledgement before the next one)."""
+    acknowledgement before the next one); ``nbytes``: the payloads' size in UTF-8 bytes (the metrics' bytes per push,
+    counted once per step, not per connection)."""
 
     props: tuple[PropUpdate, ...]
     payloads: tuple[str, ...]
     holding: Holding
     map_sent: bool
+    nbytes: int = 0
 
 
 def chart_patch(data: list[Any], xaxis: dict[str, Any]) -> Patch:
@@ -294,4 +296,5 @@ def step(holding: Holding | None, frame: Frame, *, map_ok: bool = True) -> Step:
     if ids.funnel and (before is None or before.funnel != frame.funnel):
         props.append((ids.funnel, "children", components.funnel_stages(frame.funnel, frame.ctx.lang)))
     payloads = tuple(to_json({"componentId": c, "props": {p: v}}) for c, p, v in props)
-    return Step(tuple(props), payloads, Holding(frame, map_frame), map_sent)
+    nbytes = sum(len(p.encode("utf-8")) for p in payloads)
+    return Step(tuple(props), payloads, Holding(frame, map_frame), map_sent, nbytes)

@@ -25,8 +25,9 @@ import redis
 from dashboard.access.service import Access
 from dashboard.figures.incident_map import MapBase
 from dashboard.frame_hub import FrameHub
+from dashboard.metrics import Metrics
 from dashboard.settings import Settings
-from dashboard.snapshot import Snapshotter
+from dashboard.snapshot import Snapshotter, missing_render_deps
 from dashboard.worklist import Directory
 from geo.areas import AreaTree, build_area_tree
 from geo.display import display_layers
@@ -34,8 +35,10 @@ from geo.index import SpatialIndex
 from geo.layers import GeoLayers
 from geo.sources import load_layers
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.feed import Feed
 from incidents.keys import Keys
+from incidents.metrics import IngestMetrics
 from incidents.publish import publish
 from incidents.simulator import Simulator
 from incidents.situation import Situation
@@ -85,18 +88,27 @@ def load_sla(settings: Settings) -> SlaPolicy:
     return SlaPolicy.from_dict(json.loads(settings.sla_path.read_text(encoding="utf-8")))
 
 
-def redis_client(url: str, timeout_s: float = 2.0) -> redis.Redis:
-    """A client for request handlers and commands (the feed keeps its own connections)."""
-    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+def redis_client(url: str, timeout_s: float = 2.0, metrics: IngestMetrics | None = None) -> redis.Redis:
+    """A client for request handlers and commands (the feed keeps its own connections); with ``metrics``, each of
+    its round trips is counted there (``IngestMetrics.redis_class``)."""
+    cls = redis.Redis if metrics is None else metrics.redis_class()
+    return connect(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, redis_class=cls)
 
 
 def simulator_for(
-    geo: Geo, client: redis.Redis, keys: Keys, rate: float, seed: int | None = None, *, per_hour: float | None = None
+    geo: Geo,
+    client: redis.Redis,
+    keys: Keys,
+    rate: float,
+    seed: int | None = None,
+    *,
+    per_hour: float | None = None,
+    metrics: IngestMetrics | None = None,
 ) -> Simulator:
     """A simulator writing through the durable publish path, placing incidents where members live (or at
     micro-grid label points for a grids-only data set). ``per_hour``: a normal day (``Simulator(daily=True)``:
     live and backfill at ``per_hour`` on average, following the daily curve, at real speed); else a constant
-    ``rate`` per second with compressed lifecycles (load tests)."""
+    ``rate`` per second with compressed lifecycles (load tests). ``metrics``: its messages are counted there."""
     members = geo.layers.members
     if len(members):
         points = np.column_stack([members.geometry.x.to_numpy(), members.geometry.y.to_numpy()])
@@ -108,9 +120,14 @@ def simulator_for(
 
     def send(message: dict[str, object]) -> object:
         try:
-            return publish(client, keys, message, source="simulator")
+            return publish(client, keys, message, source="simulator", metrics=metrics)
         except redis.RedisError as exc:  # Redis away: drop this step's message, the next step retries
-            log.warning("simulator: Redis unavailable (%s); message %s not sent", exc, message.get("id"))
+            log.warning(
+                "simulator: Redis unavailable (%s); message %s not sent",
+                exc,
+                message.get("id"),
+                extra={"incident_id": message.get("id")},
+            )
             return None
 
     return Simulator(
@@ -144,6 +161,7 @@ class Runtime:
     simulator: Simulator | None = None
     simulator_backfill_h: float = 0.0
     tabs: Tabs | None = None  # the live push's tab registry, once create_app wired it
+    metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus registry (GET /metrics)
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
     _snapshotter: Snapshotter | None = field(default=None, repr=False)
     _snap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -188,7 +206,7 @@ class Runtime:
     @cached_property
     def redis(self) -> redis.Redis:
         """A client for request handlers (API reads, actions); the feed keeps its own connections."""
-        return redis_client(self.redis_url)
+        return redis_client(self.redis_url, metrics=self.metrics.ingest)
 
     @cached_property
     def access(self) -> Access:
@@ -204,9 +222,21 @@ class Runtime:
         """The warm kaleido browser for briefing PNGs, started on first use and stopped with the Runtime."""
         with self._snap_lock:
             if self._snapshotter is None:
-                self._snapshotter = Snapshotter().start()
+                self._snapshotter = Snapshotter(
+                    max_pending=self.settings.briefing_queue, render_timeout=self.settings.briefing_timeout_s
+                ).start()
                 self._stack.callback(self._close_snapshotter)
             return self._snapshotter
+
+    def warm_exporter(self) -> str | None:
+        """Start the briefing exporter's browser in the background (``Settings.briefing_warm``); the one line
+        saying what is missing (``snapshot.missing_render_deps``), logged, instead when it cannot draw."""
+        missing = missing_render_deps()
+        if missing:
+            log.warning("%s", missing)
+            return missing
+        self.snapshotter()
+        return None
 
     def _close_snapshotter(self) -> None:
         with self._snap_lock:
@@ -219,8 +249,10 @@ class Runtime:
     ) -> None:
         """Run a simulator with the runtime (started by ``start``; backfill first if asked); ``per_hour``: a
         normal day (``simulator_for``)."""
-        client = redis_client(self.redis_url, 5.0)
-        self.simulator = simulator_for(self.geo, client, self.keys, rate, seed, per_hour=per_hour)
+        client = redis_client(self.redis_url, 5.0, self.metrics.ingest)
+        self.simulator = simulator_for(
+            self.geo, client, self.keys, rate, seed, per_hour=per_hour, metrics=self.metrics.ingest
+        )
         self.simulator_backfill_h = backfill_hours
 
     def load_state_once(self) -> None:
@@ -277,6 +309,7 @@ class Runtime:
             "frames_computed": self.hub.computed,
             "watchers": self.hub.watchers(),
             "push_loops": 0 if self.tabs is None else self.tabs.running(),
+            "exporter": None if self._snapshotter is None else self._snapshotter.status(),
         }
 
 
@@ -288,9 +321,16 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
         geo.index.locate, load_sla(settings), boot_id=boot_id, retention_s=settings.retention_days * 86400.0
     )
     keys = Keys.for_redis_url(settings.redis_prefix, redis_url)
+    metrics = Metrics()
     # Points outside the grids (or with lat/lon swapped) and future timestamps are dead-lettered by the feed.
     feed = Feed(
-        redis_url, keys, situation, area=geo.area, max_future_s=settings.max_future_s, source_crs=settings.source_crs
+        redis_url,
+        keys,
+        situation,
+        area=geo.area,
+        max_future_s=settings.max_future_s,
+        source_crs=settings.source_crs,
+        metrics=metrics.ingest,
     )
     # Drawn over a GCJ-02 basemap, every layer is shifted to match it; everything else stays WGS-84.
     shown = display_layers(geo.layers, settings.tiles_crs if settings.tiles else "wgs84")
@@ -305,8 +345,10 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
         healthy=lambda: feed.health().connected,
         areas=geo.areas,
         overview=base.overview(shown.communities, shown.street) if geo.areas.root.startswith("district:") else None,
+        metrics=metrics,
+        event_time=feed.last_event_at,
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         redis_url=redis_url,
         geo=geo,
@@ -316,4 +358,13 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
         hub=hub,
         boot_id=boot_id,
         shown=shown,
+        metrics=metrics,
     )
+    metrics.watch_streams(
+        lambda: runtime.redis,
+        keys.log,
+        keys.deadletter,
+        lambda: feed.health().last_log_id,
+        lambda: len(situation),
+    )
+    return runtime

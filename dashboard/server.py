@@ -100,6 +100,8 @@ def run_server(
             backfill = float(MAX_LIFE_H) if empty else 0.0
             runtime.attach_simulator(0.0, backfill_hours=backfill, per_hour=simulate_per_hour)
         stack.enter_context(runtime)
+        if settings.briefing_warm:  # off the startup path: fc-list and the browser's start run on their own thread
+            threading.Thread(target=runtime.warm_exporter, name="warm-exporter", daemon=True).start()
         app = create_app(settings, runtime)
         print(_banner(settings, runtime, creds, warning), flush=True)
         # No permessage-deflate: a push is ~2 KB and the same bytes go to every wall, but deflate runs per
@@ -112,6 +114,8 @@ def run_server(
             ws="websockets-sansio",
             proxy_headers=False,  # the access gate reads X-Forwarded-* itself, from ONESCREEN_TRUSTED_PROXIES only
             ws_per_message_deflate=False,
+            # JSON logs: uvicorn's own loggers go through the root logger's JSON handler, not its text config
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
         # Everything built so far (layers, situation, Dash app) lives as long as the process: move it out of the
         # cyclic collector's reach, so each full collection walks only what connections and frames allocate.

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     Redis and time travel keep them."""
     ws_per_client: int = Field(64, ge=1, validation_alias=_env("ONESCREEN_WS_PER_CLIENT"))
     """Open WebSocket connections allowed per client address."""
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("ONESCREEN_LOG_FORMAT"))
+    """``text`` (the default: one readable line per record, for a console) or ``json`` (one JSON object per line,
+    for a log shipper: ``time``, ``level``, ``logger``, ``message`` and the record's fields, ``incident_id`` on every
+    line about an incident)."""
+    metrics_public: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias=_env("ONESCREEN_METRICS_PUBLIC"))
+    """Comma-separated addresses or CIDRs that may scrape ``/metrics`` without a credential (e.g. ``127.0.0.1`` for
+    a Prometheus on the same machine, or the monitoring network). Empty (the default): ``/metrics`` needs a ``read``
+    API key or a user who may open the officials' page, like every other route."""
 
     # Access (dashboard.access; README "Access")
     session_idle_s: int = Field(1800, ge=30, validation_alias=_env("ONESCREEN_SESSION_IDLE_S"))
@@ -109,12 +117,19 @@ class Settings(BaseSettings):
     """Open311 reads (``GET``/``HEAD`` under ``/open311/v2/``: discovery, services, requests) without a credential,
     as GeoReport v2 intends, masked and scrubbed like any anonymous output. Off (the default): reads need a login, an
     SSO header or a ``read`` API key like every other route. POST always needs an ``ingest`` key (``api_key``)."""
+    briefing_warm: bool = Field(True, validation_alias=_env("ONESCREEN_BRIEFING_WARM"))
+    """Open the briefing exporter's browser when the server starts (in the background: startup does not wait), so
+    the first ``/api/briefing.png`` is warm. Off: it opens on the first briefing asked for."""
+    briefing_queue: int = Field(4, ge=0, le=64, validation_alias=_env("ONESCREEN_BRIEFING_QUEUE"))
+    """Briefings that may wait behind the one being drawn; more get ``503`` with ``Retry-After`` at once."""
+    briefing_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("ONESCREEN_BRIEFING_TIMEOUT_S"))
+    """Seconds one briefing render may take; then ``503`` and the exporter's browser is replaced."""
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias=_env("ONESCREEN_ALLOWED_HOSTS"))
     """Comma-separated host names a request's ``Host`` may carry (port ignored; ``*.example.org`` allowed), on
     top of the loopback names and the served host (``dashboard.access.headers.host_allow_list``). Anything else
     (DNS rebinding) is refused with 400, WebSockets too."""
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_public", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)

@@ -47,9 +47,16 @@ PRIORITY_LABELS: Final = {
 }
 
 
-def headers(lang: str = "zh") -> list[str]:
-    """The column headers in ``lang`` (``COLUMNS`` order)."""
-    return [zh if i18n.norm_lang(lang) == "zh" else en for _, zh, en in COLUMNS]
+TIME_KEYS: Final = frozenset({"reported", "deadline", "updated"})
+ZONE_SUFFIX: Final = {"zh": "（北京时间）", "en": " (UTC+8)"}
+
+
+def headers(lang: str = "zh", *, with_zone: bool = False) -> list[str]:
+    """The column headers in ``lang`` (``COLUMNS`` order); ``with_zone``: the time columns name their time zone
+    (``上报时间（北京时间）``), as a file read elsewhere must say."""
+    lang = i18n.norm_lang(lang)
+    suffix = ZONE_SUFFIX[lang] if with_zone else ""
+    return [(zh if lang == "zh" else en) + (suffix if k in TIME_KEYS else "") for k, zh, en in COLUMNS]
 
 
 @dataclass(frozen=True)

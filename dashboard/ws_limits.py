@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from dashboard.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +24,10 @@ log = logging.getLogger(__name__)
 class WebSocketLimit:
     """ASGI middleware: at most ``max_per_client`` concurrent WebSocket connections per client host."""
 
-    def __init__(self, app: ASGIApp, max_per_client: int = 64) -> None:
+    def __init__(self, app: ASGIApp, max_per_client: int = 64, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_per_client = max_per_client
+        self.metrics = metrics  # open connections and refusals (None: not counted)
         self._open: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.refused = 0
@@ -44,6 +49,8 @@ class WebSocketLimit:
                 self._open[host] += 1
             else:
                 self.refused += 1
+        if self.metrics is not None:
+            (self.metrics.ws_refused.inc() if full else self.metrics.ws_connections.inc())
         if full:
             log.warning("refused a WebSocket from %s: %d open (cap %d)", host, self.max_per_client, self.max_per_client)
             await send({"type": "websocket.close", "code": 1008, "reason": "too many connections"})
@@ -51,6 +58,8 @@ class WebSocketLimit:
         try:
             await self.app(scope, receive, send)
         finally:
+            if self.metrics is not None:
+                self.metrics.ws_connections.dec()
             with self._lock:
                 self._open[host] -= 1
                 if self._open[host] <= 0:

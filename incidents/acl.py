@@ -25,8 +25,8 @@ import re
 from typing import Final
 
 import redis
-from redis.connection import parse_url
 
+from incidents.connection import parse_redis_url
 from incidents.keys import Keys
 
 COMMON: Final = ("ping", "select")
@@ -100,7 +100,7 @@ def setuser_command(user: str, rules: list[str], password: str = "PASSWORD") -> 
 def user_of(url: str) -> str:
     """The ACL user a Redis URL authenticates as (``default`` without a user name)."""
     try:
-        return str(parse_url(url).get("username") or "default")
+        return str(parse_redis_url(url).kwargs.get("username") or "default")
     except ValueError:
         return "default"
 

@@ -46,10 +46,12 @@ from redis.retry import Retry
 from incidents import store
 from incidents.acl import refusal, user_of
 from incidents.area import AreaGuard
+from incidents.connection import connect
 from incidents.keys import Keys
+from incidents.metrics import IngestMetrics
 from incidents.model import Incident
 from incidents.store import CONNECTION_ERRORS, Origin, Outcome, as_text
-from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
+from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, id_hint, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,10 @@ class Feed:
         max_future_s: float = MAX_FUTURE_S,
         source_crs: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.redis_url = redis_url
+        self.metrics = metrics  # Prometheus series (None: not counted); its Redis class counts round trips
         self.keys = keys
         self.situation = situation
         self.name = name
@@ -176,6 +180,7 @@ class Feed:
         self._applied = 0
         self._last_log_id = ""
         self._ingress_drops = 0
+        self._last_event_at = 0.0  # local-clock time Redis appended the newest log entry applied (0: none yet)
         # Redis clock − local clock, measured at each rebuild, so lag is not polluted by clock skew.
         self._clock_offset_s = 0.0
 
@@ -225,6 +230,11 @@ class Feed:
                 channel=self.keys.channel,
             )
 
+    def last_event_at(self) -> float:
+        """When Redis appended the newest log entry this process applied (epoch s on the local clock, corrected
+        for the offset to Redis' clock); 0.0 before any. The live push measures its latency from it."""
+        return self._last_event_at
+
     def __enter__(self) -> Feed:
         return self.start()
 
@@ -233,8 +243,9 @@ class Feed:
 
     # -- shared helpers ------------------------------------------------------------------------------------
     def _client(self) -> redis.Redis:
-        return redis.Redis.from_url(
+        return connect(
             self.redis_url,
+            redis_class=redis.Redis if self.metrics is None else self.metrics.redis_class(),
             socket_connect_timeout=self.connect_timeout_s,
             # XREAD BLOCK must fit inside the socket timeout; +1 s is the margin for a busy Redis.
             socket_timeout=self.block_ms / 1000 + 1.0,
@@ -293,6 +304,9 @@ class Feed:
         self.situation.replace_all(incidents)
         if errors:
             self._error(f"skipped {len(errors)} corrupt incident(s) in {self.keys.state}, e.g. {errors[0][0]!r}")
+        if self.metrics is not None:
+            self.metrics.feed_rebuilds.inc()
+            self.metrics.feed_lag.set(0.0)
         with self._lock:
             self._rebuilds += 1
             self._last_log_id = last_id
@@ -341,6 +355,8 @@ class Feed:
                     if not reply:
                         with self._lock:
                             self._lag_s = 0.0
+                        if self.metrics is not None:
+                            self.metrics.feed_lag.set(0.0)
                         continue
                     entries = reply[0][1]
                     if len(entries) >= self.batch and self._trimmed_past(client, last_id):
@@ -357,11 +373,15 @@ class Feed:
                         log.exception("%s: situation failed on log batch ending %s", self.name, new_last)
                         self._error(f"situation.apply failed: {exc!r}")
                     last_id = new_last
-                    lag = time.time() + self._clock_offset_s - _id_tuple(new_last)[0] / 1000
+                    appended = _id_tuple(new_last)[0] / 1000 - self._clock_offset_s  # on the local clock
+                    lag = time.time() - appended
                     with self._lock:
                         self._applied += len(incidents)
                         self._last_log_id = new_last
                         self._lag_s = max(0.0, lag)
+                    self._last_event_at = appended
+                    if self.metrics is not None:
+                        self.metrics.applied(len(entries), lag)
             except CONNECTION_ERRORS as exc:
                 self._set_up("follower", False, f"follower: Redis connection: {exc}")
             except Exception as exc:
@@ -381,7 +401,7 @@ class Feed:
         dead-lettered with the error. Only connection errors propagate (the caller resubscribes).
         """
         parsed: list[tuple[WireMessage, bytes]] = []
-        rejected: list[tuple[bytes, str]] = []
+        rejected: list[tuple[bytes, str, str]] = []  # (raw, reason, incident id or "")
         now = self.clock()
         for raw in raws:
             try:
@@ -389,10 +409,11 @@ class Feed:
                     (parse_message(raw, now=now, max_future_s=self.max_future_s, source_crs=self.source_crs), raw)
                 )
             except WireError as exc:
-                rejected.append((raw, exc.reason))
+                rejected.append((raw, exc.reason, id_hint(raw)))
             except Exception as exc:  # a parser bug: this message only
-                log.exception("%s: parser failed on a message", self.name)
-                rejected.append((raw, f"cannot parse message: {exc!r}"))
+                hint = id_hint(raw)
+                log.exception("%s: parser failed on a message", self.name, extra={"incident_id": hint})
+                rejected.append((raw, f"cannot parse message: {exc!r}", hint))
         accepted = duplicates = stale = 0
         if self.area is not None and parsed:
             try:
@@ -401,11 +422,11 @@ class Feed:
                 log.exception("%s: area check failed", self.name)
                 self._error(f"area check failed: {exc!r}")
             else:
-                rejected += [(raw, why) for (_, raw), why in zip(parsed, reasons, strict=True) if why]
+                rejected += [(raw, why, m.id) for (m, raw), why in zip(parsed, reasons, strict=True) if why]
                 parsed = [p for p, why in zip(parsed, reasons, strict=True) if not why]
         if parsed:
             results = store.apply_many_isolated(client, self.keys, [m for m, _ in parsed], origin=PUBSUB_ORIGIN)
-            for (_, raw), res in zip(parsed, results, strict=True):
+            for (msg, raw), res in zip(parsed, results, strict=True):
                 if res.outcome is Outcome.APPLIED:
                     accepted += 1
                 elif res.outcome is Outcome.DUPLICATE:
@@ -413,10 +434,22 @@ class Feed:
                 elif res.outcome is Outcome.STALE:
                     stale += 1
                 else:
-                    rejected.append((raw, res.detail))
-        for raw, reason in rejected:
-            log.warning("%s: rejected message on %s: %s", self.name, self.keys.channel, ascii(reason))
+                    rejected.append((raw, res.detail, msg.id))
+        for raw, reason, incident_id in rejected:
+            kind = self.metrics.reject("pubsub", reason).value if self.metrics is not None else ""
+            log.warning(
+                "%s: rejected message%s on %s: %s",
+                self.name,
+                f" for incident {incident_id}" if incident_id else "",
+                self.keys.channel,
+                ascii(reason),
+                extra={"incident_id": incident_id, "reason": kind, "via": "pubsub"},
+            )
             store.dead_letter(client, self.keys, raw, reason, source=f"pubsub:{self.name}")
+        if self.metrics is not None:
+            self.metrics.outcome("pubsub", "accepted", accepted)
+            self.metrics.outcome("pubsub", "duplicate", duplicates)
+            self.metrics.outcome("pubsub", "stale", stale)
         with self._lock:
             self._accepted += accepted
             self._duplicates += duplicates

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.connection import parse_url
+from incidents.connection import url_db
 
 # The log is trimmed with ``XADD … MAXLEN ~ LOG_MAXLEN``. It only has to cover the gap between a follower's
 # last read and "now": a follower that falls further behind (or reconnects) rebuilds from ``state``, so the
@@ -57,15 +57,16 @@ class Keys:
 
     @classmethod
     def for_redis_url(cls, prefix: str, url: str) -> Keys:
-        """``Keys(prefix, db=<the url's db>)``: ``redis://host:port/3`` or ``…?db=3`` → db 3; no db → 0.
+        """``Keys(prefix, db=<the url's db>)``: ``redis://host:port/3``, ``…?db=3`` or
+        ``redis+sentinel://host:26379/SERVICE/3`` → db 3; no db → 0 (``incidents.connection``).
 
-        Raises ``ValueError`` for a URL redis-py cannot read (naming the URL's scheme, not its password).
+        Raises ``ValueError`` for a URL it cannot read (naming the URL's scheme, not its password).
         """
         try:
-            db = parse_url(url).get("db") or 0
+            db = url_db(url)
         except ValueError as exc:
             raise ValueError(f"cannot read the db number of Redis URL ({url.split(':', 1)[0]}://…): {exc}") from None
-        return cls(prefix, int(db))
+        return cls(prefix, db)
 
     @property
     def channel(self) -> str:

@@ -23,6 +23,7 @@ import redis
 from incidents import store
 from incidents.area import MessageGuard
 from incidents.keys import Keys
+from incidents.metrics import IngestMetrics, metrics_of
 from incidents.store import ApplyResult, Origin, Outcome
 from incidents.wire import MAX_FUTURE_S, WireError, WireMessage, parse_message
 
@@ -76,6 +77,7 @@ def publish(
     source_crs: Mapping[str, str] | None = None,
     actor: str = PUBLISHER,
     client: str = "",
+    metrics: IngestMetrics | None = None,
 ) -> ApplyResult:
     """Validate and apply durably (state + one log entry; servers see it by following the log).
 
@@ -86,21 +88,29 @@ def publish(
     ``source_crs`` is the publishers' default CRS by source, as there. ``actor`` (an ``Actor.label()``; default
     ``publisher``) and ``client`` (an address) are recorded with the change, ``source`` as the way in
     (``store.Origin``: the history and the audit stream). Redis errors (``redis.RedisError``) propagate: nothing
-    is known to be stored then.
+    is known to be stored then. ``metrics``: counted there by ``source`` (``IngestMetrics``), rejections by reason;
+    default: the client's own (``metrics_of(r)``: a Runtime's clients count), else not counted.
     """
+    metrics = metrics if metrics is not None else metrics_of(r)
     try:
         raw = _raw(payload)
     except WireError as exc:
+        if metrics is not None:
+            metrics.reject(source, exc.reason)
         if dead_letter_invalid:
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
         raise
     try:
         msg = _parse_in_area(raw, area, now, max_future_s, source_crs)
     except WireError as exc:
+        if metrics is not None:
+            metrics.reject(source, exc.reason)
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, exc.reason, source)
         raise
     (result,) = store.apply_many_isolated(r, keys, [msg], origin=Origin(actor, source, client))
+    if metrics is not None:
+        metrics.results(source, [result])
     if result.outcome is Outcome.ERROR:
         if dead_letter_invalid:
             store.dead_letter(r, keys, raw, result.detail, source)
@@ -121,12 +131,14 @@ def publish_many(
     source_crs: Mapping[str, str] | None = None,
     actor: str = PUBLISHER,
     client: str = "",
+    metrics: IngestMetrics | None = None,
 ) -> list[ApplyResult]:
     """``publish`` for bulk input (simulator, imports): pipelined, never raises for bad input.
 
     Each payload gets a result in order; invalid ones come back as ``ERROR`` with the reason (and are
-    dead-lettered with ``source``). Nothing is broadcast (see the module doc).
+    dead-lettered with ``source``). Nothing is broadcast (see the module doc). ``metrics``: as in ``publish``.
     """
+    metrics = metrics if metrics is not None else metrics_of(r)
     results: list[ApplyResult] = []
     parsed: list[tuple[int, WireMessage, bytes]] = []  # (index in results, message, raw)
 
@@ -135,6 +147,8 @@ def publish_many(
             r, keys, [m for _, m, _ in parsed], chunk=chunk, origin=Origin(actor, source, client)
         )
         rejected: list[tuple[bytes, str]] = []
+        if metrics is not None:
+            metrics.results(source, applied)
         for (idx, _, raw), res in zip(parsed, applied, strict=True):
             results[idx] = res
             if res.outcome is Outcome.ERROR:
@@ -148,12 +162,16 @@ def publish_many(
             raw = _raw(payload)
         except WireError as exc:
             results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
+            if metrics is not None:
+                metrics.reject(source, exc.reason)
             store.dead_letter(r, keys, repr(payload), exc.reason, source)
             continue
         try:
             msg = _parse_in_area(raw, area, now, max_future_s, source_crs)
         except WireError as exc:
             results.append(ApplyResult(Outcome.ERROR, "", detail=exc.reason))
+            if metrics is not None:
+                metrics.reject(source, exc.reason)
             store.dead_letter(r, keys, raw, exc.reason, source)
             continue
         results.append(ApplyResult(Outcome.ERROR, msg.id, detail="not applied"))  # placeholder, set by flush

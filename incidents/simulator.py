@@ -437,7 +437,9 @@ class Simulator:
             try:
                 self.publish(m)
             except Exception as exc:  # keep going: the next messages may get through
-                log.warning("simulator: publish failed for %s: %r", m.get("id"), exc)
+                log.warning(
+                    "simulator: publish failed for %s: %r", m.get("id"), exc, extra={"incident_id": m.get("id")}
+                )
 
     def pending(self) -> int:
         """Messages scheduled but not yet emitted."""

@@ -367,7 +367,13 @@ class Situation:
                 # Explicit grid on the incident wins (a dispatcher's decision); the located micro-grid then does not
                 # belong to it. A point in another grid is flagged (``grid_conflicts``): one of the two is wrong.
                 if g_loc and self._located[slot][2] != inc.grid_id:
-                    log.warning("incident %s: grid_id %r but its point lies in grid %r", inc.id, inc.grid_id, g_loc)
+                    log.warning(
+                        "incident %s: grid_id %r but its point lies in grid %r",
+                        inc.id,
+                        inc.grid_id,
+                        g_loc,
+                        extra={"incident_id": inc.id},
+                    )
                 c["grid_id"][slot] = inc.grid_id
                 c["micro_grid_id"][slot] = ""
                 c["community_id"][slot] = self._grid_communities.get(inc.grid_id, "")

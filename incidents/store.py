@@ -25,6 +25,7 @@ from redis.commands.core import Script
 from redis.typing import EncodableT, FieldT
 
 from incidents.acl import is_refusal
+from incidents.connection import check_replicated, replicas_wanted
 from incidents.keys import AUDIT_MAXLEN, DEADLETTER_MAXLEN, DEADLETTER_RAW_MAX, LOG_MAXLEN, Keys
 from incidents.model import OVERLAY_FIELDS, REWORK_FROM, REWORK_TO, TRANSITIONS, Incident, allowed_next
 
@@ -194,7 +195,14 @@ def apply(r: redis.Redis, keys: Keys, msg: Mapping[str, Any] | Any, *, origin: O
     """Apply one validated message (a ``WireMessage`` or dict) atomically; see ``apply.lua`` for the rules.
     ``origin``: who and how, recorded in the history and the audit stream with the change."""
     mid, payload = message_json(msg)
-    reply = _script(r)(keys=_keys(keys), args=_args(payload, origin))
+    wanted, timeout_ms = replicas_wanted(r)
+    if not wanted:
+        return _result(mid, _script(r)(keys=_keys(keys), args=_args(payload, origin)))
+    pipe = r.pipeline(transaction=False)  # the write and its WAIT on one connection
+    _script(r)(keys=_keys(keys), args=_args(payload, origin), client=pipe)
+    pipe.wait(wanted, timeout_ms)
+    reply, acked = pipe.execute()
+    check_replicated(acked, wanted, timeout_ms)
     return _result(mid, reply)
 
 
@@ -212,6 +220,7 @@ def apply_many(
     encoded at all comes back as an ``ERROR`` result in its place; order is preserved.
     """
     script = _script(r)
+    wanted, timeout_ms = replicas_wanted(r)
     results: list[ApplyResult] = []
     batch: list[tuple[int, str, str]] = []  # (index in results, id, payload)
 
@@ -219,7 +228,11 @@ def apply_many(
         pipe = r.pipeline(transaction=False)
         for _, _, payload in batch:
             script(keys=_keys(keys), args=_args(payload, origin), client=pipe)
+        if wanted:
+            pipe.wait(wanted, timeout_ms)  # on the batch's own connection: WAIT counts that connection's writes
         replies = pipe.execute(raise_on_error=False)
+        if wanted:
+            check_replicated(replies.pop(), wanted, timeout_ms)
         for (idx, mid, _), reply in zip(batch, replies, strict=True):
             if isinstance(reply, Exception) and is_refusal(reply):
                 raise reply  # an ACL refusal is the deployment's problem, never the message's (incidents.acl)
@@ -300,7 +313,7 @@ def load_state(r: redis.Redis, keys: Keys, *, errors: list[tuple[str, str]] | No
             out.append(decode_incident(data))
         except (ValueError, KeyError, TypeError) as exc:
             iid = as_text(raw_id)
-            log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc)
+            log.warning("skipping corrupt incident %r in %s: %s", iid, keys.state, exc, extra={"incident_id": iid})
             if errors is not None:
                 errors.append((iid, str(exc)))
     return out

@@ -379,6 +379,19 @@ def _enum(name: str, v: Any, allowed: tuple[str, ...]) -> str:
     return v
 
 
+def id_hint(raw: bytes | str) -> str:
+    """The ``id`` of a message that failed to parse, when it has a well-formed one (``ID_PATTERN``), else ``""``:
+    so the log line about the rejection can name the incident (``incident_id``). Never raises."""
+    if len(raw) > MAX_BYTES:
+        return ""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return ""
+    mid = obj.get("id") if isinstance(obj, dict) else None
+    return mid if isinstance(mid, str) and _ID_RE.fullmatch(mid) else ""
+
+
 def parse_message(
     raw: bytes | bytearray | memoryview | str,
     *,

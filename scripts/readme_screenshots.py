@@ -56,7 +56,7 @@ def demo(data: Path | None, state: Path) -> Iterator[str]:
         "ONESCREEN_STATE_DIR": str(state),
         "ONESCREEN_WALL_PULSE": "0",
     }
-    cmd = [sys.executable, "-m", "dashboard.cli", "demo", "--port", str(port), "--rate", "1"]
+    cmd = [sys.executable, "-m", "dashboard.cli", "demo", "--port", str(port)]  # the normal day the README shows
     if data is not None:
         cmd += ["--data", str(data)]
     with log.open("wb") as f:

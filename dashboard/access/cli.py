@@ -72,16 +72,16 @@ def add_parsers(sub: Callable[..., argparse.ArgumentParser], common: Callable[[a
 
 
 def _access(settings: Settings) -> Access:
-    import redis
 
     from dashboard.access.service import Access
     from dashboard.demo_redis import running_url
+    from incidents.connection import connect
     from incidents.keys import Keys
 
     url = settings.redis_url or running_url(settings)  # else the running demo's embedded Redis
     if not url:
         raise SettingsError("no Redis given: set REDIS_URL or pass --redis-url")
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    client = connect(url, socket_connect_timeout=5, socket_timeout=10)
     return Access(settings, client, Keys.for_redis_url(settings.redis_prefix, url))
 
 

@@ -1,8 +1,9 @@
 """The gate: one ASGI middleware in front of everything. It resolves the request's ``Actor`` (``Access.actor_for``),
 puts it in the scope (``actor.actor_of``) and refuses what that actor may not reach:
 
-- anonymous: only ``PUBLIC_PATHS`` and ``PUBLIC_PREFIXES`` (the login page, its static files, ``/healthz``), and
-  the Open311 reads when ``Settings.open311_public`` is on;
+- anonymous: only ``PUBLIC_PATHS`` and ``PUBLIC_PREFIXES`` (the login page, its static files, ``/healthz``),
+  the Open311 reads when ``Settings.open311_public`` is on, and ``/metrics`` from the networks of
+  ``Settings.metrics_public`` (a Prometheus on the monitoring network; empty by default);
   a browser asking for a page is sent to ``/login?next=…`` (302), anything else gets 401 JSON;
 - a wall link: the wall pages inside its scope, their layout, and exactly the wall's Dash callbacks
   (``CallbackRules.wall``) over HTTP and over the WebSocket — anything else 403;
@@ -13,6 +14,10 @@ puts it in the scope (``actor.actor_of``) and refuses what that actor may not re
   has it): only its scope's routes (``machine.machine_action``), counted against its rate limit (429 with
   ``Retry-After``; a batch counts its items, in ``dashboard.ingest``); JSON ingest takes ``application/json``
   only (415 otherwise: no simple cross-site request).
+
+``/metrics`` (counts and timings of the whole process, never a message's text) otherwise needs a ``read`` API key
+(Prometheus: ``authorization: {credentials_file: …}``) or a user who may open the officials' page; an actor
+confined to areas is refused (403): the series cover every area.
 
 A write that rides on a cookie (a session or wall link: Dash callbacks, any non-GET) is refused (403) when its
 ``Origin`` (else ``Referer``) names another origin, or is ``null``; the WebSocket handshake likewise. A request with
@@ -27,6 +32,7 @@ account, revoked link, or a session that reached its idle or absolute end: the l
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass, field
@@ -62,6 +68,7 @@ PUBLIC_PREFIXES: Final = ("/assets/", "/_dash-component-suites/")
 DASH_CALLBACK: Final = "/_dash-update-component"
 DASH_LAYOUT: Final = "/_dash-layout"
 DASH_DEPENDENCIES: Final = "/_dash-dependencies"
+METRICS_PATH: Final = "/metrics"
 RECHECK_S: Final = 2.0
 MAX_CALLBACK_BODY: Final = 32 * 1024 * 1024
 WALL_COOKIE_MAX_AGE: Final = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days; revocation is server-side
@@ -147,13 +154,21 @@ class AccessGate:
     """ASGI middleware: the gate of the module docstring, for ``access`` (stores) and ``rules`` (callbacks)."""
 
     def __init__(
-        self, app: ASGIApp, access: Access, rules: CallbackRules, tree: AreaTree, open311_public: bool = False
+        self,
+        app: ASGIApp,
+        access: Access,
+        rules: CallbackRules,
+        tree: AreaTree,
+        open311_public: bool = False,
+        metrics_public: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.access = access
         self.rules = rules
         self.tree = tree
         self.open311_public = open311_public  # Settings.open311_public: anonymous Open311 reads, masked
+        # Settings.metrics_public: networks (CIDR) that may scrape /metrics without a credential
+        self.metrics_public = tuple(ipaddress.ip_network(n, strict=False) for n in metrics_public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -200,6 +215,13 @@ class AccessGate:
     # --- HTTP ---------------------------------------------------------------------------------------------
     async def _http(self, actor: Actor, scope: Scope, receive: Receive, send: Send, path: str, query: str) -> None:
         method = scope["method"]
+        if path == METRICS_PATH and method in ("GET", "HEAD"):
+            if actor.is_anonymous and self._metrics_open(scope):
+                await self.app(scope, receive, send)
+                return
+            if actor.areas:
+                await self._refuse(scope, receive, send, 403, "metrics cover every area: not for " + actor.label())
+                return
         if actor.kind == "key":
             await self._machine(actor, scope, receive, send, method, path)
             return
@@ -254,6 +276,12 @@ class AccessGate:
                 await JSONResponse(body, 429, headers={"Retry-After": str(retry)})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _metrics_open(self, scope: Scope) -> bool:
+        """Whether the client's address (``Access.client_address``) lies in ``metrics_public``."""
+        if not self.metrics_public:
+            return False
+        return address_in(self.access.client_address(scope), self.metrics_public)
 
     def _http_allowed(self, actor: Actor, scope: Scope, method: str, path: str, query: str) -> bool:
         if actor.kind == "wall":
@@ -391,6 +419,18 @@ def same_origin(scope: Scope) -> bool:
     if source == "null":
         return False
     return urlsplit(source).netloc.lower() == headers.get("host", "").lower()
+
+
+def address_in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    """Whether ``address`` (an IP, as ``Access.client_address`` gives it) lies in one of ``networks``; False for
+    anything that is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in networks)
 
 
 def _open311_api_key(scope: Scope, query: str, body: bytes) -> str:

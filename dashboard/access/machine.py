@@ -3,8 +3,9 @@
 ``machine_action(method, path)`` names the ``policy`` action a route needs when a machine calls it:
 
 - ``ingest``: ``POST /api/incidents``, ``POST /api/incidents/batch``, ``POST /open311/v2/requests.{json,xml}``;
-- ``read``: ``GET``/``HEAD`` of ``/api/summary``, ``/api/areas``, ``/api/incidents/{id}``, ``/api/briefing.png``
-  and every Open311 read under ``/open311/``;
+- ``read``: ``GET``/``HEAD`` of ``/api/summary``, ``/api/areas``, ``/api/incidents/{id}``, ``/api/briefing.png``,
+  ``/api/briefing.pdf``, the work list's exports ``/api/incidents.csv`` and ``/api/incidents.xlsx``,
+  every Open311 read under ``/open311/`` and ``/metrics`` (Prometheus: counts and timings only);
 - None: everything else (screens, callbacks, the WebSocket, login): never reached with a key.
 
 ``outside_areas`` is the area rule of an ingest key made with ``--area``: an incident is accepted only when its
@@ -28,7 +29,17 @@ MachineAction = Literal["ingest", "read"]
 INGEST_PATHS: Final = frozenset({"/api/incidents", "/api/incidents/batch"})
 BATCH_PATH: Final = "/api/incidents/batch"
 OPEN311_POST: Final = re.compile(r"^/open311/v2/requests\.[A-Za-z]+$")
-_READ_PATHS: Final = frozenset({"/api/summary", "/api/areas", "/api/briefing.png"})
+_READ_PATHS: Final = frozenset(
+    {
+        "/api/summary",
+        "/api/areas",
+        "/api/briefing.png",
+        "/api/briefing.pdf",
+        "/api/incidents.csv",
+        "/api/incidents.xlsx",
+        "/metrics",
+    }
+)
 _READ_INCIDENT: Final = re.compile(r"^/api/incidents/[^/]+$")
 JSON_TYPES: Final = frozenset({"application/json"})
 

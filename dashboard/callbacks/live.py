@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dash import Dash, Input, ctx
 from dash.backends.ws import FLUSH_SIGNAL
@@ -39,6 +39,9 @@ from dashboard.pacing import MapPacer
 from dashboard.page_request import page_request
 from dashboard.push import PAGE_IDS, Holding
 from geo.areas import AreaTree
+
+if TYPE_CHECKING:
+    from dashboard.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +203,12 @@ class Wakers:
 class LivePage:
     """The push loop of one tab."""
 
-    def __init__(self, hub: FrameHub, tab: Tab, ws: Any, default_lang: str, wakers: Wakers) -> None:
+    def __init__(
+        self, hub: FrameHub, tab: Tab, ws: Any, default_lang: str, wakers: Wakers, metrics: Metrics | None = None
+    ) -> None:
         self.wakers = wakers
+        self.metrics = metrics
+        self.event_at: float | None = None  # the newest event this tab was sent (None: not yet: nothing measured)
         self.hub = hub
         self.tab = tab
         self.ws = ws
@@ -263,9 +270,23 @@ class LivePage:
         self.outbox.extend(st.payloads)
         if st.payloads:
             self.last_push = time.monotonic()
+            if self.metrics is not None:
+                self._measure(frame, st.nbytes)
         self.holding = st.holding
         if st.map_sent:
             self.map_pacer.sent(self.tab.drawn, time.monotonic())
+
+    def _measure(self, frame: Frame, nbytes: int) -> None:
+        """Bytes of this push, and its latency when it carries a newer event than the tab had (the first push only
+        sets the mark: a page's first frame can show an event from long before it opened)."""
+        assert self.metrics is not None
+        self.metrics.push_bytes.observe(nbytes)
+        event_at = self.hub.event_at(frame.token)
+        if event_at <= 0:
+            return
+        if self.event_at is not None and event_at > self.event_at:
+            self.metrics.push_latency.observe(max(0.0, time.time() - event_at))
+        self.event_at = max(event_at, self.event_at or 0.0)
 
     async def _probe(self) -> None:
         """Liveness: a tab that neither speaks nor answers is gone (a closed tab's loop must not run on)."""
@@ -342,6 +363,9 @@ class LivePage:
                     if context != watching:
                         if unwatch is not None:
                             unwatch()
+                        if self.metrics is not None:
+                            self.metrics.page(watching.screen if watching is not None else None, -1)
+                            self.metrics.page(context.screen, +1)
                         unwatch, watching = self.wakers.add(context, wake), context
                     await self._turn(context)
                 with contextlib.suppress(TimeoutError):
@@ -357,6 +381,8 @@ class LivePage:
             probe.cancel()
             if unwatch is not None:
                 unwatch()
+            if self.metrics is not None and watching is not None:
+                self.metrics.page(watching.screen, -1)
 
 
 def _context_of(
@@ -381,8 +407,9 @@ def _context_of(
     )
 
 
-def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
-    """The three WebSocket callbacks; returns the tab registry (for /healthz and tests)."""
+def register(app: Dash, hub: FrameHub, default_lang: str, metrics: Metrics | None = None) -> Tabs:
+    """The three WebSocket callbacks; returns the tab registry (for /healthz and tests). ``metrics``: pages by
+    screen, push latency and bytes are measured there."""
     tabs = Tabs()
     wakers = Wakers(hub)
 
@@ -423,7 +450,7 @@ def register(app: Dash, hub: FrameHub, default_lang: str) -> Tabs:
         if tab is None:
             return  # a push loop already runs for this tab, or its connection has too many tabs
         try:
-            await LivePage(hub, tab, ws, default_lang, wakers).run()
+            await LivePage(hub, tab, ws, default_lang, wakers, metrics).run()
         finally:
             tabs.release(key)
 

@@ -196,9 +196,10 @@ def table_answer(
     }
 
 
-def export_href(kind: str, flt: WorkFilter) -> str:
-    """``/api/incidents.<kind>`` with the filter's query parameters (the list on the screen)."""
-    params = flt.to_params()
+def export_href(kind: str, flt: WorkFilter, lang: str = "zh") -> str:
+    """``/api/incidents.<kind>`` (``dashboard.export_api``) with the filter's query parameters and the page's
+    language when not Chinese (the list on the screen, as it reads)."""
+    params = {**flt.to_params(), **({"lang": lang} if lang != "zh" else {})}
     return f"/api/incidents.{kind}" + ("?" + urlencode(params, safe=":,") if params else "")
 
 
@@ -346,8 +347,8 @@ def register(app: Dash, runtime: Runtime) -> None:
             count,
             i18n.t("work.bad_params", lang, problems="；".join(problems)) if problems else "",
             not problems,
-            export_href("csv", flt),
-            export_href("xlsx", flt),
+            export_href("csv", flt, lang),
+            export_href("xlsx", flt, lang),
             answer["assignees"],
             {**shown, "page": answer["page"], "at": time.time()},
         )

@@ -1,4 +1,6 @@
-"""The 1920×1080 briefing figure for PNG export (kaleido).
+"""The briefing figure for PNG/PDF export (kaleido): a 1920×1080 landscape page (the wall's proportions; 3840×2160
+is the same page at scale 2) or an A4 portrait page (1240×1754 CSS px: map on top, KPIs, trend and categories
+side by side, the overdue list below; 2480×3508 px = 300 dpi at scale 2, or a one-page A4 PDF).
 
 Pure SVG: the map is drawn on plain cartesian axes (no MapLibre/WebGL, which is unreliable in headless
 Chromium) with an equal-area aspect (y scaled by 1/cos(lat), via ``scaleanchor``). Grid polygons are one
@@ -11,7 +13,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,6 +40,7 @@ from .incident_map import (
 from .kpi import BRIEFING_KPIS, kpi_get, kpi_tiles, trend_hour_labels
 
 WIDTH, HEIGHT = 1920, 1080
+A4_WIDTH, A4_HEIGHT = 1240, 1754  # A4 (210 × 297 mm) at 150 dpi; 300 dpi at scale 2
 FONT = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif'
 NUM_FONT = '"DejaVu Sans", "Noto Sans CJK SC", sans-serif'
 
@@ -47,12 +51,80 @@ TEXT = "#d6e6ff"
 TEXT_DIM = "#8aa6cf"
 SEVERITY_COLORS = {"normal": "#f1f7ff", "good": "#38d9a9", "warn": "#ffc078", "alert": "#ff6b6b"}
 
-# Layout in paper fractions (y from the bottom).
-HEADER_Y0 = 1 - 96 / HEIGHT
-KPI_Y0, KPI_Y1 = 1 - 222 / HEIGHT, 1 - 112 / HEIGHT
-MAP_X0, MAP_X1 = 24 / WIDTH, 1250 / WIDTH
-MAP_Y0, MAP_Y1 = 24 / HEIGHT, 1 - 240 / HEIGHT
-SIDE_X0, SIDE_X1 = 1270 / WIDTH, 1 - 24 / WIDTH
+Rect = tuple[float, float, float, float]  # x0, top, x1, bottom in px from the page's top-left corner
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where each part of the briefing goes on a ``w``×``h`` CSS-px page (``rect``s in px from the top-left)."""
+
+    kind: Literal["landscape", "a4"]
+    w: int
+    h: int
+    header_h: float
+    kpi: Rect  # the KPI cards' block
+    kpi_rows: int
+    map: Rect
+    trend: Rect
+    category: Rect
+    overdue: Rect
+    overdue_rows: int  # incidents listed
+    title_chars: int  # an incident title is cut after this many characters
+
+    def fx(self, px: float) -> float:
+        """x in px → paper fraction."""
+        return px / self.w
+
+    def fy(self, px: float) -> float:
+        """y in px from the top → paper fraction (from the bottom)."""
+        return 1 - px / self.h
+
+    def paper(self, r: Rect) -> tuple[float, float, float, float]:
+        """``r`` as paper fractions x0, y0, x1, y1 (y from the bottom)."""
+        return self.fx(r[0]), self.fy(r[3]), self.fx(r[2]), self.fy(r[1])
+
+
+def _landscape() -> Page:
+    side_top, side_bottom, gap = 240.0, HEIGHT - 24.0, 16.0
+    h = (side_bottom - side_top - 2 * gap) / 3
+    x0, x1 = 1270.0, WIDTH - 24.0
+    return Page(
+        "landscape",
+        WIDTH,
+        HEIGHT,
+        header_h=96,
+        kpi=(24, 112, WIDTH - 24, 222),
+        kpi_rows=1,
+        map=(24, 240, 1250, HEIGHT - 24),
+        trend=(x0, side_top, x1, side_top + h),
+        category=(x0, side_top + h + gap, x1, side_top + 2 * h + gap),
+        overdue=(x0, side_top + 2 * (h + gap), x1, side_bottom),
+        overdue_rows=6,
+        title_chars=16,
+    )
+
+
+def _a4() -> Page:
+    w, h, m = A4_WIDTH, A4_HEIGHT, 24.0
+    return Page(
+        "a4",
+        w,
+        h,
+        header_h=110,
+        kpi=(m, 126, w - m, 346),
+        kpi_rows=2,
+        map=(m, 362, w - m, 1172),
+        trend=(m, 1188, w / 2 - 8, 1450),
+        category=(w / 2 + 8, 1188, w - m, 1450),
+        overdue=(m, 1466, w - m, h - m),
+        overdue_rows=9,
+        title_chars=30,
+    )
+
+
+LANDSCAPE, A4 = _landscape(), _a4()
+PAGES: dict[str, Page] = {"landscape": LANDSCAPE, "a4": A4}
+WATERMARK = "watermark"  # the ``name`` of the watermark's annotations
 
 
 def _rings(geojson: Mapping[str, Any], ids: Iterable[str] | None = None) -> tuple[list[float | None], ...]:
@@ -76,9 +148,8 @@ def _rings(geojson: Mapping[str, Any], ids: Iterable[str] | None = None) -> tupl
     return xs, ys
 
 
-def _panel(
-    x0: float, y0: float, x1: float, y1: float, title: str | None = None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _panel(page: Page, r: Rect, title: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    x0, y0, x1, y1 = page.paper(r)
     shape = {
         "type": "rect",
         "xref": "paper",
@@ -98,8 +169,8 @@ def _panel(
                 "text": f"<b>▍{title}</b>",
                 "xref": "paper",
                 "yref": "paper",
-                "x": x0 + 12 / WIDTH,
-                "y": y1 - 8 / HEIGHT,
+                "x": page.fx(r[0] + 12),
+                "y": page.fy(r[1] + 8),
                 "xanchor": "left",
                 "yanchor": "top",
                 "showarrow": False,
@@ -109,14 +180,21 @@ def _panel(
     return shape, notes
 
 
-def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _kpi_cards(page: Page, kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     tiles = kpi_tiles(kpis, BRIEFING_KPIS, lang)
-    n = len(tiles)
-    gap = 14 / WIDTH
-    width = (1 - 48 / WIDTH - gap * (n - 1)) / n
+    rows = page.kpi_rows
+    per_row = max(1, math.ceil(len(tiles) / rows))
+    left, top, right, bottom = page.kpi
+    gap = 14.0
+    width = (right - left - gap * (per_row - 1)) / per_row
+    height = (bottom - top - gap * (rows - 1)) / rows
     shapes, notes = [], []
     for i, tile in enumerate(tiles):
-        x0 = 24 / WIDTH + i * (width + gap)
+        row, col = divmod(i, per_row)
+        px0 = left + col * (width + gap)
+        ptop = top + row * (height + gap)
+        x0, x1 = page.fx(px0), page.fx(px0 + width)
+        y1, y0 = page.fy(ptop), page.fy(ptop + height)
         color = SEVERITY_COLORS[tile.severity]
         shapes.append(
             {
@@ -124,9 +202,9 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
                 "xref": "paper",
                 "yref": "paper",
                 "x0": x0,
-                "x1": x0 + width,
-                "y0": KPI_Y0,
-                "y1": KPI_Y1,
+                "x1": x1,
+                "y0": y0,
+                "y1": y1,
                 "fillcolor": "rgba(18,52,104,0.85)",
                 "line": {"color": "rgba(255,107,107,0.8)" if tile.severity == "alert" else PANEL_LINE, "width": 1},
                 "layer": "below",
@@ -138,9 +216,9 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
                 "xref": "paper",
                 "yref": "paper",
                 "x0": x0,
-                "x1": x0 + 5 / WIDTH,
-                "y0": KPI_Y0,
-                "y1": KPI_Y1,
+                "x1": page.fx(px0 + 5),
+                "y0": y0,
+                "y1": y1,
                 "fillcolor": color if tile.severity != "normal" else "#4dabf7",
                 "line": {"width": 0},
             }
@@ -148,8 +226,8 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
         notes.append(
             {
                 "text": tile.label + (f"<span style='font-size:14px'> {tile.window}</span>" if tile.window else ""),
-                "x": x0 + 18 / WIDTH,
-                "y": KPI_Y1 - 12 / HEIGHT,
+                "x": page.fx(px0 + 18),
+                "y": page.fy(ptop + 12),
                 "xanchor": "left",
                 "yanchor": "top",
                 "font": {"size": 19, "color": TEXT_DIM},
@@ -158,8 +236,8 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
         notes.append(
             {
                 "text": f"<b>{tile.value}</b><span style='font-size:18px;color:{TEXT_DIM}'> {tile.unit}</span>",
-                "x": x0 + 18 / WIDTH,
-                "y": KPI_Y0 + 12 / HEIGHT,
+                "x": page.fx(px0 + 18),
+                "y": page.fy(ptop + height - 12),
                 "xanchor": "left",
                 "yanchor": "bottom",
                 "font": {"size": 44, "color": color, "family": NUM_FONT},
@@ -168,6 +246,33 @@ def _kpi_cards(kpis: Any, lang: str) -> tuple[list[dict[str, Any]], list[dict[st
     for a in notes:
         a.update({"xref": "paper", "yref": "paper", "showarrow": False})
     return shapes, notes
+
+
+def watermark_notes(page: Page, lang: str) -> list[dict[str, Any]]:
+    """The "内部资料" / "INTERNAL" watermark: the word repeated diagonally over the page, semi-transparent (a crop
+    cannot remove it), as annotations named ``WATERMARK``."""
+    text = i18n.t("briefing.watermark", lang)
+    cols, rows = (3, 2) if page.kind == "landscape" else (2, 4)
+    size = 120 if lang == "zh" else 110
+    notes = []
+    for r in range(rows):
+        for c in range(cols):
+            notes.append(
+                {
+                    "name": WATERMARK,
+                    "text": f"<b>{text}</b>",
+                    "x": (c + 0.5) / cols,
+                    "y": 1 - (r + 0.5) / rows,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "xanchor": "center",
+                    "yanchor": "middle",
+                    "textangle": -30,
+                    "showarrow": False,
+                    "font": {"size": size, "color": "rgba(255,255,255,0.13)"},
+                }
+            )
+    return notes
 
 
 def _map_traces(
@@ -271,11 +376,24 @@ def _alpha(hex_color: str, a: float) -> str:
     return f"rgba({r},{g},{b},{a})"
 
 
-def _overdue_lines(incidents: pd.DataFrame | None, lang: str, now: float, n: int = 6) -> list[str]:
+def _overdue_lines(
+    incidents: pd.DataFrame | None,
+    lang: str,
+    now: float,
+    n: int = 6,
+    *,
+    grid_names: Mapping[str, str] | None = None,
+    assignees: Mapping[str, str] | None = None,
+    title_chars: int = 16,
+) -> list[str]:
+    """The oldest ``n`` open overdue incidents as lines: title (else category label), grid by name, assignee
+    by (already masked) name, status, age. Ids are never shown: a grid or assignee without a name is left out."""
     if incidents is None or len(incidents) == 0 or "overdue" not in incidents.columns:
         return []
     df = incidents[incidents["overdue"].fillna(False).astype(bool) & incidents["status"].isin(OPEN_STATUS_VALUES)]
     df = df.sort_values("created_ts" if "created_ts" in df.columns else "ts").head(n)
+    grid_names = grid_names or {}
+    assignees = assignees or {}
     lines = []
     for r in df.to_dict("records"):
         cat = (
@@ -283,14 +401,25 @@ def _overdue_lines(incidents: pd.DataFrame | None, lang: str, now: float, n: int
             if lang == "zh" and r.get("category_label")
             else i18n.category_label(r.get("category"), lang)
         )
-        title = plotly_text(str(r.get("title") or cat)[:16])  # drawn as typed: no <br>/<span> of its own
+        title = plotly_text(str(r.get("title") or cat)[:title_chars])  # drawn as typed: no <br>/<span> of its own
         age = i18n.fmt_age(now - float(r.get("created_ts") or r.get("ts") or now), lang)
         status = i18n.status_label(r.get("status"), lang)
+        where = grid_names.get(str(r.get("grid_id") or ""), "")
+        who = assignees.get(str(r.get("assignee") or ""), "")
+        facts = " · ".join(plotly_text(x) for x in (where, who) if x)
+        facts = f"{facts} · {status} · {age}" if facts else f"{status} · {age}"
         lines.append(
             f"<span style='color:{OVERDUE_COLOR}'>●</span> <b>{title}</b>"
-            f"  <span style='color:{TEXT_DIM}'>{plotly_text(str(r.get('grid_id', '')))} · {status} · {age}</span>"
+            f"  <span style='color:{TEXT_DIM}'>{facts}</span>"
         )
     return lines
+
+
+def title_size(text: str, width_px: float, largest: int = 40, smallest: int = 22) -> int:
+    """The title's font size (px) so ``text`` fits ``width_px``: a wide (CJK) character is one em, anything else
+    ~0.6 em (bold Noto Sans); between ``smallest`` and ``largest``."""
+    ems = sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
+    return max(smallest, min(largest, int(width_px / max(ems, 1.0))))
 
 
 def build_briefing(
@@ -305,6 +434,9 @@ def build_briefing(
     at: float | None = None,
     bounds: tuple[float, float, float, float] | None = None,
     area_counts: Sequence[int] = (),
+    page: Page = LANDSCAPE,
+    watermark: bool = False,
+    assignees: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """The briefing page: header (street, timestamp), KPI cards, SVG map with overlays and legend,
     24 h trend, open incidents by category, top overdue incidents.
@@ -317,6 +449,9 @@ def build_briefing(
     and every clock-dependent part (trend hours, overdue ages) uses it; ``now`` is then only the "generated"
     stamp. ``bounds``: the map's extent (an area's bbox: min lon, min lat, max lon, max lat), default the data's.
     ``area_counts``: a district overview's open incidents per community (``Frame.area_counts``), written on the map.
+    ``page``: ``LANDSCAPE`` (1920×1080) or ``A4`` (1240×1754 portrait); ``watermark``: "内部资料" / "INTERNAL"
+    across the page (``watermark_notes``); ``assignees``: member id → display name, masked by the caller's role
+    (the overdue list names grids and assignees, never ids).
     """
     lang = i18n.norm_lang(lang)
     generated = time.time() if now is None else now
@@ -340,7 +475,7 @@ def build_briefing(
             "yref": "paper",
             "x0": 0,
             "x1": 1,
-            "y0": HEADER_Y0,
+            "y0": page.fy(page.header_h),
             "y1": 1,
             "fillcolor": "#0a2a5c",
             "line": {"width": 0},
@@ -354,8 +489,8 @@ def build_briefing(
             "yref": "paper",
             "x0": 0,
             "x1": 1,
-            "y0": HEADER_Y0,
-            "y1": HEADER_Y0,
+            "y0": page.fy(page.header_h),
+            "y1": page.fy(page.header_h),
             "line": {"color": "#4dabf7", "width": 2},
         }
     )
@@ -366,22 +501,22 @@ def build_briefing(
     notes += [
         {
             "text": i18n.t("briefing.generated", lang, time=i18n.fmt_datetime(generated, lang)),
-            "x": 1 - 24 / WIDTH,
-            "y": 1 - 36 / HEIGHT,
+            "x": page.fx(page.w - 24),
+            "y": page.fy(36 if page.kind == "landscape" else 88),
             "xanchor": "right",
             "yanchor": "middle",
             "font": {"size": 22, "color": "#f1f7ff"},
         },
         {
             "text": f"{i18n.t('app.title', lang)} · {i18n.t('app.subtitle', lang)}",
-            "x": 1 - 24 / WIDTH,
-            "y": 1 - 70 / HEIGHT,
-            "xanchor": "right",
+            "x": page.fx(page.w - 24) if page.kind == "landscape" else page.fx(24),
+            "y": page.fy(70 if page.kind == "landscape" else 88),
+            "xanchor": "right" if page.kind == "landscape" else "left",
             "yanchor": "middle",
             "font": {"size": 16, "color": TEXT_DIM},
         },
     ]
-    s, n = _kpi_cards(kpis, lang)
+    s, n = _kpi_cards(page, kpis, lang)
     shapes += s
     notes += n
 
@@ -426,23 +561,17 @@ def build_briefing(
     ]
 
     # map panel
-    s1, n1 = _panel(MAP_X0, MAP_Y0, MAP_X1, MAP_Y1)
+    s1, n1 = _panel(page, page.map)
     shapes.append(s1)
     notes += n1
 
-    # side panels: trend, category, overdue list
-    side_h = MAP_Y1 - MAP_Y0
-    gap = 16 / HEIGHT
-    h = (side_h - 2 * gap) / 3
-    y_trend = (MAP_Y1 - h, MAP_Y1)
-    y_cat = (y_trend[0] - gap - h, y_trend[0] - gap)
-    y_list = (MAP_Y0, y_cat[0] - gap)
-    for (y0, y1), key in (
-        (y_trend, "briefing.trend"),
-        (y_cat, "briefing.by_category"),
-        (y_list, "briefing.top_overdue"),
+    # panels: trend, category, overdue list
+    for rect, key in (
+        (page.trend, "briefing.trend"),
+        (page.category, "briefing.by_category"),
+        (page.overdue, "briefing.top_overdue"),
     ):
-        sp, npn = _panel(SIDE_X0, y0, SIDE_X1, y1, i18n.t(key, lang))
+        sp, npn = _panel(page, rect, i18n.t(key, lang))
         shapes.append(sp)
         notes += npn
 
@@ -482,15 +611,34 @@ def build_briefing(
             hoverinfo="skip",
         )
     )
+    if not items:  # no open incidents by category: say so rather than draw an empty axis
+        notes.append(
+            {
+                "text": f"<span style='color:{TEXT_DIM}'>{i18n.t('briefing.none', lang)}</span>",
+                "x": page.fx(page.category[0] + 18),
+                "y": page.fy(page.category[1] + 48),
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"size": 18, "color": TEXT},
+            }
+        )
     # overdue list
-    lines = _overdue_lines(incidents, lang, now)
+    lines = _overdue_lines(
+        incidents,
+        lang,
+        now,
+        page.overdue_rows,
+        grid_names=base.grid_name_by_id,
+        assignees=assignees,
+        title_chars=page.title_chars,
+    )
     notes.append(
         {
             "text": "<br>".join(lines)
             if lines
             else f"<span style='color:{TEXT_DIM}'>{i18n.t('briefing.none', lang)}</span>",
-            "x": SIDE_X0 + 18 / WIDTH,
-            "y": y_list[1] - 48 / HEIGHT,
+            "x": page.fx(page.overdue[0] + 18),
+            "y": page.fy(page.overdue[1] + 48),
             "xanchor": "left",
             "yanchor": "top",
             "align": "left",
@@ -502,11 +650,16 @@ def build_briefing(
         a.setdefault("yref", "paper")
         a.setdefault("showarrow", False)
 
-    inner = 12 / WIDTH
+    if watermark:
+        notes += watermark_notes(page, lang)
+    mx0, my0, mx1, my1 = page.paper(page.map)
+    tx0, ty0, tx1, ty1 = page.paper(page.trend)
+    cx0, cy0, cx1, cy1 = page.paper(page.category)
+    inner = page.fx(12)
     step = 4 if len(trend) > 12 else 1
     fig.update_layout(
-        width=WIDTH,
-        height=HEIGHT,
+        width=page.w,
+        height=page.h,
         paper_bgcolor=BG,
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": FONT, "color": TEXT, "size": 16},
@@ -515,30 +668,33 @@ def build_briefing(
         annotations=notes,
         title={
             "text": f"<b>{title}</b>",
-            "x": 24 / WIDTH,
-            "y": 1 - 48 / HEIGHT,
+            "x": page.fx(24),
+            "y": page.fy(48 if page.kind == "landscape" else 40),
             "xanchor": "left",
             "yanchor": "middle",
             "xref": "paper",
             "yref": "container",
-            "font": {"size": 40, "color": "#f1f7ff"},
+            "font": {
+                "size": title_size(title, page.w - 48 - (600 if page.kind == "landscape" else 0)),
+                "color": "#f1f7ff",
+            },
         },
         xaxis={
             **axis_off,
-            "domain": [MAP_X0 + inner, MAP_X1 - inner],
+            "domain": [mx0 + inner, mx1 - inner],
             "range": [min_lon - pad_x, max_lon + pad_x],
             "constrain": "domain",
         },
         yaxis={
             **axis_off,
-            "domain": [MAP_Y0 + 12 / HEIGHT, MAP_Y1 - 12 / HEIGHT],
+            "domain": [my0 + 12 / page.h, my1 - 12 / page.h],
             "range": [min_lat - pad_y, max_lat + pad_y],
             "scaleanchor": "x",
             "scaleratio": 1 / math.cos(math.radians(lat0)),
             "constrain": "domain",
         },
         xaxis2={
-            "domain": [SIDE_X0 + 20 / WIDTH, SIDE_X1 - 16 / WIDTH],
+            "domain": [tx0 + page.fx(20), tx1 - page.fx(16)],
             "anchor": "y2",
             "tickmode": "array",
             "tickvals": list(range(0, len(trend), step)),
@@ -549,24 +705,26 @@ def build_briefing(
             "fixedrange": True,
         },
         yaxis2={
-            "domain": [y_trend[0] + 34 / HEIGHT, y_trend[1] - 52 / HEIGHT],
+            "domain": [ty0 + 34 / page.h, ty1 - 52 / page.h],
             "anchor": "x2",
             "gridcolor": "rgba(120,170,255,0.15)",
             "tickfont": {"size": 14, "color": TEXT_DIM},
             "zeroline": False,
             "nticks": 4,
+            "rangemode": "nonnegative",
             "fixedrange": True,
         },
         xaxis3={
-            "domain": [SIDE_X0 + 140 / WIDTH, SIDE_X1 - 60 / WIDTH],
+            "domain": [cx0 + page.fx(140), cx1 - page.fx(60)],
             "anchor": "y3",
             "visible": False,
             "range": [0, (max(by_cat.values()) if by_cat else 1) * 1.1],
             "fixedrange": True,
         },
         yaxis3={
-            "domain": [y_cat[0] + 14 / HEIGHT, y_cat[1] - 50 / HEIGHT],
+            "domain": [cy0 + 14 / page.h, cy1 - 50 / page.h],
             "anchor": "x3",
+            "visible": bool(items),
             "tickfont": {"size": 16, "color": TEXT},
             "ticks": "",
             "showgrid": False,
@@ -575,8 +733,8 @@ def build_briefing(
         bargap=0.28,
         showlegend=True,
         legend={
-            "x": MAP_X0 + 16 / WIDTH,
-            "y": MAP_Y0 + 16 / HEIGHT,
+            "x": mx0 + page.fx(16),
+            "y": my0 + 16 / page.h,
             "xanchor": "left",
             "yanchor": "bottom",
             "bgcolor": "rgba(4,14,32,0.85)",
@@ -587,6 +745,6 @@ def build_briefing(
             "tracegroupgap": 10,
             "itemsizing": "constant",
         },
-        meta={"street": street_name, "generated": now},
+        meta={"street": street_name, "generated": now, "page": page.kind, "watermark": watermark},
     )
     return fig

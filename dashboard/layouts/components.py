@@ -363,7 +363,11 @@ def incident_detail(
                 html.Span(i18n.status_label(s, lang), className="os-timeline__status"),
                 html.Span(i18n.fmt_datetime(float(ts), lang), className="os-timeline__time"),
                 html.Span(i18n.fmt_age(now - float(ts), lang), className="os-timeline__age"),
-                *([html.Span(str(who[0]), className="os-timeline__actor")] if who and who[0] else []),
+                *(
+                    [html.Span(i18n.actor_label(who[0], lang), className="os-timeline__actor")]
+                    if who and who[0]
+                    else []
+                ),
             ],
             className=f"os-timeline__step os-timeline__step--{s}",
         )

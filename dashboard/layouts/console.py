@@ -16,6 +16,7 @@ from dashboard.work_table import KPI_TILES
 
 from . import components as c
 from . import ids
+from .briefing_menu import briefing_menu
 from .ids import Console
 
 MAP_CONFIG: dcc.Graph.Config = {
@@ -162,6 +163,7 @@ def console_layout(
                 extra=html.Div(
                     [
                         html.Span(id=Console.STATUS_DOT, className="os-live-dot", title="connecting"),
+                        briefing_menu(lang),  # 简报: size, watermark, download (layouts.briefing_menu)
                         lang_switch,
                         # a plain form post (dashboard.access.login): ends the session, back to the login page
                         html.Form(

@@ -155,3 +155,13 @@ def kpi_tile_id(key: str, screen: str = "wall") -> str:
 def all_ids(cls: type) -> list[str]:
     """Every id constant (UPPER_CASE str attribute) of an id namespace class."""
     return [v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)]
+
+
+class Briefing:
+    """The 简报 button on the officials' page (``layouts.briefing_menu``): a native disclosure menu."""
+
+    MENU: Final = "briefing-menu"  # html.Details: open/closed is the browser's
+    BUTTON: Final = "briefing-button"  # its html.Summary
+    SIZE: Final = "briefing-size"  # dcc.RadioItems: "1920x1080" / "3840x2160" / "a4pdf"
+    WATERMARK: Final = "briefing-watermark"  # dcc.Checklist ["1"] when on
+    DOWNLOAD: Final = "briefing-download"  # html.A download: href built by callbacks.briefing

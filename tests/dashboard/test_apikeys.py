@@ -102,6 +102,7 @@ def test_keys_reach_the_machine_routes_only() -> None:
         ("GET", "/api/briefing.png"),
         ("GET", "/open311/v2/requests.json"),
         ("GET", "/open311/discovery.json"),
+        ("GET", "/metrics"),
     ]
     nothing = [
         ("GET", "/"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import i18n
+from dashboard.layouts import components
 from incidents.model import CATEGORIES, GRID_STATE_RANK, STATUS_ORDER
 
 
@@ -67,3 +68,16 @@ def test_masking_and_numbers() -> None:
     assert i18n.fmt_count(12345) == "12,345"
     assert i18n.fmt_minutes(6.44) == ("6.4", "分钟")
     assert i18n.fmt_minutes(150, "en") == ("2.5", "h")
+
+
+def test_history_actors_read_as_people_say_them() -> None:
+    assert i18n.actor_label("user:wang") == "账号 wang" and i18n.actor_label("user:wang", "en") == "account wang"
+    assert i18n.actor_label("key:erp") == "接口 erp" and i18n.actor_label("publisher") == "外部系统"
+    assert i18n.actor_label("") == "" and i18n.actor_label("12345热线") == "12345热线"
+    detail = components.incident_detail(
+        {"id": "X", "status": "accepted", "ts": 2.0, "created_ts": 1.0},
+        history=[("reported", 1.0, "publisher"), ("dispatched", 2.0, "user:wang")],
+        now=3.0,
+    )
+    text = str(detail)
+    assert "账号 wang" in text and "外部系统" in text and "user:wang" not in text

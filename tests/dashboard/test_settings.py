@@ -47,6 +47,11 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ONESCREEN_KEY_RATE_WINDOW_S": ("10", 10),
     "ONESCREEN_ALLOWED_HOSTS": ("Yiping.Street.gov.cn, *.intra", ("yiping.street.gov.cn", "*.intra")),
     "ONESCREEN_OPEN311_PUBLIC": ("1", True),
+    "ONESCREEN_BRIEFING_WARM": ("0", False),
+    "ONESCREEN_BRIEFING_QUEUE": ("2", 2),
+    "ONESCREEN_BRIEFING_TIMEOUT_S": ("12.5", 12.5),
+    "ONESCREEN_LOG_FORMAT": ("json", "json"),
+    "ONESCREEN_METRICS_PUBLIC": ("127.0.0.1, 10.8.0.0/16", ("127.0.0.1/32", "10.8.0.0/16")),
 }
 
 
@@ -106,6 +111,8 @@ def test_shell_variables_named_like_fields_are_not_read(clean_env: pytest.Monkey
         ("ONESCREEN_TRUSTED_PROXIES", "10.0.0.1,proxy.intra"),
         ("ONESCREEN_SSO_HEADER", "X User"),
         ("ONESCREEN_SESSION_IDLE_S", "5"),
+        ("ONESCREEN_LOG_FORMAT", "xml"),
+        ("ONESCREEN_METRICS_PUBLIC", "prometheus.intra"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, clean_env: pytest.MonkeyPatch) -> None:

@@ -64,7 +64,8 @@ def test_chromium_is_found_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
     opts = snapshot.kaleido_options()
     assert opts["path"] == "/usr/bin/chromium" and opts["mathjax"] is False
     monkeypatch.setenv("ONESCREEN_CHROMIUM", "/nonexistent/chrome")
-    assert snapshot.find_chromium() == "/usr/bin/chromium"  # unusable override is skipped
+    with pytest.raises(snapshot.SnapshotError, match="ONESCREEN_CHROMIUM=/nonexistent/chrome"):
+        snapshot.find_chromium()  # an explicit choice that does not exist is an error, never another browser
 
 
 @pytest.mark.browser

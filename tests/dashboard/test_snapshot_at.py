@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import pytest
 import redis
 
-from dashboard import i18n, snapshot_cli
+from dashboard import briefing_export, i18n, snapshot_cli
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.incident_map import grid_fill_z
 from dashboard.figures.sample import sample_base, sample_grid_states, sample_incidents, sample_kpis
@@ -76,12 +76,12 @@ def test_snapshot_from_redis_at_a_past_moment(
         seen.append({"incidents": args[2], "kpis": args[3], "at": kwargs.get("at")})
         return real_build(*args, **kwargs)
 
-    def fake_render(fig: Any, out: Path) -> Path:
-        figures.append(fig)
-        return out
+    def fake_render(fig: Any, spec: Any, snapshotter: Any = None) -> bytes:
+        figures.append(fig)  # the figure is what this test checks: no browser needed
+        return b"\x89PNG\r\n\x1a\n"
 
     monkeypatch.setattr(snapshot_cli, "build_briefing", build)
-    monkeypatch.setattr(snapshot_cli, "render_png", fake_render)
+    monkeypatch.setattr(briefing_export, "render", fake_render)
     settings = Settings.from_env(redis_prefix=keys.prefix)
     at = now - 2 * 3600.0
     snapshot_cli.snapshot_from_redis(settings, redis_url, tmp_path / "b.png", at=at)

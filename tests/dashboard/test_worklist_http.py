@@ -427,3 +427,18 @@ def test_the_table_speaks_the_pages_language(world: World) -> None:
     (row,) = answer[WorkList.TABLE]["data"]
     assert (row["category"], row["priority"], row["status"]) == ("Fire safety", "High", "Reported"), row
     assert answer[WorkList.COUNT]["children"] == "1 in all"
+    assert answer[WorkList.EXPORT_CSV]["href"] == f"/api/incidents.csv?q={world.ids[2]}&lang=en"
+
+
+def test_the_export_links_download_the_list_on_the_screen(world: World) -> None:
+    answer = table(world, "wang", f"?{_q(world)}&status=overdue&sort=id")
+    href = answer[WorkList.EXPORT_CSV]["href"]
+    headers = {"Cookie": world.cookies["wang"]}
+    got = world.client.get(href, headers=headers)
+    assert got.status_code == 200, got.content[:200]
+    lines = got.content.decode("utf-8-sig").splitlines()
+    ids = [line.split(",", 1)[0] for line in lines[1:]]
+    assert ids == world.expected({"q": f"WH{world.tag}", "status": "overdue", "sort": "id"})
+    assert ids[:PAGE_SIZE] == ids_of(answer)
+    xlsx = world.client.get(answer[WorkList.EXPORT_XLSX]["href"], headers=headers)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"

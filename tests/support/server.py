@@ -101,6 +101,7 @@ def spawn_server(
         "ONESCREEN_TICK_MS": "100",
         "ONESCREEN_WALL_PULSE": "0",
         "ONESCREEN_KEY_RATE": "1000000",  # the tests' ingest key is not rate-limited unless a test asks
+        "ONESCREEN_BRIEFING_WARM": "0",  # no exporter browser per test server unless a test asks for one
         **(env or {}),
     }
     with log_path.open("wb") as log_file:  # (the credentials are made in Redis before it answers: no race)
