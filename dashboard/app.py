@@ -25,6 +25,7 @@ from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.callbacks import replay as replay_callbacks
 from dashboard.callbacks import wall as wall_callbacks
+from dashboard.callbacks import worklist as worklist_callbacks
 from dashboard.export_api import build_export_router
 from dashboard.layouts.root import root_layout
 from dashboard.not_found import NotFound
@@ -102,6 +103,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     rules.writes.update(console_callbacks.register(app, runtime))
     briefing_callbacks.register(app)  # the 简报 menu's link (a read)
     replay_callbacks.register(app, runtime)  # the officials' scrubber: the gate asks ``console`` of it
+    worklist_callbacks.register(app, runtime)  # reads: the table shows what the actor may see
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client, metrics=runtime.metrics)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
     server.add_middleware(NotFound, routes=lambda: server.router.routes)

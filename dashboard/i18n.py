@@ -632,3 +632,71 @@ _EN.update(
 )
 _ZH.update({"action.not_now": "操作被拒绝：事件当前状态不能执行此操作"})
 _EN.update({"action.not_now": "Refused: not possible in the incident's current status"})
+
+# --- the work list (工单列表) on the officials' page: new keys only
+_ZH.update(
+    {
+        "work.title": "工单列表",
+        "work.search": "搜索编号、标题、地址或网格",
+        "work.status": "状态",
+        "work.category": "类别",
+        "work.priority": "紧急程度",
+        "work.assignee": "承办人",
+        "work.unassigned": "未指派",
+        "work.time": "上报时间",
+        "work.window.1h": "近 1 小时",
+        "work.window.6h": "近 6 小时",
+        "work.window.24h": "近 24 小时",
+        "work.window.today": "今日",
+        "work.window.range": "自定义时段",
+        "work.since": "起",
+        "work.until": "止",
+        "work.reset": "重置",
+        "work.count": "共 {n} 条",
+        "work.export_csv": "导出 CSV",
+        "work.export_xlsx": "导出 Excel",
+        "work.bad_params": "筛选条件有误，已忽略：{problems}",
+        "work.empty": "没有符合条件的事件",
+        "work.view.open": "待办",
+        "work.view.overdue": "超期",
+        "work.view.urgent": "紧急",
+        "work.view.reworked": "返工",
+        "work.view.escalated": "催办",
+        "work.view.cancelled": "已取消",
+        "work.kpi_hint": "点击筛选工单列表",
+        "work.toggle": "展开 / 收起工单列表",
+    }
+)
+_EN.update(
+    {
+        "work.title": "Work list",
+        "work.search": "Search id, title, address or grid",
+        "work.status": "Status",
+        "work.category": "Category",
+        "work.priority": "Priority",
+        "work.assignee": "Assignee",
+        "work.unassigned": "Unassigned",
+        "work.time": "Reported",
+        "work.window.1h": "Last hour",
+        "work.window.6h": "Last 6 hours",
+        "work.window.24h": "Last 24 hours",
+        "work.window.today": "Today",
+        "work.window.range": "Custom range",
+        "work.since": "From",
+        "work.until": "To",
+        "work.reset": "Reset",
+        "work.count": "{n} in all",
+        "work.export_csv": "Export CSV",
+        "work.export_xlsx": "Export Excel",
+        "work.bad_params": "Some filters were wrong and are ignored: {problems}",
+        "work.empty": "No incident matches",
+        "work.view.open": "Open",
+        "work.view.overdue": "Overdue",
+        "work.view.urgent": "Urgent",
+        "work.view.reworked": "Reworked",
+        "work.view.escalated": "Escalated",
+        "work.view.cancelled": "Cancelled",
+        "work.kpi_hint": "Click to filter the work list",
+        "work.toggle": "Show / hide the work list",
+    }
+)

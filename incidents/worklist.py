@@ -343,3 +343,17 @@ def page(rows: pd.DataFrame, number: int, size: int) -> pd.DataFrame:
     last = max(0, (len(rows) - 1) // size)
     start = min(max(0, number), last) * size
     return rows.iloc[start : start + size]
+
+
+def status_mask(incidents: pd.DataFrame, statuses: Sequence[str]) -> np.ndarray:
+    """Rows of ``incidents`` in any of ``statuses`` (lifecycle statuses and the views of the module doc: the
+    ``status`` parameter's union); all rows for none. Shared with the map's status filter (``dashboard.frames``),
+    so 超期 picked in the work list shows the same incidents on the map."""
+    n = len(incidents)
+    if not statuses or n == 0:
+        return np.ones(n, dtype=bool)
+    status = incidents["status"].astype(str)
+    any_of = np.zeros(n, dtype=bool)
+    for s in statuses:
+        any_of |= _status_mask(incidents, status, s)
+    return any_of

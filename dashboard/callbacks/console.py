@@ -21,9 +21,10 @@ from dashboard.figures.layers import LAYER_KEYS
 from dashboard.frames import ScreenContext, incident_near
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
-from dashboard.layouts.ids import Console, Replay
+from dashboard.layouts.ids import Console, Replay, WorkList
 from dashboard.layouts.root import LIVE_FILTERS, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.runtime import Runtime
+from dashboard.work_table import carry_filters
 from geo.areas import AreaTree, place_ref
 from geo.gcj02 import gcj02_to_wgs84
 from geo.privacy import scrub_text
@@ -457,11 +458,16 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
 
     # The filters reach the live push as part of the tab's context (no round trip of their own): the push
     # loop then switches to the filtered frame and sends the marker edit.
+    # The work list's status filter (超期, 紧急, …: incidents.worklist views) shows on the map too, unless the map's
+    # own status filter is set: then that one.
     app.clientside_callback(
-        "function (statuses, communities) { return {statuses: statuses || [], communities: communities || []}; }",
+        """function (statuses, communities, work) {
+            var s = statuses && statuses.length ? statuses : (work || []);
+            return {statuses: s, communities: communities || []}; }""",
         Output(LIVE_FILTERS, "data"),
         Input(Console.STATUS_FILTER, "value"),
         Input(Console.COMMUNITY_FILTER, "value"),
+        Input(WorkList.STATUS, "value"),
     )
 
     @app.callback(
@@ -501,12 +507,15 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         if target is None:
             return no_update
         tree = runtime.geo.areas
-        return req.search_for(tree.step_toward(req.area or tree.root, target))
+        return carry_filters(search, req.search_for(tree.step_toward(req.area or tree.root, target)))
 
-    # Only a pan or zoom reaches the server: Plotly emits other relayouts right after one (``autosize``), and Dash
+    # Only a pan or zoom reaches the server (not the work list's flight to a picked row: onescreen.js isFlight):
+    # Plotly emits other relayouts right after one (``autosize``), and Dash
     # would drop the answer to the first when the second re-triggers the same callback.
     app.clientside_callback(
-        """function (r) { return r && r['map.center'] && r['map.zoom'] !== undefined ?
+        """function (r) { var os = window.dash_clientside.onescreen;
+            if (os && os.isFlight && os.isFlight(r)) return window.dash_clientside.no_update;
+            return r && r['map.center'] && r['map.zoom'] !== undefined ?
             {center: r['map.center'], zoom: r['map.zoom']} : window.dash_clientside.no_update; }""",
         Output(Console.MAP_VIEW, "data"),
         Input(Console.MAP, "relayoutData"),
@@ -525,7 +534,7 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         if req.area or runtime.hub.overview is None:
             return no_update  # only the district overview has detail to zoom into
         street = picks.street_zoomed_into(zoomed_view(view))
-        return no_update if street is None else req.search_for(street)
+        return no_update if street is None else carry_filters(search, req.search_for(street))
 
     @app.callback(
         Output(Console.DETAIL, "children"),

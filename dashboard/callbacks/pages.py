@@ -26,6 +26,7 @@ from dashboard.layouts.ids import Tour
 from dashboard.layouts.replay import replay_bar, wall_badge
 from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.layouts.wall import wall_layout
+from dashboard.layouts.worklist import work_list_block
 from dashboard.page_request import PageRequest, page_request
 from dashboard.runtime import Runtime
 from geo.areas import area_outline, layer_counts
@@ -133,6 +134,7 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         replay=replay_bar(
             frame.ctx.lang, at=req.at, approximate=approximate, bad_at=req.bad_at, bad_at_reason=req.bad_at_reason
         ),
+        work_list=work_list_block(frame.ctx.lang),
     )
 
 

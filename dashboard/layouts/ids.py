@@ -51,6 +51,33 @@ class Console:
     MAP_VIEW: Final = "console-map-view"  # dcc.Store {"center": {lon, lat}, "zoom"}: the view after a pan or zoom
 
 
+class WorkList:
+    """The work list (工单列表) on the officials' page: toolbar, table and their stores (callbacks.worklist)."""
+
+    ROOT: Final = "work-root"  # className "os-work os-work--open" while the table is shown
+    QUERY: Final = "work-query"  # dcc.Store: the page URL's query, mirrored (the wall has no work list to fire)
+    TOGGLE: Final = "work-toggle"  # html.Button: show / hide the table (the toolbar stays)
+    SEARCH: Final = "work-search"  # dcc.Input: q (id, title, address or grid name)
+    STATUS: Final = "work-status"  # dcc.Dropdown multi: statuses and views (open, overdue, urgent, ...)
+    CATEGORY: Final = "work-category"  # dcc.Dropdown multi: category keys
+    PRIORITY: Final = "work-priority"  # dcc.Dropdown multi: low/normal/high/urgent
+    ASSIGNEE: Final = "work-assignee"  # dcc.Dropdown multi, searchable: member ids, "none"
+    WINDOW: Final = "work-window"  # dcc.Dropdown: 1h/6h/24h/today, "range" shows SINCE/UNTIL
+    SINCE: Final = "work-since"  # dcc.Input datetime-local (Beijing time)
+    UNTIL: Final = "work-until"  # dcc.Input datetime-local (Beijing time)
+    RANGE: Final = "work-range"  # the container of SINCE/UNTIL (hidden unless window is "range")
+    RESET: Final = "work-reset"  # html.Button: every filter cleared
+    COUNT: Final = "work-count"  # "共 1,234 条"
+    NOTICE: Final = "work-notice"  # the URL's bad parameters (WorkFilterError), hidden when none
+    EXPORT_CSV: Final = "work-export-csv"  # html.A to /api/incidents.csv?<the filter>
+    EXPORT_XLSX: Final = "work-export-xlsx"  # html.A to /api/incidents.xlsx?<the filter>
+    TABLE: Final = "work-table"  # dash_table.DataTable, server-side paging and sorting; row ids = incident ids
+    TICK: Final = "work-tick"  # dcc.Interval: the table follows the situation
+    BUILT: Final = "work-built"  # dcc.Store {"version", "at", "key"}: what the table on screen was built from
+    FLY: Final = "work-fly"  # dcc.Store {"id", "lon", "lat", "zoom"}: a row picked, the map flies there (onescreen.js)
+    FLOWN: Final = "work-flown"  # dcc.Store: the clientside flight's answer (nothing reads it)
+
+
 class Tour:
     """A touring wall's extras (``/wall?tour=…``), beside the wall page."""
 
