@@ -20,7 +20,6 @@ area it could not find (``PageRequest.bad_area``).
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +35,6 @@ TOUR_DWELL_MIN_S: Final = 5
 TOUR_DWELL_MAX_S: Final = 3600
 TOUR_KINDS: Final[dict[str, str]] = {"streets": "street", "communities": "community", "grids": "grid"}
 MAX_TOUR: Final = 200  # areas in one tour (a district has 1,000 communities: a tour of those is not a tour)
-_PLUS_AS_SPACE: Final = re.compile(r"(?<=\d) (\d{2}(?::?\d{2})?)$")
 FUTURE_SLACK_S: Final = 60.0  # an ``at`` this far ahead of the server's clock is still "now" (clock skew)
 
 
@@ -114,7 +112,7 @@ def parse_page_at(text: str, now: float) -> tuple[float | None, str]:
     """(moment, "") for a URL's ``at`` (whole seconds), or (None, ``invalid`` | ``future``). An offset's ``+``
     typed into an address bar arrives as a space (``14:00 08:00``): read as the ``+`` it was."""
     try:
-        at = parse_at(_PLUS_AS_SPACE.sub(r"+\1", text.strip()), now)
+        at = parse_at(text, now)  # restores a '+' the URL turned into a space
     except ValueError:
         return None, "invalid"
     if at != at or at in (float("inf"), float("-inf")):

@@ -65,8 +65,6 @@ KPI_FILTERS: Final[dict[str, dict[str, str]]] = {
     "rework_rate": {"status": VIEW_REWORKED},
 }
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# "+08:00" in a query string arrives as " 08:00" when the client did not percent-encode the plus sign.
-_LOST_PLUS_RE = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
 class WorkFilterError(ValueError):
@@ -220,7 +218,6 @@ def _text(raw: str | Sequence[str] | None) -> str:
 def _moment(name: str, text: str, now: float | None, problems: list[str]) -> float | None:
     if not text:
         return None
-    text = _LOST_PLUS_RE.sub(r"\1+\2", text)
     try:
         if _DATE_RE.match(text):
             return datetime.combine(date.fromisoformat(text), datetime.min.time(), SHANGHAI).timestamp()

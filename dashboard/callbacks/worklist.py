@@ -22,7 +22,7 @@ from dashboard.access.scope import masked, may_see_incident
 from dashboard.callbacks import pages as page_callbacks
 from dashboard.layouts.ids import Console, WorkList, kpi_tile_id
 from dashboard.layouts.root import PAGE_RENDERED, URL
-from dashboard.page_request import PageRequest
+from dashboard.page_request import PageRequest, at_param
 from dashboard.runtime import Runtime
 from dashboard.work_table import (
     KPI_TILES,
@@ -164,11 +164,16 @@ def table_answer(
     see it: ``data`` (``dashboard.worklist.records`` of one page), ``page``/``pages``, ``total``, ``ids`` (every
     row's id, in order), ``problems`` (the URL's bad parameters), ``filter`` (the applied ``WorkFilter``),
     ``highlight`` (the selected row's index on the page, or None) and ``assignees`` (filter options). ``jump``:
-    show the page holding ``selected`` when it is in the list."""
-    now = time.time() if now is None else now
+    show the page holding ``selected`` when it is in the list. A page of a past moment (``at=``) lists the
+    situation as it was then (the replay's rebuild, warm from the page's own render), its windows ending then."""
     req = _page_req(runtime, search, lang)
     tree = runtime.geo.areas
-    view = runtime.situation.view(now)
+    if req.at is not None:
+        view, _ = runtime.replay.view_at(req.at)
+        now = req.at
+    else:
+        now = time.time() if now is None else now
+        view = runtime.situation.view(now)
     categories = set(CATEGORIES) | set(view.incidents["category"].astype(str)) if len(view.incidents) else None
     flt, problems = filter_of(search, area=req.area, tree=tree, categories=categories, now=now)
     directory = runtime.directory
@@ -193,13 +198,18 @@ def table_answer(
         "filter": flt,
         "highlight": ids.index(selected) if selected in ids else None,
         "assignees": assignee_options(runtime, in_area, list(flt.assignees), lang, hidden=req.masked),
+        "at": req.at,
     }
 
 
-def export_href(kind: str, flt: WorkFilter, lang: str = "zh") -> str:
-    """``/api/incidents.<kind>`` (``dashboard.export_api``) with the filter's query parameters and the page's
-    language when not Chinese (the list on the screen, as it reads)."""
-    params = {**flt.to_params(), **({"lang": lang} if lang != "zh" else {})}
+def export_href(kind: str, flt: WorkFilter, lang: str = "zh", at: float | None = None) -> str:
+    """``/api/incidents.<kind>`` (``dashboard.export_api``) with the filter's query parameters, the page's
+    moment (``at``, a past page) and its language when not Chinese (the list on the screen, as it reads)."""
+    params = {
+        **flt.to_params(),
+        **({"at": at_param(at)} if at is not None else {}),
+        **({"lang": lang} if lang != "zh" else {}),
+    }
     return f"/api/incidents.{kind}" + ("?" + urlencode(params, safe=":,") if params else "")
 
 
@@ -347,8 +357,8 @@ def register(app: Dash, runtime: Runtime) -> None:
             count,
             i18n.t("work.bad_params", lang, problems="；".join(problems)) if problems else "",
             not problems,
-            export_href("csv", flt, lang),
-            export_href("xlsx", flt, lang),
+            export_href("csv", flt, lang, answer["at"]),
+            export_href("xlsx", flt, lang, answer["at"]),
             answer["assignees"],
             {**shown, "page": answer["page"], "at": time.time()},
         )

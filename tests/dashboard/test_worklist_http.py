@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 import redis
@@ -442,3 +442,34 @@ def test_the_export_links_download_the_list_on_the_screen(world: World) -> None:
     assert ids[:PAGE_SIZE] == ids_of(answer)
     xlsx = world.client.get(answer[WorkList.EXPORT_XLSX]["href"], headers=headers)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_a_past_page_lists_the_situation_as_it_was_and_exports_it(world: World) -> None:
+    """``at=`` (the scrubber's moment): the table and its export list the rebuilt situation of that moment."""
+    iid = f"WH{world.tag}-PAST"
+    point = world.runtime.layers.grids.geometry.representative_point().iloc[3]
+    now = time.time()
+    first = {"id": iid, "status": "reported", "ts": now - 900, "lon": float(point.x), "lat": float(point.y),
+             "category": "environment", "title": f"过去 {world.tag}"}  # fmt: skip
+    assert publish(world.runtime.redis, world.runtime.keys, first, source="test").applied
+    later = {"id": iid, "status": "dispatched", "ts": now - 300, "assignee": world.member}
+    assert publish(world.runtime.redis, world.runtime.keys, later, source="test").applied
+    wait_for(lambda: (inc := world.runtime.situation.get(iid)) is not None and inc.status == "dispatched", 10)
+    moment = datetime.fromtimestamp(now - 600, UTC).astimezone().isoformat(timespec="seconds")
+    search = "?" + urlencode({"q": f"过去 {world.tag}", "at": moment})
+    answer = table(world, "wang", search)
+    (row,) = answer[WorkList.TABLE]["data"]
+    assert row["id"] == iid and row["status"] == "待派单", row  # as it was 10 minutes ago, not 已派单
+    assert ids_of(table(world, "wang", "?" + urlencode({"q": f"过去 {world.tag}"})))  # and now: dispatched
+    assert (
+        table(world, "wang", "?" + urlencode({"q": f"过去 {world.tag}"}))[WorkList.TABLE]["data"][0]["status"]
+        == "已派单"
+    )
+    href = answer[WorkList.EXPORT_CSV]["href"]
+    assert "at=" in href
+    got = world.client.get(href, headers={"Cookie": world.cookies["wang"]})
+    assert got.status_code == 200, got.content[:300]
+    lines = got.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith(iid) and ",待派单," in lines[1]
+    bad = world.client.get("/api/incidents.csv?at=yesterday-ish", headers={"Cookie": world.cookies["wang"]})
+    assert bad.status_code == 422 and "at:" in bad.text
