@@ -187,9 +187,10 @@ def assignee_of(runtime: Runtime, member_id: str, lang: str, *, masked: bool) ->
     return (i18n.mask_name(name) if masked else name), i18n.role_label(row["role"].iloc[0], lang)
 
 
-def on_duty_children(runtime: Runtime, area: object, lang: str) -> list[Any]:
+def on_duty_children(runtime: Runtime, area: object, lang: str) -> tuple[list[Any], str]:
     """The on-duty panel's children for the area a page shows (``area``: the page store's word, confined here to
-    what the current actor may see), names and phones masked unless the actor's role shows them."""
+    what the current actor may see), names and phones masked unless the actor's role shows them; and a key of
+    what they show (members and their open tasks: the panel is redrawn only when it changes)."""
     search = "?area=" + area if isinstance(area, str) and area else ""
     req = page_callbacks.request_of(runtime, "/", search)
     load = workload(runtime.situation.view(time.time()).incidents)
@@ -197,7 +198,11 @@ def on_duty_children(runtime: Runtime, area: object, lang: str) -> list[Any]:
     grids = dict(
         zip(runtime.layers.grids["grid_id"].astype(str), runtime.layers.grids["name"].astype(str), strict=True)
     )
-    return components.on_duty_panel(rows, lang, masked=masked(current_actor()), grid_names=grids)
+    hidden = masked(current_actor())
+    key = f"{lang}:{int(hidden)}:" + ",".join(
+        f"{m}={n}" for m, n in zip(rows["member_id"], rows["open_tasks"], strict=True)
+    )
+    return components.on_duty_panel(rows, lang, masked=hidden, grid_names=grids), key
 
 
 def wait_for_ts(situation: Situation, incident_id: str, ts: float, timeout: float = ACTION_WAIT_S) -> bool:
@@ -546,15 +551,20 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         return await detail_at(runtime, assigner, incident_id, lang or runtime.settings.lang, at)
 
     # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's).
-    # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall.
+    # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall,
+    # then on the work list's tick: redrawn when someone goes on or off duty or a member's open tasks change.
     @app.callback(
         Output(Console.ON_DUTY, "children"),
+        Output(Console.ON_DUTY_SHOWN, "data"),
         Input(Console.ON_DUTY, "id"),
+        Input(WorkList.TICK, "n_intervals"),
         State(PAGE_RENDERED, "data"),
+        State(Console.ON_DUTY_SHOWN, "data"),
     )
-    def show_on_duty(_panel: str, rendered: Any) -> list[Any]:
+    def show_on_duty(_panel: str, _tick: Any, rendered: Any, shown: Any) -> Any:
         page = rendered if isinstance(rendered, dict) else {}
-        return on_duty_children(runtime, page.get("area"), page.get("lang") or runtime.settings.lang)
+        children, key = on_duty_children(runtime, page.get("area"), page.get("lang") or runtime.settings.lang)
+        return (no_update, no_update) if key == shown else (children, key)
 
     before = set(app.callback_map)
 

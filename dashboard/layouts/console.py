@@ -220,6 +220,7 @@ def console_layout(
             ),
             work_list,  # 工单列表 (layouts.worklist.work_list_block), below the map
             dcc.Store(id=Console.STORE_SELECTED, data=None),
+            dcc.Store(id=Console.ON_DUTY_SHOWN, data=None),
             dcc.Store(id=Console.LAYER_STACK, data=dict(layer_stack or {})),
             dcc.Store(id=Console.MAP_VIEW, data=None),
         ],

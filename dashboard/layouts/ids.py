@@ -45,6 +45,7 @@ class Console:
     DETAIL_COUNTDOWN: Final = "console-detail-countdown"  # the SLA deadline's live countdown (onescreen.js ticks it)
     DETAIL_ASSIGNEE: Final = "console-detail-assignee"  # 承办人: masked name and role
     ON_DUTY: Final = "console-on-duty"  # 在岗值守: the current area's on-duty members by role, with their workload
+    ON_DUTY_SHOWN: Final = "console-on-duty-shown"  # dcc.Store: a key of what the on-duty panel shows
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
     FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
     LAYER_STACK: Final = "console-layer-stack"  # dcc.Store: figures.layer_stack.Stack of the map on the page
