@@ -23,6 +23,21 @@ REFRESH_MS = 5000  # the table follows the situation at most this often (only wh
 STATUS_CHOICES: tuple[str, ...] = ("open", "overdue", "urgent", "cancelled", "reworked", "escalated")
 
 
+def _moment_input(label: str, input_id: str) -> html.Label:
+    """One end of the custom time range: a labelled ``datetime-local`` input (Beijing time)."""
+    return html.Label(
+        [
+            label,
+            dcc.Input(
+                id=input_id,
+                type="datetime-local",  # type: ignore[arg-type]  # an HTML input type dcc.Input passes on
+                debounce=True,
+                value="",
+            ),
+        ]
+    )
+
+
 def status_options(lang: str) -> list[dict[str, str]]:
     """Options of the status filter: the views and every lifecycle status (``incidents.worklist`` values)."""
     out = []
@@ -99,28 +114,8 @@ def work_list_block(lang: str = "zh") -> html.Section:
                 className="os-work__range",
                 hidden=True,
                 children=[
-                    html.Label(
-                        [
-                            i18n.t("work.since", lang),
-                            dcc.Input(
-                                id=WorkList.SINCE,
-                                type="datetime-local",  # type: ignore[arg-type]  # an HTML input type dcc.Input passes on
-                                debounce=True,
-                                value="",
-                            ),
-                        ]
-                    ),
-                    html.Label(
-                        [
-                            i18n.t("work.until", lang),
-                            dcc.Input(
-                                id=WorkList.UNTIL,
-                                type="datetime-local",  # type: ignore[arg-type]  # an HTML input type dcc.Input passes on
-                                debounce=True,
-                                value="",
-                            ),
-                        ]
-                    ),
+                    _moment_input(i18n.t("work.since", lang), WorkList.SINCE),
+                    _moment_input(i18n.t("work.until", lang), WorkList.UNTIL),
                 ],
             ),
             html.Button(i18n.t("work.reset", lang), id=WorkList.RESET, n_clicks=0, className="os-btn os-work__reset"),

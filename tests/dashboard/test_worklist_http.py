@@ -30,6 +30,7 @@ import redis
 import uvicorn
 
 from dashboard.app import create_app
+from dashboard.callbacks.worklist import CONTROL_INPUTS
 from dashboard.layouts.ids import Console, WorkList, kpi_tile_id
 from dashboard.layouts.root import PAGE_RENDERED, URL
 from dashboard.runtime import Runtime, build_runtime
@@ -44,16 +45,7 @@ from tests.support.keyspace import delete_prefix
 from tests.support.wait import wait_for
 
 N = 60
-CONTROLS = [
-    WorkList.SEARCH,
-    WorkList.STATUS,
-    WorkList.CATEGORY,
-    WorkList.PRIORITY,
-    WorkList.ASSIGNEE,
-    WorkList.WINDOW,
-    WorkList.SINCE,
-    WorkList.UNTIL,
-]
+CONTROLS = list(CONTROL_INPUTS)
 
 
 @dataclass
