@@ -158,7 +158,9 @@ def build_export_router(runtime: Runtime) -> APIRouter:
         hidden = masked(actor)
         confined = scopes(actor, tree)
         try:
-            rows = work_list(view.incidents, flt, now=now, tree=tree, directory=runtime.directory, scope=confined)
+            rows = work_list(
+                view.incidents, flt, now=now, tree=tree, directory=runtime.directory, scope=confined, masked=hidden
+            )
         except AreaError as exc:  # pragma: no cover - from_params checked the area
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         table = records(rows, runtime.directory, lang=lang, masked=hidden)

@@ -702,6 +702,20 @@
   window.addEventListener("resize", function () {
     document.querySelectorAll(".js-plotly-plot").forEach(scaleAll);
   });
+
+  // A header menu (<details>, e.g. the 简报 menu) shuts on a click elsewhere and on Escape, as menus do.
+  function shutMenus(except) {
+    document.querySelectorAll("details.os-briefing[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var inside = ev.target && ev.target.closest ? ev.target.closest("details.os-briefing") : null;
+    shutMenus(inside);
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") shutMenus(null);
+  });
   setInterval(tickClock, 1000);
   setInterval(attach, 500);
   setInterval(pulse, 700);

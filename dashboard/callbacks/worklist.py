@@ -178,7 +178,7 @@ def table_answer(
     flt, problems = filter_of(search, area=req.area, tree=tree, categories=categories, now=now)
     directory = runtime.directory
     scope = req.scope
-    rows = work_list(view.incidents, flt, now=now, tree=tree, directory=directory, scope=scope)
+    rows = work_list(view.incidents, flt, now=now, tree=tree, directory=directory, scope=scope, masked=req.masked)
     pages = page_count(len(rows), PAGE_SIZE)
     if jump and selected:
         found = page_with(rows, selected, PAGE_SIZE)
