@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +42,32 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 class OnescreenDash(Dash):
-    """Dash whose layout responses come from the page cache: one rendered, gzipped page per frame."""
+    """Dash whose layout responses come from the page cache: one rendered, gzipped page per frame, and whose
+    callbacks never run on the event loop."""
 
     page_cache: PageCache | None = None
     callback_rules: CallbackRules | None = None
+
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """``Dash.callback``, a plain (sync) function registered as a coroutine that runs it on a worker thread.
+
+        Dash's FastAPI backend calls a sync callback right on the event loop: while one computes (a table page,
+        a layer's traces, an action waiting for the feed), every live push, WebSocket probe and ``/healthz`` of
+        the process waits. ``asyncio.to_thread`` copies the context, so ``dash.ctx`` and the request's actor
+        (``access.actor.current_actor``) are what they were. Coroutine functions are registered as they are."""
+        register = super().callback(*args, **kwargs)
+
+        def decorator(func: Callable[..., Any]) -> Any:
+            if inspect.iscoroutinefunction(func):
+                return register(func)
+
+            @functools.wraps(func)
+            async def off_loop(*a: Any, **kw: Any) -> Any:
+                return await asyncio.to_thread(func, *a, **kw)
+
+            return register(off_loop)
+
+        return decorator
 
     def dependencies(self) -> Any:
         """``/_dash-dependencies``: a wall link gets the wall's callbacks only — its pages carry no others."""
