@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.apps import PATHS, PROBES, SERVE
+from bench.apps import PATHS, SERVE, probe_for
 from bench.browser import first_render_ms, probed_page
 from bench.env import ROOT, BenchEnv, city_path, layers, member_points
 from bench.scenario import incident_messages, open_incidents, seed_redis, simulator_messages
@@ -81,7 +81,7 @@ def measure(
             _emit(result)
             os._exit(3)  # the parent kills the process group (server, browser)
 
-        with chromium() as browser, probed_page(browser, PROBES[app]) as page:
+        with chromium() as browser, probed_page(browser, probe_for(app, path)) as page:
             for attempt in ("cold", "warm"):
                 watchdog = threading.Timer(render_timeout_s + 5, give_up)
                 watchdog.daemon = True

@@ -335,7 +335,9 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
     # Drawn over a GCJ-02 basemap, every layer is shifted to match it; everything else stays WGS-84.
     shown = display_layers(geo.layers, settings.tiles_crs if settings.tiles else "wgs84")
     base = replace(
-        MapBase.from_layers(shown), tiles=settings.tiles, display_crs="gcj02" if shown is not geo.layers else "wgs84"
+        MapBase.from_layers(shown, micro_grids=False),
+        tiles=settings.tiles,
+        display_crs="gcj02" if shown is not geo.layers else "wgs84",
     )
     hub = FrameHub(
         situation,

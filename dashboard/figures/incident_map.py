@@ -328,12 +328,16 @@ class MapBase:
         )
 
     @classmethod
-    def from_layers(cls, layers: Any, *, viewport: tuple[int, int] = WALL_MAP_VIEWPORT) -> MapBase:
-        """From ``geo.layers.GeoLayers`` (duck-typed: grids, micro_grids, communities, members)."""
+    def from_layers(
+        cls, layers: Any, *, viewport: tuple[int, int] = WALL_MAP_VIEWPORT, micro_grids: bool = True
+    ) -> MapBase:
+        """From ``geo.layers.GeoLayers`` (duck-typed: grids, micro_grids, communities, members). ``micro_grids=False``:
+        no ``micro_geojson`` (the screens draw micro-grids as a layer of ``figures.layers``; at city scale the
+        50,000 polygons held as Python lists were ~105 MB of the server)."""
         return cls.from_geodataframes(
             layers.grids,
             members=getattr(layers, "members", None),
-            micro_grids=getattr(layers, "micro_grids", None),
+            micro_grids=getattr(layers, "micro_grids", None) if micro_grids else None,
             communities=getattr(layers, "communities", None),
             viewport=viewport,
         )
@@ -600,7 +604,9 @@ def build_incident_map(
     members = base.members
     if member_ids is not None and members is not None and "member_id" in members.columns:
         members = members[members["member_id"].astype(str).isin(member_ids)]
-    mp = member_points(members, on_duty_only=theme == "wall", snapped=theme == "wall")
+    # a hidden trace carries no points: nothing shows it again (the layers' own members layer replaces it), and a
+    # district's 100,000 invisible dots were 1–2 MB of every page load
+    mp = member_points(members if show_members else None, on_duty_only=theme == "wall", snapped=theme == "wall")
     # A city has ~100,000 members: drawn one by one they stall a wall for seconds on every redraw. Past a
     # street's worth, MapLibre clusters them (counts at low zoom, points when zoomed in).
     clustered = len(mp["lon"]) > MEMBERS_CLUSTER_ABOVE
