@@ -24,6 +24,7 @@ import redis
 
 from dashboard.access.service import Access
 from dashboard.figures.incident_map import MapBase
+from dashboard.figures.layers import served_layers
 from dashboard.frame_hub import FrameHub
 from dashboard.metrics import Metrics
 from dashboard.settings import Settings
@@ -76,7 +77,8 @@ class Geo:
 
 def load_geo(settings: Settings) -> Geo:
     """Read (config or GeoPackage), validate and index the layers. Raises ``geo.problems`` errors."""
-    layers = load_layers(settings.data_path, settings.config_path)
+    # as a server keeps them: what no screen shows of a covered household dropped, strings shared
+    layers = served_layers(load_layers(settings.data_path, settings.config_path))
     log.info("loaded %s", settings.config_path or settings.data_path)
     return Geo(layers, SpatialIndex(layers))
 

@@ -522,6 +522,56 @@ def _on_the_wall(trace: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# What household_traces shows of a household only when it is uncovered (hover and id); a covered one is a dot.
+HOUSEHOLD_SHOWN_IF_UNCOVERED: Final = ("household_id", "head_name", "phone")
+
+
+def shared_strings(frame: Any) -> Any:
+    """``frame`` (a (Geo)DataFrame) rebuilt with every string column's equal values sharing one ``str`` object,
+    made anew (so every string the reader made is freed, not just the duplicates: they were interleaved in the
+    allocator's pools with the others). Same values, dtypes, index and geometry. A city's 300,000 households hold
+    ids of 100,000 members, 50,000 micro-grids and 10,000 grids: one object per distinct value, not per row."""
+    cols: dict[str, Any] = {}
+    geometry = getattr(frame, "_geometry_column_name", None)
+    for name in frame.columns:
+        col = frame[name]
+        if name == geometry or not (isinstance(col.dtype, pd.StringDtype) or col.dtype == object):
+            cols[name] = col.array
+            continue
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        fresh = np.array([(u + "\0")[:-1] if isinstance(u, str) else u for u in uniques] + [None], dtype=object)
+        values = fresh.take(codes)  # code -1 (missing) → the trailing None
+        cols[name] = pd.array(values, dtype=col.dtype) if isinstance(col.dtype, pd.StringDtype) else values
+    out = pd.DataFrame(cols, index=frame.index)
+    if geometry is None:
+        return out
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs)
+
+
+def served_layers(layers: Any) -> Any:
+    """The layers as a server keeps them (``geo.model.GeoLayers`` in, a new one out; the input is not changed):
+    a covered household's id, head name and phone are never shown (``household_traces``: a dot) and are dropped;
+    the strings of the big point and polygon layers shared (``shared_strings``). At city scale (300,000
+    households, 100,000 members) this is ~150 MB of the server's memory. Covered = ``member_id`` names a member."""
+    from dataclasses import replace
+
+    hh = layers.households
+    covered = _col(hh, "member_id").isin(layers.members["member_id"].astype(str)).to_numpy()
+    if covered.any():
+        hh = hh.assign(**{c: hh[c].mask(covered, "") for c in HOUSEHOLD_SHOWN_IF_UNCOVERED if c in hh.columns})
+    return replace(
+        layers,
+        households=shared_strings(hh),
+        members=shared_strings(layers.members),
+        micro_grids=shared_strings(layers.micro_grids),
+        party_orgs=shared_strings(layers.party_orgs),
+        responsibility_zones=shared_strings(layers.responsibility_zones),
+        basic_units=shared_strings(layers.basic_units),
+    )
+
+
 def household_traces(layers: Any, lang: str, theme: Theme, scope: AreaScope | None) -> list[dict[str, Any]]:
     """联系户 coverage: covered households as small hoverless dots (no ids: the bulk of the layer), uncovered ones
     (no or a dangling ``member_id``) as large red dots on top with hover (masked head name and phone, "no member")
