@@ -60,7 +60,11 @@ def sizes(quick: bool) -> list[Size]:
 def rows(size: Size, run: CityRender, demo: CityRender | None, tabs: int) -> list[Measurement]:
     """Four rows for one size, the demo's values as baselines (ratio = how many times the demo's cost)."""
     city = size.name == "city"
-    where = f"({size.name}: {size.grids:,} grids, {size.open_n:,} open)"
+    where = (
+        f"({size.name}, {size.open_n:,} open)"
+        if size.name.endswith("grids")
+        else f"({size.name}: {size.grids:,} grids, {size.open_n:,} open)"
+    )
     err = run.error
     base = demo if demo is not None and demo is not run else None
 
