@@ -25,6 +25,7 @@ import shapely
 
 from dashboard import i18n
 from dashboard.figures.incident_map import COORD_DECIMALS, FONT_FAMILY, THEMES, Theme, compact_geojson, label_points
+from geo.columns import shared_strings
 from geo.privacy import mask_name, mask_phone, snap_positions
 from geo.validate import BASIC_UNIT_KINDS, FORCE_KINDS
 
@@ -524,30 +525,6 @@ def _on_the_wall(trace: dict[str, Any]) -> dict[str, Any]:
 
 # What household_traces shows of a household only when it is uncovered (hover and id); a covered one is a dot.
 HOUSEHOLD_SHOWN_IF_UNCOVERED: Final = ("household_id", "head_name", "phone")
-
-
-def shared_strings(frame: Any) -> Any:
-    """``frame`` (a (Geo)DataFrame) rebuilt with every string column's equal values sharing one ``str`` object,
-    made anew (so every string the reader made is freed, not just the duplicates: they were interleaved in the
-    allocator's pools with the others). Same values, dtypes, index and geometry. A city's 300,000 households hold
-    ids of 100,000 members, 50,000 micro-grids and 10,000 grids: one object per distinct value, not per row."""
-    cols: dict[str, Any] = {}
-    geometry = getattr(frame, "_geometry_column_name", None)
-    for name in frame.columns:
-        col = frame[name]
-        if name == geometry or not (isinstance(col.dtype, pd.StringDtype) or col.dtype == object):
-            cols[name] = col.array
-            continue
-        codes, uniques = pd.factorize(col, use_na_sentinel=True)
-        fresh = np.array([(u + "\0")[:-1] if isinstance(u, str) else u for u in uniques] + [None], dtype=object)
-        values = fresh.take(codes)  # code -1 (missing) → the trailing None
-        cols[name] = pd.array(values, dtype=col.dtype) if isinstance(col.dtype, pd.StringDtype) else values
-    out = pd.DataFrame(cols, index=frame.index)
-    if geometry is None:
-        return out
-    import geopandas as gpd
-
-    return gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs)
 
 
 def served_layers(layers: Any) -> Any:

@@ -30,9 +30,9 @@ from dashboard.figures.layers import (
     outline_coords,
     place_name_layers,
     served_layers,
-    shared_strings,
 )
 from geo.areas import build_area_tree
+from geo.columns import shared_strings
 from geo.layers import GeoLayers, read_layers
 from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
