@@ -23,7 +23,9 @@ from dashboard.callbacks import briefing as briefing_callbacks
 from dashboard.callbacks import console as console_callbacks
 from dashboard.callbacks import live as live_callbacks
 from dashboard.callbacks import pages as page_callbacks
+from dashboard.callbacks import replay as replay_callbacks
 from dashboard.callbacks import wall as wall_callbacks
+from dashboard.callbacks import worklist as worklist_callbacks
 from dashboard.export_api import build_export_router
 from dashboard.layouts.root import root_layout
 from dashboard.not_found import NotFound
@@ -85,7 +87,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     app.layout = lambda: root_layout(settings.lang)  # the shell; pages come from the page cache or the router
     app.page_cache = PageCache(
         key_for=lambda path, query: page_callbacks.request_of(runtime, path, query),  # as the caller may see it
-        frame_for=lambda req: runtime.hub.frame(req.context()),
+        frame_for=lambda req: page_callbacks.frame_for(runtime, req),  # the hub's, or a past moment's (?at=)
         layout_for=lambda req, frame: root_layout(
             req.lang, page_callbacks.page_from_frame(runtime, frame, req), req.as_store(), frame.token
         ),
@@ -100,6 +102,8 @@ def create_app(settings: Settings, runtime: Runtime) -> Dash:
     rules.wall.update(set(app.callback_map) - before)
     rules.writes.update(console_callbacks.register(app, runtime))
     briefing_callbacks.register(app)  # the 简报 menu's link (a read)
+    replay_callbacks.register(app, runtime)  # the officials' scrubber: the gate asks ``console`` of it
+    worklist_callbacks.register(app, runtime)  # reads: the table shows what the actor may see
     server.add_middleware(WebSocketLimit, max_per_client=settings.ws_per_client, metrics=runtime.metrics)
     # Inside the gate: unknown paths get 404, not Dash's catch-all page (anonymous browsers still go to login).
     server.add_middleware(NotFound, routes=lambda: server.router.routes)

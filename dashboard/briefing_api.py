@@ -17,7 +17,6 @@ a bounded queue, a per-render timeout), the figure built off the event loop.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Literal
 
@@ -33,16 +32,15 @@ from geo.areas import AreaError, UnknownAreaError
 from incidents.timetravel import parse_at
 
 FUTURE_SLACK_S = 60.0
-_PLUS_LOST = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")  # "+08:00" sent unencoded
 
 
 def parse_at_param(text: str | None, now: float | None = None) -> float | None:
     """``at`` as epoch seconds (None for none/empty); a ``+`` offset that arrived as a space (unencoded in a
-    URL) is restored. ``ValueError`` for no time or a future one."""
+    URL) is restored (``parse_at``). ``ValueError`` for no time or a future one."""
     if not text or not text.strip():
         return None
     now = time.time() if now is None else now
-    at = parse_at(_PLUS_LOST.sub(r"\1+\2", text.strip()), now)
+    at = parse_at(text, now)
     if at > now + FUTURE_SLACK_S:
         raise ValueError(f"at={text!r} is in the future")
     return at

@@ -37,10 +37,9 @@ import plotly.graph_objects as go
 from dashboard.figures.briefing import A4, LANDSCAPE, Page
 from dashboard.frames import Frame, ScreenContext, screen_frame
 from dashboard.i18n import to_shanghai
-from dashboard.runtime import Runtime, load_sla, redis_client
+from dashboard.runtime import Runtime
 from dashboard.snapshot import Format, Snapshotter, render_png
 from dashboard.snapshot_cli import scoped_briefing
-from incidents.timetravel import situation_at
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +112,12 @@ class BriefingSpec:
 
 
 def frames_at(runtime: Runtime, at: float) -> Callable[[ScreenContext], Frame]:
-    """A ``frame_of`` for the moment ``at``: the situation rebuilt from the log (``situation_at``, a full log
-    scan: seconds for a long log), framed like the screens' frames."""
-    client = redis_client(runtime.redis_url, 10.0)
-    try:
-        view, _ = situation_at(client, runtime.keys, at, runtime.index.locate, load_sla(runtime.settings))
-    finally:
-        client.close()
+    """A ``frame_of`` for the moment ``at``: the screens' replay (``Runtime.replay``: ``situation_at`` over the
+    process's log timeline — the whole log read once, then only what is new), framed like ``?at=`` frames them."""
+    replay = runtime.replay
 
     def frame_of(ctx: ScreenContext) -> Frame:
-        return screen_frame(view, runtime.hub.base_for(ctx), ctx, boot_id=runtime.boot_id, areas=runtime.geo.areas)
+        return replay.frame(ctx, at)[0]
 
     return frame_of
 

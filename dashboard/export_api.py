@@ -2,7 +2,8 @@
 
 The query takes the work list's own parameters (``incidents.worklist``: ``q``, ``status``, ``category``,
 ``priority``, ``area``, ``assignee``, ``window``, ``since``, ``until``, ``sort``) plus ``lang`` (``zh`` default:
-Chinese headers and labels), and the rows are ``dashboard.worklist.records`` — the table's very values — of what the
+Chinese headers and labels) and ``at`` (a past moment, as ``?at=`` on the page: the list as it was then, rebuilt
+from the log like the page's), and the rows are ``dashboard.worklist.records`` — the table's very values — of what the
 caller may see (its areas), masked unless its role may see personal data. A signed-in official or a ``read`` API
 key (``access.machine``) may call it.
 
@@ -33,6 +34,7 @@ from openpyxl.utils import get_column_letter
 from dashboard import i18n
 from dashboard.access.actor import actor_of
 from dashboard.access.scope import masked, may_see, scopes
+from dashboard.page_request import parse_page_at
 from dashboard.runtime import Runtime
 from dashboard.worklist import COLUMN_KEYS, TIME_ZONE_NOTE, headers, records, work_list
 from geo.areas import AreaError
@@ -90,13 +92,17 @@ def xlsx_bytes(
     return buf.getvalue()
 
 
-def _about(flt: WorkFilter, count: int, made: float, hidden: bool, lang: str, area_name: str) -> list[tuple[str, str]]:
+def _about(
+    flt: WorkFilter, count: int, made: float, hidden: bool, lang: str, area_name: str, at: float | None = None
+) -> list[tuple[str, str]]:
     zh = i18n.norm_lang(lang) == "zh"
     query = "&".join(f"{k}={v}" for k, v in flt.to_params().items()) or ("（无）" if zh else "(none)")
     stamp = datetime.fromtimestamp(made, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(at, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at is not None else ""
     if zh:
         return [
             ("区域", area_name),
+            *([("时点", moment + "（历史回放：当时的工单）")] if moment else []),
             ("筛选条件", query),
             ("导出时间", stamp + "（北京时间）"),
             ("条数", str(count)),
@@ -105,6 +111,7 @@ def _about(flt: WorkFilter, count: int, made: float, hidden: bool, lang: str, ar
         ]
     return [
         ("Area", area_name),
+        *([("As of", moment + " (replay: the list as it was then)")] if moment else []),
         ("Filter", query),
         ("Exported", stamp + " (Beijing time)"),
         ("Rows", str(count)),
@@ -132,7 +139,15 @@ def build_export_router(runtime: Runtime) -> APIRouter:
         now = time.time()
         params = {k: request.query_params.getlist(k) for k in request.query_params}
         lang = i18n.norm_lang((params.pop("lang", None) or [runtime.settings.lang])[-1])
-        view = runtime.situation.view(now)
+        at_text = (params.pop("at", None) or [""])[-1]
+        if at_text:  # the list as it was (a past page's table): the replay's rebuild, windows ending then
+            at, why = parse_page_at(at_text, now)
+            if at is None:
+                raise HTTPException(status_code=422, detail=[f"at: {at_text!r} is {why} (ISO 8601, epoch or -2h)"])
+            view, _ = runtime.replay.view_at(at)
+            now = at
+        else:
+            view = runtime.situation.view(now)
         known = set(CATEGORIES) | set(view.incidents["category"].astype(str).unique())
         try:
             flt = WorkFilter.from_params(params, areas=tree, categories=known, now=now)
@@ -143,7 +158,9 @@ def build_export_router(runtime: Runtime) -> APIRouter:
         hidden = masked(actor)
         confined = scopes(actor, tree)
         try:
-            rows = work_list(view.incidents, flt, now=now, tree=tree, directory=runtime.directory, scope=confined)
+            rows = work_list(
+                view.incidents, flt, now=now, tree=tree, directory=runtime.directory, scope=confined, masked=hidden
+            )
         except AreaError as exc:  # pragma: no cover - from_params checked the area
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         table = records(rows, runtime.directory, lang=lang, masked=hidden)
@@ -153,7 +170,7 @@ def build_export_router(runtime: Runtime) -> APIRouter:
         if ext == "csv":
             body, media = csv_bytes(head, table), CSV_TYPE
         else:
-            about = _about(flt, len(table), now, hidden, lang, area_name)
+            about = _about(flt, len(table), time.time(), hidden, lang, area_name, now if at_text else None)
             body, media = xlsx_bytes(head, table, about, lang), XLSX_TYPE
         log.info(
             "export %s by %s: %d rows, %s, filter %s",

@@ -22,6 +22,7 @@ from geo.gcj02 import wgs84_to_gcj02
 from geo.privacy import scrub_text
 from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState
 from incidents.situation import Funnel, Kpis, SituationView
+from incidents.worklist import status_mask
 
 Screen = Literal["wall", "console", "briefing"]
 SCREENS: tuple[Screen, ...] = ("wall", "console", "briefing")
@@ -208,8 +209,8 @@ def map_incidents(view: SituationView, ctx: ScreenContext, rows: np.ndarray | No
     keep = status.isin(OPEN_STATUS_VALUES).to_numpy() | (status.isin(_DONE_ON_MAP).to_numpy() & recent)
     if rows is not None:
         keep &= rows
-    if ctx.statuses:
-        keep &= status.isin(ctx.statuses).to_numpy()
+    if ctx.statuses:  # lifecycle statuses and the work list's views (overdue, urgent, …): one rule for both
+        keep &= status_mask(df, ctx.statuses)
     if ctx.communities:
         keep &= df["community_id"].astype(str).isin(ctx.communities).to_numpy()
     return df[keep]

@@ -7,7 +7,11 @@ Pure (no Dash, no Redis). The URL parameters (documented in the README):
   (``/wall?scope=street:S02``; ``area`` is accepted there too) — ``geo.areas`` refs;
 - on the wall, ``tour=communities|streets|grids`` (the areas of that kind inside the scope, or the whole data
   set) or ``tour=REF,REF,…`` cycles through areas, ``dwell=SECONDS`` on each (default ``TOUR_DWELL_S``,
-  ``TOUR_DWELL_MIN_S``..``TOUR_DWELL_MAX_S``).
+  ``TOUR_DWELL_MIN_S``..``TOUR_DWELL_MAX_S``);
+- ``at=TIME`` on both (``/?at=2026-11-30T14:00+08:00``, ``/wall?at=-2h``): the situation as it was then (time
+  travel, ``incidents.timetravel.parse_at``: ISO 8601 — Beijing time without an offset —, epoch seconds, or
+  relative to now), to the whole second. A time that is no time, or in the future, shows the live page with a
+  notice (``PageRequest.bad_at``).
 
 An area the data set does not have is not an error page: the page shows the whole data set and says which
 area it could not find (``PageRequest.bad_area``).
@@ -15,18 +19,23 @@ area it could not find (``PageRequest.bad_area``).
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.frames import ScreenContext
 from geo.areas import AREA_KINDS, AreaError, AreaTree
+from incidents.timeutil import SHANGHAI, parse_at
 
 TOUR_DWELL_S: Final = 30
 TOUR_DWELL_MIN_S: Final = 5
 TOUR_DWELL_MAX_S: Final = 3600
 TOUR_KINDS: Final[dict[str, str]] = {"streets": "street", "communities": "community", "grids": "grid"}
 MAX_TOUR: Final = 200  # areas in one tour (a district has 1,000 communities: a tour of those is not a tour)
+FUTURE_SLACK_S: Final = 60.0  # an ``at`` this far ahead of the server's clock is still "now" (clock skew)
 
 
 def screen_of_path(pathname: str | None) -> str:
@@ -53,6 +62,9 @@ class PageRequest:
     dwell_s: int = TOUR_DWELL_S
     scope: tuple[str, ...] = ()
     masked: bool = False
+    at: float | None = None
+    bad_at: str = ""
+    bad_at_reason: str = ""
 
     @property
     def screen(self) -> str:
@@ -74,6 +86,8 @@ class PageRequest:
             "dwell_s": self.dwell_s,
             "scope": list(self.scope),
             "masked": self.masked,
+            "at": self.at,
+            "bad_at": self.bad_at,
         }
 
     def search_for(self, area: str) -> str:
@@ -84,7 +98,34 @@ class PageRequest:
         if self.tour:
             params["tour"] = ",".join(self.tour)
             params["dwell"] = str(self.dwell_s)
+        if self.at is not None:
+            params["at"] = at_param(self.at)
         return ("?" + urlencode(params, safe=":,")) if params else ""
+
+
+def at_param(at: float) -> str:
+    """``at`` as the URL writes it: Beijing time to the second, ``2026-11-30T14:00:00+08:00``."""
+    return datetime.fromtimestamp(at, SHANGHAI).isoformat(timespec="seconds")
+
+
+def parse_page_at(text: str, now: float) -> tuple[float | None, str]:
+    """(moment, "") for a URL's ``at`` (whole seconds), or (None, ``invalid`` | ``future``). An offset's ``+``
+    typed into an address bar arrives as a space (``14:00 08:00``): read as the ``+`` it was."""
+    try:
+        at = parse_at(text, now)  # restores a '+' the URL turned into a space
+    except ValueError:
+        return None, "invalid"
+    if at != at or at in (float("inf"), float("-inf")):
+        return None, "invalid"
+    if at > now + FUTURE_SLACK_S:
+        return None, "future"
+    return whole_moment(at, now), ""
+
+
+def whole_moment(at: float, now: float) -> float:
+    """``at`` to the whole second; a moment from now on (within ``FUTURE_SLACK_S``) is now, rounded up so that
+    everything that happened by now is in it."""
+    return float(math.floor(at)) if at < now else float(math.ceil(now))
 
 
 def _last(params: dict[str, list[str]], *names: str) -> str:
@@ -126,8 +167,11 @@ def _dwell(text: str) -> int:
     return max(TOUR_DWELL_MIN_S, min(TOUR_DWELL_MAX_S, value))
 
 
-def page_request(path: str | None, query: str | None, *, default_lang: str, areas: AreaTree) -> PageRequest:
-    """Parse a page URL's path and query (``?`` optional) into a ``PageRequest`` (see the module doc)."""
+def page_request(
+    path: str | None, query: str | None, *, default_lang: str, areas: AreaTree, now: float | None = None
+) -> PageRequest:
+    """Parse a page URL's path and query (``?`` optional) into a ``PageRequest`` (see the module doc); ``now``:
+    the clock a relative or future ``at`` is read against (default: the system's)."""
     params = parse_qs((query or "").lstrip("?"))
     lang = _last(params, "lang")
     path = path or "/"
@@ -142,6 +186,8 @@ def page_request(path: str | None, query: str | None, *, default_lang: str, area
     if area == areas.root:
         area = ""  # the root is the page without an area: one cached page, one frame
     tour = _tour(_last(params, "tour"), areas, area) if wall else ()
+    raw_at = _last(params, "at")
+    at, why = parse_page_at(raw_at, time.time() if now is None else now) if raw_at else (None, "")
     return PageRequest(
         path=path,
         lang=lang if lang in ("zh", "en") else default_lang,
@@ -149,4 +195,7 @@ def page_request(path: str | None, query: str | None, *, default_lang: str, area
         bad_area=bad,
         tour=tour,
         dwell_s=_dwell(_last(params, "dwell")) if tour else TOUR_DWELL_S,
+        at=at,
+        bad_at=raw_at[:80] if why else "",
+        bad_at_reason=why,
     )

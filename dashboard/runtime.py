@@ -27,6 +27,7 @@ from dashboard.figures.incident_map import MapBase
 from dashboard.figures.layers import served_layers
 from dashboard.frame_hub import FrameHub
 from dashboard.metrics import Metrics
+from dashboard.replay import Replay
 from dashboard.settings import Settings
 from dashboard.snapshot import Snapshotter, missing_render_deps
 from dashboard.worklist import Directory
@@ -214,6 +215,19 @@ class Runtime:
     def access(self) -> Access:
         """Accounts, login sessions and wall links of this deployment (``dashboard.access``)."""
         return Access(self.settings, self.redis, self.keys)
+
+    @cached_property
+    def replay(self) -> Replay:
+        """Past moments for the screens (``?at=``, the scrubber): a warm log timeline (``dashboard.replay``)."""
+        return Replay(
+            lambda: self.redis,
+            self.keys,
+            self.index.locate,
+            self.situation.sla,
+            base_for=self.hub.base_for,
+            areas=self.geo.areas,
+            boot_id=self.boot_id,
+        )
 
     @property
     def map_base(self) -> MapBase:

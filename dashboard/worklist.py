@@ -93,12 +93,14 @@ def work_list(
     tree: AreaTree,
     directory: Directory,
     scope: tuple[str, ...] = (),
+    masked: bool = False,
 ) -> pd.DataFrame:
     """The rows of ``incidents`` (``SituationView.incidents``) inside ``scope`` (an actor's areas; empty:
-    everything) that ``flt`` selects, in its order. ``AreaError`` for an area filter the data set lacks."""
+    everything) that ``flt`` selects, in its order; ``masked``: the search sees free text as a masked actor
+    does. ``AreaError`` for an area filter the data set lacks."""
     if scope:
         incidents = incidents.loc[tree.mask_any(incidents, scope)]
-    return select(incidents, flt, now=now, areas=tree, names=directory.names)
+    return select(incidents, flt, now=now, areas=tree, names=directory.names, masked=masked)
 
 
 def records(rows: pd.DataFrame, directory: Directory, *, lang: str = "zh", masked: bool = True) -> list[dict[str, str]]:

@@ -84,6 +84,7 @@ COLUMNS: Final = (
     "overdue",
     "urgent",
     "title",
+    "description",  # free text as sent (the simulator's and Open311's address is in it): the work list searches it
     "assignee",
     "source",
     "reopened",
@@ -119,6 +120,7 @@ _OBJ_COLS = (
     "micro_grid_id",
     "community_id",
     "title",
+    "description",
     "assignee",
     "source",
     "located_grid_id",  # the grid the point lies in (differs from grid_id when the message's grid_id says else)
@@ -415,6 +417,7 @@ class Situation:
         c["created_ts"][slot] = inc.created_ts
         c["ts"][slot] = inc.ts
         c["title"][slot] = inc.title
+        c["description"][slot] = inc.description
         c["assignee"][slot] = inc.assignee
         c["source"][slot] = inc.source
         c["reopened"][slot] = inc.reopened

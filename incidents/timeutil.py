@@ -9,6 +9,8 @@ Asia/Shanghai is the fixed offset UTC+8 for every time this program handles (>= 
 from __future__ import annotations
 
 import math
+import re
+import time
 from datetime import datetime, timedelta, timezone
 
 SHANGHAI = timezone(timedelta(hours=8), "CST")
@@ -59,3 +61,33 @@ def local_midnight(now: float) -> float:
 def local_hour_start(now: float) -> float:
     """Epoch seconds of the start of the (Asia/Shanghai) hour containing ``now`` (offset is whole hours)."""
     return math.floor(now / 3600.0) * 3600.0
+
+
+_RELATIVE_RE = re.compile(r"^-\s*((?:\d+(?:\.\d+)?\s*[smhd]\s*)+)$")
+_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# "+08:00" in a URL query that was not percent-encoded arrives as " 08:00" (a '+' is a space in a query string)
+_LOST_PLUS_RE = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+def parse_at(text: str, now: float | None = None) -> float:
+    """A moment from the command line: ISO 8601 (``2026-11-26T09:00+08:00``; without an offset it is Beijing
+    time), epoch seconds, or relative to ``now`` (``-2h``, ``-90m``, ``-1d``, ``-1h30m``, ``-45s``). An offset
+    whose ``+`` a URL query turned into a space (``2026-11-26T09:00 08:00``) is read as the ``+`` it was.
+    ``ValueError`` for anything else."""
+    now = time.time() if now is None else now
+    s = _LOST_PLUS_RE.sub(r"\1+\2", text.strip())
+    m = _RELATIVE_RE.fullmatch(s)
+    if m:
+        return now - sum(float(v) * _UNIT_S[u] for v, u in _PART_RE.findall(m.group(1)))
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (ISO 8601 like 2026-11-26T09:00+08:00, epoch, or -2h)") from None
+    if dt.utcoffset() is None:
+        dt = dt.replace(tzinfo=SHANGHAI)
+    return dt.timestamp()

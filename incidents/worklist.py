@@ -8,8 +8,10 @@ change).
 
 Query parameters (every one optional; a list is comma-separated or repeated):
 
-- ``q``: text found (case-insensitively) in the id, the title, the grid, micro-grid or community name (the
-  address shown in the detail is the community and micro-grid names);
+- ``q``: words found (case-insensitively, each anywhere) in the id, the title, the description (where residents
+  and Open311 clients write the address: ``38号楼``), the grid, micro-grid or community name; for a caller whose
+  role masks personal data the title and description are searched as they are shown to it (phone and ID numbers
+  masked), so a search cannot confirm a number it may not see;
 - ``status``: lifecycle statuses (``reported``, ``dispatched``, ``accepted``, ``resolved``, ``closed``,
   ``cancelled``) and the views ``open`` (待办: reported/dispatched/accepted), ``overdue`` (超期: open past its
   SLA deadline), ``urgent`` (紧急: priority urgent), ``reworked`` (返工: reopened at least once),
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from geo.areas import AreaError, AreaTree
+from geo.privacy import scrub_text
 from incidents.model import OPEN_STATUS_VALUES, STATUS_ORDER, Priority
 from incidents.timetravel import parse_at
 from incidents.timeutil import SHANGHAI, local_midnight
@@ -65,8 +68,6 @@ KPI_FILTERS: Final[dict[str, dict[str, str]]] = {
     "rework_rate": {"status": VIEW_REWORKED},
 }
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# "+08:00" in a query string arrives as " 08:00" when the client did not percent-encode the plus sign.
-_LOST_PLUS_RE = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
 class WorkFilterError(ValueError):
@@ -220,7 +221,6 @@ def _text(raw: str | Sequence[str] | None) -> str:
 def _moment(name: str, text: str, now: float | None, problems: list[str]) -> float | None:
     if not text:
         return None
-    text = _LOST_PLUS_RE.sub(r"\1+\2", text)
     try:
         if _DATE_RE.match(text):
             return datetime.combine(date.fromisoformat(text), datetime.min.time(), SHANGHAI).timestamp()
@@ -237,10 +237,12 @@ def select(
     now: float,
     areas: AreaTree | None = None,
     names: Names | None = None,
+    masked: bool = False,
 ) -> pd.DataFrame:
     """The rows of ``incidents`` (``SituationView.incidents`` columns) that ``flt`` keeps, sorted by its ``sort``
     (ties: newest report first, then id). ``areas`` is needed for an ``area`` filter (``AreaError`` for a ref it
-    lacks), ``names`` for searching and sorting by area names. Vectorised: ~10 ms for 10,000 rows."""
+    lacks), ``names`` for searching and sorting by area names; ``masked``: search the free text as a masked
+    caller sees it (``geo.privacy.scrub_text``). Vectorised: ~10 ms for 10,000 rows."""
     n = len(incidents)
     keep = np.ones(n, dtype=bool)
     if n == 0:
@@ -274,7 +276,7 @@ def select(
     if hi is not None:
         keep &= created < hi
     if flt.q:
-        keep &= _search(incidents, flt.q, names)
+        keep &= _search(incidents, flt.q, names, masked=masked)
     rows = incidents.loc[keep]
     return sort_rows(rows, flt.sort, names)
 
@@ -293,12 +295,18 @@ def _status_mask(incidents: pd.DataFrame, status: pd.Series, s: str) -> np.ndarr
     return (status == s).to_numpy()
 
 
-def _search(incidents: pd.DataFrame, q: str, names: Names) -> np.ndarray:
-    """Rows where every word of ``q`` is found in the id, title or area names (case-insensitive, literal)."""
+def _search(incidents: pd.DataFrame, q: str, names: Names, *, masked: bool = False) -> np.ndarray:
+    """Rows where every word of ``q`` is found in the id, title, description or area names (case-insensitive,
+    literal); the free text scrubbed first when ``masked``."""
+    text = incidents["title"].fillna("").astype(str)
+    if "description" in incidents:
+        text = text + "\n" + incidents["description"].fillna("").astype(str)
+    if masked:
+        text = text.map(scrub_text)  # cached per text: a repeated search costs a dictionary lookup per row
     haystack = (
         incidents["id"].astype(str)
         + "\n"
-        + incidents["title"].fillna("").astype(str)
+        + text
         + "\n"
         + incidents["grid_id"].astype(str).map(names.grids).fillna("")
         + "\n"
@@ -343,3 +351,17 @@ def page(rows: pd.DataFrame, number: int, size: int) -> pd.DataFrame:
     last = max(0, (len(rows) - 1) // size)
     start = min(max(0, number), last) * size
     return rows.iloc[start : start + size]
+
+
+def status_mask(incidents: pd.DataFrame, statuses: Sequence[str]) -> np.ndarray:
+    """Rows of ``incidents`` in any of ``statuses`` (lifecycle statuses and the views of the module doc: the
+    ``status`` parameter's union); all rows for none. Shared with the map's status filter (``dashboard.frames``),
+    so 超期 picked in the work list shows the same incidents on the map."""
+    n = len(incidents)
+    if not statuses or n == 0:
+        return np.ones(n, dtype=bool)
+    status = incidents["status"].astype(str)
+    any_of = np.zeros(n, dtype=bool)
+    for s in statuses:
+        any_of |= _status_mask(incidents, status, s)
+    return any_of

@@ -17,6 +17,8 @@
  *  7. SLA countdowns: every `.os-countdown[data-deadline]` (epoch seconds; the incident detail's 办理时限) shows
  *     the time left or overdue, once a second, from its `data-left` / `data-over` / `data-days` templates
  *     (`{t}`, `{d}`), formatted like `layouts.components.fmt_countdown`.
+ *  8. Work list (the officials' page): `dash_clientside.onescreen.flyTo` flies the map to a picked row's
+ *     incident and rings it; `isFlight` tells the map-view store that relayout was no pan of the user's.
  *  6. Live map edits (the wall): `dash_clientside.onescreen.applyMapEdit` applies one edit of push.map_edit
  *     in place — the trace arrays in gd.data and the MapLibre GeoJSON sources Plotly made for them — instead
  *     of a Plotly re-plot, which re-clones the layout, recomputes every trace and re-uploads every source
@@ -395,12 +397,75 @@
     pendingEdits = keep;
   }
 
+  // ---- 8. the work list's row → map (callbacks/worklist.py) ----------------------------------------------
+  // A picked row flies the officials' map to its incident: a MapLibre camera move carrying an `originalEvent`,
+  // which Plotly records as the user's own view (gd.layout and _preGUI: kept by live patches and uirevision, as
+  // fitArea's jump is). Its relayout is not a pan of the user's (isFlight: the console's map-view store ignores
+  // it, so a flight never drills the page into a street). A ring marks the picked incident until another is.
+  var WORK_MAP = "console-map"; // layouts/ids.py Console.MAP
+  var RING = "os-selected-ring";
+  var flight = null; // {lon, lat} of the last flight's target
+
+  function ringData(sel) {
+    var f = sel ? [{ type: "Feature", geometry: { type: "Point", coordinates: [sel.lon, sel.lat] }, properties: {} }] : [];
+    return { type: "FeatureCollection", features: f };
+  }
+
+  function drawRing(gd) {
+    var map = mapOf(gd);
+    if (!map || !map.getStyle || !map.isStyleLoaded || !map.getStyle()) return;
+    var sel = gd._osSelected || null;
+    try {
+      var src = map.getSource(RING);
+      if (!src) {
+        if (!sel) return;
+        map.addSource(RING, { type: "geojson", data: ringData(sel) });
+        map.addLayer({ id: RING, type: "circle", source: RING, paint: {
+          "circle-radius": 14, "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 3,
+          "circle-stroke-color": "#1c7ed6" } });
+      } else {
+        src.setData(ringData(sel));
+        if (map.getLayer(RING)) map.moveLayer(RING); // on top of whatever a redraw added
+      }
+    } catch (e) {
+      map.once("idle", function () { drawRing(gd); }); // the style was still loading
+    }
+  }
+
+  function flyTo(fly) {
+    var gd = graphOf(WORK_MAP), map = mapOf(gd);
+    if (!fly || typeof fly.lon !== "number" || !map) return window.dash_clientside.no_update;
+    var zoom = Math.max(map.getZoom(), fly.zoom || 16);
+    flight = { lon: fly.lon, lat: fly.lat };
+    gd._osSelected = { id: fly.id, lon: fly.lon, lat: fly.lat };
+    drawRing(gd);
+    map.easeTo({ center: [fly.lon, fly.lat], zoom: zoom, duration: 500 }, { originalEvent: { type: "onescreen-fly" } });
+    return fly.id;
+  }
+
+  function isFlight(r) {
+    var c = r && r["map.center"];
+    return !!(flight && c && Math.abs(c.lon - flight.lon) < 1e-6 && Math.abs(c.lat - flight.lat) < 1e-6);
+  }
+
+  function markSelected(id) {
+    var gd = graphOf(WORK_MAP);
+    if (gd && gd._osSelected && gd._osSelected.id !== id) {
+      gd._osSelected = null; // another incident picked on the map (or the detail closed): no ring
+      drawRing(gd);
+    }
+    return window.dash_clientside.no_update;
+  }
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.onescreen = {
     applyMapEdit: function (edit) {
       if (edit) pendingEdits.push({ graph: EDITED_MAP, edit: edit });
       flushEdits();
     },
+    flyTo: flyTo,
+    isFlight: isFlight,
+    markSelected: markSelected,
   };
 
   // ---- 7. clicks on the officials' map ------------------------------------------------------------------
@@ -582,6 +647,7 @@
         if (pendingEdits.length) setTimeout(flushEdits, 0); // edits that came before the first draw
         // defer: a relayout/restyle issued inside afterplot is not applied to the MapLibre map
         setTimeout(function () {
+          if (gd._osSelected) drawRing(gd);
           reimposeEdits(gd);
           scaleAll(gd);
           haloMapText(gd);
@@ -635,6 +701,20 @@
 
   window.addEventListener("resize", function () {
     document.querySelectorAll(".js-plotly-plot").forEach(scaleAll);
+  });
+
+  // A header menu (<details>, e.g. the 简报 menu) shuts on a click elsewhere and on Escape, as menus do.
+  function shutMenus(except) {
+    document.querySelectorAll("details.os-briefing[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var inside = ev.target && ev.target.closest ? ev.target.closest("details.os-briefing") : null;
+    shutMenus(inside);
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") shutMenus(null);
   });
   setInterval(tickClock, 1000);
   setInterval(attach, 500);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,9 +21,10 @@ from dashboard.figures.layers import LAYER_KEYS
 from dashboard.frames import ScreenContext, incident_near
 from dashboard.layouts import components
 from dashboard.layouts import ids as layer_ids
-from dashboard.layouts.ids import Console
+from dashboard.layouts.ids import Console, Replay, WorkList
 from dashboard.layouts.root import LIVE_FILTERS, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.runtime import Runtime
+from dashboard.work_table import carry_filters
 from geo.areas import AreaTree, place_ref
 from geo.gcj02 import gcj02_to_wgs84
 from geo.privacy import scrub_text
@@ -83,18 +85,27 @@ def incident_detail_children(
     *,
     assigner: Assigner | None = None,
     result: tuple[bool, str] | None = None,
+    at: float | None = None,
 ) -> list[Any]:
     """The detail panel's children for ``incident_id`` as the Situation holds it now: status, nearest on-duty
     members and, if it can be dispatched, assignment suggestions; ``result`` is an action's (ok, message). An
-    empty panel for ``None`` or an unknown id.
+    empty panel for ``None`` or an unknown id. ``at``: the page shows that past moment (``?at=``): the incident
+    as it was then (``Runtime.replay``), and no action is offered.
     """
     if not incident_id:
         return components.incident_detail(None, lang=lang)
-    now = time.time()
-    view = runtime.situation.view(now)
+    if at is not None:
+        now = at
+        view, rebuild = runtime.replay.view_at(at)
+        incident = next((i for i in rebuild.incidents if i.id == incident_id), None)
+        assigner, result = None, (False, i18n.t("replay.no_actions", lang))
+    else:
+        now = time.time()
+        view = runtime.situation.view(now)
+        incident = runtime.situation.get(incident_id)
     rows = view.incidents[view.incidents["id"] == incident_id]
-    incident = runtime.situation.get(incident_id)
     actor = current_actor()
+    history = at is not None
     if incident is None or len(rows) == 0 or not may_see_incident(actor, runtime, incident):
         return components.incident_detail(None, lang=lang)  # outside the actor's areas: as if there were none
     row = rows.iloc[0].to_dict()
@@ -120,7 +131,7 @@ def incident_detail_children(
         )
     sla = runtime.situation.sla
     due_at = sla.overdue_at(incident) if incident.is_open else sla.resolve_due(incident)
-    acts = can(actor, "act")
+    acts = can(actor, "act") and not history
     return components.incident_detail(
         {**row, "history": incident.history, "due": incident.due, "escalated": incident.escalated},
         lang=lang,
@@ -138,8 +149,16 @@ def incident_detail_children(
         overdue_multiple=sla.overdue_multiple(incident, now) if sla.is_overdue(incident, now) else 0.0,
         ratings=acts and can_rate(incident.status),
         rework=acts and can_rework(incident.status),
-        escalate=can(actor, "dispatch") and can_escalate(incident),
+        escalate=can(actor, "dispatch") and can_escalate(incident) and not history,
     )
+
+
+async def detail_at(runtime: Runtime, assigner: Assigner, incident_id: str | None, lang: str, at: object) -> list[Any]:
+    """``incident_detail_children`` for a page showing the moment ``at`` (``Replay.AT``: epoch seconds, None when
+    live). A past moment's rebuild (after an idle spell, a read of the whole log) runs off the event loop."""
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return incident_detail_children(runtime, incident_id, lang, assigner=assigner)
+    return await asyncio.to_thread(incident_detail_children, runtime, incident_id, lang, at=float(at))
 
 
 def place_names(runtime: Runtime, row: Mapping[Any, Any]) -> dict[str, str]:
@@ -168,9 +187,10 @@ def assignee_of(runtime: Runtime, member_id: str, lang: str, *, masked: bool) ->
     return (i18n.mask_name(name) if masked else name), i18n.role_label(row["role"].iloc[0], lang)
 
 
-def on_duty_children(runtime: Runtime, area: object, lang: str) -> list[Any]:
+def on_duty_children(runtime: Runtime, area: object, lang: str) -> tuple[list[Any], str]:
     """The on-duty panel's children for the area a page shows (``area``: the page store's word, confined here to
-    what the current actor may see), names and phones masked unless the actor's role shows them."""
+    what the current actor may see), names and phones masked unless the actor's role shows them; and a key of
+    what they show (members and their open tasks: the panel is redrawn only when it changes)."""
     search = "?area=" + area if isinstance(area, str) and area else ""
     req = page_callbacks.request_of(runtime, "/", search)
     load = workload(runtime.situation.view(time.time()).incidents)
@@ -178,7 +198,11 @@ def on_duty_children(runtime: Runtime, area: object, lang: str) -> list[Any]:
     grids = dict(
         zip(runtime.layers.grids["grid_id"].astype(str), runtime.layers.grids["name"].astype(str), strict=True)
     )
-    return components.on_duty_panel(rows, lang, masked=masked(current_actor()), grid_names=grids)
+    hidden = masked(current_actor())
+    key = f"{lang}:{int(hidden)}:" + ",".join(
+        f"{m}={n}" for m, n in zip(rows["member_id"], rows["open_tasks"], strict=True)
+    )
+    return components.on_duty_panel(rows, lang, masked=hidden, grid_names=grids), key
 
 
 def wait_for_ts(situation: Situation, incident_id: str, ts: float, timeout: float = ACTION_WAIT_S) -> bool:
@@ -439,11 +463,16 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
 
     # The filters reach the live push as part of the tab's context (no round trip of their own): the push
     # loop then switches to the filtered frame and sends the marker edit.
+    # The work list's status filter (超期, 紧急, …: incidents.worklist views) shows on the map too, unless the map's
+    # own status filter is set: then that one.
     app.clientside_callback(
-        "function (statuses, communities) { return {statuses: statuses || [], communities: communities || []}; }",
+        """function (statuses, communities, work) {
+            var s = statuses && statuses.length ? statuses : (work || []);
+            return {statuses: s, communities: communities || []}; }""",
         Output(LIVE_FILTERS, "data"),
         Input(Console.STATUS_FILTER, "value"),
         Input(Console.COMMUNITY_FILTER, "value"),
+        Input(WorkList.STATUS, "value"),
     )
 
     @app.callback(
@@ -483,12 +512,15 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         if target is None:
             return no_update
         tree = runtime.geo.areas
-        return req.search_for(tree.step_toward(req.area or tree.root, target))
+        return carry_filters(search, req.search_for(tree.step_toward(req.area or tree.root, target)))
 
-    # Only a pan or zoom reaches the server: Plotly emits other relayouts right after one (``autosize``), and Dash
+    # Only a pan or zoom reaches the server (not the work list's flight to a picked row: onescreen.js isFlight):
+    # Plotly emits other relayouts right after one (``autosize``), and Dash
     # would drop the answer to the first when the second re-triggers the same callback.
     app.clientside_callback(
-        """function (r) { return r && r['map.center'] && r['map.zoom'] !== undefined ?
+        """function (r) { var os = window.dash_clientside.onescreen;
+            if (os && os.isFlight && os.isFlight(r)) return window.dash_clientside.no_update;
+            return r && r['map.center'] && r['map.zoom'] !== undefined ?
             {center: r['map.center'], zoom: r['map.zoom']} : window.dash_clientside.no_update; }""",
         Output(Console.MAP_VIEW, "data"),
         Input(Console.MAP, "relayoutData"),
@@ -507,26 +539,32 @@ def register(app: Dash, runtime: Runtime) -> set[str]:
         if req.area or runtime.hub.overview is None:
             return no_update  # only the district overview has detail to zoom into
         street = picks.street_zoomed_into(zoomed_view(view))
-        return no_update if street is None else req.search_for(street)
+        return no_update if street is None else carry_filters(search, req.search_for(street))
 
     @app.callback(
         Output(Console.DETAIL, "children"),
         Input(Console.STORE_SELECTED, "data"),
         State(ROOT_LANG, "data"),
+        State(Replay.AT, "data"),
     )
-    def show_detail(incident_id: str | None, lang: str | None) -> list[Any]:
-        return incident_detail_children(runtime, incident_id, lang or runtime.settings.lang, assigner=assigner)
+    async def show_detail(incident_id: str | None, lang: str | None, at: Any) -> list[Any]:
+        return await detail_at(runtime, assigner, incident_id, lang or runtime.settings.lang, at)
 
     # 在岗值守 of the page's area (the store is the browser's word: ``request_of`` confines it to the actor's).
-    # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall.
+    # Fired as the panel appears (a rendered officials' page; a new area re-renders the page), never on a wall,
+    # then on the work list's tick: redrawn when someone goes on or off duty or a member's open tasks change.
     @app.callback(
         Output(Console.ON_DUTY, "children"),
+        Output(Console.ON_DUTY_SHOWN, "data"),
         Input(Console.ON_DUTY, "id"),
+        Input(WorkList.TICK, "n_intervals"),
         State(PAGE_RENDERED, "data"),
+        State(Console.ON_DUTY_SHOWN, "data"),
     )
-    def show_on_duty(_panel: str, rendered: Any) -> list[Any]:
+    def show_on_duty(_panel: str, _tick: Any, rendered: Any, shown: Any) -> Any:
         page = rendered if isinstance(rendered, dict) else {}
-        return on_duty_children(runtime, page.get("area"), page.get("lang") or runtime.settings.lang)
+        children, key = on_duty_children(runtime, page.get("area"), page.get("lang") or runtime.settings.lang)
+        return (no_update, no_update) if key == shown else (children, key)
 
     before = set(app.callback_map)
 

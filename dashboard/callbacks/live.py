@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs
 
 from dash import Dash, Input, ctx
 from dash.backends.ws import FLUSH_SIGNAL
@@ -36,7 +37,7 @@ from dashboard.frame_hub import FrameHub
 from dashboard.frames import Frame, ScreenContext
 from dashboard.layouts.root import LIVE_DRAWN, LIVE_FILTERS, LIVE_TOKEN, ROOT_LANG, URL, screen_of_path
 from dashboard.pacing import MapPacer
-from dashboard.page_request import page_request
+from dashboard.page_request import page_request, parse_page_at
 from dashboard.push import PAGE_IDS, Holding
 from geo.areas import AreaTree
 
@@ -114,6 +115,7 @@ class Tab:
     token: str | None = None
     drawn: int = 0
     resync: bool = False  # the page could not apply a map edit: send it everything again
+    paused: bool = False  # the page shows a past moment (``?at=``): heartbeat and health only, no frames
     seen: float = field(default_factory=time.monotonic)
     running: bool = False
 
@@ -265,8 +267,8 @@ class LivePage:
         if holding is not None and holding.frame is frame and not map_ok:
             return  # only the map is behind, and the browser is still drawing the last patch
         st = await self.hub.step(holding, frame, map_ok)
-        if self.holding is not holding or self.tab.token != self.aligned_token:
-            return  # the page was re-rendered while the step was computed: it no longer holds `holding`
+        if self.holding is not holding or self.tab.token != self.aligned_token or self.tab.paused:
+            return  # the page was re-rendered (or went to a past moment) while the step was computed
         self.outbox.extend(st.payloads)
         if st.payloads:
             self.last_push = time.monotonic()
@@ -333,7 +335,7 @@ class LivePage:
             self.holding = None
             self.map_pacer.reset()
         self._push_health(context.screen)
-        frame = self.hub.latest(context)
+        frame = None if self.tab.paused else self.hub.latest(context)
         pushed_before = self.last_push
         if frame is not None:
             try:
@@ -407,6 +409,12 @@ def _context_of(
     )
 
 
+def shows_past(search: Any) -> bool:
+    """Whether a page URL's query asks for a past moment (a valid ``?at=``: the page gets no live frames)."""
+    values = (parse_qs(search.lstrip("?")).get("at") if isinstance(search, str) else None) or []
+    return bool(values) and parse_page_at(values[-1].strip(), time.time())[0] is not None
+
+
 def register(app: Dash, hub: FrameHub, default_lang: str, metrics: Metrics | None = None) -> Tabs:
     """The three WebSocket callbacks; returns the tab registry (for /healthz and tests). ``metrics``: pages by
     screen, push latency and bytes are measured there."""
@@ -428,6 +436,7 @@ def register(app: Dash, hub: FrameHub, default_lang: str, metrics: Metrics | Non
         if tab is None:
             return
         tab.context = _context_of(pathname, search, lang, filters, default_lang, hub.areas)
+        tab.paused = shows_past(search)
         tab.token = token if isinstance(token, str) else None
         tab.told()
 

@@ -23,8 +23,10 @@ from dashboard.frames import Frame
 from dashboard.layouts.areas import area_bar, area_title
 from dashboard.layouts.console import DEFAULT_LAYERS, console_layout
 from dashboard.layouts.ids import Tour
+from dashboard.layouts.replay import replay_bar, wall_badge
 from dashboard.layouts.root import LIVE_TOKEN, PAGE, PAGE_RENDERED, ROOT_LANG, URL
 from dashboard.layouts.wall import wall_layout
+from dashboard.layouts.worklist import work_list_block
 from dashboard.page_request import PageRequest, page_request
 from dashboard.runtime import Runtime
 from geo.areas import area_outline, layer_counts
@@ -44,9 +46,19 @@ def _href(path: str, req: PageRequest) -> Callable[[str], str]:
     return lambda ref: path + req.search_for(ref)
 
 
+def frame_for(runtime: Runtime, req: PageRequest) -> Frame:
+    """The frame a page shows: the hub's current one, or for ``?at=`` the replay's of that moment (same context:
+    area, scope, masking)."""
+    if req.at is None:
+        return runtime.hub.frame(req.context())
+    return runtime.replay.frame(req.context(), req.at)[0]
+
+
 def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
-    """The wall or console page showing ``frame`` for ``req`` (its area, its tour)."""
+    """The wall or console page showing ``frame`` for ``req`` (its area, its tour; a past moment's badge and the
+    officials' scrubber)."""
     wall = frame.ctx.screen == "wall"
+    approximate = runtime.replay.view_at(req.at)[1].approximate if req.at is not None else 0
     tree = runtime.geo.areas
     ref = req.area or tree.root
     path = tree.path(ref)
@@ -84,9 +96,12 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
             now=frame.now,
             pulse=runtime.settings.wall_pulse,
         )
-        if not req.tour:
+        badge = wall_badge(
+            frame.ctx.lang, at=req.at, approximate=approximate, bad_at=req.bad_at, reason=req.bad_at_reason
+        )
+        if not req.tour and badge is None:
             return page
-        return [page, *tour_components(req)]
+        return [page, *([badge] if badge is not None else []), *(tour_components(req) if req.tour else [])]
     # a district's 100,000 members would make every page load megabytes: there they wait for their toggle
     # … and a district's 10,000 grid outlines are megabytes of lines nobody reads at that zoom (level of detail)
     defaults = [k for k in DEFAULT_LAYERS if (counts.get(k) or 0) <= lazy_above(k)]
@@ -117,6 +132,10 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
         layer_counts=counts,
         layer_stack=stack.as_json(),
         layers_on=defaults,
+        replay=replay_bar(
+            frame.ctx.lang, at=req.at, approximate=approximate, bad_at=req.bad_at, bad_at_reason=req.bad_at_reason
+        ),
+        work_list=work_list_block(frame.ctx.lang),
     )
 
 
@@ -182,6 +201,14 @@ def tour_components(req: PageRequest) -> list[Any]:
     ]
 
 
+def same_page_but_moment(rendered: Any, wanted: dict[str, Any]) -> bool:
+    """Whether the page on screen (``PAGE_RENDERED``) is ``wanted`` but for the moment shown (``at``)."""
+    if not isinstance(rendered, dict):
+        return False
+    skip = ("at", "bad_at")
+    return {k: v for k, v in rendered.items() if k not in skip} == {k: v for k, v in wanted.items() if k not in skip}
+
+
 def lang_from_query(search: str | None) -> str | None:
     """``?lang=en`` / ``?lang=zh`` on any page URL (a wall has no buttons to press)."""
     values = parse_qs((search or "").lstrip("?")).get("lang") or []
@@ -205,7 +232,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         wanted = req.as_store()
         if rendered_for == wanted:
             return no_update, no_update, no_update  # the page on screen is this one (the layout brought it)
-        frame = runtime.hub.frame(req.context())
+        if req.at is not None and req.screen == "console" and same_page_but_moment(rendered_for, wanted):
+            return no_update, wanted, no_update  # the scrubber moved: callbacks.replay updates the page in place
+        frame = frame_for(runtime, req)
         return page_from_frame(runtime, frame, req), wanted, frame.token
 
     @app.callback(

@@ -68,13 +68,18 @@ def header(
     )
 
 
-def kpi_tile(tile: KpiTile, screen: str = "wall") -> html.Div:
+def kpi_tile(tile: KpiTile, screen: str = "wall", hint: str = "") -> html.Div:
     """One KPI tile: label, big value (id ``ids.kpi_value_id``), unit, and the window it is over (static, also
-    the tile's tooltip). Severity is in the className."""
+    the tile's tooltip). Severity is in the className. ``hint``: the tile is a button (a click filters the work
+    list: ``callbacks.worklist``), the hint joins its tooltip."""
+    title = f"{tile.label} · {tile.window}" if tile.window else tile.label
+    button = attrs({"role": "button", "tabIndex": "0", "data-filter": tile.key}) if hint else {}
     return html.Div(
         id=ids.kpi_tile_id(tile.key, screen),
         className=f"os-kpi os-kpi--{tile.severity}",
-        title=f"{tile.label} · {tile.window}" if tile.window else tile.label,
+        title=f"{title}（{hint}）" if hint else title,
+        n_clicks=0,
+        **button,
         children=[
             html.Div(
                 [tile.label, html.Span(tile.window, className="os-kpi__window")] if tile.window else tile.label,
@@ -96,9 +101,13 @@ def kpi_tile_class(tile: KpiTile) -> str:
     return f"os-kpi os-kpi--{tile.severity}"
 
 
-def kpi_row(tiles: Sequence[KpiTile], screen: str = "wall", row_id: str | None = None) -> html.Div:
-    """The row of KPI tiles for ``screen`` (wall or console)."""
-    return html.Div([kpi_tile(t, screen) for t in tiles], className="os-kpis", **_id(row_id))
+def kpi_row(
+    tiles: Sequence[KpiTile], screen: str = "wall", row_id: str | None = None, buttons: Mapping[str, str] | None = None
+) -> html.Div:
+    """The row of KPI tiles for ``screen`` (wall or console); ``buttons``: tile key → hint of the tiles that
+    are buttons (the officials' page: a click filters the work list)."""
+    hints = buttons or {}
+    return html.Div([kpi_tile(t, screen, hints.get(t.key, "")) for t in tiles], className="os-kpis", **_id(row_id))
 
 
 def attrs(values: dict[str, str]) -> Any:

@@ -12,6 +12,7 @@ from dash import dcc, html
 from dashboard import i18n
 from dashboard.figures.incident_map import MAP_STATUSES
 from dashboard.figures.kpi import BRIEFING_KPIS, kpi_tiles
+from dashboard.work_table import KPI_TILES
 
 from . import components as c
 from . import ids
@@ -102,12 +103,15 @@ def console_layout(
     layer_counts: Mapping[str, int | None] | None = None,
     layer_stack: Mapping[str, Any] | None = None,
     layers_on: Sequence[str] = DEFAULT_LAYERS,
+    replay: Any = None,
+    work_list: Any = None,
 ) -> html.Div:
     """The console page. ``figure``: ``build_incident_map(..., theme="console")``;
     ``communities``: ``{community_id: name}`` for the filter; ``area_bar``: ``layouts.areas.area_bar``;
     ``funnel``: today's loop (``incidents.situation.Funnel``); ``layer_counts``: features per layer in the area;
     ``layer_stack``: where the figure's layers are (``figures.layer_stack.Stack.as_json``); ``layers_on``: the
-    layers the figure shows."""
+    layers the figure shows; ``replay``: the time scrubber (``layouts.replay.replay_bar``); ``work_list``: the
+    work list block below the map (``layouts.worklist``)."""
     lang = i18n.norm_lang(lang)
     street = street_name or i18n.t("street.placeholder", lang)
     controls = html.Aside(
@@ -176,7 +180,13 @@ def console_layout(
             ),
             c.feed_lost_banner(Console.BANNER, lang),
             area_bar,
-            c.kpi_row(kpi_tiles(kpis, BRIEFING_KPIS, lang), "console", row_id=Console.KPIS),
+            replay,
+            c.kpi_row(
+                kpi_tiles(kpis, BRIEFING_KPIS, lang),
+                "console",
+                row_id=Console.KPIS,
+                buttons=dict.fromkeys(KPI_TILES, i18n.t("work.kpi_hint", lang)),  # 超期 → the overdue list
+            ),
             html.Div(c.funnel_stages(funnel, lang), id=Console.FUNNEL, className="os-funnel"),
             html.Main(
                 className="os-console__main",
@@ -208,7 +218,9 @@ def console_layout(
                     ),
                 ],
             ),
+            work_list,  # 工单列表 (layouts.worklist.work_list_block), below the map
             dcc.Store(id=Console.STORE_SELECTED, data=None),
+            dcc.Store(id=Console.ON_DUTY_SHOWN, data=None),
             dcc.Store(id=Console.LAYER_STACK, data=dict(layer_stack or {})),
             dcc.Store(id=Console.MAP_VIEW, data=None),
         ],

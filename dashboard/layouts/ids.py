@@ -45,10 +45,38 @@ class Console:
     DETAIL_COUNTDOWN: Final = "console-detail-countdown"  # the SLA deadline's live countdown (onescreen.js ticks it)
     DETAIL_ASSIGNEE: Final = "console-detail-assignee"  # 承办人: masked name and role
     ON_DUTY: Final = "console-on-duty"  # 在岗值守: the current area's on-duty members by role, with their workload
+    ON_DUTY_SHOWN: Final = "console-on-duty-shown"  # dcc.Store: a key of what the on-duty panel shows
     STORE_SELECTED: Final = "console-selected"  # selected incident id (str | None)
     FUNNEL: Final = "console-funnel"  # today's loop: children = components.funnel_stages
     LAYER_STACK: Final = "console-layer-stack"  # dcc.Store: figures.layer_stack.Stack of the map on the page
     MAP_VIEW: Final = "console-map-view"  # dcc.Store {"center": {lon, lat}, "zoom"}: the view after a pan or zoom
+
+
+class WorkList:
+    """The work list (工单列表) on the officials' page: toolbar, table and their stores (callbacks.worklist)."""
+
+    ROOT: Final = "work-root"  # className "os-work os-work--open" while the table is shown
+    QUERY: Final = "work-query"  # dcc.Store: the page URL's query, mirrored (the wall has no work list to fire)
+    TOGGLE: Final = "work-toggle"  # html.Button: show / hide the table (the toolbar stays)
+    SEARCH: Final = "work-search"  # dcc.Input: q (id, title, address or grid name)
+    STATUS: Final = "work-status"  # dcc.Dropdown multi: statuses and views (open, overdue, urgent, ...)
+    CATEGORY: Final = "work-category"  # dcc.Dropdown multi: category keys
+    PRIORITY: Final = "work-priority"  # dcc.Dropdown multi: low/normal/high/urgent
+    ASSIGNEE: Final = "work-assignee"  # dcc.Dropdown multi, searchable: member ids, "none"
+    WINDOW: Final = "work-window"  # dcc.Dropdown: 1h/6h/24h/today, "range" shows SINCE/UNTIL
+    SINCE: Final = "work-since"  # dcc.Input datetime-local (Beijing time)
+    UNTIL: Final = "work-until"  # dcc.Input datetime-local (Beijing time)
+    RANGE: Final = "work-range"  # the container of SINCE/UNTIL (hidden unless window is "range")
+    RESET: Final = "work-reset"  # html.Button: every filter cleared
+    COUNT: Final = "work-count"  # "共 1,234 条"
+    NOTICE: Final = "work-notice"  # the URL's bad parameters (WorkFilterError), hidden when none
+    EXPORT_CSV: Final = "work-export-csv"  # html.A to /api/incidents.csv?<the filter>
+    EXPORT_XLSX: Final = "work-export-xlsx"  # html.A to /api/incidents.xlsx?<the filter>
+    TABLE: Final = "work-table"  # dash_table.DataTable, server-side paging and sorting; row ids = incident ids
+    TICK: Final = "work-tick"  # dcc.Interval: the table follows the situation
+    BUILT: Final = "work-built"  # dcc.Store {"version", "at", "key"}: what the table on screen was built from
+    FLY: Final = "work-fly"  # dcc.Store {"id", "lon", "lat", "zoom"}: a row picked, the map flies there (onescreen.js)
+    FLOWN: Final = "work-flown"  # dcc.Store: the clientside flight's answer (nothing reads it)
 
 
 class Tour:
@@ -56,6 +84,25 @@ class Tour:
 
     STORE: Final = "wall-tour"  # dcc.Store {"next": {area: search}, "first": search}
     TICK: Final = "wall-tour-tick"  # dcc.Interval, one tick per dwell
+
+
+class Replay:
+    """Time on screen: the officials' scrubber (``layouts.replay.replay_bar``) and a past page's badge."""
+
+    BAR: Final = "replay-bar"
+    BADGE: Final = "replay-badge"  # "历史回放 …" (hidden on the live page)
+    NOTICE: Final = "replay-notice"  # the URL's ``at`` was no time or in the future
+    SLIDER: Final = "replay-slider"  # dcc.Slider over the log's reach, epoch seconds (max: now)
+    CLOCK: Final = "replay-clock"  # the slider's moment, Asia/Shanghai
+    PLAY: Final = "replay-play"  # play / pause at 60×
+    LIVE: Final = "replay-live"  # back to live
+    AT: Final = "replay-at"  # dcc.Store: the moment shown (epoch seconds) or None (live)
+    PLAYING: Final = "replay-playing"  # dcc.Store: bool
+    PLAY_LABELS: Final = "replay-play-labels"  # dcc.Store {"play", "pause"}: the play button's two labels
+    TICK: Final = "replay-tick"  # dcc.Interval: one second of play = one minute of situation
+    REACH_TICK: Final = "replay-reach-tick"  # dcc.Interval: the slider's reach follows the clock
+    SHOWN: Final = "replay-shown"  # dcc.Store {"at", "token", "approximate"}: the moment the page shows
+    WALL_BADGE: Final = "replay-wall-badge"  # a past wall's badge (or notice)
 
 
 class Areas:

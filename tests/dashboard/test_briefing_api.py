@@ -231,5 +231,11 @@ def test_the_briefing_button_downloads_from_the_page(browser: Any, live_server: 
             link.click()
         png = Path(info.value.path()).read_bytes()
         assert struct.unpack(">II", png[16:24]) == (3840, 2160)
+        page.click("#console-title")  # a click elsewhere shuts the menu, as menus do
+        link.wait_for(state="hidden", timeout=10_000)
+        page.click("#briefing-button")
+        link.wait_for(state="visible", timeout=10_000)
+        page.keyboard.press("Escape")
+        link.wait_for(state="hidden", timeout=10_000)
     finally:
         context.close()

@@ -27,7 +27,7 @@ import uvicorn
 from dashboard.access.actor import Actor, bind
 from dashboard.app import create_app
 from dashboard.callbacks.console import run_action
-from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, ESCALATE_BTN, RATE_BTN, Console
+from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, ESCALATE_BTN, RATE_BTN, Console, Replay, WorkList
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
 from incidents import audit
@@ -116,7 +116,10 @@ def _detail(world: World, who: str, incident_id: str) -> Any:
         "output": f"{Console.DETAIL}.children",
         "outputs": {"id": Console.DETAIL, "property": "children"},
         "inputs": [{"id": Console.STORE_SELECTED, "property": "data", "value": incident_id}],
-        "state": [{"id": "root-lang", "property": "data", "value": "zh"}],
+        "state": [
+            {"id": "root-lang", "property": "data", "value": "zh"},
+            {"id": Replay.AT, "property": "data", "value": None},  # the live page (a past one offers no actions)
+        ],
         "changedPropIds": [f"{Console.STORE_SELECTED}.data"],
     }
     resp = world.post(who, body)
@@ -245,27 +248,45 @@ def test_a_viewer_gets_no_buttons_and_a_forged_click_is_refused(world: World) ->
     assert stored.status == "resolved" and stored.rating is None
 
 
-def test_the_on_duty_panel_lists_members_with_their_open_tasks(world: World) -> None:
+def test_the_on_duty_panel_lists_members_with_their_open_tasks_and_follows_them(world: World) -> None:
     for _ in range(2):
         _report(world, "dispatched")
     grid = str(world.runtime.layers.members.set_index("member_id").loc[world.member, "grid_id"])
-    body = {
-        "output": f"{Console.ON_DUTY}.children",
-        "outputs": {"id": Console.ON_DUTY, "property": "children"},
-        "inputs": [{"id": Console.ON_DUTY, "property": "id", "value": Console.ON_DUTY}],
-        "state": [{"id": "page-rendered", "property": "data", "value": {"area": f"grid:{grid}", "lang": "zh"}}],
-        "changedPropIds": [],
-    }
+    outputs = [{"id": Console.ON_DUTY, "property": "children"}, {"id": Console.ON_DUTY_SHOWN, "property": "data"}]
 
-    def listed() -> list[str] | None:
-        resp = world.post("wang", body)
-        assert resp.status_code == 200, resp.text
-        words = _words(resp.json()["response"][Console.ON_DUTY]["children"])
-        return words if world.member_name in words else None
+    def body(shown: object = None) -> dict[str, object]:
+        return {
+            "output": f"..{Console.ON_DUTY}.children...{Console.ON_DUTY_SHOWN}.data..",
+            "outputs": outputs,
+            "inputs": [
+                {"id": Console.ON_DUTY, "property": "id", "value": Console.ON_DUTY},
+                {"id": WorkList.TICK, "property": "n_intervals", "value": 3},
+            ],
+            "state": [
+                {"id": "page-rendered", "property": "data", "value": {"area": f"grid:{grid}", "lang": "zh"}},
+                {"id": Console.ON_DUTY_SHOWN, "property": "data", "value": shown},
+            ],
+            "changedPropIds": [f"{WorkList.TICK}.n_intervals"],
+        }
 
-    words = wait_for(listed, 10, message="the member listed")
-    i = words.index(world.member_name)
-    load = int(words[i + 3].split()[-1])  # name, phone, grid, 在办 n
-    assert load >= 2
-    viewer = world.post("li", body).json()["response"][Console.ON_DUTY]["children"]
+    def load_of(response: dict[str, Any]) -> int | None:
+        words = _words(response[Console.ON_DUTY]["children"])
+        if world.member_name not in words:
+            return None
+        return int(words[words.index(world.member_name) + 3].split()[-1])  # name, phone, grid, 在办 n
+
+    def answer(shown: object = None) -> Any:
+        resp = world.post("wang", body(shown))
+        assert resp.status_code in (200, 204), resp.text
+        return (resp.json().get("response") or None) if resp.status_code == 200 else None
+
+    first = wait_for(lambda: (a := answer()) and load_of(a) is not None and a, 10, message="the member listed")
+    load = load_of(first)
+    assert load is not None and load >= 2
+    shown = first[Console.ON_DUTY_SHOWN]["data"]
+    assert answer(shown) is None, "a tick with nothing changed redraws nothing"
+    _report(world, "dispatched")  # one more open task for the member: the next tick redraws the panel
+    after = wait_for(lambda: answer(shown), 10, message="the panel redrawn after the change")
+    assert load_of(after) == load + 1
+    viewer = world.post("li", body()).json()["response"][Console.ON_DUTY]["children"]
     assert world.member_name not in _words(viewer)  # masked for a viewer

@@ -28,7 +28,7 @@ from dashboard.figures.incident_map import (
     fit_view,
 )
 from dashboard.frames import ScreenContext, overview_values, screen_frame
-from dashboard.layouts.ids import Areas, Console, Wall
+from dashboard.layouts.ids import Areas, Console, Wall, WorkList
 from geo.areas import build_area_tree
 from geo.model import GeoLayers
 from geo.synthetic import build, write_gpkg
@@ -354,3 +354,40 @@ def test_a_confined_actors_overview_counts_only_its_areas(
     assert counts((f"community:{mine}",)) == {key(mine): 2}  # the other community's incident is not theirs
     assert summary(f"community:{mine}") == 2 and summary(f"community:{other}") == 1
     assert summary(f"community:{other}", (f"community:{mine}",)) == 0
+
+
+def test_a_row_picked_on_the_district_map_flies_there_without_drilling_into_its_street(
+    district: LiveServer, district_layers: dict[str, Any], page: Any
+) -> None:
+    """The work list's flight to a picked row zooms the district overview far in: it is the page's own move, not
+    the user's, so it never drills the page into the street (which would re-render it and drop the selection)."""
+    grid = district_layers["grids"].iloc[-1]
+    pt = grid.geometry.representative_point()
+    iid = f"DW-{uuid.uuid4().hex[:8]}"
+    msg = {"id": iid, "status": "reported", "ts": datetime.now(UTC).isoformat(), "lon": pt.x, "lat": pt.y,
+           "category": "environment", "title": f"飞行测试{iid[-4:]}"}  # fmt: skip
+    publish_raw(district, msg)
+    page.goto(district.url + f"/?q={iid}")
+    wait_until_live(page)
+    cell = page.locator(f'#{WorkList.TABLE} td[data-dash-column="title"]')
+    cell.first.wait_for(timeout=UI_WAIT_MS)  # a URL with a filter opens the list
+    cell.first.click()
+    page.wait_for_function(
+        "(t) => (document.getElementById('console-detail-title') || {innerText: ''}).innerText.includes(t)",
+        arg=msg["title"],
+        timeout=UI_WAIT_MS,
+    )
+    page.wait_for_function(
+        f"""(a) => {{ const m = {graph(Console.MAP)}._fullLayout.map._subplot.map; const c = m.getCenter();
+            return !m.isMoving() && Math.abs(c.lng - a[0]) < 1e-4 && Math.abs(c.lat - a[1]) < 1e-4; }}""",
+        arg=[pt.x, pt.y],
+        timeout=UI_WAIT_MS,
+    )
+    # a later answer of the server to this page (the list refreshed with a second incident): a drill-down the flight
+    # had set off would have come before it
+    publish_raw(district, {**msg, "id": iid + "-2", "title": "第二件"})
+    page.wait_for_function(
+        f"() => document.getElementById('{WorkList.COUNT}').innerText.startsWith('共 2 条')", timeout=UI_WAIT_MS
+    )
+    assert page.evaluate(CURRENT_AREA_JS) == "district:all" and "area=" not in page.url
+    assert msg["title"] in page.inner_text("#console-detail-title")  # still selected

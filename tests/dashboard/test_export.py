@@ -77,7 +77,14 @@ def world(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         specs: dict[str, dict[str, Any]] = {
             "overdue": {"status": "reported", "ts": now - 3 * DAY, "lon": lon1, "lat": lat1},
             "urgent": {"status": "dispatched", "priority": "urgent", "assignee": who, "lon": lon1, "lat": lat1},
-            "fire": {"status": "accepted", "category": "fire", "assignee": who, "lon": lon1, "lat": lat1},
+            "fire": {
+                "status": "accepted",
+                "category": "fire",
+                "assignee": who,
+                "lon": lon1,
+                "lat": lat1,
+                "description": "38号楼2单元附近：楼道冒烟",
+            },
             "cancelled": {"status": "cancelled", "lon": lon1, "lat": lat1},
             "elsewhere": {"status": "reported", "lon": lon2, "lat": lat2},
         }
@@ -157,6 +164,7 @@ def test_each_filter_selects_its_incidents(world: World) -> None:
 def test_search_by_id_title_and_address(world: World) -> None:
     assert ids_of(rows_of(world, "?" + urllib.parse.urlencode({"q": world.ids["fire"].lower()}))) == {world.ids["fire"]}
     assert ids_of(rows_of(world, q(world) + "+cancelled")) == {world.ids["cancelled"]}  # every word
+    assert ids_of(rows_of(world, q(world) + "+" + urllib.parse.quote("38号楼"))) == {world.ids["fire"]}  # an address
 
 
 def test_csv_headers_labels_and_time_zone(world: World) -> None:

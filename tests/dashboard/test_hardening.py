@@ -400,7 +400,7 @@ def test_unknown_paths_answer_404_and_the_pages_stay(live_server: LiveServer) ->
     """Dash's catch-all no longer answers every unknown path with the app's HTML (``dashboard.not_found``); the
     gate still comes first, so an anonymous browser is sent to the login page whatever the path."""
     admin = {"Cookie": live_server.creds.cookie_header()}
-    for path in ("/api/incidents.csv", "/no-such-page", "/wall/extra", "/api/summary/x"):
+    for path in ("/api/incidents.json", "/no-such-page", "/wall/extra", "/api/summary/x"):
         code, _, body = _call(live_server.url + path, headers=admin)
         assert code == 404 and b"<html" not in body.lower(), (path, code)
     assert _call(live_server.url + "/api/incidents", headers=admin)[0] == 405  # POST-only: not a page either

@@ -77,7 +77,7 @@ def test_unknown_paths_are_404_and_pages_and_routes_stay(tmp_path: Path) -> None
     app = app_like_dashs(tmp_path)
     for path in ("/", "/wall", "/wall/", "/api/summary", "/_dash-layout", "/assets/onescreen.css"):
         assert call(app, "GET", path)[0] == 200, path
-    for path in ("/api/incidents.csv", "/nope", "/wall/extra", "/api/summary/x"):
+    for path in ("/api/incidents.json", "/nope", "/wall/extra", "/api/summary/x"):
         status, body = call(app, "GET", path)
         assert status == 404 and "<html" not in body, path
     assert call(app, "GET", "/assets/missing.css")[0] == 404

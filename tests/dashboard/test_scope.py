@@ -14,6 +14,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -29,7 +30,8 @@ from dashboard.access.scope import confine
 from dashboard.app import create_app
 from dashboard.callbacks.live import _context_of
 from dashboard.callbacks.pages import request_of
-from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN
+from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, Replay
+from dashboard.page_request import at_param
 from dashboard.push import step
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
@@ -448,3 +450,33 @@ def test_every_change_made_in_these_tests_has_its_audit_entry_and_actor(world: W
     audited = {as_text(f[b"log"]): as_text(f[b"actor"]) for _, f in trail}
     assert logged and set(audited) == logged  # one audit entry per change, written with it
     assert all(audited.values())  # each names who made it
+
+
+def test_a_past_moment_is_confined_and_masked_like_the_live_page(world: World) -> None:
+    """``?at=`` and the scrubber's step show an official only its areas, and a viewer masked text."""
+    at = time.time() + 30  # "now": the server takes a moment from now on as now (both reports are in it)
+    page = "/?at=" + urllib.parse.quote(at_param(at))
+    body = json.dumps(json.loads(_layout(world, "wang", page)), ensure_ascii=False)
+    assert world.in_a in body and world.in_b not in body and "历史回放" in body
+    assert PHONE not in _layout(world, "li", page)
+    step_body = {
+        "output": f"{Replay.SHOWN}.data",
+        "outputs": {"id": Replay.SHOWN, "property": "data"},
+        "inputs": [
+            {"id": Replay.AT, "property": "data", "value": at},
+            {"id": "live-filters", "property": "data", "value": None},
+        ],
+        "state": [
+            {"id": "url", "property": "pathname", "value": "/"},
+            {"id": "url", "property": "search", "value": f"?area={world.b}"},  # another area: its own instead
+            {"id": "root-lang", "property": "data", "value": "zh"},
+        ],
+        "changedPropIds": [f"{Replay.AT}.data"],
+    }
+    resp = world.post("wang", "/_dash-update-component", step_body)
+    assert resp.status_code == 200, resp.text
+    text = json.dumps(resp.json(), ensure_ascii=False)
+    assert world.in_a in text and world.in_b not in text and "历史回放" in text
+    assert PHONE not in world.post("li", "/_dash-update-component", step_body).text
+    assert world.post(None, "/_dash-update-component", step_body).status_code == 401
+    assert world.post("wall", "/_dash-update-component", step_body).status_code == 403

@@ -13,7 +13,15 @@ import redis
 from incidents.keys import Keys
 from incidents.model import GridState, Status
 from incidents.publish import publish
-from incidents.timetravel import at_history, incidents_at, parse_at, situation_at
+from incidents.timetravel import (
+    Timeline,
+    at_history,
+    incidents_at,
+    oldest_entry_ts,
+    parse_at,
+    refresh_timeline,
+    situation_at,
+)
 
 H = 3600.0
 # six hours ago, on a whole minute, so every ts below is in the wire's past
@@ -140,3 +148,74 @@ def test_parse_at() -> None:
     assert parse_at("1764118800") == 1764118800.0
     with pytest.raises(ValueError, match="not a time"):
         parse_at("yesterday")
+
+
+# ---- the timeline: a scrubber's warm rebuild equals the cold one ----------------------------------------------
+
+
+def same_rebuild(a: Any, b: Any) -> None:
+    assert (a.at, a.from_log, a.from_state, a.approximate, a.log_entries, a.log_oldest_ts) == (
+        b.at,
+        b.from_log,
+        b.from_state,
+        b.approximate,
+        b.log_entries,
+        b.log_oldest_ts,
+    )
+    assert sorted(a.incidents, key=lambda i: i.id) == sorted(b.incidents, key=lambda i: i.id)
+
+
+def same_view(r: redis.Redis, keys: Keys, at: float, timeline: Timeline) -> None:
+    """The warm timeline's view at ``at`` is the cold full rebuild's (``situation_at`` without a timeline)."""
+    cold, cold_rb = situation_at(r, keys, at, locator)
+    warm, warm_rb = situation_at(r, keys, at, locator, timeline=timeline)
+    same_rebuild(warm_rb, cold_rb)
+    assert warm.kpis == cold.kpis and warm.grid_states == cold.grid_states
+    cols = ["id", "status", "ts", "grid_id", "overdue"]
+    a = warm.incidents[cols].sort_values("id").reset_index(drop=True)
+    b = cold.incidents[cols].sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+MOMENTS = [-60.0, 0.0, 900.0, 2700.0, 1.25 * H, 2.5 * H, 4.25 * H, 5 * H]
+
+
+def test_timeline_view_equals_the_full_rebuild_at_every_moment(published: redis.Redis, keys: Keys) -> None:
+    tl = Timeline()
+    for dt in MOMENTS:
+        same_view(published, keys, T0 + dt, tl)
+    assert refresh_timeline(published, keys, tl) == 0  # warm: nothing new to read
+
+
+def test_timeline_follows_new_entries_and_trims(published: redis.Redis, keys: Keys) -> None:
+    r = published
+    tl = Timeline()
+    same_view(r, keys, T0 + 2700, tl)
+    # new changes after the timeline was warm: read incrementally
+    assert publish(r, keys, msg("B", "dispatched", 4.5 * H, assignee="M0002")).applied
+    assert publish(r, keys, msg("E", "reported", 4.6 * H, lon=120.25, lat=30.27, category="fire")).applied
+    assert refresh_timeline(r, keys, tl) == 2
+    for dt in [*MOMENTS, 4.55 * H, 4.7 * H]:
+        same_view(r, keys, T0 + dt, tl)
+    # the log trimmed under a warm timeline: the approximate cases come out as a cold rebuild's
+    r.xtrim(keys.log, maxlen=3, approximate=False)
+    for dt in [*MOMENTS, 4.55 * H, 4.7 * H]:
+        same_view(r, keys, T0 + dt, tl)
+    rb = tl.rebuild(T0 + 2700)
+    assert rb.approximate >= 1 and len(tl) == 3
+    assert oldest_entry_ts(r, keys) == tl.oldest_ts == rb.log_oldest_ts  # what a page's scrubber starts from, cold
+    # B's reported state is gone from the log (created at T0+1800, first surviving entry at 4.5 h)
+    assert tl.exact_since() == T0 + 4.5 * H
+    # the log deleted and rewritten (another run on the same prefix): read again from scratch
+    r.delete(keys.log, keys.state)
+    assert publish(r, keys, msg("Z", "reported", H, lon=120.15, lat=30.27, category="dispute")).applied
+    same_view(r, keys, T0 + 2 * H, tl)
+    assert {i.id for i in tl.rebuild(T0 + 2 * H).incidents} == {"Z"}
+
+
+def test_exact_since_is_the_oldest_entry_of_an_untrimmed_log(published: redis.Redis, keys: Keys) -> None:
+    tl = Timeline()
+    refresh_timeline(published, keys, tl)
+    assert tl.exact_since() == T0 and tl.oldest_ts == T0
+    assert Timeline().exact_since() is None
+    assert oldest_entry_ts(published, Keys("nothing-here")) is None

@@ -58,7 +58,8 @@ def table() -> pd.DataFrame:
                 micro_grid_id="G2-m1", community_id="C02", created_ts=NOW - 20 * H, overdue_at=NOW + 2 * H),
             row("SIM-00004", "closed", reopened=1, created_ts=NOW - 30 * H, title="路灯不亮"),
             row("SIM-00005", "cancelled", created_ts=NOW - 2 * H, escalated=False),
-            row("SIM-00006", "resolved", escalated=True, priority="high", created_ts=NOW - 10 * H),
+            row("SIM-00006", "resolved", escalated=True, priority="high", created_ts=NOW - 10 * H,
+                description="12号楼3单元附近：路面塌陷，联系电话13912345678"),
         ],
         columns=list(COLUMNS),
     )  # fmt: skip
@@ -123,6 +124,7 @@ def test_no_filter_keeps_everything_newest_first(table: pd.DataFrame) -> None:
         ("since=2026-11-30", ["SIM-00001", "SIM-00005", "SIM-00002", "SIM-00006"]),
         ("since=-3h", ["SIM-00001", "SIM-00005"]),
         ("q=38号楼", ["SIM-00001"]),
+        ("q=12号楼", ["SIM-00006"]),  # an address written in the description
         ("q=sim-00004", ["SIM-00004"]),
         ("q=桂花苑", ["SIM-00003"]),  # a micro-grid's name
         ("q=西二", ["SIM-00003"]),  # a grid's name
@@ -196,3 +198,11 @@ def test_paging(table: pd.DataFrame) -> None:
 def test_empty_table() -> None:
     empty = pd.DataFrame(columns=list(COLUMNS))
     assert len(select(empty, WorkFilter(statuses=("open",), q="x"), now=NOW)) == 0
+
+
+def test_a_masked_search_cannot_confirm_a_number_it_may_not_see(table: pd.DataFrame) -> None:
+    flt = WorkFilter(q="13912345678")
+    assert ids(select(table, flt, now=NOW)) == ["SIM-00006"]
+    assert ids(select(table, flt, now=NOW, masked=True)) == []
+    assert ids(select(table, WorkFilter(q="139****5678"), now=NOW, masked=True)) == ["SIM-00006"]  # as shown
+    assert ids(select(table, WorkFilter(q="路面塌陷"), now=NOW, masked=True)) == ["SIM-00006"]
