@@ -4,8 +4,9 @@ Families (one module each): ``pointgrid`` (point → grid vs geopandas.sjoin), `
 feed vs redis-benchmark PUBLISH), ``patchsize`` (bytes per live tick vs the whole figure, offline, demo and city
 scale), ``screens`` (Chromium: event → DOM latency, bytes over the wire, first render and RSS vs a naive Dash
 app), ``png`` (briefings through the one composition: warm vs cold, a community and the street, 1920×1080,
-3840×2160, A4 PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild). Prints a table and
-writes ``.onescreen/bench/latest.json``.
+3840×2160, A4 PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild), ``costcurve`` (first
+render, RSS with 20 pages, CPU per change and bytes per update from the demo through three in-between sizes to the
+city). Prints a table and writes ``.onescreen/bench/latest.json``.
 
 ``--quick`` (< 2 min): demo scale, short runs. Full (< 15 min): city scale where it matters, 60 s of ingest
 (``ingest_seconds`` / ``ONESCREEN_BENCH_INGEST_S`` for the issue's 5 minutes). ``only`` / ``ONESCREEN_BENCH_ONLY``
@@ -23,7 +24,17 @@ from pathlib import Path
 from bench.env import BenchEnv
 from bench.report import Measurement, failed, summary, table, write_json
 
-FAMILIES: tuple[str, ...] = ("pointgrid", "ingest", "patchsize", "fanout", "screens", "png", "export", "replay")
+FAMILIES: tuple[str, ...] = (
+    "pointgrid",
+    "ingest",
+    "patchsize",
+    "fanout",
+    "screens",
+    "png",
+    "export",
+    "replay",
+    "costcurve",
+)
 
 
 def _family(name: str) -> Callable[[BenchEnv], list[Measurement]]:

@@ -45,6 +45,11 @@ HEALTH_POLL_S = 0.1
 KEEP_S = 30.0
 # Frames kept findable by token (pages rendered from them diff against them on their first push).
 TOKENS_KEPT = 64
+# … and at most this many incident rows over those frames: a city frame (10,000+ open incidents: its rows, trace
+# lists and marker keys) holds ~6 MB, so 64 of them were ~380 MB of the server under live load. A demo street's 64
+# frames stay far below it; at city scale ~10 are kept (a page a few seconds old still gets its diff; older
+# holdings get everything again, as for any unknown token). The current frame of each context is never dropped.
+ROWS_KEPT = 150_000
 STEPS_KEPT = 256
 
 Listener = Callable[[], None]
@@ -86,6 +91,7 @@ class FrameHub:
         self._used: dict[ScreenContext, float] = {}  # monotonic time of the last frame() / watch
         self._listeners: dict[ScreenContext, set[Listener]] = {}
         self._tokens: OrderedDict[str, Frame] = OrderedDict()
+        self._rows_kept = 0  # incident rows over the frames in ``_tokens`` (ROWS_KEPT)
         self._steps: OrderedDict[StepKey, Step] = OrderedDict()
         self._inflight: dict[StepKey, asyncio.Future[Step]] = {}
         self._seq = 0
@@ -242,13 +248,29 @@ class FrameHub:
             self._latest[ctx] = frame
             self._tokens[frame.token] = frame
             self._event_at[frame.token] = event_at
-            while len(self._tokens) > TOKENS_KEPT:
-                gone, _ = self._tokens.popitem(last=False)
-                self._event_at.pop(gone, None)
+            self._rows_kept += len(frame.incidents)
+            self._forget_tokens()
             listeners = list(self._listeners.get(ctx, ()))
         for listener in listeners:
             listener()
         return True
+
+    def _forget_tokens(self) -> None:
+        """Drop the oldest frames past ``TOKENS_KEPT`` frames or ``ROWS_KEPT`` incident rows (caller holds the
+        lock); a context's current frame stays."""
+        current = {f.token for f in self._latest.values()}
+        gone: set[str] = set()
+        for token in list(self._tokens):
+            if len(self._tokens) <= TOKENS_KEPT and self._rows_kept <= ROWS_KEPT:
+                break
+            if token in current:
+                continue
+            self._rows_kept -= len(self._tokens.pop(token).incidents)
+            self._event_at.pop(token, None)
+            gone.add(token)
+        if gone:  # a cached step holds its frames: those steps go with them (a holding of them is unknown now)
+            for key in [k for k, st in self._steps.items() if {*k[0], k[1], *st.holding.key} & gone]:
+                del self._steps[key]
 
     def _active(self) -> list[ScreenContext]:
         """Contexts to keep computing; forgets those nobody watched or asked for within ``keep_s``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 # Relative wire cost of deleting one item by index (one Delete operation per parallel array, ~60 bytes each) in
 # units of re-sending one item. Markers are tiny (~40 bytes: lon, lat, id); feed rows are big (~700 bytes).
@@ -176,4 +176,9 @@ def stable_order_keyed(
     seen = set(kept)
     order = kept + [i for i in range(len(after_keys)) if i not in seen]
     keys = [after_keys[i] for i in order]
-    return {name: [column[i] for i in order] for name, column in after.items()}, KeyIndex.of(keys)
+    out = {name: [column[i] for i in order] for name, column in after.items()}
+    if before_keys is not None and keys == before_keys.keys and all(out[n] == before[n] for n in out):
+        # unchanged: the earlier lists and index themselves (frames are read-only). A city frame's traces are
+        # megabytes and most of them do not change from one frame to the next: the frames the hub keeps share them.
+        return {n: cast(list[Any], before[n]) for n in out}, before_keys
+    return out, KeyIndex.of(keys)

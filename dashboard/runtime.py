@@ -24,6 +24,7 @@ import redis
 
 from dashboard.access.service import Access
 from dashboard.figures.incident_map import MapBase
+from dashboard.figures.layers import served_layers
 from dashboard.frame_hub import FrameHub
 from dashboard.metrics import Metrics
 from dashboard.replay import Replay
@@ -77,7 +78,8 @@ class Geo:
 
 def load_geo(settings: Settings) -> Geo:
     """Read (config or GeoPackage), validate and index the layers. Raises ``geo.problems`` errors."""
-    layers = load_layers(settings.data_path, settings.config_path)
+    # as a server keeps them: what no screen shows of a covered household dropped, strings shared
+    layers = served_layers(load_layers(settings.data_path, settings.config_path))
     log.info("loaded %s", settings.config_path or settings.data_path)
     return Geo(layers, SpatialIndex(layers))
 
@@ -349,7 +351,9 @@ def build_runtime(settings: Settings, redis_url: str, *, geo: Geo | None = None)
     # Drawn over a GCJ-02 basemap, every layer is shifted to match it; everything else stays WGS-84.
     shown = display_layers(geo.layers, settings.tiles_crs if settings.tiles else "wgs84")
     base = replace(
-        MapBase.from_layers(shown), tiles=settings.tiles, display_crs="gcj02" if shown is not geo.layers else "wgs84"
+        MapBase.from_layers(shown, micro_grids=False),
+        tiles=settings.tiles,
+        display_crs="gcj02" if shown is not geo.layers else "wgs84",
     )
     hub = FrameHub(
         situation,

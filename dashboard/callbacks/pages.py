@@ -103,7 +103,8 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
             return page
         return [page, *([badge] if badge is not None else []), *(tour_components(req) if req.tour else [])]
     # a district's 100,000 members would make every page load megabytes: there they wait for their toggle
-    defaults = [k for k in DEFAULT_LAYERS if (counts.get(k) or 0) <= LAZY_ABOVE_FEATURES]
+    # … and a district's 10,000 grid outlines are megabytes of lines nobody reads at that zoom (level of detail)
+    defaults = [k for k in DEFAULT_LAYERS if (counts.get(k) or 0) <= lazy_above(k)]
     stack = stack_layers(
         figure, runtime.shown_layers, [k for k in defaults if k in LAYER_KEYS], frame.ctx.lang,
         theme="console", area=scope,
@@ -139,6 +140,16 @@ def page_from_frame(runtime: Runtime, frame: Frame, req: PageRequest) -> Any:
 
 
 LAZY_ABOVE_FEATURES = 20_000  # a default layer with more features in the area is loaded on its toggle only
+LAZY_ABOVE_OUTLINES = 2_000  # the same for a layer of polygon outlines (one line per polygon: ~300 B each)
+OUTLINE_LAYERS = frozenset({"grid_types", "micro_grids", "zones"})
+
+
+def lazy_above(key: str) -> int:
+    """How many features of layer ``key`` the officials' page carries on load at most; a layer with more in the
+    area waits for its toggle (the district's 10,000 grid outlines: 3 MB of lines, a street's 250: 80 KB)."""
+    return LAZY_ABOVE_OUTLINES if key in OUTLINE_LAYERS else LAZY_ABOVE_FEATURES
+
+
 WALL_MAX_FEATURES = 5_000  # a wall layer with more features in its area is left out there (shown when scoped in)
 
 

@@ -59,6 +59,9 @@ MEMBERS_CLUSTER_ABOVE = 10_000  # members on the map beyond which they are clust
 # A district overview draws its communities up to this many (each with its open count); beyond, its streets: a
 # thousand counts on one screen are noise, forty are a picture.
 OVERVIEW_MAX_AREAS = 300
+# A drilled-in map carries the grids within its area's box grown by this share of its size on every side (the
+# neighbours the framed view shows around it; a pan further out shows the area alone — drill up for more).
+FOCUS_PAD = 0.6
 COORD_DECIMALS = 5  # ~1 m; keeps GeoJSON and marker payloads small
 WALL_MIN_FONT_PX = 18  # the wall's smallest text on the 1920×1080 stage (design px; scaled with the stage)
 
@@ -292,6 +295,9 @@ class MapBase:
     display_crs: str = "wgs84"  # "gcj02": geometry here is shifted to GCJ-02 tiles, markers must be too
     # an overview's label point (lon, lat lists) per area in ``grid_ids`` order: where its open count is written
     label_points: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
+    # (n, 4) min lon, min lat, max lon, max lat of each feature of ``geojson`` (its order): a drilled-in map carries
+    # only the features near its area (``geojson_near``); None: always all of them
+    feature_bounds: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.grid_names is not None and not self.grid_name_by_id:
@@ -328,15 +334,33 @@ class MapBase:
         )
 
     @classmethod
-    def from_layers(cls, layers: Any, *, viewport: tuple[int, int] = WALL_MAP_VIEWPORT) -> MapBase:
-        """From ``geo.layers.GeoLayers`` (duck-typed: grids, micro_grids, communities, members)."""
+    def from_layers(
+        cls, layers: Any, *, viewport: tuple[int, int] = WALL_MAP_VIEWPORT, micro_grids: bool = True
+    ) -> MapBase:
+        """From ``geo.layers.GeoLayers`` (duck-typed: grids, micro_grids, communities, members). ``micro_grids=False``:
+        no ``micro_geojson`` (the screens draw micro-grids as a layer of ``figures.layers``; at city scale the
+        50,000 polygons held as Python lists were ~105 MB of the server)."""
         return cls.from_geodataframes(
             layers.grids,
             members=getattr(layers, "members", None),
-            micro_grids=getattr(layers, "micro_grids", None),
+            micro_grids=getattr(layers, "micro_grids", None) if micro_grids else None,
             communities=getattr(layers, "communities", None),
             viewport=viewport,
         )
+
+    def geojson_near(self, bbox: tuple[float, float, float, float], pad: float = FOCUS_PAD) -> dict[str, Any]:
+        """The features of ``geojson`` whose bounds meet ``bbox`` (min lon, min lat, max lon, max lat) grown by
+        ``pad`` of its size on every side — what a map framed on that area can show (level of detail: one street's
+        250 grids, not the district's 10,000). All of them without ``feature_bounds``. The feature dicts are
+        shared with ``geojson`` (read-only)."""
+        fb = self.feature_bounds
+        if fb is None or len(fb) != len(self.geojson["features"]):
+            return self.geojson
+        w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
+        x0, y0, x1, y1 = bbox[0] - pad * w, bbox[1] - pad * h, bbox[2] + pad * w, bbox[3] + pad * h
+        near = (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
+        features = self.geojson["features"]
+        return {"type": "FeatureCollection", "features": [features[i] for i in np.flatnonzero(near)]}
 
     def overview(self, communities: Any, streets: Any = None) -> MapBase:
         """The district overview of this base: the same members and view, the ``communities`` (GeoDataFrame
@@ -384,7 +408,7 @@ class MapBase:
         names = [str(n) for n in grids["name"]] if "name" in grids.columns else None
         micro = compact_geojson(micro_grids, "micro_grid_id") if micro_grids is not None else None
         comm = compact_geojson(communities, "community_id") if communities is not None else None
-        return cls.from_geojson(
+        base = cls.from_geojson(
             gj,
             grid_names=names,
             members=members,
@@ -392,6 +416,8 @@ class MapBase:
             community_geojson=comm,
             viewport=viewport,
         )
+        base.feature_bounds = shapely.bounds(np.asarray(grids.geometry.values, dtype=object))
+        return base
 
 
 def label_points(gdf: Any) -> tuple[list[float], list[float]]:
@@ -578,10 +604,13 @@ def build_incident_map(
     hover_on = (theme == "console") if hover is None else hover
     hovertemplate = "%{hovertext}<extra></extra>" if hover_on else None
 
+    if focus is not None and base.display_crs == "gcj02":  # areas are WGS-84; the map is drawn shifted
+        (x0, x1), (y0, y1) = wgs84_to_gcj02([focus[0], focus[2]], [focus[1], focus[3]])
+        focus = (float(x0), float(y0), float(x1), float(y1))
     fig = go.Figure()
     fig.add_trace(
         go.Choroplethmap(
-            geojson=base.geojson,
+            geojson=base.geojson if focus is None else base.geojson_near(focus),
             locations=base.grid_ids,
             z=list(grid_z),
             zmin=0,
@@ -600,7 +629,9 @@ def build_incident_map(
     members = base.members
     if member_ids is not None and members is not None and "member_id" in members.columns:
         members = members[members["member_id"].astype(str).isin(member_ids)]
-    mp = member_points(members, on_duty_only=theme == "wall", snapped=theme == "wall")
+    # a hidden trace carries no points: nothing shows it again (the layers' own members layer replaces it), and a
+    # district's 100,000 invisible dots were 1–2 MB of every page load
+    mp = member_points(members if show_members else None, on_duty_only=theme == "wall", snapped=theme == "wall")
     # A city has ~100,000 members: drawn one by one they stall a wall for seconds on every redraw. Past a
     # street's worth, MapLibre clusters them (counts at low zoom, points when zoomed in).
     clustered = len(mp["lon"]) > MEMBERS_CLUSTER_ABOVE
@@ -722,9 +753,6 @@ def build_incident_map(
                 "name": "area",
             }
         )
-    if focus is not None and base.display_crs == "gcj02":  # areas are WGS-84; the map is drawn shifted
-        (x0, x1), (y0, y1) = wgs84_to_gcj02([focus[0], focus[2]], [focus[1], focus[3]])
-        focus = (float(x0), float(y0), float(x1), float(y1))
     viewport = WALL_MAP_VIEWPORT if theme == "wall" else CONSOLE_MAP_VIEWPORT
     center, zoom = (base.center, base.zoom) if focus is None else fit_view(focus, viewport)
     base_font = WALL_MIN_FONT_PX if theme == "wall" else 14

@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo.columns import shared_strings
 from geo.config import FILE_SUFFIXES, LayerSource
 from geo.crs import COORD_COLUMNS, HINT_NAMES, datum_fingerprint, to_wgs84
 from geo.io._files import list_layers, read_file, recover_nested
@@ -67,6 +68,7 @@ def read_source(src: LayerSource) -> LoadedLayer:
     except Exception as exc:  # every reader's failure becomes one error naming the source
         msg = f"cannot read {src.label}: {type(exc).__name__}: {str(exc).strip()[:300]}"
         return LoadedLayer(src, None, [Problem(src.layer, "", msg, "unreadable", "error", src.label)])
+    raw = shared_strings(raw)  # before the next layer is read: its freed strings make room for that one's
     recovered: dict[int, Any] = {}
     if not src.is_postgis:
         empty = np.flatnonzero(shapely.is_empty(np.asarray(raw.geometry.values, dtype=object)))

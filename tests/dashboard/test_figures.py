@@ -252,3 +252,27 @@ def test_a_basemap_is_the_only_thing_fetched_and_sits_under_every_layer(base: im
     assert style["sources"]["onescreen-tiles"] == {"type": "raster", "tiles": [url], "tileSize": 256, "maxzoom": 18}
     assert [layer["id"] for layer in style["layers"]] == ["onescreen-background", "onescreen-tiles"]
     assert "glyphs" not in style
+
+
+def test_a_drilled_in_map_carries_only_the_grids_near_its_area() -> None:
+    """Level of detail: framed on one area, the choropleth's GeoJSON holds the grids within the area's box (grown
+    by ``FOCUS_PAD``), not the whole district's; the locations (and so the live colour edits) stay all grids."""
+    gpd = pytest.importorskip("geopandas")
+    from shapely.geometry import box
+
+    ids = [f"g{i:02d}" for i in range(20)]
+    grids = gpd.GeoDataFrame(
+        {"grid_id": ids, "name": ids},
+        geometry=[box(120.0 + 0.01 * i, 30.0, 120.0 + 0.01 * i + 0.009, 30.009) for i in range(20)],
+        crs="EPSG:4326",
+    )
+    base = im.MapBase.from_geodataframes(grids)
+    z = [0] * len(ids)
+    whole = im.build_incident_map(base, z, {}, theme="console")
+    assert [f["id"] for f in whole.data[im.TRACE_GRIDS].geojson["features"]] == ids
+    focus = (120.05, 30.0, 120.059, 30.009)  # g05's box
+    fig = im.build_incident_map(base, z, {}, theme="console", focus=focus, focus_key="grid:g05")
+    near = [f["id"] for f in fig.data[im.TRACE_GRIDS].geojson["features"]]
+    assert "g05" in near and {"g04", "g06"} <= set(near) and len(near) <= 3
+    assert list(fig.data[im.TRACE_GRIDS].locations) == ids
+    assert fig.layout.map.center.lon == pytest.approx(120.0545, abs=1e-3)

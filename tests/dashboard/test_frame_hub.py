@@ -118,3 +118,27 @@ def test_the_briefing_png_draws_what_the_wall_draws(situation: Situation, hub: F
     markers = [tr for tr in fig.data if tr.type == "scatter" and tr.mode == "markers" and tr.marker.symbol is None]
     assert sum(len(tr.x) for tr in markers) == 2 == sum(len(wall.traces[i]["lon"]) for i in INCIDENT_TRACES[:5])
     assert len(wall.traces[TRACE_RESOLVED]["lon"]) == 1
+
+
+def test_the_frames_kept_by_token_stay_within_a_row_budget(
+    situation: Situation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """City frames are megabytes each: past ``ROWS_KEPT`` incident rows the oldest frames (and the cached steps that
+    hold them) are forgotten, never a context's current frame."""
+    import dashboard.frame_hub as fh
+
+    for n in range(5):
+        situation.apply(mk(f"R{n}", ("reported", -600 + n)))
+    monkeypatch.setattr(fh, "ROWS_KEPT", 12)  # 5 rows a frame: two frames and a bit
+    h = FrameHub(situation, sample_base(), boot_id="rows", tick_s=0.01, idle_s=0.01, clock=lambda: NOW)
+    tokens = [h.frame(WALL).token]
+    for n in range(6):
+        situation.apply(mk(f"R{n % 5}", ("reported", -600 + n % 5), ("dispatched", -300 + n)))
+        h._publish(WALL, situation.view(NOW))
+        tokens.append(h.frame(WALL).token)
+    assert len(set(tokens)) == len(tokens)  # each change a new frame
+    kept = [t for t in tokens if h.by_token(t) is not None]
+    assert tokens[-1] in kept and h.by_token(tokens[-1]) is h.latest(WALL)
+    assert 1 <= len(kept) <= 3 and kept == tokens[-len(kept) :]  # the newest ones
+    assert h.by_token(tokens[0]) is None and h.rendered_holding(tokens[0]) is None
+    assert h._rows_kept == sum(len(f.incidents) for f in h._tokens.values())

@@ -3,6 +3,7 @@ and one real Chromium drawing the place names offline."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.server
 import json
@@ -28,8 +29,10 @@ from dashboard.figures.layers import (
     layer_traces,
     outline_coords,
     place_name_layers,
+    served_layers,
 )
 from geo.areas import build_area_tree
+from geo.columns import shared_strings
 from geo.layers import GeoLayers, read_layers
 from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
@@ -330,6 +333,29 @@ def test_uncovered_households_are_highlighted_and_coverage_is_shown(demo: GeoLay
     n = int((hh["micro_grid_id"] == first_micro).sum())
     lost = int((hh["micro_grid_id"].iloc[:4] == first_micro).sum())
     assert f"{n - lost}/{n}" in text
+
+
+def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
+    """``served_layers``: a covered household's id, name and phone (never shown: a dot) are dropped, an uncovered
+    one keeps them; every other value is the same, equal strings are one object; the households layer draws the
+    same traces from either."""
+    hh = demo.households.copy()
+    hh.loc[hh.index[:3], "member_id"] = ""
+    layers = served_layers(dataclasses.replace(demo, households=hh))
+    got = layers.households
+    assert got["head_name"].iloc[:3].tolist() == hh["head_name"].iloc[:3].tolist()
+    assert set(got["head_name"].iloc[3:]) == {""} and set(got["phone"].iloc[3:]) == {""}
+    for col in ("member_id", "micro_grid_id", "grid_id", "size"):
+        assert got[col].tolist() == hh[col].tolist()
+    assert got.geometry.equals(hh.geometry) and got.crs == hh.crs and got.index.equals(hh.index)
+    assert layer_traces(layers, "households", "zh") == layer_traces(_With(demo, households=hh), "households", "zh")
+    members = layers.members
+    assert members.drop(columns="geometry").equals(demo.members.drop(columns="geometry"))
+    ids = members["grid_id"].array
+    same = [i for i in range(len(ids)) if ids[i] == ids[0]]
+    assert len(same) > 1 and len({id(ids[i]) for i in same}) == 1  # one object per distinct value
+    plain = shared_strings(pd.DataFrame({"a": ["x", None, "x"], "n": [1, 2, 3]}))
+    assert plain["a"].isna().tolist() == [False, True, False] and plain["n"].tolist() == [1, 2, 3]
 
 
 def test_payload_per_layer_is_bounded(full: Any) -> None:

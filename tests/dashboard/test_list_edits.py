@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.list_edits import REPLACE, ListEdit, plan_prepend, plan_trace, plan_unordered
+from dashboard.list_edits import REPLACE, ListEdit, plan_prepend, plan_trace, plan_unordered, stable_order_keyed
 
 
 def apply_unordered(before: list[Any], after: list[Any], edit: ListEdit) -> list[Any]:
@@ -134,3 +134,19 @@ def test_stably_ordered_frames_are_reproduced_exactly_by_edits_from_any_earlier_
     for k in range(len(frames)):
         for n in range(k, len(frames)):
             assert plan_trace(frames[k], frames[n]).result == frames[n]
+
+
+def test_an_unchanged_trace_shares_the_earlier_frames_lists() -> None:
+    """Frames are read-only: a trace equal to the previous frame's is those very lists and index (a city frame's
+    markers are megabytes; the hub keeps several frames), a changed one gets its own."""
+    before, keys = stable_order_keyed(None, {"lon": [1.0, 2.0], "lat": [3.0, 4.0], "customdata": ["a", "b"]})
+    same, same_keys = stable_order_keyed(before, {"lon": [2.0, 1.0], "lat": [4.0, 3.0], "customdata": ["b", "a"]}, keys)
+    assert same_keys is keys and all(same[n] is before[n] for n in before)
+    moved, moved_keys = stable_order_keyed(
+        before, {"lon": [1.0, 2.5], "lat": [3.0, 4.0], "customdata": ["a", "b"]}, keys
+    )
+    assert moved_keys is not keys and moved["lon"] == [1.0, 2.5] and moved["lon"] is not before["lon"]
+    hover = {**before, "hovertext": ["x", "y"]}
+    _, hk = stable_order_keyed(None, hover)
+    changed, _ = stable_order_keyed(hover, {**hover, "hovertext": ["x", "z"]}, hk)
+    assert changed["hovertext"] == ["x", "z"] and before["lon"] == [1.0, 2.0]
