@@ -181,3 +181,22 @@ def shared_strings(frame: Any) -> Any:
     import geopandas as gpd
 
     return gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs)
+
+
+def point_columns(frame: Any) -> pd.DataFrame:
+    """A point layer (GeoDataFrame, EPSG:4326) as a plain DataFrame: its other columns (``shared_strings``) and
+    ``lon``/``lat`` (float64 degrees, NaN for an empty geometry) instead of shapely Points, same index. A city's
+    300,000 households as Points are ~70 MB of a server; as two float columns 5 MB. ``ValueError`` when ``frame``
+    has non-point geometry or already has a ``lon``/``lat`` column."""
+    import shapely
+
+    geometry = frame._geometry_column_name
+    if {"lon", "lat"} & set(frame.columns):
+        raise ValueError("point_columns: the layer already has a lon/lat column")
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    if np.any((kinds != 0) & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)):
+        raise ValueError("point_columns: the layer has geometries other than points")
+    lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+    out: pd.DataFrame = shared_strings(pd.DataFrame(frame.drop(columns=geometry)))
+    return out.assign(lon=lon, lat=lat)

@@ -32,7 +32,8 @@ from dashboard.figures.layers import (
     served_layers,
 )
 from geo.areas import build_area_tree
-from geo.columns import shared_strings
+from geo.columns import point_columns, shared_strings
+from geo.display import display_layers
 from geo.layers import GeoLayers, read_layers
 from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
@@ -338,7 +339,7 @@ def test_uncovered_households_are_highlighted_and_coverage_is_shown(demo: GeoLay
 def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
     """``served_layers``: a covered household's id, name and phone (never shown: a dot) are dropped, an uncovered
     one keeps them; every other value is the same, equal strings are one object; the households layer draws the
-    same traces from either."""
+    same traces from either, and as a GCJ-02 map shows it."""
     hh = demo.households.copy()
     hh.loc[hh.index[:3], "member_id"] = ""
     layers = served_layers(dataclasses.replace(demo, households=hh))
@@ -347,8 +348,15 @@ def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
     assert set(got["head_name"].iloc[3:]) == {""} and set(got["phone"].iloc[3:]) == {""}
     for col in ("member_id", "micro_grid_id", "grid_id", "size"):
         assert got[col].tolist() == hh[col].tolist()
-    assert got.geometry.equals(hh.geometry) and got.crs == hh.crs and got.index.equals(hh.index)
+    assert "geometry" not in got.columns and got.index.equals(hh.index)  # points as columns, no shapely Points
+    assert got["lon"].tolist() == hh.geometry.x.tolist() and got["lat"].tolist() == hh.geometry.y.tolist()
+    with pytest.raises(ValueError, match="other than points"):
+        point_columns(demo.grids)
     assert layer_traces(layers, "households", "zh") == layer_traces(_With(demo, households=hh), "households", "zh")
+    whole = dataclasses.replace(demo, households=hh)
+    shown = layer_traces(display_layers(layers, "gcj02"), "households", "zh")
+    assert shown == layer_traces(display_layers(whole, "gcj02"), "households", "zh")
+    assert shown != layer_traces(layers, "households", "zh")
     members = layers.members
     assert members.drop(columns="geometry").equals(demo.members.drop(columns="geometry"))
     ids = members["grid_id"].array
