@@ -32,6 +32,7 @@ from dashboard.settings import Settings
 from dashboard.snapshot import Snapshotter, missing_render_deps
 from dashboard.worklist import Directory
 from geo.areas import AreaTree, build_area_tree
+from geo.columns import point_lonlat
 from geo.display import display_layers
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
@@ -114,7 +115,7 @@ def simulator_for(
     ``rate`` per second with compressed lifecycles (load tests). ``metrics``: its messages are counted there."""
     members = geo.layers.members
     if len(members):
-        points = np.column_stack([members.geometry.x.to_numpy(), members.geometry.y.to_numpy()])
+        points = np.column_stack(point_lonlat(members))  # served layers: lon/lat columns (point_columns)
     else:
         from geo.display import representative_points
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo.text import REPLACEMENT
@@ -181,6 +182,17 @@ def shared_strings(frame: Any) -> Any:
     import geopandas as gpd
 
     return gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs)
+
+
+def point_lonlat(frame: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(lon, lat) float64 degrees of every row of a point layer, NaN for an empty point: of its geometry, or of
+    its ``lon``/``lat`` columns when it is kept as columns (``point_columns``)."""
+    if "geometry" not in frame.columns and {"lon", "lat"} <= set(frame.columns):
+        return frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
+    import shapely
+
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    return shapely.get_x(geoms), shapely.get_y(geoms)
 
 
 def point_columns(frame: Any) -> pd.DataFrame:

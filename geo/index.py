@@ -13,6 +13,7 @@ from pyproj import Transformer
 from shapely import STRtree
 
 from geo._tiling import ragged_rank
+from geo.columns import point_lonlat
 from geo.model import GeoLayers
 
 ArrayLike = npt.ArrayLike
@@ -56,8 +57,8 @@ class SpatialIndex:
     @cached_property
     def members_xy(self) -> npt.NDArray[np.float64]:
         """Member coordinates in the metric CRS (metres), shape (n, 2)."""
-        coords = shapely.get_coordinates(self.layers.members.geometry.values)
-        x, y = self._to_metric.transform(coords[:, 0], coords[:, 1])
+        lon, lat = point_lonlat(self.layers.members)  # a GeoDataFrame or a served one (geo.columns.point_columns)
+        x, y = self._to_metric.transform(lon, lat)
         return np.column_stack([x, y])
 
     def to_metric(self, lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.float64]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
@@ -34,6 +35,7 @@ from dashboard.figures.layers import (
 from geo.areas import build_area_tree
 from geo.columns import point_columns, shared_strings
 from geo.display import display_layers
+from geo.index import SpatialIndex
 from geo.layers import GeoLayers, read_layers
 from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
@@ -358,7 +360,12 @@ def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
     assert shown == layer_traces(display_layers(whole, "gcj02"), "households", "zh")
     assert shown != layer_traces(layers, "households", "zh")
     members = layers.members
-    assert members.drop(columns="geometry").equals(demo.members.drop(columns="geometry"))
+    assert members.drop(columns=["lon", "lat"]).equals(demo.members.drop(columns="geometry"))
+    assert layer_traces(layers, "members", "zh") == layer_traces(whole, "members", "zh")
+    served, read = SpatialIndex(layers), SpatialIndex(demo)
+    assert np.array_equal(served.members_xy, read.members_xy)
+    lon, lat = members["lon"].iloc[:5], members["lat"].iloc[:5]
+    assert served.nearest_members(lon, lat).equals(read.nearest_members(lon, lat))
     ids = members["grid_id"].array
     same = [i for i in range(len(ids)) if ids[i] == ids[0]]
     assert len(same) > 1 and len({id(ids[i]) for i in same}) == 1  # one object per distinct value
