@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import pytest
 from shapely.geometry import Point, box
 
+from dashboard import runtime
 from dashboard.figures import incident_map as im
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.layer_stack import stack_layers
@@ -32,11 +33,12 @@ from dashboard.figures.layers import (
     place_name_layers,
     served_layers,
 )
+from dashboard.settings import Settings
 from geo.areas import build_area_tree
 from geo.columns import point_columns, shared_strings
 from geo.display import display_layers
 from geo.index import SpatialIndex
-from geo.layers import GeoLayers, read_layers
+from geo.layers import LAYER_NAMES, GeoLayers, read_layers
 from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
 
@@ -488,3 +490,23 @@ def test_place_names_render_offline_in_chromium(browser: Any, static_site: str, 
     assert foreign == []
     assert any(u.startswith(static_site) for u in requests)
     assert pd.Series(requests).str.startswith("http://127.0.0.1").any()
+
+
+def test_a_big_data_set_is_read_apart(demo: GeoLayers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read_served_apart``: the served layers read in a child process come back the same as read here; a data
+    set the child cannot read gives None (``load_geo`` then reads it here and raises its own error); ``load_geo``
+    reads apart from ``READ_APART_BYTES`` on."""
+    apart = runtime.read_served_apart(DEMO_GPKG, None)
+    here = runtime.read_served(DEMO_GPKG, None)
+    assert apart is not None and apart.metric_crs == here.metric_crs
+    for name in LAYER_NAMES:
+        pd.testing.assert_frame_equal(apart.layer(name), here.layer(name))
+    assert runtime.read_served_apart(tmp_path / "missing.gpkg", None) is None
+    assert runtime.data_bytes(Settings.from_env(data_path=DEMO_GPKG)) == DEMO_GPKG.stat().st_size
+    layers, records = runtime._read_served_logged(DEMO_GPKG, None)
+    assert len(layers.members) == len(here.members) and isinstance(records, list)
+    monkeypatch.setattr(runtime, "READ_APART_BYTES", 0)
+    geo = runtime.load_geo(Settings.from_env(data_path=DEMO_GPKG))
+    assert "geometry" not in geo.layers.households.columns and len(geo.index.members_xy) == len(here.members)
+    with pytest.raises(FileNotFoundError):
+        runtime.load_geo(Settings.from_env(data_path=tmp_path / "missing.gpkg"))
