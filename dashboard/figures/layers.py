@@ -536,10 +536,10 @@ HOUSEHOLD_SHOWN_IF_UNCOVERED: Final = ("household_id", "head_name", "phone")
 def served_layers(layers: Any) -> Any:
     """The layers as a server keeps them (``geo.model.GeoLayers`` in, a new one out; the input is not changed):
     a covered household's id, head name and phone are never shown (``household_traces``: a dot) and are dropped;
-    the households and members as columns with ``lon``/``lat`` (``point_columns``: plain DataFrames, no shapely
-    Points — the server draws, counts and measures distances to them from coordinates); the strings of the big
-    point and polygon layers shared (``shared_strings``). At city scale (300,000 households, 100,000 members)
-    this is ~230 MB of the server's memory. Covered = ``member_id`` names a member."""
+    the households, members and party organisations as columns with ``lon``/``lat`` (``point_columns``: plain
+    DataFrames, no shapely Points — the server draws, counts and measures distances to them from coordinates);
+    the strings of the big point and polygon layers shared (``shared_strings``). At city scale (300,000
+    households, 100,000 members) this is ~240 MB of the server's memory. Covered = ``member_id`` names a member."""
     from dataclasses import replace
 
     hh = layers.households
@@ -551,7 +551,7 @@ def served_layers(layers: Any) -> Any:
         households=point_columns(hh),
         members=point_columns(layers.members),
         micro_grids=shared_strings(layers.micro_grids),
-        party_orgs=shared_strings(layers.party_orgs),
+        party_orgs=point_columns(layers.party_orgs),
         responsibility_zones=shared_strings(layers.responsibility_zones),
         basic_units=shared_strings(layers.basic_units),
     )

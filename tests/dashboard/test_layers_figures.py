@@ -363,7 +363,9 @@ def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
     assert shown != layer_traces(layers, "households", "zh")
     members = layers.members
     assert members.drop(columns=["lon", "lat"]).equals(demo.members.drop(columns="geometry"))
-    assert layer_traces(layers, "members", "zh") == layer_traces(whole, "members", "zh")
+    for key in ("members", "party_orgs", "grid_types", "zones"):
+        assert layer_traces(layers, key, "zh") == layer_traces(whole, key, "zh"), key
+    assert "geometry" not in layers.party_orgs.columns
     served, read = SpatialIndex(layers), SpatialIndex(demo)
     assert np.array_equal(served.members_xy, read.members_xy)
     lon, lat = members["lon"].iloc[:5], members["lat"].iloc[:5]
