@@ -28,7 +28,8 @@ class SpatialIndex:
         self.layers = layers
         micro = layers.micro_grids
         self._geoms = np.asarray(micro.geometry.values, dtype=object)
-        shapely.prepare(self._geoms)
+        # not shapely.prepare'd: STRtree.query prepares the query points, never the tree's polygons, so prepared
+        # micro-grids only cost memory (~7 MB for a city's 50,000 after 20,000 locates, no faster)
         self._tree = STRtree(self._geoms)
         # One extra "" entry at the end is what points outside every micro-grid resolve to.
         self._ids = {c: np.append(micro[c].to_numpy(dtype=object), "") for c in LOCATE_COLUMNS}
