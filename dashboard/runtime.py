@@ -103,23 +103,44 @@ def data_bytes(settings: Settings) -> int:
 
 
 def read_served_apart(data_path: Path | None, config_path: Path | None) -> GeoLayers | None:
-    """``read_served`` in a child process (spawned, so nothing of this process is copied), the layers pickled
-    back: reading a city (300,000 households as shapely Points, their strings …) peaks at twice what the served
-    layers hold, and the freed part stays in this process's heap as fragments — read here, a city's layers
-    cost the server ~280 MB, read apart ~180 MB. None when the child cannot run or fails (the caller reads in
-    this process, so an error is raised there with its own type)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """``read_served`` in a child Python process (``python -c``: it imports only this module, never the caller's
+    main script, and with this process's ``sys.path``), the layers pickled back: reading a city (300,000
+    households as shapely Points, their strings …) peaks at twice what the served layers hold, and the freed part
+    stays in this process's heap as fragments — read here, a city's layers cost the server ~280 MB, read apart
+    ~180 MB. None when the child cannot run or fails (the caller reads in this process, so an error is raised
+    there with its own type)."""
+    import os
+    import pickle
+    import subprocess
+    import sys
 
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            layers, records = pool.submit(_read_served_logged, data_path, config_path).result()
-    except Exception as exc:  # a bad data set, a daemonic parent, no room for a child …
+        done = subprocess.run(
+            [sys.executable, "-c", _READ_APART],
+            input=pickle.dumps((data_path, config_path)),
+            capture_output=True,
+            check=True,
+            env=env,
+        )
+        layers, records = pickle.loads(done.stdout)  # our own child's bytes
+    except Exception as exc:  # a bad data set, no room for a child …
         log.info("reading the layers apart failed (%s); reading them in this process", exc)
         return None
     for name, level, message in records:  # the reader's warnings, logged here as if read here
         logging.getLogger(name).log(level, "%s", message)
-    return layers
+    served: GeoLayers = layers
+    return served
+
+
+# The child of read_served_apart: (data_path, config_path) pickled on stdin, (layers, log records) on stdout.
+_READ_APART = (
+    "import pickle, sys\n"
+    "result, sys.stdout = sys.stdout.buffer, sys.stderr\n"  # anything printed while reading goes to stderr
+    "from dashboard.runtime import _read_served_logged\n"
+    "out = _read_served_logged(*pickle.loads(sys.stdin.buffer.read()))\n"
+    "result.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))\n"
+)
 
 
 def _read_served_logged(
