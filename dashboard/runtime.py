@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -32,6 +33,7 @@ from dashboard.settings import Settings
 from dashboard.snapshot import Snapshotter, missing_render_deps
 from dashboard.worklist import Directory
 from geo.areas import AreaTree, build_area_tree
+from geo.columns import point_lonlat
 from geo.display import display_layers
 from geo.index import SpatialIndex
 from geo.layers import GeoLayers
@@ -76,10 +78,101 @@ class Geo:
         return str(self.layers.street["name"].iloc[0]) if len(self.layers.street) else "onescreen"
 
 
+# Data sets of at least this many bytes are read in a child process (``read_served_apart``).
+READ_APART_BYTES = 32 * 1024 * 1024
+
+
+def read_served(data_path: Path | None, config_path: Path | None) -> GeoLayers:
+    """The layers as a server keeps them (``served_layers`` of ``load_layers``): what no screen shows of a covered
+    household dropped, households and members as coordinate columns, strings shared. Raises ``geo.problems``
+    errors, ``FileNotFoundError``."""
+    layers: GeoLayers = served_layers(load_layers(data_path, config_path))
+    return layers
+
+
+def data_bytes(settings: Settings) -> int:
+    """Bytes of the data set ``settings`` name: the GeoPackage (or the files of a data folder), or with a config
+    the files in its folder and one level below; 0 when nothing is there."""
+    if settings.config_path is not None:
+        files = [*settings.config_path.parent.glob("*"), *settings.config_path.parent.glob("*/*")]
+    elif settings.data_path.is_dir():
+        files = [*settings.data_path.glob("*"), *settings.data_path.glob("*/*")]
+    else:
+        files = [settings.data_path]
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
+def read_served_apart(data_path: Path | None, config_path: Path | None) -> GeoLayers | None:
+    """``read_served`` in a child Python process (``python -c``: it imports only this module, never the caller's
+    main script, and with this process's ``sys.path``), the layers pickled back: reading a city (300,000
+    households as shapely Points, their strings …) peaks at twice what the served layers hold, and the freed part
+    stays in this process's heap as fragments — read here, a city's layers cost the server ~280 MB, read apart
+    ~180 MB. None when the child cannot run or fails (the caller reads in this process, so an error is raised
+    there with its own type)."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _READ_APART],
+            input=pickle.dumps((data_path, config_path)),
+            capture_output=True,
+            check=True,
+            env=env,
+        )
+        layers, records = pickle.loads(done.stdout)  # our own child's bytes
+    except Exception as exc:  # a bad data set, no room for a child …
+        log.info("reading the layers apart failed (%s); reading them in this process", exc)
+        return None
+    for name, level, message in records:  # the reader's warnings, logged here as if read here
+        logging.getLogger(name).log(level, "%s", message)
+    served: GeoLayers = layers
+    return served
+
+
+# The child of read_served_apart: (data_path, config_path) pickled on stdin, (layers, log records) on stdout.
+_READ_APART = (
+    "import pickle, sys\n"
+    "result, sys.stdout = sys.stdout.buffer, sys.stderr\n"  # anything printed while reading goes to stderr
+    "from dashboard.runtime import _read_served_logged\n"
+    "out = _read_served_logged(*pickle.loads(sys.stdin.buffer.read()))\n"
+    "result.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))\n"
+)
+
+
+def _read_served_logged(
+    data_path: Path | None, config_path: Path | None
+) -> tuple[GeoLayers, list[tuple[str, int, str]]]:
+    """``read_served`` and the (logger name, level, message) of every record of INFO or above it logged."""
+    records: list[tuple[str, int, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.name, record.levelno, record.getMessage()))
+
+    root, keep = logging.getLogger(), Keep(logging.INFO)
+    level = root.level
+    root.setLevel(min(level or logging.INFO, logging.INFO))
+    root.addHandler(keep)
+    try:
+        return read_served(data_path, config_path), records
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+
+
 def load_geo(settings: Settings) -> Geo:
-    """Read (config or GeoPackage), validate and index the layers. Raises ``geo.problems`` errors."""
-    # as a server keeps them: what no screen shows of a covered household dropped, strings shared
-    layers = served_layers(load_layers(settings.data_path, settings.config_path))
+    """Read (config or GeoPackage), validate and index the layers, as a server keeps them (``read_served``);
+    a data set of ``READ_APART_BYTES`` or more is read in a child process (``read_served_apart``). Raises
+    ``geo.problems`` errors."""
+    layers = None
+    if data_bytes(settings) >= READ_APART_BYTES:
+        layers = read_served_apart(settings.data_path, settings.config_path)
+    if layers is None:
+        layers = read_served(settings.data_path, settings.config_path)
     log.info("loaded %s", settings.config_path or settings.data_path)
     return Geo(layers, SpatialIndex(layers))
 
@@ -114,7 +207,7 @@ def simulator_for(
     ``rate`` per second with compressed lifecycles (load tests). ``metrics``: its messages are counted there."""
     members = geo.layers.members
     if len(members):
-        points = np.column_stack([members.geometry.x.to_numpy(), members.geometry.y.to_numpy()])
+        points = np.column_stack(point_lonlat(members))  # served layers: lon/lat columns (point_columns)
     else:
         from geo.display import representative_points
 

@@ -66,13 +66,17 @@ def representative_points(gdf: gpd.GeoDataFrame, id_column: str) -> pd.DataFrame
 def shifted_to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """A copy of ``gdf`` (EPSG:4326, WGS-84) with every coordinate moved to GCJ-02 (``geo.gcj02``), for drawing
     over tiles made for Chinese web maps (Amap, Tencent): they are offset by the GCJ-02 shift, ~300–600 m in
-    Zhejiang. Vectorised (``shapely.transform``); the CRS label stays EPSG:4326 (GCJ-02 has no EPSG code)."""
+    Zhejiang. Vectorised (``shapely.transform``); the CRS label stays EPSG:4326 (GCJ-02 has no EPSG code). A
+    point layer kept as ``lon``/``lat`` columns (``geo.columns.point_columns``) has those columns moved."""
     from geo.gcj02 import wgs84_to_gcj02
 
     def shift(xy: np.ndarray) -> np.ndarray:
         lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
         return np.column_stack([lon, lat])
 
+    if "geometry" not in gdf.columns and {"lon", "lat"} <= set(gdf.columns):  # geo.columns.point_columns
+        lon, lat = wgs84_to_gcj02(gdf["lon"].to_numpy(dtype=float), gdf["lat"].to_numpy(dtype=float))
+        return gdf.assign(lon=lon, lat=lat)
     out = gdf.copy()
     out.geometry = shapely.transform(gdf.geometry.to_numpy(), shift)
     return out

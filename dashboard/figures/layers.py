@@ -25,7 +25,7 @@ import shapely
 
 from dashboard import i18n
 from dashboard.figures.incident_map import COORD_DECIMALS, FONT_FAMILY, THEMES, Theme, compact_geojson, label_points
-from geo.columns import shared_strings
+from geo.columns import point_columns, shared_strings
 from geo.privacy import mask_name, mask_phone, snap_positions
 from geo.validate import BASIC_UNIT_KINDS, FORCE_KINDS
 
@@ -208,7 +208,13 @@ def _col(df: pd.DataFrame, name: str, default: str = "") -> pd.Series:
 
 
 def _lonlat(frame: Any) -> tuple[list[float], list[float]]:
-    xy = shapely.get_coordinates(np.asarray(frame.geometry.values, dtype=object))
+    """Point coordinates, degrees rounded to ``COORD_DECIMALS``: of the geometry, or of the ``lon``/``lat`` columns
+    of a layer kept as columns (``geo.columns.point_columns``); empty points left out either way."""
+    if "geometry" not in frame.columns and "lon" in frame.columns:
+        xy = np.column_stack([frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)])
+        xy = xy[np.isfinite(xy).all(axis=1)]
+    else:
+        xy = shapely.get_coordinates(np.asarray(frame.geometry.values, dtype=object))
     xy = np.round(xy, COORD_DECIMALS)
     return xy[:, 0].tolist(), xy[:, 1].tolist()
 
@@ -530,8 +536,10 @@ HOUSEHOLD_SHOWN_IF_UNCOVERED: Final = ("household_id", "head_name", "phone")
 def served_layers(layers: Any) -> Any:
     """The layers as a server keeps them (``geo.model.GeoLayers`` in, a new one out; the input is not changed):
     a covered household's id, head name and phone are never shown (``household_traces``: a dot) and are dropped;
+    the households, members and party organisations as columns with ``lon``/``lat`` (``point_columns``: plain
+    DataFrames, no shapely Points — the server draws, counts and measures distances to them from coordinates);
     the strings of the big point and polygon layers shared (``shared_strings``). At city scale (300,000
-    households, 100,000 members) this is ~150 MB of the server's memory. Covered = ``member_id`` names a member."""
+    households, 100,000 members) this is ~240 MB of the server's memory. Covered = ``member_id`` names a member."""
     from dataclasses import replace
 
     hh = layers.households
@@ -540,10 +548,10 @@ def served_layers(layers: Any) -> Any:
         hh = hh.assign(**{c: hh[c].mask(covered, "") for c in HOUSEHOLD_SHOWN_IF_UNCOVERED if c in hh.columns})
     return replace(
         layers,
-        households=shared_strings(hh),
-        members=shared_strings(layers.members),
+        households=point_columns(hh),
+        members=point_columns(layers.members),
         micro_grids=shared_strings(layers.micro_grids),
-        party_orgs=shared_strings(layers.party_orgs),
+        party_orgs=point_columns(layers.party_orgs),
         responsibility_zones=shared_strings(layers.responsibility_zones),
         basic_units=shared_strings(layers.basic_units),
     )

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
 import pytest
 from shapely.geometry import Point, box
 
+from dashboard import runtime
 from dashboard.figures import incident_map as im
 from dashboard.figures.briefing import build_briefing
 from dashboard.figures.layer_stack import stack_layers
@@ -31,9 +33,12 @@ from dashboard.figures.layers import (
     place_name_layers,
     served_layers,
 )
+from dashboard.settings import Settings
 from geo.areas import build_area_tree
-from geo.columns import shared_strings
-from geo.layers import GeoLayers, read_layers
+from geo.columns import point_columns, shared_strings
+from geo.display import display_layers
+from geo.index import SpatialIndex
+from geo.layers import LAYER_NAMES, GeoLayers, read_layers
 from geo.privacy import mask_name, mask_phone
 from tests.support.paths import DEMO_GPKG
 
@@ -338,7 +343,7 @@ def test_uncovered_households_are_highlighted_and_coverage_is_shown(demo: GeoLay
 def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
     """``served_layers``: a covered household's id, name and phone (never shown: a dot) are dropped, an uncovered
     one keeps them; every other value is the same, equal strings are one object; the households layer draws the
-    same traces from either."""
+    same traces from either, and as a GCJ-02 map shows it."""
     hh = demo.households.copy()
     hh.loc[hh.index[:3], "member_id"] = ""
     layers = served_layers(dataclasses.replace(demo, households=hh))
@@ -347,10 +352,24 @@ def test_a_server_keeps_what_its_screens_show(demo: GeoLayers) -> None:
     assert set(got["head_name"].iloc[3:]) == {""} and set(got["phone"].iloc[3:]) == {""}
     for col in ("member_id", "micro_grid_id", "grid_id", "size"):
         assert got[col].tolist() == hh[col].tolist()
-    assert got.geometry.equals(hh.geometry) and got.crs == hh.crs and got.index.equals(hh.index)
+    assert "geometry" not in got.columns and got.index.equals(hh.index)  # points as columns, no shapely Points
+    assert got["lon"].tolist() == hh.geometry.x.tolist() and got["lat"].tolist() == hh.geometry.y.tolist()
+    with pytest.raises(ValueError, match="other than points"):
+        point_columns(demo.grids)
     assert layer_traces(layers, "households", "zh") == layer_traces(_With(demo, households=hh), "households", "zh")
+    whole = dataclasses.replace(demo, households=hh)
+    shown = layer_traces(display_layers(layers, "gcj02"), "households", "zh")
+    assert shown == layer_traces(display_layers(whole, "gcj02"), "households", "zh")
+    assert shown != layer_traces(layers, "households", "zh")
     members = layers.members
-    assert members.drop(columns="geometry").equals(demo.members.drop(columns="geometry"))
+    assert members.drop(columns=["lon", "lat"]).equals(demo.members.drop(columns="geometry"))
+    for key in ("members", "party_orgs", "grid_types", "zones"):
+        assert layer_traces(layers, key, "zh") == layer_traces(whole, key, "zh"), key
+    assert "geometry" not in layers.party_orgs.columns
+    served, read = SpatialIndex(layers), SpatialIndex(demo)
+    assert np.array_equal(served.members_xy, read.members_xy)
+    lon, lat = members["lon"].iloc[:5], members["lat"].iloc[:5]
+    assert served.nearest_members(lon, lat).equals(read.nearest_members(lon, lat))
     ids = members["grid_id"].array
     same = [i for i in range(len(ids)) if ids[i] == ids[0]]
     assert len(same) > 1 and len({id(ids[i]) for i in same}) == 1  # one object per distinct value
@@ -473,3 +492,23 @@ def test_place_names_render_offline_in_chromium(browser: Any, static_site: str, 
     assert foreign == []
     assert any(u.startswith(static_site) for u in requests)
     assert pd.Series(requests).str.startswith("http://127.0.0.1").any()
+
+
+def test_a_big_data_set_is_read_apart(demo: GeoLayers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read_served_apart``: the served layers read in a child process come back the same as read here; a data
+    set the child cannot read gives None (``load_geo`` then reads it here and raises its own error); ``load_geo``
+    reads apart from ``READ_APART_BYTES`` on."""
+    apart = runtime.read_served_apart(DEMO_GPKG, None)
+    here = runtime.read_served(DEMO_GPKG, None)
+    assert apart is not None and apart.metric_crs == here.metric_crs
+    for name in LAYER_NAMES:
+        pd.testing.assert_frame_equal(apart.layer(name), here.layer(name))
+    assert runtime.read_served_apart(tmp_path / "missing.gpkg", None) is None
+    assert runtime.data_bytes(Settings.from_env(data_path=DEMO_GPKG)) == DEMO_GPKG.stat().st_size
+    layers, records = runtime._read_served_logged(DEMO_GPKG, None)
+    assert len(layers.members) == len(here.members) and isinstance(records, list)
+    monkeypatch.setattr(runtime, "READ_APART_BYTES", 0)
+    geo = runtime.load_geo(Settings.from_env(data_path=DEMO_GPKG))
+    assert "geometry" not in geo.layers.households.columns and len(geo.index.members_xy) == len(here.members)
+    with pytest.raises(FileNotFoundError):
+        runtime.load_geo(Settings.from_env(data_path=tmp_path / "missing.gpkg"))
