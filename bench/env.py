@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from geo.columns import point_lonlat
 from geo.layers import GeoLayers
 from onescreen_data import demo_data_path
 from tests.support.keyspace import delete_prefix
@@ -111,9 +112,10 @@ def layers(path: Path) -> GeoLayers:
 
 
 def member_points(lay: GeoLayers) -> np.ndarray:
-    """(n, 2) lon/lat of the party members: realistic incident locations inside the grids."""
-    geom = lay.members.geometry
-    return np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
+    """(n, 2) lon/lat of the party members: realistic incident locations inside the grids (the layers as read, or
+    as a server keeps them: coordinate columns, ``geo.columns.point_lonlat``)."""
+    lon, lat = point_lonlat(lay.members)
+    return np.column_stack([lon, lat])
 
 
 # ---- statistics --------------------------------------------------------------------------------------

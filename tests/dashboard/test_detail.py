@@ -30,6 +30,7 @@ from dashboard.callbacks.console import run_action
 from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, ESCALATE_BTN, RATE_BTN, Console, Replay, WorkList
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
+from geo.columns import point_lonlat
 from incidents import audit
 from incidents.assign import Assigner
 from incidents.model import Incident
@@ -101,8 +102,8 @@ def _report(world: World, status: str, **fields: Any) -> str:
     """An incident at the member's own position, assigned to them, first seen in ``status``."""
     iid = f"DT-{uuid.uuid4().hex[:10]}"
     m = world.runtime.layers.members
-    pt = m[m["member_id"].astype(str) == world.member].geometry.iloc[0]
-    msg = {"id": iid, "status": status, "ts": time.time(), "lon": float(pt.x), "lat": float(pt.y),
+    lon, lat = point_lonlat(m[m["member_id"].astype(str) == world.member])  # the server keeps coordinate columns
+    msg = {"id": iid, "status": status, "ts": time.time(), "lon": float(lon[0]), "lat": float(lat[0]),
            "category": "environment", "title": "楼道堆物", "description": "3单元楼道堆满纸箱", "source": "12345",
            "assignee": world.member, **fields}  # fmt: skip
     assert publish(world.runtime.redis, world.runtime.keys, msg, source="test").applied

@@ -36,6 +36,7 @@ from dashboard.push import step
 from dashboard.runtime import Runtime, build_runtime
 from dashboard.settings import Settings
 from dashboard.snapshot_cli import scoped_briefing
+from geo.columns import point_lonlat
 from incidents import audit
 from incidents.publish import publish
 from incidents.redis_server import free_port
@@ -404,9 +405,9 @@ def test_phone_and_id_numbers_never_reach_a_viewer_a_wall_or_an_anonymous_caller
 
 def test_the_wall_draws_on_duty_members_snapped_and_without_ids(world: World) -> None:
     body = json.loads(_layout(world, "wall", "/wall"))
-    members = world.runtime.layers.members
-    exact = set(zip(members.geometry.x.round(6), members.geometry.y.round(6), strict=True))
-    exact |= set(zip(members.geometry.x.round(5), members.geometry.y.round(5), strict=True))
+    lon, lat = point_lonlat(world.runtime.layers.members)  # as the server keeps them: coordinate columns
+    exact = set(zip(lon.round(6), lat.round(6), strict=True))
+    exact |= set(zip(lon.round(5), lat.round(5), strict=True))
     dots = 0
     for trace in body_traces(body):
         if "党员" in str(trace.get("name", "")) or (
@@ -416,7 +417,7 @@ def test_the_wall_draws_on_duty_members_snapped_and_without_ids(world: World) ->
             assert not pts & exact, "a member's exact position on the wall"
             assert not trace.get("customdata") and not trace.get("hovertext")
             dots = max(dots, len(pts))
-    assert 0 < dots < len(members)  # drawn, on duty and one dot per cell (per trace)
+    assert 0 < dots < len(lon)  # drawn, on duty and one dot per cell (per trace)
 
 
 def body_traces(layout: Any) -> Iterator[dict[str, Any]]:
