@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import redis
-import uvicorn
 from dash import Input, Output, ctx
 
 from dashboard.access.actor import current_actor
-from dashboard.app import OnescreenDash, create_app
-from dashboard.runtime import build_runtime
-from dashboard.settings import Settings
-from incidents.redis_server import free_port
-from tests.dashboard.test_scope import Client
-from tests.support.keyspace import delete_prefix
+from tests.support.inprocess import Client, in_process
 from tests.support.wait import wait_for
 
 RELEASE = threading.Event()
@@ -33,39 +25,26 @@ SEEN: dict[str, Any] = {}
 
 @pytest.fixture(scope="module")
 def served(redis_url: str) -> Iterator[tuple[Client, dict[str, str]]]:
-    prefix = f"offloop{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env(redis_url=redis_url, redis_prefix=prefix, tick_ms=50)
-    runtime = build_runtime(settings, redis_url)
-    runtime.start()
-    app = create_app(settings, runtime)
-    assert isinstance(app, OnescreenDash)
+    with in_process(redis_url, "offloop") as it:
+        app, runtime = it.app, it.runtime
 
-    @app.callback(Output("probe-slow", "children"), Input("probe-slow-in", "n_clicks"), prevent_initial_call=True)
-    def slow(n: int) -> str:
-        SEEN["slow_trigger"] = ctx.triggered_id  # Dash's context on the worker thread
-        SEEN["slow_actor"] = current_actor().label()  # and the request's actor
-        assert RELEASE.wait(60), "never released"
-        return f"slow {n}"
+        @app.callback(Output("probe-slow", "children"), Input("probe-slow-in", "n_clicks"), prevent_initial_call=True)
+        def slow(n: int) -> str:
+            SEEN["slow_trigger"] = ctx.triggered_id  # Dash's context on the worker thread
+            SEEN["slow_actor"] = current_actor().label()  # and the request's actor
+            assert RELEASE.wait(60), "never released"
+            return f"slow {n}"
 
-    @app.callback(Output("probe-quick", "children"), Input("probe-quick-in", "n_clicks"), prevent_initial_call=True)
-    def quick(n: int) -> str:
-        return f"quick {n}"
+        @app.callback(Output("probe-quick", "children"), Input("probe-quick-in", "n_clicks"), prevent_initial_call=True)
+        def quick(n: int) -> str:
+            return f"quick {n}"
 
-    runtime.access.accounts.add("wang", "official", "password-wang", ())
-    cookie = {"Cookie": f"{runtime.access.session_cookie}={runtime.access.sessions.create('wang').sid}"}
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.server, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="offloop-test-server", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 30, message="the in-process server listening")
-    try:
-        yield Client(f"http://127.0.0.1:{port}"), cookie
-    finally:
-        RELEASE.set()
-        server.should_exit = True
-        thread.join(10)
-        runtime.stop()
-        delete_prefix(redis.Redis.from_url(redis_url), prefix)
+        runtime.access.accounts.add("wang", "official", "password-wang", ())
+        cookie = {"Cookie": f"{runtime.access.session_cookie}={runtime.access.sessions.create('wang').sid}"}
+        try:
+            yield it.client, cookie
+        finally:
+            RELEASE.set()
 
 
 def _call(client: Client, cookie: dict[str, str], name: str, n: int) -> Any:

@@ -13,7 +13,6 @@ viewer (the in-process pattern of test_scope).
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,24 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import redis
-import uvicorn
 
 from dashboard.access.actor import Actor, bind
-from dashboard.app import create_app
 from dashboard.callbacks.console import run_action
 from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, ESCALATE_BTN, RATE_BTN, Console, Replay, WorkList
-from dashboard.runtime import Runtime, build_runtime
-from dashboard.settings import Settings
+from dashboard.runtime import Runtime
 from geo.columns import point_lonlat
 from incidents import audit
 from incidents.assign import Assigner
 from incidents.model import Incident
 from incidents.publish import publish
-from incidents.redis_server import free_port
 from incidents.store import get_incident
-from tests.dashboard.test_scope import Client
-from tests.support.keyspace import delete_prefix
+from tests.support.inprocess import Client, in_process
 from tests.support.wait import wait_for
 
 
@@ -60,30 +53,21 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(redis_url: str) -> Iterator[World]:
-    prefix = f"detail{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env(redis_url=redis_url, redis_prefix=prefix, tick_ms=50)
-    runtime = build_runtime(settings, redis_url)
-    runtime.start()
-    app = create_app(settings, runtime)
-    access = runtime.access
-    cookies = {}
-    for name, role in (("wang", "official"), ("zhao", "dispatcher"), ("li", "viewer")):
-        access.accounts.add(name, role, "password-" + name, ())
-        cookies[name] = f"{access.session_cookie}={access.sessions.create(name).sid}"
-    m = runtime.layers.members
-    on = m[m["on_duty"].fillna(False).astype(bool)].iloc[0]
-    tree = runtime.geo.areas
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.server, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="detail-test-server", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 30, message="the in-process server listening")
-    try:
+    with in_process(redis_url, "detail") as served:
+        runtime, app = served.runtime, served.app
+        access = runtime.access
+        cookies = {}
+        for name, role in (("wang", "official"), ("zhao", "dispatcher"), ("li", "viewer")):
+            access.accounts.add(name, role, "password-" + name, ())
+            cookies[name] = f"{access.session_cookie}={access.sessions.create(name).sid}"
+        m = runtime.layers.members
+        on = m[m["on_duty"].fillna(False).astype(bool)].iloc[0]
+        tree = runtime.geo.areas
         assert app.callback_rules is not None
         (key,) = set(app.callback_rules.writes)
         yield World(
             runtime,
-            Client(f"http://127.0.0.1:{port}"),
+            served.client,
             cookies,
             key,
             str(on["member_id"]),
@@ -91,11 +75,6 @@ def world(redis_url: str) -> Iterator[World]:
             tree.get(f"grid:{on['grid_id']}").name,
             tree.get(f"micro_grid:{on['micro_grid_id']}").name,
         )
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        runtime.stop()
-        delete_prefix(redis.Redis.from_url(redis_url), prefix)
 
 
 def _report(world: World, status: str, **fields: Any) -> str:

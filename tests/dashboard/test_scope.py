@@ -11,7 +11,6 @@ HTTP) on a started Runtime (feed, frame hub) over the real test Redis, asked as 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,26 +22,21 @@ from typing import Any
 
 import pytest
 import redis
-import uvicorn
 
 from dashboard.access.actor import Actor, bind
 from dashboard.access.scope import confine
-from dashboard.app import create_app
 from dashboard.callbacks.live import _context_of
 from dashboard.callbacks.pages import request_of
 from dashboard.layouts.ids import ACTION_BTN, DISPATCH_BTN, Replay
 from dashboard.page_request import at_param
 from dashboard.push import step
-from dashboard.runtime import Runtime, build_runtime
-from dashboard.settings import Settings
+from dashboard.runtime import Runtime
 from dashboard.snapshot_cli import scoped_briefing
 from geo.columns import point_lonlat
 from incidents import audit
 from incidents.publish import publish
-from incidents.redis_server import free_port
 from incidents.store import as_text, get_incident
-from tests.support.auth import anonymous_opener
-from tests.support.keyspace import delete_prefix
+from tests.support.inprocess import Client, InProcess, in_process
 from tests.support.wait import wait_for
 
 PHONE = "13812345678"
@@ -50,52 +44,6 @@ ID_NUMBER = "330106199001011234"
 OTHER_PHONE = "13900001111"
 BIG = '<span style="font-size:300px">大字</span><br>'
 SECRETS = (PHONE, ID_NUMBER, OTHER_PHONE, "138 1234 5678")
-
-
-@dataclass
-class Reply:
-    """An HTTP answer: status, bytes."""
-
-    status_code: int
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-class Client:
-    """urllib against the in-process server, presenting only the headers given (no cookie jar, no redirects)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self._opener = anonymous_opener()
-
-    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Reply:
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
-        try:
-            with self._opener.open(req, timeout=60) as resp:
-                return Reply(int(resp.status), resp.read())
-        except urllib.error.HTTPError as exc:
-            return Reply(exc.code, exc.read())
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
-        return self._send("GET", path, None, headers or {})
-
-    def post(self, path: str, content: bytes | str = b"", headers: dict[str, str] | None = None,
-             json: Any = None) -> Reply:  # fmt: skip
-        if json is not None:
-            content = _json_dumps(json)
-            headers = {"Content-Type": "application/json", **(headers or {})}
-        body = content.encode() if isinstance(content, str) else content
-        return self._send("POST", path, body, headers or {})
-
-
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass
@@ -142,11 +90,12 @@ def _report(runtime: Runtime, community_id: str, title: str, description: str = 
 
 @pytest.fixture(scope="module")
 def world(redis_url: str) -> Iterator[World]:
-    prefix = f"scope{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env(redis_url=redis_url, redis_prefix=prefix, tick_ms=50)
-    runtime = build_runtime(settings, redis_url)
-    runtime.start()
-    app = create_app(settings, runtime)
+    with in_process(redis_url, "scope") as served:
+        yield from _scope_world(served)
+
+
+def _scope_world(served: InProcess) -> Iterator[World]:
+    runtime, app, client = served.runtime, served.app, served.client
     tree = runtime.geo.areas
     communities = [r for r in tree.areas if r.startswith("community:")]
     a, b = communities[0], communities[1]
@@ -170,21 +119,9 @@ def world(redis_url: str) -> Iterator[World]:
     )
     in_a = _report(runtime, a.split(":")[1], f"王女士电话{PHONE}，身份证{ID_NUMBER}", "住幸福里3幢，手机138 1234 5678")
     in_b = _report(runtime, b.split(":")[1], f"{BIG}B区楼道堆物 电话{OTHER_PHONE}")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.server, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="scope-test-server", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 30, message="the in-process server listening")
-    client = Client(f"http://127.0.0.1:{port}")
-    try:
-        assert app.callback_rules is not None
-        writes = set(app.callback_rules.writes)
-        yield World(runtime, client, runtime.redis, cookies, a, b, in_a, in_b, member_a, member_b, writes)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        runtime.stop()
-        delete_prefix(redis.Redis.from_url(redis_url), prefix)
+    assert app.callback_rules is not None
+    writes = set(app.callback_rules.writes)
+    yield World(runtime, client, runtime.redis, cookies, a, b, in_a, in_b, member_a, member_b, writes)
 
 
 def _actor(world: World, name: str) -> Actor:

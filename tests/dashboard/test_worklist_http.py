@@ -16,7 +16,6 @@ official confined to one community (the in-process pattern of test_detail).
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,22 +25,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-import redis
-import uvicorn
 
-from dashboard.app import create_app
 from dashboard.callbacks.worklist import CONTROL_INPUTS
 from dashboard.layouts.ids import Console, WorkList, kpi_tile_id
 from dashboard.layouts.root import PAGE_RENDERED, URL
-from dashboard.runtime import Runtime, build_runtime
-from dashboard.settings import Settings
+from dashboard.runtime import Runtime
 from dashboard.work_table import KPI_TILES, PAGE_SIZE
 from dashboard.worklist import work_list
 from incidents.publish import publish
-from incidents.redis_server import free_port
 from incidents.worklist import WorkFilter
-from tests.dashboard.test_scope import Client
-from tests.support.keyspace import delete_prefix
+from tests.support.inprocess import Client, InProcess, in_process
 from tests.support.wait import wait_for
 
 N = 60
@@ -87,11 +80,12 @@ def _outputs(key: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def world(redis_url: str) -> Iterator[World]:
-    prefix = f"worklist{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env(redis_url=redis_url, redis_prefix=prefix, tick_ms=50)
-    runtime = build_runtime(settings, redis_url)
-    runtime.start()
-    app = create_app(settings, runtime)
+    with in_process(redis_url, "worklist") as served:
+        yield _seeded(served)
+
+
+def _seeded(served: InProcess) -> World:
+    runtime, app = served.runtime, served.app
     grids = runtime.layers.grids
     community = str(grids["community_id"].iloc[0])
     access = runtime.access
@@ -129,34 +123,23 @@ def world(redis_url: str) -> Iterator[World]:
         assert publish(runtime.redis, runtime.keys, msg, source="test").applied
         ids.append(msg["id"])
     wait_for(lambda: all(runtime.situation.get(i) for i in ids), 15, message="the seeded incidents applied")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.server, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="worklist-test-server", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, 30, message="the in-process server listening")
     keys = {
         "table": next(k for k in app.callback_map if f"{WorkList.TABLE}.data" in k),
         "sync": next(k for k in app.callback_map if f"{WorkList.SEARCH}.value" in k),
         "pick": next(k for k in app.callback_map if f"{WorkList.FLY}.data" in k),
     }
-    try:
-        yield World(
-            runtime,
-            Client(f"http://127.0.0.1:{port}"),
-            cookies,
-            keys,
-            tag,
-            ids,
-            str(member["member_id"]),
-            str(member["name"]),
-            community,
-            runtime.geo.areas.get(f"grid:{grids['grid_id'].iloc[5]}").name,
-        )
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        runtime.stop()
-        delete_prefix(redis.Redis.from_url(redis_url), prefix)
+    return World(
+        runtime,
+        served.client,
+        cookies,
+        keys,
+        tag,
+        ids,
+        str(member["member_id"]),
+        str(member["name"]),
+        community,
+        runtime.geo.areas.get(f"grid:{grids['grid_id'].iloc[5]}").name,
+    )
 
 
 def table(
