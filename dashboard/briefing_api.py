@@ -26,23 +26,25 @@ from fastapi.responses import Response
 from dashboard.access.actor import actor_of
 from dashboard.access.scope import masked, may_see, scopes
 from dashboard.briefing_export import BriefingSpec, compose, content_disposition, filenames, parse_size, render_async
+from dashboard.page_request import parse_page_at
 from dashboard.runtime import Runtime
 from dashboard.snapshot import Format, SnapshotBusy, SnapshotError, missing_render_deps
 from geo.areas import AreaError, UnknownAreaError
-from incidents.timetravel import parse_at
-
-FUTURE_SLACK_S = 60.0
 
 
 def parse_at_param(text: str | None, now: float | None = None) -> float | None:
-    """``at`` as epoch seconds (None for none/empty); a ``+`` offset that arrived as a space (unencoded in a
-    URL) is restored (``parse_at``). ``ValueError`` for no time or a future one."""
+    """``at`` as the page reads it (``page_request.parse_page_at``: whole seconds, a ``+`` a URL turned into a
+    space restored), so a briefing of a past page is of that page's very moment; None for none/empty.
+    ``ValueError`` for no time or a future one."""
     if not text or not text.strip():
         return None
-    now = time.time() if now is None else now
-    at = parse_at(text, now)
-    if at > now + FUTURE_SLACK_S:
-        raise ValueError(f"at={text!r} is in the future")
+    at, why = parse_page_at(text, time.time() if now is None else now)
+    if at is None:
+        raise ValueError(
+            f"at={text!r} is in the future"
+            if why == "future"
+            else f"not a time: {text!r} (ISO 8601 like 2026-11-26T09:00+08:00, epoch, or -2h)"
+        )
     return at
 
 
