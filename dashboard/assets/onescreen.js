@@ -313,10 +313,52 @@
 
   function setTraceSource(gd, map, i) {
     var tr = gd.data[i], full = gd._fullData && gd._fullData[i];
-    if (!tr || !full) return;
+    if (!tr || !full) return null;
     var text = !!(tr.meta && tr.meta.counts); // a district's open counts: Plotly's symbol source holds the text
-    var src = map.getSource("source-" + full.uid + (text ? "-symbol" : "-circle"));
-    if (src) src.setData(pointsOf(tr, text));
+    var id = "source-" + full.uid + (text ? "-symbol" : "-circle");
+    var src = map.getSource(id);
+    if (!src) return null;
+    src.setData(pointsOf(tr, text));
+    return id;
+  }
+
+  // One map frame per edit. MapLibre draws as soon as the first edited source is re-tiled, then again for each
+  // later one: 2–3 frames per edit, and a wall drawing in software (no GPU; headless Chromium here) spends
+  // 0.2–1 s per frame — most of the time between an event and its marker on screen under load (bench `live`).
+  // Repaints are held from the first setData until every edited source is loaded again (at most HOLD_MS), then
+  // the map draws once. Only the wall's live edits hold; nothing on the wall is interactive.
+  var HOLD_MS = 500;
+
+  function holdRepaints(map) {
+    if (map._osHold) return map._osHold;
+    var hold = (map._osHold = { ids: {}, wanted: false, timer: null, check: null });
+    map.triggerRepaint = function () { hold.wanted = true; }; // shadows the prototype's until released
+    return hold;
+  }
+
+  function releaseWhenLoaded(map, hold, ids) {
+    ids.forEach(function (id) { if (id) hold.ids[id] = true; });
+    var release = function () {
+      if (map._osHold !== hold) return;
+      map._osHold = null;
+      clearTimeout(hold.timer);
+      map.off("sourcedata", hold.check);
+      delete map.triggerRepaint;
+      map.triggerRepaint();
+    };
+    if (hold.check) return; // an earlier edit's wait goes on, now for these sources too
+    hold.check = function () {
+      var all = Object.keys(hold.ids);
+      for (var i = 0; i < all.length; i++) {
+        var ok = true;
+        try { ok = map.isSourceLoaded(all[i]) !== false; } catch (e) { ok = true; }
+        if (!ok) return;
+      }
+      release();
+    };
+    hold.timer = setTimeout(release, HOLD_MS);
+    map.on("sourcedata", hold.check);
+    hold.check(); // nothing to wait for (no source changed)
   }
 
   function recolourGrids(gd, map, changed) {
@@ -336,7 +378,7 @@
       if (f && colours[tr.z[i]]) f.properties.fc = colours[tr.z[i]];
     });
     src.setData(data);
-    return true;
+    return "source-" + full.uid;
   }
 
   function applyEdit(gd, edit) {
@@ -349,11 +391,12 @@
       return;
     }
     if (edit.base === null) resyncWanted = null; // everything came again
+    var hold = holdRepaints(map), touched = [];
     Object.keys(edit.traces || {}).forEach(function (k) {
       var i = +k, tr = gd.data[i];
       if (!tr) return;
       editArrays(tr, edit.traces[k]);
-      setTraceSource(gd, map, i);
+      touched.push(setTraceSource(gd, map, i));
       gd._osEdited = gd._osEdited || {};
       gd._osEdited[i] = true;
     });
@@ -366,8 +409,9 @@
       } else {
         Object.keys(edit.z.set).forEach(function (k) { z[+k] = edit.z.set[k]; changed.push(+k); });
       }
-      recolourGrids(gd, map, changed);
+      touched.push(recolourGrids(gd, map, changed) || null);
     }
+    releaseWhenLoaded(map, hold, touched);
     gd._osMapToken = edit.to;
     var done = false;
     var drawn = function () { if (!done) { done = true; ack(gd); } };
