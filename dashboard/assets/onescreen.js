@@ -22,7 +22,8 @@
  *  6. Live map edits (the wall): `dash_clientside.onescreen.applyMapEdit` applies one edit of push.map_edit
  *     in place — the trace arrays in gd.data and the MapLibre GeoJSON sources Plotly made for them — instead
  *     of a Plotly re-plot, which re-clones the layout, recomputes every trace and re-uploads every source
- *     (members, grids) for one new marker. The "drawn" acknowledgement follows MapLibre's next idle.
+ *     (members, grids) for one new marker. Repaints wait until every edited source is re-tiled, so an edit is
+ *     one map frame; the "drawn" acknowledgement is sent then, as that frame starts.
  */
 (function () {
   "use strict";
@@ -336,8 +337,10 @@
     return hold;
   }
 
-  function releaseWhenLoaded(map, hold, ids) {
+  // `loaded` is called once the sources are loaded (or HOLD_MS passed), just before the frame that draws them.
+  function releaseWhenLoaded(map, hold, ids, loaded) {
     ids.forEach(function (id) { if (id) hold.ids[id] = true; });
+    hold.loaded = (hold.loaded || []).concat([loaded]);
     var release = function () {
       if (map._osHold !== hold) return;
       map._osHold = null;
@@ -345,6 +348,7 @@
       map.off("sourcedata", hold.check);
       delete map.triggerRepaint;
       map.triggerRepaint();
+      hold.loaded.forEach(function (fn) { fn(); });
     };
     if (hold.check) return; // an earlier edit's wait goes on, now for these sources too
     hold.check = function () {
@@ -411,12 +415,14 @@
       }
       touched.push(recolourGrids(gd, map, changed) || null);
     }
-    releaseWhenLoaded(map, hold, touched);
     gd._osMapToken = edit.to;
     var done = false;
     var drawn = function () { if (!done) { done = true; ack(gd); } };
-    map.once("idle", drawn);
-    setTimeout(drawn, 1500); // a map that never goes idle (an animation) must not stall the live push
+    // Acknowledged once MapLibre holds the edit (every edited source re-tiled), not after the frame that paints
+    // it: the acknowledgement's trip to the server and the next edit's trip back (~0.3 s on a busy page) overlap
+    // that frame instead of following it. Edits still never queue in the page: one is in flight at a time.
+    releaseWhenLoaded(map, hold, touched, drawn);
+    setTimeout(drawn, 1500); // a source that never reports loaded must not stall the live push
   }
 
   // Live edits change gd.data and the MapLibre sources in place, behind Plotly's back: its calcdata keeps the values
