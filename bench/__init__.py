@@ -3,9 +3,10 @@
 Families (one module each): ``pointgrid`` (point → grid vs geopandas.sjoin), ``ingest`` (events/s through the
 feed vs redis-benchmark PUBLISH), ``patchsize`` (bytes per live tick vs the whole figure, offline, demo and city
 scale), ``screens`` (Chromium: event → DOM latency, bytes over the wire, first render and RSS vs a naive Dash
-app), ``live`` (Chromium under load: publish → map drawn p95 at 100 changes/s vs the naive app, the lag's trend at
-city scale over ``ONESCREEN_BENCH_LIVE_CITY_S`` at 200 changes/s, bytes per push vs the whole figure), ``png`` (briefings through the one composition: warm vs cold, a community and the street, 1920×1080,
-3840×2160, A4 PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild), ``costcurve`` (first
+app), ``live`` (under load: publish → map drawn p95 at 100 changes/s vs the naive app in Chromium, the lag's
+trend at city scale at 200 changes/s over ``ONESCREEN_BENCH_LIVE_CITY_S``, bytes per push vs the whole figure),
+``png`` (briefings through the one composition: warm vs cold, a community and the street, 1920×1080, 3840×2160, A4
+PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild), ``costcurve`` (first
 render, RSS with 20 pages, CPU per change and bytes per update from the demo through three in-between sizes to the
 city). Prints a table and writes ``.onescreen/bench/latest.json``.
 

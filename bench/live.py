@@ -29,6 +29,7 @@ incidents are never touched again (they stay in the reported trace where the pro
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -57,7 +58,7 @@ from incidents.keys import Keys
 from incidents.model import OPEN_STATUS_VALUES
 from incidents.publish import publish_many
 from tests.support.browser import chromium
-from tests.support.dash_ws import FakeTab, answer_probes, callback_outputs, flat_messages
+from tests.support.dash_ws import FakeTab, callback_outputs, flat_messages
 
 FAMILY = "live load"
 DEMO_RATE = 100.0  # changes/s
@@ -202,6 +203,7 @@ class LoadRun:
     arrive_ms: list[float] = field(default_factory=list)  # publish → the next map edit reaching the page's worker
     server_latency_s: dict[str, float] = field(default_factory=dict)  # /metrics push latency summary
     started_at: float = 0.0
+    samples: list[dict[str, float]] = field(default_factory=list)  # /metrics during the run (``_scrape_latency``)
 
     def latencies(self, kind: str = "drawn") -> tuple[list[float], list[float]]:
         """(publish times s since start, latency ms) of every marked event; never seen: until the wait ended."""
@@ -218,19 +220,32 @@ PRUNE_JS = """() => { const B = window.__bench;
 
 
 def _scrape_latency(url: str) -> dict[str, float]:
-    """The server's own push latency histogram (``/metrics``): count and mean seconds."""
+    """The server's own numbers (``/metrics``): push latency (count, mean s), wall frame compute (count, mean s),
+    the feed's lag (s) and backlog (log entries not yet applied)."""
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
             text = resp.read().decode()
     except Exception:
         return {}
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"t": time.time()}
+    names = {
+        "onescreen_push_latency_seconds_sum ": "sum",
+        "onescreen_push_latency_seconds_count ": "count",
+        'onescreen_frame_compute_seconds_sum{screen="wall"} ': "frame_sum",
+        'onescreen_frame_compute_seconds_count{screen="wall"} ': "frames",
+        "onescreen_feed_lag_seconds ": "feed_lag",
+        "onescreen_feed_backlog_entries ": "backlog",
+        "process_resident_memory_bytes ": "rss",
+        "process_cpu_seconds_total ": "cpu",
+    }
     for line in text.splitlines():
-        for name in ("onescreen_push_latency_seconds_sum", "onescreen_push_latency_seconds_count"):
-            if line.startswith(name + " "):
-                out[name.rsplit("_", 1)[1]] = float(line.split()[1])
+        for prefix, key in names.items():
+            if line.startswith(prefix):
+                out[key] = float(line[len(prefix) :])
     if out.get("count"):
         out["mean"] = out["sum"] / out["count"]
+    if out.get("frames"):
+        out["frame_mean"] = out["frame_sum"] / out["frames"]
     return out
 
 
@@ -298,9 +313,10 @@ def measure_app(
     lay = layers(data)
     try:
         seed_redis(client, keys, seed)
-        with SERVE[app](env.redis_url, prefix, data, env.out_dir / "logs") as srv, probed_page(
-            browser, PROBES[app]
-        ) as page:
+        with (
+            SERVE[app](env.redis_url, prefix, data, env.out_dir / "logs") as srv,
+            probed_page(browser, PROBES[app]) as page,
+        ):
             first_render_ms(page, srv.url + PATHS[app], 120_000)
             if app == "ours":
                 page.wait_for_selector(".os-live-dot.is-live", state="attached", timeout=60_000)
@@ -350,9 +366,7 @@ class LagTab(FakeTab):
             t = time.time() * 1000
             try:
                 messages = flat_messages(json.loads(raw))
-                comps = frozenset(
-                    str(m["payload"]["componentId"]) for m in messages if m.get("type") == "set_props"
-                )
+                comps = frozenset(str(m["payload"]["componentId"]) for m in messages if m.get("type") == "set_props")
                 self.frames.append((t, len(raw.encode() if isinstance(raw, str) else raw), comps))
                 for m in messages:
                     if m.get("type") == "set_props" and m["payload"]["componentId"] == Wall.MAP_EDIT:
@@ -389,7 +403,9 @@ def measure_ws(env: BenchEnv, data: Path, seed: list[dict[str, Any]], rate: floa
                 run = LoadRun("ours", rate, seconds)
                 producer = Producer(env.redis_url, keys, member_points(lay), open_pool(seed), rate, seconds, "cw")
                 producer.start()
-                producer.join(seconds + 120)
+                while producer.is_alive():  # the server's own numbers every few seconds: what grows, if anything
+                    producer.join(min(10.0, max(1.0, seconds / 30)))
+                    run.samples.append(_scrape_latency(srv.url))
                 if producer.error is not None:
                     raise RuntimeError(f"the producer failed: {producer.error!r}")
                 deadline = time.monotonic() + GRACE_S
@@ -424,6 +440,16 @@ def _seen_note(run: LoadRun) -> str:
     return f"{run.app}: {len(run.marked)} marked of {run.sent} changes ({run.rejected} rejected){unseen}"
 
 
+def _server_note(run: LoadRun) -> str:
+    srv = run.server_latency_s
+    out = ""
+    if srv.get("mean") is not None:
+        out += f"; server-side push latency mean {srv['mean'] * 1000:,.0f} ms ({srv['count']:.0f} pushes)"
+    if srv.get("frame_mean") is not None:
+        out += f"; wall frame compute mean {srv['frame_mean'] * 1000:,.0f} ms ({srv['frames']:.0f} frames)"
+    return out
+
+
 def latency_rows(ours: LoadRun, naive: LoadRun | None) -> list[Measurement]:
     _, o = ours.latencies()
     _, n = naive.latencies() if naive else ([], [])
@@ -434,11 +460,11 @@ def latency_rows(ours: LoadRun, naive: LoadRun | None) -> list[Measurement]:
     if naive:
         note += f"; {_seen_note(naive)}; naive p50 {pct(n, 50) or 0:,.0f} ms"
     if ours.arrive_ms:
-        note += (f"; ours publish → map edit at the page's WS worker p50 {pct(ours.arrive_ms, 50):,.0f} ms, p95 "
-                 f"{pct(ours.arrive_ms, 95):,.0f} ms (server + transport)")
-    srv = ours.server_latency_s
-    if srv.get("mean") is not None:
-        note += f"; server-side push latency mean {srv['mean'] * 1000:,.0f} ms ({srv['count']:.0f} pushes)"
+        note += (
+            f"; ours publish → map edit at the page's WS worker p50 {pct(ours.arrive_ms, 50):,.0f} ms, p95 "
+            f"{pct(ours.arrive_ms, 95):,.0f} ms (server + transport)"
+        )
+    note += _server_note(ours)
     return [
         Measurement(
             FAMILY,
@@ -484,9 +510,7 @@ def bytes_row(run: LoadRun, label: str) -> Measurement:
         baseline_name="whole figure",
         ratio=smaller,
         budget=f"≤ 20 KB and ≥ {SMALLER_BUDGET:g}× smaller" if need_ratio else "≤ 20 KB (100× at city scale)",
-        passed=p95 is not None
-        and p95 <= TICK_BUDGET_B
-        and (not need_ratio or (smaller or 0) >= SMALLER_BUDGET),
+        passed=p95 is not None and p95 <= TICK_BUDGET_B and (not need_ratio or (smaller or 0) >= SMALLER_BUDGET),
         note=(
             f"mean {mean or 0:,.0f} B, max {max(sizes, default=0):,} B; with a map edit: {len(maps)} pushes, mean "
             f"{float(np.mean(maps)) if maps else 0:,.0f} B, p95 {pct(maps, 95) or 0:,.0f} B; WebSocket text frames "
@@ -500,9 +524,31 @@ def trend(run: LoadRun) -> tuple[list[float | None], float | None]:
     """p95 lag (ms) per fifth of the run and the least-squares slope (ms per minute) of lag over publish time."""
     xs, ys = run.latencies()
     edges = np.linspace(0, run.seconds, WINDOWS + 1)
-    p95s = [pct([y for x, y in zip(xs, ys, strict=True) if lo <= x < hi], 95) for lo, hi in zip(edges, edges[1:])]
+    p95s = [pct([y for x, y in zip(xs, ys, strict=True) if lo <= x < hi], 95) for lo, hi in itertools.pairwise(edges)]
     slope = float(np.polyfit(xs, ys, 1)[0]) * 60 if len(xs) > 2 else None
     return p95s, slope
+
+
+def sample_trend(run: LoadRun) -> str:
+    """Per fifth of the run, from the server's /metrics: wall frame compute mean, feed lag, backlog, CPU, RSS."""
+    out = []
+    t0 = run.started_at
+    for k in range(WINDOWS):
+        lo, hi = t0 + k * run.seconds / WINDOWS, t0 + (k + 1) * run.seconds / WINDOWS
+        win = [x for x in run.samples if lo <= x.get("t", 0) < hi + 1]
+        if len(win) < 2:
+            continue
+        a, b = win[0], win[-1]
+        frames = b.get("frames", 0) - a.get("frames", 0)
+        fm = (b.get("frame_sum", 0) - a.get("frame_sum", 0)) / frames * 1000 if frames else 0
+        cpu = (b.get("cpu", 0) - a.get("cpu", 0)) / max(1e-9, b["t"] - a["t"])
+        lag = max(x.get("feed_lag", 0) for x in win) * 1000
+        backlog = max(x.get("backlog", 0) for x in win)
+        out.append(
+            f"[{fm:,.0f} ms/frame ×{frames:.0f}, feed lag ≤ {lag:,.0f} ms, backlog ≤ {backlog:,.0f}, "
+            f"CPU {cpu:.2f} s/s, RSS {b.get('rss', 0) / 2**20:,.0f} MB]"
+        )
+    return "server per fifth: " + " ".join(out) if out else ""
 
 
 def city_rows(run: LoadRun) -> list[Measurement]:
@@ -525,9 +571,13 @@ def city_rows(run: LoadRun) -> list[Measurement]:
             passed=r is not None and r <= GROWTH_BUDGET,
             note=(
                 f"p95 per {window:g} s: {per} ms; slope {slope or 0:+,.1f} ms/min; overall p50 "
-                f"{pct(ys, 50) or 0:,.0f} ms, p95 {pct(ys, 95) or 0:,.0f} ms; " + _seen_note(run)
+                f"{pct(ys, 50) or 0:,.0f} ms, p95 {pct(ys, 95) or 0:,.0f} ms; "
+                + _seen_note(run)
+                + _server_note(run)
+                + "; "
+                + sample_trend(run)
             ),
-            extra={"p95s": p95s, "slope_ms_per_min": slope, "lags_ms": ys},
+            extra={"p95s": p95s, "slope_ms_per_min": slope, "lags_ms": ys, "server": run.samples},
         )
     ]
 
@@ -546,12 +596,12 @@ def run(env: BenchEnv) -> list[Measurement]:
             except Exception as exc:
                 out.append(failed(FAMILY, f"{app} at {DEMO_RATE:g}/s (demo)", exc))
         if "ours" in runs:
-            out = latency_rows(runs["ours"], runs.get("naive")) + [bytes_row(runs["ours"], "demo")] + out
+            out = [*latency_rows(runs["ours"], runs.get("naive")), bytes_row(runs["ours"], "demo"), *out]
     try:
         if "city" not in parts:
             return out
         city = measure_ws(env, city_path(), city_seed(), CITY_RATE, city_seconds(env.quick))
-        out += city_rows(city) + [bytes_row(city, "city")]
+        out += [*city_rows(city), bytes_row(city, "city")]
     except Exception as exc:
         out.append(failed(FAMILY, f"ours at {CITY_RATE:g}/s (city)", exc))
     return out

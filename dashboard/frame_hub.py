@@ -4,7 +4,8 @@ A single ``frame-hub`` thread waits on the Situation; when it changes (or ``idle
 clock) it takes one ``SituationView`` and computes the frame of every *active* screen context — a context some
 connection watches, or a page load / PNG asked for within ``keep_s``. A frame whose picture did not change is not
 replaced, so nothing wakes. Frames are computed at most once per ``tick_s`` (leading edge: an isolated change
-goes out at once), never on the event loop.
+goes out at once) and with at least their last computation time between two (``BUSY_FACTOR``), never on the event
+loop.
 
 Connections (``dashboard.callbacks.live``) ``watch`` a context and are woken when its frame changes or the feed's
 health flips; the step from what a browser holds to the new frame (``dashboard.push.step``) is computed once per
@@ -51,6 +52,11 @@ TOKENS_KEPT = 64
 # holdings get everything again, as for any unknown token). The current frame of each context is never dropped.
 ROWS_KEPT = 150_000
 STEPS_KEPT = 256
+# Between two computations for changes the hub waits at least this many times as long as the last one took (and at
+# least a tick): it spends at most half of the process's time on frames. A city frame takes 0.1–0.3 s; computed
+# back to back a tick apart, the frames took the CPU from the log follower and the event loop, which share the GIL
+# with them: on a busy machine the follower fell behind and the lag grew (bench ``live``, 200 changes/s).
+BUSY_FACTOR = 1.0
 
 Listener = Callable[[], None]
 StepKey = tuple[tuple[str, str], str, bool]  # (what the browser holds, target frame token, map allowed)
@@ -306,6 +312,7 @@ class FrameHub:
         version = -1
         last_change = 0.0  # when frames were last computed for a change (coalescing)
         last = 0.0  # when frames were last computed at all (the clock's re-evaluation)
+        took = 0.0  # how long the last computation took (BUSY_FACTOR)
         while not self._stop.is_set():
             changed = self.situation.wait_for_change(version, HEALTH_POLL_S)
             self._poll_health()
@@ -315,16 +322,18 @@ class FrameHub:
             if changed:
                 # Coalesce: at most one computation per tick for changes; an isolated change goes out at once
                 # (the clock's idle re-evaluation does not hold it back).
-                wait = last_change + self.tick_s - time.monotonic()
+                wait = last_change + max(self.tick_s, BUSY_FACTOR * took) - time.monotonic()
                 if wait > 0 and self._stop.wait(wait):
                     break
             self._dirty.clear()
             version = self.situation.version
+            started = time.monotonic()
             try:
                 self._compute()
             except Exception:  # a bug in one frame must not stop the live path; the next change retries
                 log.exception("frame hub: computing frames failed")
             last = time.monotonic()
+            took = last - started
             if changed:
                 last_change = last
 
