@@ -152,6 +152,11 @@ def test_the_buttons_link_follows_the_pages_area_and_moment() -> None:
     assert "size=a4" in href and "watermark=1" in href
     plain = briefing_href("", "3840x2160", False, "en")
     assert plain == "/api/briefing.png?size=3840x2160&lang=en"
+    # the moment the page shows wins over the URL's (a playing scrubber moves the address bar behind Dash's back)
+    played = briefing_href("?area=community:C003&at=2026-12-01T09:00%2B08:00", "a4pdf", False, "zh", shown=NOW)
+    assert "at=2025-12-01T11%3A33%3A20%2B08%3A00" in played and "area=community%3AC003" in played
+    live = briefing_href("?area=community:C003&at=2026-12-01T09:00%2B08:00", "a4pdf", False, "zh", shown=None)
+    assert "at=" not in live and "area=community%3AC003" in live
 
 
 def test_at_in_a_url_keeps_its_offset() -> None:
