@@ -100,6 +100,15 @@ class HealthSampler(threading.Thread):
             self.halt.wait(max(0.0, t_next - time.monotonic()))
 
 
+def mark_id(tag: str, k: int) -> str:
+    """The id of marked event ``k`` of a measurement (``bench.wspages`` finds it by its ``--marker`` regex)."""
+    return f"MK{tag}-{k:04d}"
+
+
+def mark_title(iid: str) -> str:
+    return f"标记{iid}"
+
+
 class Marks(threading.Thread):
     """A new incident every ``1/MARKS_PER_S`` s, durably; ``sent``: id → publish time (epoch s)."""
 
@@ -118,9 +127,9 @@ class Marks(threading.Thread):
             n = int(self.seconds * MARKS_PER_S)
             for k in range(n):
                 time.sleep(max(0.0, t0 + k / MARKS_PER_S - time.monotonic()))
-                iid = f"MK{self.tag}-{k:04d}"
+                iid = mark_id(self.tag, k)
                 lon, lat = pts[rng.randrange(len(pts))]
-                title = f"标记{iid}"
+                title = mark_title(iid)
                 t = time.time()
                 publish(
                     client,
@@ -229,8 +238,9 @@ def measure(
                     clients.append(Clients(srv, n, f"127.0.{10 + 5 * i}.1"))
             _wait_ready(clients, timeout=60 + pages * 0.5)
             time.sleep(SETTLE_S)
-            for page in browser_pages:
-                page.evaluate("() => { const B = window.__bench; B.want = {}; B.feed = {}; B.map = {}; }")
+            want = {mark_id(tag, k): mark_title(mark_id(tag, k)) for k in range(int(seconds * MARKS_PER_S))}
+            for page in browser_pages:  # the probe looks for these from now on (bench.browser)
+                page.evaluate("(w) => { const B = window.__bench; B.want = w; B.feed = {}; B.map = {}; }", want)
             sampler.start()
             cpu0 = [(_cpu_s(s.pid), time.monotonic()) for s in servers]
             marks = Marks(env, keys, tag, seconds)
