@@ -134,8 +134,15 @@ class Marks(threading.Thread):
                 publish(
                     client,
                     self.keys,
-                    {"id": iid, "status": "reported", "ts": t, "lon": float(lon), "lat": float(lat),
-                     "category": "environment", "title": title},
+                    {
+                        "id": iid,
+                        "status": "reported",
+                        "ts": t,
+                        "lon": float(lon),
+                        "lat": float(lat),
+                        "category": "environment",
+                        "title": title,
+                    },
                 )
                 self.sent[iid], self.title[iid] = t, title
         finally:
@@ -150,11 +157,26 @@ class Clients:
         self.pages = pages
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "bench.wspages", "--url", url, "--cookie", cookie_header(url)["Cookie"],
-                "--callbacks", json.dumps(callback_outputs(url)), "--pages", str(pages),
-                "--console-every", str(CONSOLE_EVERY), "--first-host", first_host,
+                sys.executable,
+                "-m",
+                "bench.wspages",
+                "--url",
+                url,
+                "--cookie",
+                cookie_header(url)["Cookie"],
+                "--callbacks",
+                json.dumps(callback_outputs(url)),
+                "--pages",
+                str(pages),
+                "--console-every",
+                str(CONSOLE_EVERY),
+                "--first-host",
+                first_host,
             ],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.last: dict[str, Any] = {}
 
@@ -287,6 +309,10 @@ def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f}"
 
 
+def _where(r: RunResult) -> str:
+    return f"{r.pages} pages on {r.servers} process{'es' if r.servers > 1 else ''}"
+
+
 def _note(r: RunResult) -> str:
     cpu = ", ".join(f"{c:.2f}" for c in r.cpu_s_per_s)
     out = (
@@ -305,7 +331,7 @@ def latency_row(r: RunResult, base: RunResult | None) -> Measurement:
     complete = r.missing == 0 and not r.client_errors
     return Measurement(
         FAMILY,
-        f"event → frame p95, {r.pages} pages on {r.servers} process{'es' if r.servers > 1 else ''}",
+        f"event → frame p95, {_where(r)}",
         p95,
         "ms",
         baseline=base.p95 if base else None,
@@ -323,7 +349,7 @@ def health_row(r: RunResult, base: RunResult | None) -> Measurement:
     base95 = pct(base.health_ms, 95) if base else None
     return Measurement(
         FAMILY,
-        f"/healthz p95 every {HEALTH_EVERY_S:g} s, {r.pages} pages on {r.servers} process{'es' if r.servers > 1 else ''}",
+        f"/healthz p95 every {HEALTH_EVERY_S:g} s, {_where(r)}",
         p95,
         "ms",
         baseline=base95,
@@ -332,8 +358,8 @@ def health_row(r: RunResult, base: RunResult | None) -> Measurement:
         budget=f"≤ {HEALTH_BUDGET_MS:g} ms",
         passed=p95 is not None and p95 <= HEALTH_BUDGET_MS and r.health_errors == 0,
         note=(
-            f"{len(r.health_ms)} samples, p50 {_fmt(pct(r.health_ms, 50))} ms, max {_fmt(max(r.health_ms, default=None))}"
-            f" ms, {r.health_errors} failed"
+            f"{len(r.health_ms)} samples, p50 {_fmt(pct(r.health_ms, 50))} ms, "
+            f"max {_fmt(max(r.health_ms, default=None))} ms, {r.health_errors} failed"
         ),
         extra={"health_ms": r.health_ms},
     )
@@ -342,8 +368,10 @@ def health_row(r: RunResult, base: RunResult | None) -> Measurement:
 @contextlib.contextmanager
 def _servers(env: BenchEnv, prefix: str, n: int) -> Iterator[list[Served]]:
     with ExitStack() as stack:
-        servers = [stack.enter_context(serve_onescreen(env.redis_url, prefix, demo_path(), env.out_dir / "tmp"))
-                   for _ in range(n)]
+        servers = [
+            stack.enter_context(serve_onescreen(env.redis_url, prefix, demo_path(), env.out_dir / "tmp"))
+            for _ in range(n)
+        ]
         deadline = time.monotonic() + 180
         for s in servers:
             while _health(s.url)["situation"]["incidents"] < OPEN_INCIDENTS and time.monotonic() < deadline:

@@ -127,8 +127,10 @@ async def main_async(args: argparse.Namespace) -> int:
     marker = re.compile(args.marker)
     stop = asyncio.Event()
     pages = [
-        Page("/" if args.console_every and i % args.console_every == args.console_every - 1 else "/wall",
-             _host(args.first_host, i))
+        Page(
+            "/" if args.console_every and i % args.console_every == args.console_every - 1 else "/wall",
+            _host(args.first_host, i),
+        )
         for i in range(args.pages)
     ]
     tasks = []
@@ -155,8 +157,9 @@ async def main_async(args: argparse.Namespace) -> int:
     stop.set()
     reporter.cancel()
     await asyncio.wait(tasks, timeout=10)
-    out = [{"path": p.path, "first": p.first, "messages": p.messages, "bytes": p.nbytes, "error": p.error}
-           for p in pages]
+    out = [
+        {"path": p.path, "first": p.first, "messages": p.messages, "bytes": p.nbytes, "error": p.error} for p in pages
+    ]
     print(json.dumps({"done": True, "pages": out}), flush=True)
     return 0
 
