@@ -70,6 +70,7 @@ class RunResult:
     health_errors: int = 0
     client_errors: list[str] = field(default_factory=list)
     cpu_s_per_s: list[float] = field(default_factory=list)  # each server process
+    client_cpu_s_per_s: float = 0.0  # the page-client processes together
 
     @property
     def p95(self) -> float | None:
@@ -265,6 +266,7 @@ def measure(
                 page.evaluate("(w) => { const B = window.__bench; B.want = w; B.feed = {}; B.map = {}; }", want)
             sampler.start()
             cpu0 = [(_cpu_s(s.pid), time.monotonic()) for s in servers]
+            client0 = sum(_cpu_s(c.proc.pid) for c in clients)
             marks = Marks(env, keys, tag, seconds)
             marks.start()
             marks.join()
@@ -272,6 +274,8 @@ def measure(
             result.cpu_s_per_s = [
                 (_cpu_s(s.pid) - c) / (time.monotonic() - t) for s, (c, t) in zip(servers, cpu0, strict=True)
             ]
+            client_cpu = sum(_cpu_s(c.proc.pid) for c in clients) - client0
+            result.client_cpu_s_per_s = client_cpu / (time.monotonic() - cpu0[0][1])
             for page in browser_pages:
                 seen = page.evaluate("() => ({feed: window.__bench.feed, map: window.__bench.map})")
                 for iid, t_pub in marks.sent.items():
@@ -317,7 +321,8 @@ def _note(r: RunResult) -> str:
     cpu = ", ".join(f"{c:.2f}" for c in r.cpu_s_per_s)
     out = (
         f"{r.marks} marked events × {r.pages} pages: {len(r.lat_ms)} seen, {r.missing} missing; "
-        f"p50 {_fmt(pct(r.lat_ms, 50))} ms, max {_fmt(max(r.lat_ms, default=None))} ms; server CPU s/s {cpu}"
+        f"p50 {_fmt(pct(r.lat_ms, 50))} ms, max {_fmt(max(r.lat_ms, default=None))} ms; server CPU s/s {cpu} "
+        f"(page clients {r.client_cpu_s_per_s:.2f})"
     )
     if r.browser_ms:
         out += f"; Chromium pages p50 {_fmt(pct(r.browser_ms, 50))} / p95 {_fmt(pct(r.browser_ms, 95))} ms"
