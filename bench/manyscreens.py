@@ -71,6 +71,7 @@ class RunResult:
     client_errors: list[str] = field(default_factory=list)
     cpu_s_per_s: list[float] = field(default_factory=list)  # each server process
     client_cpu_s_per_s: float = 0.0  # the page-client processes together
+    loop_cpu_s_per_s: list[float] = field(default_factory=list)  # each server's main thread (its event loop)
 
     @property
     def p95(self) -> float | None:
@@ -233,8 +234,9 @@ def _browser_pages(served: Served, n_walls: int, n_consoles: int) -> Iterator[li
         yield pages
 
 
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
+def _cpu_s(pid: int, tid: int | None = None) -> float:
+    """User + system CPU seconds of process ``pid`` so far, or of its thread ``tid`` (the main thread: ``pid``)."""
+    with open(f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -266,6 +268,7 @@ def measure(
                 page.evaluate("(w) => { const B = window.__bench; B.want = w; B.feed = {}; B.map = {}; }", want)
             sampler.start()
             cpu0 = [(_cpu_s(s.pid), time.monotonic()) for s in servers]
+            loop0 = [_cpu_s(s.pid, s.pid) for s in servers]
             client0 = sum(_cpu_s(c.proc.pid) for c in clients)
             marks = Marks(env, keys, tag, seconds)
             marks.start()
@@ -273,6 +276,10 @@ def measure(
             time.sleep(3.0)  # the last marks' pushes
             result.cpu_s_per_s = [
                 (_cpu_s(s.pid) - c) / (time.monotonic() - t) for s, (c, t) in zip(servers, cpu0, strict=True)
+            ]
+            result.loop_cpu_s_per_s = [
+                (_cpu_s(s.pid, s.pid) - c) / (time.monotonic() - t)
+                for s, c, (_, t) in zip(servers, loop0, cpu0, strict=True)
             ]
             client_cpu = sum(_cpu_s(c.proc.pid) for c in clients) - client0
             result.client_cpu_s_per_s = client_cpu / (time.monotonic() - cpu0[0][1])
@@ -318,7 +325,7 @@ def _where(r: RunResult) -> str:
 
 
 def _note(r: RunResult) -> str:
-    cpu = ", ".join(f"{c:.2f}" for c in r.cpu_s_per_s)
+    cpu = ", ".join(f"{c:.2f} (loop {lp:.2f})" for c, lp in zip(r.cpu_s_per_s, r.loop_cpu_s_per_s, strict=True))
     out = (
         f"{r.marks} marked events × {r.pages} pages: {len(r.lat_ms)} seen, {r.missing} missing; "
         f"p50 {_fmt(pct(r.lat_ms, 50))} ms, max {_fmt(max(r.lat_ms, default=None))} ms; server CPU s/s {cpu} "

@@ -15,7 +15,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -471,7 +471,7 @@ _HOVER_MEMO: dict[str, dict[tuple[str, ...], str]] = {}
 def _texts(df: pd.DataFrame, name: str, default: str = "") -> list[str]:
     """Column ``name`` as strings (missing values and a missing column: ``default``)."""
     if name in df.columns:
-        return cast(list[str], df[name].fillna(default).astype(str).tolist())
+        return df[name].fillna(default).astype(str).tolist()
     return [default] * len(df)
 
 
