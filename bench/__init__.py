@@ -8,7 +8,9 @@ trend at city scale at 200 changes/s over ``ONESCREEN_BENCH_LIVE_CITY_S``, bytes
 ``png`` (briefings through the one composition: warm vs cold, a community and the street, 1920×1080, 3840×2160, A4
 PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild), ``costcurve`` (first
 render, RSS with 20 pages, CPU per change and bytes per update from the demo through three in-between sizes to the
-city). Prints a table and writes ``.onescreen/bench/latest.json``.
+city), ``manyscreens`` (event → frame p95 and /healthz with 200 live pages on one server process — 3 of them real
+Chromium — against 1 page, then 1,000 pages over 4 processes on one Redis). Prints a table and writes
+``.onescreen/bench/latest.json``.
 
 ``--quick`` (< 2 min): demo scale, short runs. Full (< 15 min): city scale where it matters, 60 s of ingest
 (``ingest_seconds`` / ``ONESCREEN_BENCH_INGEST_S`` for the issue's 5 minutes). ``only`` / ``ONESCREEN_BENCH_ONLY``
@@ -31,6 +33,7 @@ FAMILIES: tuple[str, ...] = (
     "ingest",
     "patchsize",
     "fanout",
+    "manyscreens",
     "screens",
     "live",
     "png",

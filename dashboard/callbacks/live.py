@@ -57,16 +57,12 @@ LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
 # A tab gets at most one push per this many seconds: a change after a quiet spell goes out at once, a stream of
-# changes (10/s in a busy hour) reaches a screen 2.5 times a second — what a wall watched from across the room or an
-# official's map shows usefully. Each push costs a connection a send, a draw and its acknowledgement: with 50 walls
-# that, not the frame, is what more screens cost the server (bench fanout).
-PUSH_INTERVAL_S: Final = 0.4
-# A process with at most FEW_TABS live tabs (a command centre's walls) sends a tab its next map edit as soon as the
-# browser drew the last one and MAP_INTERVAL_FEW_S passed — a frame tick, so a wall drawing in software gets the map
-# at the pace it draws it (bench ``live``: the 0.4 s interval was most of the wait for a marker at 100 changes/s).
-# With more tabs, map edits are paced by PUSH_INTERVAL_S like everything else: the fan-out's CPU.
-FEW_TABS: Final = 4
-MAP_INTERVAL_FEW_S: Final = 0.2
+# changes (10/s in a busy hour) reaches a screen 5 times a second — once per frame at the default tick (200 ms), so a
+# frame is never held back for half a tick more. Each push costs a connection a send, a draw and its acknowledgement
+# (the map's pace is the browser's: ``dashboard.pacing``). At 0.4 s, one page's event → frame p95 was 0.9-1.2 s on a
+# loaded 2-core machine and 0.5 s at 0.2 s, with 200 pages 1.7 s and 1.2 s, for 0.33 vs 0.35 server CPU s/s
+# (bench manyscreens; issue 11's budget is p95 ≤ 500 ms).
+PUSH_INTERVAL_S: Final = 0.2
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 
@@ -203,10 +199,6 @@ class Wakers:
 
         return remove
 
-    def tabs(self) -> int:
-        """Push loops watching a context in this process."""
-        return sum(len(events) for events in self._events.values())
-
     def _wake(self, ctx: ScreenContext) -> None:
         for event in self._events.get(ctx, ()):
             event.set()
@@ -274,19 +266,15 @@ class LivePage:
 
         Under load a slow-drawing wall gets the KPIs and the feed between map edits; holding the next map edit
         back for them as well put up to a whole interval between the "drawn" acknowledgement and the next edit
-        (bench ``live``: 0.4–0.8 s of each ~1.1 s map cycle at 100 changes/s). A tab that draws at once (or a
-        quiet stream) is still paced by the interval: its pushes all carry the map."""
+        (bench ``live``, at a 0.4 s interval: 0.4–0.8 s of each ~1.1 s map cycle at 100 changes/s). A tab that draws
+        at once (or a quiet stream) is still paced by the interval: its pushes all carry the map."""
         holding = self.holding
         return (
             map_ok
             and holding is not None
             and holding.map_frame is not frame
-            and time.monotonic() - self.last_map_push >= self._map_interval()
+            and time.monotonic() - self.last_map_push >= PUSH_INTERVAL_S
         )
-
-    def _map_interval(self) -> float:
-        """Seconds between two map edits to this tab (``FEW_TABS``)."""
-        return MAP_INTERVAL_FEW_S if self.wakers.tabs() <= FEW_TABS else PUSH_INTERVAL_S
 
     async def _push(self, frame: Frame) -> None:
         holding = self.holding
@@ -355,7 +343,7 @@ class LivePage:
         held = self._held_back()
         if held is not None:
             left = min(left, held)
-            map_left = self.last_map_push + self._map_interval() - now
+            map_left = self.last_map_push + PUSH_INTERVAL_S - now
             if map_left > 0:  # a map edit held back only by its own interval goes when that ends (``_map_due``)
                 left = min(left, map_left)
         return max(0.01, left)
