@@ -111,7 +111,7 @@ class SpatialIndex:
         n_eligible = int(eligible.sum())
         if n <= 0 or not n_eligible or not len(q):
             return pd.DataFrame({c: pd.Series(dtype=float if c == "distance_m" else object) for c in NEAREST_COLUMNS})
-        finite = np.isfinite(q).all(axis=1)
+        finite = np.asarray(np.isfinite(q).all(axis=1), dtype=bool)
         cap = np.inf if max_distance_m is None else float(max_distance_m)
         if int(finite.sum()) * n_eligible <= EXHAUSTIVE_PAIRS:
             found = [self._all_pairs(q, np.flatnonzero(finite), np.flatnonzero(eligible), n, cap)]

@@ -29,7 +29,8 @@ def _ogr() -> ModuleType:
     city's layers in a child (``dashboard.runtime.read_served_apart``) never reads a file itself."""
     import pyogrio
 
-    return pyogrio
+    module: ModuleType = pyogrio
+    return module
 
 
 def _zip_member(path: Path, member: str | None) -> str:
