@@ -6,8 +6,10 @@ scale), ``screens`` (Chromium: event → DOM latency, bytes over the wire, first
 app), ``png`` (briefings through the one composition: warm vs cold, a community and the street, 1920×1080,
 3840×2160, A4 PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild), ``costcurve`` (first
 render, RSS with 20 pages, CPU per change and bytes per update from the demo through three in-between sizes to the
-city), ``soak`` (server RSS peak and slope over a steady 100 changes/s with 20 pages on the city data,
-``ONESCREEN_BENCH_SOAK_S`` long). Prints a table and writes ``.onescreen/bench/latest.json``.
+city), ``manyscreens`` (event → frame p95 and /healthz with 200 live pages on one server process — 3 of them real
+Chromium — against 1 page, then 1,000 pages over 4 processes on one Redis), ``soak`` (server RSS peak and slope
+over a steady 100 changes/s with 20 pages on the city data, ``ONESCREEN_BENCH_SOAK_S`` long). Prints a table and
+writes ``.onescreen/bench/latest.json``.
 
 ``--quick`` (< 2 min): demo scale, short runs. Full (< 15 min): city scale where it matters, 60 s of ingest
 (``ingest_seconds`` / ``ONESCREEN_BENCH_INGEST_S`` for the issue's 5 minutes). ``only`` / ``ONESCREEN_BENCH_ONLY``
@@ -30,6 +32,7 @@ FAMILIES: tuple[str, ...] = (
     "ingest",
     "patchsize",
     "fanout",
+    "manyscreens",
     "screens",
     "png",
     "export",

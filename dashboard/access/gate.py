@@ -35,6 +35,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -169,6 +170,7 @@ class AccessGate:
         self.open311_public = open311_public  # Settings.open311_public: anonymous Open311 reads, masked
         # Settings.metrics_public: networks (CIDR) that may scrape /metrics without a credential
         self.metrics_public = tuple(ipaddress.ip_network(n, strict=False) for n in metrics_public)
+        self._rechecks = Rechecks(access)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -362,11 +364,11 @@ class AccessGate:
                 return {"type": "websocket.disconnect", "code": 4403}
             return message
 
-        watcher = asyncio.create_task(self._watch(scope, actor, send, closed))
+        remove = self._rechecks.add(_Watched(scope, actor, send, closed))
         try:
             await self.app(scope, guarded_receive, send)
         finally:
-            watcher.cancel()
+            remove()
 
     def _ws_message_allowed(self, actor: Actor, message: Message) -> bool:
         text = message.get("text")
@@ -380,19 +382,76 @@ class AccessGate:
             return True
         return callback_allowed(actor, self.rules, self.tree, parsed.get("payload"))
 
-    async def _watch(self, scope: Scope, actor: Actor, send: Send, closed: asyncio.Event) -> None:
-        """Close the socket once its credential no longer gives the same actor (logout, disable, revoke)."""
-        while not closed.is_set():
+
+@dataclass(eq=False)
+class _Watched:
+    """An open WebSocket: the scope and actor it was let in with, and how to close it."""
+
+    scope: Scope
+    actor: Actor
+    send: Send
+    closed: asyncio.Event
+
+
+def credential_key(scope: Scope, sso_header: str | None) -> tuple[Any, ...]:
+    """What ``Access.actor_for`` reads of a scope: sockets with the same key have the same actor."""
+    headers = Headers(scope=scope)
+    names = ("authorization", "cookie", "x-forwarded-for", *((sso_header.lower(),) if sso_header else ()))
+    client = scope.get("client")
+    return (*(headers.get(n) for n in names), str(client[0]) if client else "")
+
+
+class Rechecks:
+    """Every open WebSocket's credential re-checked every ``RECHECK_S`` by one task of the process: each distinct
+    credential is resolved once per round, in one worker thread, and the sockets it no longer gives their actor
+    are closed (4401). One re-check task and thread hop per socket every ``RECHECK_S`` was, with 200 live pages,
+    100 thread hops and 200 Redis calls a second, queued in the same thread pool as ``/healthz`` (bench
+    manyscreens)."""
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+        self._open: set[_Watched] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.rounds = 0  # completed rounds (tests)
+
+    def add(self, watched: _Watched) -> Callable[[], None]:
+        """Watch ``watched`` from the next round on; returns the function that stops watching it."""
+        self._open.add(watched)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return lambda: self._open.discard(watched)
+
+    async def _run(self) -> None:
+        while self._open:
             await asyncio.sleep(RECHECK_S)
+            sockets = [w for w in self._open if not w.closed.is_set()]
+            if not sockets:
+                continue
+            sso = self.access.settings.sso_header
+            by_key: dict[tuple[Any, ...], list[_Watched]] = {}
+            for w in sockets:
+                by_key.setdefault(credential_key(w.scope, sso), []).append(w)
+            scopes = {key: group[0].scope for key, group in by_key.items()}
+            now = await anyio.to_thread.run_sync(self._resolve_all, scopes)
+            for key, group in by_key.items():
+                actor = now.get(key)
+                if actor is None:
+                    continue  # Redis away: the feed shows it; keep the screens
+                for w in group:
+                    if actor != w.actor:
+                        log.info("access: closing the WebSocket of %s (credential gone)", w.actor.label())
+                        await _close(w.send, w.closed, 4401, "credential revoked")
+            self.rounds += 1
+
+    def _resolve_all(self, scopes: dict[tuple[Any, ...], Scope]) -> dict[tuple[Any, ...], Actor]:
+        out: dict[tuple[Any, ...], Actor] = {}
+        for key, scope in scopes.items():
             try:
                 # not a use: an open page's live push alone does not keep a session from its idle end
-                now = await anyio.to_thread.run_sync(lambda: self.access.actor_for(scope, fresh=True, touch=False))
+                out[key] = self.access.actor_for(scope, fresh=True, touch=False)
             except redis.RedisError:
-                continue  # Redis away: the feed shows it; keep the screen
-            if now != actor:
-                log.info("access: closing the WebSocket of %s (credential gone)", actor.label())
-                await _close(send, closed, 4401, "credential revoked")
-                return
+                continue
+        return out
 
 
 async def _close(send: Send, closed: asyncio.Event, code: int, reason: str) -> None:

@@ -57,10 +57,12 @@ LIVENESS_MISSES: Final = 2
 # The heartbeat the page's stale watchdog (assets/onescreen.js) listens for.
 HEARTBEAT_S: Final = 1.0
 # A tab gets at most one push per this many seconds: a change after a quiet spell goes out at once, a stream of
-# changes (10/s in a busy hour) reaches a screen 2.5 times a second — what a wall watched from across the room or an
-# official's map shows usefully. Each push costs a connection a send, a draw and its acknowledgement: with 50 walls
-# that, not the frame, is what more screens cost the server (bench fanout).
-PUSH_INTERVAL_S: Final = 0.4
+# changes (10/s in a busy hour) reaches a screen 5 times a second — once per frame at the default tick (200 ms), so a
+# frame is never held back for half a tick more. Each push costs a connection a send, a draw and its acknowledgement
+# (the map's pace is the browser's: ``dashboard.pacing``). At 0.4 s, one page's event → frame p95 was 0.9-1.2 s on a
+# loaded 2-core machine and 0.5 s at 0.2 s, with 200 pages 1.7 s and 1.2 s, for 0.33 vs 0.35 server CPU s/s
+# (bench manyscreens; issue 11's budget is p95 ≤ 500 ms).
+PUSH_INTERVAL_S: Final = 0.2
 # Context sent by a tab whose push loop never started is forgotten after this.
 UNCLAIMED_S: Final = 60.0
 

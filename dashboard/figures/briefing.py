@@ -29,6 +29,7 @@ from .incident_map import (
     MAP_STATUSES,
     OVERDUE_COLOR,
     STATUS_COLORS,
+    STATUS_COLORS_LIGHT,
     TRACE_OVERDUE_HALO,
     TRACE_STATUS,
     TRACE_URGENT,
@@ -44,12 +45,81 @@ A4_WIDTH, A4_HEIGHT = 1240, 1754  # A4 (210 × 297 mm) at 150 dpi; 300 dpi at sc
 FONT = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", sans-serif'
 NUM_FONT = '"DejaVu Sans", "Noto Sans CJK SC", sans-serif'
 
-BG = "#041228"
-PANEL = "rgba(12,36,74,0.78)"
-PANEL_LINE = "rgba(64,140,255,0.45)"
-TEXT = "#d6e6ff"
-TEXT_DIM = "#8aa6cf"
-SEVERITY_COLORS = {"normal": "#f1f7ff", "good": "#38d9a9", "warn": "#ffc078", "alert": "#ff6b6b"}
+
+@dataclass(frozen=True)
+class Ink:
+    """The briefing's colours: ``SCREEN`` (the wall's dark theme, for a screen or a projector) or ``PAPER`` (dark
+    ink on white for print: a dark A4 page empties a toner cartridge and greys out on a copier)."""
+
+    name: Literal["screen", "paper"]
+    bg: str
+    header: str  # the header band
+    accent: str  # the header's rule, the neutral KPI bar
+    panel: str
+    panel_line: str
+    card: str  # a KPI card's fill
+    text: str
+    text_dim: str
+    text_strong: str  # title, the generated stamp
+    severity: Mapping[str, str]  # a KPI value by its severity
+    status: Mapping[str, str]  # incident markers by status
+    marker_line: str
+    grid_line: str
+    community_line: str
+    count_text: str  # a district overview's per-community open counts
+    bar: str
+    bar_now: str  # the trend's current hour
+    axis_grid: str
+    legend_bg: str
+    watermark: str
+
+
+SCREEN = Ink(
+    name="screen",
+    bg="#041228",
+    header="#0a2a5c",
+    accent="#4dabf7",
+    panel="rgba(12,36,74,0.78)",
+    panel_line="rgba(64,140,255,0.45)",
+    card="rgba(18,52,104,0.85)",
+    text="#d6e6ff",
+    text_dim="#8aa6cf",
+    text_strong="#f1f7ff",
+    severity={"normal": "#f1f7ff", "good": "#38d9a9", "warn": "#ffc078", "alert": "#ff6b6b"},
+    status=STATUS_COLORS,
+    marker_line="#061226",
+    grid_line="rgba(140,190,255,0.55)",
+    community_line="rgba(200,225,255,0.9)",
+    count_text="#ffd166",
+    bar="#3aa0ff",
+    bar_now="#ffd43b",
+    axis_grid="rgba(120,170,255,0.15)",
+    legend_bg="rgba(4,14,32,0.85)",
+    watermark="rgba(255,255,255,0.13)",
+)
+PAPER = Ink(
+    name="paper",
+    bg="#ffffff",
+    header="#e7eef8",
+    accent="#1c5fb8",
+    panel="rgba(255,255,255,0)",
+    panel_line="#9fb3cc",
+    card="#f4f7fb",
+    text="#1b2a3d",
+    text_dim="#5a6b80",
+    text_strong="#0b1f3a",
+    severity={"normal": "#0b1f3a", "good": "#0b8a5f", "warn": "#c2570c", "alert": "#c92a2a"},
+    status=STATUS_COLORS_LIGHT,
+    marker_line="#ffffff",
+    grid_line="rgba(60,80,110,0.55)",
+    community_line="#24364f",
+    count_text="#a3480a",
+    bar="#1c7ed6",
+    bar_now="#e8590c",
+    axis_grid="rgba(60,80,110,0.18)",
+    legend_bg="rgba(255,255,255,0.92)",
+    watermark="rgba(20,40,70,0.10)",
+)
 
 Rect = tuple[float, float, float, float]  # x0, top, x1, bottom in px from the page's top-left corner
 
@@ -70,6 +140,7 @@ class Page:
     overdue: Rect
     overdue_rows: int  # incidents listed
     title_chars: int  # an incident title is cut after this many characters
+    ink: Ink = SCREEN  # A4 is for paper: dark ink on white
 
     def fx(self, px: float) -> float:
         """x in px → paper fraction."""
@@ -119,6 +190,7 @@ def _a4() -> Page:
         overdue=(m, 1466, w - m, h - m),
         overdue_rows=9,
         title_chars=30,
+        ink=PAPER,
     )
 
 
@@ -158,8 +230,8 @@ def _panel(page: Page, r: Rect, title: str | None = None) -> tuple[dict[str, Any
         "y0": y0,
         "x1": x1,
         "y1": y1,
-        "fillcolor": PANEL,
-        "line": {"color": PANEL_LINE, "width": 1},
+        "fillcolor": page.ink.panel,
+        "line": {"color": page.ink.panel_line, "width": 1},
         "layer": "below",
     }
     notes = []
@@ -174,7 +246,7 @@ def _panel(page: Page, r: Rect, title: str | None = None) -> tuple[dict[str, Any
                 "xanchor": "left",
                 "yanchor": "top",
                 "showarrow": False,
-                "font": {"size": 20, "color": TEXT},
+                "font": {"size": 20, "color": page.ink.text},
             }
         )
     return shape, notes
@@ -188,6 +260,7 @@ def _kpi_cards(page: Page, kpis: Any, lang: str) -> tuple[list[dict[str, Any]], 
     gap = 14.0
     width = (right - left - gap * (per_row - 1)) / per_row
     height = (bottom - top - gap * (rows - 1)) / rows
+    ink = page.ink
     shapes, notes = [], []
     for i, tile in enumerate(tiles):
         row, col = divmod(i, per_row)
@@ -195,7 +268,7 @@ def _kpi_cards(page: Page, kpis: Any, lang: str) -> tuple[list[dict[str, Any]], 
         ptop = top + row * (height + gap)
         x0, x1 = page.fx(px0), page.fx(px0 + width)
         y1, y0 = page.fy(ptop), page.fy(ptop + height)
-        color = SEVERITY_COLORS[tile.severity]
+        color = ink.severity[tile.severity]
         shapes.append(
             {
                 "type": "rect",
@@ -205,8 +278,8 @@ def _kpi_cards(page: Page, kpis: Any, lang: str) -> tuple[list[dict[str, Any]], 
                 "x1": x1,
                 "y0": y0,
                 "y1": y1,
-                "fillcolor": "rgba(18,52,104,0.85)",
-                "line": {"color": "rgba(255,107,107,0.8)" if tile.severity == "alert" else PANEL_LINE, "width": 1},
+                "fillcolor": ink.card,
+                "line": {"color": ink.severity["alert"] if tile.severity == "alert" else ink.panel_line, "width": 1},
                 "layer": "below",
             }
         )
@@ -219,7 +292,7 @@ def _kpi_cards(page: Page, kpis: Any, lang: str) -> tuple[list[dict[str, Any]], 
                 "x1": page.fx(px0 + 5),
                 "y0": y0,
                 "y1": y1,
-                "fillcolor": color if tile.severity != "normal" else "#4dabf7",
+                "fillcolor": color if tile.severity != "normal" else ink.accent,
                 "line": {"width": 0},
             }
         )
@@ -230,12 +303,12 @@ def _kpi_cards(page: Page, kpis: Any, lang: str) -> tuple[list[dict[str, Any]], 
                 "y": page.fy(ptop + 12),
                 "xanchor": "left",
                 "yanchor": "top",
-                "font": {"size": 19, "color": TEXT_DIM},
+                "font": {"size": 19, "color": ink.text_dim},
             }
         )
         notes.append(
             {
-                "text": f"<b>{tile.value}</b><span style='font-size:18px;color:{TEXT_DIM}'> {tile.unit}</span>",
+                "text": f"<b>{tile.value}</b><span style='font-size:18px;color:{ink.text_dim}'> {tile.unit}</span>",
                 "x": page.fx(px0 + 18),
                 "y": page.fy(ptop + height - 12),
                 "xanchor": "left",
@@ -269,14 +342,19 @@ def watermark_notes(page: Page, lang: str) -> list[dict[str, Any]]:
                     "yanchor": "middle",
                     "textangle": -30,
                     "showarrow": False,
-                    "font": {"size": size, "color": "rgba(255,255,255,0.13)"},
+                    "font": {"size": size, "color": page.ink.watermark},
                 }
             )
     return notes
 
 
 def _map_traces(
-    base: MapBase, grid_z: Sequence[int], incidents: pd.DataFrame | None, lang: str, area_counts: Sequence[int] = ()
+    base: MapBase,
+    grid_z: Sequence[int],
+    incidents: pd.DataFrame | None,
+    lang: str,
+    area_counts: Sequence[int] = (),
+    ink: Ink = SCREEN,
 ) -> list[go.Scatter]:
     traces: list[go.Scatter] = []
     z = list(grid_z) if len(grid_z) == len(base.grid_ids) else [0] * len(base.grid_ids)
@@ -291,7 +369,7 @@ def _map_traces(
                 mode="lines",
                 fill="toself",
                 fillcolor=_alpha(GRID_STATE_COLORS[str(state)], 0.5),
-                line={"color": "rgba(140,190,255,0.55)", "width": 0.8},
+                line={"color": ink.grid_line, "width": 0.8},
                 name=f"{i18n.grid_state_label(state, lang)}（{n}）"
                 if lang == "zh"
                 else f"{i18n.grid_state_label(state, lang)} ({n})",
@@ -307,7 +385,7 @@ def _map_traces(
                 x=xs,
                 y=ys,
                 mode="lines",
-                line={"color": "rgba(200,225,255,0.9)", "width": 2.2},
+                line={"color": ink.community_line, "width": 2.2},
                 showlegend=False,
                 hoverinfo="skip",
             )
@@ -317,7 +395,7 @@ def _map_traces(
         traces.append(
             go.Scatter(
                 x=lon, y=lat, mode="text", text=area_count_text(area_counts), textposition="bottom center",
-                textfont={"size": 20, "color": "#ffd166", "weight": "bold"}, showlegend=False, hoverinfo="skip",
+                textfont={"size": 20, "color": ink.count_text, "weight": "bold"}, showlegend=False, hoverinfo="skip",
             )
         )  # fmt: skip
     ups = incident_trace_updates(incidents, lang)
@@ -328,7 +406,7 @@ def _map_traces(
                 x=u["lon"],
                 y=u["lat"],
                 mode="markers",
-                marker={"size": 11, "color": STATUS_COLORS[str(s)], "line": {"color": "#061226", "width": 1.2}},
+                marker={"size": 11, "color": ink.status[str(s)], "line": {"color": ink.marker_line, "width": 1.2}},
                 name=f"{i18n.status_label(s, lang)}（{len(u['lon'])}）"
                 if lang == "zh"
                 else f"{i18n.status_label(s, lang)} ({len(u['lon'])})",
@@ -359,7 +437,12 @@ def _map_traces(
             x=urgent["lon"],
             y=urgent["lat"],
             mode="markers",
-            marker={"size": 15, "symbol": "diamond", "color": URGENT_COLOR, "line": {"width": 1.5, "color": "#ffffff"}},
+            marker={
+                "size": 15,
+                "symbol": "diamond",
+                "color": URGENT_COLOR,
+                "line": {"width": 1.5, "color": ink.marker_line},
+            },
             name=i18n.t("legend.urgent", lang)
             + (f"（{len(urgent['lon'])}）" if lang == "zh" else f" ({len(urgent['lon'])})"),
             legendgroup="status",
@@ -385,6 +468,7 @@ def _overdue_lines(
     grid_names: Mapping[str, str] | None = None,
     assignees: Mapping[str, str] | None = None,
     title_chars: int = 16,
+    ink: Ink = SCREEN,
 ) -> list[str]:
     """The oldest ``n`` open overdue incidents as lines: title (else category label), grid by name, assignee
     by (already masked) name, status, age. Ids are never shown: a grid or assignee without a name is left out."""
@@ -410,7 +494,7 @@ def _overdue_lines(
         facts = f"{facts} · {status} · {age}" if facts else f"{status} · {age}"
         lines.append(
             f"<span style='color:{OVERDUE_COLOR}'>●</span> <b>{title}</b>"
-            f"  <span style='color:{TEXT_DIM}'>{facts}</span>"
+            f"  <span style='color:{ink.text_dim}'>{facts}</span>"
         )
     return lines
 
@@ -456,7 +540,8 @@ def build_briefing(
     lang = i18n.norm_lang(lang)
     generated = time.time() if now is None else now
     now = generated if at is None else at
-    fig = go.Figure(_map_traces(base, grid_z, incidents, lang, area_counts))
+    ink = page.ink
+    fig = go.Figure(_map_traces(base, grid_z, incidents, lang, area_counts, ink))
 
     # ---- map axes: equal-area aspect around the street ----
     min_lon, min_lat, max_lon, max_lat = bounds or base.bounds
@@ -477,7 +562,7 @@ def build_briefing(
             "x1": 1,
             "y0": page.fy(page.header_h),
             "y1": 1,
-            "fillcolor": "#0a2a5c",
+            "fillcolor": ink.header,
             "line": {"width": 0},
             "layer": "below",
         }
@@ -491,7 +576,7 @@ def build_briefing(
             "x1": 1,
             "y0": page.fy(page.header_h),
             "y1": page.fy(page.header_h),
-            "line": {"color": "#4dabf7", "width": 2},
+            "line": {"color": ink.accent, "width": 2},
         }
     )
     if at is None:
@@ -505,7 +590,7 @@ def build_briefing(
             "y": page.fy(36 if page.kind == "landscape" else 88),
             "xanchor": "right",
             "yanchor": "middle",
-            "font": {"size": 22, "color": "#f1f7ff"},
+            "font": {"size": 22, "color": ink.text_strong},
         },
         {
             "text": f"{i18n.t('app.title', lang)} · {i18n.t('app.subtitle', lang)}",
@@ -513,7 +598,7 @@ def build_briefing(
             "y": page.fy(70 if page.kind == "landscape" else 88),
             "xanchor": "right" if page.kind == "landscape" else "left",
             "yanchor": "middle",
-            "font": {"size": 16, "color": TEXT_DIM},
+            "font": {"size": 16, "color": ink.text_dim},
         },
     ]
     s, n = _kpi_cards(page, kpis, lang)
@@ -535,7 +620,7 @@ def build_briefing(
             "x1": bx1,
             "y0": by,
             "y1": by,
-            "line": {"color": TEXT, "width": 3},
+            "line": {"color": ink.text, "width": 3},
         }
     )
     notes += [
@@ -546,7 +631,7 @@ def build_briefing(
             "x": (bx0 + bx1) / 2,
             "y": by,
             "yanchor": "bottom",
-            "font": {"size": 14, "color": TEXT},
+            "font": {"size": 14, "color": ink.text},
         },
         {
             "text": "<b>N</b><br>▲",
@@ -556,7 +641,7 @@ def build_briefing(
             "y": max_lat + pad_y * 0.3,
             "xanchor": "center",
             "yanchor": "top",
-            "font": {"size": 15, "color": TEXT},
+            "font": {"size": 15, "color": ink.text},
         },
     ]
 
@@ -578,9 +663,9 @@ def build_briefing(
     # 24 h trend (x2/y2)
     trend = [0.0 if i18n.is_missing(v) else float(v) for v in (kpi_get(kpis, "trend_24h") or [])]
     labels = trend_hour_labels(len(trend), kpi_get(kpis, "trend_start"), now)
-    colors = ["#3aa0ff"] * len(trend)
+    colors = [ink.bar] * len(trend)
     if colors:
-        colors[-1] = "#ffd43b"
+        colors[-1] = ink.bar_now
     fig.add_trace(
         go.Bar(
             x=list(range(len(trend))),
@@ -600,11 +685,11 @@ def build_briefing(
             x=[v for _, v in items],
             y=[i18n.category_label(k, lang) for k, _ in items],
             orientation="h",
-            marker={"color": "#3aa0ff"},
+            marker={"color": ink.bar},
             text=[f"{v:.0f}" for _, v in items],
             textposition="outside",
             cliponaxis=False,
-            textfont={"color": TEXT, "size": 16},
+            textfont={"color": ink.text, "size": 16},
             xaxis="x3",
             yaxis="y3",
             showlegend=False,
@@ -614,12 +699,12 @@ def build_briefing(
     if not items:  # no open incidents by category: say so rather than draw an empty axis
         notes.append(
             {
-                "text": f"<span style='color:{TEXT_DIM}'>{i18n.t('briefing.none', lang)}</span>",
+                "text": f"<span style='color:{ink.text_dim}'>{i18n.t('briefing.none', lang)}</span>",
                 "x": page.fx(page.category[0] + 18),
                 "y": page.fy(page.category[1] + 48),
                 "xanchor": "left",
                 "yanchor": "top",
-                "font": {"size": 18, "color": TEXT},
+                "font": {"size": 18, "color": ink.text},
             }
         )
     # overdue list
@@ -631,18 +716,19 @@ def build_briefing(
         grid_names=base.grid_name_by_id,
         assignees=assignees,
         title_chars=page.title_chars,
+        ink=ink,
     )
     notes.append(
         {
             "text": "<br>".join(lines)
             if lines
-            else f"<span style='color:{TEXT_DIM}'>{i18n.t('briefing.none', lang)}</span>",
+            else f"<span style='color:{ink.text_dim}'>{i18n.t('briefing.none', lang)}</span>",
             "x": page.fx(page.overdue[0] + 18),
             "y": page.fy(page.overdue[1] + 48),
             "xanchor": "left",
             "yanchor": "top",
             "align": "left",
-            "font": {"size": 18, "color": TEXT},
+            "font": {"size": 18, "color": ink.text},
         }
     )
     for a in notes:
@@ -660,9 +746,9 @@ def build_briefing(
     fig.update_layout(
         width=page.w,
         height=page.h,
-        paper_bgcolor=BG,
+        paper_bgcolor=ink.bg,
         plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": FONT, "color": TEXT, "size": 16},
+        font={"family": FONT, "color": ink.text, "size": 16},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         shapes=shapes,
         annotations=notes,
@@ -676,7 +762,7 @@ def build_briefing(
             "yref": "container",
             "font": {
                 "size": title_size(title, page.w - 48 - (600 if page.kind == "landscape" else 0)),
-                "color": "#f1f7ff",
+                "color": ink.text_strong,
             },
         },
         xaxis={
@@ -699,7 +785,7 @@ def build_briefing(
             "tickmode": "array",
             "tickvals": list(range(0, len(trend), step)),
             "ticktext": [labels[i] + ("时" if lang == "zh" else "h") for i in range(0, len(trend), step)],
-            "tickfont": {"size": 14, "color": TEXT_DIM},
+            "tickfont": {"size": 14, "color": ink.text_dim},
             "showgrid": False,
             "zeroline": False,
             "fixedrange": True,
@@ -707,8 +793,8 @@ def build_briefing(
         yaxis2={
             "domain": [ty0 + 34 / page.h, ty1 - 52 / page.h],
             "anchor": "x2",
-            "gridcolor": "rgba(120,170,255,0.15)",
-            "tickfont": {"size": 14, "color": TEXT_DIM},
+            "gridcolor": ink.axis_grid,
+            "tickfont": {"size": 14, "color": ink.text_dim},
             "zeroline": False,
             "nticks": 4,
             "rangemode": "nonnegative",
@@ -725,7 +811,7 @@ def build_briefing(
             "domain": [cy0 + 14 / page.h, cy1 - 50 / page.h],
             "anchor": "x3",
             "visible": bool(items),
-            "tickfont": {"size": 16, "color": TEXT},
+            "tickfont": {"size": 16, "color": ink.text},
             "ticks": "",
             "showgrid": False,
             "fixedrange": True,
@@ -737,14 +823,14 @@ def build_briefing(
             "y": my0 + 16 / page.h,
             "xanchor": "left",
             "yanchor": "bottom",
-            "bgcolor": "rgba(4,14,32,0.85)",
-            "bordercolor": PANEL_LINE,
+            "bgcolor": ink.legend_bg,
+            "bordercolor": ink.panel_line,
             "borderwidth": 1,
-            "font": {"size": 16, "color": TEXT},
+            "font": {"size": 16, "color": ink.text},
             "groupclick": "toggleitem",
             "tracegroupgap": 10,
             "itemsizing": "constant",
         },
-        meta={"street": street_name, "generated": now, "page": page.kind, "watermark": watermark},
+        meta={"street": street_name, "generated": now, "page": page.kind, "ink": ink.name, "watermark": watermark},
     )
     return fig

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ import shapely
 
 from dashboard import i18n
 from geo.gcj02 import wgs84_to_gcj02
-from geo.privacy import plotly_texts, snap_positions
+from geo.privacy import plotly_text, snap_positions
 from incidents.model import GRID_STATE_RANK, OPEN_STATUS_VALUES, GridState, Status
 
 Theme = Literal["wall", "console"]
@@ -485,53 +485,61 @@ def grid_fill_z(grid_ids: Sequence[str], grid_states: Mapping[str, Any]) -> list
     return out
 
 
+# Hover texts by their parts, per language (``_hovertext``); emptied past this many (a day's incidents fit).
+HOVER_MEMO_MAX = 200_000
+_HOVER_MEMO: dict[str, dict[tuple[str, ...], str]] = {}
+
+
+def _texts(df: pd.DataFrame, name: str, default: str = "") -> list[str]:
+    """Column ``name`` as strings (missing values and a missing column: ``default``)."""
+    if name in df.columns:
+        return df[name].fillna(default).astype(str).tolist()
+    return [default] * len(df)
+
+
+def _escaped(values: list[str]) -> list[str]:
+    """``plotly_text`` of each value; most need nothing, so only those with ``& < >`` are rewritten."""
+    return [plotly_text(v) if ("&" in v or "<" in v or ">" in v) else v for v in values]
+
+
+def _labels(values: list[str], label: Callable[[str], str]) -> list[str]:
+    """``label`` of each value, computed once per distinct value (a few statuses or categories over 10,000 rows)."""
+    memo = {v: label(v) for v in set(values)}
+    return [memo[v] for v in values]
+
+
 def _hovertext(df: pd.DataFrame, lang: str) -> list[str]:
-    """``<b>title</b><br>status · category<br>grid · HH:MM`` per row (masked: no names)."""
-    n = len(df)
+    """``<b>title</b><br>status · category<br>grid · HH:MM`` per row (masked: no names).
 
-    def col(name: str, default: str = "") -> pd.Series:
-        if name in df.columns:
-            return df[name].fillna(default).astype(str)
-        return pd.Series([default] * n, index=df.index, dtype=object)
-
+    Plain lists, not pandas string arithmetic: a console frame at city load builds 10,000 of these every tick, on
+    the frame hub's thread (a pandas version took ~0.4 s of each console frame; this takes a few ms)."""
     if lang == "zh" and "category_label" in df.columns:
-        cat = col("category_label")
+        cat = _texts(df, "category_label")
     else:
-        cat = col("category").map(lambda c: i18n.category_label(c, lang))
-    title = col("title").str.slice(0, 40)
-    title = plotly_texts(title.where(title.str.len() > 0, cat))
-    status = col("status").map(lambda s: i18n.status_label(s, lang))
-    ts = df["ts"] if "ts" in df.columns else pd.Series([np.nan] * n, index=df.index)
-    hhmm = ts.map(lambda v: i18n.fmt_time(v, "%H:%M"))
-    tags = pd.Series([""] * n, index=df.index, dtype=object)
+        cat = _labels(_texts(df, "category"), lambda c: i18n.category_label(c, lang))
+    title = _escaped([t[:40] if t else c for t, c in zip(_texts(df, "title"), cat, strict=True)])
+    status = _labels(_texts(df, "status"), lambda s: i18n.status_label(s, lang))
+    ts = df["ts"].to_numpy(dtype=float, na_value=np.nan) if "ts" in df.columns else np.full(len(df), np.nan)
+    hhmm = i18n.fmt_hhmm_many(ts)
+    overdue_tag = " ⚠" + i18n.t("feed.overdue_tag", lang)
     if "overdue" in df.columns:
-        tags = tags.where(~df["overdue"].fillna(False).astype(bool), " ⚠" + i18n.t("feed.overdue_tag", lang))
-    return (
-        "<b>"
-        + title
-        + "</b>"
-        + tags
-        + "<br>"
-        + status
-        + " · "
-        + cat
-        + "<br>"
-        + plotly_texts(col("grid_id"))
-        + " · "
-        + hhmm
-        + "  #"
-        + plotly_texts(col("id"))
-    ).tolist()
-
-
-def _points(df: pd.DataFrame, lang: str, with_text: bool = True) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {
-        "lon": df["lon"].astype(float).round(COORD_DECIMALS).tolist(),
-        "lat": df["lat"].astype(float).round(COORD_DECIMALS).tolist(),
-        "customdata": df["id"].astype(str).tolist(),
-    }
-    if with_text:
-        out["hovertext"] = _hovertext(df, lang)
+        tags = [overdue_tag if o else "" for o in df["overdue"].fillna(False).astype(bool).tolist()]
+    else:
+        tags = [""] * len(df)
+    grid, ids = _escaped(_texts(df, "grid_id")), _escaped(_texts(df, "id"))
+    # The same text object as last frame for an unchanged marker: the frame hub keys markers by their drawn values
+    # (``list_edits.point_keys``) and compares them with the previous frame's, and an old string hashes and
+    # compares at once (its hash is kept; equal objects are found by identity).
+    memo = _HOVER_MEMO.setdefault(lang, {})
+    if len(memo) > HOVER_MEMO_MAX:
+        memo.clear()
+    out = []
+    for row in zip(title, tags, status, cat, grid, hhmm, ids, strict=True):
+        text = memo.get(row)
+        if text is None:
+            t, g, s, c, gr, hm, i = row
+            text = memo[row] = f"<b>{t}</b>{g}<br>{s} · {c}<br>{gr} · {hm}  #{i}"
+        out.append(text)
     return out
 
 
@@ -550,19 +558,32 @@ def incident_trace_updates(
     if incidents is None or len(incidents) == 0:
         return out
     df = incidents[incidents["lon"].notna() & incidents["lat"].notna()]
-    status = df["status"].astype(str)
+    # Every column once for all the rows, then each trace takes its rows (a halo or the urgent ring repeats rows
+    # of the status traces: their texts are not built twice).
+    columns: dict[str, np.ndarray] = {
+        "lon": df["lon"].to_numpy(dtype=float).round(COORD_DECIMALS),
+        "lat": df["lat"].to_numpy(dtype=float).round(COORD_DECIMALS),
+        "customdata": np.asarray(df["id"].astype(str).tolist(), dtype=object),
+    }
+    if hover:
+        columns["hovertext"] = np.asarray(_hovertext(df, lang), dtype=object)
+
+    def points(rows: np.ndarray) -> dict[str, list[Any]]:
+        return {k: columns[k][rows].tolist() for k in keys}
+
+    status = df["status"].astype(str).to_numpy()
     for s, idx in TRACE_STATUS.items():
-        out[idx] = _points(df[status == s], lang, hover)
-    is_open = status.isin(OPEN_STATUS_VALUES)
+        out[idx] = points(status == s)
+    is_open = np.isin(status, list(OPEN_STATUS_VALUES))
     if "overdue" in df.columns:
-        out[TRACE_OVERDUE_HALO] = _points(df[is_open & df["overdue"].fillna(False).astype(bool)], lang, hover)
+        out[TRACE_OVERDUE_HALO] = points(is_open & df["overdue"].fillna(False).astype(bool).to_numpy())
     urgent = (
         df["urgent"].fillna(False).astype(bool)
         if "urgent" in df.columns
         else (df["priority"].astype(str) == "urgent" if "priority" in df.columns else None)
     )
     if urgent is not None:
-        out[TRACE_URGENT] = _points(df[is_open & urgent], lang, hover)
+        out[TRACE_URGENT] = points(is_open & urgent.to_numpy(dtype=bool))
     return out
 
 

@@ -8,13 +8,25 @@ named by its ``Content-Disposition``.
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import Final
 from urllib.parse import parse_qs, urlencode
 
 from dash import dcc, html
 
 from dashboard import i18n
+from incidents.timeutil import format_ts
 
 from .ids import Briefing
+
+
+class Unset(Enum):
+    """No moment given (``briefing_href`` then keeps the URL's ``at=``)."""
+
+    UNSET = "unset"
+
+
+UNSET: Final = Unset.UNSET
 
 SIZE_CHOICES: tuple[tuple[str, str], ...] = (
     ("1920x1080", "1920×1080"),
@@ -23,15 +35,23 @@ SIZE_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
-def briefing_href(search: str | None, choice: str | None, watermark: bool, lang: str) -> str:
+def briefing_href(
+    search: str | None, choice: str | None, watermark: bool, lang: str, *, shown: float | Unset | None = UNSET
+) -> str:
     """The briefing URL for the page's query string ``search`` (``?area=…&at=…``): ``choice`` one of
-    ``SIZE_CHOICES`` (``a4pdf``: the A4 PDF), ``watermark`` on or off, in ``lang``. Pure."""
+    ``SIZE_CHOICES`` (``a4pdf``: the A4 PDF), ``watermark`` on or off, in ``lang``. ``shown``: the moment the page
+    shows (epoch s; None = live), which wins over the URL's ``at=`` — a playing scrubber rewrites the address bar
+    without telling the page's ``dcc.Location``. Pure."""
     query = parse_qs((search or "").lstrip("?"))
     params: dict[str, str] = {}
     for key in ("area", "at"):
         value = (query.get(key) or [""])[0].strip()
         if value:
             params[key] = value
+    if not isinstance(shown, Unset):
+        params.pop("at", None)
+        if shown is not None:
+            params["at"] = format_ts(shown)
     path = "/api/briefing.png"
     if choice == "a4pdf":
         path = "/api/briefing.pdf"

@@ -21,7 +21,7 @@ import redis
 from dashboard import briefing_export as bx
 from dashboard.briefing_api import parse_at_param
 from dashboard.figures.briefing import A4, LANDSCAPE, WATERMARK, build_briefing, title_size
-from dashboard.figures.incident_map import grid_fill_z
+from dashboard.figures.incident_map import STATUS_COLORS, STATUS_COLORS_LIGHT, grid_fill_z
 from dashboard.figures.sample import sample_base, sample_grid_states, sample_incidents, sample_kpis
 from dashboard.layouts.briefing_menu import briefing_href
 from dashboard.runtime import Runtime, build_runtime
@@ -71,9 +71,34 @@ def test_a4_is_its_own_portrait_layout_not_a_squashed_landscape() -> None:
     assert a4.layout.yaxis.domain[0] > a4.layout.yaxis2.domain[1]
     assert a4.layout.xaxis2.domain[1] < a4.layout.xaxis3.domain[0]
     assert a4.layout.yaxis2.domain == pytest.approx(a4.layout.yaxis2.domain)
-    kpi_rows = {round(s.y0, 3) for s in a4.layout.shapes if s.fillcolor == "rgba(18,52,104,0.85)"}
+    kpi_rows = {round(s.y0, 3) for s in a4.layout.shapes if s.fillcolor == A4.ink.card}
     assert len(kpi_rows) == 2
     assert land.layout.xaxis2.domain[0] > land.layout.xaxis.domain[1]  # landscape: side panels right of the map
+
+
+def _luminance(color: str) -> float:
+    """WCAG 2.1 relative luminance of ``#rrggbb``."""
+    rgb = [int(color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_a4_is_dark_ink_on_white_paper_and_the_screen_sizes_keep_the_walls_theme() -> None:
+    land, a4 = _sample(LANDSCAPE), _sample(A4)
+    assert (land.layout.meta["ink"], a4.layout.meta["ink"]) == ("screen", "paper")
+    assert a4.layout.paper_bgcolor == "#ffffff" and land.layout.paper_bgcolor == LANDSCAPE.ink.bg
+    for ink in (LANDSCAPE.ink, A4.ink):  # WCAG AA for body text, on the page and on a KPI card
+        assert _contrast(ink.text, ink.bg) >= 4.5 and _contrast(ink.text_dim, ink.bg) >= 4.5, ink.name
+        assert _contrast(ink.text_strong, ink.header) >= 4.5, ink.name
+        assert all(_contrast(c, ink.card if ink.name == "paper" else ink.bg) >= 3 for c in ink.severity.values())
+    # the markers on paper are the deeper hues the light console uses (the pale wall yellow vanishes on white)
+    drawn = {t.marker.color for t in a4.data if t.type == "scatter" and t.mode == "markers"}
+    assert STATUS_COLORS_LIGHT["reported"] in drawn and STATUS_COLORS["reported"] not in drawn
 
 
 def test_a_long_area_title_shrinks_to_fit_the_page() -> None:
@@ -127,6 +152,11 @@ def test_the_buttons_link_follows_the_pages_area_and_moment() -> None:
     assert "size=a4" in href and "watermark=1" in href
     plain = briefing_href("", "3840x2160", False, "en")
     assert plain == "/api/briefing.png?size=3840x2160&lang=en"
+    # the moment the page shows wins over the URL's (a playing scrubber moves the address bar behind Dash's back)
+    played = briefing_href("?area=community:C003&at=2026-12-01T09:00%2B08:00", "a4pdf", False, "zh", shown=NOW)
+    assert "at=2025-12-01T11%3A33%3A20%2B08%3A00" in played and "area=community%3AC003" in played
+    live = briefing_href("?area=community:C003&at=2026-12-01T09:00%2B08:00", "a4pdf", False, "zh", shown=None)
+    assert "at=" not in live and "area=community%3AC003" in live
 
 
 def test_at_in_a_url_keeps_its_offset() -> None:

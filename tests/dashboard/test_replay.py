@@ -24,7 +24,7 @@ from dashboard.callbacks.pages import same_page_but_moment
 from dashboard.figures.incident_map import INCIDENT_TRACES, TRACE_GRIDS, MapBase
 from dashboard.figures.kpi import BRIEFING_KPIS, WALL_KPIS, kpi_tiles
 from dashboard.frames import ScreenContext, map_incidents
-from dashboard.layouts.ids import Replay
+from dashboard.layouts.ids import Briefing, Replay
 from dashboard.page_request import at_param, page_request
 from dashboard.runtime import Geo, load_geo, load_sla
 from dashboard.settings import Settings
@@ -250,6 +250,13 @@ def console(browser: Any, live_server: LiveServer, history: float) -> Iterator[A
     context.close()
 
 
+# The 简报 link's at= (epoch s; NaN without one).
+LINK_AT_JS = (
+    f"Date.parse(new URLSearchParams((document.getElementById('{Briefing.DOWNLOAD}').getAttribute('href') || '')"
+    ".split('?')[1]).get('at')) / 1000"
+)
+
+
 @pytest.mark.browser
 def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server: LiveServer, history: float) -> None:
     page = console
@@ -326,10 +333,13 @@ def test_scrubbing_shows_situation_at_for_that_moment(console: Any, live_server:
         timeout=UI_WAIT_MS,
     )
     assert page.inner_text(f"#{Replay.PLAY}") == "暂停"
+    # the 简报 link follows the moment played (the address bar moves behind dcc.Location's back while playing)
+    page.wait_for_function(f"(t) => {LINK_AT_JS} >= t", arg=moment + 180, timeout=UI_WAIT_MS)
     page.click(f"#{Replay.PLAY}")
     page.wait_for_function(f"() => document.getElementById('{Replay.PLAY}').innerText.trim() === '播放 60×'")
     stopped = url_at(page)
     assert stopped >= moment + 180
+    page.wait_for_function(f"(t) => {LINK_AT_JS} === t", arg=stopped, timeout=UI_WAIT_MS)
     wait_same(page, expected(live_server, stopped))
     clock = time.strftime("%H:%M", time.gmtime(stopped + 8 * 3600))
     page.wait_for_function(f"() => document.getElementById('{Replay.CLOCK}').innerText.endsWith('{clock}')")

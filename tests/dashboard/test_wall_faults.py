@@ -50,7 +50,7 @@ from incidents.situation import Situation
 from incidents.store import Outcome
 from tests.support.browser import wait_until_live
 from tests.support.server import LiveServer, spawn_server
-from tests.support.wait import seconds_until
+from tests.support.wait import seconds_until, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -164,6 +164,10 @@ class HealthWatch(threading.Thread):
             if up != last:
                 self.flips.append((time.monotonic(), up))
                 last = up
+
+    def seen_up_after(self, t: float) -> bool:
+        """Whether a poll after monotonic ``t`` found the feed connected."""
+        return any(up and at > t for at, up in list(self.flips))
 
     def stop(self) -> list[tuple[float, bool]]:
         self.halt.set()
@@ -296,6 +300,8 @@ def test_redis_killed_mid_stream_the_wall_says_so_and_shows_every_accepted_event
             back, back_wall = time.monotonic(), time.time()
             banner.wait_for(state="hidden", timeout=15_000)
             clear_seen_s = time.monotonic() - back
+            # the page can learn it from a push before this watcher's next poll returns (a busy machine): wait for it
+            wait_for(lambda: health_flips.seen_up_after(back), 15, 0.05, "/healthz to say the feed is connected")
             flips = health_flips.stop()
             # When the page's DOM changed (the browser's clock is this machine's): Playwright's own polling
             # of a page busy drawing adds up to ~0.5 s on a loaded 2-core box.
