@@ -9,8 +9,9 @@ trend at city scale at 200 changes/s over ``ONESCREEN_BENCH_LIVE_CITY_S``, bytes
 PDF), ``replay`` (a warm scrubber step vs the cold ``snapshot --at`` rebuild), ``costcurve`` (first
 render, RSS with 20 pages, CPU per change and bytes per update from the demo through three in-between sizes to the
 city), ``manyscreens`` (event → frame p95 and /healthz with 200 live pages on one server process — 3 of them real
-Chromium — against 1 page, then 1,000 pages over 4 processes on one Redis). Prints a table and writes
-``.onescreen/bench/latest.json``.
+Chromium — against 1 page, then 1,000 pages over 4 processes on one Redis), ``soak`` (server RSS peak and slope
+over a steady 100 changes/s with 20 pages on the city data, ``ONESCREEN_BENCH_SOAK_S`` long). Prints a table and
+writes ``.onescreen/bench/latest.json``.
 
 ``--quick`` (< 2 min): demo scale, short runs. Full (< 15 min): city scale where it matters, 60 s of ingest
 (``ingest_seconds`` / ``ONESCREEN_BENCH_INGEST_S`` for the issue's 5 minutes). ``only`` / ``ONESCREEN_BENCH_ONLY``
@@ -40,6 +41,7 @@ FAMILIES: tuple[str, ...] = (
     "export",
     "replay",
     "costcurve",
+    "soak",
 )
 
 

@@ -49,9 +49,12 @@ def _health(url: str) -> dict[str, Any]:
 
 
 class Producer(threading.Thread):
-    """Moves open incidents on (reported → dispatched → accepted) at a steady rate, durably."""
+    """Moves open incidents on (reported → dispatched → accepted) at a steady rate, durably. ``status``: the
+    incidents' current statuses (default: all reported)."""
 
-    def __init__(self, redis_url: str, keys: Keys, ids: list[str], rate: float) -> None:
+    def __init__(
+        self, redis_url: str, keys: Keys, ids: list[str], rate: float, status: dict[str, str] | None = None
+    ) -> None:
         super().__init__(daemon=True)
         import redis
 
@@ -59,11 +62,12 @@ class Producer(threading.Thread):
         self.keys, self.ids, self.rate = keys, ids, rate
         self.halt = threading.Event()
         self.sent = 0
+        self.status = dict(status) if status else dict.fromkeys(ids, "reported")
 
     def run(self) -> None:
         rng = random.Random(7)
         step = {"reported": "dispatched", "dispatched": "accepted", "accepted": "dispatched"}
-        status = dict.fromkeys(self.ids, "reported")
+        status = self.status
         t0 = time.monotonic()
         while not self.halt.is_set():
             i = rng.choice(self.ids)

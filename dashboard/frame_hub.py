@@ -22,6 +22,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,10 +48,11 @@ KEEP_S = 30.0
 # Frames kept findable by token (pages rendered from them diff against them on their first push).
 TOKENS_KEPT = 64
 # … and at most this many incident rows over those frames: a city frame (10,000+ open incidents: its rows, trace
-# lists and marker keys) holds ~6 MB, so 64 of them were ~380 MB of the server under live load. A demo street's 64
-# frames stay far below it; at city scale ~10 are kept (a page a few seconds old still gets its diff; older
-# holdings get everything again, as for any unknown token). The current frame of each context is never dropped.
-ROWS_KEPT = 150_000
+# lists and marker keys) holds ~6 MB, and under a steady stream of changes the history filled up at once — at
+# 150,000 rows it was ~70 MB of the server (issue 11). A demo street's 64 frames stay far below it; at city scale
+# little more than each context's current frame is kept (never dropped). A frame still held elsewhere — the page
+# cache's page rendered from it, a connection's holding — stays findable by its token (weakly: ``by_token``).
+ROWS_KEPT = 40_000
 STEPS_KEPT = 256
 # Between two computations for changes the hub waits at least this many times as long as the last one took (and at
 # least a tick): it spends at most half of the process's time on frames. A city frame takes 0.1–0.3 s; computed
@@ -97,6 +99,7 @@ class FrameHub:
         self._used: dict[ScreenContext, float] = {}  # monotonic time of the last frame() / watch
         self._listeners: dict[ScreenContext, set[Listener]] = {}
         self._tokens: OrderedDict[str, Frame] = OrderedDict()
+        self._held: weakref.WeakValueDictionary[str, Frame] = weakref.WeakValueDictionary()  # any frame still alive
         self._rows_kept = 0  # incident rows over the frames in ``_tokens`` (ROWS_KEPT)
         self._steps: OrderedDict[StepKey, Step] = OrderedDict()
         self._inflight: dict[StepKey, asyncio.Future[Step]] = {}
@@ -164,9 +167,12 @@ class FrameHub:
             return self._latest.get(ctx)
 
     def by_token(self, token: object) -> Frame | None:
-        """The frame with this token, if it is among the last ``TOKENS_KEPT``."""
+        """The frame with this token, if it is among the last kept (``TOKENS_KEPT``, ``ROWS_KEPT``) or still held
+        anywhere (a cached page rendered from it, a connection's holding)."""
+        if not isinstance(token, str):
+            return None
         with self._lock:
-            return self._tokens.get(token) if isinstance(token, str) else None
+            return self._tokens.get(token) or self._held.get(token)
 
     def event_at(self, token: str) -> float:
         """When Redis took the newest change frame ``token`` shows (epoch s; 0.0 unknown): the live push's latency
@@ -253,6 +259,7 @@ class FrameHub:
             self._seq = max(self._seq, seq)
             self._latest[ctx] = frame
             self._tokens[frame.token] = frame
+            self._held[frame.token] = frame
             self._event_at[frame.token] = event_at
             self._rows_kept += len(frame.incidents)
             self._forget_tokens()

@@ -39,12 +39,15 @@ REFRESH_SHARE = 4.0
 
 @dataclass(frozen=True, slots=True)
 class CachedPage:
-    """One rendered page: the frame token it shows, its JSON and gzip bytes, when it was built."""
+    """One rendered page: the frame token it shows, its JSON and gzip bytes, when it was built, and the frame itself
+    — held, so that the hub still finds it by token when the page's live push starts (``FrameHub.by_token``): the
+    hub itself keeps only the newest frames of a city."""
 
     token: str
     body: bytes
     gzipped: bytes
     built_at: float  # monotonic
+    frame: Frame | None = None
 
 
 class PageCache:
@@ -116,7 +119,7 @@ class PageCache:
                 return cached
             started = time.monotonic()
             body = to_json(self._layout_for(key, frame)).encode("utf-8")
-            cached = CachedPage(frame.token, body, gzip.compress(body, GZIP_LEVEL), time.monotonic())
+            cached = CachedPage(frame.token, body, gzip.compress(body, GZIP_LEVEL), time.monotonic(), frame)
             took = cached.built_at - started
             # Under a stream of changes every request finds the page a frame behind: refresh it at most this
             # often, so page loads never keep a core busy rendering (at 10,000 incidents a render is ~0.4 s).

@@ -75,6 +75,23 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(M_ARENA_MAX, arenas)
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+MMAP_THRESHOLD = 128 * 1024  # glibc's initial value
+
+
+def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> None:
+    """Blocks of ``threshold`` bytes or more get their own mapping, returned to the OS when freed
+    (``mallopt(M_MMAP_THRESHOLD)``, what ``MALLOC_MMAP_THRESHOLD_`` does; a no-op elsewhere). glibc raises the
+    threshold to the size of every mapped block freed (up to 32 MB), so after the first few megabyte-sized pushes
+    and page bodies the next ones came from the heap and their high-water mark stayed resident. Measured on the city
+    set with 20 pages connected (same session): ~520 → ~490 MB RSS. An explicit ``MALLOC_MMAP_THRESHOLD_`` in the
+    environment wins."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(M_MMAP_THRESHOLD, threshold)
+
+
 def release_freed_heap() -> None:
     """Hand the heap's free pages back to the OS (glibc ``malloc_trim(0)``; a no-op elsewhere). Loading and indexing
     the city-scale data set leave ~140 MB freed but resident (measured: 920 → 779 MB RSS after building the runtime
@@ -97,6 +114,7 @@ def run_server(
     from dashboard.app import create_app
 
     limit_malloc_arenas()
+    fix_mmap_threshold()
     with ExitStack() as stack:
         url = settings.redis_url
         if not url:

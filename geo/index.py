@@ -19,6 +19,10 @@ from geo.model import GeoLayers
 ArrayLike = npt.ArrayLike
 LOCATE_COLUMNS = ["micro_grid_id", "grid_id", "community_id"]
 NEAREST_COLUMNS = ["member_id", "name", "role", "grid_id", "skills", "distance_m", "query_index"]
+# Up to this many (query, eligible member) pairs, distances are measured to every eligible member at once (a detail
+# panel's one incident against a city's 100,000 members: ~2 ms, a few MB for a moment) and the member tree is never
+# built — its 100,000 shapely Points are ~22 MB of a server that only ever asks about one incident at a time.
+EXHAUSTIVE_PAIRS = 300_000
 
 
 class SpatialIndex:
@@ -98,21 +102,68 @@ class SpatialIndex:
         """The ``n`` nearest members of each query point, sorted by (query_index, distance_m).
 
         Distances are straight-line metres in ``layers.metric_crs`` (UTM; < 0.1 % from geodesic here).
-        Exact: an STRtree radius search that doubles the radius for queries with fewer than ``n`` eligible
-        members inside it; ties are broken by member order.
+        Exact: for a few queries (``EXHAUSTIVE_PAIRS``) the distance to every eligible member, else an STRtree
+        radius search that doubles the radius for queries with fewer than ``n`` eligible members inside it; ties
+        are broken by member order.
         """
         q = self.to_metric(lon, lat)
         eligible = self._eligible_members(on_duty_only, roles)
         n_eligible = int(eligible.sum())
         if n <= 0 or not n_eligible or not len(q):
             return pd.DataFrame({c: pd.Series(dtype=float if c == "distance_m" else object) for c in NEAREST_COLUMNS})
+        finite = np.asarray(np.isfinite(q).all(axis=1), dtype=bool)
+        cap = np.inf if max_distance_m is None else float(max_distance_m)
+        if int(finite.sum()) * n_eligible <= EXHAUSTIVE_PAIRS:
+            found = [self._all_pairs(q, np.flatnonzero(finite), np.flatnonzero(eligible), n, cap)]
+        else:
+            found = self._tree_pairs(q, finite, eligible, n, n_eligible, cap)
+        qi = np.concatenate([f[0] for f in found])
+        mj = np.concatenate([f[1] for f in found])
+        d = np.concatenate([f[2] for f in found])
+        order = np.lexsort((mj, d, qi))
+        qi, mj, d = qi[order], mj[order], d[order]
+        top = ragged_rank(qi) < n
+        qi, mj, d = qi[top], mj[top], d[top]
+        out = pd.DataFrame({c: v[mj] for c, v in self._member_cols.items()})
+        out["distance_m"] = d
+        out["query_index"] = qi
+        return out
+
+    def _all_pairs(
+        self,
+        q: npt.NDArray[np.float64],
+        queries: npt.NDArray[np.intp],
+        members: npt.NDArray[np.intp],
+        n: int,
+        cap: float,
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        """(query index, member index, metres) of the pairs of ``queries`` and ``members`` within ``cap`` and no
+        farther than each query's ``n``-th nearest (ties at that distance all kept: member order breaks them)."""
+        xy = self.members_xy[members]
+        d = np.hypot(q[queries, 0][:, None] - xy[None, :, 0], q[queries, 1][:, None] - xy[None, :, 1])
+        if n < d.shape[1]:
+            cap_each = np.minimum(np.partition(d, n - 1, axis=1)[:, n - 1], cap)
+        else:
+            cap_each = np.full(len(queries), cap)
+        qi, mk = np.nonzero(d <= cap_each[:, None])
+        return queries[qi], members[mk], d[qi, mk]
+
+    def _tree_pairs(
+        self,
+        q: npt.NDArray[np.float64],
+        finite: npt.NDArray[np.bool_],
+        eligible: npt.NDArray[np.bool_],
+        n: int,
+        n_eligible: int,
+        cap: float,
+    ) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
+        """The pairs holding at least the ``n`` nearest eligible members of each finite query (or all within
+        ``cap``): an STRtree radius search that doubles the radius for queries with fewer inside it."""
         xy = self.members_xy
         area, extent = self._member_extent
         # Start where ~4n eligible members are expected inside the circle.
         radius = float(np.sqrt(4 * n * area / (np.pi * n_eligible)))
-        cap = np.inf if max_distance_m is None else float(max_distance_m)
         pts = shapely.points(q)
-        finite = np.isfinite(q).all(axis=1)
         pending = np.flatnonzero(finite)
         found: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]] = []
         while pending.size:
@@ -129,14 +180,4 @@ class SpatialIndex:
             found.append((qi[sel], mj[sel], d[sel]))
             pending = pending[~done]
             radius *= 2
-        qi = np.concatenate([f[0] for f in found])
-        mj = np.concatenate([f[1] for f in found])
-        d = np.concatenate([f[2] for f in found])
-        order = np.lexsort((mj, d, qi))
-        qi, mj, d = qi[order], mj[order], d[order]
-        top = ragged_rank(qi) < n
-        qi, mj, d = qi[top], mj[top], d[top]
-        out = pd.DataFrame({c: v[mj] for c, v in self._member_cols.items()})
-        out["distance_m"] = d
-        out["query_index"] = qi
-        return out
+        return found

@@ -6,6 +6,7 @@ only the wire and the screens speak ISO 8601 / Asia/Shanghai.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -161,8 +162,10 @@ class Incident:
             rating=None if d.get("rating") is None else int(d["rating"]),
             reopened=int(d.get("reopened") or 0),
             escalated=bool(d.get("escalated") or False),
-            history=[(str(h[0]), float(h[1])) for h in (d.get("history") or [])],
-            actors=[str(h[2]) if len(h) > 2 and h[2] else "" for h in (d.get("history") or [])],
+            # Every change re-reads the incident with its whole history: statuses and actors interned, so an entry
+            # costs a tuple and a float, not two new strings (~100 of ~220 bytes; an incident moved on for hours).
+            history=[(sys.intern(str(h[0])), float(h[1])) for h in (d.get("history") or [])],
+            actors=[sys.intern(str(h[2])) if len(h) > 2 and h[2] else "" for h in (d.get("history") or [])],
         )
 
     def first_ts(self, status: Status) -> float | None:

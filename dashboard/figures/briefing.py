@@ -212,9 +212,9 @@ def _rings(geojson: Mapping[str, Any], ids: Iterable[str] | None = None) -> tupl
             [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"] if g["type"] == "MultiPolygon" else []
         )
         for poly in polys:
-            ring = poly[0]
-            xs.extend(p[0] for p in ring)
-            ys.extend(p[1] for p in ring)
+            ring = poly[0]  # positions: lists, or one (n, 2) array (incident_map.packed_geojson)
+            xs.extend(float(p[0]) for p in ring)
+            ys.extend(float(p[1]) for p in ring)
             xs.append(None)
             ys.append(None)
     return xs, ys

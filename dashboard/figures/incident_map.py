@@ -229,9 +229,31 @@ def compact_geojson(
     return to_geojson(gdf, id_col, tolerance_m=tolerance_m, decimals=decimals, properties=properties)
 
 
+def packed_geojson(geojson: Mapping[str, Any]) -> dict[str, Any]:
+    """``geojson`` (a FeatureCollection) with each ring's positions as one (n, 2) float64 array instead of n
+    ``[lon, lat]`` lists — for the areas a map base holds for the process's life: a city's 10,000 grids and the
+    overview's communities as Python lists were ~35 MB of the server, as arrays ~7 MB. Serialises the same (Plotly's
+    and Dash's JSON encoders write an array as a list). New feature and geometry dicts; properties shared."""
+
+    def pack(c: Any) -> Any:
+        if isinstance(c, list) and c and isinstance(c[0], list) and c[0] and isinstance(c[0][0], (int, float)):
+            return np.asarray(c, dtype=float)  # a ring: positions
+        return [pack(x) for x in c] if isinstance(c, list) else c
+
+    features = [
+        {**f, "geometry": {**f["geometry"], "coordinates": pack(f["geometry"]["coordinates"])}}
+        if f.get("geometry")
+        else f
+        for f in geojson["features"]
+    ]
+    return {**geojson, "features": features}
+
+
 def _iter_lonlat(geojson: Mapping[str, Any]) -> Iterable[tuple[float, float]]:
     def walk(c: Any) -> Iterable[tuple[float, float]]:
-        if c and isinstance(c[0], (int, float)):
+        if isinstance(c, np.ndarray):  # a packed ring (packed_geojson)
+            yield from ((float(x), float(y)) for x, y in c[:, :2])
+        elif len(c) and isinstance(c[0], (int, float)):
             yield float(c[0]), float(c[1])
         else:
             for sub in c:
@@ -369,7 +391,7 @@ class MapBase:
         Feed rows still name grids."""
         by_street = streets is not None and len(communities) > OVERVIEW_MAX_AREAS
         areas, id_col = (streets, "street_id") if by_street else (communities, "community_id")
-        gj = compact_geojson(areas, id_col)
+        gj = packed_geojson(compact_geojson(areas, id_col))
         rollup = (
             dict(zip(communities["community_id"].astype(str), communities["street_id"].astype(str), strict=True))
             if by_street
@@ -404,10 +426,10 @@ class MapBase:
         viewport: tuple[int, int] = WALL_MAP_VIEWPORT,
     ) -> MapBase:
         """From the demo layers (``grids`` with grid_id/name; optional micro_grids, communities, members)."""
-        gj = compact_geojson(grids, "grid_id")
+        gj = packed_geojson(compact_geojson(grids, "grid_id"))
         names = [str(n) for n in grids["name"]] if "name" in grids.columns else None
-        micro = compact_geojson(micro_grids, "micro_grid_id") if micro_grids is not None else None
-        comm = compact_geojson(communities, "community_id") if communities is not None else None
+        micro = packed_geojson(compact_geojson(micro_grids, "micro_grid_id")) if micro_grids is not None else None
+        comm = packed_geojson(compact_geojson(communities, "community_id")) if communities is not None else None
         base = cls.from_geojson(
             gj,
             grid_names=names,

@@ -12,12 +12,14 @@ current view shows after a pan or zoom; the legend's title says so (``layer.coun
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Collection, Iterable
+import json
+import threading
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import plotly.graph_objects as go
+from cachetools import LRUCache, cached
 
 from dashboard import i18n
 from dashboard.figures.incident_map import Theme
@@ -84,21 +86,32 @@ def counted(traces: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _cached(
-    layers: Any, key: str, lang: str, theme: Theme, area: AreaScope | None, wall: bool
-) -> tuple[dict[str, Any], ...]:
-    # The layers are static: a layer's traces for one area are built once, not on every page render or toggle.
-    return tuple(counted(layer_traces(layers, key, lang, theme=theme, area=area, wall=wall)))
+# Encoded bytes of layer traces kept (LRU). A district's layers as Python lists and dicts were ~170 MB of the server
+# for good (zones ~73, micro-grids ~44, members ~25, households ~25); as compact JSON they are ~5× smaller, and a
+# layer nobody toggled for a while makes room for the next.
+CACHE_BYTES = 48 * 1024 * 1024
+_encoded_traces: LRUCache[Hashable, bytes] = LRUCache(maxsize=CACHE_BYTES, getsizeof=len)
+
+
+@cached(_encoded_traces, lock=threading.Lock())
+def _encoded(layers: Any, key: str, lang: str, theme: Theme, area: AreaScope | None, wall: bool) -> bytes:
+    # The layers are static: a layer's traces for one area are built once, not on every page render or toggle;
+    # kept as UTF-8 JSON (a layer bigger than the whole cache is built each time instead).
+    traces = counted(layer_traces(layers, key, lang, theme=theme, area=area, wall=wall))
+    return json.dumps(traces, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def layer_trace_dicts(
     layers: Any, key: str, lang: str, *, theme: Theme, area: AreaScope | None, wall: bool, visible: bool = True
 ) -> list[dict[str, Any]]:
     """The traces of one layer (``figures.layers.layer_traces``), counted, with ``visible`` set — what a page
-    carries and what the console appends when a layer is toggled on. Cached per (layers object, key, language,
-    theme, area, wall): treat the result as read-only."""
-    return [{**tr, "visible": visible} for tr in _cached(layers, key, lang, theme, area, wall)]
+    carries and what the console appends when a layer is toggled on. Built once per (layers object, key, language,
+    theme, area, wall) and kept encoded (``CACHE_BYTES`` at most over all of them, least recently used first out):
+    every call returns new dicts."""
+    traces: list[dict[str, Any]] = json.loads(_encoded(layers, key, lang, theme, area, wall))
+    for tr in traces:
+        tr["visible"] = visible
+    return traces
 
 
 def _scalar_size(trace: Any) -> bool:

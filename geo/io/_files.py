@@ -8,12 +8,12 @@ import json
 import warnings
 import zipfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from geo.io.encoding import decode_text, shapefile_encoding
@@ -22,6 +22,15 @@ from geo.problems import Problem
 SHAPEFILE_SUFFIXES = (".zip", ".shp")
 GEOJSON_SUFFIXES = (".geojson", ".json")
 _MAX_RECOVER_BYTES = 50_000_000  # a GeoJSON parsed a second time (to explain EMPTY features) stays below this
+
+
+def _ogr() -> ModuleType:
+    """pyogrio, imported on the first read: loading GDAL costs a process ~50 MB of RSS, and a server that reads a
+    city's layers in a child (``dashboard.runtime.read_served_apart``) never reads a file itself."""
+    import pyogrio
+
+    module: ModuleType = pyogrio
+    return module
 
 
 def _zip_member(path: Path, member: str | None) -> str:
@@ -70,7 +79,7 @@ def read_file(path: Path, layer: str | None, encoding: str | None, ours: str, la
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            gdf = pyogrio.read_dataframe(ogr_path, layer=ogr_layer, encoding=chosen, on_invalid="warn")
+            gdf = _ogr().read_dataframe(ogr_path, layer=ogr_layer, encoding=chosen, on_invalid="warn")
         except UnicodeDecodeError:
             if not shapefile:
                 raise
@@ -94,7 +103,7 @@ def _read_geojson(path: Path, encoding: str | None, ours: str, label: str) -> tu
     source: Any = str(path) if not decoded.how else io.BytesIO(decoded.text.encode("utf-8"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gdf = pyogrio.read_dataframe(source, on_invalid="warn")
+        gdf = _ogr().read_dataframe(source, on_invalid="warn")
     problems += [Problem(ours, "", f"GDAL: {str(w.message)[:200]}", "gdal_warning", "warning", label) for w in caught]
     if len(data) <= _MAX_RECOVER_BYTES:
         problems += _dropped(decoded.text, len(gdf), ours, label)
@@ -140,7 +149,7 @@ def _dropped(text: str, read: int, ours: str, label: str) -> list[Problem]:
 def _read_cut_names(ogr_path: str, encoding: str) -> gpd.GeoDataFrame:
     """A Shapefile whose field names were cut mid-character (10-byte limit): read bytes-as-Latin-1, then decode
     names and texts in ``encoding`` with U+FFFD for the cut character (reported by ``geo.text.text_problems``)."""
-    raw = pyogrio.read_dataframe(ogr_path, encoding="ISO-8859-1")
+    raw = _ogr().read_dataframe(ogr_path, encoding="ISO-8859-1")
 
     def fix(text: str) -> str:
         return text.encode("latin-1").decode(encoding, errors="replace")
@@ -209,4 +218,4 @@ def recover_nested(
 
 def list_layers(path: Path) -> list[str]:
     """Layer names of a multi-layer file (GeoPackage), in file order. Raises pyogrio's ``DataSourceError``."""
-    return [str(row[0]) for row in pyogrio.list_layers(path)]
+    return [str(row[0]) for row in _ogr().list_layers(path)]

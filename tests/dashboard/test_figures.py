@@ -189,7 +189,8 @@ def test_payload_is_compact(base: im.MapBase, incidents: pd.DataFrame) -> None:
     for idx in im.INCIDENT_TRACES:
         tr = fig.data[idx]
         assert isinstance(tr.marker.color, str) and not isinstance(tr.marker.size, (list, tuple))
-    coords = json.dumps(base.geojson["features"][0]["geometry"]["coordinates"])
+    # rings packed as arrays (incident_map.packed_geojson), written as lists
+    coords = json.dumps(base.geojson["features"][0]["geometry"]["coordinates"], default=lambda a: a.tolist())
     assert all(len(x.split(".")[-1]) <= 5 for x in coords.replace("[", "").replace("]", "").split(","))
 
 

@@ -7,6 +7,7 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
+import geo.index
 from geo.display import representative_points
 from geo.index import NEAREST_COLUMNS, SpatialIndex
 from geo.layers import GeoLayers
@@ -119,10 +120,18 @@ def test_members_xy_cached(demo_index: SpatialIndex) -> None:
     assert demo_index.members_xy.shape == (3000, 2)
 
 
+@pytest.mark.parametrize("exhaustive", [True, False], ids=["all-pairs", "tree"])
 @pytest.mark.parametrize(("roles", "max_d"), [(None, None), (["网格长"], None), (None, 300.0)])
 def test_nearest_members_matches_brute_force(
-    demo_layers: GeoLayers, demo_index: SpatialIndex, roles: list[str] | None, max_d: float | None
+    demo_layers: GeoLayers,
+    demo_index: SpatialIndex,
+    roles: list[str] | None,
+    max_d: float | None,
+    exhaustive: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Both ways of searching (every pair for a few queries, the member tree for many) give the exact answer."""
+    monkeypatch.setattr(geo.index, "EXHAUSTIVE_PAIRS", 10**9 if exhaustive else 0)
     rng = np.random.default_rng(5)
     b = demo_layers.street.total_bounds
     lon = np.r_[rng.uniform(b[0] - 0.05, b[2] + 0.05, 60), np.nan]  # some far outside, one NaN
@@ -137,3 +146,15 @@ def test_nearest_members_matches_brute_force(
         d = d[np.isfinite(d) & (d <= (max_d if max_d is not None else np.inf))]
         mine = got.loc[got.query_index == i, "distance_m"].to_numpy()
         np.testing.assert_allclose(mine, d, rtol=1e-12)
+
+
+def test_nearest_members_ties_and_order_same_either_way(
+    demo_index: SpatialIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lon, lat = np.array([120.28, 120.29, 120.30]), np.array([30.30, 30.31, 30.32])
+    monkeypatch.setattr(geo.index, "EXHAUSTIVE_PAIRS", 10**9)
+    pairs = demo_index.nearest_members(lon, lat, n=7, on_duty_only=False)
+    monkeypatch.setattr(geo.index, "EXHAUSTIVE_PAIRS", 0)
+    tree = demo_index.nearest_members(lon, lat, n=7, on_duty_only=False)
+    assert pairs["member_id"].tolist() == tree["member_id"].tolist()
+    assert pairs["query_index"].tolist() == tree["query_index"].tolist()
