@@ -13,9 +13,10 @@ Chromium — against 1 page, then 1,000 pages over 4 processes on one Redis), ``
 over a steady 100 changes/s with 20 pages on the city data, ``ONESCREEN_BENCH_SOAK_S`` long). Prints a table and
 writes ``.onescreen/bench/latest.json``.
 
-``--quick`` (< 2 min): demo scale, short runs. Full (< 15 min): city scale where it matters, 60 s of ingest
-(``ingest_seconds`` / ``ONESCREEN_BENCH_INGEST_S`` for the issue's 5 minutes). ``only`` / ``ONESCREEN_BENCH_ONLY``
-(comma-separated family module names) runs a subset.
+``--quick``: demo scale, short runs. Full: city scale where it matters, 60 s of ingest (``ingest_seconds`` /
+``ONESCREEN_BENCH_INGEST_S`` for the issue's 5 minutes) — no longer under 15 min: ``live``'s 5-minute city run,
+``soak``'s 3 minutes and ``manyscreens``' curve add roughly 20 (``family_seconds`` in the JSON says where it
+went). ``only`` / ``ONESCREEN_BENCH_ONLY`` (comma-separated family module names) runs a subset.
 """
 
 from __future__ import annotations
