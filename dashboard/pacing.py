@@ -12,9 +12,10 @@ map fall 1.9 s behind: a page that receives patches at once also spends its main
 and Dash hands a store only its newest value, so two edits in one batch would merge. The window stays 1; what
 made a patch slow was the re-plot, which the wall no longer does (``assets/onescreen.js``, map edits).
 
-The browser's acknowledgement is a counter of map draws (``assets/onescreen.js``); a patch counts as drawn once
-the counter has moved past its value when the patch was sent. A patch that never causes a draw (it changed
-nothing visible) is given up on after ``timeout_s``.
+The browser's acknowledgement is a counter of map edits held by MapLibre (``assets/onescreen.js``: counted once
+every edited source is re-tiled, before the frame that shows it, so the acknowledgement's trip overlaps the draw);
+a patch counts as drawn once the counter has moved past its value when the patch was sent. A patch that never
+causes a draw (it changed nothing visible) is given up on after ``timeout_s``.
 """
 
 from __future__ import annotations
