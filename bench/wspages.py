@@ -25,12 +25,11 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.support.dash_ws import flat_messages, page_context, ws_url
+from tests.support.dash_ws import callback_request, flat_messages, page_context, ws_url
 
 WALL_MAP_EDIT = "wall-map-edit"
 CONSOLE_MAP = "console-map"
@@ -46,20 +45,6 @@ class Page:
     drawn: int = 0
     error: str = ""
     live: bool = False  # had its first push
-
-
-def _request(renderer: str, output: str, inputs: list[dict[str, Any]] | None = None) -> str:
-    """One ``callback_request`` (as ``tests.support.dash_ws.request``), encoded."""
-    payload = {
-        "output": output,
-        "outputs": [],
-        "inputs": inputs or [],
-        "state": [],
-        "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs or []],
-    }
-    return json.dumps(
-        {"type": "callback_request", "requestId": uuid.uuid4().hex, "rendererId": renderer, "payload": payload}
-    )
 
 
 async def run_page(
@@ -78,8 +63,8 @@ async def run_page(
             compression=None,
             local_addr=(page.host, 0),
         ) as conn:
-            await conn.send(_request(tab, cb["context"], page_context(page.path)))
-            await conn.send(_request(tab, cb["push"]))
+            await conn.send(callback_request(tab, cb["context"], page_context(page.path)))
+            await conn.send(callback_request(tab, cb["push"]))
             reader = asyncio.create_task(_read(conn, page, tab, cb, map_id, marker))
             done, _ = await asyncio.wait({reader, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED")
             if reader in done:
@@ -112,7 +97,7 @@ async def _read(
             elif kind == "set_props" and m["payload"]["componentId"] == map_id:
                 page.drawn += 1  # a browser draws it now; acknowledge as onescreen.js does
                 ack = [{"id": "live-drawn", "property": "data", "value": {"n": page.drawn, "t": 0}}]
-                await conn.send(_request(tab, cb["drawn"], ack))
+                await conn.send(callback_request(tab, cb["drawn"], ack))
                 page.live = True
 
 

@@ -50,8 +50,8 @@ def callback_outputs(base_url: str) -> dict[str, str]:
     return out
 
 
-def request(conn: ClientConnection, renderer: str, output: str, inputs: list[Message] | None = None) -> None:
-    """One ``callback_request`` of tab ``renderer`` with these input values."""
+def callback_request(renderer: str, output: str, inputs: list[Message] | None = None) -> str:
+    """One ``callback_request`` of tab ``renderer`` with these input values, encoded (the renderer's wire form)."""
     payload = {
         "output": output,
         "outputs": [],
@@ -59,11 +59,14 @@ def request(conn: ClientConnection, renderer: str, output: str, inputs: list[Mes
         "state": [],
         "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs or []],
     }
-    conn.send(
-        json.dumps(
-            {"type": "callback_request", "requestId": uuid.uuid4().hex, "rendererId": renderer, "payload": payload}
-        )
+    return json.dumps(
+        {"type": "callback_request", "requestId": uuid.uuid4().hex, "rendererId": renderer, "payload": payload}
     )
+
+
+def request(conn: ClientConnection, renderer: str, output: str, inputs: list[Message] | None = None) -> None:
+    """Send one ``callback_request`` of tab ``renderer`` with these input values."""
+    conn.send(callback_request(renderer, output, inputs))
 
 
 def page_context(path: str = "/wall", lang: str = "zh", token: str | None = None, search: str = "") -> list[Message]:
