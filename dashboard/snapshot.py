@@ -217,6 +217,7 @@ class Snapshotter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._kaleido: Any = None
+        self._opening: Any = None  # a browser being opened: close() must close it too (a stop during warm-up)
         self._opened: Future[None] = Future()
         self._lock = threading.Lock()
         self._pending = 0  # submitted, not finished (the running one included)
@@ -293,7 +294,7 @@ class Snapshotter:
                 self.restarts += 1
                 await self._discard(self._kaleido)
             if self._kaleido is None:
-                k = kaleido.Kaleido(**self._kopts)
+                k = self._opening = kaleido.Kaleido(**self._kopts)
                 try:
                     await asyncio.wait_for(k.open(), self.render_timeout * 2)
                     if self._warm_up:  # first render loads plotly.js into the tab
@@ -303,6 +304,8 @@ class Snapshotter:
                 except BaseException:
                     await self._discard(k)
                     raise
+                finally:
+                    self._opening = None
                 self._kaleido = k
             return self._kaleido
 
@@ -391,7 +394,9 @@ class Snapshotter:
     def close(self) -> None:
         """Close the browser and stop the loop thread; ``start`` may be called again."""
         with self._lock:
-            loop, thread, k = self._loop, self._thread, self._kaleido
+            # a browser still opening (a stop during the warm-up) is closed too: left to the interpreter's exit, its
+            # profile folder was removed while Chromium still wrote to it (a traceback on Ctrl-C)
+            loop, thread, k = self._loop, self._thread, self._kaleido or self._opening
             self._loop = self._thread = self._kaleido = None
         if loop is None or thread is None:
             return

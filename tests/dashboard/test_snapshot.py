@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import struct
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from dashboard import snapshot
 from dashboard.figures.briefing import HEIGHT, WIDTH, build_briefing
 from dashboard.figures.incident_map import grid_fill_z
 from dashboard.figures.sample import sample_base, sample_grid_states, sample_incidents, sample_kpis
+from tests.support.wait import wait_for
 
 NOW = 1_750_000_000.0  # 2025-06-15 23:06:40 Asia/Shanghai
 STREET = "翠苑街道"
@@ -76,6 +78,37 @@ def test_render_png_writes_1920x1080(fig: go.Figure, tmp_path: Path) -> None:
     assert out.read_bytes() == data
     assert png_ihdr(data) == (1920, 1080) == snapshot.png_size(data)
     assert len(data) > 50_000  # a real picture, not a blank page
+
+
+def _our_chromiums() -> dict[int, str]:
+    """This process's Chromium children (pid → their ``--user-data-dir``), read from /proc."""
+    found = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            args = (d / "cmdline").read_bytes().split(b"\0")
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        dirs = [a[len(b"--user-data-dir=") :].decode() for a in args if a.startswith(b"--user-data-dir=")]
+        if ppid == os.getpid() and dirs:
+            found[int(d.name)] = dirs[0]
+    return found
+
+
+@pytest.mark.browser
+def test_a_stop_during_the_warm_up_closes_the_browser_being_opened() -> None:
+    """A server stopped seconds after its start (Ctrl-C on the demo) while the exporter's browser is still opening:
+    that browser is closed and its profile folder removed (left to the interpreter's exit, the folder was removed
+    while Chromium still wrote to it: a traceback on stopping)."""
+    before = _our_chromiums()
+    s = snapshot.Snapshotter()
+    s.start()
+    opened = wait_for(lambda: dict(_our_chromiums().items() - before.items()) or None, 60, 0.02, "a Chromium")
+    s.close()
+    wait_for(lambda: not set(opened) & set(_our_chromiums()), 20, 0.1, "the Chromium being opened to end")
+    assert not any(Path(d).exists() for d in opened.values()), opened
 
 
 @pytest.fixture(scope="module")
